@@ -1,0 +1,50 @@
+# ctxvar - context variables for C.  `make demo`, `make test`, `make check`.
+#
+# Layout: lib/ the header and the context store, shim/ the interposers,
+# launcher/ ctxrun, tests/ C tests, bats/ whole-program tests, examples/,
+# bench/.  Each directory with build rules has a fragment, included below.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+
+CC      ?= cc
+CXX     ?= c++
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror
+B       := build
+
+# The runtime: hidden visibility plus a version script, so only the API and
+# the interposers are exported, unversioned (pitfall 1).  TLS descriptors
+# make the per-thread state cheap to reach from a preloaded library without
+# the initial-exec model that a dlopen()ed library must not use (pitfall 13).
+# -fexceptions lets ctxvar_run restore the caller's context while a C++
+# exception, pthread_exit or cancellation unwinds through it.
+RUNTIME_CFLAGS := $(WARN) -fPIC -pthread -fvisibility=hidden -fexceptions \
+                  -mtls-dialect=gnu2 -D_GNU_SOURCE -DCTXVAR_BUILDING_RUNTIME -Ilib
+RUNTIME_LDFLAGS := -shared -pthread -Wl,--version-script=shim/exports.map \
+                   -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
+RUNTIME_SRCS := lib/store.c lib/runtime.c lib/baggage.c shim/interpose.c
+RUNTIME_HDRS := lib/ctxvar.h lib/store.h lib/runtime.h lib/baggage.h
+
+.PHONY: all test check install uninstall clean demo bench lint
+all: $(B)/libctxvar.so $(B)/ctxrun
+
+$(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) $(RUNTIME_SRCS) $(RUNTIME_LDFLAGS) -o $@ -ldl
+
+-include launcher/launcher.mk
+-include examples/examples.mk
+-include tests/tests.mk
+-include bats/bats.mk
+
+# One line "N passed, N failed" over every suite; non-zero on any failure.
+test: all
+	@tests/run-suites.sh $(B)
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,523 @@
+/* ctxvar.h - context variables for C, v1.0.0.  MIT licence, see LICENSE.
+ *
+ * Python's contextvars (PEP 567) for C: a variable that reads like a global
+ * but holds a separate value per thread, follows the work into the threads it
+ * starts, and can be snapshotted in O(1) and restored with a token.
+ *
+ *     #include "ctxvar.h"          // cc prog.c -pthread      (nothing to link)
+ *
+ *     static void log_info(const char *msg) {
+ *         char ids[256];
+ *         ctxvar_format(ids, sizeof ids);            // "request_id=42 user_id=u7"
+ *         fprintf(stderr, "[%s] %s\n", ids, msg);
+ *     }
+ *     void handle(const char *req, const char *user) {
+ *         ctxvar_set(ctxvar_named("request_id"), req, NULL);
+ *         ctxvar_set(ctxvar_named("user_id"), user, NULL);
+ *         legacy_code();        // its threads log with the same ids
+ *     }
+ *
+ *     $ ctxrun --set tenant=acme -- ./server    // or LD_PRELOAD=.../libctxvar.so
+ *
+ * CONTENTS
+ *   1. How it works          the header, the runtime, what is and is not covered
+ *   2. Variables             ctxvar_named  ctxvar_name  ctxvar_get  ctxvar_set
+ *                            ctxvar_reset  ctxvar_token_drop  CTXVAR_SCOPE
+ *   3. Snapshots             ctxvar_capture  ctxvar_retain  ctxvar_release
+ *                            ctxvar_swap  ctxvar_run  ctxvar_ctx_get
+ *                            ctxvar_ctx_count  ctxvar_ctx_foreach
+ *   4. Thread pools          ctxvar_wrap  ctxvar_task_run  ctxvar_wrap_ret
+ *                            ctxvar_task_call  ctxvar_task_free
+ *   5. Logs                  ctxvar_format
+ *   6. Runtime               ctxvar_runtime_present  ctxvar_stats
+ *                            ctxvar_version  ctxvar_strerror
+ *   7. Environment           BAGGAGE  CTXVAR_INHERIT  CTXVAR_DEBUG
+ *
+ * 1. HOW IT WORKS
+ *
+ *   Every function below is usable with this header alone.  All state lives in
+ *   one runtime, build/libctxvar.so, which a process gets by LD_PRELOAD (no
+ *   rebuild: that is what `ctxrun` does) or by linking it.  On its first call
+ *   from a translation unit the header looks the runtime up (one dlsym) and
+ *   caches the answer; each later call is one indirect call.  With no runtime
+ *   in the process the API degrades and never fails a build or a run:
+ *   ctxvar_named returns NULL, ctxvar_get the fallback, ctxvar_set and
+ *   ctxvar_reset ENOSYS, ctxvar_capture NULL, and ctxvar_run and the task
+ *   helpers simply call the function.  The answer is fixed at that first call:
+ *   a runtime dlopen()ed later is not seen by code that already asked.
+ *
+ *   Compile-time options (define before including):
+ *     CTXVAR_LINKED   call the runtime's exported functions directly instead of
+ *                     binding at run time; link with -lctxvar (pkg-config
+ *                     ctxvar gives both).  The program then needs the runtime.
+ *
+ *   The runtime replaces pthread_create and thrd_create (so std::thread too):
+ *   a new thread starts with a snapshot of its creator's context, taken at the
+ *   call; afterwards neither side sees the other's changes.  The snapshot is
+ *   released when the thread ends, however it ends, after the program's own
+ *   thread-local destructors and pthread key destructors have run, so those
+ *   may still log with it.  A forked child keeps the forking thread's context.
+ *
+ *   Not covered: static binaries and pure-Go programs (the loader ignores
+ *   LD_PRELOAD there), setuid programs (the loader drops LD_PRELOAD), threads
+ *   glibc starts for itself (SIGEV_THREAD timers, mq_notify, POSIX AIO,
+ *   getaddrinfo_a), and code that reaches glibc's thread creation through
+ *   dlvsym() or a libc handle.  Such threads start with an empty context.
+ *
+ *   Threads: every function may be called from any thread at any time.  A
+ *   context is immutable; "setting" replaces the calling thread's current
+ *   context with a new one, so nothing another thread holds ever changes.
+ *
+ *   Errors: functions returning int return 0 or a positive errno value and
+ *   never change errno.  With CTXVAR_DEBUG=1 in the environment, the runtime
+ *   explains each refused call in one line on stderr, prefixed "ctxvar: ".
+ *   Nothing here aborts, exits or writes to stdout.
+ *
+ * 2. VARIABLES
+ *
+ *   ctxvar *ctxvar_named(const char *name)
+ *     The variable called name, created on first use and never freed: the
+ *     same pointer for the same name from any thread or shared object.  A
+ *     name is 1 to 64 bytes of [A-Za-z0-9_.-] starting with a letter or '_'.
+ *     NULL for an invalid or NULL name, when out of memory, or with no
+ *     runtime.  Cache the pointer: the lookup hashes the name.
+ *
+ *   const char *ctxvar_name(const ctxvar *v)
+ *     v's name, valid for the life of the process; NULL for NULL.
+ *
+ *   const char *ctxvar_get(const ctxvar *v, const char *fallback)
+ *     v's value in the calling thread's current context, or fallback when it
+ *     is unset or v is NULL.  The string belongs to the context: it stays
+ *     valid until this thread next changes its current context (set, reset,
+ *     swap, run, task run).  Copy it to keep it longer.
+ *
+ *   int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
+ *     Gives v a copy of value (at most 4096 bytes before the NUL) in the
+ *     calling thread's current context; value NULL unsets v.  If tok is not
+ *     NULL it is filled so that ctxvar_reset(tok) undoes this set.
+ *     EINVAL: v is NULL.  E2BIG: value too long.  ENOMEM.  ENOSYS: no runtime.
+ *     On any error nothing changes and tok is not filled.
+ *
+ *   int ctxvar_reset(ctxvar_token *tok)
+ *     Gives the token's variable back the value it had before the set that
+ *     filled tok (unset if it was unset); other variables keep what they have
+ *     now.  Uses the token up.  EALREADY: tok was already reset or dropped.
+ *     EINVAL: tok was never filled, or was filled in another thread or in
+ *     another frame (see ctxvar_swap and ctxvar_run) - tok is not used up.
+ *     ENOMEM: tok is not used up, retry or drop it.  ENOSYS: no runtime.
+ *
+ *   void ctxvar_token_drop(ctxvar_token *tok)
+ *     Uses the token up without restoring anything.  Every filled token goes
+ *     exactly once to ctxvar_reset (successfully) or ctxvar_token_drop; a
+ *     filled token holds a reference to the context before the set.  Harmless
+ *     on NULL, on a token never filled and on one already used.
+ *
+ *   CTXVAR_SCOPE(v, value) { ... }
+ *     Sets v to value for the block and resets it on every way out of the
+ *     block: its end, break, continue, return, goto.  break leaves the block
+ *     only.  If the set fails (bad value, no runtime) the block still runs.
+ *     Needs GCC or Clang (the cleanup attribute).
+ *
+ * 3. SNAPSHOTS
+ *
+ *   A ctxvar_ctx * is a counted reference to an immutable context.  NULL is a
+ *   valid snapshot: the empty context.  Taking one costs O(1) whatever the
+ *   number of variables.  Any thread may read or release any snapshot.
+ *
+ *   ctxvar_ctx *ctxvar_capture(void)
+ *     A new reference to the calling thread's current context.  NULL when it
+ *     is empty (or with no runtime).  Release it with ctxvar_release.
+ *   ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c)       another reference to c; c.
+ *   void ctxvar_release(ctxvar_ctx *c)             drops one reference.
+ *   ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
+ *     Makes c the calling thread's current context, taking over the caller's
+ *     reference to c, and returns the previous one, whose reference the caller
+ *     now owns.  Opens a new frame: tokens filled before cannot be reset until
+ *     the code that is now current ends, and tokens filled after cannot be
+ *     reset outside it.  To clear: ctxvar_release(ctxvar_swap(NULL)).
+ *   void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
+ *     Calls fn(arg) with c current in a new frame, then restores exactly the
+ *     caller's context and frame, whatever fn set, and returns fn's result.
+ *     Does not consume c.  The caller's context is also restored when fn
+ *     leaves by a C++ exception, pthread_exit or cancellation (not longjmp).
+ *   const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
+ *                              const char *fallback)
+ *     v's value in c (valid while c is referenced), or fallback.
+ *   size_t ctxvar_ctx_count(const ctxvar_ctx *c)   number of variables set.
+ *   int ctxvar_ctx_foreach(const ctxvar_ctx *c,
+ *                          int (*fn)(const char *name, const char *value,
+ *                                    void *arg), void *arg)
+ *     Calls fn for every variable of c in ascending byte order of name; stops
+ *     at the first nonzero return of fn and returns it; 0 otherwise.
+ *
+ * 4. THREAD POOLS
+ *
+ *   A pool whose jobs are a void (*)(void *) and a void * is used unchanged:
+ *     pool_submit(pool, ctxvar_task_run, ctxvar_wrap(fn, arg));
+ *   The task captures the submitter's context when wrapped; running it calls
+ *   fn(arg) in that context, then restores the worker's own context and frees
+ *   the task.  For jobs returning void *, use ctxvar_wrap_ret and
+ *   ctxvar_task_call, which returns fn's result.  A task runs at most once;
+ *   ctxvar_task_free discards one that will never run.  ctxvar_wrap and
+ *   ctxvar_wrap_ret return NULL only when out of memory (fn NULL: EINVAL
+ *   would be meaningless, so a NULL fn also gives NULL).
+ *
+ * 5. LOGS
+ *
+ *   int ctxvar_format(char *buf, size_t size)
+ *     Writes the calling thread's context as logfmt: name=value pairs in name
+ *     order, one space apart.  A value that is empty or holds a space, '=',
+ *     '"' or a control byte is double-quoted, with \" \\ \n \r \t escapes and
+ *     \u00xx for other control bytes (a backslash alone does not quote).
+ *     Returns the length of the whole text, like snprintf: a short buffer
+ *     gets a prefix, and ctxvar_format(NULL, 0) sizes one.  Always
+ *     NUL-terminates when size > 0.  Writes "" with no runtime.
+ *
+ * 6. RUNTIME
+ *
+ *   int ctxvar_runtime_present(void)     1 when the runtime is bound, else 0.
+ *   int ctxvar_stats(struct ctxvar_stats *out)
+ *     live_contexts: context objects alive now (the empty context and the
+ *     variables excluded): compare before and after to find a leak.
+ *     threads_inherited: threads that started with their creator's context.
+ *     inherit_failures: threads that started with an empty context instead,
+ *     because the runtime could not do its part (pthread_create still
+ *     returned what the real one returned).  EINVAL for NULL; ENOSYS with no
+ *     runtime (out is zeroed).
+ *   const char *ctxvar_version(void)     the runtime's version ("1.0.0"), or
+ *                                        this header's with no runtime.
+ *   const char *ctxvar_strerror(int err) a static message for an error code.
+ *
+ * 7. ENVIRONMENT (read once by the runtime at load, with secure_getenv)
+ *
+ *   BAGGAGE           a W3C Baggage header value; each member key=value seeds
+ *                     the main thread's context (values percent-decoded,
+ *                     properties after ';' ignored, the last of a repeated
+ *                     key wins, an empty value sets "").  A malformed member,
+ *                     or one whose key is not a valid name, is skipped.
+ *   CTXVAR_INHERIT=0  threads start empty instead of inheriting.
+ *   CTXVAR_DEBUG=1    one-line diagnostics on stderr.  Values never appear.
+ */
+#ifndef CTXVAR_H
+#define CTXVAR_H
+
+#include <errno.h>
+#include <stddef.h>
+
+#define CTXVAR_VERSION "1.0.0"
+#define CTXVAR_VERSION_MAJOR 1
+#define CTXVAR_VERSION_MINOR 0
+#define CTXVAR_VERSION_PATCH 0
+
+/* Limits of the contract. */
+#define CTXVAR_NAME_MAX 64
+#define CTXVAR_VALUE_MAX 4096
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ctxvar ctxvar;
+typedef struct ctxvar_ctx ctxvar_ctx;
+typedef struct ctxvar_task ctxvar_task;
+
+/* Filled by ctxvar_set; the fields are private to ctxvar. */
+typedef struct ctxvar_token {
+    unsigned long long ctxvar__state;   /* CTXVAR__TOKEN_FILLED or _USED */
+    unsigned long long ctxvar__thread;  /* thread that filled it */
+    unsigned long long ctxvar__frame;   /* that thread's frame then */
+    unsigned long long ctxvar__version; /* its context version right after */
+    ctxvar *ctxvar__var;
+    ctxvar_ctx *ctxvar__previous;       /* owned: the context before the set */
+} ctxvar_token;
+
+struct ctxvar_stats {
+    unsigned long long live_contexts, threads_inherited, inherit_failures;
+};
+
+/* A wrapped pool job.  Private layout, shared by the header and the runtime
+ * so that either may run or free a task the other made. */
+struct ctxvar_task {
+    void (*ctxvar__fn)(void *);
+    void *(*ctxvar__fn_ret)(void *);
+    void *ctxvar__arg;
+    ctxvar_ctx *ctxvar__ctx;            /* owned: the submitter's context */
+};
+
+#define CTXVAR__TOKEN_FILLED 0x63747876746f6b31ULL /* "ctxvtok1" */
+#define CTXVAR__TOKEN_USED   0x63747876746f6b30ULL /* "ctxvtok0" */
+
+/* The binding between this header and the runtime: one table of functions
+ * that the runtime exports as ctxvar__runtime_v1.  Fields are only ever
+ * appended; size tells how many a runtime has. */
+struct ctxvar__runtime {
+    unsigned abi;                       /* CTXVAR__ABI */
+    unsigned size;                      /* sizeof the runtime's table */
+    ctxvar *(*named)(const char *name);
+    const char *(*name)(const ctxvar *v);
+    const char *(*get)(const ctxvar *v, const char *fallback);
+    int (*set)(ctxvar *v, const char *value, ctxvar_token *tok);
+    int (*reset)(ctxvar_token *tok);
+    void (*token_drop)(ctxvar_token *tok);
+    ctxvar_ctx *(*capture)(void);
+    ctxvar_ctx *(*retain)(ctxvar_ctx *c);
+    void (*release)(ctxvar_ctx *c);
+    ctxvar_ctx *(*swap)(ctxvar_ctx *c);
+    void *(*run)(ctxvar_ctx *c, void *(*fn)(void *), void *arg);
+    const char *(*ctx_get)(const ctxvar_ctx *c, const ctxvar *v, const char *fallback);
+    size_t (*ctx_count)(const ctxvar_ctx *c);
+    int (*ctx_foreach)(const ctxvar_ctx *c,
+                       int (*fn)(const char *, const char *, void *), void *arg);
+    ctxvar_task *(*wrap)(void (*fn)(void *), void *arg);
+    ctxvar_task *(*wrap_ret)(void *(*fn)(void *), void *arg);
+    void (*task_run)(void *task);
+    void *(*task_call)(void *task);
+    void (*task_free)(ctxvar_task *t);
+    int (*format)(char *buf, size_t size);
+    int (*stats)(struct ctxvar_stats *out);
+    const char *(*version)(void);
+};
+#define CTXVAR__ABI 1
+#define CTXVAR__RUNTIME_SYMBOL "ctxvar__runtime_v1"
+
+/* Messages for ctxvar_strerror; one copy, used by the header and runtime. */
+static inline const char *ctxvar__error_text(int err)
+{
+    switch (err) {
+    case 0: return "success";
+    case EINVAL: return "invalid argument (NULL or invalid variable, or a token "
+                        "never filled or filled in another thread or frame)";
+    case E2BIG: return "value longer than 4096 bytes";
+    case ENOMEM: return "out of memory";
+    case EALREADY: return "token already reset or dropped";
+    case ENOSYS: return "no ctxvar runtime in this process";
+    case ESRCH: return "the calling thread has finished exiting";
+    default: return "unknown error";
+    }
+}
+
+#if defined(CTXVAR_LINKED) || defined(CTXVAR_BUILDING_RUNTIME)
+
+/* The runtime's exported functions, called directly. */
+ctxvar *ctxvar_named(const char *name);
+const char *ctxvar_name(const ctxvar *v);
+const char *ctxvar_get(const ctxvar *v, const char *fallback);
+int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok);
+int ctxvar_reset(ctxvar_token *tok);
+void ctxvar_token_drop(ctxvar_token *tok);
+ctxvar_ctx *ctxvar_capture(void);
+ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c);
+void ctxvar_release(ctxvar_ctx *c);
+ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c);
+void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg);
+const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v, const char *fallback);
+size_t ctxvar_ctx_count(const ctxvar_ctx *c);
+int ctxvar_ctx_foreach(const ctxvar_ctx *c,
+                       int (*fn)(const char *name, const char *value, void *arg),
+                       void *arg);
+ctxvar_task *ctxvar_wrap(void (*fn)(void *), void *arg);
+void ctxvar_task_run(void *task);
+ctxvar_task *ctxvar_wrap_ret(void *(*fn)(void *), void *arg);
+void *ctxvar_task_call(void *task);
+void ctxvar_task_free(ctxvar_task *t);
+int ctxvar_format(char *buf, size_t size);
+int ctxvar_runtime_present(void);
+int ctxvar_stats(struct ctxvar_stats *out);
+const char *ctxvar_version(void);
+const char *ctxvar_strerror(int err);
+
+#else /* header-only: bind to the runtime at first use */
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#if defined(__GNUC__)
+#define CTXVAR__UNUSED __attribute__((unused))
+#define CTXVAR__COLD __attribute__((noinline, cold))
+#define CTXVAR__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define CTXVAR__UNUSED
+#define CTXVAR__COLD
+#define CTXVAR__UNLIKELY(x) (x)
+#endif
+
+/* What the API does with no runtime in the process. */
+static ctxvar *ctxvar__absent_named(const char *name) { (void)name; return NULL; }
+static const char *ctxvar__absent_name(const ctxvar *v) { (void)v; return NULL; }
+static const char *ctxvar__absent_get(const ctxvar *v, const char *fallback)
+{ (void)v; return fallback; }
+static int ctxvar__absent_set(ctxvar *v, const char *value, ctxvar_token *tok)
+{ (void)v; (void)value; (void)tok; return ENOSYS; }
+static int ctxvar__absent_reset(ctxvar_token *tok) { (void)tok; return ENOSYS; }
+static void ctxvar__absent_token_drop(ctxvar_token *tok) { (void)tok; }
+static ctxvar_ctx *ctxvar__absent_capture(void) { return NULL; }
+static ctxvar_ctx *ctxvar__absent_retain(ctxvar_ctx *c) { return c; }
+static void ctxvar__absent_release(ctxvar_ctx *c) { (void)c; }
+static ctxvar_ctx *ctxvar__absent_swap(ctxvar_ctx *c) { (void)c; return NULL; }
+static void *ctxvar__absent_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
+{ (void)c; return fn(arg); }
+static const char *ctxvar__absent_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
+                                          const char *fallback)
+{ (void)c; (void)v; return fallback; }
+static size_t ctxvar__absent_ctx_count(const ctxvar_ctx *c) { (void)c; return 0; }
+static int ctxvar__absent_ctx_foreach(const ctxvar_ctx *c,
+                                      int (*fn)(const char *, const char *, void *),
+                                      void *arg)
+{ (void)c; (void)fn; (void)arg; return 0; }
+static ctxvar_task *ctxvar__absent_wrap_any(void (*fn)(void *), void *(*fn_ret)(void *),
+                                            void *arg)
+{
+    ctxvar_task *t;
+    if (!fn && !fn_ret) return NULL;
+    t = (ctxvar_task *)malloc(sizeof *t);
+    if (!t) return NULL;
+    t->ctxvar__fn = fn;
+    t->ctxvar__fn_ret = fn_ret;
+    t->ctxvar__arg = arg;
+    t->ctxvar__ctx = NULL;
+    return t;
+}
+static ctxvar_task *ctxvar__absent_wrap(void (*fn)(void *), void *arg)
+{ return ctxvar__absent_wrap_any(fn, NULL, arg); }
+static ctxvar_task *ctxvar__absent_wrap_ret(void *(*fn)(void *), void *arg)
+{ return ctxvar__absent_wrap_any(NULL, fn, arg); }
+static void *ctxvar__absent_task_call(void *task)
+{
+    ctxvar_task t;
+    void *result = NULL;
+    if (!task) return NULL;
+    t = *(ctxvar_task *)task;
+    free(task);
+    if (t.ctxvar__fn_ret) result = t.ctxvar__fn_ret(t.ctxvar__arg);
+    else t.ctxvar__fn(t.ctxvar__arg);
+    return result;
+}
+static void ctxvar__absent_task_run(void *task) { (void)ctxvar__absent_task_call(task); }
+static void ctxvar__absent_task_free(ctxvar_task *t) { free(t); }
+static int ctxvar__absent_format(char *buf, size_t size)
+{ if (buf && size) buf[0] = '\0'; return 0; }
+static int ctxvar__absent_stats(struct ctxvar_stats *out)
+{
+    if (!out) return EINVAL;
+    out->live_contexts = out->threads_inherited = out->inherit_failures = 0;
+    return ENOSYS;
+}
+static const char *ctxvar__absent_version(void) { return CTXVAR_VERSION; }
+
+/* This translation unit's answer to "which runtime?", found once. */
+static const struct ctxvar__runtime *ctxvar__bound CTXVAR__UNUSED;
+
+static const struct ctxvar__runtime ctxvar__absent CTXVAR__UNUSED = {
+    CTXVAR__ABI, sizeof(struct ctxvar__runtime),
+    ctxvar__absent_named, ctxvar__absent_name, ctxvar__absent_get,
+    ctxvar__absent_set, ctxvar__absent_reset, ctxvar__absent_token_drop,
+    ctxvar__absent_capture, ctxvar__absent_retain, ctxvar__absent_release,
+    ctxvar__absent_swap, ctxvar__absent_run, ctxvar__absent_ctx_get,
+    ctxvar__absent_ctx_count, ctxvar__absent_ctx_foreach, ctxvar__absent_wrap,
+    ctxvar__absent_wrap_ret, ctxvar__absent_task_run, ctxvar__absent_task_call,
+    ctxvar__absent_task_free, ctxvar__absent_format, ctxvar__absent_stats,
+    ctxvar__absent_version,
+};
+
+static CTXVAR__COLD CTXVAR__UNUSED const struct ctxvar__runtime *ctxvar__bind(void)
+{
+    const struct ctxvar__runtime *rt;
+#ifdef RTLD_DEFAULT
+    rt = (const struct ctxvar__runtime *)dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
+#else
+    /* Without _GNU_SOURCE there is no RTLD_DEFAULT; the global handle
+     * searches the same objects a preloaded or linked runtime is among. */
+    void *global = dlopen(NULL, RTLD_LAZY);
+    rt = global ? (const struct ctxvar__runtime *)dlsym(global, CTXVAR__RUNTIME_SYMBOL)
+                : NULL;
+#endif
+    if (!rt || rt->abi != CTXVAR__ABI || rt->size < sizeof(struct ctxvar__runtime))
+        rt = &ctxvar__absent;
+    __atomic_store_n(&ctxvar__bound, rt, __ATOMIC_RELEASE);
+    return rt;
+}
+
+static inline const struct ctxvar__runtime *ctxvar__rt(void)
+{
+    const struct ctxvar__runtime *rt = __atomic_load_n(&ctxvar__bound, __ATOMIC_ACQUIRE);
+    return CTXVAR__UNLIKELY(!rt) ? ctxvar__bind() : rt;
+}
+
+static inline ctxvar *ctxvar_named(const char *name) { return ctxvar__rt()->named(name); }
+static inline const char *ctxvar_name(const ctxvar *v) { return ctxvar__rt()->name(v); }
+static inline const char *ctxvar_get(const ctxvar *v, const char *fallback)
+{ return ctxvar__rt()->get(v, fallback); }
+static inline int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
+{ return ctxvar__rt()->set(v, value, tok); }
+static inline int ctxvar_reset(ctxvar_token *tok) { return ctxvar__rt()->reset(tok); }
+static inline void ctxvar_token_drop(ctxvar_token *tok) { ctxvar__rt()->token_drop(tok); }
+static inline ctxvar_ctx *ctxvar_capture(void) { return ctxvar__rt()->capture(); }
+static inline ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return ctxvar__rt()->retain(c); }
+static inline void ctxvar_release(ctxvar_ctx *c) { ctxvar__rt()->release(c); }
+static inline ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c) { return ctxvar__rt()->swap(c); }
+static inline void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
+{ return ctxvar__rt()->run(c, fn, arg); }
+static inline const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
+                                         const char *fallback)
+{ return ctxvar__rt()->ctx_get(c, v, fallback); }
+static inline size_t ctxvar_ctx_count(const ctxvar_ctx *c) { return ctxvar__rt()->ctx_count(c); }
+static inline int ctxvar_ctx_foreach(const ctxvar_ctx *c,
+                                     int (*fn)(const char *name, const char *value,
+                                               void *arg),
+                                     void *arg)
+{ return ctxvar__rt()->ctx_foreach(c, fn, arg); }
+static inline ctxvar_task *ctxvar_wrap(void (*fn)(void *), void *arg)
+{ return ctxvar__rt()->wrap(fn, arg); }
+static inline void ctxvar_task_run(void *task) { ctxvar__rt()->task_run(task); }
+static inline ctxvar_task *ctxvar_wrap_ret(void *(*fn)(void *), void *arg)
+{ return ctxvar__rt()->wrap_ret(fn, arg); }
+static inline void *ctxvar_task_call(void *task) { return ctxvar__rt()->task_call(task); }
+static inline void ctxvar_task_free(ctxvar_task *t) { ctxvar__rt()->task_free(t); }
+static inline int ctxvar_format(char *buf, size_t size) { return ctxvar__rt()->format(buf, size); }
+static inline int ctxvar_runtime_present(void) { return ctxvar__rt() != &ctxvar__absent; }
+static inline int ctxvar_stats(struct ctxvar_stats *out) { return ctxvar__rt()->stats(out); }
+static inline const char *ctxvar_version(void) { return ctxvar__rt()->version(); }
+static inline const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
+
+#endif /* CTXVAR_LINKED */
+
+/* CTXVAR_SCOPE: a one-pass for loop whose control variable holds the token;
+ * the cleanup attribute resets it on every way out of the loop's scope. */
+typedef struct ctxvar__scope {
+    ctxvar_token token;
+    int filled;
+    int once;
+} ctxvar__scope;
+
+static inline ctxvar__scope ctxvar__scope_enter(ctxvar *v, const char *value)
+{
+    ctxvar__scope s;
+    s.filled = ctxvar_set(v, value, &s.token) == 0;
+    s.once = 1;
+    return s;
+}
+
+static inline void ctxvar__scope_exit(ctxvar__scope *s)
+{
+    if (s->filled && ctxvar_reset(&s->token) != 0)
+        ctxvar_token_drop(&s->token); /* the block swapped frames: release */
+}
+
+#define CTXVAR__CONCAT2(a, b) a##b
+#define CTXVAR__CONCAT(a, b) CTXVAR__CONCAT2(a, b)
+#ifdef __COUNTER__
+#define CTXVAR__UNIQUE(prefix) CTXVAR__CONCAT(prefix, __COUNTER__)
+#else
+#define CTXVAR__UNIQUE(prefix) CTXVAR__CONCAT(prefix, __LINE__)
+#endif
+#define CTXVAR__SCOPE_NAMED(scope, var, value)                                   \
+    for (ctxvar__scope scope __attribute__((cleanup(ctxvar__scope_exit))) =     \
+             ctxvar__scope_enter((var), (value));                               \
+         scope.once; scope.once = 0)
+#define CTXVAR_SCOPE(var, value) CTXVAR__SCOPE_NAMED(CTXVAR__UNIQUE(ctxvar__scope_), var, value)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CTXVAR_H */

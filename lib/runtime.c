@@ -1,0 +1,665 @@
+/* runtime.c - the runtime behind ctxvar.h: variables, each thread's current
+ * context and frames, tokens, snapshots, tasks, logfmt, statistics, and the
+ * start-up work (environment, BAGGAGE seed).
+ *
+ * Per-thread state is one static TLS struct.  A thread that never touches
+ * ctxvar costs nothing; one whose context becomes non-empty registers a
+ * pthread key so that the context is released at its exit, in the last round
+ * of key destructors (pitfall 6).  No function here takes a lock: variables
+ * are interned with compare-and-swap, contexts are immutable and counted, and
+ * statistics are per-shard atomics.  That is also what keeps a forked child
+ * safe: there is no lock another thread could have held (pitfall 9).
+ */
+#include "runtime.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "baggage.h"
+
+/* ---- Process-wide settings, fixed at initialisation -------------------- */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static atomic_int initialised;
+static int debug_enabled;
+static int inherit_enabled = 1;
+static int is_primary = 1;          /* 0: another copy of the runtime came first */
+static int exit_key_ready;
+static pthread_key_t exit_key;
+static atomic_int main_seeded;
+
+void ctxvar__debug(const char *fmt, ...)
+{
+    char line[512];
+    int saved_errno = errno;
+    if (!debug_enabled) return;
+    memcpy(line, "ctxvar: ", 8);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line + 8, sizeof line - 9, fmt, ap);
+    va_end(ap);
+    size_t len = 8 + (n < 0 ? 0 : (size_t)n < sizeof line - 9 ? (size_t)n : sizeof line - 10);
+    line[len++] = '\n';
+    ssize_t ignored = write(STDERR_FILENO, line, len);
+    (void)ignored;
+    errno = saved_errno;
+}
+
+/* ---- Statistics: sharded so that threads do not share a cache line ------ */
+
+enum { STAT_LIVE, STAT_INHERITED, STAT_FAILED, STAT_COUNT };
+#define STAT_SHARDS 64
+static struct stat_shard {
+    _Alignas(64) atomic_llong value[STAT_COUNT];
+} stat_shards[STAT_SHARDS];
+static atomic_uint next_shard;
+
+/* ---- Per-thread state --------------------------------------------------- */
+
+/* A frame is the dynamic extent in which a token may be reset: the thread's
+ * base frame, or one ctxvar_run/task run/swap.  Frames and context versions
+ * are drawn from one per-thread counter, so a (thread, frame, version)
+ * triple never repeats and a token can never match a state it did not see. */
+struct thread_state {
+    ctxvar_ctx *current;            /* owned; NULL = empty */
+    unsigned long long uid;         /* 0 until a token needs it */
+    unsigned long long frame;
+    unsigned long long version;
+    unsigned long long serial;      /* last frame/version number handed out */
+    unsigned shard;                 /* stats shard + 1; 0 = not chosen yet */
+    unsigned char registered;       /* exit_key set: release at exit */
+    unsigned char exited;           /* released at exit; refuse new state */
+    unsigned char exit_rounds;      /* key destructor calls seen */
+};
+static __thread struct thread_state self;
+static atomic_ullong next_thread_uid;
+
+static struct stat_shard *my_shard(void)
+{
+    if (!self.shard)
+        self.shard = 1 + atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % STAT_SHARDS;
+    return &stat_shards[self.shard - 1];
+}
+
+static void count(int which, long long delta)
+{
+    atomic_fetch_add_explicit(&my_shard()->value[which], delta, memory_order_relaxed);
+}
+
+void ctxvar__count_live(long delta) { count(STAT_LIVE, delta); }
+void ctxvar__count_inherit_failure(void) { count(STAT_FAILED, 1); }
+
+static unsigned long long thread_uid(void)
+{
+    if (!self.uid) self.uid = 1 + atomic_fetch_add_explicit(&next_thread_uid, 1, memory_order_relaxed);
+    return self.uid;
+}
+
+static unsigned long long next_serial(void) { return ++self.serial; }
+
+/* Called by glibc at thread exit, once per destructor round while our key is
+ * set.  Re-arming until the last round lets the program's own key
+ * destructors (and C++ thread_local destructors, which run before any) log
+ * with the context; the pointer is cleared before the reference is dropped,
+ * so any call made after sees an empty context, never freed memory. */
+static void release_at_thread_exit(void *unused)
+{
+    (void)unused;
+    if (++self.exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS &&
+        pthread_setspecific(exit_key, &self) == 0)
+        return;
+    ctxvar_ctx *last = self.current;
+    self.current = NULL;
+    self.registered = 0;
+    self.exited = 1;
+    ctxvar__ctx_release(last);
+}
+
+/* Makes sure this thread's context will be released at its exit. */
+static int ensure_registered(void)
+{
+    if (self.registered) return 0;
+    ctxvar__ensure_init();
+    if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
+    if (pthread_setspecific(exit_key, &self) != 0) return ENOMEM;
+    self.registered = 1;
+    return 0;
+}
+
+/* Installs `next` (owned) as the current context in the current frame and
+ * returns the previous one, which the caller now owns. */
+static ctxvar_ctx *install(ctxvar_ctx *next)
+{
+    ctxvar_ctx *previous = self.current;
+    self.current = next;
+    self.version = next_serial();
+    return previous;
+}
+
+/* The current context (borrowed).  Initialises on the empty path only, so
+ * that a read from another library's constructor still sees the BAGGAGE seed
+ * while a read with a context costs nothing extra. */
+static ctxvar_ctx *current(void)
+{
+    ctxvar_ctx *c = self.current;
+    if (__builtin_expect(!c && !atomic_load_explicit(&initialised, memory_order_acquire), 0)) {
+        ctxvar__ensure_init();
+        c = self.current;
+    }
+    return c;
+}
+
+/* ---- Start-up ------------------------------------------------------------ */
+
+static int env_is(const char *name, const char *value)
+{
+    const char *v = secure_getenv(name);
+    return v && strcmp(v, value) == 0;
+}
+
+static int on_main_thread(void) { return gettid() == getpid(); }
+
+static void seed_main_thread(void)
+{
+    int expected = 0;
+    if (!on_main_thread() || !atomic_compare_exchange_strong(&main_seeded, &expected, 1))
+        return;
+    const char *baggage = secure_getenv("BAGGAGE");
+    ctxvar_ctx *seeded;
+    if (!baggage || !*baggage) return;
+    if (ctxvar__baggage_decode(baggage, self.current, &seeded) != 0) {
+        ctxvar__debug("BAGGAGE: out of memory, main thread starts empty");
+        return;
+    }
+    if (seeded && ensure_registered() != 0) {
+        ctxvar__ctx_release(seeded);
+        return;
+    }
+    ctxvar__ctx_release(install(seeded));
+}
+
+static const struct ctxvar__runtime runtime_table;
+
+static void initialise(void)
+{
+    debug_enabled = env_is("CTXVAR_DEBUG", "1");
+    inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
+    exit_key_ready = pthread_key_create(&exit_key, release_at_thread_exit) == 0;
+    if (!exit_key_ready) ctxvar__debug("no pthread key left: contexts of exiting threads leak");
+    /* Loaded twice from two paths, both copies see the first one's table. */
+    const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
+    is_primary = !first || first == &runtime_table;
+    if (!is_primary) ctxvar__debug("another copy of the runtime is loaded; this one defers to it");
+    atomic_store_explicit(&initialised, 1, memory_order_release);
+}
+
+void ctxvar__ensure_init(void)
+{
+    if (!atomic_load_explicit(&initialised, memory_order_acquire)) {
+        pthread_once(&init_once, initialise);
+    }
+    if (!atomic_load_explicit(&main_seeded, memory_order_relaxed) && is_primary)
+        seed_main_thread();
+}
+
+__attribute__((constructor)) static void on_load(void) { ctxvar__ensure_init(); }
+
+int ctxvar__inherit_enabled(void)
+{
+    ctxvar__ensure_init();
+    return inherit_enabled && is_primary;
+}
+
+/* ---- Threads ------------------------------------------------------------ */
+
+ctxvar_ctx *ctxvar__capture_for_child(void) { return ctxvar__ctx_retain(current()); }
+
+void ctxvar__thread_adopt(ctxvar_ctx *inherited)
+{
+    if (inherited && ensure_registered() != 0) {
+        ctxvar__ctx_release(inherited);
+        count(STAT_FAILED, 1);
+        return;
+    }
+    ctxvar__ctx_release(install(inherited));
+    count(STAT_INHERITED, 1);
+}
+
+/* ---- Variables ---------------------------------------------------------- */
+
+#define INTERN_BUCKETS 4096
+static _Atomic(struct ctxvar *) intern_table[INTERN_BUCKETS];
+static atomic_uint next_variable_serial;
+
+int ctxvar__valid_name(const char *name, size_t len)
+{
+    if (len == 0 || len > CTXVAR_NAME_MAX) return 0;
+    unsigned char first = (unsigned char)name[0];
+    if (!((first | 0x20) >= 'a' && (first | 0x20) <= 'z') && first != '_') return 0;
+    for (size_t i = 1; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        int ok = ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == '-';
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* FNV-1a: only for choosing an intern bucket. */
+static uint32_t name_hash(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+static struct ctxvar *find_in_chain(struct ctxvar *from, const struct ctxvar *until,
+                                    const char *name, size_t len)
+{
+    for (struct ctxvar *v = from; v != until; v = v->next)
+        if (v->name_len == len && memcmp(v->name, name, len) == 0) return v;
+    return NULL;
+}
+
+/* Lock-free: entries are only ever pushed on a bucket's head and never
+ * removed, so after a lost race only the entries pushed since need a look. */
+struct ctxvar *ctxvar__intern(const char *name, size_t len)
+{
+    _Atomic(struct ctxvar *) *bucket = &intern_table[name_hash(name, len) % INTERN_BUCKETS];
+    struct ctxvar *head = atomic_load_explicit(bucket, memory_order_acquire);
+    struct ctxvar *found = find_in_chain(head, NULL, name, len);
+    if (found) return found;
+
+    struct ctxvar *fresh = malloc(sizeof *fresh + len + 1);
+    if (!fresh) return NULL;
+    memcpy(fresh->name, name, len);
+    fresh->name[len] = '\0';
+    fresh->name_len = (uint32_t)len;
+    fresh->hash = ctxvar__hash_serial(
+        atomic_fetch_add_explicit(&next_variable_serial, 1, memory_order_relaxed));
+    for (;;) {
+        fresh->next = head;
+        if (atomic_compare_exchange_weak_explicit(bucket, &head, fresh, memory_order_release,
+                                                  memory_order_acquire))
+            return fresh;
+        found = find_in_chain(head, fresh->next, name, len);
+        if (found) {
+            free(fresh);
+            return found;
+        }
+    }
+}
+
+CTXVAR__EXPORT ctxvar *ctxvar_named(const char *name)
+{
+    int saved_errno = errno;
+    if (!name) {
+        ctxvar__debug("ctxvar_named: NULL name");
+        return NULL;
+    }
+    size_t len = strnlen(name, CTXVAR_NAME_MAX + 1);
+    if (!ctxvar__valid_name(name, len)) {
+        ctxvar__debug("ctxvar_named: invalid name (want 1-64 bytes of [A-Za-z0-9_.-], "
+                      "starting with a letter or '_')");
+        return NULL;
+    }
+    ctxvar *v = ctxvar__intern(name, len);
+    if (!v) ctxvar__debug("ctxvar_named: out of memory");
+    errno = saved_errno;
+    return v;
+}
+
+CTXVAR__EXPORT const char *ctxvar_name(const ctxvar *v) { return v ? v->name : NULL; }
+
+CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
+{
+    if (!v) return fallback;
+    const ctxvar__binding *b = ctxvar__ctx_find(current(), v);
+    return b ? b->value : fallback;
+}
+
+CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
+{
+    int saved_errno = errno, err = 0;
+    ctxvar_ctx *next;
+    if (!v) {
+        ctxvar__debug("ctxvar_set: NULL variable");
+        return EINVAL;
+    }
+    if (self.exited) return ESRCH;
+    if (value) {
+        size_t len = strnlen(value, CTXVAR_VALUE_MAX + 1);
+        if (len > CTXVAR_VALUE_MAX) {
+            ctxvar__debug("ctxvar_set: value for %s is longer than %d bytes", v->name,
+                          CTXVAR_VALUE_MAX);
+            return E2BIG;
+        }
+        ctxvar__binding *b = ctxvar__binding_new(v, value, len);
+        err = b ? ctxvar__ctx_with(current(), b, &next) : ENOMEM;
+    } else {
+        err = ctxvar__ctx_without(current(), v, &next);
+    }
+    if (!err && next && (err = ensure_registered()) != 0) ctxvar__ctx_release(next);
+    if (err) {
+        ctxvar__debug("ctxvar_set: out of memory setting %s", v->name);
+        errno = saved_errno;
+        return err;
+    }
+    ctxvar_ctx *previous = install(next);
+    if (tok) {
+        tok->ctxvar__state = CTXVAR__TOKEN_FILLED;
+        tok->ctxvar__thread = thread_uid();
+        tok->ctxvar__frame = self.frame;
+        tok->ctxvar__version = self.version;
+        tok->ctxvar__var = v;
+        tok->ctxvar__previous = previous;
+    } else {
+        ctxvar__ctx_release(previous);
+    }
+    errno = saved_errno;
+    return 0;
+}
+
+CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
+{
+    int saved_errno = errno;
+    ctxvar_ctx *next;
+    if (!tok) {
+        ctxvar__debug("ctxvar_reset: NULL token");
+        return EINVAL;
+    }
+    if (tok->ctxvar__state == CTXVAR__TOKEN_USED) {
+        ctxvar__debug("ctxvar_reset: token already reset or dropped");
+        return EALREADY;
+    }
+    if (tok->ctxvar__state != CTXVAR__TOKEN_FILLED) {
+        ctxvar__debug("ctxvar_reset: token was never filled by ctxvar_set");
+        return EINVAL;
+    }
+    if (tok->ctxvar__thread != self.uid || tok->ctxvar__frame != self.frame || self.exited) {
+        ctxvar__debug("ctxvar_reset: token of %s was filled in another %s", tok->ctxvar__var->name,
+                      tok->ctxvar__thread != self.uid ? "thread" : "frame (ctxvar_run or ctxvar_swap)");
+        return EINVAL;
+    }
+    if (tok->ctxvar__version == self.version) {
+        /* Nothing changed since the set: the context before it is the answer. */
+        next = tok->ctxvar__previous;
+    } else {
+        const ctxvar__binding *before = ctxvar__ctx_find(tok->ctxvar__previous, tok->ctxvar__var);
+        int err = before ? ctxvar__ctx_with(self.current, ctxvar__binding_retain(before), &next)
+                         : ctxvar__ctx_without(self.current, tok->ctxvar__var, &next);
+        if (err) {
+            ctxvar__debug("ctxvar_reset: out of memory; the token is still usable");
+            errno = saved_errno;
+            return err;
+        }
+        ctxvar__ctx_release(tok->ctxvar__previous);
+    }
+    tok->ctxvar__state = CTXVAR__TOKEN_USED;
+    tok->ctxvar__previous = NULL;
+    ctxvar__ctx_release(install(next));
+    errno = saved_errno;
+    return 0;
+}
+
+CTXVAR__EXPORT void ctxvar_token_drop(ctxvar_token *tok)
+{
+    if (!tok || tok->ctxvar__state != CTXVAR__TOKEN_FILLED) return;
+    int saved_errno = errno;
+    tok->ctxvar__state = CTXVAR__TOKEN_USED;
+    ctxvar__ctx_release(tok->ctxvar__previous);
+    tok->ctxvar__previous = NULL;
+    errno = saved_errno;
+}
+
+/* ---- Snapshots and frames ------------------------------------------------ */
+
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void) { return ctxvar__ctx_retain(current()); }
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return ctxvar__ctx_retain(c); }
+
+CTXVAR__EXPORT void ctxvar_release(ctxvar_ctx *c)
+{
+    int saved_errno = errno;
+    ctxvar__ctx_release(c);
+    errno = saved_errno;
+}
+
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
+{
+    if (self.exited || (c && ensure_registered() != 0)) {
+        /* Cannot hold c past this thread's exit: refuse it whole. */
+        ctxvar__debug("ctxvar_swap: the thread cannot hold a context now; released it");
+        ctxvar_release(c);
+        return NULL;
+    }
+    self.frame = next_serial();
+    return install(c);
+}
+
+/* The caller's state while a run or task runs, restored by the cleanup
+ * attribute on every way out: return, C++ exception, pthread_exit and
+ * cancellation (which unwind; this file is compiled with -fexceptions). */
+struct saved_frame {
+    ctxvar_ctx *context;
+    unsigned long long frame, version;
+};
+
+static struct saved_frame enter_frame(ctxvar_ctx *owned)
+{
+    struct saved_frame saved = {self.current, self.frame, self.version};
+    self.current = owned;
+    self.frame = next_serial();
+    self.version = next_serial();
+    return saved;
+}
+
+static void leave_frame(struct saved_frame *saved)
+{
+    ctxvar_ctx *inner = self.current;
+    self.current = saved->context;
+    self.frame = saved->frame;
+    self.version = saved->version;
+    ctxvar__ctx_release(inner);
+}
+
+CTXVAR__EXPORT void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
+{
+    if (!fn) return NULL;
+    if (self.exited) return fn(arg);
+    struct saved_frame saved __attribute__((cleanup(leave_frame))) =
+        enter_frame(ctxvar__ctx_retain(c));
+    return fn(arg);
+}
+
+CTXVAR__EXPORT const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
+                                          const char *fallback)
+{
+    if (!v) return fallback;
+    const ctxvar__binding *b = ctxvar__ctx_find(c, v);
+    return b ? b->value : fallback;
+}
+
+CTXVAR__EXPORT size_t ctxvar_ctx_count(const ctxvar_ctx *c) { return ctxvar__ctx_count(c); }
+
+struct foreach_call {
+    int (*fn)(const char *, const char *, void *);
+    void *arg;
+};
+
+static int call_foreach(const ctxvar__binding *b, void *p)
+{
+    struct foreach_call *call = p;
+    return call->fn(b->var->name, b->value, call->arg);
+}
+
+CTXVAR__EXPORT int ctxvar_ctx_foreach(const ctxvar_ctx *c,
+                                      int (*fn)(const char *name, const char *value, void *arg),
+                                      void *arg)
+{
+    if (!fn) return 0;
+    struct foreach_call call = {fn, arg};
+    return ctxvar__ctx_visit_sorted(c, call_foreach, &call);
+}
+
+/* ---- Tasks ------------------------------------------------------------- */
+
+static ctxvar_task *wrap(void (*fn)(void *), void *(*fn_ret)(void *), void *arg)
+{
+    int saved_errno = errno;
+    if (!fn && !fn_ret) return NULL;
+    ctxvar_task *t = malloc(sizeof *t);
+    if (!t) {
+        ctxvar__debug("ctxvar_wrap: out of memory");
+        errno = saved_errno;
+        return NULL;
+    }
+    t->ctxvar__fn = fn;
+    t->ctxvar__fn_ret = fn_ret;
+    t->ctxvar__arg = arg;
+    t->ctxvar__ctx = ctxvar__ctx_retain(current());
+    return t;
+}
+
+CTXVAR__EXPORT ctxvar_task *ctxvar_wrap(void (*fn)(void *), void *arg) { return wrap(fn, NULL, arg); }
+CTXVAR__EXPORT ctxvar_task *ctxvar_wrap_ret(void *(*fn)(void *), void *arg)
+{
+    return wrap(NULL, fn, arg);
+}
+
+CTXVAR__EXPORT void *ctxvar_task_call(void *task)
+{
+    if (!task) return NULL;
+    ctxvar_task t = *(ctxvar_task *)task;
+    free(task);
+    if (self.exited) {
+        ctxvar__ctx_release(t.ctxvar__ctx);
+        if (t.ctxvar__fn_ret) return t.ctxvar__fn_ret(t.ctxvar__arg);
+        t.ctxvar__fn(t.ctxvar__arg);
+        return NULL;
+    }
+    /* The frame takes over the task's reference to its context. */
+    struct saved_frame saved __attribute__((cleanup(leave_frame))) = enter_frame(t.ctxvar__ctx);
+    if (t.ctxvar__fn_ret) return t.ctxvar__fn_ret(t.ctxvar__arg);
+    t.ctxvar__fn(t.ctxvar__arg);
+    return NULL;
+}
+
+CTXVAR__EXPORT void ctxvar_task_run(void *task) { (void)ctxvar_task_call(task); }
+
+CTXVAR__EXPORT void ctxvar_task_free(ctxvar_task *t)
+{
+    if (!t) return;
+    int saved_errno = errno;
+    ctxvar__ctx_release(t->ctxvar__ctx);
+    free(t);
+    errno = saved_errno;
+}
+
+/* ---- Logs ---------------------------------------------------------------- */
+
+struct text {
+    char *buf;
+    size_t size, len;   /* len counts the whole text, written or not */
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+    if (t->len < t->size) {
+        size_t room = t->size - t->len;
+        memcpy(t->buf + t->len, s, n < room ? n : room);
+    }
+    t->len += n;
+}
+
+static int needs_quotes(const char *v, size_t len)
+{
+    if (len == 0) return 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == ' ' || c == '=' || c == '"' || c < 0x20 || c == 0x7f) return 1;
+    }
+    return 0;
+}
+
+static int put_pair(const ctxvar__binding *b, void *p)
+{
+    struct text *t = p;
+    if (t->len) put(t, " ", 1);
+    put(t, b->var->name, b->var->name_len);
+    put(t, "=", 1);
+    if (!needs_quotes(b->value, b->len)) {
+        put(t, b->value, b->len);
+        return 0;
+    }
+    put(t, "\"", 1);
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char c = (unsigned char)b->value[i];
+        char escape[8];
+        switch (c) {
+        case '"': put(t, "\\\"", 2); break;
+        case '\\': put(t, "\\\\", 2); break;
+        case '\n': put(t, "\\n", 2); break;
+        case '\r': put(t, "\\r", 2); break;
+        case '\t': put(t, "\\t", 2); break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                snprintf(escape, sizeof escape, "\\u%04x", c);
+                put(t, escape, 6);
+            } else {
+                put(t, (const char *)&c, 1);
+            }
+        }
+    }
+    put(t, "\"", 1);
+    return 0;
+}
+
+CTXVAR__EXPORT int ctxvar_format(char *buf, size_t size)
+{
+    int saved_errno = errno;
+    struct text t = {buf, buf ? size : 0, 0};
+    ctxvar__ctx_visit_sorted(current(), put_pair, &t);
+    if (t.size) t.buf[t.len < t.size ? t.len : t.size - 1] = '\0';
+    errno = saved_errno;
+    return t.len > 0x7fffffff ? 0x7fffffff : (int)t.len;
+}
+
+/* ---- Runtime ------------------------------------------------------------- */
+
+CTXVAR__EXPORT int ctxvar_runtime_present(void) { return 1; }
+
+CTXVAR__EXPORT int ctxvar_stats(struct ctxvar_stats *out)
+{
+    long long sum[STAT_COUNT] = {0};
+    if (!out) return EINVAL;
+    for (int s = 0; s < STAT_SHARDS; s++)
+        for (int i = 0; i < STAT_COUNT; i++)
+            sum[i] += atomic_load_explicit(&stat_shards[s].value[i], memory_order_relaxed);
+    out->live_contexts = sum[STAT_LIVE] > 0 ? (unsigned long long)sum[STAT_LIVE] : 0;
+    out->threads_inherited = (unsigned long long)sum[STAT_INHERITED];
+    out->inherit_failures = (unsigned long long)sum[STAT_FAILED];
+    return 0;
+}
+
+CTXVAR__EXPORT const char *ctxvar_version(void) { return CTXVAR_VERSION; }
+CTXVAR__EXPORT const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
+
+/* The table the header binds to.  The exported name is an alias, so that
+ * this copy can tell its own table from another copy's (initialise()). */
+static const struct ctxvar__runtime runtime_table = {
+    CTXVAR__ABI, sizeof(struct ctxvar__runtime),
+    ctxvar_named, ctxvar_name, ctxvar_get, ctxvar_set, ctxvar_reset, ctxvar_token_drop,
+    ctxvar_capture, ctxvar_retain, ctxvar_release, ctxvar_swap, ctxvar_run,
+    ctxvar_ctx_get, ctxvar_ctx_count, ctxvar_ctx_foreach, ctxvar_wrap, ctxvar_wrap_ret,
+    ctxvar_task_run, ctxvar_task_call, ctxvar_task_free, ctxvar_format, ctxvar_stats,
+    ctxvar_version,
+};
+extern const struct ctxvar__runtime ctxvar__runtime_v1
+    __attribute__((alias("runtime_table"), visibility("default")));

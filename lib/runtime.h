@@ -1,0 +1,45 @@
+/* runtime.h - what the runtime's parts share: lib/runtime.c (per-thread state,
+ * the API), lib/baggage.c (W3C Baggage) and shim/interpose.c (thread
+ * creation).  Nothing here is exported. */
+#ifndef CTXVAR_RUNTIME_H
+#define CTXVAR_RUNTIME_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+#define CTXVAR__EXPORT __attribute__((visibility("default")))
+
+/* Reads CTXVAR_DEBUG / CTXVAR_INHERIT, creates the thread-exit key, decides
+ * whether this copy of the runtime is the process's one, and seeds the main
+ * thread from BAGGAGE when called on it.  Idempotent, thread-safe, and safe
+ * before the runtime's constructor has run (pitfall 3). */
+void ctxvar__ensure_init(void) CTXVAR__HIDDEN;
+
+/* Whether pthread_create should pass a snapshot to the new thread: the
+ * runtime is initialised, CTXVAR_INHERIT is not 0, and this copy is the
+ * process's runtime (a second copy loaded from another path defers). */
+int ctxvar__inherit_enabled(void) CTXVAR__HIDDEN;
+
+/* A new reference to the calling thread's context, for a thread it starts. */
+ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
+
+/* In a new thread, before its start routine: makes `inherited` (owned) its
+ * current context and counts the inheritance, or, when the runtime cannot
+ * arrange its release at thread exit, releases it, counts a failure, and
+ * leaves the thread empty. */
+void ctxvar__thread_adopt(ctxvar_ctx *inherited) CTXVAR__HIDDEN;
+
+/* Counts a thread that started without its creator's context. */
+void ctxvar__count_inherit_failure(void) CTXVAR__HIDDEN;
+
+/* With CTXVAR_DEBUG=1, one line on stderr: "ctxvar: " + the message. */
+void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(printf, 1, 2)));
+
+/* 1 when name is a valid variable name of `len` bytes. */
+int ctxvar__valid_name(const char *name, size_t len) CTXVAR__HIDDEN;
+
+/* The variable of that name (len bytes, not NUL-terminated), interned. */
+struct ctxvar *ctxvar__intern(const char *name, size_t len) CTXVAR__HIDDEN;
+
+#endif

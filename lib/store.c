@@ -1,0 +1,432 @@
+/* store.c - the context store.
+ *
+ * WHAT A CONTEXT IS
+ *
+ * A context maps variables to string values.  It is immutable once made:
+ * "setting" a variable builds a new context that differs in that variable and
+ * shares everything else with the old one.  That is what makes a snapshot
+ * O(1) (take a reference, copy nothing) and what lets any number of threads
+ * read a context with no lock: nobody can change it under them.
+ *
+ * The structure is a hash array mapped trie (HAMT), the one CPython's
+ * contextvars use (Python/hamt.c; Bagwell, "Ideal Hash Trees", 2001), in a
+ * reduced form.  Each node covers 5 bits of the variable's 32-bit hash and has
+ * up to 32 slots, stored densely: two bitmaps say which slots are present and
+ * whether each holds a binding (variable + value) or a child node, and a
+ * slot's position in the array is the number of present slots below it.
+ *
+ *     root  bindings=0b..0100010  children=0b..1000000
+ *       |
+ *       +-- slot[0]  binding  user_id="u7"       (hash bits 0-4 = 1)
+ *       +-- slot[1]  binding  request_id="42"    (hash bits 0-4 = 5)
+ *       +-- slot[2]  child  bindings=0b..100001  (hash bits 0-4 = 6)
+ *                      +-- slot[0]  binding tenant="acme"  (bits 5-9 = 0)
+ *                      +-- slot[1]  binding trace="..."    (bits 5-9 = 5)
+ *
+ *     index of bit b in a node = popcount((bindings | children) & (b - 1))
+ *
+ * The root node *is* the context (struct ctxvar_ctx): a snapshot is a pointer
+ * and a reference.  The empty context is NULL and never allocated.
+ *
+ * WHY IT IS SIMPLER THAN CPYTHON'S
+ *
+ * A variable's hash is not a hash of its name: it is a bijective mix of a
+ * serial number given when the name is interned (runtime.c).  Distinct
+ * variables therefore have distinct 32-bit hashes, two hashes always part
+ * within 7 levels, and there are no collision nodes.  Keys are compared by
+ * pointer.  There are no array nodes either: at the sizes this library is
+ * made for (1 to 1,000 variables) bitmap nodes are enough.
+ *
+ * INVARIANTS
+ *
+ * - Nodes and bindings are immutable once reachable from a published context.
+ * - Every node and binding has an atomic reference count: one per parent slot
+ *   that points at it, plus, for a root, one per holder (a thread's current
+ *   context, a snapshot, a token, a task, a starting thread).
+ * - A child node holds at least two bindings in its subtree.  Removal keeps
+ *   this by pulling a lone remaining binding up into the parent, so a tree
+ *   never has chains that lead to a single binding.
+ * - `count` is the number of bindings under a node; the root's is the size of
+ *   the context.
+ * - The last release frees a node and releases its slots; a freed root
+ *   decrements the live-context count that ctxvar_stats reports.
+ *
+ * COSTS (n variables, b = 32 slots per node, depth d = log32 n, at most 7)
+ *
+ *     find         O(d): a popcount and a load per level; no lock, no atomic
+ *     with/without O(d) new nodes, and one reference taken on every slot of
+ *                  each copied node (O(b d)); the old context is untouched
+ *     snapshot     O(1): one atomic increment
+ *     release      O(1), plus O(b d) when it frees a version's own nodes
+ *     visit sorted O(n log n): slots are in hash order, names are sorted
+ *
+ * MAP OF THIS FILE
+ *
+ *     ctxvar__hash_serial        the bijective mix
+ *     ctxvar__binding_*          make and release values
+ *     node_alloc / node_free     nodes and their slots' references
+ *     insert / ctxvar__ctx_with  path-copying insertion or replacement
+ *     erase / ctxvar__ctx_without  path-copying removal
+ *     ctxvar__ctx_visit_sorted   iteration in name order
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A finaliser of MurmurHash3: every step (xor-shift, odd multiply) is
+ * invertible, so distinct serials give distinct hashes, well spread. */
+uint32_t ctxvar__hash_serial(uint32_t serial)
+{
+    uint32_t h = serial;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+ctxvar__binding *ctxvar__binding_new(const struct ctxvar *var, const char *value, size_t len)
+{
+    ctxvar__binding *b = malloc(sizeof *b + len + 1);
+    if (!b) return NULL;
+    atomic_init(&b->refs, 1);
+    b->var = var;
+    b->len = len;
+    memcpy(b->value, value, len);
+    b->value[len] = '\0';
+    return b;
+}
+
+/* True when this drop was the last reference.  Release ordering on the
+ * decrement and an acquire fence before freeing: every other holder's reads
+ * happen before the memory is reused. */
+static int drop_ref(atomic_size_t *refs)
+{
+    if (atomic_fetch_sub_explicit(refs, 1, memory_order_release) != 1) return 0;
+    atomic_thread_fence(memory_order_acquire);
+    return 1;
+}
+
+void ctxvar__binding_release(ctxvar__binding *b)
+{
+    if (b && drop_ref(&b->refs)) free(b);
+}
+
+static unsigned slot_count(const ctxvar_ctx *n)
+{
+    return (unsigned)__builtin_popcount(n->bindings | n->children);
+}
+
+static uint32_t fragment_bit(uint32_t hash, unsigned shift)
+{
+    return 1u << ((hash >> shift) & CTXVAR__HAMT_MASK);
+}
+
+static unsigned slot_index(const ctxvar_ctx *n, uint32_t bit)
+{
+    return (unsigned)__builtin_popcount((n->bindings | n->children) & (bit - 1));
+}
+
+static ctxvar_ctx *node_alloc(unsigned slots)
+{
+    ctxvar_ctx *n = malloc(sizeof *n + slots * sizeof n->slot[0]);
+    if (!n) return NULL;
+    atomic_init(&n->refs, 1);
+    n->bindings = n->children = n->count = 0;
+    return n;
+}
+
+static void node_release(ctxvar_ctx *n);
+
+/* Drops the node's references to its slots and frees it. */
+static void node_free(ctxvar_ctx *n)
+{
+    unsigned i = 0;
+    for (uint32_t map = n->bindings | n->children; map; map &= map - 1, i++) {
+        uint32_t bit = map & -map;
+        if (n->bindings & bit) ctxvar__binding_release(n->slot[i]);
+        else node_release(n->slot[i]);
+    }
+    free(n);
+}
+
+static void node_release(ctxvar_ctx *n)
+{
+    if (n && drop_ref(&n->refs)) node_free(n);
+}
+
+void ctxvar__ctx_release(ctxvar_ctx *c)
+{
+    if (c && drop_ref(&c->refs)) {
+        node_free(c);
+        ctxvar__count_live(-1);
+    }
+}
+
+/* Takes one reference on every slot of n except `skip` (an index, or
+ * UINT32_MAX for none): a copy of n holds them as n does. */
+static void retain_slots(const ctxvar_ctx *n, unsigned skip)
+{
+    unsigned i = 0;
+    for (uint32_t map = n->bindings | n->children; map; map &= map - 1, i++) {
+        if (i == skip) continue;
+        atomic_size_t *refs = (n->bindings & (map & -map))
+                                  ? &((ctxvar__binding *)n->slot[i])->refs
+                                  : &((ctxvar_ctx *)n->slot[i])->refs;
+        atomic_fetch_add_explicit(refs, 1, memory_order_relaxed);
+    }
+}
+
+/* A copy of n whose slot `index` holds `item` (a binding if is_binding, else
+ * a node) in place of what n had there.  Takes the caller's reference to item. */
+static ctxvar_ctx *copy_replacing(const ctxvar_ctx *n, unsigned index, void *item,
+                                  int is_binding, uint32_t bit, uint32_t count)
+{
+    unsigned slots = slot_count(n);
+    ctxvar_ctx *copy = node_alloc(slots);
+    if (!copy) return NULL;
+    memcpy(copy->slot, n->slot, slots * sizeof n->slot[0]);
+    retain_slots(n, index);
+    copy->slot[index] = item;
+    copy->bindings = is_binding ? (n->bindings | bit) : (n->bindings & ~bit);
+    copy->children = is_binding ? (n->children & ~bit) : (n->children | bit);
+    copy->count = count;
+    return copy;
+}
+
+/* A copy of n with a new binding slot for `bit` (not present in n). */
+static ctxvar_ctx *copy_inserting(const ctxvar_ctx *n, uint32_t bit, ctxvar__binding *b)
+{
+    unsigned slots = slot_count(n), index = slot_index(n, bit);
+    ctxvar_ctx *copy = node_alloc(slots + 1);
+    if (!copy) return NULL;
+    memcpy(copy->slot, n->slot, index * sizeof n->slot[0]);
+    copy->slot[index] = b;
+    memcpy(copy->slot + index + 1, n->slot + index, (slots - index) * sizeof n->slot[0]);
+    retain_slots(n, UINT32_MAX);
+    copy->bindings = n->bindings | bit;
+    copy->children = n->children;
+    copy->count = n->count + 1;
+    return copy;
+}
+
+/* A copy of n without slot `index` (bit `bit`); n has at least two slots. */
+static ctxvar_ctx *copy_erasing(const ctxvar_ctx *n, unsigned index, uint32_t bit)
+{
+    unsigned slots = slot_count(n);
+    ctxvar_ctx *copy = node_alloc(slots - 1);
+    if (!copy) return NULL;
+    memcpy(copy->slot, n->slot, index * sizeof n->slot[0]);
+    memcpy(copy->slot + index, n->slot + index + 1, (slots - index - 1) * sizeof n->slot[0]);
+    retain_slots(n, index);
+    copy->bindings = n->bindings & ~bit;
+    copy->children = n->children & ~bit;
+    copy->count = n->count - 1;
+    return copy;
+}
+
+/* A node holding the two bindings a and b (whose hashes agree below `shift`),
+ * nested as deep as their hashes agree.  Takes both references. */
+static ctxvar_ctx *pair(ctxvar__binding *a, ctxvar__binding *b, unsigned shift)
+{
+    uint32_t bit_a = fragment_bit(a->var->hash, shift), bit_b = fragment_bit(b->var->hash, shift);
+    ctxvar_ctx *n;
+    if (bit_a == bit_b) {
+        ctxvar_ctx *child = pair(a, b, shift + CTXVAR__HAMT_BITS);
+        if (!child) return NULL;
+        n = node_alloc(1);
+        if (!n) {
+            node_release(child);
+            return NULL;
+        }
+        n->children = bit_a;
+        n->slot[0] = child;
+    } else {
+        n = node_alloc(2);
+        if (!n) {
+            ctxvar__binding_release(a);
+            ctxvar__binding_release(b);
+            return NULL;
+        }
+        n->bindings = bit_a | bit_b;
+        n->slot[bit_a < bit_b ? 0 : 1] = a;
+        n->slot[bit_a < bit_b ? 1 : 0] = b;
+    }
+    n->count = 2;
+    return n;
+}
+
+/* n with b inserted or replacing its variable's binding; NULL when out of
+ * memory.  Takes the caller's reference to b in every case. */
+static ctxvar_ctx *insert(const ctxvar_ctx *n, ctxvar__binding *b, unsigned shift)
+{
+    uint32_t bit = fragment_bit(b->var->hash, shift);
+    unsigned index = slot_index(n, bit);
+    ctxvar_ctx *copy;
+    if (n->bindings & bit) {
+        ctxvar__binding *present = n->slot[index];
+        if (present->var == b->var) {
+            copy = copy_replacing(n, index, b, 1, bit, n->count);
+        } else {
+            /* Two variables share this slot's hash bits: push both down into
+             * a new child.  The child holds its own reference to `present`;
+             * the copy does not keep the slot it replaces. */
+            ctxvar_ctx *child = pair(ctxvar__binding_retain(present), b,
+                                     shift + CTXVAR__HAMT_BITS);
+            if (!child) return NULL;
+            copy = copy_replacing(n, index, child, 0, bit, n->count + 1);
+            if (!copy) node_release(child);
+            return copy;
+        }
+    } else if (n->children & bit) {
+        const ctxvar_ctx *child = n->slot[index];
+        ctxvar_ctx *new_child = insert(child, b, shift + CTXVAR__HAMT_BITS);
+        if (!new_child) return NULL;
+        copy = copy_replacing(n, index, new_child, 0, bit,
+                              n->count - child->count + new_child->count);
+        if (!copy) node_release(new_child);
+        return copy;
+    } else {
+        copy = copy_inserting(n, bit, b);
+    }
+    if (!copy) ctxvar__binding_release(b);
+    return copy;
+}
+
+int ctxvar__ctx_with(const ctxvar_ctx *c, ctxvar__binding *b, ctxvar_ctx **out)
+{
+    ctxvar_ctx *root;
+    if (c) {
+        root = insert(c, b, 0);
+    } else {
+        root = node_alloc(1);
+        if (root) {
+            root->bindings = fragment_bit(b->var->hash, 0);
+            root->slot[0] = b;
+            root->count = 1;
+        } else {
+            ctxvar__binding_release(b);
+        }
+    }
+    if (!root) return ENOMEM;
+    ctxvar__count_live(+1);
+    *out = root;
+    return 0;
+}
+
+enum erase_result { ERASE_ERROR, ERASE_NOT_FOUND, ERASE_DONE };
+
+/* n without var, in *out (NULL when nothing is left). */
+static enum erase_result erase(const ctxvar_ctx *n, const struct ctxvar *var, unsigned shift,
+                               ctxvar_ctx **out)
+{
+    uint32_t bit = fragment_bit(var->hash, shift);
+    unsigned index = slot_index(n, bit);
+    if (n->bindings & bit) {
+        if (((const ctxvar__binding *)n->slot[index])->var != var) return ERASE_NOT_FOUND;
+        if (slot_count(n) == 1) {
+            *out = NULL;
+            return ERASE_DONE;
+        }
+        *out = copy_erasing(n, index, bit);
+        return *out ? ERASE_DONE : ERASE_ERROR;
+    }
+    if (!(n->children & bit)) return ERASE_NOT_FOUND;
+
+    const ctxvar_ctx *child = n->slot[index];
+    ctxvar_ctx *new_child;
+    enum erase_result r = erase(child, var, shift + CTXVAR__HAMT_BITS, &new_child);
+    if (r != ERASE_DONE) return r;
+    if (!new_child) { /* unreachable while children hold two or more */
+        *out = slot_count(n) == 1 ? NULL : copy_erasing(n, index, bit);
+        return (*out || slot_count(n) == 1) ? ERASE_DONE : ERASE_ERROR;
+    }
+    if (new_child->count == 1 && !new_child->children) {
+        /* Keep the invariant: a lone binding moves up into this node. */
+        ctxvar__binding *lone = ctxvar__binding_retain(new_child->slot[0]);
+        node_release(new_child);
+        *out = copy_replacing(n, index, lone, 1, bit, n->count - 1);
+        if (!*out) ctxvar__binding_release(lone);
+    } else {
+        *out = copy_replacing(n, index, new_child, 0, bit, n->count - 1);
+        if (!*out) node_release(new_child);
+    }
+    return *out ? ERASE_DONE : ERASE_ERROR;
+}
+
+int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var, ctxvar_ctx **out)
+{
+    ctxvar_ctx *root;
+    switch (c ? erase(c, var, 0, &root) : ERASE_NOT_FOUND) {
+    case ERASE_ERROR:
+        return ENOMEM;
+    case ERASE_NOT_FOUND:
+        *out = ctxvar__ctx_retain(c);
+        return 0;
+    case ERASE_DONE:
+        break;
+    }
+    if (root) ctxvar__count_live(+1);
+    *out = root;
+    return 0;
+}
+
+/* Appends every binding under n to *cursor. */
+static void collect(const ctxvar_ctx *n, const ctxvar__binding ***cursor)
+{
+    unsigned i = 0;
+    for (uint32_t map = n->bindings | n->children; map; map &= map - 1, i++) {
+        if (n->bindings & (map & -map)) *(*cursor)++ = n->slot[i];
+        else collect(n->slot[i], cursor);
+    }
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    const ctxvar__binding *x = *(const ctxvar__binding *const *)a;
+    const ctxvar__binding *y = *(const ctxvar__binding *const *)b;
+    return strcmp(x->var->name, y->var->name);
+}
+
+/* The binding with the smallest name greater than `after` (or the smallest
+ * when after is NULL), found by a walk: the no-allocation fallback. */
+static const ctxvar__binding *next_in_order(const ctxvar_ctx *n, const char *after,
+                                            const ctxvar__binding *best)
+{
+    unsigned i = 0;
+    for (uint32_t map = n->bindings | n->children; map; map &= map - 1, i++) {
+        if (n->bindings & (map & -map)) {
+            const ctxvar__binding *b = n->slot[i];
+            if ((!after || strcmp(b->var->name, after) > 0) &&
+                (!best || strcmp(b->var->name, best->var->name) < 0))
+                best = b;
+        } else {
+            best = next_in_order(n->slot[i], after, best);
+        }
+    }
+    return best;
+}
+
+int ctxvar__ctx_visit_sorted(const ctxvar_ctx *c, int (*fn)(const ctxvar__binding *, void *),
+                             void *arg)
+{
+    enum { ON_STACK = 64 };
+    const ctxvar__binding *stack[ON_STACK], **sorted = stack, **cursor;
+    size_t n = ctxvar__ctx_count(c);
+    int r = 0;
+    if (n == 0) return 0;
+    if (n > ON_STACK && !(sorted = malloc(n * sizeof *sorted))) {
+        const ctxvar__binding *b = NULL;
+        while (r == 0 && (b = next_in_order(c, b ? b->var->name : NULL, NULL)))
+            r = fn(b, arg);
+        return r;
+    }
+    cursor = sorted;
+    collect(c, &cursor);
+    qsort(sorted, n, sizeof *sorted, compare_names);
+    for (size_t i = 0; i < n && r == 0; i++) r = fn(sorted[i], arg);
+    if (sorted != stack) free(sorted);
+    return r;
+}

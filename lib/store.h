@@ -1,0 +1,108 @@
+/* store.h - the context store: immutable, reference-counted maps from
+ * variable to value.  Internal to the runtime; see the essay in store.c. */
+#ifndef CTXVAR_STORE_H
+#define CTXVAR_STORE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctxvar.h"
+
+#define CTXVAR__HIDDEN __attribute__((visibility("hidden")))
+
+/* A variable: interned by name in runtime.c, never freed.  Its hash is a
+ * bijective mix of a unique serial number, so no two variables share one and
+ * the map never needs collision nodes. */
+struct ctxvar {
+    struct ctxvar *next;    /* intern chain; immutable once published */
+    uint32_t hash;
+    uint32_t name_len;
+    char name[];            /* NUL-terminated */
+};
+
+/* One variable's value.  Immutable once made; shared by every context that
+ * holds it, and freed with the last of them. */
+typedef struct ctxvar__binding {
+    atomic_size_t refs;
+    const struct ctxvar *var;
+    size_t len;
+    char value[];           /* NUL-terminated */
+} ctxvar__binding;
+
+/* A trie node.  A context is its root node (struct ctxvar_ctx), so a snapshot
+ * is one pointer and one reference count. */
+struct ctxvar_ctx {
+    atomic_size_t refs;
+    uint32_t bindings;      /* bitmap: slots that hold a ctxvar__binding * */
+    uint32_t children;      /* bitmap: slots that hold a child node */
+    uint32_t count;         /* bindings in this node's whole subtree */
+    void *slot[];           /* popcount(bindings | children), in bit order */
+};
+
+#define CTXVAR__HAMT_BITS 5
+#define CTXVAR__HAMT_MASK ((1u << CTXVAR__HAMT_BITS) - 1)
+
+uint32_t ctxvar__hash_serial(uint32_t serial) CTXVAR__HIDDEN;
+
+/* Bindings.  new returns NULL when out of memory. */
+ctxvar__binding *ctxvar__binding_new(const struct ctxvar *var, const char *value,
+                                     size_t len) CTXVAR__HIDDEN;
+void ctxvar__binding_release(ctxvar__binding *b) CTXVAR__HIDDEN;
+static inline ctxvar__binding *ctxvar__binding_retain(const ctxvar__binding *b)
+{
+    ctxvar__binding *owned = (ctxvar__binding *)b;
+    atomic_fetch_add_explicit(&owned->refs, 1, memory_order_relaxed);
+    return owned;
+}
+
+/* Contexts.  NULL is the empty context.  retain/release accept NULL. */
+static inline ctxvar_ctx *ctxvar__ctx_retain(const ctxvar_ctx *c)
+{
+    ctxvar_ctx *owned = (ctxvar_ctx *)c;
+    if (owned) atomic_fetch_add_explicit(&owned->refs, 1, memory_order_relaxed);
+    return owned;
+}
+void ctxvar__ctx_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
+
+static inline size_t ctxvar__ctx_count(const ctxvar_ctx *c) { return c ? c->count : 0; }
+
+/* The binding of var in c (borrowed: valid while c is), or NULL. */
+static inline const ctxvar__binding *ctxvar__ctx_find(const ctxvar_ctx *c,
+                                                      const struct ctxvar *var)
+{
+    uint32_t hash = var->hash;
+    unsigned shift = 0;
+    while (c) {
+        uint32_t bit = 1u << ((hash >> shift) & CTXVAR__HAMT_MASK);
+        uint32_t index = (uint32_t)__builtin_popcount((c->bindings | c->children) & (bit - 1));
+        if (c->bindings & bit) {
+            const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
+            return b->var == var ? b : NULL;
+        }
+        if (!(c->children & bit)) return NULL;
+        c = (const ctxvar_ctx *)c->slot[index];
+        shift += CTXVAR__HAMT_BITS;
+    }
+    return NULL;
+}
+
+/* c with b's variable bound to b, in *out (a new reference; c is untouched).
+ * Consumes the caller's reference to b.  0 or ENOMEM. */
+int ctxvar__ctx_with(const ctxvar_ctx *c, ctxvar__binding *b, ctxvar_ctx **out) CTXVAR__HIDDEN;
+
+/* c without var, in *out (a new reference, NULL when empty).  0 or ENOMEM. */
+int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var,
+                        ctxvar_ctx **out) CTXVAR__HIDDEN;
+
+/* Calls fn for every binding of c in ascending byte order of name; stops at
+ * the first nonzero return and returns it.  Never fails: when it cannot
+ * allocate room to sort, it finds each next name by a scan instead. */
+int ctxvar__ctx_visit_sorted(const ctxvar_ctx *c,
+                             int (*fn)(const ctxvar__binding *b, void *arg),
+                             void *arg) CTXVAR__HIDDEN;
+
+/* Counts live contexts (roots); defined in runtime.c. */
+void ctxvar__count_live(long delta) CTXVAR__HIDDEN;
+
+#endif

@@ -1,0 +1,146 @@
+/* interpose.c - the functions libctxvar.so puts in front of glibc's, and
+ * nothing else.  Each takes a snapshot of the caller's context, starts the
+ * real thread on a trampoline that installs it, and otherwise changes
+ * nothing: the same attr, the same start routine and argument, the same
+ * return value and errno (pitfalls 4 and 5).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <threads.h>
+
+#include "runtime.h"
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+typedef int (*thrd_create_fn)(thrd_t *, thrd_start_t, void *);
+
+/* The next definition after ours, looked up once and lazily: we may be
+ * called before our constructor runs (pitfall 2, 3).  Racing lookups find
+ * the same answer, so a plain atomic store suffices.  If the search finds us
+ * again (loaded in an unusual order), ask for glibc's versions by name. */
+static void *find_next(const char *name, const void *ours, const char *const *versions)
+{
+    void *next = dlsym(RTLD_NEXT, name);
+    for (; (!next || next == ours) && *versions; versions++)
+        next = dlvsym(RTLD_NEXT, name, *versions);
+    if (next == ours) next = NULL;
+    return next;
+}
+
+static _Atomic(pthread_create_fn) next_pthread_create;
+static _Atomic(thrd_create_fn) next_thrd_create;
+
+/* What a new thread needs from its creator.  Allocated by the creator,
+ * freed by the new thread as soon as it has copied it, or by the creator if
+ * the real call fails and no thread will read it. */
+struct start_args {
+    union {
+        void *(*posix)(void *);
+        thrd_start_t c11;
+    } start;
+    void *arg;
+    ctxvar_ctx *context;    /* owned: the creator's snapshot */
+};
+
+static struct start_args take_start_args(void *p)
+{
+    struct start_args args = *(struct start_args *)p;
+    free(p);
+    ctxvar__thread_adopt(args.context);
+    return args;
+}
+
+static void *start_posix_thread(void *p)
+{
+    struct start_args args = take_start_args(p);
+    return args.start.posix(args.arg);
+}
+
+static int start_c11_thread(void *p)
+{
+    struct start_args args = take_start_args(p);
+    return args.start.c11(args.arg);
+}
+
+/* The snapshot for a new thread, taken in the creator before the real call
+ * (the child may run first).  NULL when inheritance is off or we could not
+ * allocate; in the latter case *failed says to count the thread. */
+static struct start_args *prepare(void *arg, int *failed)
+{
+    *failed = 0;
+    if (!ctxvar__inherit_enabled()) return NULL;
+    struct start_args *args = malloc(sizeof *args);
+    if (!args) {
+        *failed = 1;
+        ctxvar__debug("pthread_create: out of memory; the new thread starts empty");
+        return NULL;
+    }
+    args->arg = arg;
+    args->context = ctxvar__capture_for_child();
+    return args;
+}
+
+static void discard(struct start_args *args)
+{
+    ctxvar__ctx_release(args->context);
+    free(args);
+}
+
+CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                                  void *(*start)(void *), void *arg)
+{
+    static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5", NULL};
+    int saved_errno = errno, failed, r;
+    pthread_create_fn real = atomic_load_explicit(&next_pthread_create, memory_order_acquire);
+    if (!real) {
+        real = (pthread_create_fn)find_next("pthread_create", (void *)pthread_create, versions);
+        if (!real) return EAGAIN; /* no glibc below us: no thread can start */
+        atomic_store_explicit(&next_pthread_create, real, memory_order_release);
+    }
+    struct start_args *args = prepare(arg, &failed);
+    errno = saved_errno;
+    if (!args) {
+        r = real(thread, attr, start, arg);
+        if (r == 0 && failed) ctxvar__count_inherit_failure();
+        return r;
+    }
+    args->start.posix = start;
+    r = real(thread, attr, start_posix_thread, args);
+    if (r != 0) {
+        saved_errno = errno;
+        discard(args);
+        errno = saved_errno;
+    }
+    return r;
+}
+
+/* glibc >= 2.34 starts C11 threads without calling pthread_create (pitfall 7). */
+CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
+{
+    static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.28", NULL};
+    int saved_errno = errno, failed, r;
+    thrd_create_fn real = atomic_load_explicit(&next_thrd_create, memory_order_acquire);
+    if (!real) {
+        real = (thrd_create_fn)find_next("thrd_create", (void *)thrd_create, versions);
+        if (!real) return thrd_error;
+        atomic_store_explicit(&next_thrd_create, real, memory_order_release);
+    }
+    struct start_args *args = prepare(arg, &failed);
+    errno = saved_errno;
+    if (!args) {
+        r = real(thread, start, arg);
+        if (r == thrd_success && failed) ctxvar__count_inherit_failure();
+        return r;
+    }
+    args->start.c11 = start;
+    r = real(thread, start_c11_thread, args);
+    if (r != thrd_success) {
+        saved_errno = errno;
+        discard(args);
+        errno = saved_errno;
+    }
+    return r;
+}
