@@ -1,0 +1,378 @@
+#!/usr/bin/env bats
+# ctxrun, the launcher: options, exit statuses, and exactly what the command
+# finds in LD_PRELOAD and BAGGAGE.  The child is a plain tool (printf, env,
+# sh) that shows its environment, so most tests need the runtime only as a
+# file to be found, not for what it does.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() {
+    # ctxrun names the library by its canonical path.
+    LIB="$(cd -P "$B" && pwd)/libctxvar.so"
+    SHOW_PRELOAD=(sh -c 'printf "%s\n" "$LD_PRELOAD"')
+    SHOW_BAGGAGE=(sh -c 'printf "%s\n" "${BAGGAGE-(unset)}"')
+}
+
+# Tests that get as far as exec need build/libctxvar.so to exist; a stand-in
+# inside the repo would be preloaded for real, so wait for the real one.
+require_runtime() {
+    [ -f "$RUNTIME" ] || skip "build/libctxvar.so is not built"
+}
+
+# A fresh canonical directory under the test's scratch space.
+scratch_dir() {
+    mkdir -p "$BATS_TEST_TMPDIR/$1"
+    (cd -P "$BATS_TEST_TMPDIR/$1" && pwd)
+}
+
+# --- help, version, usage errors -------------------------------------------
+
+@test "--help prints the usage on stdout and exits 0" {
+    run -0 --separate-stderr "$CTXRUN" --help
+    [ "${lines[0]}" = "Usage: ctxrun [--set NAME=VALUE]... [--] COMMAND [ARG]..." ]
+    [[ "$output" == *"--set NAME=VALUE"* ]]
+    [[ "$output" == *"--version"* ]]
+    [ "$stderr" = "" ]
+}
+
+@test "--version prints 'ctxrun (ctxvar) 1.0.0' on stdout and exits 0" {
+    run -0 --separate-stderr "$CTXRUN" --version
+    [ "$output" = "ctxrun (ctxvar) 1.0.0" ]
+    [ "$stderr" = "" ]
+}
+
+@test "--version into a full device is reported, not a silent success" {
+    run -2 --separate-stderr sh -c '"$1" --version >/dev/full' sh "$CTXRUN"
+    [ "$stderr" = "ctxrun: cannot write to stdout: No space left on device" ]
+}
+
+@test "a variable name starting with a digit is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --set 1abc=x true
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: invalid variable name '1abc' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')" ]
+}
+
+@test "an empty variable name is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --set =x true
+    [ "$stderr" = "ctxrun: invalid variable name '' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')" ]
+}
+
+@test "a variable name of 65 bytes is a usage error" {
+    name=$(printf 'n%.0s' {1..65})
+    run -2 --separate-stderr "$CTXRUN" --set "$name=x" true
+    [ "$stderr" = "ctxrun: invalid variable name '$name' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')" ]
+}
+
+@test "a bad name holding a newline is reported on one line" {
+    run -2 --separate-stderr "$CTXRUN" --set $'a\nb=1' true
+    [ "$stderr" = "ctxrun: invalid variable name 'a\\x0Ab' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')" ]
+}
+
+@test "--set without '=' is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --set abc true
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: --set expects NAME=VALUE, got 'abc'" ]
+}
+
+@test "--set as the last argument is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --set
+    [ "$stderr" = "ctxrun: --set expects NAME=VALUE" ]
+}
+
+@test "a value longer than 4096 bytes is a usage error that does not echo it" {
+    value=$(head -c 4097 /dev/zero | tr '\0' v)
+    run -2 --separate-stderr "$CTXRUN" --set "k=$value" true
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: value of 'k' is longer than 4096 bytes" ]
+}
+
+@test "an unknown option is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --frobnicate true
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: unknown option '--frobnicate' (try 'ctxrun --help')" ]
+}
+
+@test "no COMMAND at all is a usage error" {
+    run -2 --separate-stderr "$CTXRUN"
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: missing COMMAND (try 'ctxrun --help')" ]
+}
+
+@test "options and -- without a COMMAND are a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --set a=1 --
+    [ "$stderr" = "ctxrun: missing COMMAND (try 'ctxrun --help')" ]
+}
+
+# --- running the command ----------------------------------------------------
+
+@test "a command that does not exist exits 127" {
+    require_runtime
+    run -127 --separate-stderr "$CTXRUN" ctxrun-no-such-command
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: ctxrun-no-such-command: No such file or directory" ]
+}
+
+@test "a file that is not executable exits 126" {
+    require_runtime
+    printf 'echo hi\n' > "$BATS_TEST_TMPDIR/script"
+    chmod 644 "$BATS_TEST_TMPDIR/script"
+    run -126 --separate-stderr "$CTXRUN" "$BATS_TEST_TMPDIR/script"
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: $BATS_TEST_TMPDIR/script: Permission denied" ]
+}
+
+@test "the command's exit status becomes ctxrun's" {
+    require_runtime
+    run -42 "$CTXRUN" sh -c 'exit 42'
+    [ "$output" = "" ]
+}
+
+@test "arguments after COMMAND are passed on untouched, even ones like --set" {
+    require_runtime
+    run -0 "$CTXRUN" --set a=1 printf '[%s]\n' --set b=2 -- --help '' 'x  y'
+    [ "$output" = "$(printf '[%s]\n' --set b=2 -- --help '' 'x  y')" ]
+}
+
+@test "options end at the first non-option" {
+    require_runtime
+    run -0 --separate-stderr "$CTXRUN" printf '%s\n' --version
+    [ "$output" = "--version" ]
+}
+
+@test "after -- a word that looks like an option is the COMMAND" {
+    require_runtime
+    run -127 --separate-stderr "$CTXRUN" -- --version
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: --version: No such file or directory" ]
+}
+
+@test "nothing in the environment changes but LD_PRELOAD and BAGGAGE" {
+    require_runtime
+    run -0 env -i FOO=bar 'SPACED=a b' "$CTXRUN" --set k=v /usr/bin/env
+    [ "$output" = "$(printf '%s\n' FOO=bar 'SPACED=a b' "LD_PRELOAD=$LIB" BAGGAGE=k=v)" ]
+}
+
+# --- LD_PRELOAD -------------------------------------------------------------
+
+@test "LD_PRELOAD gets the absolute path of build/libctxvar.so" {
+    require_runtime
+    run -0 "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$LIB" ]
+}
+
+@test "the runtime is appended after an existing LD_PRELOAD entry" {
+    require_runtime
+    # The first entry does not exist: ld.so complains on stderr, which is
+    # not what this test looks at.
+    LD_PRELOAD=/nonexistent/libasan.so run -0 --separate-stderr "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "/nonexistent/libasan.so:$LIB" ]
+}
+
+@test "an empty LD_PRELOAD becomes the runtime alone, without a colon" {
+    require_runtime
+    LD_PRELOAD= run -0 "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$LIB" ]
+}
+
+@test "the runtime is not added to LD_PRELOAD twice" {
+    require_runtime
+    LD_PRELOAD="$LIB" run -0 "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$LIB" ]
+}
+
+@test "ctxrun inside ctxrun leaves LD_PRELOAD with one copy of the runtime" {
+    require_runtime
+    run -0 "$CTXRUN" "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$LIB" ]
+}
+
+@test "a space-separated LD_PRELOAD entry counts as already present" {
+    require_runtime
+    LD_PRELOAD="/nonexistent/a.so $LIB" run -0 --separate-stderr "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "/nonexistent/a.so $LIB" ]
+}
+
+@test "an entry that only starts with the runtime's path does not count" {
+    require_runtime
+    LD_PRELOAD="$LIB.old" run -0 --separate-stderr "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$LIB.old:$LIB" ]
+}
+
+# --- finding the library ----------------------------------------------------
+
+@test "a symlink to ctxrun in another directory finds the library beside the real file" {
+    require_runtime
+    bin=$(scratch_dir bin)
+    ln -s "$CTXRUN" "$bin/ctxrun"
+    run -0 "$bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$LIB" ]
+}
+
+@test "an installed ctxrun finds PREFIX/lib/libctxvar.so, without .." {
+    require_runtime
+    prefix=$(scratch_dir prefix)
+    mkdir "$prefix/bin" "$prefix/lib"
+    cp "$CTXRUN" "$prefix/bin/"
+    cp "$RUNTIME" "$prefix/lib/"
+    run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/lib/libctxvar.so" ]
+}
+
+@test "the library next to ctxrun is preferred over ../lib" {
+    require_runtime
+    prefix=$(scratch_dir prefix)
+    mkdir "$prefix/bin" "$prefix/lib"
+    cp "$CTXRUN" "$RUNTIME" "$prefix/bin/"
+    cp "$RUNTIME" "$prefix/lib/"
+    run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/bin/libctxvar.so" ]
+}
+
+@test "a libctxvar.so in the current directory is never used" {
+    alone=$(scratch_dir alone)
+    cwd=$(scratch_dir cwd)
+    cp "$CTXRUN" "$alone/"
+    mkdir "$cwd/lib"
+    touch "$cwd/libctxvar.so" "$cwd/lib/libctxvar.so"
+    cd "$cwd"
+    run -126 --separate-stderr "$alone/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: cannot find libctxvar.so next to $alone/ctxrun" ]
+}
+
+@test "a library path the loader cannot split is refused with 126" {
+    dir=$(scratch_dir 'a b')
+    cp "$CTXRUN" "$dir/"
+    touch "$dir/libctxvar.so"
+    run -126 --separate-stderr "$dir/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: cannot preload '$dir/libctxvar.so': the dynamic loader cannot take a path with ':' or ' '" ]
+}
+
+# --- BAGGAGE ----------------------------------------------------------------
+
+@test "without --set an unset BAGGAGE stays unset" {
+    require_runtime
+    run -0 "$CTXRUN" "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "(unset)" ]
+}
+
+@test "without --set BAGGAGE is passed on byte for byte" {
+    require_runtime
+    BAGGAGE=' a = 1 ,,b=%41;p' run -0 --separate-stderr "$CTXRUN" "${SHOW_BAGGAGE[@]}"
+    [ "$output" = ' a = 1 ,,b=%41;p' ]
+}
+
+@test "--set NAME=VALUE and --set=NAME=VALUE both set BAGGAGE" {
+    require_runtime
+    run -0 "$CTXRUN" --set request_id=42 --set=user.id=u-7 "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "request_id=42,user.id=u-7" ]
+}
+
+@test "--set merges into BAGGAGE: other members kept as they are, same key replaced" {
+    require_runtime
+    BAGGAGE='a=1, user = old ;p=1,b = 2;q' \
+        run -0 --separate-stderr "$CTXRUN" --set user=new --set c=3 "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "a=1,b = 2;q,user=new,c=3" ]
+}
+
+@test "--set into an empty BAGGAGE gives no leading comma" {
+    require_runtime
+    BAGGAGE= run -0 "$CTXRUN" --set a=1 "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "a=1" ]
+}
+
+@test "a NAME given twice appears once, with the last value, where it was given last" {
+    require_runtime
+    run -0 "$CTXRUN" --set k=1 --set j=2 --set k=3 "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "j=2,k=3" ]
+}
+
+@test "an empty VALUE gives NAME=" {
+    require_runtime
+    run -0 "$CTXRUN" --set k= "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "k=" ]
+}
+
+@test "space, comma, semicolon, percent, quote and backslash are percent-encoded" {
+    require_runtime
+    run -0 "$CTXRUN" --set 'v=a b,c;d%e"f\g' "${SHOW_BAGGAGE[@]}"
+    [ "$output" = 'v=a%20b%2Cc%3Bd%25e%22f%5Cg' ]
+}
+
+@test "UTF-8, control bytes and DEL are percent-encoded in uppercase hex" {
+    require_runtime
+    run -0 "$CTXRUN" --set $'v=é\t\x7f\x01' "${SHOW_BAGGAGE[@]}"
+    [ "$output" = 'v=%C3%A9%09%7F%01' ]
+}
+
+@test "every other printable ASCII byte is passed unencoded" {
+    require_runtime
+    plain='!#$&'"'"'()*+-./09:<=>?@AZ[]^_`az{|}~'
+    run -0 "$CTXRUN" --set "v=$plain" "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "v=$plain" ]
+}
+
+@test "a value of exactly 4096 bytes is accepted" {
+    require_runtime
+    value=$(head -c 4096 /dev/zero | tr '\0' v)
+    run -0 "$CTXRUN" --set "k=$value" "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "k=$value" ]
+}
+
+@test "a name of exactly 64 bytes is accepted" {
+    require_runtime
+    name=_$(printf 'n%.0s' {1..63})
+    run -0 "$CTXRUN" --set "$name=x" "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "$name=x" ]
+}
+
+# --- CTXVAR_DEBUG -----------------------------------------------------------
+
+@test "CTXVAR_DEBUG=1 shows the final LD_PRELOAD and BAGGAGE keys only" {
+    require_runtime
+    # A missing command keeps the runtime out, so every line is ctxrun's.
+    CTXVAR_DEBUG=1 BAGGAGE='old=secret1;p=2,malformed-secret3' \
+        run -127 --separate-stderr "$CTXRUN" --set k=secret2 ctxrun-no-such-command
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxvar: LD_PRELOAD=$LIB
+ctxvar: BAGGAGE keys: old,k
+ctxrun: ctxrun-no-such-command: No such file or directory" ]
+}
+
+@test "CTXVAR_DEBUG=1 says when BAGGAGE is unset" {
+    require_runtime
+    CTXVAR_DEBUG=1 run -127 --separate-stderr "$CTXRUN" ctxrun-no-such-command
+    [ "$stderr" = "ctxvar: LD_PRELOAD=$LIB
+ctxvar: BAGGAGE unset
+ctxrun: ctxrun-no-such-command: No such file or directory" ]
+}
+
+@test "CTXVAR_DEBUG=1 output never contains a value, even with the runtime loaded" {
+    require_runtime
+    CTXVAR_DEBUG=1 BAGGAGE='old=secret1' \
+        run -0 --separate-stderr "$CTXRUN" --set k=secret2 --set 'e=sec ret3' true
+    [ "$output" = "" ]
+    [[ "$stderr" == *"ctxvar: BAGGAGE keys: old,k,e"* ]]
+    [[ "$stderr" != *secret* && "$stderr" != *sec%20ret* ]]
+}
+
+@test "without CTXVAR_DEBUG=1 ctxrun says nothing" {
+    require_runtime
+    CTXVAR_DEBUG=0 run -0 --separate-stderr "$CTXRUN" --set k=v true
+    [ "$output" = "" ]
+    [ "$stderr" = "" ]
+}
+
+# --- end to end -------------------------------------------------------------
+
+@test "a value set with ctxrun reaches the program decoded, in main and in a thread" {
+    require_runtime
+    prog="$B/examples/print_context"
+    [ -x "$prog" ] || skip "build/examples/print_context is not built"
+    BAGGAGE='other=1' run -0 "$CTXRUN" --set 'v=a b,c;d%e"f\g é' --set k= "$prog"
+    [ "$output" = 'main: k="" other=1 v="a b,c;d%e\"f\\g é"
+thread: k="" other=1 v="a b,c;d%e\"f\\g é"
+runtime: yes' ]
+}

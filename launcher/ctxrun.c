@@ -1,0 +1,484 @@
+/* ctxrun.c - run a command with the ctxvar runtime preloaded and an initial
+ * context.  See man/ctxrun.1 for the user's view.
+ *
+ *     ctxrun [--set NAME=VALUE]... [--] COMMAND [ARG]...
+ *
+ * The launcher does three things and then gets out of the way with execvp():
+ *
+ *   1. It finds libctxvar.so relative to its own executable, never through the
+ *      current directory, PATH or an environment variable: a launcher that
+ *      could be made to preload a library planted by someone else would turn
+ *      "run this with context" into "run this with arbitrary code"
+ *      (shim-pitfalls item 11).  Two places are tried, in order:
+ *          <dir of ctxrun>/libctxvar.so          the build tree (build/)
+ *          <dir of ctxrun>/../lib/libctxvar.so   an install under PREFIX
+ *   2. It appends that absolute path to LD_PRELOAD.  Appending, not
+ *      prepending, keeps a dynamic ASan/TSan runtime first, where it must be
+ *      (item 10).
+ *   3. It merges the --set pairs into BAGGAGE, which the runtime reads at load
+ *      to seed the main thread's context.  Values are percent-encoded so the
+ *      header stays valid W3C Baggage whatever bytes the user passed.
+ *
+ * Exit status is the command's own (we exec), or 2 for a usage error, 126 when
+ * the command (or the runtime) cannot be used, 127 when the command is not
+ * found: the shell's conventions, so ctxrun can be put in front of anything.
+ *
+ * Nothing else in the environment is touched, and nothing is written to stdout
+ * except what --help and --version were asked for: the command owns stdout.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CTXRUN_VERSION "1.0.0"
+#define RUNTIME_NAME   "libctxvar.so"
+
+/* The same limits ctxvar_named and ctxvar_set enforce: a pair the runtime
+ * would refuse at load is refused here, where the user can still see why. */
+#define NAME_MAX_BYTES  64
+#define VALUE_MAX_BYTES 4096
+
+enum exit_status {
+    EXIT_USAGE      = 2,
+    EXIT_CANNOT_RUN = 126,
+    EXIT_NOT_FOUND  = 127,
+};
+
+/* One --set NAME=VALUE.  Both point into argv (borrowed, never copied): the
+ * name is not NUL-terminated, hence name_len. */
+struct setting {
+    const char *name;
+    size_t      name_len;
+    const char *value;
+};
+
+static const char usage_text[] =
+    "Usage: ctxrun [--set NAME=VALUE]... [--] COMMAND [ARG]...\n"
+    "Run COMMAND with the ctxvar runtime preloaded and an initial context.\n"
+    "\n"
+    "  --set NAME=VALUE  set variable NAME to VALUE in COMMAND's main thread\n"
+    "                    (merged into BAGGAGE; may be repeated, last wins)\n"
+    "  --                end of options\n"
+    "  --help            show this help and exit\n"
+    "  --version         show the version and exit\n"
+    "\n"
+    "NAME is 1 to 64 bytes of [A-Za-z0-9_.-] starting with a letter or '_';\n"
+    "VALUE is at most 4096 bytes.  The runtime is " RUNTIME_NAME " next to\n"
+    "ctxrun or in ../lib.  CTXVAR_DEBUG=1 explains what is done on stderr.\n"
+    "\n"
+    "Exit status: COMMAND's, or 2 for a usage error, 126 if COMMAND cannot be\n"
+    "run, 127 if it is not found.\n";
+
+/* Writes s[0..len) to stderr with every byte that is not printable ASCII as
+ * \xHH, so that whatever the user typed, each message stays one line. */
+static void put_escaped(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            fputc(c, stderr);
+        else
+            fprintf(stderr, "\\x%02X", c);
+    }
+}
+
+/* Prints "ctxrun: <before><arg escaped><after>" as one line and exits.  arg
+ * may be NULL. */
+static _Noreturn void fail(int status, const char *before, const char *arg,
+                           size_t arg_len, const char *after)
+{
+    fputs("ctxrun: ", stderr);
+    fputs(before, stderr);
+    if (arg != NULL)
+        put_escaped(arg, arg_len);
+    fputs(after, stderr);
+    fputc('\n', stderr);
+    exit(status);
+}
+
+static _Noreturn void fail_usage(const char *before, const char *arg,
+                                 const char *after)
+{
+    fail(EXIT_USAGE, before, arg, arg ? strlen(arg) : 0, after);
+}
+
+static _Noreturn void fail_nomem(void)
+{
+    fail(EXIT_CANNOT_RUN, "out of memory", NULL, 0, "");
+}
+
+static void *xmalloc(size_t size)
+{
+    void *p = malloc(size);
+    if (p == NULL)
+        fail_nomem();
+    return p;
+}
+
+/* Writing --help or --version into a closed pipe or a full disk must not
+ * look like success to a script. */
+static _Noreturn void print_and_exit(const char *text)
+{
+    if (fputs(text, stdout) == EOF || fflush(stdout) == EOF || ferror(stdout))
+        fail(EXIT_USAGE, "cannot write to stdout: ", strerror(errno),
+             strlen(strerror(errno)), "");
+    exit(0);
+}
+
+static int is_name_start(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static int is_name_byte(unsigned char c)
+{
+    return is_name_start(c) || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+static int is_valid_name(const char *name, size_t len)
+{
+    if (len < 1 || len > NAME_MAX_BYTES || !is_name_start((unsigned char)name[0]))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if (!is_name_byte((unsigned char)name[i]))
+            return 0;
+    return 1;
+}
+
+/* Parses "NAME=VALUE" (the text after --set) into *out, or exits with a
+ * usage error.  The value is never echoed: it may be a secret. */
+static void parse_setting(const char *arg, struct setting *out)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL)
+        fail_usage("--set expects NAME=VALUE, got '", arg, "'");
+    size_t name_len = (size_t)(eq - arg);
+    if (!is_valid_name(arg, name_len))
+        fail(EXIT_USAGE, "invalid variable name '", arg, name_len,
+             "' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')");
+    if (strlen(eq + 1) > VALUE_MAX_BYTES)
+        fail(EXIT_USAGE, "value of '", arg, name_len,
+             "' is longer than 4096 bytes");
+    out->name = arg;
+    out->name_len = name_len;
+    out->value = eq + 1;
+}
+
+/* Reads the options into settings[] (room for argc entries) and returns the
+ * index of COMMAND in argv.  Options stop at the first non-option or "--" so
+ * that COMMAND's own arguments, even ones spelled --set, are never ours. */
+static int parse_options(int argc, char **argv, struct setting *settings,
+                         size_t *n_settings)
+{
+    int i = 1;
+    *n_settings = 0;
+    while (i < argc) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) {
+            i++;
+            break;
+        }
+        if (arg[0] != '-' || arg[1] == '\0')   /* "-" is a file name, not an option */
+            break;
+        if (strcmp(arg, "--help") == 0)
+            print_and_exit(usage_text);
+        if (strcmp(arg, "--version") == 0)
+            print_and_exit("ctxrun (ctxvar) " CTXRUN_VERSION "\n");
+        if (strcmp(arg, "--set") == 0) {
+            if (i + 1 >= argc)
+                fail_usage("--set expects NAME=VALUE", NULL, "");
+            parse_setting(argv[i + 1], &settings[(*n_settings)++]);
+            i += 2;
+        } else if (strncmp(arg, "--set=", 6) == 0) {
+            parse_setting(arg + 6, &settings[(*n_settings)++]);
+            i += 1;
+        } else {
+            fail_usage("unknown option '", arg, "' (try 'ctxrun --help')");
+        }
+    }
+    if (i >= argc)
+        fail_usage("missing COMMAND (try 'ctxrun --help')", NULL, "");
+    return i;
+}
+
+static int is_regular_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Fills lib (PATH_MAX bytes) with the absolute path of the runtime, or exits
+ * with 126.  /proc/self/exe, not argv[0]: argv[0] is whatever the caller
+ * chose to put there, and resolving it would mean searching PATH or the
+ * current directory.  realpath() on top makes a symlink to ctxrun in another
+ * directory find the library beside the real file. */
+static void find_runtime(char *lib)
+{
+    char link[PATH_MAX], exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", link, sizeof link - 1);
+    if (n < 0 || (size_t)n >= sizeof link - 1)
+        fail(EXIT_CANNOT_RUN, "cannot find own executable in /proc/self/exe",
+             NULL, 0, "");
+    link[n] = '\0';
+    if (realpath(link, exe) == NULL)
+        fail(EXIT_CANNOT_RUN, "cannot resolve own executable '", link,
+             strlen(link), "'");
+
+    /* exe is canonical, so its directory's parent is found by text alone and
+     * the installed path reads /usr/local/lib/..., not .../bin/../lib/... */
+    char *slash = strrchr(exe, '/');
+    size_t dir_len = (size_t)(slash - exe);
+    int len = snprintf(lib, PATH_MAX, "%.*s/%s", (int)dir_len, exe, RUNTIME_NAME);
+    if (len > 0 && len < PATH_MAX && is_regular_file(lib))
+        return;
+
+    size_t parent_len = dir_len;
+    while (parent_len > 0 && exe[parent_len - 1] != '/')
+        parent_len--;
+    if (parent_len > 0)
+        parent_len--;                          /* drop the '/' itself */
+    len = snprintf(lib, PATH_MAX, "%.*s/lib/%s", (int)parent_len, exe, RUNTIME_NAME);
+    if (len > 0 && len < PATH_MAX && is_regular_file(lib))
+        return;
+
+    fail(EXIT_CANNOT_RUN, "cannot find " RUNTIME_NAME " next to ", exe,
+         strlen(exe), "");
+}
+
+/* ld.so splits LD_PRELOAD on ':' and ' ' with no way to quote either. */
+static int is_preload_separator(char c)
+{
+    return c == ':' || c == ' ';
+}
+
+static int preload_contains(const char *list, const char *path)
+{
+    size_t path_len = strlen(path);
+    const char *p = list;
+    while (*p != '\0') {
+        while (is_preload_separator(*p))
+            p++;
+        const char *start = p;
+        while (*p != '\0' && !is_preload_separator(*p))
+            p++;
+        if ((size_t)(p - start) == path_len && memcmp(start, path, path_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Sets LD_PRELOAD to its old value with lib appended, unless lib is already
+ * one of its entries: preloading the runtime twice under one path is
+ * harmless but pointless, and nested ctxrun calls should not grow it. */
+static void update_preload(const char *lib)
+{
+    for (const char *p = lib; *p != '\0'; p++)
+        if (is_preload_separator(*p))
+            fail(EXIT_CANNOT_RUN, "cannot preload '", lib, strlen(lib),
+                 "': the dynamic loader cannot take a path with ':' or ' '");
+
+    const char *old = getenv("LD_PRELOAD");
+    if (old != NULL && preload_contains(old, lib))
+        return;
+    if (old == NULL || old[0] == '\0') {
+        if (setenv("LD_PRELOAD", lib, 1) != 0)
+            fail_nomem();
+        return;
+    }
+    size_t old_len = strlen(old), lib_len = strlen(lib);
+    char *joined = xmalloc(old_len + 1 + lib_len + 1);
+    memcpy(joined, old, old_len);
+    joined[old_len] = ':';
+    memcpy(joined + old_len + 1, lib, lib_len + 1);
+    if (setenv("LD_PRELOAD", joined, 1) != 0)
+        fail_nomem();
+    free(joined);
+}
+
+/* W3C baggage-octet: printable ASCII except '"', ',', ';' and '\'.  '%' is a
+ * baggage-octet but must be encoded too, or a literal "%41" would decode to
+ * "A" on the other side. */
+static int is_plain_octet(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c <= 0x2B && c != 0x25) ||
+           (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
+           (c >= 0x5D && c <= 0x7E);
+}
+
+/* Appends the percent-encoding of value at out; returns the new end. */
+static char *append_encoded(char *out, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        if (is_plain_octet(*p)) {
+            *out++ = (char)*p;
+        } else {
+            *out++ = '%';
+            *out++ = hex[*p >> 4];
+            *out++ = hex[*p & 0x0F];
+        }
+    }
+    return out;
+}
+
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Finds the key of the baggage member member[0..len): the text before the
+ * first '=' or ';', without the optional whitespace around it.  Returns
+ * whether the member has a value at all ('=' comes first). */
+static int member_key(const char *member, size_t len, const char **key,
+                      size_t *key_len)
+{
+    size_t end = 0;
+    while (end < len && member[end] != '=' && member[end] != ';')
+        end++;
+    size_t start = 0;
+    while (start < end && is_ows(member[start]))
+        start++;
+    size_t stop = end;
+    while (stop > start && is_ows(member[stop - 1]))
+        stop--;
+    *key = member + start;
+    *key_len = stop - start;
+    return end < len && member[end] == '=';
+}
+
+static int is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_ows(s[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether some setting in settings[from..n) is called name[0..len). */
+static int is_set_from(const struct setting *settings, size_t from, size_t n,
+                       const char *name, size_t len)
+{
+    for (size_t i = from; i < n; i++)
+        if (settings[i].name_len == len && memcmp(settings[i].name, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Returns the new BAGGAGE (caller frees): the old members whose key no
+ * --set names, byte for byte, then NAME=ENCODED for each setting in command
+ * line order, a repeated NAME appearing once, where it was given last, as
+ * if each --set replaced the members before it.  Blank members are dropped
+ * because they are not members (W3C forbids empty list entries). */
+static char *merge_baggage(const char *old, const struct setting *settings,
+                           size_t n)
+{
+    size_t size = (old ? strlen(old) : 0) + 1;
+    for (size_t i = 0; i < n; i++)
+        size += settings[i].name_len + 2 + 3 * strlen(settings[i].value);
+    char *merged = xmalloc(size);
+    char *out = merged;
+
+    for (const char *p = old; p != NULL && *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *key;
+        size_t key_len;
+        member_key(p, len, &key, &key_len);
+        if (!is_blank(p, len) && !is_set_from(settings, 0, n, key, key_len)) {
+            if (out != merged)
+                *out++ = ',';
+            memcpy(out, p, len);
+            out += len;
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        if (is_set_from(settings, i + 1, n, settings[i].name, settings[i].name_len))
+            continue;
+        if (out != merged)
+            *out++ = ',';
+        memcpy(out, settings[i].name, settings[i].name_len);
+        out += settings[i].name_len;
+        *out++ = '=';
+        out = append_encoded(out, settings[i].value);
+    }
+    *out = '\0';
+    return merged;
+}
+
+/* Under CTXVAR_DEBUG=1: the final LD_PRELOAD, and the keys of the final
+ * BAGGAGE.  Only keys: values are often tokens or user data, and debug
+ * output ends up in CI logs.  A member without '=' is malformed and its text
+ * could be anything, so it is not shown at all. */
+static void debug_report(void)
+{
+    const char *debug = secure_getenv("CTXVAR_DEBUG");
+    if (debug == NULL || strcmp(debug, "1") != 0)
+        return;
+
+    const char *preload = getenv("LD_PRELOAD");
+    fputs("ctxvar: LD_PRELOAD=", stderr);
+    put_escaped(preload, strlen(preload));
+    fputc('\n', stderr);
+
+    const char *baggage = getenv("BAGGAGE");
+    if (baggage == NULL) {
+        fputs("ctxvar: BAGGAGE unset\n", stderr);
+        return;
+    }
+    fputs("ctxvar: BAGGAGE keys:", stderr);
+    const char *sep = " ";
+    for (const char *p = baggage; *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *key;
+        size_t key_len;
+        if (member_key(p, len, &key, &key_len)) {
+            fputs(sep, stderr);
+            put_escaped(key, key_len);
+            sep = ",";
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+    fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+    struct setting *settings = xmalloc(sizeof *settings * (size_t)(argc > 0 ? argc : 1));
+    size_t n_settings;
+    int command = parse_options(argc, argv, settings, &n_settings);
+
+    char lib[PATH_MAX];
+    find_runtime(lib);
+    update_preload(lib);
+
+    /* Without --set, BAGGAGE is the caller's business: left byte for byte,
+     * and unset stays unset rather than becoming "". */
+    if (n_settings > 0) {
+        char *baggage = merge_baggage(getenv("BAGGAGE"), settings, n_settings);
+        if (setenv("BAGGAGE", baggage, 1) != 0)
+            fail_nomem();
+        free(baggage);
+    }
+    free(settings);
+
+    debug_report();
+
+    execvp(argv[command], &argv[command]);
+
+    int err = errno;
+    const char *name = argv[command];
+    if (err == ENOENT || err == ENOTDIR)
+        fail(EXIT_NOT_FOUND, "", name, strlen(name), ": No such file or directory");
+    fputs("ctxrun: ", stderr);
+    put_escaped(name, strlen(name));
+    fprintf(stderr, ": %s\n", strerror(err));
+    return EXIT_CANNOT_RUN;
+}
