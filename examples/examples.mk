@@ -1,0 +1,34 @@
+# examples/: programs a user would copy, and `make demo`.
+#
+# They are built exactly as a user builds them: the header alone
+# (-Ilib -pthread), no runtime linked.  The runtime comes at run time, from
+# ctxrun or LD_PRELOAD.
+
+EXAMPLES_CFLAGS := $(WARN) -Ilib -pthread
+SERVER_DIR      := examples/request_server
+SERVER_COMMON   := $(SERVER_DIR)/server.c $(SERVER_DIR)/legacy.c $(SERVER_DIR)/log.c
+EXAMPLES        := $(B)/examples/server_ctxvar $(B)/examples/server_global \
+                   $(B)/examples/print_context
+
+.PHONY: examples
+examples: $(EXAMPLES)
+
+# The two servers differ in one module: where the request's ids live.
+$(B)/examples/server_ctxvar: $(SERVER_COMMON) $(SERVER_DIR)/context_ctxvar.c \
+                             $(SERVER_DIR)/server.h lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+
+$(B)/examples/server_global: $(SERVER_COMMON) $(SERVER_DIR)/context_global.c \
+                             $(SERVER_DIR)/server.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+
+$(B)/examples/print_context: examples/print_context.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+
+# Runs the server three ways and checks each run's log lines; non-zero when
+# a verdict is not the expected one, so it doubles as a smoke test.
+demo: all $(EXAMPLES)
+	@examples/demo.sh $(B)
