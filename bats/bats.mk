@@ -1,0 +1,82 @@
+# bats/bats.mk - the small programs the bats suites run, built into
+# $(B)/bats/.  Included by the top-level Makefile (B, CC, CXX, CFLAGS, WARN).
+#
+# They compile the way a user's program does: the header alone, -pthread,
+# nothing linked (except "linked", which tests -DCTXVAR_LINKED -lctxvar).
+
+BATS_DIR := $(B)/bats
+BATS_SRC := bats/programs
+BATS_CC  := $(CC) $(CFLAGS) $(WARN) -Ilib -I$(BATS_SRC) -pthread
+BATS_CXX := $(CXX) $(CFLAGS) -std=c++17 -Wall -Wextra -Werror -Ilib -I$(BATS_SRC) -pthread
+BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
+
+BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
+    libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
+    linked static_context create_result pool bypass)
+
+.PHONY: bats-programs
+bats-programs: $(BATS_PROGRAMS)
+test: $(BATS_PROGRAMS)
+
+$(BATS_DIR)/inherit: $(BATS_SRC)/inherit.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+# References pthread_create@GLIBC_2.2.5, like binaries built before 2.34.
+$(BATS_DIR)/inherit_old: $(BATS_SRC)/inherit.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -DBATS_OLD_PTHREAD_CREATE $< -o $@
+
+$(BATS_DIR)/std_thread: $(BATS_SRC)/std_thread.cpp $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CXX) $< -o $@
+
+$(BATS_DIR)/thrd: $(BATS_SRC)/thrd.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/libctor_thread.so: $(BATS_SRC)/ctor_thread_lib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $< -o $@
+
+$(BATS_DIR)/ctor_thread: $(BATS_SRC)/ctor_thread_main.c $(BATS_DIR)/libctor_thread.so $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -L$(BATS_DIR) -lctor_thread -Wl,-rpath,'$$ORIGIN'
+
+$(BATS_DIR)/exit_paths: $(BATS_SRC)/exit_paths.cpp $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CXX) $< -o $@
+
+$(BATS_DIR)/fork_child: $(BATS_SRC)/fork_child.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/context: $(BATS_SRC)/context.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/pool: $(BATS_SRC)/pool.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/bypass: $(BATS_SRC)/bypass.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/three_threads: $(BATS_SRC)/three_threads.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+# Linked mode: calls the runtime directly and needs no LD_PRELOAD.
+$(BATS_DIR)/linked: $(BATS_SRC)/three_threads.c $(B)/libctxvar.so $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -DCTXVAR_LINKED $< -o $@ -L$(B) -lctxvar -Wl,-rpath,$(abspath $(B))
+
+# Static: the loader ignores LD_PRELOAD, the runtime never gets in.
+$(BATS_DIR)/static_context: $(BATS_SRC)/static_context.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -static $< -o $@
+
+$(BATS_DIR)/create_result: $(BATS_SRC)/create_result.c
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@

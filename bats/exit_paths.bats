@@ -1,0 +1,93 @@
+#!/usr/bin/env bats
+# Exit paths: cleanup handlers, C++ thread_local destructors and pthread key
+# destructors run while a thread exits; each still sees the context the
+# thread inherited, however the thread ends, and the thread's contexts are
+# all released by the time it is joined (shim pitfall 6; api.md
+# "Inheritance").
+
+load helpers
+
+@test "destructors of a thread that returns see its inherited context" {
+    run -0 --separate-stderr preloaded "$PROGS/exit_paths" return
+    expect_output <<'EOF'
+thread: request_id=42
+cleanup handler: request_id=42
+thread_local destructor: request_id=42
+key destructor: request_id=42
+main: thread returned 7
+leaked contexts: 0
+main: request_id=42
+EOF
+    expect_no_stderr
+}
+
+@test "destructors of a thread that calls pthread_exit see its inherited context" {
+    run -0 --separate-stderr preloaded "$PROGS/exit_paths" exit
+    expect_output <<'EOF'
+thread: request_id=42
+cleanup handler: request_id=42
+thread_local destructor: request_id=42
+key destructor: request_id=42
+main: thread returned 22
+leaked contexts: 0
+main: request_id=42
+EOF
+    expect_no_stderr
+}
+
+@test "destructors of a canceled thread see its inherited context" {
+    run -0 --separate-stderr preloaded "$PROGS/exit_paths" cancel
+    expect_output <<'EOF'
+thread: request_id=42
+cleanup handler: request_id=42
+thread_local destructor: request_id=42
+key destructor: request_id=42
+main: thread was canceled
+leaked contexts: 0
+main: request_id=42
+EOF
+    expect_no_stderr
+}
+
+@test "destructors of a detached thread see its inherited context" {
+    run -0 --separate-stderr preloaded "$PROGS/exit_paths" detach
+    expect_output <<'EOF'
+thread: request_id=42
+cleanup handler: request_id=42
+thread_local destructor: request_id=42
+key destructor: request_id=42
+main: detached thread finished its destructors
+main: request_id=42
+EOF
+    expect_no_stderr
+}
+
+@test "pthread_exit inside ctxvar_run restores the thread's context for its destructors and leaks nothing" {
+    run -0 --separate-stderr preloaded "$PROGS/exit_paths" exit_in_run
+    expect_output <<'EOF'
+thread: request_id=42
+inside run: request_id=inside
+cleanup handler: request_id=42
+thread_local destructor: request_id=42
+key destructor: request_id=42
+main: thread returned 22
+leaked contexts: 0
+main: request_id=42
+EOF
+    expect_no_stderr
+}
+
+@test "cancellation inside ctxvar_run restores the thread's context for its destructors and leaks nothing" {
+    run -0 --separate-stderr preloaded "$PROGS/exit_paths" cancel_in_run
+    expect_output <<'EOF'
+thread: request_id=42
+inside run: request_id=inside
+cleanup handler: request_id=42
+thread_local destructor: request_id=42
+key destructor: request_id=42
+main: thread was canceled
+leaked contexts: 0
+main: request_id=42
+EOF
+    expect_no_stderr
+}

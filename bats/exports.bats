@@ -1,0 +1,62 @@
+#!/usr/bin/env bats
+# What the runtime exports: only the interposed functions and the API, all
+# unversioned so that binaries of either pthread_create version bind to them
+# (shim pitfalls 1, 7, 12; style.md 7).
+
+load helpers
+
+@test "the runtime defines only pthread_create, thrd_create and ctxvar_ names" {
+    run -0 nm -D --defined-only "$RUNTIME"
+    local line name others=""
+    for line in "${lines[@]}"; do
+        name=${line##* }
+        case $name in
+            pthread_create | thrd_create | ctxvar_*) ;;
+            *) others+=" $name" ;;
+        esac
+    done
+    [ -z "$others" ] || { echo "also exported:$others" >&2; false; }
+}
+
+# The names the runtime defines, one a line.
+defined_names() {
+    nm -D --defined-only "$RUNTIME" | awk '{ print $NF }'
+}
+
+@test "the runtime defines both interposers as functions" {
+    run -0 nm -D --defined-only "$RUNTIME"
+    [[ "$output" == *" T pthread_create"* ]]
+    [[ "$output" == *" T thrd_create"* ]]
+    run -0 defined_names
+    grep -qx pthread_create <<<"$output"
+    grep -qx thrd_create <<<"$output"
+}
+
+@test "the runtime's definitions carry no symbol version" {
+    run -0 nm -D --defined-only "$RUNTIME"
+    [[ "$output" != *@* ]]
+    # objdump -T: every defined symbol has version Base or none at all.
+    run -0 objdump -T "$RUNTIME"
+    local versioned
+    versioned=$(printf '%s\n' "${lines[@]}" |
+        awk '/^[0-9a-f]+ / && $0 !~ /\*UND\*/ {
+                 v = $(NF-1)
+                 if (v !~ /^[0-9a-f]+$/ && v != "Base") print
+             }')
+    [ -z "$versioned" ] || { echo "versioned: $versioned" >&2; false; }
+}
+
+@test "the runtime exports every function of the API for linked programs, and the binding table" {
+    run -0 defined_names
+    local fn missing=""
+    for fn in ctxvar_named ctxvar_name ctxvar_get ctxvar_set ctxvar_reset \
+              ctxvar_token_drop ctxvar_capture ctxvar_retain ctxvar_release \
+              ctxvar_swap ctxvar_run ctxvar_ctx_get ctxvar_ctx_count \
+              ctxvar_ctx_foreach ctxvar_wrap ctxvar_task_run ctxvar_wrap_ret \
+              ctxvar_task_call ctxvar_task_free ctxvar_format \
+              ctxvar_runtime_present ctxvar_stats ctxvar_version \
+              ctxvar_strerror ctxvar__runtime_v1; do
+        grep -qx "$fn" <<<"$output" || missing+=" $fn"
+    done
+    [ -z "$missing" ] || { echo "missing:$missing" >&2; false; }
+}

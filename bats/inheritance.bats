@@ -1,0 +1,106 @@
+#!/usr/bin/env bats
+# Inheritance: every way a program starts a thread hands the creator's
+# context to the new thread (api.md "Inheritance"; shim pitfalls 1, 3, 7).
+
+load helpers
+
+@test "a pthread_create child sees its creator's value at the call and neither side sees later changes" {
+    run -0 --separate-stderr preloaded "$PROGS/inherit"
+    expect_output <<'EOF'
+child: request_id=42
+child after set: request_id=child
+main: request_id=43
+EOF
+    expect_no_stderr
+}
+
+@test "a binary referencing pthread_create@GLIBC_2.34 inherits" {
+    run -0 nm -D "$PROGS/inherit"
+    [[ "$output" == *" U pthread_create@GLIBC_2.34"* ]]
+    run -0 --separate-stderr preloaded "$PROGS/inherit"
+    expect_output <<'EOF'
+child: request_id=42
+child after set: request_id=child
+main: request_id=43
+EOF
+}
+
+@test "a binary referencing the pre-2.34 pthread_create@GLIBC_2.2.5 inherits" {
+    run -0 nm -D "$PROGS/inherit_old"
+    [[ "$output" == *" U pthread_create@GLIBC_2.2.5"* ]]
+    [[ "$output" != *"pthread_create@GLIBC_2.34"* ]]
+    run -0 objdump -T "$PROGS/inherit_old"
+    [[ "$output" =~ \(GLIBC_2\.2\.5\)\ +pthread_create ]]
+    run -0 --separate-stderr preloaded "$PROGS/inherit_old"
+    expect_output <<'EOF'
+child: request_id=42
+child after set: request_id=child
+main: request_id=43
+EOF
+    expect_no_stderr
+}
+
+@test "a std::thread sees its creator's value" {
+    run -0 --separate-stderr preloaded "$PROGS/std_thread"
+    expect_output <<'EOF'
+child: request_id=42
+main: request_id=42
+EOF
+    expect_no_stderr
+}
+
+@test "a thrd_create thread sees its creator's value and its exit code is kept" {
+    run -0 --separate-stderr preloaded "$PROGS/thrd"
+    expect_output <<'EOF'
+child: request_id=42
+child exit code: 7
+main: request_id=42
+EOF
+    expect_no_stderr
+}
+
+@test "a thread of a thread inherits its direct creator's value" {
+    run -0 --separate-stderr preloaded "$PROGS/three_threads"
+    expect_output <<'EOF'
+runtime: yes
+first: request_id=42
+grandchild: request_id=first
+second: request_id=42
+main: request_id=42
+threads_inherited: 3
+inherit_failures: 0
+EOF
+    expect_no_stderr
+}
+
+@test "a thread started by another library's constructor sees the BAGGAGE context" {
+    # The constructor may run before the runtime's own: the runtime must
+    # initialise itself on first use (shim pitfall 3).
+    BAGGAGE='request_id=7' run -0 --separate-stderr preloaded "$PROGS/ctor_thread"
+    expect_output <<'EOF'
+constructor: request_id=7
+constructor thread: request_id=7
+main: request_id=7
+EOF
+    expect_no_stderr
+}
+
+@test "a thread started by another library's constructor under ctxrun sees the --set value" {
+    run -0 --separate-stderr "$CTXRUN" --set request_id=7 -- "$PROGS/ctor_thread"
+    expect_output <<'EOF'
+constructor: request_id=7
+constructor thread: request_id=7
+main: request_id=7
+EOF
+    expect_no_stderr
+}
+
+@test "ctxrun --set seeds the main thread and the threads it starts" {
+    run -0 --separate-stderr "$CTXRUN" --set request_id=42 --set user_id=u7 -- "$PROGS/context"
+    expect_output <<'EOF'
+main: request_id=42 user_id=u7
+thread: request_id=42 user_id=u7
+runtime: yes
+EOF
+    expect_no_stderr
+}
