@@ -27,8 +27,9 @@ RUNTIME_CFLAGS := $(WARN) -fPIC -pthread -fvisibility=hidden -fexceptions \
                   -mtls-dialect=gnu2 -D_GNU_SOURCE -DCTXVAR_BUILDING_RUNTIME -Ilib
 RUNTIME_LDFLAGS := -shared -pthread -Wl,--version-script=shim/exports.map \
                    -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
-RUNTIME_SRCS := lib/store.c lib/runtime.c lib/baggage.c shim/interpose.c
-RUNTIME_HDRS := lib/ctxvar.h lib/store.h lib/runtime.h lib/baggage.h
+RUNTIME_SRCS := lib/store.c lib/runtime.c lib/baggage.c shim/interpose.c shim/openmp.c \
+                shim/notify.c
+RUNTIME_HDRS := lib/ctxvar.h lib/store.h lib/runtime.h lib/baggage.h lib/alloc.h
 
 .PHONY: all test check install uninstall clean demo bench lint
 all: $(B)/libctxvar.so $(B)/ctxrun
@@ -36,6 +37,13 @@ all: $(B)/libctxvar.so $(B)/ctxrun
 $(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) $(RUNTIME_SRCS) $(RUNTIME_LDFLAGS) -o $@ -ldl
+
+# The fault-injection build, for tests only: never installed.  It exports
+# ctxvar_test_fail_allocation(n) and ctxvar_test_allocations() besides the API.
+$(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) -DCTXVAR_FAULT_INJECTION $(RUNTIME_SRCS) \
+	    $(RUNTIME_LDFLAGS) -o $@ -ldl
 
 -include launcher/launcher.mk
 -include examples/examples.mk

@@ -12,7 +12,8 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
-    linked static_context create_result pool bypass)
+    linked static_context create_result pool bypass pool_stress \
+    omp_context notify)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -78,5 +79,20 @@ $(BATS_DIR)/static_context: $(BATS_SRC)/static_context.c $(BATS_DEPS)
 	$(BATS_CC) -static $< -o $@
 
 $(BATS_DIR)/create_result: $(BATS_SRC)/create_result.c
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+# 1,000,000 wrapped tasks through a 4-worker pool: optimised whatever CFLAGS.
+$(BATS_DIR)/pool_stress: $(BATS_SRC)/pool_stress.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -O2 $< -o $@
+
+# OpenMP, compiled as a user compiles it: gcc -fopenmp, the header alone.
+$(BATS_DIR)/omp_context: $(BATS_SRC)/omp_context.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fopenmp $< -o $@
+
+# SIGEV_THREAD timers and mq_notify.
+$(BATS_DIR)/notify: $(BATS_SRC)/notify.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@

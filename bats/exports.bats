@@ -1,21 +1,38 @@
 #!/usr/bin/env bats
-# What the runtime exports: only the interposed functions and the API, all
-# unversioned so that binaries of either pthread_create version bind to them
-# (shim pitfalls 1, 7, 12; style.md 7).
+# What the runtime exports: only the interposed functions (threads, libgomp's
+# region and task entry points, SIGEV_THREAD timers and mq_notify) and the
+# API, all unversioned so that binaries of either pthread_create version bind
+# to them (shim pitfalls 1, 7, 12; style.md 7).
 
 load helpers
 
-@test "the runtime defines only pthread_create, thrd_create and ctxvar_ names" {
+# The names the runtime exports on purpose besides ctxvar_*: the interposers.
+INTERPOSED="pthread_create thrd_create
+    GOMP_parallel GOMP_parallel_reductions GOMP_parallel_sections
+    GOMP_parallel_loop_static GOMP_parallel_loop_dynamic GOMP_parallel_loop_guided
+    GOMP_parallel_loop_runtime GOMP_parallel_loop_nonmonotonic_dynamic
+    GOMP_parallel_loop_nonmonotonic_guided GOMP_parallel_loop_nonmonotonic_runtime
+    GOMP_parallel_loop_maybe_nonmonotonic_runtime GOMP_teams_reg
+    GOMP_task GOMP_taskloop GOMP_taskloop_ull
+    timer_create timer_delete mq_notify mq_close"
+
+@test "the runtime defines exactly the thread, OpenMP, timer and message-queue interposers besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
-    local line name others=""
+    local line name others="" missing=""
+    local -A defined=()
     for line in "${lines[@]}"; do
         name=${line##* }
+        defined[$name]=1
         case $name in
-            pthread_create | thrd_create | ctxvar_*) ;;
-            *) others+=" $name" ;;
+            ctxvar_*) ;;
+            *) [[ " ${INTERPOSED//$'\n'/ } " == *" $name "* ]] || others+=" $name" ;;
         esac
     done
+    for name in $INTERPOSED; do
+        [ -n "${defined[$name]:-}" ] || missing+=" $name"
+    done
     [ -z "$others" ] || { echo "also exported:$others" >&2; false; }
+    [ -z "$missing" ] || { echo "not exported:$missing" >&2; false; }
 }
 
 # The names the runtime defines, one a line.

@@ -32,3 +32,12 @@ $(B)/examples/print_context: examples/print_context.c lib/ctxvar.h
 # a verdict is not the expected one, so it doubles as a smoke test.
 demo: all $(EXAMPLES)
 	@examples/demo.sh $(B)
+
+# A classic thread pool (pool.c, no ctxvar in it) and a demo whose submit
+# sites wrap their jobs (main.c).
+THREAD_POOL_DIR := examples/thread_pool
+examples: $(B)/examples/thread_pool
+$(B)/examples/thread_pool: $(THREAD_POOL_DIR)/main.c $(THREAD_POOL_DIR)/pool.c \
+                           $(THREAD_POOL_DIR)/pool.h lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@

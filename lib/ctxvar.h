@@ -27,7 +27,8 @@
  *                            ctxvar_swap  ctxvar_run  ctxvar_ctx_get
  *                            ctxvar_ctx_count  ctxvar_ctx_foreach
  *   4. Thread pools          ctxvar_wrap  ctxvar_task_run  ctxvar_wrap_ret
- *                            ctxvar_task_call  ctxvar_task_free
+ *                            ctxvar_task_call  ctxvar_task_free  ctxvar_clear
+ *                            OpenMP, SIGEV_THREAD timers, mq_notify
  *   5. Logs                  ctxvar_format
  *   6. Runtime               ctxvar_runtime_present  ctxvar_stats
  *                            ctxvar_version  ctxvar_strerror
@@ -57,12 +58,16 @@
  *   released when the thread ends, however it ends, after the program's own
  *   thread-local destructors and pthread key destructors have run, so those
  *   may still log with it.  A forked child keeps the forking thread's context.
+ *   It also carries context, with no code change, into OpenMP regions and
+ *   tasks and into SIGEV_THREAD timers and mq_notify (section 4).
  *
  *   Not covered: static binaries and pure-Go programs (the loader ignores
- *   LD_PRELOAD there), setuid programs (the loader drops LD_PRELOAD), threads
- *   glibc starts for itself (SIGEV_THREAD timers, mq_notify, POSIX AIO,
- *   getaddrinfo_a), and code that reaches glibc's thread creation through
- *   dlvsym() or a libc handle.  Such threads start with an empty context.
+ *   LD_PRELOAD there), setuid programs (the loader drops LD_PRELOAD), the
+ *   SIGEV_THREAD callbacks of POSIX AIO (aio_read, aio_write, lio_listio) and
+ *   getaddrinfo_a, OpenMP's pre-4.9 GOMP_parallel_start API and target
+ *   offloading, and code that reaches glibc's thread creation through
+ *   dlvsym() or a libc handle.  Such code runs with an empty context (or, in
+ *   an OpenMP worker, the worker's own).
  *
  *   Threads: every function may be called from any thread at any time.  A
  *   context is immutable; "setting" replaces the calling thread's current
@@ -161,6 +166,32 @@
  *   ctxvar_task_free discards one that will never run.  ctxvar_wrap and
  *   ctxvar_wrap_ret return NULL only when out of memory (fn NULL: EINVAL
  *   would be meaningless, so a NULL fn also gives NULL).
+ *
+ *   The stale-context rule.  A pool creates its workers while some request
+ *   is current, so a worker inherits that request's context.  Once a thread
+ *   has run a wrapped task it never again shows the context it inherited when
+ *   it was created: after each task it is back to only what it set itself
+ *   (in its base frame), so an unwrapped job on a worker shows no request.
+ *
+ *   void ctxvar_clear(void)
+ *     Empties the calling thread's context, in the current frame (tokens of
+ *     this frame stay usable), and forgets what it inherited.
+ *   A thread that inherits nothing: create it inside ctxvar_run(NULL, ...),
+ *     e.g. ctxvar_run(NULL, start_pool, pool), or set CTXVAR_INHERIT=0 for
+ *     the whole process.
+ *
+ *   OpenMP, with no code change.  Every team thread of a parallel region
+ *   (parallel, parallel for with any schedule, sections, the combined forms,
+ *   teams) runs the region in the context of the thread that opened it, and
+ *   every task and taskloop runs in the context of the thread that created
+ *   it, although libgomp reuses its threads.  The opening thread runs its
+ *   share as it would without ctxvar.  Works with gcc's libgomp (and any
+ *   runtime that provides its GOMP_ entry points); a program without OpenMP
+ *   does not load libgomp because of ctxvar.
+ *
+ *   SIGEV_THREAD timers and message queues.  The function given to
+ *   timer_create or mq_notify runs, on every expiry or notification, in the
+ *   context the caller had at that call (later changes are not seen).
  *
  * 5. LOGS
  *
@@ -276,6 +307,7 @@ struct ctxvar__runtime {
     int (*format)(char *buf, size_t size);
     int (*stats)(struct ctxvar_stats *out);
     const char *(*version)(void);
+    void (*clear)(void);
 };
 #define CTXVAR__ABI 1
 #define CTXVAR__RUNTIME_SYMBOL "ctxvar__runtime_v1"
@@ -321,6 +353,7 @@ ctxvar_task *ctxvar_wrap_ret(void *(*fn)(void *), void *arg);
 void *ctxvar_task_call(void *task);
 void ctxvar_task_free(ctxvar_task *t);
 int ctxvar_format(char *buf, size_t size);
+void ctxvar_clear(void);
 int ctxvar_runtime_present(void);
 int ctxvar_stats(struct ctxvar_stats *out);
 const char *ctxvar_version(void);
@@ -403,6 +436,7 @@ static int ctxvar__absent_stats(struct ctxvar_stats *out)
     return ENOSYS;
 }
 static const char *ctxvar__absent_version(void) { return CTXVAR_VERSION; }
+static void ctxvar__absent_clear(void) {}
 
 /* This translation unit's answer to "which runtime?", found once. */
 static const struct ctxvar__runtime *ctxvar__bound CTXVAR__UNUSED;
@@ -416,7 +450,7 @@ static const struct ctxvar__runtime ctxvar__absent CTXVAR__UNUSED = {
     ctxvar__absent_ctx_count, ctxvar__absent_ctx_foreach, ctxvar__absent_wrap,
     ctxvar__absent_wrap_ret, ctxvar__absent_task_run, ctxvar__absent_task_call,
     ctxvar__absent_task_free, ctxvar__absent_format, ctxvar__absent_stats,
-    ctxvar__absent_version,
+    ctxvar__absent_version, ctxvar__absent_clear,
 };
 
 static CTXVAR__COLD CTXVAR__UNUSED const struct ctxvar__runtime *ctxvar__bind(void)
@@ -477,6 +511,7 @@ static inline int ctxvar_format(char *buf, size_t size) { return ctxvar__rt()->f
 static inline int ctxvar_runtime_present(void) { return ctxvar__rt() != &ctxvar__absent; }
 static inline int ctxvar_stats(struct ctxvar_stats *out) { return ctxvar__rt()->stats(out); }
 static inline const char *ctxvar_version(void) { return ctxvar__rt()->version(); }
+static inline void ctxvar_clear(void) { ctxvar__rt()->clear(); }
 static inline const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
 
 #endif /* CTXVAR_LINKED */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "baggage.h"
 
 /* ---- Process-wide settings, fixed at initialisation -------------------- */
@@ -69,6 +70,8 @@ static atomic_uint next_shard;
  * triple never repeats and a token can never match a state it did not see. */
 struct thread_state {
     ctxvar_ctx *current;            /* owned; NULL = empty */
+    ctxvar_ctx *inherited;          /* owned: the creator's snapshot, kept until
+                                       the thread first runs a task */
     unsigned long long uid;         /* 0 until a token needs it */
     unsigned long long frame;
     unsigned long long version;
@@ -81,14 +84,14 @@ struct thread_state {
 static __thread struct thread_state self;
 static atomic_ullong next_thread_uid;
 
-static struct stat_shard *my_shard(void)
+CTXVAR__BEFORE_THREAD_START static struct stat_shard *my_shard(void)
 {
     if (!self.shard)
         self.shard = 1 + atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % STAT_SHARDS;
     return &stat_shards[self.shard - 1];
 }
 
-static void count(int which, long long delta)
+CTXVAR__BEFORE_THREAD_START static void count(int which, long long delta)
 {
     atomic_fetch_add_explicit(&my_shard()->value[which], delta, memory_order_relaxed);
 }
@@ -102,28 +105,38 @@ static unsigned long long thread_uid(void)
     return self.uid;
 }
 
-static unsigned long long next_serial(void) { return ++self.serial; }
+CTXVAR__BEFORE_THREAD_START static unsigned long long next_serial(void) { return ++self.serial; }
 
 /* Called by glibc at thread exit, once per destructor round while our key is
  * set.  Re-arming until the last round lets the program's own key
  * destructors (and C++ thread_local destructors, which run before any) log
  * with the context; the pointer is cleared before the reference is dropped,
  * so any call made after sees an empty context, never freed memory. */
+#if defined(__SANITIZE_THREAD__)
+/* A dynamic ThreadSanitizer finishes the thread in the last round, from a
+ * key made before ours, so it runs first; nothing instrumented may run after.
+ * Under TSan only, the context goes one round earlier. */
+#define LAST_EXIT_ROUND (PTHREAD_DESTRUCTOR_ITERATIONS - 1)
+#else
+#define LAST_EXIT_ROUND PTHREAD_DESTRUCTOR_ITERATIONS
+#endif
+
 static void release_at_thread_exit(void *unused)
 {
     (void)unused;
-    if (++self.exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS &&
+    if (++self.exit_rounds < LAST_EXIT_ROUND &&
         pthread_setspecific(exit_key, &self) == 0)
         return;
-    ctxvar_ctx *last = self.current;
-    self.current = NULL;
+    ctxvar_ctx *last = self.current, *inherited = self.inherited;
+    self.current = self.inherited = NULL;
     self.registered = 0;
     self.exited = 1;
     ctxvar__ctx_release(last);
+    ctxvar__ctx_release(inherited);
 }
 
 /* Makes sure this thread's context will be released at its exit. */
-static int ensure_registered(void)
+CTXVAR__BEFORE_THREAD_START static int ensure_registered(void)
 {
     if (self.registered) return 0;
     ctxvar__ensure_init();
@@ -135,7 +148,7 @@ static int ensure_registered(void)
 
 /* Installs `next` (owned) as the current context in the current frame and
  * returns the previous one, which the caller now owns. */
-static ctxvar_ctx *install(ctxvar_ctx *next)
+CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install(ctxvar_ctx *next)
 {
     ctxvar_ctx *previous = self.current;
     self.current = next;
@@ -200,7 +213,7 @@ static void initialise(void)
     atomic_store_explicit(&initialised, 1, memory_order_release);
 }
 
-void ctxvar__ensure_init(void)
+CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_init(void)
 {
     if (!atomic_load_explicit(&initialised, memory_order_acquire)) {
         pthread_once(&init_once, initialise);
@@ -217,19 +230,45 @@ int ctxvar__inherit_enabled(void)
     return inherit_enabled && is_primary;
 }
 
+int ctxvar__propagation_enabled(void)
+{
+    ctxvar__ensure_init();
+    return is_primary;
+}
+
 /* ---- Threads ------------------------------------------------------------ */
 
 ctxvar_ctx *ctxvar__capture_for_child(void) { return ctxvar__ctx_retain(current()); }
 
-void ctxvar__thread_adopt(ctxvar_ctx *inherited)
+CTXVAR__BEFORE_THREAD_START void ctxvar__thread_adopt(ctxvar_ctx *inherited)
 {
     if (inherited && ensure_registered() != 0) {
         ctxvar__ctx_release(inherited);
         count(STAT_FAILED, 1);
         return;
     }
-    ctxvar__ctx_release(install(inherited));
+    install(inherited); /* a new thread's previous context is empty */
+    if (inherited) atomic_fetch_add_explicit(&inherited->refs, 1, memory_order_relaxed);
+    self.inherited = inherited;
     count(STAT_INHERITED, 1);
+}
+
+/* The stale-context rule.  A pool creates its workers while some request is
+ * current, so a worker inherits that request's context; once the thread runs
+ * a wrapped task (ctxvar_task_run/_call) it is a worker, and what it
+ * inherited stops being its context for good.  What it set itself stays.
+ * Out of memory, it shows nothing rather than something stale.  (OpenMP
+ * regions and tasks do not count: see ctxvar__run_in.) */
+static void forget_inherited(void)
+{
+    ctxvar_ctx *inherited = self.inherited, *own;
+    self.inherited = NULL;
+    if (ctxvar__ctx_minus(self.current, inherited, &own) != 0) {
+        ctxvar__debug("out of memory keeping a worker's own variables; it starts empty");
+        own = NULL;
+    }
+    ctxvar__ctx_release(install(own));
+    ctxvar__ctx_release(inherited);
 }
 
 /* ---- Variables ---------------------------------------------------------- */
@@ -277,7 +316,7 @@ struct ctxvar *ctxvar__intern(const char *name, size_t len)
     struct ctxvar *found = find_in_chain(head, NULL, name, len);
     if (found) return found;
 
-    struct ctxvar *fresh = malloc(sizeof *fresh + len + 1);
+    struct ctxvar *fresh = ctxvar__alloc(sizeof *fresh + len + 1);
     if (!fresh) return NULL;
     memcpy(fresh->name, name, len);
     fresh->name[len] = '\0';
@@ -431,6 +470,15 @@ CTXVAR__EXPORT void ctxvar_release(ctxvar_ctx *c)
     errno = saved_errno;
 }
 
+CTXVAR__EXPORT void ctxvar_clear(void)
+{
+    if (self.exited) return;
+    ctxvar_ctx *inherited = self.inherited;
+    self.inherited = NULL;
+    ctxvar__ctx_release(install(NULL));
+    ctxvar__ctx_release(inherited);
+}
+
 CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
 {
     if (self.exited || (c && ensure_registered() != 0)) {
@@ -478,6 +526,17 @@ CTXVAR__EXPORT void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
     return fn(arg);
 }
 
+void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
+{
+    if (self.exited) {
+        fn(arg);
+        return;
+    }
+    struct saved_frame saved __attribute__((cleanup(leave_frame))) =
+        enter_frame(ctxvar__ctx_retain(c));
+    fn(arg);
+}
+
 CTXVAR__EXPORT const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
                                           const char *fallback)
 {
@@ -514,7 +573,7 @@ static ctxvar_task *wrap(void (*fn)(void *), void *(*fn_ret)(void *), void *arg)
 {
     int saved_errno = errno;
     if (!fn && !fn_ret) return NULL;
-    ctxvar_task *t = malloc(sizeof *t);
+    ctxvar_task *t = ctxvar__alloc(sizeof *t);
     if (!t) {
         ctxvar__debug("ctxvar_wrap: out of memory");
         errno = saved_errno;
@@ -544,6 +603,7 @@ CTXVAR__EXPORT void *ctxvar_task_call(void *task)
         t.ctxvar__fn(t.ctxvar__arg);
         return NULL;
     }
+    if (self.inherited) forget_inherited();
     /* The frame takes over the task's reference to its context. */
     struct saved_frame saved __attribute__((cleanup(leave_frame))) = enter_frame(t.ctxvar__ctx);
     if (t.ctxvar__fn_ret) return t.ctxvar__fn_ret(t.ctxvar__arg);
@@ -659,7 +719,34 @@ static const struct ctxvar__runtime runtime_table = {
     ctxvar_capture, ctxvar_retain, ctxvar_release, ctxvar_swap, ctxvar_run,
     ctxvar_ctx_get, ctxvar_ctx_count, ctxvar_ctx_foreach, ctxvar_wrap, ctxvar_wrap_ret,
     ctxvar_task_run, ctxvar_task_call, ctxvar_task_free, ctxvar_format, ctxvar_stats,
-    ctxvar_version,
+    ctxvar_version, ctxvar_clear,
 };
 extern const struct ctxvar__runtime ctxvar__runtime_v1
     __attribute__((alias("runtime_table"), visibility("default")));
+
+#ifdef CTXVAR_FAULT_INJECTION
+/* Test build only (make fault): fail the Nth allocation after arming, the
+ * way malloc fails, so tests can walk every allocation of a scenario. */
+static atomic_ulong allocations_since_armed, failing_allocation;
+
+void *ctxvar__alloc(size_t size)
+{
+    unsigned long n = atomic_fetch_add(&allocations_since_armed, 1) + 1;
+    if (n == atomic_load(&failing_allocation)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return malloc(size);
+}
+
+CTXVAR__EXPORT void ctxvar_test_fail_allocation(unsigned long nth)
+{
+    atomic_store(&allocations_since_armed, 0);
+    atomic_store(&failing_allocation, nth);
+}
+
+CTXVAR__EXPORT unsigned long ctxvar_test_allocations(void)
+{
+    return atomic_load(&allocations_since_armed);
+}
+#endif

@@ -10,6 +10,17 @@
 
 #define CTXVAR__EXPORT __attribute__((visibility("default")))
 
+/* Code that runs in a new thread before the start routine it wraps.  Under a
+ * dynamic ThreadSanitizer, preloaded first as it must be, TSan's own start
+ * routine is the one we wrap, so this code runs before TSan has set the
+ * thread up: it must not be instrumented, nor call what is (so no malloc or
+ * free through TSan's interceptors either).  Nothing changes otherwise. */
+#if defined(__SANITIZE_THREAD__)
+#define CTXVAR__BEFORE_THREAD_START __attribute__((no_sanitize("thread"), noinline))
+#else
+#define CTXVAR__BEFORE_THREAD_START
+#endif
+
 /* Reads CTXVAR_DEBUG / CTXVAR_INHERIT, creates the thread-exit key, decides
  * whether this copy of the runtime is the process's one, and seeds the main
  * thread from BAGGAGE when called on it.  Idempotent, thread-safe, and safe
@@ -21,6 +32,11 @@ void ctxvar__ensure_init(void) CTXVAR__HIDDEN;
  * process's runtime (a second copy loaded from another path defers). */
 int ctxvar__inherit_enabled(void) CTXVAR__HIDDEN;
 
+/* Whether OpenMP regions and tasks, and SIGEV_THREAD notifications, should
+ * carry their creator's context: this copy is the process's runtime.  Unlike
+ * inheritance at thread creation, CTXVAR_INHERIT=0 does not turn this off. */
+int ctxvar__propagation_enabled(void) CTXVAR__HIDDEN;
+
 /* A new reference to the calling thread's context, for a thread it starts. */
 ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
 
@@ -29,6 +45,12 @@ ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
  * arrange its release at thread exit, releases it, counts a failure, and
  * leaves the thread empty. */
 void ctxvar__thread_adopt(ctxvar_ctx *inherited) CTXVAR__HIDDEN;
+
+/* Runs fn(arg) with c (borrowed) current in a new frame, then restores the
+ * caller's, like ctxvar_run.  For the OpenMP and timer interposers.  The
+ * stale-context rule does not apply: an OpenMP thread that runs a region or
+ * task may be a request's own thread, whose inherited context must stay. */
+void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg) CTXVAR__HIDDEN;
 
 /* Counts a thread that started without its creator's context. */
 void ctxvar__count_inherit_failure(void) CTXVAR__HIDDEN;

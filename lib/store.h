@@ -95,6 +95,11 @@ int ctxvar__ctx_with(const ctxvar_ctx *c, ctxvar__binding *b, ctxvar_ctx **out) 
 int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var,
                         ctxvar_ctx **out) CTXVAR__HIDDEN;
 
+/* The bindings of c that are not shared with base (the same binding object
+ * for the same variable), in *out (a new reference).  0 or ENOMEM. */
+int ctxvar__ctx_minus(const ctxvar_ctx *c, const ctxvar_ctx *base,
+                      ctxvar_ctx **out) CTXVAR__HIDDEN;
+
 /* Calls fn for every binding of c in ascending byte order of name; stops at
  * the first nonzero return and returns it.  Never fails: when it cannot
  * allocate room to sort, it finds each next name by a scan instead. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <threads.h>
 
+#include "alloc.h"
 #include "runtime.h"
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
@@ -45,21 +46,34 @@ struct start_args {
     ctxvar_ctx *context;    /* owned: the creator's snapshot */
 };
 
-static struct start_args take_start_args(void *p)
+/* Under ThreadSanitizer the new thread frees these before TSan knows it
+ * (runtime.h, CTXVAR__BEFORE_THREAD_START): allocate them from glibc's own
+ * allocator, which TSan does not intercept. */
+#if defined(__SANITIZE_THREAD__)
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *p);
+#define start_args_alloc __libc_malloc
+#define start_args_free __libc_free
+#else
+#define start_args_alloc ctxvar__alloc
+#define start_args_free free
+#endif
+
+static CTXVAR__BEFORE_THREAD_START struct start_args take_start_args(void *p)
 {
     struct start_args args = *(struct start_args *)p;
-    free(p);
+    start_args_free(p);
     ctxvar__thread_adopt(args.context);
     return args;
 }
 
-static void *start_posix_thread(void *p)
+static CTXVAR__BEFORE_THREAD_START void *start_posix_thread(void *p)
 {
     struct start_args args = take_start_args(p);
     return args.start.posix(args.arg);
 }
 
-static int start_c11_thread(void *p)
+static CTXVAR__BEFORE_THREAD_START int start_c11_thread(void *p)
 {
     struct start_args args = take_start_args(p);
     return args.start.c11(args.arg);
@@ -72,7 +86,7 @@ static struct start_args *prepare(void *arg, int *failed)
 {
     *failed = 0;
     if (!ctxvar__inherit_enabled()) return NULL;
-    struct start_args *args = malloc(sizeof *args);
+    struct start_args *args = start_args_alloc(sizeof *args);
     if (!args) {
         *failed = 1;
         ctxvar__debug("pthread_create: out of memory; the new thread starts empty");
@@ -86,7 +100,7 @@ static struct start_args *prepare(void *arg, int *failed)
 static void discard(struct start_args *args)
 {
     ctxvar__ctx_release(args->context);
-    free(args);
+    start_args_free(args);
 }
 
 CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,

@@ -1,11 +1,13 @@
 /* bypass - threads that glibc starts without going through the interposed
- * pthread_create: a SIGEV_THREAD timer's notification thread, and a thread
- * started through pthread_create found on a libc handle.  ctxvar.h says
- * these are not covered and start with an empty context; they must still be
- * able to use the API (shim pitfall 7).
+ * pthread_create (shim pitfall 7).  A SIGEV_THREAD timer's notification
+ * thread is covered (timer_create is interposed): it runs in its creator's
+ * context and its own change does not reach the creator.  A thread started
+ * through pthread_create found on a libc handle is not covered (ctxvar.h
+ * "Not covered"): it starts with an empty context, the negative control.
+ * Both must still be able to use the API.
  *
  * Output:
- *   timer thread: 
+ *   timer thread: request_id=42
  *   timer thread after set: request_id=timer
  *   libc handle thread: 
  *   main: request_id=42

@@ -1,0 +1,275 @@
+/* openmp.c - OpenMP regions and tasks run in the context of the code that
+ * opened or created them, with no change to the program.
+ *
+ * libgomp keeps its worker threads between regions, so a worker's own
+ * context is whatever it inherited when libgomp created it, during some
+ * earlier region (pitfall 8).  GCC compiles each construct into a call to a
+ * GOMP_ entry point with the body outlined as fn(data); we stand in front of
+ * those entry points and hand libgomp a trampoline that runs fn(data) in the
+ * opener's snapshot on every team thread, then restores the worker's own.
+ * fn, data and every other argument reach libgomp unchanged.  The symbols
+ * exist only in libctxvar.so: a program without OpenMP never calls them and
+ * never loads libgomp because of us.
+ *
+ * Entry points, checked with nm on gcc 12 output for parallel, parallel for
+ * (every schedule), parallel sections, task, taskloop and teams:
+ *   GOMP_parallel, GOMP_parallel_reductions, GOMP_parallel_sections,
+ *   GOMP_parallel_loop_{static,dynamic,guided,runtime},
+ *   GOMP_parallel_loop_nonmonotonic_{dynamic,guided,runtime},
+ *   GOMP_parallel_loop_maybe_nonmonotonic_runtime, GOMP_teams_reg,
+ *   GOMP_task, GOMP_taskloop, GOMP_taskloop_ull.
+ * Not covered: the pre-4.9 split API (GOMP_parallel_start/_end) and target
+ * offloading; their code runs in the worker's own context.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime.h"
+
+/* libgomp's entry point of that name, looked up on first use. */
+static void *next_gomp(_Atomic(void *) *cache, const char *name)
+{
+    void *next = atomic_load_explicit(cache, memory_order_acquire);
+    if (!next) {
+        next = dlsym(RTLD_NEXT, name);
+        atomic_store_explicit(cache, next, memory_order_release);
+    }
+    return next;
+}
+
+/* ---- Regions ------------------------------------------------------------- */
+
+/* Lives on the opener's stack for the whole region: GOMP_parallel and its
+ * kin return only when every team thread has finished fn. */
+struct region {
+    /* GOMP_parallel_reductions reads the task-reduction descriptors from the
+     * first word of the data it is given: a copy of the body's first word. */
+    void *first_word;
+    void (*fn)(void *);
+    void *data;
+    ctxvar_ctx *context;    /* owned: the opener's snapshot */
+    pthread_t opener;
+};
+
+static void run_region(void *p)
+{
+    const struct region *r = p;
+    /* The opener runs its share in its own context as it is: a change it
+     * makes inside the region stays, as it would without us. */
+    if (pthread_equal(pthread_self(), r->opener)) r->fn(r->data);
+    else ctxvar__run_in(r->context, r->fn, r->data);
+}
+
+/* False when this copy of the runtime defers to another one. */
+static bool region_begin(struct region *r, void (*fn)(void *), void *data)
+{
+    if (!ctxvar__propagation_enabled()) return false;
+    r->fn = fn;
+    r->data = data;
+    r->context = ctxvar__capture_for_child();
+    r->opener = pthread_self();
+    return true;
+}
+
+#define STRIP(...) __VA_ARGS__
+
+/* One interposer per region entry point: the parameters after fn and data
+ * are passed on untouched.  With no OpenMP runtime below us (cannot happen
+ * in a program that calls these), the body runs once, on this thread. */
+#define INTERPOSE_REGION(name, PARAMS, ARGS)                                    \
+    CTXVAR__EXPORT void name(void (*fn)(void *), void *data, STRIP PARAMS)     \
+    {                                                                           \
+        static _Atomic(void *) cache;                                           \
+        void (*next)(void (*)(void *), void *, STRIP PARAMS) =                  \
+            (void (*)(void (*)(void *), void *, STRIP PARAMS))next_gomp(&cache, #name); \
+        struct region r;                                                        \
+        if (!next) {                                                            \
+            fn(data);                                                           \
+        } else if (!region_begin(&r, fn, data)) {                               \
+            next(fn, data, STRIP ARGS);                                         \
+        } else {                                                                \
+            next(run_region, &r, STRIP ARGS);                                   \
+            ctxvar__ctx_release(r.context);                                     \
+        }                                                                       \
+    }
+
+INTERPOSE_REGION(GOMP_parallel, (unsigned threads, unsigned flags), (threads, flags))
+INTERPOSE_REGION(GOMP_parallel_sections, (unsigned threads, unsigned count, unsigned flags),
+                 (threads, count, flags))
+INTERPOSE_REGION(GOMP_teams_reg,
+                 (unsigned teams, unsigned thread_limit, unsigned flags),
+                 (teams, thread_limit, flags))
+#define INTERPOSE_LOOP(name)                                                    \
+    INTERPOSE_REGION(name, (unsigned threads, long start, long end, long incr, long chunk, \
+                            unsigned flags),                                    \
+                     (threads, start, end, incr, chunk, flags))
+#define INTERPOSE_RUNTIME_LOOP(name)                                            \
+    INTERPOSE_REGION(name, (unsigned threads, long start, long end, long incr, unsigned flags), \
+                     (threads, start, end, incr, flags))
+INTERPOSE_LOOP(GOMP_parallel_loop_static)
+INTERPOSE_LOOP(GOMP_parallel_loop_dynamic)
+INTERPOSE_LOOP(GOMP_parallel_loop_guided)
+INTERPOSE_LOOP(GOMP_parallel_loop_nonmonotonic_dynamic)
+INTERPOSE_LOOP(GOMP_parallel_loop_nonmonotonic_guided)
+INTERPOSE_RUNTIME_LOOP(GOMP_parallel_loop_runtime)
+INTERPOSE_RUNTIME_LOOP(GOMP_parallel_loop_nonmonotonic_runtime)
+INTERPOSE_RUNTIME_LOOP(GOMP_parallel_loop_maybe_nonmonotonic_runtime)
+
+/* The one region entry point with a result: the count of task reductions. */
+CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data, unsigned threads,
+                                                 unsigned flags)
+{
+    static _Atomic(void *) cache;
+    unsigned (*next)(void (*)(void *), void *, unsigned, unsigned) =
+        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))next_gomp(
+            &cache, "GOMP_parallel_reductions");
+    struct region r;
+    unsigned result;
+    if (!next) {
+        fn(data);
+        return 1;
+    }
+    if (!region_begin(&r, fn, data)) return next(fn, data, threads, flags);
+    r.first_word = *(void **)data;
+    result = next(run_region, &r, threads, flags);
+    ctxvar__ctx_release(r.context);
+    return result;
+}
+
+/* ---- Tasks ----------------------------------------------------------------- *
+ *
+ * A task outlives GOMP_task: libgomp copies the body's data block (with the
+ * compiler's cpyfn, or memcpy) into the task and runs fn on the copy later,
+ * on any team thread.  So the snapshot travels inside the block.  We give
+ * libgomp a block of our own and a cpyfn of our own, always, so that every
+ * copy goes through us and holds its own reference:
+ *
+ *     our block   [ 16 bytes for taskloop bounds | task_header | pad | data ]
+ *                   ^ libgomp writes start, end here (taskloop only)
+ *
+ * cpyfn' copies the header (taking a reference) and fills the data part from
+ * the caller's block with the caller's cpyfn or memcpy; fn' moves taskloop's
+ * bounds to where the body expects them (the first two words of its data),
+ * runs the body in the snapshot and drops the copy's reference.  Nothing is
+ * allocated: the block passed to GOMP_task lives on our stack and holds only
+ * the header, since libgomp reads it through cpyfn' alone.
+ */
+struct task_header {
+    void (*fn)(void *);
+    void (*cpyfn)(void *, void *);
+    void *data;             /* the caller's block; valid during GOMP_task only */
+    long arg_size;
+    long data_offset;       /* where the body's data starts in our block */
+    ctxvar_ctx *context;    /* owned by each block that holds the header */
+    bool is_loop;
+};
+
+#define BOUNDS_SIZE (2 * sizeof(unsigned long long))
+
+static long align_up(long n, long a) { return (n + a - 1) / a * a; }
+
+static void copy_task(void *dst, void *src)
+{
+    struct task_header *from = (struct task_header *)((char *)src + BOUNDS_SIZE);
+    char *to = dst;
+    memcpy(to + BOUNDS_SIZE, from, sizeof *from);
+    ctxvar__ctx_retain(from->context);
+    if (from->cpyfn) from->cpyfn(to + from->data_offset, from->data);
+    else if (from->arg_size) memcpy(to + from->data_offset, from->data, (size_t)from->arg_size);
+}
+
+static void run_task(void *block)
+{
+    struct task_header *h = (struct task_header *)((char *)block + BOUNDS_SIZE);
+    char *data = (char *)block + h->data_offset;
+    ctxvar_ctx *context = h->context;
+    if (h->is_loop) memcpy(data, block, BOUNDS_SIZE);
+    ctxvar__run_in(context, h->fn, data);
+    ctxvar__ctx_release(context);
+}
+
+/* Fills our block's header; returns our block's size and alignment. */
+static void task_begin(struct task_header *h, void (*fn)(void *), void *data,
+                       void (*cpyfn)(void *, void *), long arg_size, long *arg_align,
+                       bool is_loop, long *block_size)
+{
+    long align = *arg_align > (long)_Alignof(struct task_header) ? *arg_align
+                                                                  : (long)_Alignof(struct task_header);
+    h->fn = fn;
+    h->cpyfn = cpyfn;
+    h->data = data;
+    h->arg_size = arg_size;
+    h->data_offset = align_up((long)(BOUNDS_SIZE + sizeof *h), align);
+    h->context = ctxvar__capture_for_child();
+    h->is_loop = is_loop;
+    *arg_align = align;
+    *block_size = h->data_offset + arg_size;
+}
+
+/* Our block on the stack: room for the bounds and the header, aligned. */
+struct task_block {
+    _Alignas(16) unsigned char bounds[BOUNDS_SIZE];
+    struct task_header header;
+};
+
+CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void *, void *),
+                              long arg_size, long arg_align, bool if_clause, unsigned flags,
+                              void **depend, int priority, void *detach)
+{
+    typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long, long, bool,
+                            unsigned, void **, int, void *);
+    static _Atomic(void *) cache;
+    next_fn next = (next_fn)next_gomp(&cache, "GOMP_task");
+    struct task_block block;
+    long size;
+    if (!next) {
+        fn(data);
+        return;
+    }
+    if (!ctxvar__propagation_enabled()) {
+        next(fn, data, cpyfn, arg_size, arg_align, if_clause, flags, depend, priority, detach);
+        return;
+    }
+    task_begin(&block.header, fn, data, cpyfn, arg_size, &arg_align, false, &size);
+    next(run_task, &block, copy_task, size, arg_align, if_clause, flags, depend, priority, detach);
+    ctxvar__ctx_release(block.header.context);
+}
+
+/* libgomp reads task-reduction data straight from the caller's block when
+ * this flag is set; such taskloops are passed through untouched. */
+#define GOMP_TASK_FLAG_REDUCTION (1u << 12)
+
+#define INTERPOSE_TASKLOOP(name, T)                                                          \
+    CTXVAR__EXPORT void name(void (*fn)(void *), void *data, void (*cpyfn)(void *, void *),  \
+                             long arg_size, long arg_align, unsigned flags,                  \
+                             unsigned long num_tasks, int priority, T start, T end, T step)  \
+    {                                                                                        \
+        typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long,     \
+                                long, unsigned, unsigned long, int, T, T, T);                \
+        static _Atomic(void *) cache;                                                        \
+        next_fn next = (next_fn)next_gomp(&cache, #name);                                    \
+        struct task_block block;                                                             \
+        long size;                                                                           \
+        if (!next) { /* no OpenMP runtime: run the whole range here */                    \
+            ((T *)data)[0] = start;                                                          \
+            ((T *)data)[1] = end;                                                            \
+            fn(data);                                                                        \
+            return;                                                                          \
+        }                                                                                    \
+        if (!ctxvar__propagation_enabled() || (flags & GOMP_TASK_FLAG_REDUCTION)) {          \
+            next(fn, data, cpyfn, arg_size, arg_align, flags, num_tasks, priority, start,   \
+                 end, step);                                                                 \
+            return;                                                                          \
+        }                                                                                    \
+        task_begin(&block.header, fn, data, cpyfn, arg_size, &arg_align, true, &size);       \
+        next(run_task, &block, copy_task, size, arg_align, flags, num_tasks, priority, start, \
+             end, step);                                                                     \
+        ctxvar__ctx_release(block.header.context);                                           \
+    }
+
+INTERPOSE_TASKLOOP(GOMP_taskloop, long)
+INTERPOSE_TASKLOOP(GOMP_taskloop_ull, unsigned long long)
