@@ -28,10 +28,10 @@ RUNTIME_CFLAGS := $(WARN) -fPIC -pthread -fvisibility=hidden -fexceptions \
 RUNTIME_LDFLAGS := -shared -pthread -Wl,--version-script=shim/exports.map \
                    -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
 RUNTIME_SRCS := lib/store.c lib/runtime.c lib/baggage.c shim/interpose.c shim/openmp.c \
-                shim/notify.c
+                shim/notify.c shim/exec.c
 RUNTIME_HDRS := lib/ctxvar.h lib/store.h lib/runtime.h lib/baggage.h lib/alloc.h
 
-.PHONY: all test check install uninstall clean demo bench lint
+.PHONY: all test check install uninstall clean demo bench soak fault fuzz
 all: $(B)/libctxvar.so $(B)/ctxrun
 
 $(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
@@ -49,6 +49,8 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 -include examples/examples.mk
 -include tests/tests.mk
 -include bats/bats.mk
+-include tests/reliability.mk
+-include bench/bench.mk
 
 # One line "N passed, N failed" over every suite; non-zero on any failure.
 test: all

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # What the runtime exports: only the interposed functions (threads, libgomp's
-# region and task entry points, SIGEV_THREAD timers and mq_notify) and the
+# region and task entry points, SIGEV_THREAD timers and mq_notify, the ways
+# to start a process) and the
 # API, all unversioned so that binaries of either pthread_create version bind
 # to them (shim pitfalls 1, 7, 12; style.md 7).
 
@@ -14,9 +15,11 @@ INTERPOSED="pthread_create thrd_create
     GOMP_parallel_loop_nonmonotonic_guided GOMP_parallel_loop_nonmonotonic_runtime
     GOMP_parallel_loop_maybe_nonmonotonic_runtime GOMP_teams_reg
     GOMP_task GOMP_taskloop GOMP_taskloop_ull
-    timer_create timer_delete mq_notify mq_close"
+    timer_create timer_delete mq_notify mq_close
+    execve execv execvp execvpe execl execlp execle fexecve
+    posix_spawn posix_spawnp system popen"
 
-@test "the runtime defines exactly the thread, OpenMP, timer and message-queue interposers besides ctxvar_ names" {
+@test "the runtime defines exactly the thread, OpenMP, timer, message-queue and process-start interposers besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
     local line name others="" missing=""
     local -A defined=()

@@ -1,4 +1,5 @@
-/* baggage.c - decoding a W3C Baggage header value into a context.
+/* baggage.c - W3C Baggage and Trace Context: decoding a baggage header into
+ * a context, encoding a context as one, and checking a traceparent.
  *
  *   baggage     = list-member *( OWS "," OWS list-member )
  *   list-member = key OWS "=" OWS value *( OWS ";" OWS property )
@@ -70,8 +71,9 @@ static long decode_value(const char *begin, const char *end, char *out, const ch
 }
 
 /* Binds one member [begin, end) onto *ctx.  0, or ENOMEM; a malformed
- * member is reported and skipped. */
-static int apply_member(const char *begin, const char *end, unsigned index, ctxvar_ctx **ctx)
+ * member is reported, counted in *skipped and left out. */
+static int apply_member(const char *begin, const char *end, unsigned index, ctxvar_ctx **ctx,
+                        size_t *skipped)
 {
     char value[CTXVAR_VALUE_MAX];
     const char *why = NULL;
@@ -86,6 +88,8 @@ static int apply_member(const char *begin, const char *end, unsigned index, ctxv
         why = "no '='";
     } else if (!ctxvar__valid_name(key, (size_t)(key_end - key))) {
         why = "key is not a valid variable name";
+    } else if (ctxvar__is_trace_header(key, (size_t)(key_end - key))) {
+        why = "traceparent and tracestate travel in their own headers";
     } else {
         const char *v = eq + 1, *v_end = end;
         trim(&v, &v_end);
@@ -100,18 +104,21 @@ static int apply_member(const char *begin, const char *end, unsigned index, ctxv
             return 0;
         }
     }
-    ctxvar__debug("BAGGAGE: skipped member %u: %s", index, why);
+    ctxvar__debug("baggage: skipped member %u: %s", index, why);
+    (*skipped)++;
     return 0;
 }
 
-int ctxvar__baggage_decode(const char *header, const ctxvar_ctx *base, ctxvar_ctx **out)
+int ctxvar__baggage_decode(const char *header, const ctxvar_ctx *base, ctxvar_ctx **out,
+                           size_t *skipped)
 {
     ctxvar_ctx *ctx = ctxvar__ctx_retain(base);
     unsigned index = 1;
+    *skipped = 0;
     for (const char *p = header;; index++) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
-        if (apply_member(p, end, index, &ctx) != 0) {
+        if (apply_member(p, end, index, &ctx, skipped) != 0) {
             ctxvar__ctx_release(ctx);
             return ENOMEM;
         }
@@ -120,4 +127,109 @@ int ctxvar__baggage_decode(const char *header, const ctxvar_ctx *base, ctxvar_ct
     }
     *out = ctx;
     return 0;
+}
+
+int ctxvar__is_trace_header(const char *name, size_t len)
+{
+    return (len == 11 && memcmp(name, "traceparent", 11) == 0) ||
+           (len == 10 && memcmp(name, "tracestate", 10) == 0);
+}
+
+/* ---- Encoding ------------------------------------------------------------ */
+
+static size_t encoded_value_length(const ctxvar__binding *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char c = (unsigned char)b->value[i];
+        n += (is_baggage_octet(c) && c != '%') ? 1 : 3;
+    }
+    return n;
+}
+
+struct encoding {
+    char *buf;
+    size_t size, len;       /* len: the whole text, written or not */
+    size_t members, dropped;
+};
+
+static void put(struct encoding *e, const char *s, size_t n)
+{
+    if (e->len < e->size) {
+        size_t room = e->size - e->len;
+        memcpy(e->buf + e->len, s, n < room ? n : room);
+    }
+    e->len += n;
+}
+
+static int encode_member(const ctxvar__binding *b, void *p)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    struct encoding *e = p;
+    const struct ctxvar *var = b->var;
+    if (var->name[0] == '_' || ctxvar__is_trace_header(var->name, var->name_len)) return 0;
+    size_t member = var->name_len + 1 + encoded_value_length(b);
+    size_t with_comma = member + (e->members ? 1 : 0);
+    if (e->members == CTXVAR_BAGGAGE_MAX_MEMBERS || e->len + with_comma > CTXVAR_BAGGAGE_MAX_BYTES) {
+        e->dropped++; /* whole members only: a cut value would be a wrong value */
+        return 0;
+    }
+    if (e->members++) put(e, ",", 1);
+    put(e, var->name, var->name_len);
+    put(e, "=", 1);
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char c = (unsigned char)b->value[i];
+        if (is_baggage_octet(c) && c != '%') {
+            put(e, (const char *)&c, 1);
+        } else {
+            char escape[3] = {'%', hex[c >> 4], hex[c & 15]};
+            put(e, escape, 3);
+        }
+    }
+    return 0;
+}
+
+size_t ctxvar__baggage_encode_in(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped,
+                                 const ctxvar__binding **scratch, size_t room)
+{
+    struct encoding e = {buf, buf ? size : 0, 0, 0, 0};
+    if (scratch) ctxvar__ctx_visit_sorted_in(c, encode_member, &e, scratch, room);
+    else ctxvar__ctx_visit_sorted(c, encode_member, &e);
+    if (e.size) e.buf[e.len < e.size ? e.len : e.size - 1] = '\0';
+    if (dropped) *dropped = e.dropped;
+    return e.len;
+}
+
+size_t ctxvar__baggage_encode(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped)
+{
+    return ctxvar__baggage_encode_in(c, buf, size, dropped, NULL, 0);
+}
+
+/* ---- traceparent ----------------------------------------------------------- */
+
+static int lower_hex(const char *s, size_t n, int *all_zero)
+{
+    *all_zero = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+        if (c != '0') *all_zero = 0;
+    }
+    return 1;
+}
+
+/* W3C Trace Context, section 3.2: version-traceid-parentid-flags.  Version
+ * ff is invalid; version 00 is exactly 55 characters; a higher version is
+ * read by its first four fields and may go on after a '-'. */
+int ctxvar__traceparent_valid(const char *v)
+{
+    int zero;
+    size_t len = strnlen(v, CTXVAR_VALUE_MAX + 1);
+    if (len < 55 || !lower_hex(v, 2, &zero) || (v[0] == 'f' && v[1] == 'f')) return 0;
+    if (v[2] != '-' || v[35] != '-' || v[52] != '-') return 0;
+    if (!lower_hex(v + 3, 32, &zero) || zero) return 0;
+    if (!lower_hex(v + 36, 16, &zero) || zero) return 0;
+    if (!lower_hex(v + 53, 2, &zero)) return 0;
+    if (v[0] == '0' && v[1] == '0') return len == 55;
+    return len == 55 || v[55] == '-';
 }

@@ -30,9 +30,13 @@
  *                            ctxvar_task_call  ctxvar_task_free  ctxvar_clear
  *                            OpenMP, SIGEV_THREAD timers, mq_notify
  *   5. Logs                  ctxvar_format
- *   6. Runtime               ctxvar_runtime_present  ctxvar_stats
+ *   6. Across processes      ctxvar_baggage_encode  ctxvar_baggage_current
+ *                            ctxvar_baggage_decode  ctxvar_set_traceparent
+ *                            child processes: BAGGAGE, TRACEPARENT, TRACESTATE
+ *   6b. Runtime              ctxvar_runtime_present  ctxvar_stats
  *                            ctxvar_version  ctxvar_strerror
- *   7. Environment           BAGGAGE  CTXVAR_INHERIT  CTXVAR_DEBUG
+ *   7. Environment           BAGGAGE  TRACEPARENT  TRACESTATE  CTXVAR_INHERIT
+ *                            CTXVAR_EXPORT  CTXVAR_DEBUG
  *
  * 1. HOW IT WORKS
  *
@@ -204,7 +208,59 @@
  *     gets a prefix, and ctxvar_format(NULL, 0) sizes one.  Always
  *     NUL-terminates when size > 0.  Writes "" with no runtime.
  *
- * 6. RUNTIME
+ * 6. ACROSS PROCESSES AND SERVICES
+ *
+ *   Context continues in the W3C standards every tracing system speaks:
+ *   Baggage (https://www.w3.org/TR/baggage/) and Trace Context
+ *   (https://www.w3.org/TR/trace-context/), carried between processes in the
+ *   environment variables BAGGAGE, TRACEPARENT and TRACESTATE as
+ *   OpenTelemetry's environment-variable carrier defines them.  The variables
+ *   named traceparent and tracestate hold those two headers; every other
+ *   variable whose name does not start with '_' is a baggage member.
+ *
+ *   int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size,
+ *                             size_t *dropped)
+ *     c as a baggage header value: members name=value in name order joined
+ *     by ',', values percent-encoded so only baggage-octets remain ('%' and
+ *     every byte >= 0x80 too, so UTF-8 travels as its escaped bytes).  Never
+ *     members: traceparent, tracestate, names starting with '_' (private).
+ *     At most CTXVAR_BAGGAGE_MAX_MEMBERS (64) members and
+ *     CTXVAR_BAGGAGE_MAX_BYTES (8192) bytes are carried: a member that does
+ *     not fit is dropped whole, never cut, and counted in *dropped (if not
+ *     NULL).  Returns the length like snprintf; NUL-terminates when size > 0.
+ *   int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped)
+ *     The same for the calling thread's current context.
+ *   int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base,
+ *                             ctxvar_ctx **out, size_t *skipped)
+ *     A new context in *out: base (borrowed, may be NULL) with each member of
+ *     the header value bound.  Values are percent-decoded; whitespace around
+ *     members, keys and values is ignored; properties (";k=v" after a value)
+ *     are accepted and dropped; the last of a repeated key wins; an empty
+ *     value binds "".  A member is skipped, and counted in *skipped (if not
+ *     NULL), when it has no '=', its key is not a valid variable name or is
+ *     traceparent/tracestate, its value has a byte that must be escaped, a
+ *     bad escape or an escaped NUL, or decodes to more than 4096 bytes.
+ *     0, EINVAL (value or out NULL), ENOMEM, ENOSYS.
+ *   int ctxvar_set_traceparent(const char *value, ctxvar_token *tok)
+ *     ctxvar_set of the variable traceparent, after checking value: version
+ *     00 is exactly 00-<32 lowercase hex, not all 0>-<16 lowercase hex, not
+ *     all 0>-<2 hex flags>; a later version (not ff) is read by those four
+ *     fields and may continue after a '-'.  EINVAL for anything else.
+ *
+ *   Child processes.  A process started from any thread gets that thread's
+ *   current context, not the process's: in the child's environment BAGGAGE,
+ *   TRACEPARENT and TRACESTATE are replaced by the encoding of the calling
+ *   thread's context (and are absent when it has none).  This covers the
+ *   exec family, posix_spawn, posix_spawnp, system, popen, and fork then
+ *   exec.  The parent's own environment is never modified, not even
+ *   briefly.  With the process environment (environ, or a call that uses it
+ *   implicitly) the three variables are replaced or added; with an explicit
+ *   envp they are replaced only where that envp already has them, never
+ *   added.  CTXVAR_EXPORT=0 turns this off.  The exec functions do no
+ *   allocation and take no lock, so they are safe after vfork and fork.  A
+ *   TRACEPARENT is exported only when valid (TRACESTATE only with it).
+ *
+ * 6b. RUNTIME
  *
  *   int ctxvar_runtime_present(void)     1 when the runtime is bound, else 0.
  *   int ctxvar_stats(struct ctxvar_stats *out)
@@ -226,7 +282,11 @@
  *                     properties after ';' ignored, the last of a repeated
  *                     key wins, an empty value sets "").  A malformed member,
  *                     or one whose key is not a valid name, is skipped.
+ *   TRACEPARENT       a W3C traceparent; when valid, seeds the main thread's
+ *                     variable traceparent (an invalid one is ignored), and
+ *   TRACESTATE        then seeds tracestate.
  *   CTXVAR_INHERIT=0  threads start empty instead of inheriting.
+ *   CTXVAR_EXPORT=0   child processes get the environment unchanged.
  *   CTXVAR_DEBUG=1    one-line diagnostics on stderr.  Values never appear.
  */
 #ifndef CTXVAR_H
@@ -243,6 +303,9 @@
 /* Limits of the contract. */
 #define CTXVAR_NAME_MAX 64
 #define CTXVAR_VALUE_MAX 4096
+/* What ctxvar_baggage_encode carries at most (W3C Baggage's minimums). */
+#define CTXVAR_BAGGAGE_MAX_MEMBERS 64
+#define CTXVAR_BAGGAGE_MAX_BYTES 8192
 
 #ifdef __cplusplus
 extern "C" {
@@ -308,6 +371,11 @@ struct ctxvar__runtime {
     int (*stats)(struct ctxvar_stats *out);
     const char *(*version)(void);
     void (*clear)(void);
+    int (*baggage_encode)(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped);
+    int (*baggage_current)(char *buf, size_t size, size_t *dropped);
+    int (*baggage_decode)(const char *value, const ctxvar_ctx *base, ctxvar_ctx **out,
+                          size_t *skipped);
+    int (*set_traceparent)(const char *value, ctxvar_token *tok);
 };
 #define CTXVAR__ABI 1
 #define CTXVAR__RUNTIME_SYMBOL "ctxvar__runtime_v1"
@@ -354,6 +422,11 @@ void *ctxvar_task_call(void *task);
 void ctxvar_task_free(ctxvar_task *t);
 int ctxvar_format(char *buf, size_t size);
 void ctxvar_clear(void);
+int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped);
+int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped);
+int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base, ctxvar_ctx **out,
+                          size_t *skipped);
+int ctxvar_set_traceparent(const char *value, ctxvar_token *tok);
 int ctxvar_runtime_present(void);
 int ctxvar_stats(struct ctxvar_stats *out);
 const char *ctxvar_version(void);
@@ -437,6 +510,20 @@ static int ctxvar__absent_stats(struct ctxvar_stats *out)
 }
 static const char *ctxvar__absent_version(void) { return CTXVAR_VERSION; }
 static void ctxvar__absent_clear(void) {}
+static int ctxvar__absent_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size,
+                                         size_t *dropped)
+{
+    (void)c;
+    if (dropped) *dropped = 0;
+    return ctxvar__absent_format(buf, size);
+}
+static int ctxvar__absent_baggage_current(char *buf, size_t size, size_t *dropped)
+{ return ctxvar__absent_baggage_encode(NULL, buf, size, dropped); }
+static int ctxvar__absent_baggage_decode(const char *value, const ctxvar_ctx *base,
+                                         ctxvar_ctx **out, size_t *skipped)
+{ (void)value; (void)base; (void)out; (void)skipped; return ENOSYS; }
+static int ctxvar__absent_set_traceparent(const char *value, ctxvar_token *tok)
+{ (void)value; (void)tok; return ENOSYS; }
 
 /* This translation unit's answer to "which runtime?", found once. */
 static const struct ctxvar__runtime *ctxvar__bound CTXVAR__UNUSED;
@@ -450,7 +537,9 @@ static const struct ctxvar__runtime ctxvar__absent CTXVAR__UNUSED = {
     ctxvar__absent_ctx_count, ctxvar__absent_ctx_foreach, ctxvar__absent_wrap,
     ctxvar__absent_wrap_ret, ctxvar__absent_task_run, ctxvar__absent_task_call,
     ctxvar__absent_task_free, ctxvar__absent_format, ctxvar__absent_stats,
-    ctxvar__absent_version, ctxvar__absent_clear,
+    ctxvar__absent_version, ctxvar__absent_clear, ctxvar__absent_baggage_encode,
+    ctxvar__absent_baggage_current, ctxvar__absent_baggage_decode,
+    ctxvar__absent_set_traceparent,
 };
 
 static CTXVAR__COLD CTXVAR__UNUSED const struct ctxvar__runtime *ctxvar__bind(void)
@@ -512,6 +601,16 @@ static inline int ctxvar_runtime_present(void) { return ctxvar__rt() != &ctxvar_
 static inline int ctxvar_stats(struct ctxvar_stats *out) { return ctxvar__rt()->stats(out); }
 static inline const char *ctxvar_version(void) { return ctxvar__rt()->version(); }
 static inline void ctxvar_clear(void) { ctxvar__rt()->clear(); }
+static inline int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size,
+                                        size_t *dropped)
+{ return ctxvar__rt()->baggage_encode(c, buf, size, dropped); }
+static inline int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped)
+{ return ctxvar__rt()->baggage_current(buf, size, dropped); }
+static inline int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base,
+                                        ctxvar_ctx **out, size_t *skipped)
+{ return ctxvar__rt()->baggage_decode(value, base, out, skipped); }
+static inline int ctxvar_set_traceparent(const char *value, ctxvar_token *tok)
+{ return ctxvar__rt()->set_traceparent(value, tok); }
 static inline const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
 
 #endif /* CTXVAR_LINKED */

@@ -31,6 +31,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static atomic_int initialised;
 static int debug_enabled;
 static int inherit_enabled = 1;
+static int export_enabled = 1;      /* CTXVAR_EXPORT != 0: children get context */
 static int is_primary = 1;          /* 0: another copy of the runtime came first */
 static int exit_key_ready;
 static pthread_key_t exit_key;
@@ -179,16 +180,55 @@ static int env_is(const char *name, const char *value)
 
 static int on_main_thread(void) { return gettid() == getpid(); }
 
+/* The environment variables a process gets its context from, bound on top
+ * of `base` (borrowed) into *out: BAGGAGE's members, and TRACEPARENT when
+ * valid with TRACESTATE.  0 or ENOMEM. */
+static int context_from_environment(const ctxvar_ctx *base, ctxvar_ctx **out)
+{
+    const char *baggage = secure_getenv("BAGGAGE");
+    const char *traceparent = secure_getenv("TRACEPARENT");
+    const char *tracestate = secure_getenv("TRACESTATE");
+    ctxvar_ctx *c = ctxvar__ctx_retain(base), *next;
+    size_t skipped;
+    if (baggage && *baggage) {
+        if (ctxvar__baggage_decode(baggage, c, &next, &skipped) != 0) goto out_of_memory;
+        ctxvar__ctx_release(c);
+        c = next;
+    }
+    if (traceparent && !ctxvar__traceparent_valid(traceparent)) {
+        ctxvar__debug("TRACEPARENT is not a valid traceparent: ignored, with TRACESTATE");
+        traceparent = NULL;
+    }
+    const char *names[2] = {"traceparent", "tracestate"};
+    const char *values[2] = {traceparent, traceparent ? tracestate : NULL};
+    for (int i = 0; i < 2; i++) {
+        size_t len = values[i] ? strnlen(values[i], CTXVAR_VALUE_MAX + 1) : 0;
+        if (!values[i] || len > CTXVAR_VALUE_MAX) continue;
+        struct ctxvar *var = ctxvar__intern(names[i], strlen(names[i]));
+        ctxvar__binding *b = var ? ctxvar__binding_new(var, values[i], len) : NULL;
+        if (!b || ctxvar__ctx_with(c, b, &next) != 0) goto out_of_memory;
+        ctxvar__ctx_release(c);
+        c = next;
+    }
+    *out = c;
+    return 0;
+out_of_memory:
+    ctxvar__ctx_release(c);
+    return ENOMEM;
+}
+
 static void seed_main_thread(void)
 {
     int expected = 0;
     if (!on_main_thread() || !atomic_compare_exchange_strong(&main_seeded, &expected, 1))
         return;
-    const char *baggage = secure_getenv("BAGGAGE");
     ctxvar_ctx *seeded;
-    if (!baggage || !*baggage) return;
-    if (ctxvar__baggage_decode(baggage, self.current, &seeded) != 0) {
-        ctxvar__debug("BAGGAGE: out of memory, main thread starts empty");
+    if (context_from_environment(self.current, &seeded) != 0) {
+        ctxvar__debug("out of memory reading the environment; the main thread starts empty");
+        return;
+    }
+    if (seeded == self.current) {
+        ctxvar__ctx_release(seeded);
         return;
     }
     if (seeded && ensure_registered() != 0) {
@@ -204,6 +244,7 @@ static void initialise(void)
 {
     debug_enabled = env_is("CTXVAR_DEBUG", "1");
     inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
+    export_enabled = !env_is("CTXVAR_EXPORT", "0");
     exit_key_ready = pthread_key_create(&exit_key, release_at_thread_exit) == 0;
     if (!exit_key_ready) ctxvar__debug("no pthread key left: contexts of exiting threads leak");
     /* Loaded twice from two paths, both copies see the first one's table. */
@@ -229,6 +270,14 @@ int ctxvar__inherit_enabled(void)
     ctxvar__ensure_init();
     return inherit_enabled && is_primary;
 }
+
+int ctxvar__export_enabled(void)
+{
+    ctxvar__ensure_init();
+    return export_enabled && is_primary;
+}
+
+ctxvar_ctx *ctxvar__current_borrowed(void) { return current(); }
 
 int ctxvar__propagation_enabled(void)
 {
@@ -305,6 +354,12 @@ static struct ctxvar *find_in_chain(struct ctxvar *from, const struct ctxvar *un
     for (struct ctxvar *v = from; v != until; v = v->next)
         if (v->name_len == len && memcmp(v->name, name, len) == 0) return v;
     return NULL;
+}
+
+struct ctxvar *ctxvar__lookup(const char *name, size_t len)
+{
+    _Atomic(struct ctxvar *) *bucket = &intern_table[name_hash(name, len) % INTERN_BUCKETS];
+    return find_in_chain(atomic_load_explicit(bucket, memory_order_acquire), NULL, name, len);
 }
 
 /* Lock-free: entries are only ever pushed on a bucket's head and never
@@ -691,6 +746,47 @@ CTXVAR__EXPORT int ctxvar_format(char *buf, size_t size)
     return t.len > 0x7fffffff ? 0x7fffffff : (int)t.len;
 }
 
+/* ---- Across processes ------------------------------------------------------ */
+
+static int clamp_length(size_t len) { return len > 0x7fffffff ? 0x7fffffff : (int)len; }
+
+CTXVAR__EXPORT int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size,
+                                         size_t *dropped)
+{
+    int saved_errno = errno;
+    size_t len = ctxvar__baggage_encode(c, buf, size, dropped);
+    errno = saved_errno;
+    return clamp_length(len);
+}
+
+CTXVAR__EXPORT int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped)
+{
+    return ctxvar_baggage_encode(current(), buf, size, dropped);
+}
+
+CTXVAR__EXPORT int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base,
+                                         ctxvar_ctx **out, size_t *skipped)
+{
+    int saved_errno = errno;
+    size_t ignored;
+    if (!value || !out) {
+        ctxvar__debug("ctxvar_baggage_decode: NULL %s", value ? "out" : "value");
+        return EINVAL;
+    }
+    int err = ctxvar__baggage_decode(value, base, out, skipped ? skipped : &ignored);
+    errno = saved_errno;
+    return err;
+}
+
+CTXVAR__EXPORT int ctxvar_set_traceparent(const char *value, ctxvar_token *tok)
+{
+    if (!value || !ctxvar__traceparent_valid(value)) {
+        ctxvar__debug("ctxvar_set_traceparent: not a valid traceparent");
+        return EINVAL;
+    }
+    return ctxvar_set(ctxvar_named("traceparent"), value, tok);
+}
+
 /* ---- Runtime ------------------------------------------------------------- */
 
 CTXVAR__EXPORT int ctxvar_runtime_present(void) { return 1; }
@@ -719,7 +815,8 @@ static const struct ctxvar__runtime runtime_table = {
     ctxvar_capture, ctxvar_retain, ctxvar_release, ctxvar_swap, ctxvar_run,
     ctxvar_ctx_get, ctxvar_ctx_count, ctxvar_ctx_foreach, ctxvar_wrap, ctxvar_wrap_ret,
     ctxvar_task_run, ctxvar_task_call, ctxvar_task_free, ctxvar_format, ctxvar_stats,
-    ctxvar_version, ctxvar_clear,
+    ctxvar_version, ctxvar_clear, ctxvar_baggage_encode, ctxvar_baggage_current,
+    ctxvar_baggage_decode, ctxvar_set_traceparent,
 };
 extern const struct ctxvar__runtime ctxvar__runtime_v1
     __attribute__((alias("runtime_table"), visibility("default")));

@@ -37,6 +37,13 @@ int ctxvar__inherit_enabled(void) CTXVAR__HIDDEN;
  * inheritance at thread creation, CTXVAR_INHERIT=0 does not turn this off. */
 int ctxvar__propagation_enabled(void) CTXVAR__HIDDEN;
 
+/* Whether child processes get the calling thread's context in their
+ * environment: CTXVAR_EXPORT is not 0 and this copy is the runtime. */
+int ctxvar__export_enabled(void) CTXVAR__HIDDEN;
+
+/* The calling thread's current context, borrowed. */
+ctxvar_ctx *ctxvar__current_borrowed(void) CTXVAR__HIDDEN;
+
 /* A new reference to the calling thread's context, for a thread it starts. */
 ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
 
@@ -60,6 +67,10 @@ void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(pr
 
 /* 1 when name is a valid variable name of `len` bytes. */
 int ctxvar__valid_name(const char *name, size_t len) CTXVAR__HIDDEN;
+
+/* The variable of that name if it was ever interned, else NULL; allocates
+ * nothing, takes no lock. */
+struct ctxvar *ctxvar__lookup(const char *name, size_t len) CTXVAR__HIDDEN;
 
 /* The variable of that name (len bytes, not NUL-terminated), interned. */
 struct ctxvar *ctxvar__intern(const char *name, size_t len) CTXVAR__HIDDEN;

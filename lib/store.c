@@ -385,11 +385,33 @@ static void collect(const ctxvar_ctx *n, const ctxvar__binding ***cursor)
     }
 }
 
-static int compare_names(const void *a, const void *b)
+static int name_before(const ctxvar__binding *x, const ctxvar__binding *y)
 {
-    const ctxvar__binding *x = *(const ctxvar__binding *const *)a;
-    const ctxvar__binding *y = *(const ctxvar__binding *const *)b;
-    return strcmp(x->var->name, y->var->name);
+    return strcmp(x->var->name, y->var->name) < 0;
+}
+
+/* Heapsort by name: in place, O(n log n), and no allocation (qsort may
+ * allocate, and this runs on exec paths where nothing may). */
+static void sift_down(const ctxvar__binding **a, size_t root, size_t n)
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && name_before(a[child], a[child + 1])) child++;
+        if (!name_before(a[root], a[child])) return;
+        const ctxvar__binding *t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+    }
+}
+
+static void sort_by_name(const ctxvar__binding **a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;) sift_down(a, i, n);
+    for (size_t end = n; end-- > 1;) {
+        const ctxvar__binding *t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
 }
 
 /* The binding with the smallest name greater than `after` (or the smallest
@@ -411,25 +433,34 @@ static const ctxvar__binding *next_in_order(const ctxvar_ctx *n, const char *aft
     return best;
 }
 
+int ctxvar__ctx_visit_sorted_in(const ctxvar_ctx *c,
+                                int (*fn)(const ctxvar__binding *, void *), void *arg,
+                                const ctxvar__binding **scratch, size_t room)
+{
+    size_t n = ctxvar__ctx_count(c);
+    int r = 0;
+    if (n > room) {
+        const ctxvar__binding *b = NULL;
+        while (r == 0 && (b = next_in_order(c, b ? b->var->name : NULL, NULL))) r = fn(b, arg);
+        return r;
+    }
+    const ctxvar__binding **cursor = scratch;
+    if (n) collect(c, &cursor);
+    sort_by_name(scratch, n);
+    for (size_t i = 0; i < n && r == 0; i++) r = fn(scratch[i], arg);
+    return r;
+}
+
 int ctxvar__ctx_visit_sorted(const ctxvar_ctx *c, int (*fn)(const ctxvar__binding *, void *),
                              void *arg)
 {
     enum { ON_STACK = 64 };
-    const ctxvar__binding *stack[ON_STACK], **sorted = stack, **cursor;
+    const ctxvar__binding *stack[ON_STACK], **heap = NULL;
     size_t n = ctxvar__ctx_count(c);
-    int r = 0;
-    if (n == 0) return 0;
-    if (n > ON_STACK && !(sorted = ctxvar__alloc(n * sizeof *sorted))) {
-        const ctxvar__binding *b = NULL;
-        while (r == 0 && (b = next_in_order(c, b ? b->var->name : NULL, NULL)))
-            r = fn(b, arg);
-        return r;
-    }
-    cursor = sorted;
-    collect(c, &cursor);
-    qsort(sorted, n, sizeof *sorted, compare_names);
-    for (size_t i = 0; i < n && r == 0; i++) r = fn(sorted[i], arg);
-    if (sorted != stack) free(sorted);
+    if (n > ON_STACK) heap = ctxvar__alloc(n * sizeof *heap);
+    int r = heap ? ctxvar__ctx_visit_sorted_in(c, fn, arg, heap, n)
+                 : ctxvar__ctx_visit_sorted_in(c, fn, arg, stack, ON_STACK);
+    free(heap);
     return r;
 }
 

@@ -107,6 +107,12 @@ int ctxvar__ctx_visit_sorted(const ctxvar_ctx *c,
                              int (*fn)(const ctxvar__binding *b, void *arg),
                              void *arg) CTXVAR__HIDDEN;
 
+/* The same with the caller's scratch room for `room` pointers; allocates
+ * nothing, so it may run after vfork.  Beyond `room` bindings it walks. */
+int ctxvar__ctx_visit_sorted_in(const ctxvar_ctx *c,
+                                int (*fn)(const ctxvar__binding *b, void *arg), void *arg,
+                                const ctxvar__binding **scratch, size_t room) CTXVAR__HIDDEN;
+
 /* Counts live contexts (roots); defined in runtime.c. */
 void ctxvar__count_live(long delta) CTXVAR__HIDDEN;
 
