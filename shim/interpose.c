@@ -34,17 +34,38 @@ static void *find_next(const char *name, const void *ours, const char *const *ve
 static _Atomic(pthread_create_fn) next_pthread_create;
 static _Atomic(thrd_create_fn) next_thrd_create;
 
-/* What a new thread needs from its creator.  Allocated by the creator,
- * freed by the new thread as soon as it has copied it, or by the creator if
- * the real call fails and no thread will read it. */
+/* What a new thread needs from its creator.  Taken by the creator from a
+ * small static pool (or the heap when the pool is busy), handed back by the
+ * new thread as soon as it has copied it, or by the creator if the real call
+ * fails and no thread will read it.  The pool spares the new thread a
+ * malloc/free pair: a thread that never allocates never sets up a malloc
+ * cache, which costs more than everything else we do per thread. */
+struct start_slot;
 struct start_args {
     union {
         void *(*posix)(void *);
         thrd_start_t c11;
     } start;
     void *arg;
-    ctxvar_ctx *context;    /* owned: the creator's snapshot */
+    ctxvar_ctx *context;        /* owned: the creator's snapshot */
+    struct start_slot *slot;    /* NULL: allocated, to be freed */
 };
+
+struct start_slot {
+    atomic_int busy;
+    struct start_args args;
+};
+
+/* The fault-injection build always allocates, so that tests reach the
+ * out-of-memory path. */
+#ifdef CTXVAR_FAULT_INJECTION
+#define START_SLOTS 0
+#else
+#define START_SLOTS 256
+#endif
+#define START_SLOT_PROBES 8
+static struct start_slot start_slots[START_SLOTS + 1];
+static atomic_uint start_slot_hint;
 
 /* Under ThreadSanitizer the new thread frees these before TSan knows it
  * (runtime.h, CTXVAR__BEFORE_THREAD_START): allocate them from glibc's own
@@ -59,10 +80,32 @@ extern void __libc_free(void *p);
 #define start_args_free free
 #endif
 
+static struct start_args *take_start_slot(void)
+{
+    unsigned hint = atomic_fetch_add_explicit(&start_slot_hint, 1, memory_order_relaxed);
+    for (unsigned i = 0; START_SLOTS && i < START_SLOT_PROBES; i++) {
+        struct start_slot *slot = &start_slots[(hint + i) % (START_SLOTS ? START_SLOTS : 1)];
+        if (!atomic_load_explicit(&slot->busy, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&slot->busy, 1, memory_order_acquire)) {
+            slot->args.slot = slot;
+            return &slot->args;
+        }
+    }
+    struct start_args *args = take_start_slot();
+    if (args) args->slot = NULL;
+    return args;
+}
+
+static CTXVAR__BEFORE_THREAD_START void give_back(struct start_args *args)
+{
+    if (args->slot) atomic_store_explicit(&args->slot->busy, 0, memory_order_release);
+    else start_args_free(args);
+}
+
 static CTXVAR__BEFORE_THREAD_START struct start_args take_start_args(void *p)
 {
     struct start_args args = *(struct start_args *)p;
-    start_args_free(p);
+    give_back(p);
     ctxvar__thread_adopt(args.context);
     return args;
 }
@@ -86,7 +129,7 @@ static struct start_args *prepare(void *arg, int *failed)
 {
     *failed = 0;
     if (!ctxvar__inherit_enabled()) return NULL;
-    struct start_args *args = start_args_alloc(sizeof *args);
+    struct start_args *args = take_start_slot();
     if (!args) {
         *failed = 1;
         ctxvar__debug("pthread_create: out of memory; the new thread starts empty");
@@ -100,7 +143,7 @@ static struct start_args *prepare(void *arg, int *failed)
 static void discard(struct start_args *args)
 {
     ctxvar__ctx_release(args->context);
-    start_args_free(args);
+    give_back(args);
 }
 
 CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
