@@ -51,6 +51,7 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 -include bats/bats.mk
 -include tests/reliability.mk
 -include bench/bench.mk
+-include fuzz/fuzz.mk
 
 # One line "N passed, N failed" over every suite; non-zero on any failure.
 test: all

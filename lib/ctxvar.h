@@ -33,9 +33,9 @@
  *   6. Across processes      ctxvar_baggage_encode  ctxvar_baggage_current
  *                            ctxvar_baggage_decode  ctxvar_set_traceparent
  *                            child processes: BAGGAGE, TRACEPARENT, TRACESTATE
- *   6b. Runtime              ctxvar_runtime_present  ctxvar_stats
+ *   7. Runtime               ctxvar_runtime_present  ctxvar_stats
  *                            ctxvar_version  ctxvar_strerror
- *   7. Environment           BAGGAGE  TRACEPARENT  TRACESTATE  CTXVAR_INHERIT
+ *   8. Environment           BAGGAGE  TRACEPARENT  TRACESTATE  CTXVAR_INHERIT
  *                            CTXVAR_EXPORT  CTXVAR_DEBUG
  *
  * 1. HOW IT WORKS
@@ -63,7 +63,8 @@
  *   thread-local destructors and pthread key destructors have run, so those
  *   may still log with it.  A forked child keeps the forking thread's context.
  *   It also carries context, with no code change, into OpenMP regions and
- *   tasks and into SIGEV_THREAD timers and mq_notify (section 4).
+ *   tasks and into SIGEV_THREAD timers and mq_notify (section 4), and into
+ *   child processes as W3C Baggage and Trace Context (section 6).
  *
  *   Not covered: static binaries and pure-Go programs (the loader ignores
  *   LD_PRELOAD there), setuid programs (the loader drops LD_PRELOAD), the
@@ -260,7 +261,7 @@
  *   allocation and take no lock, so they are safe after vfork and fork.  A
  *   TRACEPARENT is exported only when valid (TRACESTATE only with it).
  *
- * 6b. RUNTIME
+ * 7. RUNTIME
  *
  *   int ctxvar_runtime_present(void)     1 when the runtime is bound, else 0.
  *   int ctxvar_stats(struct ctxvar_stats *out)
@@ -275,7 +276,7 @@
  *                                        this header's with no runtime.
  *   const char *ctxvar_strerror(int err) a static message for an error code.
  *
- * 7. ENVIRONMENT (read once by the runtime at load, with secure_getenv)
+ * 8. ENVIRONMENT (read once by the runtime at load, with secure_getenv)
  *
  *   BAGGAGE           a W3C Baggage header value; each member key=value seeds
  *                     the main thread's context (values percent-decoded,
