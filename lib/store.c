@@ -118,7 +118,7 @@ void ctxvar__binding_release(ctxvar__binding *b)
 
 static unsigned slot_count(const ctxvar_ctx *n)
 {
-    return (unsigned)__builtin_popcount(n->bindings | n->children);
+    return ctxvar__popcount(n->bindings | n->children);
 }
 
 static uint32_t fragment_bit(uint32_t hash, unsigned shift)
@@ -128,7 +128,7 @@ static uint32_t fragment_bit(uint32_t hash, unsigned shift)
 
 static unsigned slot_index(const ctxvar_ctx *n, uint32_t bit)
 {
-    return (unsigned)__builtin_popcount((n->bindings | n->children) & (bit - 1));
+    return ctxvar__popcount((n->bindings | n->children) & (bit - 1));
 }
 
 static ctxvar_ctx *node_alloc(unsigned slots)

@@ -45,6 +45,21 @@ struct ctxvar_ctx {
 
 uint32_t ctxvar__hash_serial(uint32_t serial) CTXVAR__HIDDEN;
 
+/* Bits set in x.  Without -mpopcnt, __builtin_popcount is a call into
+ * libgcc, which makes every lookup save registers; this is five inline
+ * arithmetic steps instead. */
+static inline unsigned ctxvar__popcount(uint32_t x)
+{
+#if defined(__POPCNT__)
+    return (unsigned)__builtin_popcount(x);
+#else
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0fu;
+    return (x * 0x01010101u) >> 24;
+#endif
+}
+
 /* Bindings.  new returns NULL when out of memory. */
 ctxvar__binding *ctxvar__binding_new(const struct ctxvar *var, const char *value,
                                      size_t len) CTXVAR__HIDDEN;
@@ -75,7 +90,7 @@ static inline const ctxvar__binding *ctxvar__ctx_find(const ctxvar_ctx *c,
     unsigned shift = 0;
     while (c) {
         uint32_t bit = 1u << ((hash >> shift) & CTXVAR__HAMT_MASK);
-        uint32_t index = (uint32_t)__builtin_popcount((c->bindings | c->children) & (bit - 1));
+        uint32_t index = ctxvar__popcount((c->bindings | c->children) & (bit - 1));
         if (c->bindings & bit) {
             const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
             return b->var == var ? b : NULL;

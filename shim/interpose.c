@@ -91,7 +91,7 @@ static struct start_args *take_start_slot(void)
             return &slot->args;
         }
     }
-    struct start_args *args = take_start_slot();
+    struct start_args *args = start_args_alloc(sizeof *args);
     if (args) args->slot = NULL;
     return args;
 }

@@ -2,6 +2,8 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <string.h>
 #include <semaphore.h>
 #include <threads.h>
 
@@ -145,6 +147,56 @@ TEST_IMPL(threads_inherited_counts_each_thread)
     struct ctxvar_stats s;
     ASSERT_INT(0, ctxvar_stats(&s));
     ASSERT_ULL(0, s.inherit_failures);
+}
+
+/* Regression: with every slot of the start-args pool busy, pthread_create
+ * recursed into the pool instead of allocating, then freed a static slot
+ * (seen by make bench with 10,000 threads: free(): invalid pointer). */
+enum { MANY_THREADS = 3000 };
+static pthread_barrier_t all_started;
+
+static void *wait_for_all(void *arg)
+{
+    (void)arg;
+    const char *seen = ctxvar_get(test_var("x"), "unset");
+    pthread_barrier_wait(&all_started);
+    return strcmp(seen, "many") == 0 ? (void *)1 : NULL;
+}
+
+TEST_IMPL(more_threads_alive_than_start_slots_all_inherit)
+{
+    static pthread_t t[MANY_THREADS];
+    pthread_attr_t attr;
+    test_set("x", "many");
+    unsigned long long base = test_live();
+    CHECK_PT(pthread_barrier_init(&all_started, NULL, MANY_THREADS + 1));
+    /* On one CPU, under SCHED_FIFO (root), the creator is not preempted by
+     * the threads it creates: all of them are created before any starts, so
+     * every slot of the pool (256) is taken and the rest must be allocated. */
+    cpu_set_t one_cpu;
+    CPU_ZERO(&one_cpu);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one_cpu);
+    sched_setaffinity(0, sizeof one_cpu, &one_cpu);
+    struct sched_param fifo = {.sched_priority = 1};
+    int fifo_ok = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) == 0;
+    CHECK_PT(pthread_attr_init(&attr));
+    CHECK_PT(pthread_attr_setstacksize(&attr, 256 * 1024));
+    for (int i = 0; i < MANY_THREADS; i++) CHECK_PT(pthread_create(&t[i], &attr, wait_for_all, NULL));
+    pthread_attr_destroy(&attr);
+    if (fifo_ok) {
+        struct sched_param normal = {.sched_priority = 0};
+        pthread_setschedparam(pthread_self(), SCHED_OTHER, &normal);
+    }
+    pthread_barrier_wait(&all_started);
+    int inherited = 0;
+    for (int i = 0; i < MANY_THREADS; i++) {
+        void *ok;
+        CHECK_PT(pthread_join(t[i], &ok));
+        inherited += ok != NULL;
+    }
+    ASSERT_INT(MANY_THREADS, inherited);
+    ASSERT_ULL(base, test_live());
+    pthread_barrier_destroy(&all_started);
 }
 
 static int thrd_nothing(void *arg)
