@@ -13,7 +13,7 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result pool bypass pool_stress \
-    omp_context notify)
+    omp_context notify spawn_requests spawn_child spawn_one)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -94,5 +94,11 @@ $(BATS_DIR)/omp_context: $(BATS_SRC)/omp_context.c $(BATS_DEPS)
 
 # SIGEV_THREAD timers and mq_notify.
 $(BATS_DIR)/notify: $(BATS_SRC)/notify.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+# Child processes started from request threads, and what they get
+# (bats/processes.bats).
+$(BATS_DIR)/spawn_%: $(BATS_SRC)/spawn_%.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@

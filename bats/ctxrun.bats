@@ -30,8 +30,11 @@ scratch_dir() {
 
 @test "--help prints the usage on stdout and exits 0" {
     run -0 --separate-stderr "$CTXRUN" --help
-    [ "${lines[0]}" = "Usage: ctxrun [--set NAME=VALUE]... [--] COMMAND [ARG]..." ]
+    [ "${lines[0]}" = "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]" ]
+    [ "${lines[1]}" = "              [--] COMMAND [ARG]..." ]
     [[ "$output" == *"--set NAME=VALUE"* ]]
+    [[ "$output" == *"  --baggage VALUE      merge the members of a W3C baggage value, already"* ]]
+    [[ "$output" == *"  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as"* ]]
     [[ "$output" == *"--version"* ]]
     [ "$stderr" = "" ]
 }
@@ -375,4 +378,213 @@ ctxrun: ctxrun-no-such-command: No such file or directory" ]
     [ "$output" = 'main: k="" other=1 v="a b,c;d%e\"f\\g é"
 thread: k="" other=1 v="a b,c;d%e\"f\\g é"
 runtime: yes' ]
+}
+
+# --- --baggage --------------------------------------------------------------
+
+@test "--baggage VALUE and --baggage=VALUE merge their members into BAGGAGE as encoded" {
+    require_runtime
+    run -0 "$CTXRUN" --baggage 'a=%20x,b=1;p=2' --baggage=c=%C3%A9 "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "a=%20x,b=1;p=2,c=%C3%A9" ]
+}
+
+@test "--baggage members replace existing BAGGAGE members with the same key" {
+    require_runtime
+    BAGGAGE='a=old,keep=1, b = old ;p' run -0 "$CTXRUN" --baggage 'b=new,a=new' "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "keep=1,b=new,a=new" ]
+}
+
+@test "--baggage and --set apply in command-line order, later wins" {
+    require_runtime
+    run -0 "$CTXRUN" --set k=set1 --baggage 'k=bag,j=1' --set j=set2 "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "k=bag,j=set2" ]
+    run -0 "$CTXRUN" --baggage 'k=bag' --set 'k=a b' "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "k=a%20b" ]
+}
+
+@test "--baggage drops blanks around members and empty members" {
+    require_runtime
+    run -0 "$CTXRUN" --baggage $' a = 1 ;p ,, \t,b=2 ' "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "a = 1 ;p,b=2" ]
+}
+
+@test "--baggage with no members leaves BAGGAGE as it was" {
+    require_runtime
+    run -0 "$CTXRUN" --baggage ' , ' "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "(unset)" ]
+}
+
+@test "--baggage members reach the program decoded" {
+    require_runtime
+    prog="$B/examples/print_context"
+    [ -x "$prog" ] || skip "build/examples/print_context is not built"
+    run -0 --separate-stderr "$CTXRUN" --baggage 'note=a%20b%2Cc;p=1,user=%C3%A9' -- "$prog"
+    [ "$output" = 'main: note="a b,c" user=é
+thread: note="a b,c" user=é
+runtime: yes' ]
+}
+
+@test "--baggage as the last argument is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --baggage
+    [ "$stderr" = "ctxrun: --baggage expects a W3C baggage value" ]
+}
+
+@test "a --baggage member without '=' is a usage error that does not echo it" {
+    run -2 --separate-stderr "$CTXRUN" --baggage 'a=1,secret' true
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: --baggage: member 2 has no '=' (KEY=VALUE expected)" ]
+}
+
+@test "a --baggage key that is not a variable name is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --baggage '1k=v' true
+    [ "$stderr" = "ctxrun: --baggage: invalid variable name '1k' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')" ]
+}
+
+@test "traceparent and tracestate are refused as --baggage members" {
+    run -2 --separate-stderr "$CTXRUN" --baggage 'traceparent=x' true
+    [ "$stderr" = "ctxrun: --baggage: 'traceparent' travels in its own variable, not in BAGGAGE" ]
+    run -2 --separate-stderr "$CTXRUN" --baggage 'a=1, tracestate = x' true
+    [ "$stderr" = "ctxrun: --baggage: 'tracestate' travels in its own variable, not in BAGGAGE" ]
+}
+
+@test "a --baggage value with a byte that must be encoded is a usage error that does not echo it" {
+    run -2 --separate-stderr "$CTXRUN" --baggage 'k=sec"ret' true
+    [ "$stderr" = "ctxrun: --baggage: value of 'k' holds a byte that must be percent-encoded" ]
+    run -2 --separate-stderr "$CTXRUN" --baggage 'k=sec ret' true
+    [ "$stderr" = "ctxrun: --baggage: value of 'k' holds a byte that must be percent-encoded" ]
+}
+
+@test "a --baggage value with a bad or NUL percent-escape is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --baggage 'k=%4' true
+    [ "$stderr" = "ctxrun: --baggage: value of 'k' has a bad percent-escape" ]
+    run -2 --separate-stderr "$CTXRUN" --baggage 'k=%zz' true
+    [ "$stderr" = "ctxrun: --baggage: value of 'k' has a bad percent-escape" ]
+    run -2 --separate-stderr "$CTXRUN" --baggage 'k=a%00b' true
+    [ "$stderr" = "ctxrun: --baggage: value of 'k' holds an escaped NUL (%00)" ]
+}
+
+@test "a --baggage value over 4096 bytes once decoded is a usage error; 4096 is accepted" {
+    require_runtime
+    value=$(head -c 4096 /dev/zero | tr '\0' v)
+    run -0 "$CTXRUN" --baggage "k=$value" "${SHOW_BAGGAGE[@]}"
+    [ "$output" = "k=$value" ]
+    run -2 --separate-stderr "$CTXRUN" --baggage "k=${value}%41" true
+    [ "$stderr" = "ctxrun: --baggage: value of 'k' is longer than 4096 bytes once decoded" ]
+}
+
+# --- --traceparent ------------------------------------------------------------
+
+TP=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+SHOW_TRACE=(sh -c 'printf "%s|%s|%s\n" "${TRACEPARENT-(unset)}" "${TRACESTATE-(unset)}" "${BAGGAGE-(unset)}"')
+
+# expect_bad_traceparent VALUE: ctxrun --traceparent VALUE exits 2 with the
+# one-line message, and so does --traceparent=VALUE.
+expect_bad_traceparent() {
+    local option
+    for option in --traceparent "--traceparent=$1"; do
+        if [ "$option" = --traceparent ]; then
+            run -2 --separate-stderr "$CTXRUN" --traceparent "$1" true
+        else
+            run -2 --separate-stderr "$CTXRUN" "$option" true
+        fi
+        [ "$output" = "" ]
+        [ "$stderr" = "ctxrun: invalid traceparent '$1' (expected 00-<32 hex>-<16 hex>-<2 hex>, lowercase, ids not all zero)" ]
+    done
+}
+
+@test "--traceparent VALUE and --traceparent=VALUE set TRACEPARENT, and nothing else" {
+    require_runtime
+    run -0 "$CTXRUN" --traceparent "$TP" "${SHOW_TRACE[@]}"
+    [ "$output" = "$TP|(unset)|(unset)" ]
+    run -0 "$CTXRUN" "--traceparent=$TP" "${SHOW_TRACE[@]}"
+    [ "$output" = "$TP|(unset)|(unset)" ]
+}
+
+@test "--traceparent replaces a TRACEPARENT in the environment and leaves TRACESTATE as it was" {
+    require_runtime
+    TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00 TRACESTATE=k=v \
+        run -0 "$CTXRUN" --traceparent "$TP" "${SHOW_TRACE[@]}"
+    [ "$output" = "$TP|k=v|(unset)" ]
+}
+
+@test "the last --traceparent wins" {
+    require_runtime
+    run -0 "$CTXRUN" --traceparent 00-11111111111111111111111111111111-2222222222222222-00 \
+        --traceparent "$TP" "${SHOW_TRACE[@]}"
+    [ "$output" = "$TP|(unset)|(unset)" ]
+}
+
+@test "a higher version is accepted by its first four fields, with or without more after a '-'" {
+    require_runtime
+    run -0 "$CTXRUN" --traceparent "01${TP#00}" "${SHOW_TRACE[@]}"
+    [ "$output" = "01${TP#00}|(unset)|(unset)" ]
+    run -0 "$CTXRUN" --traceparent "cc${TP#00}-what-the-future-holds" "${SHOW_TRACE[@]}"
+    [ "$output" = "cc${TP#00}-what-the-future-holds|(unset)|(unset)" ]
+}
+
+@test "a traceparent with uppercase hex is a usage error" {
+    expect_bad_traceparent 00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319c-B7AD6B7169203331-01
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0A
+    expect_bad_traceparent "0A${TP#00}"
+}
+
+@test "a traceparent with an all-zero trace id is a usage error" {
+    expect_bad_traceparent 00-00000000000000000000000000000000-b7ad6b7169203331-01
+}
+
+@test "a traceparent with an all-zero parent id is a usage error" {
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01
+}
+
+@test "a traceparent of version ff is a usage error" {
+    expect_bad_traceparent "ff${TP#00}"
+}
+
+@test "a traceparent with fields of the wrong length is a usage error" {
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319cc-b7ad6b7169203331-01
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-01
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1
+    expect_bad_traceparent 0-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+    expect_bad_traceparent ''
+}
+
+@test "a version 00 traceparent with trailing data is a usage error" {
+    expect_bad_traceparent "$TP-00"
+    expect_bad_traceparent "${TP}0"
+    expect_bad_traceparent "01${TP#00}x"
+}
+
+@test "a traceparent with other separators or non-hex is a usage error" {
+    expect_bad_traceparent 00_0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331_01
+    expect_bad_traceparent 00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01
+}
+
+@test "an invalid traceparent holding a newline is reported on one line" {
+    run -2 --separate-stderr "$CTXRUN" --traceparent $'00-\n' true
+    [ "$stderr" = "ctxrun: invalid traceparent '00-\\x0A' (expected 00-<32 hex>-<16 hex>-<2 hex>, lowercase, ids not all zero)" ]
+}
+
+@test "--traceparent as the last argument is a usage error" {
+    run -2 --separate-stderr "$CTXRUN" --traceparent
+    [ "$stderr" = "ctxrun: --traceparent expects a W3C traceparent" ]
+}
+
+@test "a traceparent given with ctxrun reaches print_context's main thread and its thread" {
+    require_runtime
+    prog="$B/examples/print_context"
+    [ -x "$prog" ] || skip "build/examples/print_context is not built"
+    run -0 --separate-stderr "$CTXRUN" --traceparent "$TP" --set request_id=42 -- "$prog"
+    [ "$output" = "main: request_id=42 traceparent=$TP
+thread: request_id=42 traceparent=$TP
+runtime: yes" ]
+    [ "$stderr" = "" ]
+}
+
+@test "a traceparent given with ctxrun reaches a child the program starts, with TRACESTATE from the environment" {
+    require_runtime
+    TRACESTATE=vendor=1 run -0 --separate-stderr "$CTXRUN" --traceparent "$TP" --baggage a=1 -- \
+        sh -c 'sh -c '\''printf "%s|%s|%s\n" "$TRACEPARENT" "$TRACESTATE" "$BAGGAGE"'\'
+    [ "$output" = "$TP|vendor=1|a=1" ]
 }

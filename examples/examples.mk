@@ -41,3 +41,14 @@ $(B)/examples/thread_pool: $(THREAD_POOL_DIR)/main.c $(THREAD_POOL_DIR)/pool.c \
                            $(THREAD_POOL_DIR)/pool.h lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+
+# A request server whose request threads each start child processes, and
+# the C child it starts (found next to the server).
+PROCESS_SERVER_DIR := examples/process_server
+examples: $(B)/examples/process_server $(B)/examples/request_child
+$(B)/examples/process_server: $(PROCESS_SERVER_DIR)/server.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+$(B)/examples/request_child: $(PROCESS_SERVER_DIR)/request_child.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@

@@ -1,7 +1,8 @@
 /* ctxrun.c - run a command with the ctxvar runtime preloaded and an initial
  * context.  See man/ctxrun.1 for the user's view.
  *
- *     ctxrun [--set NAME=VALUE]... [--] COMMAND [ARG]...
+ *     ctxrun [--set NAME=VALUE | --baggage VALUE | --traceparent VALUE]...
+ *            [--] COMMAND [ARG]...
  *
  * The launcher does three things and then gets out of the way with execvp():
  *
@@ -15,16 +16,20 @@
  *   2. It appends that absolute path to LD_PRELOAD.  Appending, not
  *      prepending, keeps a dynamic ASan/TSan runtime first, where it must be
  *      (item 10).
- *   3. It merges the --set pairs into BAGGAGE, which the runtime reads at load
- *      to seed the main thread's context.  Values are percent-encoded so the
- *      header stays valid W3C Baggage whatever bytes the user passed.
+ *   3. It merges the --set pairs and the members of --baggage values into
+ *      BAGGAGE, and puts a --traceparent in TRACEPARENT: the runtime reads
+ *      both at load to seed the main thread's context.  --set values are
+ *      percent-encoded so the header stays valid W3C Baggage whatever bytes
+ *      the user passed; --baggage members are checked the way the runtime
+ *      reads them and kept in their encoded form.
  *
  * Exit status is the command's own (we exec), or 2 for a usage error, 126 when
  * the command (or the runtime) cannot be used, 127 when the command is not
  * found: the shell's conventions, so ctxrun can be put in front of anything.
  *
- * Nothing else in the environment is touched, and nothing is written to stdout
- * except what --help and --version were asked for: the command owns stdout.
+ * Nothing else in the environment is touched (TRACESTATE neither: it stays
+ * the caller's), and nothing is written to stdout except what --help and
+ * --version were asked for: the command owns stdout.
  */
 #include <errno.h>
 #include <limits.h>
@@ -49,27 +54,38 @@ enum exit_status {
     EXIT_NOT_FOUND  = 127,
 };
 
-/* One --set NAME=VALUE.  Both point into argv (borrowed, never copied): the
- * name is not NUL-terminated, hence name_len. */
+/* One member to merge into BAGGAGE: a --set NAME=VALUE (value to be
+ * percent-encoded, NUL-terminated) or one member of a --baggage value (text
+ * already encoded, kept as it is, text_len bytes).  All point into argv
+ * (borrowed, never copied): name and a --baggage text are not
+ * NUL-terminated, hence the lengths. */
 struct setting {
     const char *name;
     size_t      name_len;
-    const char *value;
+    const char *value;      /* --set: the raw value; NULL for --baggage */
+    const char *text;       /* --baggage: the member, OWS trimmed */
+    size_t      text_len;
 };
 
 static const char usage_text[] =
-    "Usage: ctxrun [--set NAME=VALUE]... [--] COMMAND [ARG]...\n"
+    "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]\n"
+    "              [--] COMMAND [ARG]...\n"
     "Run COMMAND with the ctxvar runtime preloaded and an initial context.\n"
     "\n"
-    "  --set NAME=VALUE  set variable NAME to VALUE in COMMAND's main thread\n"
-    "                    (merged into BAGGAGE; may be repeated, last wins)\n"
-    "  --                end of options\n"
-    "  --help            show this help and exit\n"
-    "  --version         show the version and exit\n"
+    "  --set NAME=VALUE     set variable NAME to VALUE in COMMAND's main thread\n"
+    "                       (merged into BAGGAGE; may be repeated, last wins)\n"
+    "  --baggage VALUE      merge the members of a W3C baggage value, already\n"
+    "                       percent-encoded, into BAGGAGE (same key: last wins)\n"
+    "  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as\n"
+    "                       00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>\n"
+    "  --                   end of options\n"
+    "  --help               show this help and exit\n"
+    "  --version            show the version and exit\n"
     "\n"
     "NAME is 1 to 64 bytes of [A-Za-z0-9_.-] starting with a letter or '_';\n"
-    "VALUE is at most 4096 bytes.  The runtime is " RUNTIME_NAME " next to\n"
-    "ctxrun or in ../lib.  CTXVAR_DEBUG=1 explains what is done on stderr.\n"
+    "VALUE is at most 4096 bytes.  --set and --baggage apply in command-line\n"
+    "order.  The runtime is " RUNTIME_NAME " next to ctxrun or in ../lib.\n"
+    "CTXVAR_DEBUG=1 explains what is done on stderr.\n"
     "\n"
     "Exit status: COMMAND's, or 2 for a usage error, 126 if COMMAND cannot be\n"
     "run, 127 if it is not found.\n";
@@ -150,6 +166,39 @@ static int is_valid_name(const char *name, size_t len)
     return 1;
 }
 
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Finds the key of the baggage member member[0..len): the text before the
+ * first '=' or ';', without the optional whitespace around it.  Returns
+ * whether the member has a value at all ('=' comes first). */
+static int member_key(const char *member, size_t len, const char **key,
+                      size_t *key_len)
+{
+    size_t end = 0;
+    while (end < len && member[end] != '=' && member[end] != ';')
+        end++;
+    size_t start = 0;
+    while (start < end && is_ows(member[start]))
+        start++;
+    size_t stop = end;
+    while (stop > start && is_ows(member[stop - 1]))
+        stop--;
+    *key = member + start;
+    *key_len = stop - start;
+    return end < len && member[end] == '=';
+}
+
+static int is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_ows(s[i]))
+            return 0;
+    return 1;
+}
+
 /* Parses "NAME=VALUE" (the text after --set) into *out, or exits with a
  * usage error.  The value is never echoed: it may be a secret. */
 static void parse_setting(const char *arg, struct setting *out)
@@ -169,14 +218,179 @@ static void parse_setting(const char *arg, struct setting *out)
     out->value = eq + 1;
 }
 
-/* Reads the options into settings[] (room for argc entries) and returns the
- * index of COMMAND in argv.  Options stop at the first non-option or "--" so
- * that COMMAND's own arguments, even ones spelled --set, are never ours. */
+static int hex_digit(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+static int hex_value(unsigned char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* W3C baggage-octet: printable ASCII except space, '"', ',', ';' and '\'. */
+static int is_baggage_octet(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
+           (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
+/* Checks the value text[0..len) of the member named key the way the runtime
+ * decodes it (baggage-octets, raw UTF-8, %HH escapes but not %00, at most
+ * 4096 bytes once decoded), or exits with a usage error that names the key
+ * but never shows the value. */
+static void check_baggage_value(const char *key, size_t key_len, const char *text,
+                                size_t len)
+{
+    size_t decoded = 0;
+    for (size_t i = 0; i < len; i++, decoded++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '%') {
+            if (i + 2 >= len || !hex_digit((unsigned char)text[i + 1]) ||
+                !hex_digit((unsigned char)text[i + 2]))
+                fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
+                     "' has a bad percent-escape");
+            if (hex_value((unsigned char)text[i + 1]) == 0 &&
+                hex_value((unsigned char)text[i + 2]) == 0)
+                fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
+                     "' holds an escaped NUL (%00)");
+            i += 2;
+        } else if (c < 0x80 && !is_baggage_octet(c)) {
+            fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
+                 "' holds a byte that must be percent-encoded");
+        }
+    }
+    if (decoded > VALUE_MAX_BYTES)
+        fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
+             "' is longer than 4096 bytes once decoded");
+}
+
+/* Whether name[0..len) is traceparent or tracestate: those travel in their
+ * own variables, and the runtime skips them as baggage members. */
+static int is_trace_header(const char *name, size_t len)
+{
+    return (len == 11 && memcmp(name, "traceparent", 11) == 0) ||
+           (len == 10 && memcmp(name, "tracestate", 10) == 0);
+}
+
+/* Splits the W3C baggage value after --baggage into members, appending one
+ * setting per non-blank member at settings[*n] (room for one per comma and
+ * one more), or exits with a usage error for a member the runtime would
+ * skip: no '=', a key that is not a variable name or is a trace header, a
+ * value that is not properly encoded.  Each member is kept as given, with
+ * the blanks around it removed; properties (";k=v") stay with it. */
+static void parse_baggage(const char *arg, struct setting *settings, size_t *n)
+{
+    unsigned index = 1;
+    for (const char *p = arg;; index++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && is_ows(*p)) {
+            p++;
+            len--;
+        }
+        while (len > 0 && is_ows(p[len - 1]))
+            len--;
+        if (len > 0) {
+            const char *key;
+            size_t key_len;
+            if (!member_key(p, len, &key, &key_len)) {
+                fprintf(stderr, "ctxrun: --baggage: member %u has no '=' (KEY=VALUE expected)\n",
+                        index);
+                exit(EXIT_USAGE);
+            }
+            if (!is_valid_name(key, key_len))
+                fail(EXIT_USAGE, "--baggage: invalid variable name '", key, key_len,
+                     "' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')");
+            if (is_trace_header(key, key_len))
+                fail(EXIT_USAGE, "--baggage: '", key, key_len,
+                     "' travels in its own variable, not in BAGGAGE");
+            const char *value = (const char *)memchr(p, '=', len) + 1;
+            const char *props = memchr(value, ';', len - (size_t)(value - p));
+            const char *value_end = props ? props : p + len;
+            while (value < value_end && is_ows(*value))
+                value++;
+            while (value_end > value && is_ows(value_end[-1]))
+                value_end--;
+            check_baggage_value(key, key_len, value, (size_t)(value_end - value));
+            settings[*n] = (struct setting){key, key_len, NULL, p, len};
+            (*n)++;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+}
+
+static int all_lower_hex(const char *s, size_t n, int *all_zero)
+{
+    *all_zero = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+        if (s[i] != '0')
+            *all_zero = 0;
+    }
+    return 1;
+}
+
+/* W3C Trace Context, the way the runtime checks it (ctxvar.h, section 6):
+ * version 00 is exactly 00-<32 lowercase hex, not all 0>-<16 lowercase hex,
+ * not all 0>-<2 lowercase hex>; a later version other than ff is read by
+ * those four fields and may go on after a '-'.  At most 4096 bytes, or the
+ * runtime could not hold it. */
+static int is_valid_traceparent(const char *v)
+{
+    int zero;
+    size_t len = strlen(v);
+    if (len < 55 || len > VALUE_MAX_BYTES)
+        return 0;
+    if (!all_lower_hex(v, 2, &zero) || (v[0] == 'f' && v[1] == 'f'))
+        return 0;
+    if (v[2] != '-' || v[35] != '-' || v[52] != '-')
+        return 0;
+    if (!all_lower_hex(v + 3, 32, &zero) || zero)
+        return 0;
+    if (!all_lower_hex(v + 36, 16, &zero) || zero)
+        return 0;
+    if (!all_lower_hex(v + 53, 2, &zero))
+        return 0;
+    if (v[0] == '0' && v[1] == '0')
+        return len == 55;
+    return len == 55 || v[55] == '-';
+}
+
+/* The text after --traceparent, or a usage error naming it (a traceparent
+ * is an id, not a secret). */
+static const char *parse_traceparent(const char *arg)
+{
+    if (!is_valid_traceparent(arg))
+        fail_usage("invalid traceparent '", arg,
+                   "' (expected 00-<32 hex>-<16 hex>-<2 hex>, lowercase, ids not all zero)");
+    return arg;
+}
+
+/* Room for every member the options can give: one per --set, one per
+ * member of a --baggage value (at most its commas plus one). */
+static size_t settings_room(int argc, char **argv)
+{
+    size_t room = (size_t)(argc > 0 ? argc : 1);
+    for (int i = 1; i < argc; i++)
+        for (const char *p = argv[i]; *p != '\0'; p++)
+            room += *p == ',';
+    return room;
+}
+
+/* Reads the options into settings[] (room from settings_room) and
+ * *traceparent (the last --traceparent, or NULL), and returns the index of
+ * COMMAND in argv.  Options stop at the first non-option or "--" so that
+ * COMMAND's own arguments, even ones spelled --set, are never ours. */
 static int parse_options(int argc, char **argv, struct setting *settings,
-                         size_t *n_settings)
+                         size_t *n_settings, const char **traceparent)
 {
     int i = 1;
     *n_settings = 0;
+    *traceparent = NULL;
     while (i < argc) {
         const char *arg = argv[i];
         if (strcmp(arg, "--") == 0) {
@@ -196,6 +410,22 @@ static int parse_options(int argc, char **argv, struct setting *settings,
             i += 2;
         } else if (strncmp(arg, "--set=", 6) == 0) {
             parse_setting(arg + 6, &settings[(*n_settings)++]);
+            i += 1;
+        } else if (strcmp(arg, "--baggage") == 0) {
+            if (i + 1 >= argc)
+                fail_usage("--baggage expects a W3C baggage value", NULL, "");
+            parse_baggage(argv[i + 1], settings, n_settings);
+            i += 2;
+        } else if (strncmp(arg, "--baggage=", 10) == 0) {
+            parse_baggage(arg + 10, settings, n_settings);
+            i += 1;
+        } else if (strcmp(arg, "--traceparent") == 0) {
+            if (i + 1 >= argc)
+                fail_usage("--traceparent expects a W3C traceparent", NULL, "");
+            *traceparent = parse_traceparent(argv[i + 1]);
+            i += 2;
+        } else if (strncmp(arg, "--traceparent=", 14) == 0) {
+            *traceparent = parse_traceparent(arg + 14);
             i += 1;
         } else {
             fail_usage("unknown option '", arg, "' (try 'ctxrun --help')");
@@ -326,39 +556,6 @@ static char *append_encoded(char *out, const char *value)
     return out;
 }
 
-static int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Finds the key of the baggage member member[0..len): the text before the
- * first '=' or ';', without the optional whitespace around it.  Returns
- * whether the member has a value at all ('=' comes first). */
-static int member_key(const char *member, size_t len, const char **key,
-                      size_t *key_len)
-{
-    size_t end = 0;
-    while (end < len && member[end] != '=' && member[end] != ';')
-        end++;
-    size_t start = 0;
-    while (start < end && is_ows(member[start]))
-        start++;
-    size_t stop = end;
-    while (stop > start && is_ows(member[stop - 1]))
-        stop--;
-    *key = member + start;
-    *key_len = stop - start;
-    return end < len && member[end] == '=';
-}
-
-static int is_blank(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (!is_ows(s[i]))
-            return 0;
-    return 1;
-}
-
 /* Whether some setting in settings[from..n) is called name[0..len). */
 static int is_set_from(const struct setting *settings, size_t from, size_t n,
                        const char *name, size_t len)
@@ -370,16 +567,18 @@ static int is_set_from(const struct setting *settings, size_t from, size_t n,
 }
 
 /* Returns the new BAGGAGE (caller frees): the old members whose key no
- * --set names, byte for byte, then NAME=ENCODED for each setting in command
- * line order, a repeated NAME appearing once, where it was given last, as
- * if each --set replaced the members before it.  Blank members are dropped
- * because they are not members (W3C forbids empty list entries). */
+ * setting names, byte for byte, then each setting in command line order
+ * (NAME=ENCODED for a --set, the member as given for a --baggage), a
+ * repeated NAME appearing once, where it was given last, as if each setting
+ * replaced the members before it.  Blank members are dropped because they
+ * are not members (W3C forbids empty list entries). */
 static char *merge_baggage(const char *old, const struct setting *settings,
                            size_t n)
 {
     size_t size = (old ? strlen(old) : 0) + 1;
     for (size_t i = 0; i < n; i++)
-        size += settings[i].name_len + 2 + 3 * strlen(settings[i].value);
+        size += settings[i].value ? settings[i].name_len + 2 + 3 * strlen(settings[i].value)
+                                  : settings[i].text_len + 1;
     char *merged = xmalloc(size);
     char *out = merged;
 
@@ -403,6 +602,11 @@ static char *merge_baggage(const char *old, const struct setting *settings,
             continue;
         if (out != merged)
             *out++ = ',';
+        if (settings[i].value == NULL) {
+            memcpy(out, settings[i].text, settings[i].text_len);
+            out += settings[i].text_len;
+            continue;
+        }
         memcpy(out, settings[i].name, settings[i].name_len);
         out += settings[i].name_len;
         *out++ = '=';
@@ -451,16 +655,17 @@ static void debug_report(void)
 
 int main(int argc, char **argv)
 {
-    struct setting *settings = xmalloc(sizeof *settings * (size_t)(argc > 0 ? argc : 1));
+    struct setting *settings = xmalloc(sizeof *settings * settings_room(argc, argv));
     size_t n_settings;
-    int command = parse_options(argc, argv, settings, &n_settings);
+    const char *traceparent;
+    int command = parse_options(argc, argv, settings, &n_settings, &traceparent);
 
     char lib[PATH_MAX];
     find_runtime(lib);
     update_preload(lib);
 
-    /* Without --set, BAGGAGE is the caller's business: left byte for byte,
-     * and unset stays unset rather than becoming "". */
+    /* Without a member to merge, BAGGAGE is the caller's business: left
+     * byte for byte, and unset stays unset rather than becoming "". */
     if (n_settings > 0) {
         char *baggage = merge_baggage(getenv("BAGGAGE"), settings, n_settings);
         if (setenv("BAGGAGE", baggage, 1) != 0)
@@ -468,6 +673,9 @@ int main(int argc, char **argv)
         free(baggage);
     }
     free(settings);
+    /* TRACESTATE is the caller's: it is passed on as it is. */
+    if (traceparent != NULL && setenv("TRACEPARENT", traceparent, 1) != 0)
+        fail_nomem();
 
     debug_report();
 

@@ -257,7 +257,11 @@
  *   briefly.  With the process environment (environ, or a call that uses it
  *   implicitly) the three variables are replaced or added; with an explicit
  *   envp they are replaced only where that envp already has them, never
- *   added.  CTXVAR_EXPORT=0 turns this off.  The exec functions do no
+ *   added; and from a thread whose context is still exactly the one the
+ *   process was started with (read from its environment at load, never
+ *   changed) an explicit envp passes untouched, so a program that sets
+ *   these variables itself, like a shell, is not overridden.
+ *   CTXVAR_EXPORT=0 turns this off.  The exec functions do no
  *   allocation and take no lock, so they are safe after vfork and fork.  A
  *   TRACEPARENT is exported only when valid (TRACESTATE only with it).
  *

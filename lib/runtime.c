@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static int is_primary = 1;          /* 0: another copy of the runtime came first
 static int exit_key_ready;
 static pthread_key_t exit_key;
 static atomic_int main_seeded;
+static int environment_had_context; /* the seed was not empty */
 
 void ctxvar__debug(const char *fmt, ...)
 {
@@ -78,12 +80,68 @@ struct thread_state {
     unsigned long long version;
     unsigned long long serial;      /* last frame/version number handed out */
     unsigned shard;                 /* stats shard + 1; 0 = not chosen yet */
-    unsigned char registered;       /* exit_key set: release at exit */
+    unsigned char registered;       /* exit_key set: release at exit; listed */
     unsigned char exited;           /* released at exit; refuse new state */
     unsigned char exit_rounds;      /* key destructor calls seen */
+    struct thread_state *prev, *next; /* the registry, while registered */
 };
 static __thread struct thread_state self;
 static atomic_ullong next_thread_uid;
+
+/* Every registered thread, so that a forked child can release what the
+ * threads that do not exist there held (their TLS is copied, never freed).
+ * A spinlock, not a mutex: it is taken in a new thread before TSan has set
+ * it up (CTXVAR__BEFORE_THREAD_START).  pthread_atfork holds it across
+ * fork, so no child finds it held by a thread it does not have. */
+static atomic_flag registry_busy = ATOMIC_FLAG_INIT;
+static struct thread_state *registry;
+
+CTXVAR__BEFORE_THREAD_START static void registry_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&registry_busy, memory_order_acquire))
+        sched_yield();
+}
+
+CTXVAR__BEFORE_THREAD_START static void registry_unlock(void)
+{
+    atomic_flag_clear_explicit(&registry_busy, memory_order_release);
+}
+
+CTXVAR__BEFORE_THREAD_START static void registry_add(struct thread_state *t)
+{
+    registry_lock();
+    t->prev = NULL;
+    t->next = registry;
+    if (registry) registry->prev = t;
+    registry = t;
+    registry_unlock();
+}
+
+static void registry_remove(struct thread_state *t)
+{
+    registry_lock();
+    if (t->prev) t->prev->next = t->next;
+    else registry = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    registry_unlock();
+}
+
+/* In the child of fork: only the forking thread exists; release the
+ * contexts the others held. */
+static void release_other_threads(void)
+{
+    for (struct thread_state *t = registry, *next; t; t = next) {
+        next = t->next;
+        if (t == &self) continue;
+        ctxvar__ctx_release(t->current);
+        ctxvar__ctx_release(t->inherited);
+        t->current = t->inherited = NULL;
+    }
+    registry = self.registered ? &self : NULL;
+    self.prev = self.next = NULL;
+    registry_unlock();
+}
 
 CTXVAR__BEFORE_THREAD_START static struct stat_shard *my_shard(void)
 {
@@ -128,6 +186,7 @@ static void release_at_thread_exit(void *unused)
     if (++self.exit_rounds < LAST_EXIT_ROUND &&
         pthread_setspecific(exit_key, &self) == 0)
         return;
+    registry_remove(&self);
     ctxvar_ctx *last = self.current, *inherited = self.inherited;
     self.current = self.inherited = NULL;
     self.registered = 0;
@@ -144,6 +203,7 @@ CTXVAR__BEFORE_THREAD_START static int ensure_registered(void)
     if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
     if (pthread_setspecific(exit_key, &self) != 0) return ENOMEM;
     self.registered = 1;
+    registry_add(&self);
     return 0;
 }
 
@@ -235,6 +295,9 @@ static void seed_main_thread(void)
         ctxvar__ctx_release(seeded);
         return;
     }
+    /* Ours alone until installed: marking it is still safe. */
+    if (seeded) seeded->flags |= CTXVAR__CTX_FROM_ENVIRONMENT;
+    environment_had_context = seeded != NULL;
     ctxvar__ctx_release(install(seeded));
 }
 
@@ -246,6 +309,7 @@ static void initialise(void)
     inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
     export_enabled = !env_is("CTXVAR_EXPORT", "0");
     exit_key_ready = pthread_key_create(&exit_key, release_at_thread_exit) == 0;
+    pthread_atfork(registry_lock, registry_unlock, release_other_threads);
     if (!exit_key_ready) ctxvar__debug("no pthread key left: contexts of exiting threads leak");
     /* Loaded twice from two paths, both copies see the first one's table. */
     const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
@@ -278,6 +342,11 @@ int ctxvar__export_enabled(void)
 }
 
 ctxvar_ctx *ctxvar__current_borrowed(void) { return current(); }
+
+int ctxvar__is_environment_context(const ctxvar_ctx *c)
+{
+    return c ? (c->flags & CTXVAR__CTX_FROM_ENVIRONMENT) != 0 : !environment_had_context;
+}
 
 int ctxvar__propagation_enabled(void)
 {

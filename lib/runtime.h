@@ -41,6 +41,10 @@ int ctxvar__propagation_enabled(void) CTXVAR__HIDDEN;
  * environment: CTXVAR_EXPORT is not 0 and this copy is the runtime. */
 int ctxvar__export_enabled(void) CTXVAR__HIDDEN;
 
+/* 1 when c is the context the process was started with, read from its
+ * environment at load (NULL when that was empty). */
+int ctxvar__is_environment_context(const ctxvar_ctx *c) CTXVAR__HIDDEN;
+
 /* The calling thread's current context, borrowed. */
 ctxvar_ctx *ctxvar__current_borrowed(void) CTXVAR__HIDDEN;
 

@@ -136,7 +136,7 @@ static ctxvar_ctx *node_alloc(unsigned slots)
     ctxvar_ctx *n = ctxvar__alloc(sizeof *n + slots * sizeof n->slot[0]);
     if (!n) return NULL;
     atomic_init(&n->refs, 1);
-    n->bindings = n->children = n->count = 0;
+    n->bindings = n->children = n->count = n->flags = 0;
     return n;
 }
 

@@ -37,8 +37,14 @@ struct ctxvar_ctx {
     uint32_t bindings;      /* bitmap: slots that hold a ctxvar__binding * */
     uint32_t children;      /* bitmap: slots that hold a child node */
     uint32_t count;         /* bindings in this node's whole subtree */
+    uint32_t flags;         /* CTXVAR__CTX_* (roots only), 0 otherwise */
     void *slot[];           /* popcount(bindings | children), in bit order */
 };
+
+/* flags: the context the process was started with, read from its
+ * environment at load (a mark on the object, so a later context at the same
+ * address is never taken for it). */
+#define CTXVAR__CTX_FROM_ENVIRONMENT 1u
 
 #define CTXVAR__HAMT_BITS 5
 #define CTXVAR__HAMT_MASK ((1u << CTXVAR__HAMT_BITS) - 1)

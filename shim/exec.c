@@ -21,6 +21,14 @@
  * and its children get the thread's context while the parent's environment
  * stays as it is; the command's status and output are unchanged.
  *
+ * An explicit envp from a thread whose context is still exactly the one the
+ * process was started with (seeded from its environment, never changed: the
+ * same object) is passed on untouched: the thread has nothing to add, and
+ * the program built that environment on purpose.  That keeps a preloaded
+ * program that manages these variables itself from being overridden: the
+ * shell that system() runs is seeded from the parent's environment, then
+ * runs our "export BAGGAGE=...; " and execs with an array of its own.
+ *
  * Not covered: execveat, and vfork-then-exec through raw syscalls.
  */
 #include <dlfcn.h>
@@ -115,6 +123,7 @@ static char **child_environment(char *const *envp, int implicit, char **out,
     char *const *name##_envp = (envp_in);                                                    \
     int name##_on = ctxvar__export_enabled();                                                \
     const ctxvar_ctx *name##_ctx = name##_on ? ctxvar__current_borrowed() : NULL;            \
+    if (!(implicit_in) && ctxvar__is_environment_context(name##_ctx)) name##_on = 0;         \
     size_t name##_n = name##_on ? count_entries(name##_envp) : 0;                            \
     if (name##_n > ENV_ON_STACK_MAX) {                                                       \
         ctxvar__debug("exec: environment of %zu entries passed on unchanged", name##_n);    \

@@ -1,0 +1,458 @@
+#!/usr/bin/env bats
+# Child processes get the context of the thread that started them, not the
+# process's (lib/ctxvar.h, sections 6 and 7): BAGGAGE, TRACEPARENT and
+# TRACESTATE in the child's environment are that thread's, through every way
+# of starting a process, and the parent's own environment never changes.
+#
+# spawn_requests runs two request threads, r1 and r2, alive at once (a
+# barrier), each starting one child while a watcher thread compares the
+# parent's environment with a snapshot; the children run concurrently, so
+# their lines are sorted before comparing.  spawn_one runs one command from
+# the main thread after setting the given variables.  See
+# bats/programs/spawn_*.c.
+
+load helpers
+
+TP0=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+TP1=00-0af7651916cd43dd8448eb211c800001-b7ad6b7169200001-01
+TP2=00-0af7651916cd43dd8448eb211c800002-b7ad6b7169200002-01
+SHOW_TRACE='echo "TRACEPARENT=${TRACEPARENT-(unset)} TRACESTATE=${TRACESTATE-(unset)} BAGGAGE=${BAGGAGE-(unset)}"'
+
+# requests [-e] METHOD [ENV [CHILD]]: spawn_requests under the runtime, the
+# parent started with BAGGAGE=from=parent; its output sorted.  The pipeline's
+# status is spawn_requests' own.
+requests() {
+    run -0 --separate-stderr bash -c \
+        'set -o pipefail; LD_PRELOAD="$1" BAGGAGE=from=parent "$2" "${@:3}" | sort' \
+        bash "$RUNTIME" "$PROGS/spawn_requests" "$@"
+}
+
+# The two sh children's lines when each got its own thread's context from
+# the process environment (the threads inherited from=parent from the main
+# thread, which BAGGAGE seeded).
+expect_own_ids_sh() {
+    expect_output <<EOF
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
+r1 sh: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1 KEEP=(unset)
+r2 sh: BAGGAGE=from=parent,request_id=r2,user_id=bob TRACEPARENT=$TP2 TRACESTATE=vendor=r2 KEEP=(unset)
+EOF
+    expect_no_stderr
+}
+
+# The C child's lines, the same for every way of starting it.
+expect_own_ids_c() {
+    expect_output <<EOF
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
+r1 context: from=parent request_id=r1 traceparent=$TP1 tracestate="vendor=r1" user_id=alice
+r1 env: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1
+r2 context: from=parent request_id=r2 traceparent=$TP2 tracestate="vendor=r2" user_id=bob
+r2 env: BAGGAGE=from=parent,request_id=r2,user_id=bob TRACEPARENT=$TP2 TRACESTATE=vendor=r2
+EOF
+    expect_no_stderr
+}
+
+# --- two concurrent requests: every way of starting a process --------------
+
+@test "posix_spawn from two concurrent request threads: each child gets its own thread's ids, parent environment unchanged" {
+    requests posix_spawn
+    expect_own_ids_sh
+}
+
+@test "posix_spawnp from two concurrent request threads: each child gets its own thread's ids, parent environment unchanged" {
+    requests posix_spawnp
+    expect_own_ids_sh
+}
+
+@test "system from two concurrent request threads: each child gets its own thread's ids, parent environment unchanged" {
+    requests system
+    expect_own_ids_sh
+}
+
+@test "popen from two concurrent request threads: each child gets its own thread's ids, parent environment unchanged" {
+    requests popen
+    expect_own_ids_sh
+}
+
+@test "fork then execv from two concurrent request threads: each child gets its own thread's ids, parent environment unchanged" {
+    requests fork_execv
+    expect_own_ids_sh
+}
+
+@test "fork then execvp from two concurrent request threads: each child gets its own thread's ids, parent environment unchanged" {
+    requests fork_execvp
+    expect_own_ids_sh
+}
+
+@test "fork then execve(environ) from two concurrent request threads: each child gets its own thread's ids" {
+    requests fork_execve
+    expect_own_ids_sh
+}
+
+@test "execle passing environ from two concurrent request threads: each child gets its own thread's ids" {
+    requests execle process
+    expect_own_ids_sh
+}
+
+@test "vfork then execve from two concurrent request threads: each child gets its own thread's ids, parent environment unchanged" {
+    requests vfork_execve
+    expect_own_ids_sh
+}
+
+@test "a preloaded C child sees its own request's context, decoded by its own runtime (spawn, fork and vfork then exec)" {
+    for method in posix_spawn posix_spawnp fork_execv fork_execvp execle vfork_execve; do
+        requests "$method" process "$PROGS/spawn_child"
+        expect_own_ids_c
+    done
+}
+
+# The shell that system() and popen() start is itself preloaded (LD_PRELOAD
+# is inherited); the program it runs must still get the request's ids, not
+# the ones the shell's own runtime was seeded with.
+@test "a preloaded C child run by system() sees its own request's context, not the process's" {
+    requests system process "$PROGS/spawn_child"
+    expect_own_ids_c
+}
+
+@test "a preloaded C child run by popen() sees its own request's context, not the process's" {
+    requests popen process "$PROGS/spawn_child"
+    expect_own_ids_c
+}
+
+@test "an external program run by system() gets the calling thread's BAGGAGE, as a shell builtin does" {
+    BAGGAGE=from=parent run -0 --separate-stderr preloaded "$PROGS/spawn_one" system \
+        'echo "builtin: $BAGGAGE"; /usr/bin/printenv BAGGAGE' a=1
+    expect_output <<'EOF'
+dropped: 0
+builtin: a=1,from=parent
+a=1,from=parent
+status: 0
+EOF
+    expect_no_stderr
+}
+
+# --- explicit envp ----------------------------------------------------------
+
+@test "an explicit envp holding BAGGAGE, TRACEPARENT and TRACESTATE gets them replaced by the thread's" {
+    for method in execle posix_spawn posix_spawnp fork_execve vfork_execve; do
+        requests "$method" with
+        expect_output <<EOF
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
+r1 sh: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1 KEEP=1
+r2 sh: BAGGAGE=from=parent,request_id=r2,user_id=bob TRACEPARENT=$TP2 TRACESTATE=vendor=r2 KEEP=1
+EOF
+        expect_no_stderr
+    done
+}
+
+@test "an explicit envp without BAGGAGE, TRACEPARENT or TRACESTATE gets none added" {
+    for method in execle posix_spawn posix_spawnp fork_execve vfork_execve; do
+        requests "$method" without
+        expect_output <<'EOF'
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
+r1 sh: BAGGAGE=(unset) TRACEPARENT=(unset) TRACESTATE=(unset) KEEP=1
+r2 sh: BAGGAGE=(unset) TRACEPARENT=(unset) TRACESTATE=(unset) KEEP=1
+EOF
+        expect_no_stderr
+    done
+}
+
+@test "an explicit envp's stale BAGGAGE, TRACEPARENT and TRACESTATE are removed for a thread with an empty context" {
+    requests -e execle with
+    expect_output <<EOF
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
+r1 sh: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1 KEEP=1
+r2 sh: BAGGAGE=(unset) TRACEPARENT=(unset) TRACESTATE=(unset) KEEP=1
+EOF
+    expect_no_stderr
+}
+
+# --- an empty context, private names, CTXVAR_EXPORT=0 ----------------------
+
+@test "a thread with an empty context starts a child without BAGGAGE though the process was started with one" {
+    for method in posix_spawn posix_spawnp system popen fork_execv fork_execvp execle vfork_execve; do
+        requests -e "$method"
+        expect_output <<EOF
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
+r1 sh: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1 KEEP=(unset)
+r2 sh: BAGGAGE=(unset) TRACEPARENT=(unset) TRACESTATE=(unset) KEEP=(unset)
+EOF
+        expect_no_stderr
+    done
+}
+
+@test "a preloaded C child of a thread with an empty context starts empty" {
+    requests -e posix_spawn process "$PROGS/spawn_child"
+    expect_output <<EOF
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
+r1 context: from=parent request_id=r1 traceparent=$TP1 tracestate="vendor=r1" user_id=alice
+r1 env: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1
+r2 context: 
+r2 env: BAGGAGE=(unset) TRACEPARENT=(unset) TRACESTATE=(unset)
+EOF
+    expect_no_stderr
+}
+
+@test "variables whose names start with '_' are never exported" {
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" posix_spawn \
+        'echo "${BAGGAGE-(unset)}"' _token=secret a=1 _b=2 z=3
+    expect_output <<'EOF'
+dropped: 0
+a=1,z=3
+status: 0
+EOF
+    expect_no_stderr
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" system \
+        'echo "${BAGGAGE-(unset)}"' _token=secret a=1
+    expect_output <<'EOF'
+dropped: 0
+a=1
+status: 0
+EOF
+}
+
+@test "a context of only private variables exports no BAGGAGE at all" {
+    for method in posix_spawn system popen; do
+        run -0 --separate-stderr preloaded "$PROGS/spawn_one" "$method" \
+            'echo "x${BAGGAGE-(unset)}"' _token=secret
+        [ "${lines[1]#read: }" = "x(unset)" ]
+        expect_no_stderr
+    done
+}
+
+@test "CTXVAR_EXPORT=0: children get the parent's environment unchanged" {
+    for method in posix_spawn posix_spawnp system popen fork_execv fork_execvp execle vfork_execve; do
+        run -0 --separate-stderr bash -c \
+            'set -o pipefail; LD_PRELOAD="$1" CTXVAR_EXPORT=0 BAGGAGE=from=parent TRACEPARENT="$2" TRACESTATE=ts=1 "$3" "$4" | sort' \
+            bash "$RUNTIME" "$TP0" "$PROGS/spawn_requests" "$method"
+        expect_output <<EOF
+parent: environment unchanged, BAGGAGE=from=parent, main: from=parent traceparent=$TP0 tracestate="ts=1"
+r1 sh: BAGGAGE=from=parent TRACEPARENT=$TP0 TRACESTATE=ts=1 KEEP=(unset)
+r2 sh: BAGGAGE=from=parent TRACEPARENT=$TP0 TRACESTATE=ts=1 KEEP=(unset)
+EOF
+        expect_no_stderr
+    done
+}
+
+@test "CTXVAR_EXPORT=0 leaves an explicit envp as the program built it" {
+    run -0 --separate-stderr bash -c \
+        'set -o pipefail; LD_PRELOAD="$1" CTXVAR_EXPORT=0 "$2" execle with | sort' \
+        bash "$RUNTIME" "$PROGS/spawn_requests"
+    expect_output <<'EOF'
+parent: environment unchanged, BAGGAGE=(unset), main: 
+r1 sh: BAGGAGE=stale=1 TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00 TRACESTATE=stale=1 KEEP=1
+r2 sh: BAGGAGE=stale=1 TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00 TRACESTATE=stale=1 KEEP=1
+EOF
+    expect_no_stderr
+}
+
+# --- traceparent and tracestate ----------------------------------------------
+
+@test "a traceparent set with ctxvar_set_traceparent reaches the child as TRACEPARENT, never in BAGGAGE" {
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" posix_spawn "$SHOW_TRACE" \
+        "traceparent=$TP0" a=1
+    expect_output <<EOF
+dropped: 0
+TRACEPARENT=$TP0 TRACESTATE=(unset) BAGGAGE=a=1
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "tracestate reaches the child as TRACESTATE with a valid traceparent" {
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" system "$SHOW_TRACE" \
+        "traceparent=$TP0" 'tracestate=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'
+    expect_output <<EOF
+dropped: 0
+TRACEPARENT=$TP0 TRACESTATE=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7 BAGGAGE=(unset)
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "tracestate without a traceparent is not exported" {
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" posix_spawn "$SHOW_TRACE" tracestate=k=v
+    expect_output <<'EOF'
+dropped: 0
+TRACEPARENT=(unset) TRACESTATE=(unset) BAGGAGE=(unset)
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "an invalid traceparent bound with plain ctxvar_set is not exported, nor its tracestate" {
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" popen "$SHOW_TRACE" \
+        '!traceparent=00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01' tracestate=k=v
+    expect_output <<'EOF'
+dropped: 0
+read: TRACEPARENT=(unset) TRACESTATE=(unset) BAGGAGE=(unset)
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "ctxvar_set_traceparent refuses an uppercase traceparent with EINVAL, and nothing is exported" {
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" posix_spawn "$SHOW_TRACE" \
+        'traceparent=00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01'
+    expect_output <<EOF
+set traceparent refused: $(printf '%s' "${lines[0]#set traceparent refused: }")
+dropped: 0
+TRACEPARENT=(unset) TRACESTATE=(unset) BAGGAGE=(unset)
+status: 0
+EOF
+    [[ "${lines[0]}" == "set traceparent refused: invalid argument"* ]]
+}
+
+@test "a valid TRACEPARENT at load seeds the main thread with TRACESTATE" {
+    TRACEPARENT=$TP0 TRACESTATE='k=v' run -0 --separate-stderr preloaded "$B/examples/print_context"
+    expect_output <<EOF
+main: traceparent=$TP0 tracestate="k=v"
+thread: traceparent=$TP0 tracestate="k=v"
+runtime: yes
+EOF
+    expect_no_stderr
+}
+
+@test "an invalid TRACEPARENT at load is ignored, with its TRACESTATE: the main thread has neither" {
+    for tp in 00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01 \
+              00-00000000000000000000000000000000-b7ad6b7169203331-01 \
+              00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01 \
+              ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 \
+              "$TP0-extra" bad ''; do
+        BAGGAGE=a=1 TRACEPARENT=$tp TRACESTATE='k=v' run -0 --separate-stderr preloaded "$B/examples/print_context"
+        expect_output <<'EOF'
+main: a=1
+thread: a=1
+runtime: yes
+EOF
+        expect_no_stderr
+    done
+}
+
+@test "a valid TRACEPARENT at load reaches the children of the main thread" {
+    TRACEPARENT=$TP0 TRACESTATE='k=v' run -0 --separate-stderr preloaded "$PROGS/spawn_one" posix_spawn "$SHOW_TRACE"
+    expect_output <<EOF
+dropped: 0
+TRACEPARENT=$TP0 TRACESTATE=k=v BAGGAGE=(unset)
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "an invalid TRACEPARENT at load is not passed on to children, nor its TRACESTATE" {
+    TRACEPARENT=bad TRACESTATE='k=v' run -0 --separate-stderr preloaded "$PROGS/spawn_one" system "$SHOW_TRACE"
+    expect_output <<'EOF'
+dropped: 0
+TRACEPARENT=(unset) TRACESTATE=(unset) BAGGAGE=(unset)
+status: 0
+EOF
+    expect_no_stderr
+}
+
+# --- limits ---------------------------------------------------------------
+
+@test "a context of 70 members exports the first 64 in name order and drops the rest whole" {
+    members=()
+    for i in $(seq -w 1 70); do members+=("m$i=v$i"); done
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" posix_spawn 'echo "$BAGGAGE"' "${members[@]}"
+    expected=$(IFS=,; echo "${members[*]:0:64}")
+    expect_output <<EOF
+dropped: 6
+$expected
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "members beyond 8192 encoded bytes are dropped whole, and a later one that fits is kept" {
+    a=$(head -c 4000 /dev/zero | tr '\0' a)
+    b=$(head -c 4000 /dev/zero | tr '\0' b)
+    c=$(head -c 300 /dev/zero | tr '\0' c)
+    # "a=..." is 4002 bytes, ",b=..." 4003 more (8005); ",c=..." (303) would
+    # pass 8192, so it goes whole; ",d=x" (4) still fits.
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" system 'echo "$BAGGAGE"' \
+        "a=$a" "b=$b" "c=$c" d=x
+    expect_output <<EOF
+dropped: 1
+a=$a,b=$b,d=x
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "a baggage of exactly 8192 encoded bytes is exported whole" {
+    a=$(head -c 4000 /dev/zero | tr '\0' a)
+    b=$(head -c 4000 /dev/zero | tr '\0' b)
+    c=$(head -c 184 /dev/zero | tr '\0' c)
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" popen 'echo "${#BAGGAGE}"' \
+        "a=$a" "b=$b" "c=$c"
+    expect_output <<'EOF'
+dropped: 0
+read: 8192
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "the 8192-byte limit counts encoded bytes: a space takes three" {
+    v=$(head -c 2731 /dev/zero | tr '\0' ' ')
+    # "k=" and 2731 times "%20" is 8195 bytes: over the limit, dropped whole.
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" posix_spawn 'echo "${BAGGAGE-(unset)}"' \
+        "k=$v" z=1
+    expect_output <<'EOF'
+dropped: 1
+z=1
+status: 0
+EOF
+    expect_no_stderr
+}
+
+# --- system and popen stay what they were -----------------------------------
+
+@test "system returns the command's exit status unchanged under the runtime" {
+    for ctx in _private=1 a=1; do
+        run -0 --separate-stderr preloaded "$PROGS/spawn_one" system 'exit 7' "$ctx"
+        expect_output <<'EOF'
+dropped: 0
+status: 7
+EOF
+        expect_no_stderr
+    done
+}
+
+@test "a command holding single quotes runs as written under system, popen and posix_spawn" {
+    cmd="printf '%s|%s\n' 'it'\''s' \"\$0\"; exit 3"
+    for method in system popen posix_spawn; do
+        run_recorded "$method.plain" "$PROGS/spawn_one" "$method" "$cmd"
+        run_recorded "$method.runtime" preloaded "$PROGS/spawn_one" "$method" "$cmd" "v=it's"
+        expect_same_run "$method.plain" "$method.runtime"
+    done
+    run -0 cat "$BATS_TEST_TMPDIR/popen.runtime.out"
+    expect_output <<'EOF'
+dropped: 0
+read: it's|sh
+status: 3
+EOF
+}
+
+@test "a value with quotes, \$ and backquotes reaches the shell of system intact, not expanded" {
+    run -0 --separate-stderr preloaded "$PROGS/spawn_one" system 'echo "$BAGGAGE"' "v=it's \"x\" \$HOME \`id\`"
+    expect_output <<'EOF'
+dropped: 0
+v=it's%20%22x%22%20$HOME%20`id`
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "popen returns the command's output and pclose its status unchanged" {
+    run_recorded plain "$PROGS/spawn_one" popen 'printf "a\nb\n"; exit 5'
+    run_recorded runtime preloaded "$PROGS/spawn_one" popen 'printf "a\nb\n"; exit 5' k=v
+    expect_same_run plain runtime
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+dropped: 0
+read: a
+read: b
+status: 5
+EOF
+}
