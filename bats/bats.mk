@@ -13,7 +13,7 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result pool bypass pool_stress \
-    omp_context notify spawn_requests spawn_child spawn_one)
+    omp_context notify spawn_requests spawn_child spawn_one hostile)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -100,5 +100,10 @@ $(BATS_DIR)/notify: $(BATS_SRC)/notify.c $(BATS_DEPS)
 # Child processes started from request threads, and what they get
 # (bats/processes.bats).
 $(BATS_DIR)/spawn_%: $(BATS_SRC)/spawn_%.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+# Names, values and environments past every limit (bats/hostile.bats).
+$(BATS_DIR)/hostile: $(BATS_SRC)/hostile.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@

@@ -148,3 +148,169 @@ EOF
 @test "programs behave the same plainly and under ctxrun: create_result" {
     expect_transparent create_result "$PROGS/create_result"
 }
+
+# ---- Issue 6: more runtimes' threads, and a debugger -----------------------
+
+@test "node with worker_threads and libuv's fs and crypto pool prints the same under ctxrun" {
+    command -v node >/dev/null || skip "node not installed"
+    cat >"$BATS_TEST_TMPDIR/work.js" <<'EOF2'
+const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
+const crypto = require('crypto');
+const fs = require('fs');
+if (!isMainThread) {
+    let h = 0;
+    for (let i = 0; i < 200000; i++) h = (h * 31 + i * workerData) >>> 0;
+    parentPort.postMessage(h);
+} else {
+    (async () => {
+        const results = await Promise.all([1, 2, 3, 4].map(n => new Promise((ok, ko) => {
+            const w = new Worker(__filename, { workerData: n });
+            w.on('message', ok); w.on('error', ko);
+        })));
+        console.log('workers', results.join(' '));
+        // libuv's thread pool: pbkdf2 and fs calls run on it.
+        const keys = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(n => new Promise((ok, ko) =>
+            crypto.pbkdf2('secret' + n, 'salt', 2000, 16, 'sha256',
+                          (e, k) => e ? ko(e) : ok(k.toString('hex'))))));
+        console.log('pbkdf2', keys.join(' '));
+        const files = [];
+        for (let i = 0; i < 16; i++) {
+            const name = 'file' + i;
+            await fs.promises.writeFile(name, 'x'.repeat(1000 * (i + 1)));
+            files.push(fs.promises.readFile(name).then(b => b.length));
+        }
+        console.log('fs', (await Promise.all(files)).join(' '));
+        console.error('done');
+        process.exitCode = 4;
+    })();
+}
+EOF2
+    cd "$BATS_TEST_TMPDIR"
+    run_recorded plain node work.js
+    run_recorded ctxrun "$CTXRUN" --set request_id=1 -- node work.js
+    expect_same_run plain ctxrun
+    [ "$(cat plain.status)" = 4 ]
+    [ "$(sed -n 's/^fs //p' plain.out)" = "1000 2000 3000 4000 5000 6000 7000 8000 9000 10000 11000 12000 13000 14000 15000 16000" ]
+    [ "$(cat plain.err)" = done ]
+}
+
+@test "perl ithreads with a shared queue compute the same under ctxrun" {
+    command -v perl >/dev/null || skip "perl not installed"
+    perl -Mthreads -e 1 2>/dev/null || skip "this perl is built without ithreads"
+    cat >"$BATS_TEST_TMPDIR/work.pl" <<'EOF2'
+use strict; use warnings; use threads; use threads::shared; use Thread::Queue;
+my $q = Thread::Queue->new(1 .. 200);
+my $total :shared = 0;
+my @workers = map { threads->create(sub {
+    while (defined(my $n = $q->dequeue_nb)) { my $s = 0; $s += $_ * $n for 1 .. 500; lock($total); $total += $s; }
+    return threads->tid;
+}) } 1 .. 4;
+my @tids = sort { $a <=> $b } map { $_->join } @workers;
+print "tids @tids\ntotal $total\n";
+print STDERR "done\n";
+exit 6;
+EOF2
+    cd "$BATS_TEST_TMPDIR"
+    run_recorded plain perl work.pl
+    run_recorded ctxrun "$CTXRUN" --set request_id=1 -- perl work.pl
+    expect_same_run plain ctxrun
+    [ "$(cat plain.status)" = 6 ]
+    [ "$(cat plain.out)" = "tids 1 2 3 4
+total 2517525000" ]
+}
+
+@test "an OpenMP program built with gcc -fopenmp computes the same under ctxrun" {
+    command -v gcc >/dev/null || skip "gcc not installed"
+    cat >"$BATS_TEST_TMPDIR/omp.c" <<'EOF2'
+#include <omp.h>
+#include <stdio.h>
+int main(void)
+{
+    long sum = 0, hist[4] = {0};
+    #pragma omp parallel for reduction(+:sum) schedule(dynamic, 64) num_threads(4)
+    for (long i = 0; i < 1000000; i++) sum += i % 977;
+    #pragma omp parallel num_threads(4)
+    {
+        #pragma omp single
+        for (int t = 0; t < 64; t++) {
+            #pragma omp task
+            { long v = 0; for (int i = 0; i < 1000; i++) v += i * t;
+              #pragma omp atomic
+              hist[t % 4] += v; }
+        }
+    }
+    long sections = 0;
+    #pragma omp parallel sections reduction(+:sections)
+    {
+        #pragma omp section
+        sections += 1;
+        #pragma omp section
+        sections += 2;
+    }
+    printf("sum %ld\nhist %ld %ld %ld %ld\nsections %ld\n", sum, hist[0], hist[1], hist[2], hist[3], sections);
+    fprintf(stderr, "done\n");
+    return 9;
+}
+EOF2
+    cd "$BATS_TEST_TMPDIR"
+    gcc -O2 -fopenmp omp.c -o omp || skip "gcc cannot build OpenMP programs here"
+    run_recorded plain ./omp
+    run_recorded ctxrun "$CTXRUN" --set request_id=1 -- ./omp
+    expect_same_run plain ctxrun
+    [ "$(cat plain.status)" = 9 ]
+    [ "$(cat plain.err)" = done ]
+    [ "$(cat plain.out)" = "sum 487881504
+hist 239760000 247752000 255744000 263736000
+sections 3" ]
+}
+
+@test "gdb attaches to a preloaded running program, lists its threads, detaches, and the program finishes right" {
+    command -v gdb >/dev/null || skip "gdb not installed"
+    [ "$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo 0)" -le 1 ] ||
+        skip "kernel.yama.ptrace_scope forbids attaching"
+    cd "$BATS_TEST_TMPDIR"
+    cat >attach.c <<'EOF2'
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "ctxvar.h"
+/* Two threads wait for the file "release" (the test creates it after gdb
+ * has attached and detached), then print their context. */
+static void *worker(void *name) {
+    char buf[128];
+    for (int i = 0; i < 3000 && access("release", F_OK) != 0; i++) usleep(10000);
+    ctxvar_format(buf, sizeof buf);
+    printf("%s: %s\n", (const char *)name, buf);
+    return NULL;
+}
+int main(void) {
+    pthread_t t[2];
+    ctxvar_set(ctxvar_named("job"), "7", NULL);
+    pthread_create(&t[0], NULL, worker, "first");
+    pthread_create(&t[1], NULL, worker, "second");
+    FILE *f = fopen("ready", "w");
+    fclose(f);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+    printf("main: %s\n", ctxvar_get(ctxvar_named("request_id"), "-"));
+    return 0;
+}
+EOF2
+    gcc -std=gnu11 -Wall -Werror -I"$ROOT/lib" -pthread attach.c -o attach
+    "$CTXRUN" --set request_id=1 -- ./attach >attach.out 2>attach.err &
+    local pid=$!
+    local i
+    for i in $(seq 1 500); do [ -e ready ] && break; sleep 0.01; done
+    [ -e ready ]
+    grep -q "$RUNTIME" "/proc/$pid/maps"
+    run -0 timeout 60 gdb -nx -batch -p "$pid" -ex 'info threads' -ex detach
+    local gdb_output=$output
+    touch release
+    wait "$pid"
+    [ "$(grep -Ec '^[* ] +[0-9]+ +Thread 0x' <<<"$gdb_output")" = 3 ] || { echo "$gdb_output" >&2; false; }
+    grep -q "^\[Inferior 1 (process $pid) detached\]$" <<<"$gdb_output"
+    [ "$(sort attach.out)" = "first: job=7 request_id=1
+main: 1
+second: job=7 request_id=1" ]
+    [ ! -s attach.err ]
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+# Hostile input and security (issue 6, part 5): names and values at and past
+# every limit, invalid UTF-8 and control bytes, malformed and huge BAGGAGE,
+# huge environments: a clear error and nothing else.  Values never appear in
+# diagnostics; the environment is read with secure_getenv only.  Program:
+# bats/programs/hostile.c.
+
+load helpers
+
+@test "ctxvar_named accepts exactly the valid names among 1,038 tries of every byte and length" {
+    run -0 --separate-stderr preloaded "$PROGS/hostile" names
+    expect_no_stderr
+    [ "$output" = "names tried: 1038, wrong: 0" ]
+}
+
+@test "values of 4096 bytes, every byte and invalid UTF-8 come back byte for byte and format escapes them per the contract; 4097 bytes and 1 MB give E2BIG" {
+    run -0 --separate-stderr preloaded "$PROGS/hostile" values
+    expect_no_stderr
+    [ "$output" = "values tried: 530, wrong: 0" ]
+}
+
+@test "a 128 KiB BAGGAGE of one value too long for a variable is skipped and the program runs" {
+    local big
+    big="big=$(head -c 130000 /dev/zero | tr '\0' v)"
+    BAGGAGE="$big,small=1" run -0 --separate-stderr preloaded "$PROGS/hostile" count
+    expect_no_stderr
+    expect_output <<'EOF2'
+main: 1 variables, format 7 bytes
+thread: 1 variables, format 7 bytes
+runtime: yes
+EOF2
+}
+
+@test "a BAGGAGE of 10,000 members seeds 10,000 variables in main and in a thread" {
+    local baggage
+    baggage=$(seq 1 10000 | sed 's/.*/k&=v&/' | paste -sd,)
+    BAGGAGE=$baggage run -0 --separate-stderr preloaded "$PROGS/hostile" count
+    expect_no_stderr
+    expect_output <<'EOF2'
+main: 10000 variables, format 117787 bytes
+thread: 10000 variables, format 117787 bytes
+runtime: yes
+EOF2
+}
+
+@test "truncated and invalid percent escapes in BAGGAGE skip only their member" {
+    BAGGAGE='a=%,b=%4,c=%zz,d=%4g,e=ok%21,f=%%41,g=%00,h=%E9' run -0 --separate-stderr preloaded "$PROGS/hostile" count
+    expect_no_stderr
+    [ "${lines[2]}" = "runtime: yes" ]
+    BAGGAGE='a=%,b=%4,c=%zz,d=%4g,e=ok%21,f=%%41,g=%00,h=%E9' run -0 preloaded "$PROGS/context"
+    # e decodes; h is a byte that is not UTF-8 but a valid baggage octet
+    # escape; the rest are malformed, and %00 cannot be in a C string.
+    [ "${lines[0]}" = "main: e=ok! h=$(printf '\xe9')" ]
+}
+
+@test "binary junk in BAGGAGE seeds only its well-formed members, without a crash or a word" {
+    local junk
+    junk=$(head -c 100000 /dev/urandom | tr -d '\0' | tr ',' ';')
+    BAGGAGE="$junk,good=yes" run -0 --separate-stderr preloaded "$PROGS/context"
+    expect_no_stderr
+    [[ "${lines[0]}" =~ good=yes ]]
+    [ "${lines[2]}" = "runtime: yes" ]
+}
+
+@test "a BAGGAGE of only commas, spaces, semicolons and equals signs seeds nothing" {
+    BAGGAGE=",,, ;;=,= ,=;,  ,;a;,=b" run -0 --separate-stderr preloaded "$PROGS/context"
+    expect_no_stderr
+    expect_output <<'EOF2'
+main: 
+thread: 
+runtime: yes
+EOF2
+}
+
+@test "a process with 50,000 environment variables runs under ctxrun with its context" {
+    local vars
+    mapfile -t vars < <(seq 1 50000 | sed 's/.*/HOSTILE_&=value_&/')
+    run -0 --separate-stderr env "${vars[@]}" "$CTXRUN" --set request_id=7 -- "$PROGS/context"
+    expect_no_stderr
+    expect_output <<'EOF2'
+main: request_id=7
+thread: request_id=7
+runtime: yes
+EOF2
+}
+
+@test "CTXVAR_DEBUG=1 explains refused calls on stderr without ever printing a value" {
+    BAGGAGE='token=s3cr3t,9bad=s3cr3t,also=%zzs3cr3t' CTXVAR_DEBUG=1 \
+        run -0 --separate-stderr preloaded "$PROGS/hostile" secret
+    [ -z "$output" ]
+    [ -n "$stderr" ]
+    ! grep -q s3cr3t <<<"$stderr"
+    # Every line is a diagnostic of ours.
+    ! grep -v '^ctxvar: ' <<<"$stderr"
+}
+
+@test "CTXVAR_DEBUG=1 ctxrun with a secret value never prints it" {
+    CTXVAR_DEBUG=1 BAGGAGE='old=s3cr3t' run -0 --separate-stderr "$CTXRUN" --set pw=s3cr3t -- "$PROGS/context"
+    ! grep -q s3cr3t <<<"$stderr"
+    [[ "${lines[0]}" = "main: old=s3cr3t pw=s3cr3t" ]]
+}
+
+@test "the runtime calls secure_getenv and never getenv" {
+    run -0 nm -D --undefined-only "$RUNTIME"
+    ! grep -Ew 'getenv' <<<"$output"
+    grep -Ew 'secure_getenv' <<<"$output"
+}
+
+@test "ctxrun found through PATH from another directory uses its own runtime, not one in the current directory or on PATH" {
+    mkdir -p "$BATS_TEST_TMPDIR/cwd" "$BATS_TEST_TMPDIR/decoy"
+    cp "$RUNTIME" "$BATS_TEST_TMPDIR/cwd/libctxvar.so"
+    cp "$RUNTIME" "$BATS_TEST_TMPDIR/decoy/libctxvar.so"
+    cd "$BATS_TEST_TMPDIR/cwd"
+    PATH="$BATS_TEST_TMPDIR/decoy:$B:$PATH" run -0 --separate-stderr ctxrun -- sh -c 'printf %s "$LD_PRELOAD"'
+    [ "$output" = "$RUNTIME" ]
+}
+
+@test "ctxrun started with a lying argv[0] still uses the runtime beside its real file" {
+    mkdir -p "$BATS_TEST_TMPDIR/evil"
+    cp "$RUNTIME" "$BATS_TEST_TMPDIR/evil/libctxvar.so"
+    cd "$BATS_TEST_TMPDIR"
+    run -0 --separate-stderr bash -c 'exec -a "$1/evil/ctxrun" "$2" -- sh -c "printf %s \"\$LD_PRELOAD\""' _ "$BATS_TEST_TMPDIR" "$CTXRUN"
+    [ "$output" = "$RUNTIME" ]
+    run -0 --separate-stderr bash -c 'exec -a ctxrun "$1" -- sh -c "printf %s \"\$LD_PRELOAD\""' _ "$CTXRUN"
+    [ "$output" = "$RUNTIME" ]
+}
