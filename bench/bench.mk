@@ -1,0 +1,30 @@
+# bench/: `make bench`, the benchmark suite of issue 5.
+#
+# The programs are built the way a user builds one: the header alone,
+# -Ilib -pthread -O2, nothing linked; bench/run.py runs them with and without
+# the runtime preloaded, prints one Markdown table and writes it to
+# $(B)/bench.md.  A missed target is reported, not a failure: `make bench`
+# fails only when something could not be measured.
+#
+#   make bench                     the whole suite, about 2 minutes
+#   make bench BENCH_ARGS=--quick  fewer repeats, for trying a change
+#   make bench-profile             the quick suite plus callgrind profiles, in
+#                                  $(B)/bench/profile/*.txt
+
+BENCH_DIR      := $(B)/bench
+BENCH_CFLAGS   := $(WARN) -O2 -g -pthread -Ilib
+BENCH_PROGRAMS := $(addprefix $(BENCH_DIR)/, cycle micro memory)
+BENCH_ARGS     ?=
+
+$(BENCH_DIR)/%: bench/%.c bench/bench.h lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $< -o $@
+
+.PHONY: bench-programs bench-profile
+bench-programs: $(BENCH_PROGRAMS)
+
+bench: $(B)/libctxvar.so $(BENCH_PROGRAMS)
+	python3 bench/run.py --build $(B) $(BENCH_ARGS)
+
+bench-profile: $(B)/libctxvar.so $(BENCH_PROGRAMS)
+	python3 bench/run.py --build $(B) --quick --profile
