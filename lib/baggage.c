@@ -37,11 +37,37 @@ static void trim(const char **begin, const char **end)
     while (*end > *begin && is_ows((*end)[-1])) (*end)--;
 }
 
-/* Percent-decodes [begin, end) into out (room for CTXVAR_VALUE_MAX bytes).
+/* The length of the well-formed UTF-8 sequence at s (n bytes left), or 0
+ * when there is none; *valid_prefix is how many of its bytes were right,
+ * the "maximal subpart" that one U+FFFD replaces (Unicode 15, 3.9). */
+static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *valid_prefix)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t len;
+    *valid_prefix = 1;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c >= 0xe0 && c <= 0xef) len = 3;
+    else if (c >= 0xf0 && c <= 0xf4) len = 4;
+    else return 0;
+    if (c == 0xe0) lo = 0xa0;
+    else if (c == 0xed) hi = 0x9f;
+    else if (c == 0xf0) lo = 0x90;
+    else if (c == 0xf4) hi = 0x8f;
+    for (size_t i = 1; i < len; i++, lo = 0x80, hi = 0xbf) {
+        if (i >= n || s[i] < lo || s[i] > hi) return 0;
+        *valid_prefix = i + 1;
+    }
+    return len;
+}
+
+/* Percent-decodes [begin, end) into out (room for CTXVAR_VALUE_MAX bytes),
+ * then, as W3C Baggage requires, replaces what is not UTF-8 with U+FFFD.
  * Returns the length, or -1 with *why set. */
 static long decode_value(const char *begin, const char *end, char *out, const char **why)
 {
-    size_t len = 0;
+    unsigned char raw[CTXVAR_VALUE_MAX];
+    size_t raw_len = 0, len = 0;
     for (const char *p = begin; p < end; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '%') {
@@ -61,11 +87,23 @@ static long decode_value(const char *begin, const char *end, char *out, const ch
             *why = "value holds a byte that must be percent-encoded";
             return -1;
         }
-        if (len == CTXVAR_VALUE_MAX) {
+        if (raw_len == CTXVAR_VALUE_MAX) {
             *why = "value longer than 4096 bytes";
             return -1;
         }
-        out[len++] = (char)c;
+        raw[raw_len++] = c;
+    }
+    for (size_t i = 0, step, prefix; i < raw_len; i += step) {
+        size_t seq = utf8_sequence(raw + i, raw_len - i, &prefix);
+        const unsigned char *bytes = seq ? raw + i : (const unsigned char *)"\xef\xbf\xbd";
+        size_t n = seq ? seq : 3;
+        step = seq ? seq : prefix;
+        if (len + n > CTXVAR_VALUE_MAX) {
+            *why = "value longer than 4096 bytes";
+            return -1;
+        }
+        memcpy(out + len, bytes, n);
+        len += n;
     }
     return (long)len;
 }
