@@ -13,7 +13,8 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result pool bypass pool_stress \
-    omp_context notify spawn_requests spawn_child spawn_one hostile)
+    omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
+    dlopen_worker small_stack_spawn)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -105,5 +106,20 @@ $(BATS_DIR)/spawn_%: $(BATS_SRC)/spawn_%.c $(BATS_DEPS)
 
 # Names, values and environments past every limit (bats/hostile.bats).
 $(BATS_DIR)/hostile: $(BATS_SRC)/hostile.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+# OpenMP tasks ctxvar leaves to libgomp (bats/openmp.bats).
+$(BATS_DIR)/omp_edge: $(BATS_SRC)/omp_edge.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fopenmp $< -o $@
+
+# The runtime dlopen()ed from a worker thread (bats/loading.bats).
+$(BATS_DIR)/dlopen_worker: $(BATS_SRC)/dlopen_worker.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -ldl
+
+# posix_spawn from a thread with a small stack (bats/processes.bats).
+$(BATS_DIR)/small_stack_spawn: $(BATS_SRC)/small_stack_spawn.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@

@@ -96,3 +96,16 @@ inherit_failures: 0
 EOF
     expect_no_stderr
 }
+
+# Regression from a review: loaded from a worker thread, the runtime never
+# seeded the main thread (its constructor ran elsewhere), registered the main
+# thread twice, and a later fork() hung in the child.
+@test "the runtime dlopen()ed from a worker thread still seeds the main thread and fork works" {
+    BAGGAGE=tenant=acme run -0 --separate-stderr timeout 20 "$PROGS/dlopen_worker" "$RUNTIME"
+    expect_output <<'EOF2'
+main: tenant=acme
+main after set: tenant=acme user=u1
+fork: child exited 0
+EOF2
+    expect_no_stderr
+}

@@ -456,3 +456,25 @@ read: b
 status: 5
 EOF
 }
+
+# Regression from a review: the child's environment was built on the
+# caller's stack whatever its size, and a thread with a 64 KiB stack and a
+# large environment crashed in posix_spawn.  Now the rebuild stays within
+# 32 KiB; beyond that the environment passes unchanged (documented).
+@test "posix_spawn from a thread with a 64 KiB stack exports its context" {
+    run -0 --separate-stderr preloaded "$PROGS/small_stack_spawn" 10
+    expect_output <<'EOF2'
+request_id=r1
+status: 0
+EOF2
+    expect_no_stderr
+}
+
+@test "posix_spawn from a thread with a 64 KiB stack and 12,000 variables passes the environment unchanged instead of crashing" {
+    run -0 --separate-stderr preloaded "$PROGS/small_stack_spawn" 12000
+    expect_output <<'EOF2'
+unset
+status: 0
+EOF2
+    expect_no_stderr
+}

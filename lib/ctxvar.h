@@ -106,6 +106,8 @@
  *     calling thread's current context; value NULL unsets v.  If tok is not
  *     NULL it is filled so that ctxvar_reset(tok) undoes this set.
  *     EINVAL: v is NULL.  E2BIG: value too long.  ENOMEM.  ENOSYS: no runtime.
+ *     ESRCH: the calling thread is past the last round of its thread-exit
+ *     destructors, where its context has been released for good.
  *     On any error nothing changes and tok is not filled.
  *
  *   int ctxvar_reset(ctxvar_token *tok)
@@ -142,12 +144,16 @@
  *   ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
  *     Makes c the calling thread's current context, taking over the caller's
  *     reference to c, and returns the previous one, whose reference the caller
- *     now owns.  Opens a new frame: tokens filled before cannot be reset until
- *     the code that is now current ends, and tokens filled after cannot be
- *     reset outside it.  To clear: ctxvar_release(ctxvar_swap(NULL)).
+ *     now owns.  Opens a new frame: tokens filled before cannot be reset in
+ *     it, and tokens filled in it cannot be reset outside it.  Swapping back
+ *     what a swap returned (old = ctxvar_swap(c); ... ctxvar_swap(old))
+ *     returns to the frame it replaced, so its tokens work again (this is
+ *     remembered for the last 4 swaps on a thread).  ctxvar_clear empties
+ *     the context without leaving the frame.
  *   void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
  *     Calls fn(arg) with c current in a new frame, then restores exactly the
  *     caller's context and frame, whatever fn set, and returns fn's result.
+ *     fn NULL: nothing happens, NULL is returned.
  *     Does not consume c.  The caller's context is also restored when fn
  *     leaves by a C++ exception, pthread_exit or cancellation (not longjmp).
  *   const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
@@ -262,8 +268,11 @@
  *   changed) an explicit envp passes untouched, so a program that sets
  *   these variables itself, like a shell, is not overridden.
  *   CTXVAR_EXPORT=0 turns this off.  The exec functions do no
- *   allocation and take no lock, so they are safe after vfork and fork.  A
- *   TRACEPARENT is exported only when valid (TRACESTATE only with it).
+ *   allocation and take no lock, so they are safe after vfork and fork; the
+ *   new environment is built on the caller's stack, within 32 KiB, so an
+ *   environment too large for that (some 3,000 entries) is passed on
+ *   unchanged (a diagnostic says so).  A TRACEPARENT is exported only when
+ *   valid (TRACESTATE only with it).
  *
  * 7. RUNTIME
  *

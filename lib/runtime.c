@@ -83,6 +83,16 @@ struct thread_state {
     unsigned char registered;       /* exit_key set: release at exit; listed */
     unsigned char exited;           /* released at exit; refuse new state */
     unsigned char exit_rounds;      /* key destructor calls seen */
+    unsigned char not_main;         /* known not to be the main thread */
+    unsigned char forget_pending;   /* stale rule due on return to depth 0 */
+    unsigned depth;                 /* ctxvar_run / task frames entered */
+    unsigned swaps;                 /* entries used in swapped_from */
+    /* What each ctxvar_swap replaced, so that swapping it back in restores
+     * its frame (tokens filled before the swap work again). */
+    struct {
+        const ctxvar_ctx *context;
+        unsigned long long frame;
+    } swapped_from[4];
     struct thread_state *prev, *next; /* the registry, while registered */
 };
 static __thread struct thread_state self;
@@ -155,6 +165,9 @@ static void release_other_threads(void)
     }
     registry = self.registered ? &self : NULL;
     self.prev = self.next = NULL;
+    /* The forking thread is this process's main thread now (tid == pid):
+     * it must not be seeded from the environment over its own context. */
+    atomic_store(&main_seeded, 1);
     registry_unlock();
 }
 
@@ -215,6 +228,7 @@ CTXVAR__BEFORE_THREAD_START static int ensure_registered(void)
 {
     if (self.registered) return 0;
     ctxvar__ensure_init();
+    if (self.registered) return 0; /* seeding the main thread registered it */
     if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
     if (pthread_setspecific(exit_key, &self) != 0) return ENOMEM;
     self.registered = 1;
@@ -232,13 +246,15 @@ CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install(ctxvar_ctx *next)
     return previous;
 }
 
-/* The current context (borrowed).  Initialises on the empty path only, so
- * that a read from another library's constructor still sees the BAGGAGE seed
- * while a read with a context costs nothing extra. */
+/* The current context (borrowed).  Initialises, and seeds the main thread,
+ * on the empty path only, so that a read from another library's constructor
+ * (or the main thread's first read when the runtime was loaded from another
+ * thread) still sees the seed while a read with a context costs nothing. */
 static ctxvar_ctx *current(void)
 {
     ctxvar_ctx *c = self.current;
-    if (__builtin_expect(!c && !atomic_load_explicit(&initialised, memory_order_acquire), 0)) {
+    if (__builtin_expect(!c && !self.not_main &&
+                             !atomic_load_explicit(&main_seeded, memory_order_acquire), 0)) {
         ctxvar__ensure_init();
         c = self.current;
     }
@@ -297,8 +313,12 @@ out_of_memory:
 static void seed_main_thread(void)
 {
     int expected = 0;
-    if (!on_main_thread() || !atomic_compare_exchange_strong(&main_seeded, &expected, 1))
+    if (self.not_main) return;
+    if (!on_main_thread()) {
+        self.not_main = 1;
         return;
+    }
+    if (!atomic_compare_exchange_strong(&main_seeded, &expected, 1)) return;
     ctxvar_ctx *seeded;
     if (context_from_environment(self.current, &seeded) != 0) {
         ctxvar__debug("out of memory reading the environment; the main thread starts empty");
@@ -393,11 +413,19 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__thread_adopt(ctxvar_ctx *inherited)
  * a wrapped task (ctxvar_task_run/_call) it is a worker, and what it
  * inherited stops being its context for good.  What it set itself stays.
  * Out of memory, it shows nothing rather than something stale.  (OpenMP
- * regions and tasks do not count: see ctxvar__run_in.) */
+ * regions and tasks do not count: see ctxvar__run_in.)  Only the thread's
+ * base frame holds what it inherited, so that is the one stripped. */
 static void forget_inherited(void)
 {
+    if (self.depth > 0) {
+        /* Inside ctxvar_run or a task: the inherited context is in the
+         * thread's base frame, which is restored later; strip it then. */
+        self.forget_pending = 1;
+        return;
+    }
     ctxvar_ctx *inherited = self.inherited, *own;
     self.inherited = NULL;
+    self.forget_pending = 0;
     if (ctxvar__ctx_minus(self.current, inherited, &own) != 0) {
         ctxvar__debug("out of memory keeping a worker's own variables; it starts empty");
         own = NULL;
@@ -628,7 +656,31 @@ CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
         ctxvar_release(c);
         return NULL;
     }
-    self.frame = next_serial();
+    /* Swapping back what an earlier swap replaced returns to that frame;
+     * anything else opens a new one.  (The version is always new: the
+     * context there may have been replaced since by another at the same
+     * address, so tokens of that frame take reset's general path.) */
+    unsigned long long frame = 0;
+    int back = 0;
+    for (unsigned i = self.swaps; i-- > 0 && !back;) {
+        if (self.swapped_from[i].context == c) {
+            frame = self.swapped_from[i].frame;
+            self.swaps = i;
+            back = 1;
+        }
+    }
+    if (!back) {
+        if (self.swaps == sizeof self.swapped_from / sizeof self.swapped_from[0]) {
+            memmove(self.swapped_from, self.swapped_from + 1,
+                    sizeof self.swapped_from - sizeof self.swapped_from[0]);
+            self.swaps--;
+        }
+        self.swapped_from[self.swaps].context = self.current;
+        self.swapped_from[self.swaps].frame = self.frame;
+        self.swaps++;
+        frame = next_serial();
+    }
+    self.frame = frame;
     return install(c);
 }
 
@@ -643,6 +695,7 @@ struct saved_frame {
 static struct saved_frame enter_frame(ctxvar_ctx *owned)
 {
     struct saved_frame saved = {self.current, self.frame, self.version};
+    self.depth++;
     self.current = owned;
     self.frame = next_serial();
     self.version = next_serial();
@@ -656,6 +709,7 @@ static void leave_frame(struct saved_frame *saved)
     self.frame = saved->frame;
     self.version = saved->version;
     ctxvar__ctx_release(inner);
+    if (--self.depth == 0 && self.forget_pending) forget_inherited();
 }
 
 CTXVAR__EXPORT void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)

@@ -74,6 +74,7 @@
 
 #include "alloc.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -457,7 +458,11 @@ int ctxvar__ctx_visit_sorted(const ctxvar_ctx *c, int (*fn)(const ctxvar__bindin
     enum { ON_STACK = 64 };
     const ctxvar__binding *stack[ON_STACK], **heap = NULL;
     size_t n = ctxvar__ctx_count(c);
-    if (n > ON_STACK) heap = ctxvar__alloc(n * sizeof *heap);
+    if (n > ON_STACK) {
+        int saved_errno = errno; /* a failed allocation sets it; we fall back */
+        heap = ctxvar__alloc(n * sizeof *heap);
+        errno = saved_errno;
+    }
     int r = heap ? ctxvar__ctx_visit_sorted_in(c, fn, arg, heap, n)
                  : ctxvar__ctx_visit_sorted_in(c, fn, arg, stack, ON_STACK);
     free(heap);

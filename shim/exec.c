@@ -53,11 +53,12 @@ static const char *const var_names[VAR_COUNT] = {"BAGGAGE", "TRACEPARENT", "TRAC
 static const size_t var_name_lens[VAR_COUNT] = {7, 11, 10};
 
 /* Beyond this many bindings the encoder walks instead of sorting on the
- * stack (8 KiB of pointers at most). */
-#define SORT_ON_STACK_MAX 1024
-/* An environment with more entries than this is passed on untouched rather
- * than copied onto the stack (128 KiB of pointers). */
-#define ENV_ON_STACK_MAX 16384
+ * stack (4 KiB of pointers at most). */
+#define SORT_ON_STACK_MAX 512
+/* The most stack the new environment may take: the caller may be a thread
+ * with a small stack.  A larger one (an environment of some 3,000 entries,
+ * or very long trace values) is passed on untouched, with a diagnostic. */
+#define ENV_STACK_BUDGET (32 * 1024)
 
 /* The values (without "NAME=") the child should get, pointing into the
  * context (borrowed: valid while the calling thread's context is). */
@@ -125,21 +126,24 @@ static char **child_environment(char *const *envp, int implicit, char **out,
     const ctxvar_ctx *name##_ctx = name##_on ? ctxvar__current_borrowed() : NULL;            \
     if (!(implicit_in) && ctxvar__is_environment_context(name##_ctx)) name##_on = 0;         \
     size_t name##_n = name##_on ? count_entries(name##_envp) : 0;                            \
-    if (name##_n > ENV_ON_STACK_MAX) {                                                       \
-        ctxvar__debug("exec: environment of %zu entries passed on unchanged", name##_n);    \
-        name##_on = 0;                                                                       \
-    }                                                                                        \
     size_t name##_count = ctxvar__ctx_count(name##_ctx);                                     \
-    size_t name##_room = name##_count <= SORT_ON_STACK_MAX ? name##_count : 0;               \
+    size_t name##_room = name##_on && name##_count <= SORT_ON_STACK_MAX ? name##_count : 0;  \
     const ctxvar__binding *name##_scratch[name##_room + 1];                                  \
     size_t name##_baglen = name##_on ? ctxvar__baggage_encode_in(                            \
                                            name##_ctx, NULL, 0, NULL, name##_scratch,        \
                                            name##_room) : 0;                                 \
-    char name##_bag[name##_baglen ? name##_baglen + 9 : 1];                                  \
     struct trace_values name##_trace = {NULL, NULL};                                         \
     if (name##_on) name##_trace = trace_values_of(name##_ctx);                               \
     size_t name##_tplen = name##_trace.traceparent ? strlen(name##_trace.traceparent) : 0;   \
     size_t name##_tslen = name##_trace.tracestate ? strlen(name##_trace.tracestate) : 0;     \
+    if (name##_on && (name##_n + VAR_COUNT + 1) * sizeof(char *) + name##_baglen +           \
+                         name##_tplen + name##_tslen + 64 > ENV_STACK_BUDGET) {              \
+        ctxvar__debug("exec: environment of %zu entries too large to rebuild on the "       \
+                      "stack; passed on unchanged", name##_n);                               \
+        name##_on = 0;                                                                       \
+        name##_baglen = name##_tplen = name##_tslen = 0;                                     \
+    }                                                                                        \
+    char name##_bag[name##_baglen ? name##_baglen + 9 : 1];                                  \
     char name##_tp[name##_tplen ? name##_tplen + 13 : 1];                                    \
     char name##_ts[name##_tslen ? name##_tslen + 12 : 1];                                    \
     char *name##_slots[name##_on ? name##_n + VAR_COUNT + 1 : 1];                            \

@@ -18,8 +18,10 @@
  *   GOMP_parallel_loop_nonmonotonic_{dynamic,guided,runtime},
  *   GOMP_parallel_loop_maybe_nonmonotonic_runtime, GOMP_teams_reg,
  *   GOMP_task, GOMP_taskloop, GOMP_taskloop_ull.
- * Not covered: the pre-4.9 split API (GOMP_parallel_start/_end) and target
- * offloading; their code runs in the worker's own context.
+ * Not covered: the pre-4.9 split API (GOMP_parallel_start/_end), target
+ * offloading, and tasks with detach or task reductions or while OpenMP
+ * cancellation is on (wrap_tasks); their code runs in the worker's own
+ * context.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -156,7 +158,8 @@ CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data,
  * bounds to where the body expects them (the first two words of its data),
  * runs the body in the snapshot and drops the copy's reference.  Nothing is
  * allocated: the block passed to GOMP_task lives on our stack and holds only
- * the header, since libgomp reads it through cpyfn' alone.
+ * the header, since libgomp reads it through cpyfn' alone (but see
+ * wrap_tasks for the kinds of task where it does not).
  */
 struct task_header {
     void (*fn)(void *);
@@ -210,6 +213,33 @@ static void task_begin(struct task_header *h, void (*fn)(void *), void *data,
     *block_size = h->data_offset + arg_size;
 }
 
+/* Tasks we leave to libgomp as they are, which then run in the worker's
+ * own context:
+ *  - with task reductions: libgomp reads their data straight from the
+ *    caller's block;
+ *  - with detach: libgomp writes the event into the first word of the block
+ *    it is given, before any copy;
+ *  - when cancellation is on (OMP_CANCELLATION=true): libgomp discards a
+ *    queued task of a cancelled group only if it has no copy function, and
+ *    ours would keep it alive. */
+#define GOMP_TASK_FLAG_REDUCTION (1u << 12)
+#define GOMP_TASK_FLAG_DETACH (1u << 13)
+
+static bool wrap_tasks(unsigned flags)
+{
+    static _Atomic(void *) cache;
+    static atomic_int cancellation = -1;
+    if (!ctxvar__propagation_enabled() || (flags & (GOMP_TASK_FLAG_REDUCTION | GOMP_TASK_FLAG_DETACH)))
+        return false;
+    int on = atomic_load_explicit(&cancellation, memory_order_relaxed);
+    if (on < 0) {
+        int (*get)(void) = (int (*)(void))next_gomp(&cache, "omp_get_cancellation");
+        on = get ? get() != 0 : 0;
+        atomic_store_explicit(&cancellation, on, memory_order_relaxed);
+    }
+    return !on;
+}
+
 /* Our block on the stack: room for the bounds and the header, aligned. */
 struct task_block {
     _Alignas(16) unsigned char bounds[BOUNDS_SIZE];
@@ -230,7 +260,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
         fn(data);
         return;
     }
-    if (!ctxvar__propagation_enabled()) {
+    if (!wrap_tasks(flags)) {
         next(fn, data, cpyfn, arg_size, arg_align, if_clause, flags, depend, priority, detach);
         return;
     }
@@ -239,9 +269,6 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
     ctxvar__ctx_release(block.header.context);
 }
 
-/* libgomp reads task-reduction data straight from the caller's block when
- * this flag is set; such taskloops are passed through untouched. */
-#define GOMP_TASK_FLAG_REDUCTION (1u << 12)
 
 #define INTERPOSE_TASKLOOP(name, T)                                                          \
     CTXVAR__EXPORT void name(void (*fn)(void *), void *data, void (*cpyfn)(void *, void *),  \
@@ -260,7 +287,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
             fn(data);                                                                        \
             return;                                                                          \
         }                                                                                    \
-        if (!ctxvar__propagation_enabled() || (flags & GOMP_TASK_FLAG_REDUCTION)) {          \
+        if (!wrap_tasks(flags)) {                                                            \
             next(fn, data, cpyfn, arg_size, arg_align, flags, num_tasks, priority, start,   \
                  end, step);                                                                 \
             return;                                                                          \

@@ -232,3 +232,35 @@ TEST_IMPL(pool_tasks_run_in_their_submitters_context)
     ASSERT_INT(0, atomic_load(&stale_worker));
     ASSERT_ULL(base, test_live());
 }
+
+/* Regression (review): the stale-context rule stripped the frame the first
+ * task ran in; when that was a ctxvar_run frame, the inherited value came
+ * back with the thread's base frame after the run, for good, and the run's
+ * own context lost values meanwhile. */
+static void *task_inside_run(void *task)
+{
+    ctxvar_task_run(task);
+    /* Still inside the run: its context, given explicitly, is untouched. */
+    return (void *)ctxvar_get(ctxvar_named("req"), "(none)");
+}
+
+static void note_task(void *arg) { (void)arg; }
+
+static void *worker_first_task_inside_run(void *out)
+{
+    char **seen = out;
+    ctxvar_ctx *explicit_context = ctxvar_capture(); /* req=A, inherited */
+    seen[0] = (char *)ctxvar_run(explicit_context, task_inside_run, ctxvar_wrap(note_task, NULL));
+    seen[1] = (char *)ctxvar_get(ctxvar_named("req"), "(none)");
+    ctxvar_release(explicit_context);
+    return NULL;
+}
+
+TEST_IMPL(stale_rule_applies_to_base_frame_when_first_task_runs_inside_run)
+{
+    char *seen[2];
+    test_set("req", "A");
+    test_in_thread(worker_first_task_inside_run, seen);
+    ASSERT_STR("A", seen[0]);
+    ASSERT_STR("(none)", seen[1]);
+}

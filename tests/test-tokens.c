@@ -193,6 +193,36 @@ TEST_IMPL(reset_after_swap_back_of_token_from_swap_is_einval)
     ctxvar_release(swapped);
 }
 
+/* Regression (review): every swap opened a new frame, the swap back too, so
+ * a token filled before a swap/swap-back pair could never be reset, and a
+ * CTXVAR_SCOPE around such a pair silently left its value set. */
+TEST_IMPL(reset_after_swap_and_swap_back_of_token_from_before_works)
+{
+    ctxvar *v = test_var("v");
+    ctxvar_token tok;
+    unsigned long long base = test_live();
+    ASSERT_INT(0, ctxvar_set(v, "before", &tok));
+    ctxvar_ctx *mine = ctxvar_swap(NULL);
+    ASSERT_INT(EINVAL, CALL(ctxvar_reset(&tok)));
+    ctxvar_release(ctxvar_swap(mine));
+    ASSERT_STR("before", ctxvar_get(v, NULL));
+    ASSERT_INT(0, CALL(ctxvar_reset(&tok)));
+    ASSERT_STR("unset", ctxvar_get(v, "unset"));
+    ASSERT_ULL(base, test_live());
+}
+
+TEST_IMPL(scope_around_swap_and_swap_back_still_resets)
+{
+    ctxvar *v = test_var("v");
+    CTXVAR_SCOPE(v, "scoped") {
+        ctxvar_ctx *mine = ctxvar_swap(NULL);
+        ASSERT_STR("unset", ctxvar_get(v, "unset"));
+        ctxvar_release(ctxvar_swap(mine));
+        ASSERT_STR("scoped", ctxvar_get(v, NULL));
+    }
+    ASSERT_STR("unset", ctxvar_get(v, "unset"));
+}
+
 TEST_IMPL(token_drop_harmless_on_null_unfilled_and_used)
 {
     ctxvar_token zero, tok;
