@@ -29,7 +29,7 @@ RUNTIME_LDFLAGS := -shared -pthread -Wl,--version-script=shim/exports.map \
                    -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
 RUNTIME_SRCS := lib/store.c lib/runtime.c lib/baggage.c shim/interpose.c shim/openmp.c \
                 shim/notify.c shim/exec.c
-RUNTIME_HDRS := lib/ctxvar.h lib/store.h lib/runtime.h lib/baggage.h lib/alloc.h
+RUNTIME_HDRS := lib/ctxvar.h lib/store.h lib/runtime.h lib/baggage.h lib/alloc.h lib/text.h
 
 .PHONY: all test check install uninstall clean demo bench soak fault fuzz
 all: $(B)/libctxvar.so $(B)/ctxrun

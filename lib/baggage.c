@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "text.h"
 
 static int is_ows(char c) { return c == ' ' || c == '\t'; }
 
@@ -186,19 +187,9 @@ static size_t encoded_value_length(const ctxvar__binding *b)
 }
 
 struct encoding {
-    char *buf;
-    size_t size, len;       /* len: the whole text, written or not */
+    struct ctxvar__text text;
     size_t members, dropped;
 };
-
-static void put(struct encoding *e, const char *s, size_t n)
-{
-    if (e->len < e->size) {
-        size_t room = e->size - e->len;
-        memcpy(e->buf + e->len, s, n < room ? n : room);
-    }
-    e->len += n;
-}
 
 static int encode_member(const ctxvar__binding *b, void *p)
 {
@@ -208,20 +199,21 @@ static int encode_member(const ctxvar__binding *b, void *p)
     if (var->name[0] == '_' || ctxvar__is_trace_header(var->name, var->name_len)) return 0;
     size_t member = var->name_len + 1 + encoded_value_length(b);
     size_t with_comma = member + (e->members ? 1 : 0);
-    if (e->members == CTXVAR_BAGGAGE_MAX_MEMBERS || e->len + with_comma > CTXVAR_BAGGAGE_MAX_BYTES) {
+    if (e->members == CTXVAR_BAGGAGE_MAX_MEMBERS ||
+        e->text.len + with_comma > CTXVAR_BAGGAGE_MAX_BYTES) {
         e->dropped++; /* whole members only: a cut value would be a wrong value */
         return 0;
     }
-    if (e->members++) put(e, ",", 1);
-    put(e, var->name, var->name_len);
-    put(e, "=", 1);
+    if (e->members++) ctxvar__text_put(&e->text, ",", 1);
+    ctxvar__text_put(&e->text, var->name, var->name_len);
+    ctxvar__text_put(&e->text, "=", 1);
     for (size_t i = 0; i < b->len; i++) {
         unsigned char c = (unsigned char)b->value[i];
         if (is_baggage_octet(c) && c != '%') {
-            put(e, (const char *)&c, 1);
+            ctxvar__text_put(&e->text, (const char *)&c, 1);
         } else {
             char escape[3] = {'%', hex[c >> 4], hex[c & 15]};
-            put(e, escape, 3);
+            ctxvar__text_put(&e->text, escape, 3);
         }
     }
     return 0;
@@ -230,12 +222,11 @@ static int encode_member(const ctxvar__binding *b, void *p)
 size_t ctxvar__baggage_encode_in(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped,
                                  const ctxvar__binding **scratch, size_t room)
 {
-    struct encoding e = {buf, buf ? size : 0, 0, 0, 0};
+    struct encoding e = {ctxvar__text_start(buf, size), 0, 0};
     if (scratch) ctxvar__ctx_visit_sorted_in(c, encode_member, &e, scratch, room);
     else ctxvar__ctx_visit_sorted(c, encode_member, &e);
-    if (e.size) e.buf[e.len < e.size ? e.len : e.size - 1] = '\0';
     if (dropped) *dropped = e.dropped;
-    return e.len;
+    return ctxvar__text_finish(&e.text);
 }
 
 size_t ctxvar__baggage_encode(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped)

@@ -5,10 +5,11 @@
  * Per-thread state is one static TLS struct.  A thread that never touches
  * ctxvar costs nothing; one whose context becomes non-empty registers a
  * pthread key so that the context is released at its exit, in the last round
- * of key destructors (pitfall 6).  No function here takes a lock: variables
+ * of key destructors (pitfall 6).  No API function takes a lock: variables
  * are interned with compare-and-swap, contexts are immutable and counted, and
- * statistics are per-shard atomics.  That is also what keeps a forked child
- * safe: there is no lock another thread could have held (pitfall 9).
+ * statistics are per-shard atomics.  The one lock, the thread registry's,
+ * is taken only at a thread's start and exit and is held across fork by
+ * pthread_atfork, so a forked child never finds it held (pitfall 9).
  */
 #include "runtime.h"
 
@@ -25,6 +26,7 @@
 
 #include "alloc.h"
 #include "baggage.h"
+#include "text.h"
 
 /* ---- Process-wide settings, fixed at initialisation -------------------- */
 
@@ -392,6 +394,16 @@ int ctxvar__propagation_enabled(void)
 }
 
 /* ---- Threads ------------------------------------------------------------ */
+
+void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name)
+{
+    void *next = atomic_load_explicit(cache, memory_order_acquire);
+    if (!next) {
+        next = dlsym(RTLD_NEXT, name);
+        atomic_store_explicit(cache, next, memory_order_release);
+    }
+    return next;
+}
 
 ctxvar_ctx *ctxvar__capture_for_child(void) { return ctxvar__ctx_retain(current()); }
 
@@ -819,19 +831,8 @@ CTXVAR__EXPORT void ctxvar_task_free(ctxvar_task *t)
 
 /* ---- Logs ---------------------------------------------------------------- */
 
-struct text {
-    char *buf;
-    size_t size, len;   /* len counts the whole text, written or not */
-};
-
-static void put(struct text *t, const char *s, size_t n)
-{
-    if (t->len < t->size) {
-        size_t room = t->size - t->len;
-        memcpy(t->buf + t->len, s, n < room ? n : room);
-    }
-    t->len += n;
-}
+/* An int, as the API returns lengths (like snprintf). */
+static int clamp_length(size_t len) { return len > 0x7fffffff ? 0x7fffffff : (int)len; }
 
 static int needs_quotes(const char *v, size_t len)
 {
@@ -845,50 +846,47 @@ static int needs_quotes(const char *v, size_t len)
 
 static int put_pair(const ctxvar__binding *b, void *p)
 {
-    struct text *t = p;
-    if (t->len) put(t, " ", 1);
-    put(t, b->var->name, b->var->name_len);
-    put(t, "=", 1);
+    struct ctxvar__text *t = p;
+    if (t->len) ctxvar__text_put(t, " ", 1);
+    ctxvar__text_put(t, b->var->name, b->var->name_len);
+    ctxvar__text_put(t, "=", 1);
     if (!needs_quotes(b->value, b->len)) {
-        put(t, b->value, b->len);
+        ctxvar__text_put(t, b->value, b->len);
         return 0;
     }
-    put(t, "\"", 1);
+    ctxvar__text_put(t, "\"", 1);
     for (size_t i = 0; i < b->len; i++) {
         unsigned char c = (unsigned char)b->value[i];
         char escape[8];
         switch (c) {
-        case '"': put(t, "\\\"", 2); break;
-        case '\\': put(t, "\\\\", 2); break;
-        case '\n': put(t, "\\n", 2); break;
-        case '\r': put(t, "\\r", 2); break;
-        case '\t': put(t, "\\t", 2); break;
+        case '"': ctxvar__text_put(t, "\\\"", 2); break;
+        case '\\': ctxvar__text_put(t, "\\\\", 2); break;
+        case '\n': ctxvar__text_put(t, "\\n", 2); break;
+        case '\r': ctxvar__text_put(t, "\\r", 2); break;
+        case '\t': ctxvar__text_put(t, "\\t", 2); break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 snprintf(escape, sizeof escape, "\\u%04x", c);
-                put(t, escape, 6);
+                ctxvar__text_put(t, escape, 6);
             } else {
-                put(t, (const char *)&c, 1);
+                ctxvar__text_put(t, (const char *)&c, 1);
             }
         }
     }
-    put(t, "\"", 1);
+    ctxvar__text_put(t, "\"", 1);
     return 0;
 }
 
 CTXVAR__EXPORT int ctxvar_format(char *buf, size_t size)
 {
     int saved_errno = errno;
-    struct text t = {buf, buf ? size : 0, 0};
+    struct ctxvar__text t = ctxvar__text_start(buf, size);
     ctxvar__ctx_visit_sorted(current(), put_pair, &t);
-    if (t.size) t.buf[t.len < t.size ? t.len : t.size - 1] = '\0';
     errno = saved_errno;
-    return t.len > 0x7fffffff ? 0x7fffffff : (int)t.len;
+    return clamp_length(ctxvar__text_finish(&t));
 }
 
 /* ---- Across processes ------------------------------------------------------ */
-
-static int clamp_length(size_t len) { return len > 0x7fffffff ? 0x7fffffff : (int)len; }
 
 CTXVAR__EXPORT int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size,
                                          size_t *dropped)

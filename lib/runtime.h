@@ -1,6 +1,7 @@
 /* runtime.h - what the runtime's parts share: lib/runtime.c (per-thread state,
- * the API), lib/baggage.c (W3C Baggage) and shim/interpose.c (thread
- * creation).  Nothing here is exported. */
+ * the API), lib/baggage.c (W3C Baggage and Trace Context) and the
+ * interposers in shim/ (threads, OpenMP, notifications, processes).
+ * Nothing here is exported. */
 #ifndef CTXVAR_RUNTIME_H
 #define CTXVAR_RUNTIME_H
 
@@ -21,10 +22,16 @@
 #define CTXVAR__BEFORE_THREAD_START
 #endif
 
-/* Reads CTXVAR_DEBUG / CTXVAR_INHERIT, creates the thread-exit key, decides
- * whether this copy of the runtime is the process's one, and seeds the main
- * thread from BAGGAGE when called on it.  Idempotent, thread-safe, and safe
- * before the runtime's constructor has run (pitfall 3). */
+/* The definition of `name` after ours (dlsym RTLD_NEXT), looked up on first
+ * use and kept in *cache; NULL when there is none.  Racing lookups find the
+ * same answer. */
+void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__HIDDEN;
+
+/* Reads CTXVAR_DEBUG / CTXVAR_INHERIT / CTXVAR_EXPORT, creates the
+ * thread-exit key, decides whether this copy of the runtime is the process's
+ * one, and seeds the main thread from BAGGAGE, TRACEPARENT and TRACESTATE
+ * when called on it.  Idempotent, thread-safe, and safe before the
+ * runtime's constructor has run (pitfall 3). */
 void ctxvar__ensure_init(void) CTXVAR__HIDDEN;
 
 /* Whether pthread_create should pass a snapshot to the new thread: the

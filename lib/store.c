@@ -342,10 +342,7 @@ static enum erase_result erase(const ctxvar_ctx *n, const struct ctxvar *var, un
     ctxvar_ctx *new_child;
     enum erase_result r = erase(child, var, shift + CTXVAR__HAMT_BITS, &new_child);
     if (r != ERASE_DONE) return r;
-    if (!new_child) { /* unreachable while children hold two or more */
-        *out = slot_count(n) == 1 ? NULL : copy_erasing(n, index, bit);
-        return (*out || slot_count(n) == 1) ? ERASE_DONE : ERASE_ERROR;
-    }
+    /* A child holds two or more bindings, so new_child is never empty. */
     if (new_child->count == 1 && !new_child->children) {
         /* Keep the invariant: a lone binding moves up into this node. */
         ctxvar__binding *lone = ctxvar__binding_retain(new_child->slot[0]);

@@ -181,29 +181,19 @@ typedef FILE *(*popen_fn)(const char *, const char *);
 static _Atomic(void *) next_execve, next_execvpe, next_fexecve, next_posix_spawn,
     next_posix_spawnp, next_system, next_popen;
 
-static void *next_symbol(_Atomic(void *) *cache, const char *name)
-{
-    void *next = atomic_load_explicit(cache, memory_order_acquire);
-    if (!next) {
-        next = dlsym(RTLD_NEXT, name);
-        atomic_store_explicit(cache, next, memory_order_release);
-    }
-    return next;
-}
-
 /* At load, so that no exec after vfork has to call dlsym (which locks). */
 __attribute__((constructor)) static void find_real_functions(void)
 {
-    next_symbol(&next_execve, "execve");
-    next_symbol(&next_execvpe, "execvpe");
-    next_symbol(&next_fexecve, "fexecve");
-    next_symbol(&next_posix_spawn, "posix_spawn");
-    next_symbol(&next_posix_spawnp, "posix_spawnp");
-    next_symbol(&next_system, "system");
-    next_symbol(&next_popen, "popen");
+    ctxvar__next_symbol(&next_execve, "execve");
+    ctxvar__next_symbol(&next_execvpe, "execvpe");
+    ctxvar__next_symbol(&next_fexecve, "fexecve");
+    ctxvar__next_symbol(&next_posix_spawn, "posix_spawn");
+    ctxvar__next_symbol(&next_posix_spawnp, "posix_spawnp");
+    ctxvar__next_symbol(&next_system, "system");
+    ctxvar__next_symbol(&next_popen, "popen");
 }
 
-#define REAL(type, cache, name) ((type)next_symbol(&(cache), (name)))
+#define REAL(type, cache, name) ((type)ctxvar__next_symbol(&(cache), (name)))
 
 /* ---- exec ---------------------------------------------------------------- */
 

@@ -21,7 +21,6 @@
  * timer_create@GLIBC_2.2.5, the pre-2004 timer ABI, is not supported: our
  * unversioned definition forwards to the current one.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <mqueue.h>
 #include <pthread.h>
@@ -56,16 +55,6 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void lock_registry(void) { pthread_mutex_lock(&registry_lock); }
 static void unlock_registry(void) { pthread_mutex_unlock(&registry_lock); }
 static void register_atfork(void) { pthread_atfork(lock_registry, unlock_registry, unlock_registry); }
-
-static void *next_symbol(_Atomic(void *) *cache, const char *name)
-{
-    void *next = atomic_load_explicit(cache, memory_order_acquire);
-    if (!next) {
-        next = dlsym(RTLD_NEXT, name);
-        atomic_store_explicit(cache, next, memory_order_release);
-    }
-    return next;
-}
 
 struct call {
     void (*fn)(union sigval);
@@ -168,7 +157,7 @@ CTXVAR__EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *
 {
     static _Atomic(void *) cache;
     int (*next)(clockid_t, struct sigevent *, timer_t *) =
-        (int (*)(clockid_t, struct sigevent *, timer_t *))next_symbol(&cache, "timer_create");
+        (int (*)(clockid_t, struct sigevent *, timer_t *))ctxvar__next_symbol(&cache, "timer_create");
     struct sigevent ours;
     int saved_errno = errno;
     if (!next) {
@@ -193,7 +182,7 @@ CTXVAR__EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *
 CTXVAR__EXPORT int timer_delete(timer_t timer)
 {
     static _Atomic(void *) cache;
-    int (*next)(timer_t) = (int (*)(timer_t))next_symbol(&cache, "timer_delete");
+    int (*next)(timer_t) = (int (*)(timer_t))ctxvar__next_symbol(&cache, "timer_delete");
     if (!next) {
         errno = ENOSYS;
         return -1;
@@ -208,7 +197,7 @@ CTXVAR__EXPORT int mq_notify(mqd_t mq, const struct sigevent *sev)
 {
     static _Atomic(void *) cache;
     int (*next)(mqd_t, const struct sigevent *) =
-        (int (*)(mqd_t, const struct sigevent *))next_symbol(&cache, "mq_notify");
+        (int (*)(mqd_t, const struct sigevent *))ctxvar__next_symbol(&cache, "mq_notify");
     struct sigevent ours;
     int saved_errno = errno;
     if (!next) {
@@ -232,7 +221,7 @@ CTXVAR__EXPORT int mq_notify(mqd_t mq, const struct sigevent *sev)
 CTXVAR__EXPORT int mq_close(mqd_t mq)
 {
     static _Atomic(void *) cache;
-    int (*next)(mqd_t) = (int (*)(mqd_t))next_symbol(&cache, "mq_close");
+    int (*next)(mqd_t) = (int (*)(mqd_t))ctxvar__next_symbol(&cache, "mq_close");
     if (!next) {
         errno = ENOSYS;
         return -1;

@@ -23,7 +23,6 @@
  * cancellation is on (wrap_tasks); their code runs in the worker's own
  * context.
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,17 +30,6 @@
 #include <string.h>
 
 #include "runtime.h"
-
-/* libgomp's entry point of that name, looked up on first use. */
-static void *next_gomp(_Atomic(void *) *cache, const char *name)
-{
-    void *next = atomic_load_explicit(cache, memory_order_acquire);
-    if (!next) {
-        next = dlsym(RTLD_NEXT, name);
-        atomic_store_explicit(cache, next, memory_order_release);
-    }
-    return next;
-}
 
 /* ---- Regions ------------------------------------------------------------- */
 
@@ -87,7 +75,7 @@ static bool region_begin(struct region *r, void (*fn)(void *), void *data)
     {                                                                           \
         static _Atomic(void *) cache;                                           \
         void (*next)(void (*)(void *), void *, STRIP PARAMS) =                  \
-            (void (*)(void (*)(void *), void *, STRIP PARAMS))next_gomp(&cache, #name); \
+            (void (*)(void (*)(void *), void *, STRIP PARAMS))ctxvar__next_symbol(&cache, #name); \
         struct region r;                                                        \
         if (!next) {                                                            \
             fn(data);                                                           \
@@ -127,7 +115,7 @@ CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data,
 {
     static _Atomic(void *) cache;
     unsigned (*next)(void (*)(void *), void *, unsigned, unsigned) =
-        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))next_gomp(
+        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))ctxvar__next_symbol(
             &cache, "GOMP_parallel_reductions");
     struct region r;
     unsigned result;
@@ -233,7 +221,7 @@ static bool wrap_tasks(unsigned flags)
         return false;
     int on = atomic_load_explicit(&cancellation, memory_order_relaxed);
     if (on < 0) {
-        int (*get)(void) = (int (*)(void))next_gomp(&cache, "omp_get_cancellation");
+        int (*get)(void) = (int (*)(void))ctxvar__next_symbol(&cache, "omp_get_cancellation");
         on = get ? get() != 0 : 0;
         atomic_store_explicit(&cancellation, on, memory_order_relaxed);
     }
@@ -253,7 +241,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
     typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long, long, bool,
                             unsigned, void **, int, void *);
     static _Atomic(void *) cache;
-    next_fn next = (next_fn)next_gomp(&cache, "GOMP_task");
+    next_fn next = (next_fn)ctxvar__next_symbol(&cache, "GOMP_task");
     struct task_block block;
     long size;
     if (!next) {
@@ -278,7 +266,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
         typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long,     \
                                 long, unsigned, unsigned long, int, T, T, T);                \
         static _Atomic(void *) cache;                                                        \
-        next_fn next = (next_fn)next_gomp(&cache, #name);                                    \
+        next_fn next = (next_fn)ctxvar__next_symbol(&cache, #name);                                    \
         struct task_block block;                                                             \
         long size;                                                                           \
         if (!next) { /* no OpenMP runtime: run the whole range here */                    \
