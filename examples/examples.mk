@@ -12,6 +12,8 @@ EXAMPLES        := $(B)/examples/server_ctxvar $(B)/examples/server_global \
 
 .PHONY: examples
 examples: $(EXAMPLES)
+# The bats suites run the examples too (print_context, thread_pool, ...).
+test: examples
 
 # The two servers differ in one module: where the request's ids live.
 $(B)/examples/server_ctxvar: $(SERVER_COMMON) $(SERVER_DIR)/context_ctxvar.c \
