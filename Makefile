@@ -59,22 +59,20 @@ test: all
 
 VERSION := $(shell sed -n 's/^\#define CTXVAR_VERSION "\(.*\)"/\1/p' lib/ctxvar.h)
 
-# pkg-config gives linked mode: -DCTXVAR_LINKED and -lctxvar.  A program that
-# wants the header alone needs only -I.
-$(B)/ctxvar.pc: lib/ctxvar.pc.in lib/ctxvar.h
-	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCDIR@|$(INCDIR)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' $< > $@
-
 # ctxrun finds the runtime at <its dir>/../lib, so LIBDIR must be PREFIX/lib
-# beside BINDIR = PREFIX/bin (the defaults).
-install: all $(B)/ctxvar.pc
+# beside BINDIR = PREFIX/bin (the defaults).  pkg-config gives linked mode
+# (-DCTXVAR_LINKED, -lctxvar); its file is written for this PREFIX at each
+# install, never kept from an earlier one.  A program that wants the header
+# alone needs only -I.
+install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
 	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 644 lib/ctxvar.h $(DESTDIR)$(INCDIR)/ctxvar.h
 	install -m 755 $(B)/libctxvar.so $(DESTDIR)$(LIBDIR)/libctxvar.so
 	install -m 755 $(B)/ctxrun $(DESTDIR)$(BINDIR)/ctxrun
-	install -m 644 $(B)/ctxvar.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCDIR@|$(INCDIR)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' lib/ctxvar.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
 	install -m 644 man/ctxrun.1 $(DESTDIR)$(MANDIR)/man1/ctxrun.1
 	install -m 644 man/ctxvar.3 $(DESTDIR)$(MANDIR)/man3/ctxvar.3
 
