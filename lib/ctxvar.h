@@ -67,12 +67,13 @@
  *   child processes as W3C Baggage and Trace Context (section 6).
  *
  *   Not covered: static binaries and pure-Go programs (the loader ignores
- *   LD_PRELOAD there), setuid programs (the loader drops LD_PRELOAD), the
- *   SIGEV_THREAD callbacks of POSIX AIO (aio_read, aio_write, lio_listio) and
- *   getaddrinfo_a, OpenMP's pre-4.9 GOMP_parallel_start API and target
- *   offloading, and code that reaches glibc's thread creation through
- *   dlvsym() or a libc handle.  Such code runs with an empty context (or, in
- *   an OpenMP worker, the worker's own).
+ *   LD_PRELOAD there); setuid programs (the loader drops LD_PRELOAD); the
+ *   SIGEV_THREAD callbacks of POSIX AIO (aio_read, aio_write, lio_listio)
+ *   and getaddrinfo_a; OpenMP's pre-4.9 GOMP_parallel_start API, target
+ *   offloading, and tasks with detach or task reductions or created while
+ *   OMP_CANCELLATION is on; code that reaches glibc's thread creation
+ *   through dlvsym() or a libc handle.  Such code runs with an empty context
+ *   (or, in an OpenMP worker, the worker's own).
  *
  *   Threads: every function may be called from any thread at any time.  A
  *   context is immutable; "setting" replaces the calling thread's current
