@@ -5,11 +5,17 @@
  * Per-thread state is one static TLS struct.  A thread that never touches
  * ctxvar costs nothing; one whose context becomes non-empty registers a
  * pthread key so that the context is released at its exit, in the last round
- * of key destructors (pitfall 6).  No API function takes a lock: variables
- * are interned with compare-and-swap, contexts are immutable and counted, and
- * statistics are per-shard atomics.  The one lock, the thread registry's,
- * is taken only at a thread's start and exit and is held across fork by
- * pthread_atfork, so a forked child never finds it held (pitfall 9).
+ * of key destructors (pitfall 6).  No API function but ctxvar_stats takes a
+ * lock: variables are interned with compare-and-swap, contexts are immutable
+ * and counted, and statistics are per-thread or per-shard.  The one lock, the
+ * thread registry's, is taken at a registered thread's start and exit and by
+ * ctxvar_stats, and is held across fork by pthread_atfork, so a forked child
+ * never finds it held (pitfall 9).
+ *
+ * The hot paths avoid atomic instructions on shared objects: a thread keeps a
+ * small cache of references on the contexts it is using (ref_cache below),
+ * so that capture/release, set/reset and wrap/run pairs take and give back
+ * references without touching the shared reference counts.
  */
 #include "runtime.h"
 
@@ -69,6 +75,23 @@ static atomic_uint next_shard;
 
 /* ---- Per-thread state --------------------------------------------------- */
 
+/* A reference cache entry: `refs` references on `node`, taken from its count
+ * in one atomic step and handed out (and back) one at a time with none.  An
+ * entry only holds nodes that live at least as long as the root `anchor`,
+ * and only while the anchor is the thread's current context or that
+ * context's lender (cache_check), so the cache never keeps alive anything
+ * that would otherwise be freed, and ctxvar_stats' count stays exact.  An
+ * entry in use always holds at least one reference, so its node cannot be
+ * freed and its address reused under it. */
+#define REF_CACHE_ENTRIES 4
+#define REF_CACHE_BATCH 64
+struct ref_cache {
+    ctxvar_ctx *node;               /* NULL: entry unused */
+    const ctxvar_ctx *anchor;
+    unsigned refs;                  /* 1 .. 2 * REF_CACHE_BATCH while in use */
+    int is_root;
+};
+
 /* A frame is the dynamic extent in which a token may be reset: the thread's
  * base frame, or one ctxvar_run/task run/swap.  Frames and context versions
  * are drawn from one per-thread counter, so a (thread, frame, version)
@@ -95,10 +118,87 @@ struct thread_state {
         const ctxvar_ctx *context;
         unsigned long long frame;
     } swapped_from[4];
+    struct ref_cache cache[REF_CACHE_ENTRIES];
+    /* Registered threads count contexts made and freed here, in
+     * ctxvar_stats' live_contexts, without a locked instruction; the sum is
+     * read under the registry lock and folded into the shards at exit. */
+    atomic_llong live;
     struct thread_state *prev, *next; /* the registry, while registered */
 };
-static __thread struct thread_state self;
+/* Named, so that tls_offset_probe can find its TLS descriptor. */
+static __thread struct thread_state self __asm__("ctxvar__self_tls");
 static atomic_ullong next_thread_uid;
+
+/* ---- Reading the current context fast ------------------------------------ */
+
+atomic_int ctxvar__cpu_has_popcnt;
+
+/* Where `self` is, relative to the thread pointer, when that is the same in
+ * every thread; 0 when unknown.  A library preloaded or linked has its TLS in
+ * the static TLS block, at a fixed distance below the thread pointer, and
+ * its TLS descriptor resolves to that distance; reading it with one
+ * %fs-relative load then saves ctxvar_get the call into the descriptor's
+ * resolver, about a third of its cost.  Initial-exec TLS would do the same,
+ * but would make a dlopen of the library fail when static TLS is short
+ * (pitfall 13); here a dlopened library simply keeps the ordinary access.
+ * (Not under the sanitizers, whose instrumentation must see every access.) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(CTXVAR_FAULT_INJECTION)
+#define SELF_FROM_TP_POSSIBLE 1
+#else
+#define SELF_FROM_TP_POSSIBLE 0
+#endif
+#if SELF_FROM_TP_POSSIBLE
+static atomic_long self_from_tp;
+#endif
+
+static void find_self_from_tp(void)
+{
+#if SELF_FROM_TP_POSSIBLE
+    /* The x86-64 TLS descriptor is {resolver, argument}; for static TLS the
+     * argument is the (negative) offset from the thread pointer, while for
+     * dynamic TLS it is a pointer to a heap object, never negative. */
+    const long *descriptor;
+    char *thread_pointer;
+    __asm__("leaq ctxvar__self_tls@TLSDESC(%%rip), %0" : "=r"(descriptor));
+    __asm__("movq %%fs:0, %0" : "=r"(thread_pointer));
+    long offset = (long)((char *)&self - thread_pointer);
+    if (offset < 0 && descriptor[1] == offset)
+        atomic_store_explicit(&self_from_tp, offset, memory_order_relaxed);
+#endif
+}
+
+/* This thread's state: &self, computed without the TLS descriptor call when
+ * possible.  The hot paths call this once and pass the pointer on. */
+static inline struct thread_state *me(void)
+{
+#if SELF_FROM_TP_POSSIBLE
+    long offset = atomic_load_explicit(&self_from_tp, memory_order_relaxed);
+    if (__builtin_expect(offset != 0, 1)) {
+        char *thread_pointer;
+        __asm__("movq %%fs:0, %0" : "=r"(thread_pointer));
+        return (struct thread_state *)(thread_pointer + offset);
+    }
+#endif
+    return &self;
+}
+
+/* self.current, read without the TLS descriptor call when possible.  Only
+ * for readers: the compiler does not see this load as a read of self. */
+static inline ctxvar_ctx *current_for_read(void)
+{
+#if SELF_FROM_TP_POSSIBLE
+    long offset = atomic_load_explicit(&self_from_tp, memory_order_relaxed);
+    if (__builtin_expect(offset != 0, 1)) {
+        ctxvar_ctx *c;
+        __asm__("movq %%fs:(%1), %0"
+                : "=r"(c)
+                : "r"(offset + (long)offsetof(struct thread_state, current)));
+        return c;
+    }
+#endif
+    return self.current;
+}
 
 /* Every registered thread, so that a forked child can release what the
  * threads that do not exist there held (their TLS is copied, never freed).
@@ -143,16 +243,24 @@ CTXVAR__BEFORE_THREAD_START static void registry_add(struct thread_state *t)
     atomic_flag_clear_explicit(&registry_busy, memory_order_release);
 }
 
+static struct stat_shard *my_shard(void);
+
 static void registry_remove(struct thread_state *t)
 {
     if (!REGISTRY_IN_USE) return;
     registry_lock();
+    atomic_fetch_add_explicit(&my_shard()->value[STAT_LIVE],
+                              atomic_load_explicit(&t->live, memory_order_relaxed),
+                              memory_order_relaxed);
+    atomic_store_explicit(&t->live, 0, memory_order_relaxed);
     if (t->prev) t->prev->next = t->next;
     else registry = t->next;
     if (t->next) t->next->prev = t->prev;
     t->prev = t->next = NULL;
     registry_unlock();
 }
+
+static void cache_flush(struct ref_cache *e);
 
 /* In the child of fork: only the forking thread exists; release the
  * contexts the others held. */
@@ -161,9 +269,14 @@ static void release_other_threads(void)
     for (struct thread_state *t = registry, *next; t; t = next) {
         next = t->next;
         if (t == &self) continue;
+        for (int i = 0; i < REF_CACHE_ENTRIES; i++) cache_flush(&t->cache[i]);
         ctxvar__ctx_release(t->current);
         ctxvar__ctx_release(t->inherited);
         t->current = t->inherited = NULL;
+        atomic_fetch_add_explicit(&my_shard()->value[STAT_LIVE],
+                                  atomic_load_explicit(&t->live, memory_order_relaxed),
+                                  memory_order_relaxed);
+        atomic_store_explicit(&t->live, 0, memory_order_relaxed);
     }
     registry = self.registered ? &self : NULL;
     self.prev = self.next = NULL;
@@ -185,7 +298,15 @@ CTXVAR__BEFORE_THREAD_START static void count(int which, long long delta)
     atomic_fetch_add_explicit(&my_shard()->value[which], delta, memory_order_relaxed);
 }
 
-void ctxvar__count_live(long delta) { count(STAT_LIVE, delta); }
+void ctxvar__count_live(long delta)
+{
+    if (REGISTRY_IN_USE && self.registered) {
+        long long now = atomic_load_explicit(&self.live, memory_order_relaxed);
+        atomic_store_explicit(&self.live, now + delta, memory_order_relaxed);
+    } else {
+        count(STAT_LIVE, delta);
+    }
+}
 void ctxvar__count_inherit_failure(void) { count(STAT_FAILED, 1); }
 
 static unsigned long long thread_uid(void)
@@ -195,6 +316,110 @@ static unsigned long long thread_uid(void)
 }
 
 CTXVAR__BEFORE_THREAD_START static unsigned long long next_serial(void) { return ++self.serial; }
+
+/* ---- The reference cache (struct ref_cache) ------------------------------ */
+
+/* True when `anchor` lives at least as long as t's current context: it is
+ * that context, the one it borrows from, or its twin (store.c). */
+CTXVAR__BEFORE_THREAD_START static int anchor_held(const struct thread_state *t,
+                                                   const ctxvar_ctx *anchor)
+{
+    ctxvar_ctx *c = t->current;
+    return c && (anchor == c || anchor == c->lender ||
+                 anchor == atomic_load_explicit(&c->twin, memory_order_relaxed));
+}
+
+static void cache_flush(struct ref_cache *e)
+{
+    ctxvar_ctx *node = e->node;
+    if (!node) return;
+    e->node = NULL;
+    e->anchor = NULL;
+    ctxvar__node_drop(node, e->refs, e->is_root);
+}
+
+/* After t's current context changed: give back what it no longer keeps
+ * alive.  Every path that changes a thread's current context calls this. */
+CTXVAR__BEFORE_THREAD_START static void cache_check(struct thread_state *t)
+{
+    ctxvar_ctx *c = t->current;
+    const ctxvar_ctx *lender = c ? c->lender : NULL;
+    const ctxvar_ctx *twin = c ? atomic_load_explicit(&c->twin, memory_order_relaxed) : NULL;
+    for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
+        const ctxvar_ctx *anchor = t->cache[i].anchor; /* NULL when unused */
+        if (anchor && (!c || (anchor != c && anchor != lender && anchor != twin)))
+            cache_flush(&t->cache[i]);
+    }
+}
+
+static void cache_flush_all(struct thread_state *t)
+{
+    for (int i = 0; i < REF_CACHE_ENTRIES; i++) cache_flush(&t->cache[i]);
+}
+
+static void cache_take(struct thread_state *t, ctxvar_ctx *n, const ctxvar_ctx *anchor,
+                       int is_root)
+{
+    struct ref_cache *unused = NULL;
+    for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
+        struct ref_cache *e = &t->cache[i];
+        if (e->node == n) {
+            if (e->refs == 1) {
+                atomic_fetch_add_explicit(&n->refs, REF_CACHE_BATCH, memory_order_relaxed);
+                e->refs += REF_CACHE_BATCH;
+            }
+            e->refs--;
+            return;
+        }
+        if (!e->node && !unused) unused = e;
+    }
+    if (!unused || !anchor_held(t, anchor)) {
+        atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&n->refs, REF_CACHE_BATCH, memory_order_relaxed);
+    unused->node = n;
+    unused->anchor = anchor;
+    unused->refs = REF_CACHE_BATCH - 1;
+    unused->is_root = is_root;
+}
+
+static void cache_give(struct thread_state *t, ctxvar_ctx *n, int is_root)
+{
+    for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
+        struct ref_cache *e = &t->cache[i];
+        if (e->node == n) {
+            if (e->refs == 2 * REF_CACHE_BATCH) {
+                /* Never the last: the entry keeps REF_CACHE_BATCH. */
+                atomic_fetch_sub_explicit(&n->refs, REF_CACHE_BATCH, memory_order_release);
+                e->refs -= REF_CACHE_BATCH;
+            }
+            e->refs++;
+            return;
+        }
+    }
+    ctxvar__node_drop(n, 1, is_root);
+}
+
+void ctxvar__node_take(ctxvar_ctx *n, const ctxvar_ctx *anchor, int is_root)
+{
+    cache_take(me(), n, anchor, is_root);
+}
+
+void ctxvar__node_give(ctxvar_ctx *n, int is_root) { cache_give(me(), n, is_root); }
+
+/* A reference on the context c (NULL: the empty one), from the cache when
+ * it has one.  The API's retain and release. */
+static ctxvar_ctx *take_ref(ctxvar_ctx *c)
+{
+    if (c) cache_take(me(), c, c, 1);
+    return c;
+}
+
+static void give_ref(ctxvar_ctx *c)
+{
+    if (c) cache_give(me(), c, 1);
+}
 
 /* Called by glibc at thread exit, once per destructor round while our key is
  * set.  Re-arming until the last round lets the program's own key
@@ -217,6 +442,7 @@ static void release_at_thread_exit(void *unused)
         pthread_setspecific(exit_key, &self) == 0)
         return;
     registry_remove(&self);
+    cache_flush_all(&self);
     ctxvar_ctx *last = self.current, *inherited = self.inherited;
     self.current = self.inherited = NULL;
     self.registered = 0;
@@ -245,6 +471,7 @@ CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install(ctxvar_ctx *next)
     ctxvar_ctx *previous = self.current;
     self.current = next;
     self.version = next_serial();
+    cache_check(&self);
     return previous;
 }
 
@@ -344,6 +571,12 @@ static const struct ctxvar__runtime runtime_table;
 
 static void initialise(void)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    atomic_store_explicit(&ctxvar__cpu_has_popcnt, __builtin_cpu_supports("popcnt") != 0,
+                          memory_order_relaxed);
+#endif
+    find_self_from_tp();
     debug_enabled = env_is("CTXVAR_DEBUG", "1");
     inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
     export_enabled = !env_is("CTXVAR_EXPORT", "0");
@@ -538,10 +771,20 @@ CTXVAR__EXPORT ctxvar *ctxvar_named(const char *name)
 
 CTXVAR__EXPORT const char *ctxvar_name(const ctxvar *v) { return v ? v->name : NULL; }
 
-CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
+static __attribute__((noinline)) const char *get_slow(const ctxvar *v, const char *fallback)
 {
     if (!v) return fallback;
     const ctxvar__binding *b = ctxvar__ctx_find(current(), v);
+    return b ? b->value : fallback;
+}
+
+/* The hot path: no stack frame, no call; an empty context (which may still
+ * need the main thread seeded) or a NULL variable goes the slow way. */
+CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
+{
+    const ctxvar_ctx *c = current_for_read();
+    if (__builtin_expect(!c || !v, 0)) return get_slow(v, fallback);
+    const ctxvar__binding *b = ctxvar__ctx_find(c, v);
     return b ? b->value : fallback;
 }
 
@@ -581,7 +824,7 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
         tok->ctxvar__var = v;
         tok->ctxvar__previous = previous;
     } else {
-        ctxvar__ctx_release(previous);
+        give_ref(previous);
     }
     errno = saved_errno;
     return 0;
@@ -620,11 +863,11 @@ CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
             errno = saved_errno;
             return err;
         }
-        ctxvar__ctx_release(tok->ctxvar__previous);
+        give_ref(tok->ctxvar__previous);
     }
     tok->ctxvar__state = CTXVAR__TOKEN_USED;
     tok->ctxvar__previous = NULL;
-    ctxvar__ctx_release(install(next));
+    give_ref(install(next));
     errno = saved_errno;
     return 0;
 }
@@ -634,20 +877,21 @@ CTXVAR__EXPORT void ctxvar_token_drop(ctxvar_token *tok)
     if (!tok || tok->ctxvar__state != CTXVAR__TOKEN_FILLED) return;
     int saved_errno = errno;
     tok->ctxvar__state = CTXVAR__TOKEN_USED;
-    ctxvar__ctx_release(tok->ctxvar__previous);
+    give_ref(tok->ctxvar__previous);
     tok->ctxvar__previous = NULL;
     errno = saved_errno;
 }
 
 /* ---- Snapshots and frames ------------------------------------------------ */
 
-CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void) { return ctxvar__ctx_retain(current()); }
-CTXVAR__EXPORT ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return ctxvar__ctx_retain(c); }
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void) { return take_ref(current()); }
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return take_ref(c); }
 
 CTXVAR__EXPORT void ctxvar_release(ctxvar_ctx *c)
 {
+    if (!c) return;
     int saved_errno = errno;
-    ctxvar__ctx_release(c);
+    give_ref(c);
     errno = saved_errno;
 }
 
@@ -656,7 +900,7 @@ CTXVAR__EXPORT void ctxvar_clear(void)
     if (self.exited) return;
     ctxvar_ctx *inherited = self.inherited;
     self.inherited = NULL;
-    ctxvar__ctx_release(install(NULL));
+    give_ref(install(NULL));
     ctxvar__ctx_release(inherited);
 }
 
@@ -711,6 +955,7 @@ static struct saved_frame enter_frame(ctxvar_ctx *owned)
     self.current = owned;
     self.frame = next_serial();
     self.version = next_serial();
+    cache_check(&self);
     return saved;
 }
 
@@ -720,7 +965,8 @@ static void leave_frame(struct saved_frame *saved)
     self.current = saved->context;
     self.frame = saved->frame;
     self.version = saved->version;
-    ctxvar__ctx_release(inner);
+    give_ref(inner);
+    cache_check(&self);
     if (--self.depth == 0 && self.forget_pending) forget_inherited();
 }
 
@@ -728,8 +974,7 @@ CTXVAR__EXPORT void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
 {
     if (!fn) return NULL;
     if (self.exited) return fn(arg);
-    struct saved_frame saved __attribute__((cleanup(leave_frame))) =
-        enter_frame(ctxvar__ctx_retain(c));
+    struct saved_frame saved __attribute__((cleanup(leave_frame))) = enter_frame(take_ref(c));
     return fn(arg);
 }
 
@@ -739,8 +984,7 @@ void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
         fn(arg);
         return;
     }
-    struct saved_frame saved __attribute__((cleanup(leave_frame))) =
-        enter_frame(ctxvar__ctx_retain(c));
+    struct saved_frame saved __attribute__((cleanup(leave_frame))) = enter_frame(take_ref(c));
     fn(arg);
 }
 
@@ -789,7 +1033,7 @@ static ctxvar_task *wrap(void (*fn)(void *), void *(*fn_ret)(void *), void *arg)
     t->ctxvar__fn = fn;
     t->ctxvar__fn_ret = fn_ret;
     t->ctxvar__arg = arg;
-    t->ctxvar__ctx = ctxvar__ctx_retain(current());
+    t->ctxvar__ctx = take_ref(current());
     return t;
 }
 
@@ -824,7 +1068,7 @@ CTXVAR__EXPORT void ctxvar_task_free(ctxvar_task *t)
 {
     if (!t) return;
     int saved_errno = errno;
-    ctxvar__ctx_release(t->ctxvar__ctx);
+    give_ref(t->ctxvar__ctx);
     free(t);
     errno = saved_errno;
 }
@@ -933,9 +1177,15 @@ CTXVAR__EXPORT int ctxvar_stats(struct ctxvar_stats *out)
 {
     long long sum[STAT_COUNT] = {0};
     if (!out) return EINVAL;
+    /* Under the registry lock, so that a thread folding its own count into
+     * the shards at exit is counted once. */
+    if (REGISTRY_IN_USE) registry_lock();
     for (int s = 0; s < STAT_SHARDS; s++)
         for (int i = 0; i < STAT_COUNT; i++)
             sum[i] += atomic_load_explicit(&stat_shards[s].value[i], memory_order_relaxed);
+    for (const struct thread_state *t = REGISTRY_IN_USE ? registry : NULL; t; t = t->next)
+        sum[STAT_LIVE] += atomic_load_explicit(&t->live, memory_order_relaxed);
+    if (REGISTRY_IN_USE) registry_unlock();
     out->live_contexts = sum[STAT_LIVE] > 0 ? (unsigned long long)sum[STAT_LIVE] : 0;
     out->threads_inherited = (unsigned long long)sum[STAT_INHERITED];
     out->inherit_failures = (unsigned long long)sum[STAT_FAILED];

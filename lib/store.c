@@ -106,10 +106,13 @@ ctxvar__binding *ctxvar__binding_new(const struct ctxvar *var, const char *value
 /* True when this drop was the last reference.  Acquire-release on the
  * decrement: every other holder's reads happen before the memory is reused.
  * (Not release plus an acquire fence: ThreadSanitizer does not model fences,
- * and on x86 the two compile to the same locked instruction.) */
+ * and on x86 the two compile to the same locked instruction.)  A count of 1
+ * is ours alone: nobody else can reach the object to raise it, so the
+ * locked instruction is skipped. */
 static int drop_ref(atomic_size_t *refs)
 {
-    return atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
+    return atomic_load_explicit(refs, memory_order_acquire) == 1 ||
+           atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
 }
 
 void ctxvar__binding_release(ctxvar__binding *b)
@@ -137,70 +140,151 @@ static ctxvar_ctx *node_alloc(unsigned slots)
     ctxvar_ctx *n = ctxvar__alloc(sizeof *n + slots * sizeof n->slot[0]);
     if (!n) return NULL;
     atomic_init(&n->refs, 1);
-    n->bindings = n->children = n->count = n->flags = 0;
+    n->bindings = n->children = n->count = n->own = 0;
+    n->flags = n->depth = 0;
+    n->lender = NULL;
+    atomic_init(&n->twin, NULL);
     return n;
 }
 
 static void node_release(ctxvar_ctx *n);
 
-/* Drops the node's references to its slots and frees it. */
-static void node_free(ctxvar_ctx *n)
+/* Drops the node's references (its own slots' and its lender's) and frees
+ * it.  A root's lender is a root, an inner node's an inner node. */
+static void node_free(ctxvar_ctx *n, int is_root)
 {
-    unsigned i = 0;
-    for (uint32_t map = n->bindings | n->children; map; map &= map - 1, i++) {
-        uint32_t bit = map & -map;
-        if (n->bindings & bit) ctxvar__binding_release(n->slot[i]);
-        else node_release(n->slot[i]);
+    for (uint32_t own = n->own; own; own &= own - 1) {
+        uint32_t bit = own & -own;
+        void *item = n->slot[slot_index(n, bit)];
+        if (n->bindings & bit) ctxvar__binding_release(item);
+        else node_release(item);
     }
+    if (n->lender) ctxvar__node_give(n->lender, is_root);
+    ctxvar_ctx *twin = atomic_load_explicit(&n->twin, memory_order_relaxed);
+    if (twin) ctxvar__node_drop(twin, 1, is_root);
     free(n);
+    if (is_root) ctxvar__count_live(-1);
 }
 
 static void node_release(ctxvar_ctx *n)
 {
-    if (n && drop_ref(&n->refs)) node_free(n);
+    if (n && drop_ref(&n->refs)) node_free(n, 0);
 }
 
 void ctxvar__ctx_release(ctxvar_ctx *c)
 {
-    if (c && drop_ref(&c->refs)) {
-        node_free(c);
-        ctxvar__count_live(-1);
-    }
+    if (c && drop_ref(&c->refs)) node_free(c, 1);
 }
 
-/* Takes one reference on every slot of n except `skip` (an index, or
- * UINT32_MAX for none): a copy of n holds them as n does. */
-static void retain_slots(const ctxvar_ctx *n, unsigned skip)
+void ctxvar__node_drop(ctxvar_ctx *n, size_t refs, int is_root)
 {
-    unsigned i = 0;
-    for (uint32_t map = n->bindings | n->children; map; map &= map - 1, i++) {
-        if (i == skip) continue;
-        atomic_size_t *refs = (n->bindings & (map & -map))
-                                  ? &((ctxvar__binding *)n->slot[i])->refs
-                                  : &((ctxvar_ctx *)n->slot[i])->refs;
+    if (refs == 1 ? drop_ref(&n->refs)
+                  : atomic_fetch_sub_explicit(&n->refs, refs, memory_order_acq_rel) == refs)
+        node_free(n, is_root);
+}
+
+/* Takes one reference on every slot of n whose bit is in `mask`. */
+static void retain_slots(const ctxvar_ctx *n, uint32_t mask)
+{
+    for (mask &= n->bindings | n->children; mask; mask &= mask - 1) {
+        uint32_t bit = mask & -mask;
+        void *item = n->slot[slot_index(n, bit)];
+        atomic_size_t *refs = (n->bindings & bit) ? &((ctxvar__binding *)item)->refs
+                                                  : &((ctxvar_ctx *)item)->refs;
         atomic_fetch_add_explicit(refs, 1, memory_order_relaxed);
     }
 }
 
-/* A copy of n whose slot `index` holds `item` (a binding if is_binding, else
- * a node) in place of what n had there.  Takes the caller's reference to item. */
-static ctxvar_ctx *copy_replacing(const ctxvar_ctx *n, unsigned index, void *item,
-                                  int is_binding, uint32_t bit, uint32_t count)
+/* BORROWING.  `copy` was made from n and differs from it only at `changed`
+ * (whose slot in copy, if any, copy already holds a reference on).  Every
+ * other slot of copy is one of n's and must stay alive as long as copy does.
+ * Instead of a reference on each, copy holds one on a lender that has them
+ * all: n itself, or, when n is already BORROW_DEPTH lenders deep, n's twin,
+ * a flat copy of n (a reference on every slot) made once and kept by n.
+ * Chains of lenders are so cut short: a context keeps at most BORROW_DEPTH
+ * older versions alive, and the flat copy is paid once per BORROW_DEPTH
+ * versions, or once for a context that many copies are made from.
+ *
+ * Setting and resetting a variable is then a copy of each node on the path
+ * and one lender reference per node, whatever the nodes' width, and those
+ * references usually come from the thread's cache (runtime.c) with no
+ * atomic instruction.  A twin that cannot be allocated fails the copy, like
+ * any other allocation of it. */
+#define BORROW_DEPTH 8
+
+/* A flat node with n's slots, bitmaps and count; NULL when out of memory. */
+static ctxvar_ctx *flat_copy(const ctxvar_ctx *n)
 {
     unsigned slots = slot_count(n);
     ctxvar_ctx *copy = node_alloc(slots);
     if (!copy) return NULL;
     memcpy(copy->slot, n->slot, slots * sizeof n->slot[0]);
-    retain_slots(n, index);
+    copy->bindings = n->bindings;
+    copy->children = n->children;
+    copy->count = n->count;
+    copy->own = n->bindings | n->children;
+    retain_slots(n, copy->own);
+    return copy;
+}
+
+/* What copies of n borrow from (NULL when a twin cannot be made). */
+static ctxvar_ctx *lender_for(const ctxvar_ctx *n, int is_root)
+{
+    ctxvar_ctx *twin, *made;
+    if (n->depth < BORROW_DEPTH) return (ctxvar_ctx *)n;
+    twin = atomic_load_explicit(&((ctxvar_ctx *)n)->twin, memory_order_acquire);
+    if (twin || !(made = flat_copy(n))) return twin;
+    if (is_root) ctxvar__count_live(+1);
+    if (atomic_compare_exchange_strong_explicit(&((ctxvar_ctx *)n)->twin, &twin, made,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return made;
+    node_free(made, is_root); /* another thread's twin came first */
+    return twin;
+}
+
+/* 0, or -1 when out of memory (copy is then still the caller's to free). */
+static int share_slots(ctxvar_ctx *copy, const ctxvar_ctx *n, uint32_t changed,
+                       const ctxvar_ctx *anchor, unsigned shift)
+{
+    int is_root = shift == 0;
+    ctxvar_ctx *lender = lender_for(n, is_root);
+    if (!lender) return -1;
+    copy->lender = lender;
+    copy->depth = (uint16_t)(lender->depth + 1);
+    copy->own = changed & (copy->bindings | copy->children);
+    ctxvar__node_take(lender, anchor, is_root);
+    return 0;
+}
+
+/* The end of every copy_*: shares n's other slots, or frees the copy. */
+static ctxvar_ctx *finish_copy(ctxvar_ctx *copy, const ctxvar_ctx *n, uint32_t changed,
+                               const ctxvar_ctx *anchor, unsigned shift)
+{
+    if (share_slots(copy, n, changed, anchor, shift) == 0) return copy;
+    free(copy);
+    return NULL;
+}
+
+/* A copy of n whose slot `index` holds `item` (a binding if is_binding, else
+ * a node) in place of what n had there.  Takes the caller's reference to item. */
+static ctxvar_ctx *copy_replacing(const ctxvar_ctx *n, unsigned index, void *item,
+                                  int is_binding, uint32_t bit, uint32_t count,
+                                  const ctxvar_ctx *anchor, unsigned shift)
+{
+    unsigned slots = slot_count(n);
+    ctxvar_ctx *copy = node_alloc(slots);
+    if (!copy) return NULL;
+    memcpy(copy->slot, n->slot, slots * sizeof n->slot[0]);
     copy->slot[index] = item;
     copy->bindings = is_binding ? (n->bindings | bit) : (n->bindings & ~bit);
     copy->children = is_binding ? (n->children & ~bit) : (n->children | bit);
     copy->count = count;
-    return copy;
+    return finish_copy(copy, n, bit, anchor, shift);
 }
 
 /* A copy of n with a new binding slot for `bit` (not present in n). */
-static ctxvar_ctx *copy_inserting(const ctxvar_ctx *n, uint32_t bit, ctxvar__binding *b)
+static ctxvar_ctx *copy_inserting(const ctxvar_ctx *n, uint32_t bit, ctxvar__binding *b,
+                                  const ctxvar_ctx *anchor, unsigned shift)
 {
     unsigned slots = slot_count(n), index = slot_index(n, bit);
     ctxvar_ctx *copy = node_alloc(slots + 1);
@@ -208,26 +292,25 @@ static ctxvar_ctx *copy_inserting(const ctxvar_ctx *n, uint32_t bit, ctxvar__bin
     memcpy(copy->slot, n->slot, index * sizeof n->slot[0]);
     copy->slot[index] = b;
     memcpy(copy->slot + index + 1, n->slot + index, (slots - index) * sizeof n->slot[0]);
-    retain_slots(n, UINT32_MAX);
     copy->bindings = n->bindings | bit;
     copy->children = n->children;
     copy->count = n->count + 1;
-    return copy;
+    return finish_copy(copy, n, bit, anchor, shift);
 }
 
 /* A copy of n without slot `index` (bit `bit`); n has at least two slots. */
-static ctxvar_ctx *copy_erasing(const ctxvar_ctx *n, unsigned index, uint32_t bit)
+static ctxvar_ctx *copy_erasing(const ctxvar_ctx *n, unsigned index, uint32_t bit,
+                                const ctxvar_ctx *anchor, unsigned shift)
 {
     unsigned slots = slot_count(n);
     ctxvar_ctx *copy = node_alloc(slots - 1);
     if (!copy) return NULL;
     memcpy(copy->slot, n->slot, index * sizeof n->slot[0]);
     memcpy(copy->slot + index, n->slot + index + 1, (slots - index - 1) * sizeof n->slot[0]);
-    retain_slots(n, index);
     copy->bindings = n->bindings & ~bit;
     copy->children = n->children & ~bit;
     copy->count = n->count - 1;
-    return copy;
+    return finish_copy(copy, n, bit, anchor, shift);
 }
 
 /* A node holding the two bindings a and b (whose hashes agree below `shift`),
@@ -244,7 +327,7 @@ static ctxvar_ctx *pair(ctxvar__binding *a, ctxvar__binding *b, unsigned shift)
             node_release(child);
             return NULL;
         }
-        n->children = bit_a;
+        n->children = n->own = bit_a;
         n->slot[0] = child;
     } else {
         n = node_alloc(2);
@@ -253,7 +336,7 @@ static ctxvar_ctx *pair(ctxvar__binding *a, ctxvar__binding *b, unsigned shift)
             ctxvar__binding_release(b);
             return NULL;
         }
-        n->bindings = bit_a | bit_b;
+        n->bindings = n->own = bit_a | bit_b;
         n->slot[bit_a < bit_b ? 0 : 1] = a;
         n->slot[bit_a < bit_b ? 1 : 0] = b;
     }
@@ -262,8 +345,10 @@ static ctxvar_ctx *pair(ctxvar__binding *a, ctxvar__binding *b, unsigned shift)
 }
 
 /* n with b inserted or replacing its variable's binding; NULL when out of
- * memory.  Takes the caller's reference to b in every case. */
-static ctxvar_ctx *insert(const ctxvar_ctx *n, ctxvar__binding *b, unsigned shift)
+ * memory.  Takes the caller's reference to b in every case.  n is under the
+ * root `anchor`. */
+static ctxvar_ctx *insert(const ctxvar_ctx *n, ctxvar__binding *b, unsigned shift,
+                          const ctxvar_ctx *anchor)
 {
     uint32_t bit = fragment_bit(b->var->hash, shift);
     unsigned index = slot_index(n, bit);
@@ -271,7 +356,7 @@ static ctxvar_ctx *insert(const ctxvar_ctx *n, ctxvar__binding *b, unsigned shif
     if (n->bindings & bit) {
         ctxvar__binding *present = n->slot[index];
         if (present->var == b->var) {
-            copy = copy_replacing(n, index, b, 1, bit, n->count);
+            copy = copy_replacing(n, index, b, 1, bit, n->count, anchor, shift);
         } else {
             /* Two variables share this slot's hash bits: push both down into
              * a new child.  The child holds its own reference to `present`;
@@ -279,20 +364,20 @@ static ctxvar_ctx *insert(const ctxvar_ctx *n, ctxvar__binding *b, unsigned shif
             ctxvar_ctx *child = pair(ctxvar__binding_retain(present), b,
                                      shift + CTXVAR__HAMT_BITS);
             if (!child) return NULL;
-            copy = copy_replacing(n, index, child, 0, bit, n->count + 1);
+            copy = copy_replacing(n, index, child, 0, bit, n->count + 1, anchor, shift);
             if (!copy) node_release(child);
             return copy;
         }
     } else if (n->children & bit) {
         const ctxvar_ctx *child = n->slot[index];
-        ctxvar_ctx *new_child = insert(child, b, shift + CTXVAR__HAMT_BITS);
+        ctxvar_ctx *new_child = insert(child, b, shift + CTXVAR__HAMT_BITS, anchor);
         if (!new_child) return NULL;
         copy = copy_replacing(n, index, new_child, 0, bit,
-                              n->count - child->count + new_child->count);
+                              n->count - child->count + new_child->count, anchor, shift);
         if (!copy) node_release(new_child);
         return copy;
     } else {
-        copy = copy_inserting(n, bit, b);
+        copy = copy_inserting(n, bit, b, anchor, shift);
     }
     if (!copy) ctxvar__binding_release(b);
     return copy;
@@ -302,11 +387,13 @@ int ctxvar__ctx_with(const ctxvar_ctx *c, ctxvar__binding *b, ctxvar_ctx **out)
 {
     ctxvar_ctx *root;
     if (c) {
-        root = insert(c, b, 0);
+        ctxvar_ctx *lender = lender_for(c, 1);
+        root = lender ? insert(c, b, 0, lender) : NULL;
+        if (!lender) ctxvar__binding_release(b);
     } else {
         root = node_alloc(1);
         if (root) {
-            root->bindings = fragment_bit(b->var->hash, 0);
+            root->bindings = root->own = fragment_bit(b->var->hash, 0);
             root->slot[0] = b;
             root->count = 1;
         } else {
@@ -323,7 +410,7 @@ enum erase_result { ERASE_ERROR, ERASE_NOT_FOUND, ERASE_DONE };
 
 /* n without var, in *out (NULL when nothing is left). */
 static enum erase_result erase(const ctxvar_ctx *n, const struct ctxvar *var, unsigned shift,
-                               ctxvar_ctx **out)
+                               const ctxvar_ctx *anchor, ctxvar_ctx **out)
 {
     uint32_t bit = fragment_bit(var->hash, shift);
     unsigned index = slot_index(n, bit);
@@ -333,24 +420,24 @@ static enum erase_result erase(const ctxvar_ctx *n, const struct ctxvar *var, un
             *out = NULL;
             return ERASE_DONE;
         }
-        *out = copy_erasing(n, index, bit);
+        *out = copy_erasing(n, index, bit, anchor, shift);
         return *out ? ERASE_DONE : ERASE_ERROR;
     }
     if (!(n->children & bit)) return ERASE_NOT_FOUND;
 
     const ctxvar_ctx *child = n->slot[index];
     ctxvar_ctx *new_child;
-    enum erase_result r = erase(child, var, shift + CTXVAR__HAMT_BITS, &new_child);
+    enum erase_result r = erase(child, var, shift + CTXVAR__HAMT_BITS, anchor, &new_child);
     if (r != ERASE_DONE) return r;
     /* A child holds two or more bindings, so new_child is never empty. */
     if (new_child->count == 1 && !new_child->children) {
         /* Keep the invariant: a lone binding moves up into this node. */
         ctxvar__binding *lone = ctxvar__binding_retain(new_child->slot[0]);
         node_release(new_child);
-        *out = copy_replacing(n, index, lone, 1, bit, n->count - 1);
+        *out = copy_replacing(n, index, lone, 1, bit, n->count - 1, anchor, shift);
         if (!*out) ctxvar__binding_release(lone);
     } else {
-        *out = copy_replacing(n, index, new_child, 0, bit, n->count - 1);
+        *out = copy_replacing(n, index, new_child, 0, bit, n->count - 1, anchor, shift);
         if (!*out) node_release(new_child);
     }
     return *out ? ERASE_DONE : ERASE_ERROR;
@@ -359,7 +446,13 @@ static enum erase_result erase(const ctxvar_ctx *n, const struct ctxvar *var, un
 int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var, ctxvar_ctx **out)
 {
     ctxvar_ctx *root;
-    switch (c ? erase(c, var, 0, &root) : ERASE_NOT_FOUND) {
+    if (!ctxvar__ctx_find(c, var)) {
+        *out = ctxvar__ctx_retain(c); /* nothing to remove, nothing to allocate */
+        return 0;
+    }
+    ctxvar_ctx *lender = lender_for(c, 1);
+    if (!lender) return ENOMEM;
+    switch (erase(c, var, 0, lender, &root)) {
     case ERASE_ERROR:
         return ENOMEM;
     case ERASE_NOT_FOUND:

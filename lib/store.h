@@ -31,13 +31,21 @@ typedef struct ctxvar__binding {
 } ctxvar__binding;
 
 /* A trie node.  A context is its root node (struct ctxvar_ctx), so a snapshot
- * is one pointer and one reference count. */
+ * is one pointer and one reference count.  A node made by copying another
+ * may borrow the slots it did not change from that node instead of taking a
+ * reference on each (see "BORROWING" in store.c). */
 struct ctxvar_ctx {
     atomic_size_t refs;
     uint32_t bindings;      /* bitmap: slots that hold a ctxvar__binding * */
     uint32_t children;      /* bitmap: slots that hold a child node */
     uint32_t count;         /* bindings in this node's whole subtree */
-    uint32_t flags;         /* CTXVAR__CTX_* (roots only), 0 otherwise */
+    uint32_t own;           /* bitmap: slots this node holds a reference on */
+    uint16_t flags;         /* CTXVAR__CTX_* (roots only), 0 otherwise */
+    uint16_t depth;         /* lenders behind this node: 0 when lender is NULL */
+    struct ctxvar_ctx *lender; /* holds the slots not in `own`; referenced */
+    _Atomic(struct ctxvar_ctx *) twin; /* a flat copy, made once for copies to
+                                          borrow from when depth is at its
+                                          limit; referenced */
     void *slot[];           /* popcount(bindings | children), in bit order */
 };
 
@@ -51,14 +59,25 @@ struct ctxvar_ctx {
 
 uint32_t ctxvar__hash_serial(uint32_t serial) CTXVAR__HIDDEN;
 
+/* Nonzero once the runtime has seen that this CPU has POPCNT (runtime.c). */
+extern atomic_int ctxvar__cpu_has_popcnt CTXVAR__HIDDEN;
+
 /* Bits set in x.  Without -mpopcnt, __builtin_popcount is a call into
- * libgcc, which makes every lookup save registers; this is five inline
- * arithmetic steps instead. */
+ * libgcc, which makes every lookup save registers.  x86-64's baseline has no
+ * POPCNT, so the instruction is used when the CPU was seen to have it, and
+ * five inline arithmetic steps otherwise. */
 static inline unsigned ctxvar__popcount(uint32_t x)
 {
 #if defined(__POPCNT__)
     return (unsigned)__builtin_popcount(x);
 #else
+#if defined(__x86_64__)
+    if (__builtin_expect(atomic_load_explicit(&ctxvar__cpu_has_popcnt, memory_order_relaxed), 1)) {
+        uint32_t bits;
+        __asm__("popcntl %1, %0" : "=r"(bits) : "rm"(x) : "cc");
+        return bits;
+    }
+#endif
     x = x - ((x >> 1) & 0x55555555u);
     x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
     x = (x + (x >> 4)) & 0x0f0f0f0fu;
@@ -85,6 +104,18 @@ static inline ctxvar_ctx *ctxvar__ctx_retain(const ctxvar_ctx *c)
     return owned;
 }
 void ctxvar__ctx_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
+
+/* Drops `refs` references to node n at once (a root when is_root), freeing
+ * it when they were the last. */
+void ctxvar__node_drop(ctxvar_ctx *n, size_t refs, int is_root) CTXVAR__HIDDEN;
+
+/* References on a lender, which runtime.c may serve from the calling
+ * thread's reference cache instead of an atomic increment and decrement.
+ * take: one more reference on n (a root when is_root), which stays alive at
+ * least as long as the root `anchor` does.  give: one fewer, freeing n when
+ * it was the last. */
+void ctxvar__node_take(ctxvar_ctx *n, const ctxvar_ctx *anchor, int is_root) CTXVAR__HIDDEN;
+void ctxvar__node_give(ctxvar_ctx *n, int is_root) CTXVAR__HIDDEN;
 
 static inline size_t ctxvar__ctx_count(const ctxvar_ctx *c) { return c ? c->count : 0; }
 

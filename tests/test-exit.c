@@ -161,16 +161,18 @@ static void *exit_inside_run(void *arg)
 
 TEST_IMPL(thread_pthread_exit_inside_run_releases_context)
 {
-    test_set("req", "r1");
     unsigned long long base = test_live();
+    test_set("req", "r1");
     test_set("run_ctx", "yes");
     run_ctx = ctxvar_capture();
     test_set("run_ctx", NULL);
-    ASSERT_ULL(base + 1, test_live());
+    /* {req}, {req, run_ctx} and {req} again, each the lender of the next. */
+    ASSERT_ULL(base + 3, test_live());
     ASSERT_PTR((void *)9, test_in_thread(exit_inside_run, (void *)9));
-    ASSERT_ULL(base + 1, test_live());
+    ASSERT_ULL(base + 3, test_live());
     ASSERT_STR("yes", ctxvar_ctx_get(run_ctx, test_var("run_ctx"), NULL));
     ctxvar_release(run_ctx);
+    ctxvar_clear();
     ASSERT_ULL(base, test_live());
 }
 

@@ -57,6 +57,7 @@ TEST(scope_around_swap_and_swap_back_still_resets, RUNTIME, NULL)
 TEST(token_drop_harmless_on_null_unfilled_and_used, RUNTIME, NULL)
 TEST(live_contexts_back_to_baseline_after_reset, RUNTIME, NULL)
 TEST(live_contexts_back_to_baseline_after_drop, RUNTIME, NULL)
+TEST(versions_kept_alive_by_borrowing_are_bounded, RUNTIME, NULL)
 
 /* CTXVAR_SCOPE: test-scope.c */
 TEST(scope_value_inside_restored_after_end, RUNTIME, NULL)

@@ -170,7 +170,10 @@ TEST_IMPL(swap_returns_previous_and_transfers_ownership)
     ASSERT_PTR(one, back);
     ASSERT_STR("2", ctxvar_get(a, NULL));
     ctxvar_release(back);
-    ASSERT_ULL(base + 1, test_live()); /* {a=1} freed */
+    /* {a=1} is still the lender of {a=2} (store.c, BORROWING)... */
+    ASSERT_ULL(base + 2, test_live());
+    ASSERT_INT(0, ctxvar_set(a, NULL, NULL));
+    ASSERT_ULL(base, test_live()); /* ...and goes with it */
 }
 
 TEST_IMPL(swap_null_clears_context)
