@@ -158,12 +158,13 @@ static void find_self_from_tp(void)
     /* The x86-64 TLS descriptor is {resolver, argument}; for static TLS the
      * argument is the (negative) offset from the thread pointer, while for
      * dynamic TLS it is a pointer to a heap object, never negative. */
-    const long *descriptor;
-    char *thread_pointer;
+    uintptr_t descriptor = 0;       /* (initialised for cppcheck, */
+    uintptr_t thread_pointer = 0;   /* which does not read asm) */
     __asm__("leaq ctxvar__self_tls@TLSDESC(%%rip), %0" : "=r"(descriptor));
     __asm__("movq %%fs:0, %0" : "=r"(thread_pointer));
-    long offset = (long)((char *)&self - thread_pointer);
-    if (offset < 0 && descriptor[1] == offset)
+    long offset = (long)((uintptr_t)&self - thread_pointer);
+    /* cppcheck-suppress nullPointer ; set by the asm above */
+    if (offset < 0 && ((const long *)descriptor)[1] == offset)
         atomic_store_explicit(&self_from_tp, offset, memory_order_relaxed);
 #endif
 }
@@ -175,9 +176,9 @@ static inline struct thread_state *me(void)
 #if SELF_FROM_TP_POSSIBLE
     long offset = atomic_load_explicit(&self_from_tp, memory_order_relaxed);
     if (__builtin_expect(offset != 0, 1)) {
-        char *thread_pointer;
+        uintptr_t thread_pointer = 0; /* (initialised for cppcheck) */
         __asm__("movq %%fs:0, %0" : "=r"(thread_pointer));
-        return (struct thread_state *)(thread_pointer + offset);
+        return (struct thread_state *)(thread_pointer + (uintptr_t)offset);
     }
 #endif
     return &self;
@@ -190,7 +191,7 @@ static inline ctxvar_ctx *current_for_read(void)
 #if SELF_FROM_TP_POSSIBLE
     long offset = atomic_load_explicit(&self_from_tp, memory_order_relaxed);
     if (__builtin_expect(offset != 0, 1)) {
-        ctxvar_ctx *c;
+        ctxvar_ctx *c = NULL;
         __asm__("movq %%fs:(%1), %0"
                 : "=r"(c)
                 : "r"(offset + (long)offsetof(struct thread_state, current)));

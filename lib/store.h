@@ -73,7 +73,7 @@ static inline unsigned ctxvar__popcount(uint32_t x)
 #else
 #if defined(__x86_64__)
     if (__builtin_expect(atomic_load_explicit(&ctxvar__cpu_has_popcnt, memory_order_relaxed), 1)) {
-        uint32_t bits;
+        uint32_t bits = 0; /* (for cppcheck, which does not read asm) */
         __asm__("popcntl %1, %0" : "=r"(bits) : "rm"(x) : "cc");
         return bits;
     }
