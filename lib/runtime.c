@@ -85,6 +85,21 @@ static atomic_uint next_shard;
  * freed and its address reused under it. */
 #define REF_CACHE_ENTRIES 4
 #define REF_CACHE_BATCH 64
+
+/* Free lists: a thread keeps up to FREE_LIST_DEPTH blocks of each size
+ * class (16-byte steps up to 320 bytes, which covers every node and most
+ * bindings), so that set/reset pairs reuse memory without a round trip
+ * through malloc.  Only threads whose exit we see (registered) keep them,
+ * and they give them back then.  Not in the sanitizer and fault-injection
+ * builds, which must see every allocation. */
+#define FREE_LIST_CLASSES 20
+#define FREE_LIST_DEPTH 16
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+    defined(CTXVAR_FAULT_INJECTION)
+#define FREE_LISTS 0
+#else
+#define FREE_LISTS 1
+#endif
 struct ref_cache {
     ctxvar_ctx *node;               /* NULL: entry unused */
     const ctxvar_ctx *anchor;
@@ -119,6 +134,9 @@ struct thread_state {
         unsigned long long frame;
     } swapped_from[4];
     struct ref_cache cache[REF_CACHE_ENTRIES];
+    void *free_list[FREE_LIST_CLASSES];   /* linked through each block's first word */
+    unsigned char free_count[FREE_LIST_CLASSES];
+    unsigned char free_lists_on;    /* registered and not exiting: keep blocks */
     /* Registered threads count contexts made and freed here, in
      * ctxvar_stats' live_contexts, without a locked instruction; the sum is
      * read under the registry lock and folded into the shards at exit. */
@@ -169,6 +187,10 @@ static void find_self_from_tp(void)
 #endif
 }
 
+/* &self the ordinary way, out of line: a call through the TLS descriptor
+ * makes its caller set up a stack frame, which the hot paths avoid. */
+static __attribute__((noinline)) struct thread_state *me_by_descriptor(void) { return &self; }
+
 /* This thread's state: &self, computed without the TLS descriptor call when
  * possible.  The hot paths call this once and pass the pointer on. */
 static inline struct thread_state *me(void)
@@ -181,7 +203,7 @@ static inline struct thread_state *me(void)
         return (struct thread_state *)(thread_pointer + (uintptr_t)offset);
     }
 #endif
-    return &self;
+    return me_by_descriptor();
 }
 
 /* self.current, read without the TLS descriptor call when possible.  Only
@@ -262,6 +284,7 @@ static void registry_remove(struct thread_state *t)
 }
 
 static void cache_flush(struct ref_cache *e);
+static void free_lists_drain(struct thread_state *t);
 
 /* In the child of fork: only the forking thread exists; release the
  * contexts the others held. */
@@ -271,6 +294,7 @@ static void release_other_threads(void)
         next = t->next;
         if (t == &self) continue;
         for (int i = 0; i < REF_CACHE_ENTRIES; i++) cache_flush(&t->cache[i]);
+        free_lists_drain(t);
         ctxvar__ctx_release(t->current);
         ctxvar__ctx_release(t->inherited);
         t->current = t->inherited = NULL;
@@ -409,6 +433,49 @@ void ctxvar__node_take(ctxvar_ctx *n, const ctxvar_ctx *anchor, int is_root)
 
 void ctxvar__node_give(ctxvar_ctx *n, int is_root) { cache_give(me(), n, is_root); }
 
+/* ---- Free lists (FREE_LISTS) --------------------------------------------- */
+
+void *ctxvar__memory_get(size_t size)
+{
+    size_t class = (size - 1) / 16;
+    if (!FREE_LISTS || class >= FREE_LIST_CLASSES) return ctxvar__alloc(size);
+    struct thread_state *t = me();
+    void *p = t->free_list[class];
+    if (!p) return ctxvar__alloc((class + 1) * 16); /* every block of a class is one size */
+    t->free_list[class] = *(void **)p;
+    t->free_count[class]--;
+    return p;
+}
+
+void ctxvar__memory_put(void *p, size_t size)
+{
+    size_t class = (size - 1) / 16;
+    if (FREE_LISTS && class < FREE_LIST_CLASSES) {
+        struct thread_state *t = me();
+        if (t->free_lists_on && t->free_count[class] < FREE_LIST_DEPTH) {
+            *(void **)p = t->free_list[class];
+            t->free_list[class] = p;
+            t->free_count[class]++;
+            return;
+        }
+    }
+    free(p);
+}
+
+/* Stops t keeping blocks and frees those it kept. */
+static void free_lists_drain(struct thread_state *t)
+{
+    t->free_lists_on = 0;
+    for (int class = 0; class < FREE_LIST_CLASSES; class++) {
+        for (void *p = t->free_list[class], *next; p; p = next) {
+            next = *(void **)p;
+            free(p);
+        }
+        t->free_list[class] = NULL;
+        t->free_count[class] = 0;
+    }
+}
+
 /* A reference on the context c (NULL: the empty one), from the cache when
  * it has one.  The API's retain and release. */
 static ctxvar_ctx *take_ref(ctxvar_ctx *c)
@@ -444,12 +511,14 @@ static void release_at_thread_exit(void *unused)
         return;
     registry_remove(&self);
     cache_flush_all(&self);
+    self.free_lists_on = 0;
     ctxvar_ctx *last = self.current, *inherited = self.inherited;
     self.current = self.inherited = NULL;
     self.registered = 0;
     self.exited = 1;
     ctxvar__ctx_release(last);
     ctxvar__ctx_release(inherited);
+    free_lists_drain(&self);
 }
 
 /* Makes sure this thread's context will be released at its exit. */
@@ -461,19 +530,26 @@ CTXVAR__BEFORE_THREAD_START static int ensure_registered(void)
     if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
     if (pthread_setspecific(exit_key, &self) != 0) return ENOMEM;
     self.registered = 1;
+    self.free_lists_on = FREE_LISTS;
     registry_add(&self);
     return 0;
 }
 
 /* Installs `next` (owned) as the current context in the current frame and
  * returns the previous one, which the caller now owns. */
+CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install_in(struct thread_state *t,
+                                                          ctxvar_ctx *next)
+{
+    ctxvar_ctx *previous = t->current;
+    t->current = next;
+    t->version = ++t->serial;
+    cache_check(t);
+    return previous;
+}
+
 CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install(ctxvar_ctx *next)
 {
-    ctxvar_ctx *previous = self.current;
-    self.current = next;
-    self.version = next_serial();
-    cache_check(&self);
-    return previous;
+    return install_in(&self, next);
 }
 
 /* The current context (borrowed).  Initialises, and seeds the main thread,
@@ -779,12 +855,20 @@ static __attribute__((noinline)) const char *get_slow(const ctxvar *v, const cha
     return b ? b->value : fallback;
 }
 
-/* The hot path: no stack frame, no call; an empty context (which may still
- * need the main thread seeded) or a NULL variable goes the slow way. */
+/* The hot path: the root node probed inline, deeper levels by the general
+ * lookup; an empty context (which may still need the main thread seeded)
+ * or a NULL variable goes the slow way. */
 CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
 {
     const ctxvar_ctx *c = current_for_read();
     if (__builtin_expect(!c || !v, 0)) return get_slow(v, fallback);
+    uint32_t bit = 1u << (v->hash & CTXVAR__HAMT_MASK);
+    if (c->bindings & bit) {
+        const ctxvar__binding *b =
+            c->slot[ctxvar__popcount((c->bindings | c->children) & (bit - 1))];
+        return b->var == v ? b->value : fallback;
+    }
+    if (!(c->children & bit)) return fallback;
     const ctxvar__binding *b = ctxvar__ctx_find(c, v);
     return b ? b->value : fallback;
 }
@@ -792,12 +876,13 @@ CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
 CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
 {
     int saved_errno = errno, err = 0;
+    struct thread_state *t = me();
     ctxvar_ctx *next;
     if (!v) {
         ctxvar__debug("ctxvar_set: NULL variable");
         return EINVAL;
     }
-    if (self.exited) return ESRCH;
+    if (t->exited) return ESRCH;
     if (value) {
         size_t len = strnlen(value, CTXVAR_VALUE_MAX + 1);
         if (len > CTXVAR_VALUE_MAX) {
@@ -806,26 +891,27 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
             return E2BIG;
         }
         ctxvar__binding *b = ctxvar__binding_new(v, value, len);
-        err = b ? ctxvar__ctx_with(current(), b, &next) : ENOMEM;
+        err = b ? ctxvar__ctx_with(t->current ? t->current : current(), b, &next) : ENOMEM;
     } else {
-        err = ctxvar__ctx_without(current(), v, &next);
+        err = ctxvar__ctx_without(t->current ? t->current : current(), v, &next);
     }
-    if (!err && next && (err = ensure_registered()) != 0) ctxvar__ctx_release(next);
+    if (!err && next && !t->registered && (err = ensure_registered()) != 0)
+        ctxvar__ctx_release(next);
     if (err) {
         ctxvar__debug("ctxvar_set: out of memory setting %s", v->name);
         errno = saved_errno;
         return err;
     }
-    ctxvar_ctx *previous = install(next);
+    ctxvar_ctx *previous = install_in(t, next);
     if (tok) {
         tok->ctxvar__state = CTXVAR__TOKEN_FILLED;
-        tok->ctxvar__thread = thread_uid();
-        tok->ctxvar__frame = self.frame;
-        tok->ctxvar__version = self.version;
+        tok->ctxvar__thread = t->uid ? t->uid : thread_uid();
+        tok->ctxvar__frame = t->frame;
+        tok->ctxvar__version = t->version;
         tok->ctxvar__var = v;
         tok->ctxvar__previous = previous;
-    } else {
-        give_ref(previous);
+    } else if (previous) {
+        cache_give(t, previous, 1);
     }
     errno = saved_errno;
     return 0;
@@ -834,6 +920,7 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
 CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
 {
     int saved_errno = errno;
+    struct thread_state *t = me();
     ctxvar_ctx *next;
     if (!tok) {
         ctxvar__debug("ctxvar_reset: NULL token");
@@ -847,18 +934,18 @@ CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
         ctxvar__debug("ctxvar_reset: token was never filled by ctxvar_set");
         return EINVAL;
     }
-    if (tok->ctxvar__thread != self.uid || tok->ctxvar__frame != self.frame || self.exited) {
+    if (tok->ctxvar__thread != t->uid || tok->ctxvar__frame != t->frame || t->exited) {
         ctxvar__debug("ctxvar_reset: token of %s was filled in another %s", tok->ctxvar__var->name,
-                      tok->ctxvar__thread != self.uid ? "thread" : "frame (ctxvar_run or ctxvar_swap)");
+                      tok->ctxvar__thread != t->uid ? "thread" : "frame (ctxvar_run or ctxvar_swap)");
         return EINVAL;
     }
-    if (tok->ctxvar__version == self.version) {
+    if (tok->ctxvar__version == t->version) {
         /* Nothing changed since the set: the context before it is the answer. */
         next = tok->ctxvar__previous;
     } else {
         const ctxvar__binding *before = ctxvar__ctx_find(tok->ctxvar__previous, tok->ctxvar__var);
-        int err = before ? ctxvar__ctx_with(self.current, ctxvar__binding_retain(before), &next)
-                         : ctxvar__ctx_without(self.current, tok->ctxvar__var, &next);
+        int err = before ? ctxvar__ctx_with(t->current, ctxvar__binding_retain(before), &next)
+                         : ctxvar__ctx_without(t->current, tok->ctxvar__var, &next);
         if (err) {
             ctxvar__debug("ctxvar_reset: out of memory; the token is still usable");
             errno = saved_errno;
@@ -868,7 +955,8 @@ CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
     }
     tok->ctxvar__state = CTXVAR__TOKEN_USED;
     tok->ctxvar__previous = NULL;
-    give_ref(install(next));
+    ctxvar_ctx *replaced = install_in(t, next);
+    if (replaced) cache_give(t, replaced, 1);
     errno = saved_errno;
     return 0;
 }
@@ -885,15 +973,51 @@ CTXVAR__EXPORT void ctxvar_token_drop(ctxvar_token *tok)
 
 /* ---- Snapshots and frames ------------------------------------------------ */
 
-CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void) { return take_ref(current()); }
+static __attribute__((noinline)) ctxvar_ctx *capture_slow(struct thread_state *t, ctxvar_ctx *c)
+{
+    if (!c) return take_ref(current()); /* may seed the main thread */
+    cache_take(t, c, c, 1);
+    return c;
+}
+
+/* A reference from the thread's cache when it has one: no atomic at all. */
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void)
+{
+    struct thread_state *t = me();
+    ctxvar_ctx *c = t->current;
+#pragma GCC unroll 4
+    for (int i = 0; c && i < REF_CACHE_ENTRIES; i++) {
+        struct ref_cache *e = &t->cache[i];
+        if (e->node == c && e->refs > 1) {
+            e->refs--;
+            return c;
+        }
+    }
+    return capture_slow(t, c);
+}
 CTXVAR__EXPORT ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return take_ref(c); }
 
+static __attribute__((noinline)) void release_slow(struct thread_state *t, ctxvar_ctx *c)
+{
+    int saved_errno = errno;
+    cache_give(t, c, 1);
+    errno = saved_errno;
+}
+
+/* capture's mirror image: a reference back to the cache costs nothing. */
 CTXVAR__EXPORT void ctxvar_release(ctxvar_ctx *c)
 {
     if (!c) return;
-    int saved_errno = errno;
-    give_ref(c);
-    errno = saved_errno;
+    struct thread_state *t = me();
+#pragma GCC unroll 4
+    for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
+        struct ref_cache *e = &t->cache[i];
+        if (e->node == c && e->refs < 2 * REF_CACHE_BATCH) {
+            e->refs++;
+            return;
+        }
+    }
+    release_slow(t, c);
 }
 
 CTXVAR__EXPORT void ctxvar_clear(void)

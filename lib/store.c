@@ -93,7 +93,7 @@ uint32_t ctxvar__hash_serial(uint32_t serial)
 
 ctxvar__binding *ctxvar__binding_new(const struct ctxvar *var, const char *value, size_t len)
 {
-    ctxvar__binding *b = ctxvar__alloc(sizeof *b + len + 1);
+    ctxvar__binding *b = ctxvar__memory_get(sizeof *b + len + 1);
     if (!b) return NULL;
     atomic_init(&b->refs, 1);
     b->var = var;
@@ -117,7 +117,7 @@ static int drop_ref(atomic_size_t *refs)
 
 void ctxvar__binding_release(ctxvar__binding *b)
 {
-    if (b && drop_ref(&b->refs)) free(b);
+    if (b && drop_ref(&b->refs)) ctxvar__memory_put(b, sizeof *b + b->len + 1);
 }
 
 static unsigned slot_count(const ctxvar_ctx *n)
@@ -137,7 +137,7 @@ static unsigned slot_index(const ctxvar_ctx *n, uint32_t bit)
 
 static ctxvar_ctx *node_alloc(unsigned slots)
 {
-    ctxvar_ctx *n = ctxvar__alloc(sizeof *n + slots * sizeof n->slot[0]);
+    ctxvar_ctx *n = ctxvar__memory_get(sizeof *n + slots * sizeof n->slot[0]);
     if (!n) return NULL;
     atomic_init(&n->refs, 1);
     n->bindings = n->children = n->count = n->own = 0;
@@ -148,6 +148,12 @@ static ctxvar_ctx *node_alloc(unsigned slots)
 }
 
 static void node_release(ctxvar_ctx *n);
+
+/* Gives back the memory of n, sized by its slots as node_alloc sized it. */
+static void node_memory_put(ctxvar_ctx *n)
+{
+    ctxvar__memory_put(n, sizeof *n + slot_count(n) * sizeof n->slot[0]);
+}
 
 /* Drops the node's references (its own slots' and its lender's) and frees
  * it.  A root's lender is a root, an inner node's an inner node. */
@@ -162,7 +168,7 @@ static void node_free(ctxvar_ctx *n, int is_root)
     if (n->lender) ctxvar__node_give(n->lender, is_root);
     ctxvar_ctx *twin = atomic_load_explicit(&n->twin, memory_order_relaxed);
     if (twin) ctxvar__node_drop(twin, 1, is_root);
-    free(n);
+    node_memory_put(n);
     if (is_root) ctxvar__count_live(-1);
 }
 
@@ -261,7 +267,7 @@ static ctxvar_ctx *finish_copy(ctxvar_ctx *copy, const ctxvar_ctx *n, uint32_t c
                                const ctxvar_ctx *anchor, unsigned shift)
 {
     if (share_slots(copy, n, changed, anchor, shift) == 0) return copy;
-    free(copy);
+    node_memory_put(copy);
     return NULL;
 }
 

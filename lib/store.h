@@ -165,6 +165,12 @@ int ctxvar__ctx_visit_sorted_in(const ctxvar_ctx *c,
                                 int (*fn)(const ctxvar__binding *b, void *arg), void *arg,
                                 const ctxvar__binding **scratch, size_t room) CTXVAR__HIDDEN;
 
+/* Memory for nodes and bindings, from the calling thread's free lists when
+ * it has them (runtime.c); put must be given the size get was.  get returns
+ * NULL when out of memory. */
+void *ctxvar__memory_get(size_t size) CTXVAR__HIDDEN;
+void ctxvar__memory_put(void *p, size_t size) CTXVAR__HIDDEN;
+
 /* Counts live contexts (roots); defined in runtime.c. */
 void ctxvar__count_live(long delta) CTXVAR__HIDDEN;
 
