@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# What the runtime exports: only the interposed functions (threads, libgomp's
+# What the runtime exports: only the interposed functions (threads and their
+# joining and detaching, libgomp's
 # region and task entry points, SIGEV_THREAD timers and mq_notify, the ways
 # to start a process) and the
 # API, all unversioned so that binaries of either pthread_create version bind
@@ -9,6 +10,8 @@ load helpers
 
 # The names the runtime exports on purpose besides ctxvar_*: the interposers.
 INTERPOSED="pthread_create thrd_create
+    pthread_join pthread_tryjoin_np pthread_timedjoin_np pthread_clockjoin_np pthread_detach
+    thrd_join thrd_detach
     GOMP_parallel GOMP_parallel_reductions GOMP_parallel_sections
     GOMP_parallel_loop_static GOMP_parallel_loop_dynamic GOMP_parallel_loop_guided
     GOMP_parallel_loop_runtime GOMP_parallel_loop_nonmonotonic_dynamic
@@ -19,7 +22,7 @@ INTERPOSED="pthread_create thrd_create
     execve execv execvp execvpe execl execlp execle fexecve
     posix_spawn posix_spawnp system popen"
 
-@test "the runtime defines exactly the thread, OpenMP, timer, message-queue and process-start interposers besides ctxvar_ names" {
+@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue and process-start interposers besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
     local line name others="" missing=""
     local -A defined=()

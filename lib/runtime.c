@@ -13,7 +13,7 @@
  * never finds it held (pitfall 9).
  *
  * The hot paths avoid atomic instructions on shared objects: a thread keeps a
- * small cache of references on the contexts it is using (ref_cache below),
+ * small cache of references on the contexts it is using (cache_* below),
  * so that capture/release, set/reset and wrap/run pairs take and give back
  * references without touching the shared reference counts.
  */
@@ -75,9 +75,10 @@ static atomic_uint next_shard;
 
 /* ---- Per-thread state --------------------------------------------------- */
 
-/* A reference cache entry: `refs` references on `node`, taken from its count
- * in one atomic step and handed out (and back) one at a time with none.  An
- * entry only holds nodes that live at least as long as the root `anchor`,
+/* A reference cache entry (thread_state's cache_*[i]): `refs` references on
+ * `node`, taken from its count in one atomic step and handed out (and back)
+ * one at a time with none.  An entry only holds nodes that live at least as
+ * long as the root `anchor`,
  * and only while the anchor is the thread's current context or that
  * context's lender (cache_check), so the cache never keeps alive anything
  * that would otherwise be freed, and ctxvar_stats' count stays exact.  An
@@ -100,17 +101,17 @@ static atomic_uint next_shard;
 #else
 #define FREE_LISTS 1
 #endif
-struct ref_cache {
-    ctxvar_ctx *node;               /* NULL: entry unused */
-    const ctxvar_ctx *anchor;
-    unsigned refs;                  /* 1 .. 2 * REF_CACHE_BATCH while in use */
-    int is_root;
+/* Outside the TLS block, which every new thread's creation clears. */
+struct free_lists {
+    void *head[FREE_LIST_CLASSES]; /* linked through each block's first word */
+    unsigned char count[FREE_LIST_CLASSES];
 };
 
 /* A frame is the dynamic extent in which a token may be reset: the thread's
  * base frame, or one ctxvar_run/task run/swap.  Frames and context versions
  * are drawn from one per-thread counter, so a (thread, frame, version)
  * triple never repeats and a token can never match a state it did not see. */
+/* 256 bytes, which glibc clears for every new thread: keep it so. */
 struct thread_state {
     ctxvar_ctx *current;            /* owned; NULL = empty */
     ctxvar_ctx *inherited;          /* owned: the creator's snapshot, kept until
@@ -119,31 +120,41 @@ struct thread_state {
     unsigned long long frame;
     unsigned long long version;
     unsigned long long serial;      /* last frame/version number handed out */
-    unsigned shard;                 /* stats shard + 1; 0 = not chosen yet */
-    unsigned char registered;       /* exit_key set: release at exit; listed */
+    unsigned depth;                 /* ctxvar_run / task frames entered */
+    unsigned char shard;            /* stats shard + 1; 0 = not chosen yet */
+    unsigned char registered;       /* release at exit arranged (key or record) */
+    unsigned char listed;           /* in the registry */
     unsigned char exited;           /* released at exit; refuse new state */
     unsigned char exit_rounds;      /* key destructor calls seen */
     unsigned char not_main;         /* known not to be the main thread */
     unsigned char forget_pending;   /* stale rule due on return to depth 0 */
-    unsigned depth;                 /* ctxvar_run / task frames entered */
-    unsigned swaps;                 /* entries used in swapped_from */
+    unsigned char swaps;            /* entries used in swapped_from */
+    unsigned char cache_used;       /* reference cache entries in use */
+    unsigned char free_lists_on;    /* registered and not exiting: keep blocks */
+    uint16_t cache_refs[REF_CACHE_ENTRIES];   /* 1 .. 2 * REF_CACHE_BATCH in use */
+    unsigned char cache_root[REF_CACHE_ENTRIES];
     /* What each ctxvar_swap replaced, so that swapping it back in restores
      * its frame (tokens filled before the swap work again). */
     struct {
         const ctxvar_ctx *context;
         unsigned long long frame;
     } swapped_from[4];
-    struct ref_cache cache[REF_CACHE_ENTRIES];
-    void *free_list[FREE_LIST_CLASSES];   /* linked through each block's first word */
-    unsigned char free_count[FREE_LIST_CLASSES];
-    unsigned char free_lists_on;    /* registered and not exiting: keep blocks */
+    ctxvar_ctx *cache_node[REF_CACHE_ENTRIES];          /* NULL: entry unused */
+    const ctxvar_ctx *cache_anchor[REF_CACHE_ENTRIES];
+    struct free_lists *free_lists;  /* made on the first block kept */
     /* Registered threads count contexts made and freed here, in
      * ctxvar_stats' live_contexts, without a locked instruction; the sum is
      * read under the registry lock and folded into the shards at exit. */
     atomic_llong live;
-    struct thread_state *prev, *next; /* the registry, while registered */
+    /* Release at join (runtime.h): the thread's exit record, written by the
+     * thread and by its creator (for a joiner to find); and the record once
+     * handed over, kept up to date with what the thread holds. */
+    _Atomic(struct ctxvar__exit_record *) exit_record;
+    struct ctxvar__exit_record *handed_over;
+    struct thread_state *prev, *next; /* the registry, while listed */
 };
-/* Named, so that tls_offset_probe can find its TLS descriptor. */
+_Static_assert(sizeof(struct thread_state) <= 256, "thread_state outgrew 256 bytes");
+/* Named, so that find_self_from_tp can find its TLS descriptor. */
 static __thread struct thread_state self __asm__("ctxvar__self_tls");
 static atomic_ullong next_thread_uid;
 
@@ -159,15 +170,19 @@ atomic_int ctxvar__cpu_has_popcnt;
  * resolver, about a third of its cost.  Initial-exec TLS would do the same,
  * but would make a dlopen of the library fail when static TLS is short
  * (pitfall 13); here a dlopened library simply keeps the ordinary access.
- * (Not under the sanitizers, whose instrumentation must see every access.) */
+ * (Not under ThreadSanitizer, which must see every access, nor in the
+ * fault-injection build, which tests the ordinary paths.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(CTXVAR_FAULT_INJECTION)
+    !defined(CTXVAR_FAULT_INJECTION)
 #define SELF_FROM_TP_POSSIBLE 1
 #else
 #define SELF_FROM_TP_POSSIBLE 0
 #endif
+/* Set once initialised, when exit records can be used (runtime.h). */
+static atomic_int join_release;
 #if SELF_FROM_TP_POSSIBLE
 static atomic_long self_from_tp;
+static atomic_int pthread_t_is_thread_pointer; /* glibc's layout: see state_of */
 #endif
 
 static void find_self_from_tp(void)
@@ -263,15 +278,16 @@ CTXVAR__BEFORE_THREAD_START static void registry_add(struct thread_state *t)
     t->next = registry;
     if (registry) registry->prev = t;
     registry = t;
+    t->listed = 1;
     atomic_flag_clear_explicit(&registry_busy, memory_order_release);
 }
 
 static struct stat_shard *my_shard(void);
 
-static void registry_remove(struct thread_state *t)
+/* Under the registry lock: unlists t, its live count folded into the shards. */
+static void registry_unlink(struct thread_state *t)
 {
-    if (!REGISTRY_IN_USE) return;
-    registry_lock();
+    if (!t->listed) return;
     atomic_fetch_add_explicit(&my_shard()->value[STAT_LIVE],
                               atomic_load_explicit(&t->live, memory_order_relaxed),
                               memory_order_relaxed);
@@ -280,11 +296,98 @@ static void registry_remove(struct thread_state *t)
     else registry = t->next;
     if (t->next) t->next->prev = t->prev;
     t->prev = t->next = NULL;
+    t->listed = 0;
+}
+
+static void registry_remove(struct thread_state *t)
+{
+    if (!REGISTRY_IN_USE) return;
+    registry_lock();
+    registry_unlink(t);
     registry_unlock();
 }
 
-static void cache_flush(struct ref_cache *e);
+/* Exit records published and not yet joined that are not in a static start
+ * slot (runtime.h), under the registry lock. */
+static struct ctxvar__exit_record *exit_records;
+
+static void record_link(struct ctxvar__exit_record *r)
+{
+    registry_lock();
+    r->prev = NULL;
+    r->next = exit_records;
+    if (exit_records) exit_records->prev = r;
+    exit_records = r;
+    r->listed = 1;
+    registry_unlock();
+}
+
+/* Under the registry lock. */
+static void record_unlink_locked(struct ctxvar__exit_record *r)
+{
+    if (!r->listed) return;
+    if (r->prev) r->prev->next = r->next;
+    else exit_records = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->listed = 0;
+}
+
+static void record_dispose(struct ctxvar__exit_record *r)
+{
+    if (!r->pooled) {
+        registry_lock();
+        record_unlink_locked(r);
+        registry_unlock();
+    }
+    r->dispose(r);
+}
+
+/* Once the record's thread, detached, no longer needs it: whichever of this
+ * and ctxvar__exit_record_publish comes second disposes of it. */
+static void abandon_record(struct ctxvar__exit_record *record)
+{
+    if (atomic_exchange_explicit(&record->published, CTXVAR__RECORD_ABANDONED,
+                                 memory_order_acq_rel) == CTXVAR__RECORD_PUBLISHED)
+        record_dispose(record);
+}
+
+static void cache_flush(struct thread_state *t, int i);
 static void free_lists_drain(struct thread_state *t);
+static struct thread_state *state_of(pthread_t thread);
+
+/* In a forked child: releases what the thread of state t, which does not
+ * exist here, held. */
+static void release_thread_state(struct thread_state *t)
+{
+    for (int i = 0; i < REF_CACHE_ENTRIES; i++) cache_flush(t, i);
+    free_lists_drain(t);
+    ctxvar__ctx_release(t->current);
+    ctxvar__ctx_release(t->inherited);
+    t->current = t->inherited = NULL;
+}
+
+/* In a forked child: what the thread of a published record held is in the
+ * record once handed over, in its (copied) TLS before; nobody here will join
+ * it.  (A record its joiner was releasing may leak here, never go twice.) */
+static void release_record_in_child(struct ctxvar__exit_record *r)
+{
+    if (atomic_load_explicit(&r->published, memory_order_acquire) != CTXVAR__RECORD_PUBLISHED)
+        return; /* its thread was being born, or it is the forking thread's */
+    struct thread_state *t = state_of(r->thread);
+    if (t == &self) return;
+    switch (atomic_load_explicit(&r->state, memory_order_acquire)) {
+    case CTXVAR__EXIT_HANDED_OVER:
+        ctxvar__ctx_release(r->current);
+        ctxvar__ctx_release(r->inherited);
+        break;
+    case CTXVAR__EXIT_RELEASED:
+        break;
+    default:
+        release_thread_state(t);
+    }
+    record_unlink_locked(r); /* the lock is held across fork */
+    r->dispose(r);
+}
 
 /* In the child of fork: only the forking thread exists; release the
  * contexts the others held. */
@@ -293,17 +396,21 @@ static void release_other_threads(void)
     for (struct thread_state *t = registry, *next; t; t = next) {
         next = t->next;
         if (t == &self) continue;
-        for (int i = 0; i < REF_CACHE_ENTRIES; i++) cache_flush(&t->cache[i]);
-        free_lists_drain(t);
-        ctxvar__ctx_release(t->current);
-        ctxvar__ctx_release(t->inherited);
-        t->current = t->inherited = NULL;
         atomic_fetch_add_explicit(&my_shard()->value[STAT_LIVE],
                                   atomic_load_explicit(&t->live, memory_order_relaxed),
                                   memory_order_relaxed);
         atomic_store_explicit(&t->live, 0, memory_order_relaxed);
+        t->listed = 0;
+        /* A thread with an exit record is released below, from its record. */
+        if (!atomic_load_explicit(&t->exit_record, memory_order_relaxed)) release_thread_state(t);
     }
-    registry = self.registered ? &self : NULL;
+    /* Threads with an exit record. */
+    ctxvar__pooled_records(release_record_in_child);
+    for (struct ctxvar__exit_record *r = exit_records, *next; r; r = next) {
+        next = r->next;
+        release_record_in_child(r);
+    }
+    registry = self.listed ? &self : NULL;
     self.prev = self.next = NULL;
     /* The forking thread is this process's main thread now (tid == pid):
      * it must not be seeded from the environment over its own context. */
@@ -314,7 +421,8 @@ static void release_other_threads(void)
 CTXVAR__BEFORE_THREAD_START static struct stat_shard *my_shard(void)
 {
     if (!self.shard)
-        self.shard = 1 + atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % STAT_SHARDS;
+        self.shard = (unsigned char)(1 + atomic_fetch_add_explicit(&next_shard, 1,
+                                                                   memory_order_relaxed) % STAT_SHARDS);
     return &stat_shards[self.shard - 1];
 }
 
@@ -325,7 +433,12 @@ CTXVAR__BEFORE_THREAD_START static void count(int which, long long delta)
 
 void ctxvar__count_live(long delta)
 {
-    if (REGISTRY_IN_USE && self.registered) {
+    /* A thread released at join, making its first context (never under the
+     * registry lock, which only releases run under). */
+    if (REGISTRY_IN_USE && delta > 0 && !self.listed && self.registered && !self.handed_over &&
+        !self.exited)
+        registry_add(&self);
+    if (REGISTRY_IN_USE && self.listed) {
         long long now = atomic_load_explicit(&self.live, memory_order_relaxed);
         atomic_store_explicit(&self.live, now + delta, memory_order_relaxed);
     } else {
@@ -342,7 +455,7 @@ static unsigned long long thread_uid(void)
 
 CTXVAR__BEFORE_THREAD_START static unsigned long long next_serial(void) { return ++self.serial; }
 
-/* ---- The reference cache (struct ref_cache) ------------------------------ */
+/* ---- The reference cache ---------------------------------------------------- */
 
 /* True when `anchor` lives at least as long as t's current context: it is
  * that context, the one it borrows from, or its twin (store.c). */
@@ -350,17 +463,19 @@ CTXVAR__BEFORE_THREAD_START static int anchor_held(const struct thread_state *t,
                                                    const ctxvar_ctx *anchor)
 {
     ctxvar_ctx *c = t->current;
-    return c && (anchor == c || anchor == c->lender ||
-                 anchor == atomic_load_explicit(&c->twin, memory_order_relaxed));
+    return c && !t->handed_over &&
+           (anchor == c || anchor == c->lender ||
+            anchor == atomic_load_explicit(&c->twin, memory_order_relaxed));
 }
 
-static void cache_flush(struct ref_cache *e)
+static void cache_flush(struct thread_state *t, int i)
 {
-    ctxvar_ctx *node = e->node;
+    ctxvar_ctx *node = t->cache_node[i];
     if (!node) return;
-    e->node = NULL;
-    e->anchor = NULL;
-    ctxvar__node_drop(node, e->refs, e->is_root);
+    t->cache_used--;
+    t->cache_node[i] = NULL;
+    t->cache_anchor[i] = NULL;
+    ctxvar__node_drop(node, t->cache_refs[i], t->cache_root[i]);
 }
 
 /* After t's current context changed: give back what it no longer keeps
@@ -371,55 +486,54 @@ CTXVAR__BEFORE_THREAD_START static void cache_check(struct thread_state *t)
     const ctxvar_ctx *lender = c ? c->lender : NULL;
     const ctxvar_ctx *twin = c ? atomic_load_explicit(&c->twin, memory_order_relaxed) : NULL;
     for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
-        const ctxvar_ctx *anchor = t->cache[i].anchor; /* NULL when unused */
+        const ctxvar_ctx *anchor = t->cache_anchor[i]; /* NULL when unused */
         if (anchor && (!c || (anchor != c && anchor != lender && anchor != twin)))
-            cache_flush(&t->cache[i]);
+            cache_flush(t, i);
     }
 }
 
 static void cache_flush_all(struct thread_state *t)
 {
-    for (int i = 0; i < REF_CACHE_ENTRIES; i++) cache_flush(&t->cache[i]);
+    for (int i = 0; i < REF_CACHE_ENTRIES; i++) cache_flush(t, i);
 }
 
 static void cache_take(struct thread_state *t, ctxvar_ctx *n, const ctxvar_ctx *anchor,
                        int is_root)
 {
-    struct ref_cache *unused = NULL;
+    int unused = -1;
     for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
-        struct ref_cache *e = &t->cache[i];
-        if (e->node == n) {
-            if (e->refs == 1) {
+        if (t->cache_node[i] == n) {
+            if (t->cache_refs[i] == 1) {
                 atomic_fetch_add_explicit(&n->refs, REF_CACHE_BATCH, memory_order_relaxed);
-                e->refs += REF_CACHE_BATCH;
+                t->cache_refs[i] += REF_CACHE_BATCH;
             }
-            e->refs--;
+            t->cache_refs[i]--;
             return;
         }
-        if (!e->node && !unused) unused = e;
+        if (!t->cache_node[i] && unused < 0) unused = i;
     }
-    if (!unused || !anchor_held(t, anchor)) {
+    if (unused < 0 || !anchor_held(t, anchor)) {
         atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
         return;
     }
     atomic_fetch_add_explicit(&n->refs, REF_CACHE_BATCH, memory_order_relaxed);
-    unused->node = n;
-    unused->anchor = anchor;
-    unused->refs = REF_CACHE_BATCH - 1;
-    unused->is_root = is_root;
+    t->cache_used++;
+    t->cache_node[unused] = n;
+    t->cache_anchor[unused] = anchor;
+    t->cache_refs[unused] = REF_CACHE_BATCH - 1;
+    t->cache_root[unused] = (unsigned char)is_root;
 }
 
 static void cache_give(struct thread_state *t, ctxvar_ctx *n, int is_root)
 {
     for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
-        struct ref_cache *e = &t->cache[i];
-        if (e->node == n) {
-            if (e->refs == 2 * REF_CACHE_BATCH) {
+        if (t->cache_node[i] == n) {
+            if (t->cache_refs[i] == 2 * REF_CACHE_BATCH) {
                 /* Never the last: the entry keeps REF_CACHE_BATCH. */
                 atomic_fetch_sub_explicit(&n->refs, REF_CACHE_BATCH, memory_order_release);
-                e->refs -= REF_CACHE_BATCH;
+                t->cache_refs[i] -= REF_CACHE_BATCH;
             }
-            e->refs++;
+            t->cache_refs[i]++;
             return;
         }
     }
@@ -439,11 +553,11 @@ void *ctxvar__memory_get(size_t size)
 {
     size_t class = (size - 1) / 16;
     if (!FREE_LISTS || class >= FREE_LIST_CLASSES) return ctxvar__alloc(size);
-    struct thread_state *t = me();
-    void *p = t->free_list[class];
+    struct free_lists *lists = me()->free_lists;
+    void *p = lists ? lists->head[class] : NULL;
     if (!p) return ctxvar__alloc((class + 1) * 16); /* every block of a class is one size */
-    t->free_list[class] = *(void **)p;
-    t->free_count[class]--;
+    lists->head[class] = *(void **)p;
+    lists->count[class]--;
     return p;
 }
 
@@ -452,10 +566,12 @@ void ctxvar__memory_put(void *p, size_t size)
     size_t class = (size - 1) / 16;
     if (FREE_LISTS && class < FREE_LIST_CLASSES) {
         struct thread_state *t = me();
-        if (t->free_lists_on && t->free_count[class] < FREE_LIST_DEPTH) {
-            *(void **)p = t->free_list[class];
-            t->free_list[class] = p;
-            t->free_count[class]++;
+        struct free_lists *lists = t->free_lists;
+        if (!lists && t->free_lists_on) lists = t->free_lists = calloc(1, sizeof *lists);
+        if (lists && t->free_lists_on && lists->count[class] < FREE_LIST_DEPTH) {
+            *(void **)p = lists->head[class];
+            lists->head[class] = p;
+            lists->count[class]++;
             return;
         }
     }
@@ -465,15 +581,17 @@ void ctxvar__memory_put(void *p, size_t size)
 /* Stops t keeping blocks and frees those it kept. */
 static void free_lists_drain(struct thread_state *t)
 {
+    struct free_lists *lists = t->free_lists;
     t->free_lists_on = 0;
+    t->free_lists = NULL;
+    if (!lists) return;
     for (int class = 0; class < FREE_LIST_CLASSES; class++) {
-        for (void *p = t->free_list[class], *next; p; p = next) {
+        for (void *p = lists->head[class], *next; p; p = next) {
             next = *(void **)p;
             free(p);
         }
-        t->free_list[class] = NULL;
-        t->free_count[class] = 0;
     }
+    free(lists);
 }
 
 /* A reference on the context c (NULL: the empty one), from the cache when
@@ -519,6 +637,12 @@ static void release_at_thread_exit(void *unused)
     ctxvar__ctx_release(last);
     ctxvar__ctx_release(inherited);
     free_lists_drain(&self);
+    /* A thread detached before its start routine ended (runtime.h). */
+    struct ctxvar__exit_record *record = atomic_load_explicit(&self.exit_record, memory_order_relaxed);
+    if (record) {
+        atomic_store_explicit(&self.exit_record, NULL, memory_order_relaxed);
+        abandon_record(record);
+    }
 }
 
 /* Makes sure this thread's context will be released at its exit. */
@@ -527,10 +651,15 @@ CTXVAR__BEFORE_THREAD_START static int ensure_registered(void)
     if (self.registered) return 0;
     ctxvar__ensure_init();
     if (self.registered) return 0; /* seeding the main thread registered it */
+    self.free_lists_on = FREE_LISTS;
+    if (atomic_load_explicit(&self.exit_record, memory_order_relaxed)) {
+        /* Released at join (runtime.h); listed only once it counts. */
+        self.registered = 1;
+        return 0;
+    }
     if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
     if (pthread_setspecific(exit_key, &self) != 0) return ENOMEM;
     self.registered = 1;
-    self.free_lists_on = FREE_LISTS;
     registry_add(&self);
     return 0;
 }
@@ -543,7 +672,12 @@ CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install_in(struct thread_state *t
     ctxvar_ctx *previous = t->current;
     t->current = next;
     t->version = ++t->serial;
-    cache_check(t);
+    if (t->cache_used) cache_check(t);
+    if (__builtin_expect(t->handed_over != NULL, 0)) {
+        /* After the start routine: the record holds what the thread does. */
+        if (t->depth == 0) t->handed_over->current = next;
+        t->handed_over->inherited = t->inherited;
+    }
     return previous;
 }
 
@@ -654,6 +788,14 @@ static void initialise(void)
                           memory_order_relaxed);
 #endif
     find_self_from_tp();
+#if SELF_FROM_TP_POSSIBLE
+    {
+        uintptr_t thread_pointer = 0; /* (initialised for cppcheck) */
+        __asm__("movq %%fs:0, %0" : "=r"(thread_pointer));
+        atomic_store_explicit(&pthread_t_is_thread_pointer,
+                              (uintptr_t)pthread_self() == thread_pointer, memory_order_relaxed);
+    }
+#endif
     debug_enabled = env_is("CTXVAR_DEBUG", "1");
     inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
     export_enabled = !env_is("CTXVAR_EXPORT", "0");
@@ -664,6 +806,12 @@ static void initialise(void)
     const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
     is_primary = !first || first == &runtime_table;
     if (!is_primary) ctxvar__debug("another copy of the runtime is loaded; this one defers to it");
+#if SELF_FROM_TP_POSSIBLE
+    atomic_store_explicit(&join_release,
+                          atomic_load(&pthread_t_is_thread_pointer) && atomic_load(&self_from_tp) &&
+                              is_primary,
+                          memory_order_release);
+#endif
     atomic_store_explicit(&initialised, 1, memory_order_release);
 }
 
@@ -678,10 +826,13 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_init(void)
 
 __attribute__((constructor)) static void on_load(void) { ctxvar__ensure_init(); }
 
-int ctxvar__inherit_enabled(void)
+int ctxvar__thread_start_mode(void)
 {
-    ctxvar__ensure_init();
-    return inherit_enabled && is_primary;
+    if (!atomic_load_explicit(&initialised, memory_order_acquire)) ctxvar__ensure_init();
+    return !inherit_enabled || !is_primary ? 0
+           : atomic_load_explicit(&join_release, memory_order_acquire)
+               ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
+               : CTXVAR__START_INHERIT;
 }
 
 int ctxvar__export_enabled(void)
@@ -717,8 +868,22 @@ void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name)
 
 ctxvar_ctx *ctxvar__capture_for_child(void) { return ctxvar__ctx_retain(current()); }
 
-CTXVAR__BEFORE_THREAD_START void ctxvar__thread_adopt(ctxvar_ctx *inherited)
+CTXVAR__BEFORE_THREAD_START void ctxvar__thread_adopt(ctxvar_ctx *inherited,
+                                                      struct ctxvar__exit_record *record)
 {
+    if (record) {
+        /* Released at join: nothing to arrange, nothing that can fail, and
+         * the creator counted the inheritance (ctxvar__exit_record_publish). */
+        struct thread_state *t = me();
+        atomic_store_explicit(&t->exit_record, record, memory_order_relaxed);
+        t->registered = 1;
+        t->free_lists_on = FREE_LISTS;
+        t->current = inherited;
+        t->version = ++t->serial;
+        if (inherited) atomic_fetch_add_explicit(&inherited->refs, 1, memory_order_relaxed);
+        t->inherited = inherited;
+        return;
+    }
     if (inherited && ensure_registered() != 0) {
         ctxvar__ctx_release(inherited);
         count(STAT_FAILED, 1);
@@ -728,6 +893,93 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__thread_adopt(ctxvar_ctx *inherited)
     if (inherited) atomic_fetch_add_explicit(&inherited->refs, 1, memory_order_relaxed);
     self.inherited = inherited;
     count(STAT_INHERITED, 1);
+}
+
+/* ---- Release at join (runtime.h) ------------------------------------------ */
+
+int ctxvar__join_release_available(void)
+{
+    return atomic_load_explicit(&join_release, memory_order_acquire);
+}
+
+/* The state of the thread `thread` (alive, or ended and not yet joined, so
+ * its static TLS is still mapped), found from its thread pointer. */
+static struct thread_state *state_of(pthread_t thread)
+{
+#if SELF_FROM_TP_POSSIBLE
+    return (struct thread_state *)((uintptr_t)thread +
+                                   (uintptr_t)atomic_load_explicit(&self_from_tp, memory_order_relaxed));
+#else
+    (void)thread;
+    return NULL;
+#endif
+}
+
+void ctxvar__exit_record_publish(pthread_t thread, struct ctxvar__exit_record *record)
+{
+    atomic_store_explicit(&state_of(thread)->exit_record, record, memory_order_release);
+    record->thread = thread;
+    count(STAT_INHERITED, 1); /* for the thread (ctxvar__thread_adopt) */
+    if (!record->pooled) record_link(record);
+    /* The thread, detached, may already have exited (abandon_record). */
+    if (atomic_exchange_explicit(&record->published, CTXVAR__RECORD_PUBLISHED,
+                                 memory_order_acq_rel) == CTXVAR__RECORD_ABANDONED)
+        record_dispose(record);
+}
+
+
+struct ctxvar__exit_record *ctxvar__exit_record_of(pthread_t thread)
+{
+    if (!ctxvar__join_release_available()) return NULL;
+    return atomic_load_explicit(&state_of(thread)->exit_record, memory_order_acquire);
+}
+
+void ctxvar__thread_body_ended(struct ctxvar__exit_record *record)
+{
+    int expected = CTXVAR__EXIT_RUNNING;
+    struct thread_state *t = me();
+    /* Before the state says so: a forked child reads these once it does. */
+    record->current = t->current; /* the base frame's: every frame has closed */
+    record->inherited = t->inherited;
+    if (!atomic_compare_exchange_strong_explicit(&record->state, &expected,
+                                                 CTXVAR__EXIT_HANDED_OVER,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        /* Detached while running: the thread releases its own context from
+         * the key, like a thread created detached, and disposes of the
+         * record then; or now, when it holds nothing. */
+        if (t->registered && exit_key_ready && pthread_setspecific(exit_key, &self) == 0) return;
+        if (t->registered)
+            ctxvar__debug("no pthread key for a detached thread; its context leaks");
+        atomic_store_explicit(&t->exit_record, NULL, memory_order_relaxed);
+        abandon_record(record);
+        return;
+    }
+    if (t->cache_used) cache_flush_all(t);
+    free_lists_drain(t);
+    if (t->listed) registry_remove(t); /* its live count goes to the shards */
+    t->handed_over = record;
+}
+
+void ctxvar__exit_record_joined(struct ctxvar__exit_record *record)
+{
+    if (atomic_exchange_explicit(&record->state, CTXVAR__EXIT_RELEASED, memory_order_acq_rel) ==
+        CTXVAR__EXIT_HANDED_OVER) {
+        ctxvar__ctx_release(record->current);
+        ctxvar__ctx_release(record->inherited);
+    } else {
+        /* The start routine never ended through our trampoline (it left by
+         * longjmp, say): what the thread held went with its TLS. */
+        ctxvar__debug("a joined thread never handed its context over; it leaks");
+    }
+    record_dispose(record);
+}
+
+int ctxvar__exit_record_detach(struct ctxvar__exit_record *record)
+{
+    int expected = CTXVAR__EXIT_RUNNING;
+    return atomic_compare_exchange_strong_explicit(&record->state, &expected,
+                                                   CTXVAR__EXIT_DETACHED, memory_order_acq_rel,
+                                                   memory_order_acquire);
 }
 
 /* The stale-context rule.  A pool creates its workers while some request is
@@ -987,9 +1239,8 @@ CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void)
     ctxvar_ctx *c = t->current;
 #pragma GCC unroll 4
     for (int i = 0; c && i < REF_CACHE_ENTRIES; i++) {
-        struct ref_cache *e = &t->cache[i];
-        if (e->node == c && e->refs > 1) {
-            e->refs--;
+        if (t->cache_node[i] == c && t->cache_refs[i] > 1) {
+            t->cache_refs[i]--;
             return c;
         }
     }
@@ -1011,9 +1262,8 @@ CTXVAR__EXPORT void ctxvar_release(ctxvar_ctx *c)
     struct thread_state *t = me();
 #pragma GCC unroll 4
     for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
-        struct ref_cache *e = &t->cache[i];
-        if (e->node == c && e->refs < 2 * REF_CACHE_BATCH) {
-            e->refs++;
+        if (t->cache_node[i] == c && t->cache_refs[i] < 2 * REF_CACHE_BATCH) {
+            t->cache_refs[i]++;
             return;
         }
     }
@@ -1046,7 +1296,7 @@ CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
     for (unsigned i = self.swaps; i-- > 0 && !back;) {
         if (self.swapped_from[i].context == c) {
             frame = self.swapped_from[i].frame;
-            self.swaps = i;
+            self.swaps = (unsigned char)i;
             back = 1;
         }
     }
@@ -1080,7 +1330,7 @@ static struct saved_frame enter_frame(ctxvar_ctx *owned)
     self.current = owned;
     self.frame = next_serial();
     self.version = next_serial();
-    cache_check(&self);
+    if (self.cache_used) cache_check(&self);
     return saved;
 }
 
@@ -1091,7 +1341,7 @@ static void leave_frame(struct saved_frame *saved)
     self.frame = saved->frame;
     self.version = saved->version;
     give_ref(inner);
-    cache_check(&self);
+    if (self.cache_used) cache_check(&self);
     if (--self.depth == 0 && self.forget_pending) forget_inherited();
 }
 

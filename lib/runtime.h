@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <pthread.h>
+
 #include "store.h"
 
 #define CTXVAR__EXPORT __attribute__((visibility("default")))
@@ -34,10 +36,6 @@ void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__HIDD
  * runtime's constructor has run (pitfall 3). */
 void ctxvar__ensure_init(void) CTXVAR__HIDDEN;
 
-/* Whether pthread_create should pass a snapshot to the new thread: the
- * runtime is initialised, CTXVAR_INHERIT is not 0, and this copy is the
- * process's runtime (a second copy loaded from another path defers). */
-int ctxvar__inherit_enabled(void) CTXVAR__HIDDEN;
 
 /* Whether OpenMP regions and tasks, and SIGEV_THREAD notifications, should
  * carry their creator's context: this copy is the process's runtime.  Unlike
@@ -58,11 +56,77 @@ ctxvar_ctx *ctxvar__current_borrowed(void) CTXVAR__HIDDEN;
 /* A new reference to the calling thread's context, for a thread it starts. */
 ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
 
+/* RELEASE AT JOIN.  A joinable thread started by our pthread_create or
+ * thrd_create does not arm a pthread key to release its context at exit
+ * (glibc then runs every key's destructor loop, PTHREAD_DESTRUCTOR_ITERATIONS
+ * times, for each thread).  When its start routine ends, by return,
+ * pthread_exit or cancellation, it hands what it holds to an exit record
+ * (its start slot) and goes on showing it to whatever still runs (key and
+ * thread_local destructors, which may still log and set); whoever joins it
+ * releases the record after the real join, when nothing of the thread runs
+ * any more.  A thread detached before its start routine ends releases its
+ * own context from the key instead; one detached after is joined on the
+ * spot (pthread_tryjoin_np) if it has finished, which is what detaching
+ * it would have done.  Available when the runtime's TLS is static and
+ * pthread_t is glibc's thread pointer; otherwise every thread uses the key. */
+struct ctxvar__exit_record {
+    atomic_int state;                /* CTXVAR__EXIT_* */
+    atomic_int published;            /* CTXVAR__RECORD_*: creator vs a detached exit */
+    ctxvar_ctx *current, *inherited; /* handed over: what the thread holds */
+    void (*dispose)(struct ctxvar__exit_record *); /* frees the record's memory */
+    pthread_t thread;                /* once published */
+    /* A forked child releases what the threads of published records held:
+     * it finds those in interpose.c's static start slots (pooled) there,
+     * the others on runtime.c's list, under the registry lock. */
+    int pooled, listed;
+    struct ctxvar__exit_record *prev, *next;
+};
+enum {
+    CTXVAR__EXIT_RUNNING,     /* the start routine runs */
+    CTXVAR__EXIT_DETACHED,    /* it runs, and the thread will release its own */
+    CTXVAR__EXIT_HANDED_OVER, /* it has ended: current and inherited are here */
+    CTXVAR__EXIT_RELEASED     /* joined: the joiner is releasing them */
+};
+enum { CTXVAR__RECORD_NEW, CTXVAR__RECORD_PUBLISHED, CTXVAR__RECORD_ABANDONED };
+
+/* In a forked child: calls fn for the record of every busy static start
+ * slot (interpose.c). */
+void ctxvar__pooled_records(void (*fn)(struct ctxvar__exit_record *)) CTXVAR__HIDDEN;
+
+/* 1 when exit records can be used in this process. */
+int ctxvar__join_release_available(void) CTXVAR__HIDDEN;
+
+/* What a thread creation does: CTXVAR__START_* bits, 0 for nothing.  It
+ * passes a snapshot when CTXVAR_INHERIT is not 0 and this copy is the
+ * process's runtime (a second copy loaded from another path defers);
+ * initialises the runtime first. */
+int ctxvar__thread_start_mode(void) CTXVAR__HIDDEN;
+#define CTXVAR__START_INHERIT 1          /* the new thread gets a snapshot */
+#define CTXVAR__START_RELEASE_AT_JOIN 2  /* a joinable one gets an exit record */
+
 /* In a new thread, before its start routine: makes `inherited` (owned) its
  * current context and counts the inheritance, or, when the runtime cannot
  * arrange its release at thread exit, releases it, counts a failure, and
- * leaves the thread empty. */
-void ctxvar__thread_adopt(ctxvar_ctx *inherited) CTXVAR__HIDDEN;
+ * leaves the thread empty.  `record` (or NULL) is the thread's exit record. */
+void ctxvar__thread_adopt(ctxvar_ctx *inherited, struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
+
+/* In the thread, when its start routine has ended (returned or unwound). */
+void ctxvar__thread_body_ended(struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
+
+/* The creator, after the real thread creation succeeded: lets a joiner of
+ * thread find the record. */
+void ctxvar__exit_record_publish(pthread_t thread, struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
+
+/* The record of a thread not yet joined, or NULL when it has none. */
+struct ctxvar__exit_record *ctxvar__exit_record_of(pthread_t thread) CTXVAR__HIDDEN;
+
+/* After a successful join: releases what the thread handed over and
+ * disposes of the record. */
+void ctxvar__exit_record_joined(struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
+
+/* Before detaching: 1 when the thread's start routine is still running (it
+ * will release its own context at exit), 0 when it has already handed over. */
+int ctxvar__exit_record_detach(struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
 
 /* Runs fn(arg) with c (borrowed) current in a new frame, then restores the
  * caller's, like ctxvar_run.  For the OpenMP and timer interposers.  The

@@ -1,12 +1,16 @@
 /* interpose.c - the functions libctxvar.so puts in front of glibc's, and
- * nothing else.  Each takes a snapshot of the caller's context, starts the
- * real thread on a trampoline that installs it, and otherwise changes
- * nothing: the same attr, the same start routine and argument, the same
- * return value and errno (pitfalls 4 and 5).
+ * nothing else.  Each creation takes a snapshot of the caller's context,
+ * starts the real thread on a trampoline that installs it, and otherwise
+ * changes nothing: the same attr, the same start routine and argument, the
+ * same return value and errno (pitfalls 4 and 5).  Joining and detaching
+ * release what a joinable thread handed over when its start routine ended
+ * (runtime.h, "release at join"), and change nothing else either.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +21,12 @@
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef int (*thrd_create_fn)(thrd_t *, thrd_start_t, void *);
+typedef int (*pthread_join_fn)(pthread_t, void **);
+typedef int (*pthread_timedjoin_fn)(pthread_t, void **, const struct timespec *);
+typedef int (*pthread_clockjoin_fn)(pthread_t, void **, clockid_t, const struct timespec *);
+typedef int (*pthread_detach_fn)(pthread_t);
+typedef int (*thrd_join_fn)(thrd_t, int *);
+typedef int (*thrd_detach_fn)(thrd_t);
 
 /* The next definition after ours, looked up once and lazily: we may be
  * called before our constructor runs (pitfall 2, 3).  Racing lookups find
@@ -37,7 +47,8 @@ static _Atomic(thrd_create_fn) next_thrd_create;
 /* What a new thread needs from its creator.  Taken by the creator from a
  * small static pool (or the heap when the pool is busy), handed back by the
  * new thread as soon as it has copied it, or by the creator if the real call
- * fails and no thread will read it.  The pool spares the new thread a
+ * fails and no thread will read it.  A joinable thread keeps them as its
+ * exit record until it is joined (runtime.h).  The pool spares the new thread a
  * malloc/free pair: a thread that never allocates never sets up a malloc
  * cache, which costs more than everything else we do per thread. */
 struct start_slot;
@@ -49,6 +60,8 @@ struct start_args {
     void *arg;
     ctxvar_ctx *context;        /* owned: the creator's snapshot */
     struct start_slot *slot;    /* NULL: allocated, to be freed */
+    int joinable;               /* uses `exit`, and lives until joined */
+    struct ctxvar__exit_record exit;
 };
 
 struct start_slot {
@@ -102,33 +115,68 @@ static CTXVAR__BEFORE_THREAD_START void give_back(struct start_args *args)
     else start_args_free(args);
 }
 
-static CTXVAR__BEFORE_THREAD_START struct start_args take_start_args(void *p)
+static void dispose_exit_record(struct ctxvar__exit_record *record)
 {
-    struct start_args args = *(struct start_args *)p;
-    give_back(p);
-    ctxvar__thread_adopt(args.context);
-    return args;
+    /* A forked child must never take a free slot's record for a live one. */
+    atomic_store_explicit(&record->published, CTXVAR__RECORD_NEW, memory_order_relaxed);
+    give_back((struct start_args *)((char *)record - offsetof(struct start_args, exit)));
+}
+
+void ctxvar__pooled_records(void (*fn)(struct ctxvar__exit_record *))
+{
+    for (int i = 0; i < START_SLOTS; i++) {
+        struct start_slot *slot = &start_slots[i];
+        if (atomic_load_explicit(&slot->busy, memory_order_acquire) && slot->args.joinable)
+            fn(&slot->args.exit);
+    }
+}
+
+/* The thread's exit record, or NULL when it has none (and the args are
+ * given back at once). */
+static CTXVAR__BEFORE_THREAD_START struct ctxvar__exit_record *
+take_start_args(void *p, struct start_args *args)
+{
+    struct start_args *shared = p;
+    args->start = shared->start; /* the fields the thread uses, not the record */
+    args->arg = shared->arg;
+    args->context = shared->context;
+    struct ctxvar__exit_record *record = shared->joinable ? &shared->exit : NULL;
+    if (!record) give_back(shared);
+    ctxvar__thread_adopt(args->context, record);
+    return record;
+}
+
+/* Runs when the start routine has ended, by return or by unwinding
+ * (pthread_exit, cancellation): this file is compiled with -fexceptions. */
+static void body_ended(struct ctxvar__exit_record **record)
+{
+    if (*record) ctxvar__thread_body_ended(*record);
 }
 
 static CTXVAR__BEFORE_THREAD_START void *start_posix_thread(void *p)
 {
-    struct start_args args = take_start_args(p);
+    struct start_args args;
+    struct ctxvar__exit_record *record __attribute__((cleanup(body_ended))) =
+        take_start_args(p, &args);
     return args.start.posix(args.arg);
 }
 
 static CTXVAR__BEFORE_THREAD_START int start_c11_thread(void *p)
 {
-    struct start_args args = take_start_args(p);
+    struct start_args args;
+    struct ctxvar__exit_record *record __attribute__((cleanup(body_ended))) =
+        take_start_args(p, &args);
     return args.start.c11(args.arg);
 }
 
 /* The snapshot for a new thread, taken in the creator before the real call
  * (the child may run first).  NULL when inheritance is off or we could not
  * allocate; in the latter case *failed says to count the thread. */
-static struct start_args *prepare(void *arg, int *failed)
+static struct start_args *prepare(void *arg, int joinable, int *failed)
 {
     *failed = 0;
-    if (!ctxvar__inherit_enabled()) return NULL;
+    int mode = ctxvar__thread_start_mode();
+    if (!(mode & CTXVAR__START_INHERIT)) return NULL;
     struct start_args *args = take_start_slot();
     if (!args) {
         *failed = 1;
@@ -137,7 +185,21 @@ static struct start_args *prepare(void *arg, int *failed)
     }
     args->arg = arg;
     args->context = ctxvar__capture_for_child();
+    args->joinable = joinable && (mode & CTXVAR__START_RELEASE_AT_JOIN);
+    if (args->joinable) {
+        atomic_init(&args->exit.state, CTXVAR__EXIT_RUNNING);
+        atomic_init(&args->exit.published, CTXVAR__RECORD_NEW);
+        args->exit.dispose = dispose_exit_record;
+        args->exit.pooled = args->slot != NULL;
+        args->exit.listed = 0;
+    }
     return args;
+}
+
+/* After the real creation succeeded: a joiner finds the record from here. */
+static void started(struct start_args *args, pthread_t thread)
+{
+    if (args->joinable) ctxvar__exit_record_publish(thread, &args->exit);
 }
 
 static void discard(struct start_args *args)
@@ -150,15 +212,19 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                   void *(*start)(void *), void *arg)
 {
     static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5", NULL};
-    int saved_errno = errno, failed, r;
+    int *error = &errno; /* errno's address, looked up once */
+    int saved_errno = *error, failed, r;
     pthread_create_fn real = atomic_load_explicit(&next_pthread_create, memory_order_acquire);
     if (!real) {
         real = (pthread_create_fn)find_next("pthread_create", (void *)pthread_create, versions);
         if (!real) return EAGAIN; /* no glibc below us: no thread can start */
         atomic_store_explicit(&next_pthread_create, real, memory_order_release);
     }
-    struct start_args *args = prepare(arg, &failed);
-    errno = saved_errno;
+    int detach_state = PTHREAD_CREATE_JOINABLE;
+    if (attr && pthread_attr_getdetachstate(attr, &detach_state) != 0)
+        detach_state = PTHREAD_CREATE_DETACHED; /* unknown: the thread releases its own */
+    struct start_args *args = prepare(arg, detach_state == PTHREAD_CREATE_JOINABLE, &failed);
+    *error = saved_errno;
     if (!args) {
         r = real(thread, attr, start, arg);
         if (r == 0 && failed) ctxvar__count_inherit_failure();
@@ -166,11 +232,10 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     }
     args->start.posix = start;
     r = real(thread, attr, start_posix_thread, args);
-    if (r != 0) {
-        saved_errno = errno;
-        discard(args);
-        errno = saved_errno;
-    }
+    saved_errno = *error;
+    if (r != 0) discard(args);
+    else started(args, *thread);
+    *error = saved_errno;
     return r;
 }
 
@@ -185,7 +250,7 @@ CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
         if (!real) return thrd_error;
         atomic_store_explicit(&next_thrd_create, real, memory_order_release);
     }
-    struct start_args *args = prepare(arg, &failed);
+    struct start_args *args = prepare(arg, 1, &failed);
     errno = saved_errno;
     if (!args) {
         r = real(thread, start, arg);
@@ -194,10 +259,136 @@ CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
     }
     args->start.c11 = start;
     r = real(thread, start_c11_thread, args);
-    if (r != thrd_success) {
-        saved_errno = errno;
-        discard(args);
-        errno = saved_errno;
-    }
+    saved_errno = errno;
+    if (r != thrd_success) discard(args);
+    else started(args, *thread);
+    errno = saved_errno;
     return r;
+}
+
+/* ---- Joining and detaching: release at join (runtime.h) ---------------------- */
+
+/* The real function, found once; NULL when there is none below us. */
+#define REAL(type, name, ...)                                                             \
+    static _Atomic(type) next_##name;                                                    \
+    static type real_##name(void)                                                         \
+    {                                                                                     \
+        static const char *const versions[] = {__VA_ARGS__, NULL};                       \
+        type real = atomic_load_explicit(&next_##name, memory_order_acquire);             \
+        if (!real) {                                                                      \
+            real = (type)find_next(#name, (void *)name, versions);                        \
+            atomic_store_explicit(&next_##name, real, memory_order_release);              \
+        }                                                                                 \
+        return real;                                                                      \
+    }
+
+/* A join that succeeded releases what the thread handed over.  The record
+ * is read before the real call: after it, the thread's TLS is gone. */
+#define JOIN_THEN_RELEASE(thread, call, success)                                          \
+    do {                                                                                  \
+        struct ctxvar__exit_record *record = ctxvar__exit_record_of(thread);              \
+        int r = (call);                                                                   \
+        if (r == (success) && record) {                                                   \
+            int saved_errno = errno;                                                      \
+            ctxvar__exit_record_joined(record);                                           \
+            errno = saved_errno;                                                          \
+        }                                                                                 \
+        return r;                                                                         \
+    } while (0)
+
+CTXVAR__EXPORT int pthread_join(pthread_t thread, void **result);
+CTXVAR__EXPORT int pthread_tryjoin_np(pthread_t thread, void **result);
+CTXVAR__EXPORT int pthread_timedjoin_np(pthread_t thread, void **result,
+                                        const struct timespec *abstime);
+CTXVAR__EXPORT int pthread_clockjoin_np(pthread_t thread, void **result, clockid_t clock,
+                                        const struct timespec *abstime);
+CTXVAR__EXPORT int pthread_detach(pthread_t thread);
+CTXVAR__EXPORT int thrd_join(thrd_t thread, int *result);
+CTXVAR__EXPORT int thrd_detach(thrd_t thread);
+
+REAL(pthread_join_fn, pthread_join, "GLIBC_2.34", "GLIBC_2.2.5")
+REAL(pthread_join_fn, pthread_tryjoin_np, "GLIBC_2.34", "GLIBC_2.3.3")
+REAL(pthread_timedjoin_fn, pthread_timedjoin_np, "GLIBC_2.34", "GLIBC_2.3.3")
+REAL(pthread_clockjoin_fn, pthread_clockjoin_np, "GLIBC_2.34", "GLIBC_2.31")
+REAL(pthread_detach_fn, pthread_detach, "GLIBC_2.34", "GLIBC_2.2.5")
+REAL(thrd_join_fn, thrd_join, "GLIBC_2.34", "GLIBC_2.28")
+REAL(thrd_detach_fn, thrd_detach, "GLIBC_2.34", "GLIBC_2.28")
+
+CTXVAR__EXPORT int pthread_join(pthread_t thread, void **result)
+{
+    pthread_join_fn real = real_pthread_join();
+    if (!real) return ENOSYS;
+    JOIN_THEN_RELEASE(thread, real(thread, result), 0);
+}
+
+CTXVAR__EXPORT int pthread_tryjoin_np(pthread_t thread, void **result)
+{
+    pthread_join_fn real = real_pthread_tryjoin_np();
+    if (!real) return ENOSYS;
+    JOIN_THEN_RELEASE(thread, real(thread, result), 0);
+}
+
+CTXVAR__EXPORT int pthread_timedjoin_np(pthread_t thread, void **result,
+                                        const struct timespec *abstime)
+{
+    pthread_timedjoin_fn real = real_pthread_timedjoin_np();
+    if (!real) return ENOSYS;
+    JOIN_THEN_RELEASE(thread, real(thread, result, abstime), 0);
+}
+
+CTXVAR__EXPORT int pthread_clockjoin_np(pthread_t thread, void **result, clockid_t clock,
+                                        const struct timespec *abstime)
+{
+    pthread_clockjoin_fn real = real_pthread_clockjoin_np();
+    if (!real) return ENOSYS;
+    JOIN_THEN_RELEASE(thread, real(thread, result, clock, abstime), 0);
+}
+
+CTXVAR__EXPORT int thrd_join(thrd_t thread, int *result)
+{
+    thrd_join_fn real = real_thrd_join();
+    if (!real) return thrd_error;
+    JOIN_THEN_RELEASE((pthread_t)thread, real(thread, result), thrd_success);
+}
+
+/* Detaching a thread whose start routine is still running leaves the
+ * release to it.  One whose start routine has ended has handed its context
+ * over and will not release it: it is joined instead if it has finished (or
+ * finishes within about a millisecond), which frees its resources as the
+ * detach would have; else it is detached and what it handed over leaks,
+ * said with CTXVAR_DEBUG=1. */
+static int detach(pthread_t thread, pthread_detach_fn real_posix, thrd_detach_fn real_c11)
+{
+    int saved_errno = errno;
+    struct ctxvar__exit_record *record = ctxvar__exit_record_of(thread);
+    if (!record || ctxvar__exit_record_detach(record)) {
+        errno = saved_errno;
+        return real_posix ? real_posix(thread) : real_c11((thrd_t)thread);
+    }
+    pthread_join_fn tryjoin = real_pthread_tryjoin_np();
+    for (int tries = 0; tryjoin && tries < 1000; tries++) {
+        int r = tryjoin(thread, NULL);
+        if (r == 0) {
+            ctxvar__exit_record_joined(record);
+            errno = saved_errno;
+            return 0;
+        }
+        if (r != EBUSY) break;
+        sched_yield();
+    }
+    ctxvar__debug("pthread_detach: the thread had ended but did not finish; its context leaks");
+    errno = saved_errno;
+    return real_posix ? real_posix(thread) : real_c11((thrd_t)thread);
+}
+
+CTXVAR__EXPORT int pthread_detach(pthread_t thread)
+{
+    pthread_detach_fn real = real_pthread_detach();
+    return real ? detach(thread, real, NULL) : ENOSYS;
+}
+
+CTXVAR__EXPORT int thrd_detach(thrd_t thread)
+{
+    thrd_detach_fn real = real_thrd_detach();
+    return real ? detach((pthread_t)thread, NULL, real) : thrd_error;
 }

@@ -120,6 +120,19 @@ TEST(tss_destructor_sees_threads_own_context_after_thrd_exit, RUNTIME, NULL)
 TEST(cleanup_handler_and_key_destructor_see_context_on_cancel, RUNTIME, NULL)
 TEST(many_threads_leave_live_contexts_at_baseline, RUNTIME, NULL)
 
+/* Release at join: test-join.c */
+TEST(pthread_join_releases_what_the_thread_held, RUNTIME, NULL)
+TEST(pthread_tryjoin_np_releases_what_the_thread_held, RUNTIME, NULL)
+TEST(pthread_timedjoin_np_releases_what_the_thread_held, RUNTIME, NULL)
+TEST(pthread_clockjoin_np_releases_what_the_thread_held, RUNTIME, NULL)
+TEST(thrd_join_releases_what_the_thread_held, RUNTIME, NULL)
+TEST(failed_tryjoin_and_timedjoin_release_nothing, RUNTIME, NULL)
+TEST(key_destructor_sets_after_the_start_routine_and_join_releases_it, RUNTIME, NULL)
+TEST(detach_after_the_start_routine_ended_releases_context, RUNTIME, NULL)
+TEST(thrd_detach_after_the_start_routine_ended_releases_context, RUNTIME, NULL)
+TEST(detach_while_running_releases_context_at_exit, RUNTIME, NULL)
+TEST(fork_child_releases_what_ended_and_running_threads_held, RUNTIME, NULL)
+
 /* Thread pools: test-tasks.c */
 TEST(wrap_captures_context_at_wrap_time, RUNTIME, NULL)
 TEST(task_run_in_same_thread_restores_context, RUNTIME, NULL)

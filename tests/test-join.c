@@ -1,0 +1,281 @@
+/* test-join.c - release at join (lib/runtime.h): a joinable thread's
+ * contexts outlive its start routine and its destructors, and go exactly
+ * when it is joined, by any of the five ways to join; detaching, before or
+ * after the start routine ended, still releases them; a forked child
+ * releases what ended and running threads held.
+ *
+ * Under TSan the runtime releases every thread from its key instead (no
+ * %fs-relative TLS there): the assertions about *when* are skipped, the
+ * ones about *that* stay. */
+#include "test.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define RELEASED_AT_JOIN 0
+#else
+#define RELEASED_AT_JOIN 1
+#endif
+
+/* Posted by a key destructor: the thread's start routine has ended and its
+ * own destructors are running, so it has handed its contexts over. */
+static sem_t ended;
+static pthread_key_t ended_key;
+
+static void post_ended(void *p)
+{
+    (void)p;
+    sem_post(&ended);
+}
+
+static void setup_ended(void)
+{
+    CHECK_PT(sem_init(&ended, 0, 0));
+    CHECK_PT(pthread_key_create(&ended_key, post_ended));
+}
+
+/* Three contexts of the thread's own ({own=1}, {own=2}, {own=2, own2=x}),
+ * alive until the thread is released; then the key that says it ended. */
+static void *own_contexts_then_end(void *arg)
+{
+    ASSERT_STR("r1", ctxvar_get(test_var("req"), NULL)); /* inherited */
+    test_set("own", "1");
+    test_set("own", "2");
+    test_set("own2", "x");
+    pthread_setspecific(ended_key, (void *)1);
+    return arg;
+}
+
+static int own_contexts_then_end_c11(void *arg)
+{
+    own_contexts_then_end(arg);
+    return 7;
+}
+
+/* Waits for the thread to end; its three contexts are still alive, held
+ * for the joiner. */
+static void expect_held_until_joined(unsigned long long base)
+{
+    sem_wait(&ended);
+    if (RELEASED_AT_JOIN) ASSERT_ULL(base + 3, test_live());
+}
+
+enum join_kind { JOIN, TRYJOIN, TIMEDJOIN, CLOCKJOIN };
+
+static void join_releases(enum join_kind kind)
+{
+    setup_ended();
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    pthread_t t;
+    void *result = NULL;
+    CHECK_PT(pthread_create(&t, NULL, own_contexts_then_end, (void *)5));
+    expect_held_until_joined(base);
+    struct timespec deadline;
+    switch (kind) {
+    case JOIN:
+        CHECK_PT(pthread_join(t, &result));
+        break;
+    case TRYJOIN: {
+        int r;
+        while ((r = pthread_tryjoin_np(t, &result)) == EBUSY) sched_yield();
+        CHECK_PT(r);
+        break;
+    }
+    case TIMEDJOIN:
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 30;
+        CHECK_PT(pthread_timedjoin_np(t, &result, &deadline));
+        break;
+    case CLOCKJOIN:
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += 30;
+        CHECK_PT(pthread_clockjoin_np(t, &result, CLOCK_MONOTONIC, &deadline));
+        break;
+    }
+    ASSERT_PTR((void *)5, result);
+    ASSERT_ULL(base, test_live());
+}
+
+TEST_IMPL(pthread_join_releases_what_the_thread_held) { join_releases(JOIN); }
+TEST_IMPL(pthread_tryjoin_np_releases_what_the_thread_held) { join_releases(TRYJOIN); }
+TEST_IMPL(pthread_timedjoin_np_releases_what_the_thread_held) { join_releases(TIMEDJOIN); }
+TEST_IMPL(pthread_clockjoin_np_releases_what_the_thread_held) { join_releases(CLOCKJOIN); }
+
+TEST_IMPL(thrd_join_releases_what_the_thread_held)
+{
+    SKIP_UNDER_TSAN(TSAN_NO_C11_THREADS);
+    setup_ended();
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    thrd_t t;
+    int result = 0;
+    ASSERT_INT(thrd_success, thrd_create(&t, own_contexts_then_end_c11, NULL));
+    expect_held_until_joined(base);
+    ASSERT_INT(thrd_success, thrd_join(t, &result));
+    ASSERT_INT(7, result);
+    ASSERT_ULL(base, test_live());
+}
+
+/* A join that fails releases nothing: the thread is still there. */
+static sem_t go;
+
+static void *wait_for_go(void *arg)
+{
+    sem_wait(&go);
+    return arg;
+}
+
+TEST_IMPL(failed_tryjoin_and_timedjoin_release_nothing)
+{
+    CHECK_PT(sem_init(&go, 0, 0));
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    pthread_t t;
+    CHECK_PT(pthread_create(&t, NULL, wait_for_go, NULL));
+    ASSERT_INT(EBUSY, pthread_tryjoin_np(t, NULL));
+    struct timespec past = {1, 0};
+    ASSERT_INT(ETIMEDOUT, pthread_timedjoin_np(t, NULL, &past));
+    ASSERT_ULL(base, test_live());
+    ASSERT_STR("r1", ctxvar_get(test_var("req"), NULL));
+    sem_post(&go);
+    CHECK_PT(pthread_join(t, NULL));
+    ASSERT_ULL(base, test_live());
+}
+
+/* Destructors that run after the start routine may still set: what they
+ * make is released at the join too. */
+static ctxvar *in_dtor;
+static const char *seen_in_dtor;
+
+static void set_in_destructor(void *p)
+{
+    (void)p;
+    ASSERT_INT(0, ctxvar_set(in_dtor, "dtor", NULL));
+    seen_in_dtor = ctxvar_get(in_dtor, NULL);
+    ASSERT_STR("2", ctxvar_get(test_var("own"), NULL));
+}
+
+static void *set_own_then_key(void *arg)
+{
+    test_set("own", "1");
+    test_set("own", "2");
+    pthread_setspecific(*(pthread_key_t *)arg, (void *)1);
+    return NULL;
+}
+
+TEST_IMPL(key_destructor_sets_after_the_start_routine_and_join_releases_it)
+{
+    pthread_key_t key;
+    CHECK_PT(pthread_key_create(&key, set_in_destructor));
+    in_dtor = test_var("in_dtor");
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    test_in_thread(set_own_then_key, &key);
+    ASSERT_STR("dtor", seen_in_dtor);
+    ASSERT_ULL(base, test_live());
+}
+
+/* Detaching a thread whose start routine has ended: the runtime joins it in
+ * the detach, which is what detaching a finished thread does. */
+TEST_IMPL(detach_after_the_start_routine_ended_releases_context)
+{
+    setup_ended();
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    pthread_t t;
+    CHECK_PT(pthread_create(&t, NULL, own_contexts_then_end, NULL));
+    expect_held_until_joined(base);
+    ASSERT_INT(0, pthread_detach(t));
+    if (RELEASED_AT_JOIN) ASSERT_ULL(base, test_live());
+    ASSERT_ULL(base, test_wait_live(base));
+}
+
+TEST_IMPL(thrd_detach_after_the_start_routine_ended_releases_context)
+{
+    SKIP_UNDER_TSAN(TSAN_NO_C11_THREADS);
+    setup_ended();
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    thrd_t t;
+    ASSERT_INT(thrd_success, thrd_create(&t, own_contexts_then_end_c11, NULL));
+    expect_held_until_joined(base);
+    ASSERT_INT(thrd_success, thrd_detach(t));
+    if (RELEASED_AT_JOIN) ASSERT_ULL(base, test_live());
+    ASSERT_ULL(base, test_wait_live(base));
+}
+
+/* Detached by another thread while its start routine runs: the thread
+ * releases its own contexts at its exit. */
+static sem_t detached;
+
+static void *wait_detached_then_own_contexts(void *arg)
+{
+    sem_wait(&detached);
+    return own_contexts_then_end(arg);
+}
+
+TEST_IMPL(detach_while_running_releases_context_at_exit)
+{
+    setup_ended();
+    CHECK_PT(sem_init(&detached, 0, 0));
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    pthread_t t;
+    CHECK_PT(pthread_create(&t, NULL, wait_detached_then_own_contexts, NULL));
+    CHECK_PT(pthread_detach(t));
+    sem_post(&detached);
+    sem_wait(&ended);
+    ASSERT_ULL(base, test_wait_live(base));
+}
+
+/* fork with one thread ended but not joined and one still running: the
+ * child releases what both held (their TLS and records are copied, the
+ * threads are not), so clearing its own context leaves nothing alive. */
+static sem_t running, finish;
+
+static void *own_contexts_then_block(void *arg)
+{
+    test_set("blocked", "1");
+    test_set("blocked", "2");
+    sem_post(&running);
+    sem_wait(&finish);
+    return arg;
+}
+
+TEST_IMPL(fork_child_releases_what_ended_and_running_threads_held)
+{
+    SKIP_UNDER_TSAN("the runtime keeps no thread registry under TSan (runtime.c)");
+    setup_ended();
+    CHECK_PT(sem_init(&running, 0, 0));
+    CHECK_PT(sem_init(&finish, 0, 0));
+    test_set("req", "r1");
+    pthread_t ended_thread, blocked_thread;
+    CHECK_PT(pthread_create(&ended_thread, NULL, own_contexts_then_end, NULL));
+    CHECK_PT(pthread_create(&blocked_thread, NULL, own_contexts_then_block, NULL));
+    sem_wait(&ended);
+    sem_wait(&running);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ctxvar_clear();
+        struct ctxvar_stats s;
+        if (ctxvar_stats(&s) != 0) _exit(100);
+        _exit(s.live_contexts > 99 ? 99 : (int)s.live_contexts);
+    }
+    ASSERT(pid > 0);
+    int status;
+    ASSERT_INT(pid, waitpid(pid, &status, 0));
+    ASSERT(WIFEXITED(status));
+    ASSERT_INT(0, WEXITSTATUS(status));
+    sem_post(&finish);
+    CHECK_PT(pthread_join(ended_thread, NULL));
+    CHECK_PT(pthread_join(blocked_thread, NULL));
+    ctxvar_clear();
+    ASSERT_ULL(0, test_live());
+}
