@@ -58,10 +58,14 @@
  *
  *   The runtime replaces pthread_create and thrd_create (so std::thread too):
  *   a new thread starts with a snapshot of its creator's context, taken at the
- *   call; afterwards neither side sees the other's changes.  The snapshot is
- *   released when the thread ends, however it ends, after the program's own
+ *   call; afterwards neither side sees the other's changes.  What a thread
+ *   holds is released when it ends, however it ends, after the program's own
  *   thread-local destructors and pthread key destructors have run, so those
- *   may still log with it.  A forked child keeps the forking thread's context.
+ *   may still log (and set) with it: a joinable thread's when it is joined
+ *   (the runtime also replaces pthread_join, its _np variants, thrd_join,
+ *   pthread_detach and thrd_detach for that), a detached one's in the last
+ *   round of its key destructors.  A forked child keeps the forking thread's
+ *   context.
  *   It also carries context, with no code change, into OpenMP regions and
  *   tasks and into SIGEV_THREAD timers and mq_notify (section 4), and into
  *   child processes as W3C Baggage and Trace Context (section 6).
@@ -107,8 +111,8 @@
  *     calling thread's current context; value NULL unsets v.  If tok is not
  *     NULL it is filled so that ctxvar_reset(tok) undoes this set.
  *     EINVAL: v is NULL.  E2BIG: value too long.  ENOMEM.  ENOSYS: no runtime.
- *     ESRCH: the calling thread is past the last round of its thread-exit
- *     destructors, where its context has been released for good.
+ *     ESRCH: the calling thread is detached and past the last round of its
+ *     thread-exit destructors, where its context has been released for good.
  *     On any error nothing changes and tok is not filled.
  *
  *   int ctxvar_reset(ctxvar_token *tok)

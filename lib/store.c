@@ -37,34 +37,59 @@
  * pointer.  There are no array nodes either: at the sizes this library is
  * made for (1 to 1,000 variables) bitmap nodes are enough.
  *
+ * WHY A COPY BORROWS (what it costs to be immutable and shared)
+ *
+ * Path copying with plain reference counting takes a reference on every slot
+ * of each copied node, and the copy's release drops them all: at 10
+ * variables a set/reset pair was 22 locked instructions, at 1,000 it was 63,
+ * and when threads share an inherited context those land on the same cache
+ * lines, so two threads ran slower than one.  Here a copy instead *borrows*
+ * the slots it did not change: it holds one reference on a lender, a node
+ * with the same slots, and references of its own only on what it changed
+ * (`own`).  The lender is the node copied from, until chains of lenders are
+ * BORROW_DEPTH long; then it is that node's twin, a flat copy made once and
+ * kept by the node (see "BORROWING" below).  The one lender reference is
+ * usually served by the calling thread's reference cache (runtime.c) with no
+ * atomic instruction at all, so a set/reset pair touches no shared counter.
+ *
  * INVARIANTS
  *
- * - Nodes and bindings are immutable once reachable from a published context.
- * - Every node and binding has an atomic reference count: one per parent slot
- *   that points at it, plus, for a root, one per holder (a thread's current
- *   context, a snapshot, a token, a task, a starting thread).
+ * - Nodes and bindings are immutable once reachable from a published context
+ *   (a node's twin pointer is the one field set later, once, by CAS).
+ * - Every node and binding has an atomic reference count: one per node that
+ *   owns a slot pointing at it (its bit in that node's `own`), one per node
+ *   it lends to or is the twin of, plus, for a root, one per holder (a
+ *   thread's current context, a snapshot, a token, a task, a starting thread,
+ *   a thread's reference cache).
+ * - A slot not in a node's `own` is the same pointer at the same bit in the
+ *   node's lender, which holds it: alive while the lender is.  A lender has
+ *   depth < BORROW_DEPTH, so chains stay short and a context keeps at most
+ *   BORROW_DEPTH older versions alive.
  * - A child node holds at least two bindings in its subtree.  Removal keeps
  *   this by pulling a lone remaining binding up into the parent, so a tree
  *   never has chains that lead to a single binding.
  * - `count` is the number of bindings under a node; the root's is the size of
  *   the context.
- * - The last release frees a node and releases its slots; a freed root
- *   decrements the live-context count that ctxvar_stats reports.
+ * - The last release frees a node and releases what it owns, its lender and
+ *   its twin; a freed root (or root's twin) decrements the live-context count
+ *   that ctxvar_stats reports.  A count of 1 is the releaser's alone, so that
+ *   release skips the locked instruction.
  *
  * COSTS (n variables, b = 32 slots per node, depth d = log32 n, at most 7)
  *
  *     find         O(d): a popcount and a load per level; no lock, no atomic
- *     with/without O(d) new nodes, and one reference taken on every slot of
- *                  each copied node (O(b d)); the old context is untouched
- *     snapshot     O(1): one atomic increment
- *     release      O(1), plus O(b d) when it frees a version's own nodes
+ *     with/without O(d) new nodes, a lender reference per node; a flat twin
+ *                  (O(b) references) once per BORROW_DEPTH versions
+ *     snapshot     O(1): one reference, from the thread's cache when it can
+ *     release      O(1), plus O(d) when it frees a version's own nodes
  *     visit sorted O(n log n): slots are in hash order, names are sorted
  *
  * MAP OF THIS FILE
  *
  *     ctxvar__hash_serial        the bijective mix
  *     ctxvar__binding_*          make and release values
- *     node_alloc / node_free     nodes and their slots' references
+ *     node_alloc / node_free     nodes and the references they own
+ *     share_slots / lender_for   borrowing, and twins
  *     insert / ctxvar__ctx_with  path-copying insertion or replacement
  *     erase / ctxvar__ctx_without  path-copying removal
  *     ctxvar__ctx_visit_sorted   iteration in name order

@@ -106,7 +106,12 @@ static void join_releases(enum join_kind kind)
 TEST_IMPL(pthread_join_releases_what_the_thread_held) { join_releases(JOIN); }
 TEST_IMPL(pthread_tryjoin_np_releases_what_the_thread_held) { join_releases(TRYJOIN); }
 TEST_IMPL(pthread_timedjoin_np_releases_what_the_thread_held) { join_releases(TIMEDJOIN); }
-TEST_IMPL(pthread_clockjoin_np_releases_what_the_thread_held) { join_releases(CLOCKJOIN); }
+TEST_IMPL(pthread_clockjoin_np_releases_what_the_thread_held)
+{
+    SKIP_UNDER_TSAN("GCC 12's TSan does not intercept pthread_clockjoin_np and reports the "
+                    "thread it joins as leaked, with or without ctxvar");
+    join_releases(CLOCKJOIN);
+}
 
 TEST_IMPL(thrd_join_releases_what_the_thread_held)
 {
@@ -152,13 +157,13 @@ TEST_IMPL(failed_tryjoin_and_timedjoin_release_nothing)
 /* Destructors that run after the start routine may still set: what they
  * make is released at the join too. */
 static ctxvar *in_dtor;
-static const char *seen_in_dtor;
+static char seen_in_dtor[16]; /* a copy: the value goes with the join */
 
 static void set_in_destructor(void *p)
 {
     (void)p;
     ASSERT_INT(0, ctxvar_set(in_dtor, "dtor", NULL));
-    seen_in_dtor = ctxvar_get(in_dtor, NULL);
+    snprintf(seen_in_dtor, sizeof seen_in_dtor, "%s", ctxvar_get(in_dtor, "(unset)"));
     ASSERT_STR("2", ctxvar_get(test_var("own"), NULL));
 }
 
