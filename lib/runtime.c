@@ -131,8 +131,8 @@ struct thread_state {
     unsigned char swaps;            /* entries used in swapped_from */
     unsigned char cache_used;       /* reference cache entries in use */
     unsigned char free_lists_on;    /* registered and not exiting: keep blocks */
-    uint16_t cache_refs[REF_CACHE_ENTRIES];   /* 1 .. 2 * REF_CACHE_BATCH in use */
-    unsigned char cache_root[REF_CACHE_ENTRIES];
+    unsigned char handed_over;      /* exit_record holds what it holds (runtime.h) */
+    unsigned char cache_root;       /* bit i: cache entry i is a root */
     /* What each ctxvar_swap replaced, so that swapping it back in restores
      * its frame (tokens filled before the swap work again). */
     struct {
@@ -140,17 +140,18 @@ struct thread_state {
         unsigned long long frame;
     } swapped_from[4];
     ctxvar_ctx *cache_node[REF_CACHE_ENTRIES];          /* NULL: entry unused */
+    unsigned cache_refs[REF_CACHE_ENTRIES];             /* 1 .. 2 * REF_CACHE_BATCH */
     const ctxvar_ctx *cache_anchor[REF_CACHE_ENTRIES];
+    const ctxvar_ctx *cache_anchors; /* every entry's anchor when all share one */
     struct free_lists *free_lists;  /* made on the first block kept */
     /* Registered threads count contexts made and freed here, in
      * ctxvar_stats' live_contexts, without a locked instruction; the sum is
      * read under the registry lock and folded into the shards at exit. */
     atomic_llong live;
     /* Release at join (runtime.h): the thread's exit record, written by the
-     * thread and by its creator (for a joiner to find); and the record once
-     * handed over, kept up to date with what the thread holds. */
+     * thread and by its creator (for a joiner to find); once handed over,
+     * kept up to date with what the thread holds. */
     _Atomic(struct ctxvar__exit_record *) exit_record;
-    struct ctxvar__exit_record *handed_over;
     struct thread_state *prev, *next; /* the registry, while listed */
 };
 _Static_assert(sizeof(struct thread_state) <= 256, "thread_state outgrew 256 bytes");
@@ -431,18 +432,26 @@ CTXVAR__BEFORE_THREAD_START static void count(int which, long long delta)
     atomic_fetch_add_explicit(&my_shard()->value[which], delta, memory_order_relaxed);
 }
 
-void ctxvar__count_live(long delta)
+static __attribute__((noinline)) void count_live_slow(struct thread_state *t, long delta)
 {
     /* A thread released at join, making its first context (never under the
      * registry lock, which only releases run under). */
-    if (REGISTRY_IN_USE && delta > 0 && !self.listed && self.registered && !self.handed_over &&
-        !self.exited)
-        registry_add(&self);
-    if (REGISTRY_IN_USE && self.listed) {
-        long long now = atomic_load_explicit(&self.live, memory_order_relaxed);
-        atomic_store_explicit(&self.live, now + delta, memory_order_relaxed);
+    if (REGISTRY_IN_USE && delta > 0 && t->registered && !t->handed_over && !t->exited) {
+        registry_add(t);
+        ctxvar__count_live(delta);
+        return;
+    }
+    count(STAT_LIVE, delta);
+}
+
+void ctxvar__count_live(long delta)
+{
+    struct thread_state *t = me();
+    if (REGISTRY_IN_USE && t->listed) {
+        long long now = atomic_load_explicit(&t->live, memory_order_relaxed);
+        atomic_store_explicit(&t->live, now + delta, memory_order_relaxed);
     } else {
-        count(STAT_LIVE, delta);
+        count_live_slow(t, delta);
     }
 }
 void ctxvar__count_inherit_failure(void) { count(STAT_FAILED, 1); }
@@ -472,10 +481,10 @@ static void cache_flush(struct thread_state *t, int i)
 {
     ctxvar_ctx *node = t->cache_node[i];
     if (!node) return;
-    t->cache_used--;
+    if (!--t->cache_used) t->cache_anchors = NULL;
     t->cache_node[i] = NULL;
     t->cache_anchor[i] = NULL;
-    ctxvar__node_drop(node, t->cache_refs[i], t->cache_root[i]);
+    ctxvar__node_drop(node, t->cache_refs[i], (t->cache_root >> i) & 1);
 }
 
 /* After t's current context changed: give back what it no longer keeps
@@ -485,9 +494,12 @@ CTXVAR__BEFORE_THREAD_START static void cache_check(struct thread_state *t)
     ctxvar_ctx *c = t->current;
     const ctxvar_ctx *lender = c ? c->lender : NULL;
     const ctxvar_ctx *twin = c ? atomic_load_explicit(&c->twin, memory_order_relaxed) : NULL;
+    const ctxvar_ctx *common = t->cache_anchors;
+    if (c && common && !t->handed_over && (common == c || common == lender || common == twin))
+        return; /* the usual case: a set or reset within one family of versions */
     for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
         const ctxvar_ctx *anchor = t->cache_anchor[i]; /* NULL when unused */
-        if (anchor && (!c || (anchor != c && anchor != lender && anchor != twin)))
+        if (anchor && (!c || t->handed_over || (anchor != c && anchor != lender && anchor != twin)))
             cache_flush(t, i);
     }
 }
@@ -517,11 +529,12 @@ static void cache_take(struct thread_state *t, ctxvar_ctx *n, const ctxvar_ctx *
         return;
     }
     atomic_fetch_add_explicit(&n->refs, REF_CACHE_BATCH, memory_order_relaxed);
-    t->cache_used++;
+    t->cache_anchors = !t->cache_used++ || t->cache_anchors == anchor ? anchor : NULL;
     t->cache_node[unused] = n;
     t->cache_anchor[unused] = anchor;
     t->cache_refs[unused] = REF_CACHE_BATCH - 1;
-    t->cache_root[unused] = (unsigned char)is_root;
+    t->cache_root = (unsigned char)((t->cache_root & ~(1u << unused)) |
+                                    ((unsigned)(is_root != 0) << unused));
 }
 
 static void cache_give(struct thread_state *t, ctxvar_ctx *n, int is_root)
@@ -673,10 +686,12 @@ CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install_in(struct thread_state *t
     t->current = next;
     t->version = ++t->serial;
     if (t->cache_used) cache_check(t);
-    if (__builtin_expect(t->handed_over != NULL, 0)) {
+    if (__builtin_expect(t->handed_over, 0)) {
         /* After the start routine: the record holds what the thread does. */
-        if (t->depth == 0) t->handed_over->current = next;
-        t->handed_over->inherited = t->inherited;
+        struct ctxvar__exit_record *record =
+            atomic_load_explicit(&t->exit_record, memory_order_relaxed);
+        if (t->depth == 0) record->current = next;
+        record->inherited = t->inherited;
     }
     return previous;
 }
@@ -957,7 +972,7 @@ void ctxvar__thread_body_ended(struct ctxvar__exit_record *record)
     if (t->cache_used) cache_flush_all(t);
     free_lists_drain(t);
     if (t->listed) registry_remove(t); /* its live count goes to the shards */
-    t->handed_over = record;
+    t->handed_over = 1;
 }
 
 void ctxvar__exit_record_joined(struct ctxvar__exit_record *record)
