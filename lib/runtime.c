@@ -343,14 +343,9 @@ static void record_dispose(struct ctxvar__exit_record *r)
     r->dispose(r);
 }
 
-/* Once the record's thread, detached, no longer needs it: whichever of this
- * and ctxvar__exit_record_publish comes second disposes of it. */
-static void abandon_record(struct ctxvar__exit_record *record)
-{
-    if (atomic_exchange_explicit(&record->published, CTXVAR__RECORD_ABANDONED,
-                                 memory_order_acq_rel) == CTXVAR__RECORD_PUBLISHED)
-        record_dispose(record);
-}
+/* Once the record's thread, detached, no longer needs it (it was published
+ * before the thread's start routine ran). */
+static void abandon_record(struct ctxvar__exit_record *record) { record_dispose(record); }
 
 static void cache_flush(struct thread_state *t, int i);
 static void free_lists_drain(struct thread_state *t);
@@ -580,7 +575,11 @@ void ctxvar__memory_put(void *p, size_t size)
     if (FREE_LISTS && class < FREE_LIST_CLASSES) {
         struct thread_state *t = me();
         struct free_lists *lists = t->free_lists;
-        if (!lists && t->free_lists_on) lists = t->free_lists = calloc(1, sizeof *lists);
+        if (!lists && t->free_lists_on) {
+            int saved_errno = errno; /* a failed calloc sets it; free is the fallback */
+            lists = t->free_lists = calloc(1, sizeof *lists);
+            errno = saved_errno;
+        }
         if (lists && t->free_lists_on && lists->count[class] < FREE_LIST_DEPTH) {
             *(void **)p = lists->head[class];
             lists->head[class] = p;
@@ -664,15 +663,16 @@ CTXVAR__BEFORE_THREAD_START static int ensure_registered(void)
     if (self.registered) return 0;
     ctxvar__ensure_init();
     if (self.registered) return 0; /* seeding the main thread registered it */
-    self.free_lists_on = FREE_LISTS;
     if (atomic_load_explicit(&self.exit_record, memory_order_relaxed)) {
         /* Released at join (runtime.h); listed only once it counts. */
         self.registered = 1;
+        self.free_lists_on = FREE_LISTS;
         return 0;
     }
     if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
     if (pthread_setspecific(exit_key, &self) != 0) return ENOMEM;
     self.registered = 1;
+    self.free_lists_on = FREE_LISTS;
     registry_add(&self);
     return 0;
 }
@@ -936,10 +936,8 @@ void ctxvar__exit_record_publish(pthread_t thread, struct ctxvar__exit_record *r
     record->thread = thread;
     count(STAT_INHERITED, 1); /* for the thread (ctxvar__thread_adopt) */
     if (!record->pooled) record_link(record);
-    /* The thread, detached, may already have exited (abandon_record). */
-    if (atomic_exchange_explicit(&record->published, CTXVAR__RECORD_PUBLISHED,
-                                 memory_order_acq_rel) == CTXVAR__RECORD_ABANDONED)
-        record_dispose(record);
+    /* The thread waits for this before its start routine runs. */
+    atomic_store_explicit(&record->published, CTXVAR__RECORD_PUBLISHED, memory_order_release);
 }
 
 
@@ -989,12 +987,26 @@ void ctxvar__exit_record_joined(struct ctxvar__exit_record *record)
     record_dispose(record);
 }
 
-int ctxvar__exit_record_detach(struct ctxvar__exit_record *record)
+int ctxvar__exit_record_detach(struct ctxvar__exit_record *record, int from_itself)
 {
-    int expected = CTXVAR__EXIT_RUNNING;
-    return atomic_compare_exchange_strong_explicit(&record->state, &expected,
-                                                   CTXVAR__EXIT_DETACHED, memory_order_acq_rel,
-                                                   memory_order_acquire);
+    int state = CTXVAR__EXIT_RUNNING;
+    if (atomic_compare_exchange_strong_explicit(&record->state, &state, CTXVAR__EXIT_DETACHED,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return 1;
+    if (state != CTXVAR__EXIT_HANDED_OVER) return -1; /* detached already: glibc says so */
+    if (!from_itself) return 0;
+    /* Its own key or thread_local destructor detaches it: it takes back
+     * what it handed over and releases it from the key, in the next round
+     * (that may be the last one glibc runs). */
+    struct thread_state *t = me();
+    if (!exit_key_ready || pthread_setspecific(exit_key, &self) != 0) {
+        ctxvar__debug("no pthread key for a thread detaching itself; its context leaks");
+        return -1;
+    }
+    atomic_store_explicit(&record->state, CTXVAR__EXIT_DETACHED, memory_order_release);
+    t->handed_over = 0;
+    t->exit_rounds = LAST_EXIT_ROUND - 1;
+    return 1;
 }
 
 /* The stale-context rule.  A pool creates its workers while some request is

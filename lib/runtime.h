@@ -71,7 +71,7 @@ ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
  * pthread_t is glibc's thread pointer; otherwise every thread uses the key. */
 struct ctxvar__exit_record {
     atomic_int state;                /* CTXVAR__EXIT_* */
-    atomic_int published;            /* CTXVAR__RECORD_*: creator vs a detached exit */
+    atomic_int published;            /* CTXVAR__RECORD_*: set by the creator */
     ctxvar_ctx *current, *inherited; /* handed over: what the thread holds */
     void (*dispose)(struct ctxvar__exit_record *); /* frees the record's memory */
     pthread_t thread;                /* once published */
@@ -87,7 +87,7 @@ enum {
     CTXVAR__EXIT_HANDED_OVER, /* it has ended: current and inherited are here */
     CTXVAR__EXIT_RELEASED     /* joined: the joiner is releasing them */
 };
-enum { CTXVAR__RECORD_NEW, CTXVAR__RECORD_PUBLISHED, CTXVAR__RECORD_ABANDONED };
+enum { CTXVAR__RECORD_NEW, CTXVAR__RECORD_PUBLISHED };
 
 /* In a forked child: calls fn for the record of every busy static start
  * slot (interpose.c). */
@@ -114,7 +114,8 @@ void ctxvar__thread_adopt(ctxvar_ctx *inherited, struct ctxvar__exit_record *rec
 void ctxvar__thread_body_ended(struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
 
 /* The creator, after the real thread creation succeeded: lets a joiner of
- * thread find the record. */
+ * thread find the record.  The thread waits for it before its start
+ * routine, so it cannot end, be joined or detached before. */
 void ctxvar__exit_record_publish(pthread_t thread, struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
 
 /* The record of a thread not yet joined, or NULL when it has none. */
@@ -124,9 +125,11 @@ struct ctxvar__exit_record *ctxvar__exit_record_of(pthread_t thread) CTXVAR__HID
  * disposes of the record. */
 void ctxvar__exit_record_joined(struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
 
-/* Before detaching: 1 when the thread's start routine is still running (it
- * will release its own context at exit), 0 when it has already handed over. */
-int ctxvar__exit_record_detach(struct ctxvar__exit_record *record) CTXVAR__HIDDEN;
+/* Before detaching: 1 when the thread will release its own context at exit
+ * (its start routine still runs, or the caller is the thread itself, in its
+ * destructors), 0 when it has handed it over and must be reaped, -1 when
+ * there is nothing to do (detached already). */
+int ctxvar__exit_record_detach(struct ctxvar__exit_record *record, int from_itself) CTXVAR__HIDDEN;
 
 /* Runs fn(arg) with c (borrowed) current in a new frame, then restores the
  * caller's, like ctxvar_run.  For the OpenMP and timer interposers.  The

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <threads.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "runtime.h"
@@ -131,6 +132,21 @@ void ctxvar__pooled_records(void (*fn)(struct ctxvar__exit_record *))
     }
 }
 
+/* A joinable thread does not run its start routine before its creator has
+ * published its record (started): until then the creator still reads
+ * *thread, which the start routine might free, and a join or detach could
+ * not find the record.  The creator does that right after the real call
+ * returns, so this rarely waits, and then for microseconds. */
+static void wait_until_published(struct ctxvar__exit_record *record)
+{
+    for (unsigned spins = 0; atomic_load_explicit(&record->published, memory_order_acquire) !=
+                             CTXVAR__RECORD_PUBLISHED;
+         spins++) {
+        if (spins < 200) __builtin_ia32_pause();
+        else sched_yield();
+    }
+}
+
 /* The thread's exit record, or NULL when it has none (and the args are
  * given back at once). */
 static CTXVAR__BEFORE_THREAD_START struct ctxvar__exit_record *
@@ -141,7 +157,8 @@ take_start_args(void *p, struct start_args *args)
     args->arg = shared->arg;
     args->context = shared->context;
     struct ctxvar__exit_record *record = shared->joinable ? &shared->exit : NULL;
-    if (!record) give_back(shared);
+    if (record) wait_until_published(record);
+    else give_back(shared);
     ctxvar__thread_adopt(args->context, record);
     return record;
 }
@@ -352,28 +369,32 @@ CTXVAR__EXPORT int thrd_join(thrd_t thread, int *result)
 }
 
 /* Detaching a thread whose start routine is still running leaves the
- * release to it.  One whose start routine has ended has handed its context
- * over and will not release it: it is joined instead if it has finished (or
- * finishes within about a millisecond), which frees its resources as the
- * detach would have; else it is detached and what it handed over leaks,
- * said with CTXVAR_DEBUG=1. */
+ * release to it, as does a thread detaching itself from its destructors.
+ * One whose start routine has ended has handed its context over and will
+ * not release it: it is joined instead if it has finished (or finishes
+ * within 20 ms), which frees its resources as the detach would have; else
+ * it is detached and what it handed over leaks, said with CTXVAR_DEBUG=1. */
 static int detach(pthread_t thread, pthread_detach_fn real_posix, thrd_detach_fn real_c11)
 {
     int saved_errno = errno;
     struct ctxvar__exit_record *record = ctxvar__exit_record_of(thread);
-    if (!record || ctxvar__exit_record_detach(record)) {
+    if (!record || ctxvar__exit_record_detach(record, pthread_equal(thread, pthread_self())) != 0) {
         errno = saved_errno;
         return real_posix ? real_posix(thread) : real_c11((thrd_t)thread);
     }
     pthread_join_fn tryjoin = real_pthread_tryjoin_np();
-    for (int tries = 0; tryjoin && tries < 1000; tries++) {
-        int r = tryjoin(thread, NULL);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int r = tryjoin ? tryjoin(thread, NULL) : ENOSYS;
         if (r == 0) {
             ctxvar__exit_record_joined(record);
             errno = saved_errno;
             return 0;
         }
-        if (r != EBUSY) break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited_us = (now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000;
+        if (r != EBUSY || waited_us > 20000) break;
         sched_yield();
     }
     ctxvar__debug("pthread_detach: the thread had ended but did not finish; its context leaks");

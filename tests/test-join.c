@@ -128,28 +128,40 @@ TEST_IMPL(thrd_join_releases_what_the_thread_held)
     ASSERT_ULL(base, test_live());
 }
 
-/* A join that fails releases nothing: the thread is still there. */
-static sem_t go;
+/* A join that fails releases nothing: the thread is still there, with its
+ * own two contexts, still sees them after, and when it ends they are held
+ * for the join that succeeds. */
+static sem_t go, made;
 
-static void *wait_for_go(void *arg)
+static void *own_contexts_then_wait_for_go(void *arg)
 {
+    test_set("own", "1");
+    test_set("own", "2");
+    sem_post(&made);
     sem_wait(&go);
+    ASSERT_STR("2", ctxvar_get(test_var("own"), NULL));
+    ASSERT_STR("r1", ctxvar_get(test_var("req"), NULL));
+    pthread_setspecific(ended_key, (void *)1);
     return arg;
 }
 
 TEST_IMPL(failed_tryjoin_and_timedjoin_release_nothing)
 {
     CHECK_PT(sem_init(&go, 0, 0));
+    CHECK_PT(sem_init(&made, 0, 0));
+    setup_ended();
     test_set("req", "r1");
     unsigned long long base = test_live();
     pthread_t t;
-    CHECK_PT(pthread_create(&t, NULL, wait_for_go, NULL));
+    CHECK_PT(pthread_create(&t, NULL, own_contexts_then_wait_for_go, NULL));
+    sem_wait(&made);
     ASSERT_INT(EBUSY, pthread_tryjoin_np(t, NULL));
     struct timespec past = {1, 0};
     ASSERT_INT(ETIMEDOUT, pthread_timedjoin_np(t, NULL, &past));
-    ASSERT_ULL(base, test_live());
-    ASSERT_STR("r1", ctxvar_get(test_var("req"), NULL));
+    ASSERT_ULL(base + 2, test_live());
     sem_post(&go);
+    sem_wait(&ended);
+    if (RELEASED_AT_JOIN) ASSERT_ULL(base + 2, test_live());
     CHECK_PT(pthread_join(t, NULL));
     ASSERT_ULL(base, test_live());
 }
@@ -236,6 +248,39 @@ TEST_IMPL(detach_while_running_releases_context_at_exit)
     CHECK_PT(pthread_create(&t, NULL, wait_detached_then_own_contexts, NULL));
     CHECK_PT(pthread_detach(t));
     sem_post(&detached);
+    sem_wait(&ended);
+    ASSERT_ULL(base, test_wait_live(base));
+}
+
+/* A thread detaching itself from its own key destructor, after its start
+ * routine ended and handed its contexts over, takes them back and releases
+ * them itself. */
+static void detach_self_then_say_ended(void *p)
+{
+    (void)p;
+    ASSERT_INT(0, pthread_detach(pthread_self()));
+    ASSERT_STR("x", ctxvar_get(test_var("own2"), NULL));
+    sem_post(&ended);
+}
+
+static void *own_contexts_then_detach_self_at_exit(void *arg)
+{
+    test_set("own", "1");
+    test_set("own", "2");
+    test_set("own2", "x");
+    pthread_setspecific(*(pthread_key_t *)arg, (void *)1);
+    return NULL;
+}
+
+TEST_IMPL(thread_detaching_itself_in_its_key_destructor_releases_context)
+{
+    static pthread_key_t key;
+    CHECK_PT(sem_init(&ended, 0, 0));
+    CHECK_PT(pthread_key_create(&key, detach_self_then_say_ended));
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    pthread_t t;
+    CHECK_PT(pthread_create(&t, NULL, own_contexts_then_detach_self_at_exit, &key));
     sem_wait(&ended);
     ASSERT_ULL(base, test_wait_live(base));
 }

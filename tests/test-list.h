@@ -131,6 +131,7 @@ TEST(key_destructor_sets_after_the_start_routine_and_join_releases_it, RUNTIME, 
 TEST(detach_after_the_start_routine_ended_releases_context, RUNTIME, NULL)
 TEST(thrd_detach_after_the_start_routine_ended_releases_context, RUNTIME, NULL)
 TEST(detach_while_running_releases_context_at_exit, RUNTIME, NULL)
+TEST(thread_detaching_itself_in_its_key_destructor_releases_context, RUNTIME, NULL)
 TEST(fork_child_releases_what_ended_and_running_threads_held, RUNTIME, NULL)
 
 /* Thread pools: test-tasks.c */
