@@ -569,21 +569,37 @@ void *ctxvar__memory_get(size_t size)
     return p;
 }
 
+/* The thread's first kept block: make its lists (out of line, so that the
+ * usual put needs no stack frame). */
+static __attribute__((noinline)) void memory_put_first(struct thread_state *t, void *p,
+                                                       size_t class)
+{
+    int saved_errno = errno; /* a failed calloc sets it; free is the fallback */
+    struct free_lists *lists = t->free_lists = calloc(1, sizeof *lists);
+    errno = saved_errno;
+    if (!lists) {
+        free(p);
+        return;
+    }
+    *(void **)p = NULL;
+    lists->head[class] = p;
+    lists->count[class] = 1;
+}
+
 void ctxvar__memory_put(void *p, size_t size)
 {
     size_t class = (size - 1) / 16;
     if (FREE_LISTS && class < FREE_LIST_CLASSES) {
         struct thread_state *t = me();
         struct free_lists *lists = t->free_lists;
-        if (!lists && t->free_lists_on) {
-            int saved_errno = errno; /* a failed calloc sets it; free is the fallback */
-            lists = t->free_lists = calloc(1, sizeof *lists);
-            errno = saved_errno;
-        }
         if (lists && t->free_lists_on && lists->count[class] < FREE_LIST_DEPTH) {
             *(void **)p = lists->head[class];
             lists->head[class] = p;
             lists->count[class]++;
+            return;
+        }
+        if (!lists && t->free_lists_on) {
+            memory_put_first(t, p, class);
             return;
         }
     }
@@ -1024,7 +1040,7 @@ static void forget_inherited(void)
         self.forget_pending = 1;
         return;
     }
-    ctxvar_ctx *inherited = self.inherited, *own;
+    ctxvar_ctx *inherited = self.inherited, *own = NULL;
     self.inherited = NULL;
     self.forget_pending = 0;
     if (ctxvar__ctx_minus(self.current, inherited, &own) != 0) {
