@@ -179,8 +179,9 @@ atomic_int ctxvar__cpu_has_popcnt;
 #else
 #define SELF_FROM_TP_POSSIBLE 0
 #endif
-/* Set once initialised, when exit records can be used (runtime.h). */
-static atomic_int join_release;
+/* Set once initialised, when exit records can be used (runtime.h); and what
+ * a thread creation does (CTXVAR__START_*). */
+static atomic_int join_release, start_mode;
 #if SELF_FROM_TP_POSSIBLE
 static atomic_long self_from_tp;
 static atomic_int pthread_t_is_thread_pointer; /* glibc's layout: see state_of */
@@ -843,6 +844,12 @@ static void initialise(void)
                               is_primary,
                           memory_order_release);
 #endif
+    atomic_store_explicit(&start_mode,
+                          !inherit_enabled || !is_primary ? 0
+                          : atomic_load(&join_release)
+                              ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
+                              : CTXVAR__START_INHERIT,
+                          memory_order_relaxed);
     atomic_store_explicit(&initialised, 1, memory_order_release);
 }
 
@@ -860,10 +867,7 @@ __attribute__((constructor)) static void on_load(void) { ctxvar__ensure_init(); 
 int ctxvar__thread_start_mode(void)
 {
     if (!atomic_load_explicit(&initialised, memory_order_acquire)) ctxvar__ensure_init();
-    return !inherit_enabled || !is_primary ? 0
-           : atomic_load_explicit(&join_release, memory_order_acquire)
-               ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
-               : CTXVAR__START_INHERIT;
+    return atomic_load_explicit(&start_mode, memory_order_relaxed);
 }
 
 int ctxvar__export_enabled(void)

@@ -142,7 +142,7 @@ static void wait_until_published(struct ctxvar__exit_record *record)
     for (unsigned spins = 0; atomic_load_explicit(&record->published, memory_order_acquire) !=
                              CTXVAR__RECORD_PUBLISHED;
          spins++) {
-        if (spins < 200) __builtin_ia32_pause();
+        if (spins < 16) __builtin_ia32_pause();
         else sched_yield();
     }
 }
