@@ -173,8 +173,10 @@ atomic_int ctxvar__cpu_has_popcnt;
  * (pitfall 13); here a dlopened library simply keeps the ordinary access.
  * (Not under ThreadSanitizer, which must see every access, nor in the
  * fault-injection build, which tests the ordinary paths.) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__) && \
-    !defined(CTXVAR_FAULT_INJECTION)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__PIC__) && !defined(__PIE__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(CTXVAR_FAULT_INJECTION)
+/* (Only in the shared library: in an executable the linker turns the TLS
+ * descriptor into a constant offset, and there is no descriptor to read.) */
 #define SELF_FROM_TP_POSSIBLE 1
 #else
 #define SELF_FROM_TP_POSSIBLE 0
@@ -402,7 +404,7 @@ static void release_other_threads(void)
         if (!atomic_load_explicit(&t->exit_record, memory_order_relaxed)) release_thread_state(t);
     }
     /* Threads with an exit record. */
-    ctxvar__pooled_records(release_record_in_child);
+    if (ctxvar__pooled_records) ctxvar__pooled_records(release_record_in_child);
     for (struct ctxvar__exit_record *r = exit_records, *next; r; r = next) {
         next = r->next;
         release_record_in_child(r);

@@ -90,8 +90,9 @@ enum {
 enum { CTXVAR__RECORD_NEW, CTXVAR__RECORD_PUBLISHED };
 
 /* In a forked child: calls fn for the record of every busy static start
- * slot (interpose.c). */
-void ctxvar__pooled_records(void (*fn)(struct ctxvar__exit_record *)) CTXVAR__HIDDEN;
+ * slot (interpose.c; weak, for the fuzz targets, built without it). */
+void ctxvar__pooled_records(void (*fn)(struct ctxvar__exit_record *))
+    CTXVAR__HIDDEN __attribute__((weak));
 
 /* 1 when exit records can be used in this process. */
 int ctxvar__join_release_available(void) CTXVAR__HIDDEN;
