@@ -704,7 +704,13 @@ CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install_in(struct thread_state *t
     ctxvar_ctx *previous = t->current;
     t->current = next;
     t->version = ++t->serial;
-    if (t->cache_used) cache_check(t);
+    if (t->cache_used) {
+        /* The usual set or reset stays within one family of versions: every
+         * entry's anchor is the new context or its lender. */
+        const ctxvar_ctx *common = t->cache_anchors;
+        if (!common || !next || t->handed_over || (common != next && common != next->lender))
+            cache_check(t);
+    }
     if (__builtin_expect(t->handed_over, 0)) {
         /* After the start routine: the record holds what the thread does. */
         struct ctxvar__exit_record *record =
