@@ -1182,7 +1182,8 @@ CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
 
 CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
 {
-    int saved_errno = errno, err = 0;
+    int *error = &errno; /* looked up once */
+    int saved_errno = *error, err = 0;
     struct thread_state *t = me();
     ctxvar_ctx *next;
     if (!v) {
@@ -1206,7 +1207,7 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
         ctxvar__ctx_release(next);
     if (err) {
         ctxvar__debug("ctxvar_set: out of memory setting %s", v->name);
-        errno = saved_errno;
+        *error = saved_errno;
         return err;
     }
     ctxvar_ctx *previous = install_in(t, next);
@@ -1220,13 +1221,14 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
     } else if (previous) {
         cache_give(t, previous, 1);
     }
-    errno = saved_errno;
+    *error = saved_errno;
     return 0;
 }
 
 CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
 {
-    int saved_errno = errno;
+    int *error = &errno; /* looked up once */
+    int saved_errno = *error;
     struct thread_state *t = me();
     ctxvar_ctx *next;
     if (!tok) {
@@ -1255,7 +1257,7 @@ CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
                          : ctxvar__ctx_without(t->current, tok->ctxvar__var, &next);
         if (err) {
             ctxvar__debug("ctxvar_reset: out of memory; the token is still usable");
-            errno = saved_errno;
+            *error = saved_errno;
             return err;
         }
         give_ref(tok->ctxvar__previous);
@@ -1264,7 +1266,7 @@ CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
     tok->ctxvar__previous = NULL;
     ctxvar_ctx *replaced = install_in(t, next);
     if (replaced) cache_give(t, replaced, 1);
-    errno = saved_errno;
+    *error = saved_errno;
     return 0;
 }
 
