@@ -537,6 +537,12 @@ static void cache_take(struct thread_state *t, ctxvar_ctx *n, const ctxvar_ctx *
 
 static void cache_give(struct thread_state *t, ctxvar_ctx *n, int is_root)
 {
+    /* Ours alone (a version just replaced): no cache entry can hold it, as
+     * an entry keeps a reference of its own. */
+    if (atomic_load_explicit(&n->refs, memory_order_acquire) == 1) {
+        ctxvar__node_drop(n, 1, is_root);
+        return;
+    }
     for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
         if (t->cache_node[i] == n) {
             if (t->cache_refs[i] == 2 * REF_CACHE_BATCH) {
@@ -594,8 +600,8 @@ void ctxvar__memory_put(void *p, size_t size)
     size_t class = (size - 1) / 16;
     if (FREE_LISTS && class < FREE_LIST_CLASSES) {
         struct thread_state *t = me();
-        struct free_lists *lists = t->free_lists;
-        if (lists && t->free_lists_on && lists->count[class] < FREE_LIST_DEPTH) {
+        struct free_lists *lists = t->free_lists; /* NULL once not kept */
+        if (lists && lists->count[class] < FREE_LIST_DEPTH) {
             *(void **)p = lists->head[class];
             lists->head[class] = p;
             lists->count[class]++;
@@ -1225,11 +1231,10 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
     return 0;
 }
 
-CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
+static __attribute__((noinline)) int reset_slow(struct thread_state *t, ctxvar_token *tok)
 {
     int *error = &errno; /* looked up once */
     int saved_errno = *error;
-    struct thread_state *t = me();
     ctxvar_ctx *next;
     if (!tok) {
         ctxvar__debug("ctxvar_reset: NULL token");
@@ -1268,6 +1273,25 @@ CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
     if (replaced) cache_give(t, replaced, 1);
     *error = saved_errno;
     return 0;
+}
+
+/* The usual reset, right after its set: the context before it is the
+ * answer, and nothing here can change errno (free keeps it). */
+CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
+{
+    struct thread_state *t = me();
+    if (__builtin_expect(tok && tok->ctxvar__state == CTXVAR__TOKEN_FILLED &&
+                             tok->ctxvar__thread == t->uid && tok->ctxvar__frame == t->frame &&
+                             tok->ctxvar__version == t->version && !t->exited,
+                         1)) {
+        ctxvar_ctx *next = tok->ctxvar__previous;
+        tok->ctxvar__state = CTXVAR__TOKEN_USED;
+        tok->ctxvar__previous = NULL;
+        ctxvar_ctx *replaced = install_in(t, next);
+        if (replaced) cache_give(t, replaced, 1);
+        return 0;
+    }
+    return reset_slow(t, tok);
 }
 
 CTXVAR__EXPORT void ctxvar_token_drop(ctxvar_token *tok)
