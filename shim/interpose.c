@@ -42,8 +42,25 @@ static void *find_next(const char *name, const void *ours, const char *const *ve
     return next;
 }
 
-static _Atomic(pthread_create_fn) next_pthread_create;
-static _Atomic(thrd_create_fn) next_thrd_create;
+/* The real function, found once; NULL when there is none below us. */
+#define REAL(type, name, ...)                                                             \
+    static _Atomic(type) next_##name;                                                    \
+    static type real_##name(void)                                                         \
+    {                                                                                     \
+        static const char *const versions[] = {__VA_ARGS__, NULL};                       \
+        type real = atomic_load_explicit(&next_##name, memory_order_acquire);             \
+        if (!real) {                                                                      \
+            real = (type)find_next(#name, (void *)name, versions);                        \
+            atomic_store_explicit(&next_##name, real, memory_order_release);              \
+        }                                                                                 \
+        return real;                                                                      \
+    }
+
+CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                                  void *(*start)(void *), void *arg);
+CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg);
+REAL(pthread_create_fn, pthread_create, "GLIBC_2.34", "GLIBC_2.2.5")
+REAL(thrd_create_fn, thrd_create, "GLIBC_2.34", "GLIBC_2.28")
 
 /* What a new thread needs from its creator.  Taken by the creator from a
  * small static pool (or the heap when the pool is busy), handed back by the
@@ -136,15 +153,15 @@ void ctxvar__pooled_records(void (*fn)(struct ctxvar__exit_record *))
  * published its record (started): until then the creator still reads
  * *thread, which the start routine might free, and a join or detach could
  * not find the record.  The creator does that right after the real call
- * returns, so this rarely waits, and then for microseconds. */
+ * returns, so this rarely waits, and then briefly. */
 static void wait_until_published(struct ctxvar__exit_record *record)
 {
-    for (unsigned spins = 0; atomic_load_explicit(&record->published, memory_order_acquire) !=
-                             CTXVAR__RECORD_PUBLISHED;
-         spins++) {
-        if (spins < 16) __builtin_ia32_pause();
-        else sched_yield();
-    }
+    /* Yield at once rather than spin: on real hardware the creator is
+     * usually done first, and under valgrind, which runs one thread at a
+     * time, a spin would only count instructions until the creator runs. */
+    while (atomic_load_explicit(&record->published, memory_order_acquire) !=
+           CTXVAR__RECORD_PUBLISHED)
+        sched_yield();
 }
 
 /* The thread's exit record, or NULL when it has none (and the args are
@@ -228,15 +245,10 @@ static void discard(struct start_args *args)
 CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                   void *(*start)(void *), void *arg)
 {
-    static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5", NULL};
     int *error = &errno; /* errno's address, looked up once */
     int saved_errno = *error, failed, r;
-    pthread_create_fn real = atomic_load_explicit(&next_pthread_create, memory_order_acquire);
-    if (!real) {
-        real = (pthread_create_fn)find_next("pthread_create", (void *)pthread_create, versions);
-        if (!real) return EAGAIN; /* no glibc below us: no thread can start */
-        atomic_store_explicit(&next_pthread_create, real, memory_order_release);
-    }
+    pthread_create_fn real = real_pthread_create();
+    if (!real) return EAGAIN; /* no glibc below us: no thread can start */
     int detach_state = PTHREAD_CREATE_JOINABLE;
     if (attr && pthread_attr_getdetachstate(attr, &detach_state) != 0)
         detach_state = PTHREAD_CREATE_DETACHED; /* unknown: the thread releases its own */
@@ -259,14 +271,9 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 /* glibc >= 2.34 starts C11 threads without calling pthread_create (pitfall 7). */
 CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
 {
-    static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.28", NULL};
     int saved_errno = errno, failed, r;
-    thrd_create_fn real = atomic_load_explicit(&next_thrd_create, memory_order_acquire);
-    if (!real) {
-        real = (thrd_create_fn)find_next("thrd_create", (void *)thrd_create, versions);
-        if (!real) return thrd_error;
-        atomic_store_explicit(&next_thrd_create, real, memory_order_release);
-    }
+    thrd_create_fn real = real_thrd_create();
+    if (!real) return thrd_error;
     struct start_args *args = prepare(arg, 1, &failed);
     errno = saved_errno;
     if (!args) {
@@ -284,20 +291,6 @@ CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
 }
 
 /* ---- Joining and detaching: release at join (runtime.h) ---------------------- */
-
-/* The real function, found once; NULL when there is none below us. */
-#define REAL(type, name, ...)                                                             \
-    static _Atomic(type) next_##name;                                                    \
-    static type real_##name(void)                                                         \
-    {                                                                                     \
-        static const char *const versions[] = {__VA_ARGS__, NULL};                       \
-        type real = atomic_load_explicit(&next_##name, memory_order_acquire);             \
-        if (!real) {                                                                      \
-            real = (type)find_next(#name, (void *)name, versions);                        \
-            atomic_store_explicit(&next_##name, real, memory_order_release);              \
-        }                                                                                 \
-        return real;                                                                      \
-    }
 
 /* A join that succeeded releases what the thread handed over.  The record
  * is read before the real call: after it, the thread's TLS is gone. */
