@@ -181,9 +181,8 @@ atomic_int ctxvar__cpu_has_popcnt;
 #else
 #define SELF_FROM_TP_POSSIBLE 0
 #endif
-/* Set once initialised, when exit records can be used (runtime.h); and what
- * a thread creation does (CTXVAR__START_*). */
-static atomic_int join_release, start_mode;
+/* What a thread creation does (CTXVAR__START_*), set once initialised. */
+static atomic_int start_mode;
 #if SELF_FROM_TP_POSSIBLE
 static atomic_long self_from_tp;
 static atomic_int pthread_t_is_thread_pointer; /* glibc's layout: see state_of */
@@ -208,7 +207,11 @@ static void find_self_from_tp(void)
 
 /* &self the ordinary way, out of line: a call through the TLS descriptor
  * makes its caller set up a stack frame, which the hot paths avoid. */
-static __attribute__((noinline)) struct thread_state *me_by_descriptor(void) { return &self; }
+CTXVAR__BEFORE_THREAD_START static __attribute__((noinline)) struct thread_state *
+me_by_descriptor(void)
+{
+    return &self;
+}
 
 /* This thread's state: &self, computed without the TLS descriptor call when
  * possible.  The hot paths call this once and pass the pointer on. */
@@ -346,9 +349,6 @@ static void record_dispose(struct ctxvar__exit_record *r)
     r->dispose(r);
 }
 
-/* Once the record's thread, detached, no longer needs it (it was published
- * before the thread's start routine ran). */
-static void abandon_record(struct ctxvar__exit_record *record) { record_dispose(record); }
 
 static void cache_flush(struct thread_state *t, int i);
 static void free_lists_drain(struct thread_state *t);
@@ -395,11 +395,7 @@ static void release_other_threads(void)
     for (struct thread_state *t = registry, *next; t; t = next) {
         next = t->next;
         if (t == &self) continue;
-        atomic_fetch_add_explicit(&my_shard()->value[STAT_LIVE],
-                                  atomic_load_explicit(&t->live, memory_order_relaxed),
-                                  memory_order_relaxed);
-        atomic_store_explicit(&t->live, 0, memory_order_relaxed);
-        t->listed = 0;
+        registry_unlink(t); /* its live count goes to the shards */
         /* A thread with an exit record is released below, from its record. */
         if (!atomic_load_explicit(&t->exit_record, memory_order_relaxed)) release_thread_state(t);
     }
@@ -485,21 +481,29 @@ static void cache_flush(struct thread_state *t, int i)
     ctxvar__node_drop(node, t->cache_refs[i], (t->cache_root >> i) & 1);
 }
 
-/* After t's current context changed: give back what it no longer keeps
- * alive.  Every path that changes a thread's current context calls this. */
-CTXVAR__BEFORE_THREAD_START static void cache_check(struct thread_state *t)
+/* Flushes the entries t's current context no longer keeps alive. */
+static __attribute__((noinline)) void cache_flush_unheld(struct thread_state *t)
 {
     ctxvar_ctx *c = t->current;
     const ctxvar_ctx *lender = c ? c->lender : NULL;
     const ctxvar_ctx *twin = c ? atomic_load_explicit(&c->twin, memory_order_relaxed) : NULL;
-    const ctxvar_ctx *common = t->cache_anchors;
-    if (c && common && !t->handed_over && (common == c || common == lender || common == twin))
-        return; /* the usual case: a set or reset within one family of versions */
     for (int i = 0; i < REF_CACHE_ENTRIES; i++) {
         const ctxvar_ctx *anchor = t->cache_anchor[i]; /* NULL when unused */
         if (anchor && (!c || t->handed_over || (anchor != c && anchor != lender && anchor != twin)))
             cache_flush(t, i);
     }
+}
+
+/* After t's current context changed: give back what it no longer keeps
+ * alive.  Every path that changes a thread's current context calls this.
+ * The usual set or reset stays within one family of versions: every entry
+ * shares one anchor, the new context or its lender, and nothing is due. */
+CTXVAR__BEFORE_THREAD_START static void cache_check(struct thread_state *t)
+{
+    if (!t->cache_used) return;
+    const ctxvar_ctx *c = t->current, *common = t->cache_anchors;
+    if (c && common && !t->handed_over && (common == c || common == c->lender)) return;
+    cache_flush_unheld(t);
 }
 
 static void cache_flush_all(struct thread_state *t)
@@ -678,7 +682,7 @@ static void release_at_thread_exit(void *unused)
     struct ctxvar__exit_record *record = atomic_load_explicit(&self.exit_record, memory_order_relaxed);
     if (record) {
         atomic_store_explicit(&self.exit_record, NULL, memory_order_relaxed);
-        abandon_record(record);
+        record_dispose(record); /* published before the start routine ran */
     }
 }
 
@@ -710,13 +714,7 @@ CTXVAR__BEFORE_THREAD_START static ctxvar_ctx *install_in(struct thread_state *t
     ctxvar_ctx *previous = t->current;
     t->current = next;
     t->version = ++t->serial;
-    if (t->cache_used) {
-        /* The usual set or reset stays within one family of versions: every
-         * entry's anchor is the new context or its lender. */
-        const ctxvar_ctx *common = t->cache_anchors;
-        if (!common || !next || t->handed_over || (common != next && common != next->lender))
-            cache_check(t);
-    }
+    cache_check(t);
     if (__builtin_expect(t->handed_over, 0)) {
         /* After the start routine: the record holds what the thread does. */
         struct ctxvar__exit_record *record =
@@ -852,18 +850,13 @@ static void initialise(void)
     const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
     is_primary = !first || first == &runtime_table;
     if (!is_primary) ctxvar__debug("another copy of the runtime is loaded; this one defers to it");
+    int mode = inherit_enabled && is_primary ? CTXVAR__START_INHERIT : 0;
 #if SELF_FROM_TP_POSSIBLE
-    atomic_store_explicit(&join_release,
-                          atomic_load(&pthread_t_is_thread_pointer) && atomic_load(&self_from_tp) &&
-                              is_primary,
-                          memory_order_release);
+    /* Exit records need the thread state found from a pthread_t (state_of). */
+    if (mode && atomic_load(&pthread_t_is_thread_pointer) && atomic_load(&self_from_tp))
+        mode |= CTXVAR__START_RELEASE_AT_JOIN;
 #endif
-    atomic_store_explicit(&start_mode,
-                          !inherit_enabled || !is_primary ? 0
-                          : atomic_load(&join_release)
-                              ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
-                              : CTXVAR__START_INHERIT,
-                          memory_order_relaxed);
+    atomic_store_explicit(&start_mode, mode, memory_order_release);
     atomic_store_explicit(&initialised, 1, memory_order_release);
 }
 
@@ -920,36 +913,31 @@ ctxvar_ctx *ctxvar__capture_for_child(void) { return ctxvar__ctx_retain(current(
 CTXVAR__BEFORE_THREAD_START void ctxvar__thread_adopt(ctxvar_ctx *inherited,
                                                       struct ctxvar__exit_record *record)
 {
+    struct thread_state *t = me();
     if (record) {
         /* Released at join: nothing to arrange, nothing that can fail, and
-         * the creator counted the inheritance (ctxvar__exit_record_publish). */
-        struct thread_state *t = me();
+         * the creator counted the inheritance (ctxvar__exit_record_publish).
+         * install_in's cache and hand-over steps have nothing to do in a new
+         * thread; done inline, the creation of every thread saves 20
+         * instructions (make bench, row 1b). */
         atomic_store_explicit(&t->exit_record, record, memory_order_relaxed);
         t->registered = 1;
         t->free_lists_on = FREE_LISTS;
         t->current = inherited;
         t->version = ++t->serial;
-        if (inherited) atomic_fetch_add_explicit(&inherited->refs, 1, memory_order_relaxed);
-        t->inherited = inherited;
-        return;
-    }
-    if (inherited && ensure_registered() != 0) {
+    } else if (inherited && ensure_registered() != 0) {
         ctxvar__ctx_release(inherited);
         count(STAT_FAILED, 1);
         return;
+    } else {
+        install_in(t, inherited); /* a new thread's previous context is empty */
+        count(STAT_INHERITED, 1);
     }
-    install(inherited); /* a new thread's previous context is empty */
     if (inherited) atomic_fetch_add_explicit(&inherited->refs, 1, memory_order_relaxed);
-    self.inherited = inherited;
-    count(STAT_INHERITED, 1);
+    t->inherited = inherited;
 }
 
 /* ---- Release at join (runtime.h) ------------------------------------------ */
-
-int ctxvar__join_release_available(void)
-{
-    return atomic_load_explicit(&join_release, memory_order_acquire);
-}
 
 /* The state of the thread `thread` (alive, or ended and not yet joined, so
  * its static TLS is still mapped), found from its thread pointer. */
@@ -977,7 +965,9 @@ void ctxvar__exit_record_publish(pthread_t thread, struct ctxvar__exit_record *r
 
 struct ctxvar__exit_record *ctxvar__exit_record_of(pthread_t thread)
 {
-    if (!ctxvar__join_release_available()) return NULL;
+    /* No records unless threads get them (and none before initialisation). */
+    if (!(atomic_load_explicit(&start_mode, memory_order_acquire) & CTXVAR__START_RELEASE_AT_JOIN))
+        return NULL;
     return atomic_load_explicit(&state_of(thread)->exit_record, memory_order_acquire);
 }
 
@@ -998,7 +988,7 @@ void ctxvar__thread_body_ended(struct ctxvar__exit_record *record)
         if (t->registered)
             ctxvar__debug("no pthread key for a detached thread; its context leaks");
         atomic_store_explicit(&t->exit_record, NULL, memory_order_relaxed);
-        abandon_record(record);
+        record_dispose(record);
         return;
     }
     if (t->cache_used) cache_flush_all(t);
@@ -1411,7 +1401,7 @@ static struct saved_frame enter_frame(ctxvar_ctx *owned)
     self.current = owned;
     self.frame = next_serial();
     self.version = next_serial();
-    if (self.cache_used) cache_check(&self);
+    cache_check(&self);
     return saved;
 }
 
@@ -1422,7 +1412,7 @@ static void leave_frame(struct saved_frame *saved)
     self.frame = saved->frame;
     self.version = saved->version;
     give_ref(inner);
-    if (self.cache_used) cache_check(&self);
+    cache_check(&self);
     if (--self.depth == 0 && self.forget_pending) forget_inherited();
 }
 

@@ -94,9 +94,6 @@ enum { CTXVAR__RECORD_NEW, CTXVAR__RECORD_PUBLISHED };
 void ctxvar__pooled_records(void (*fn)(struct ctxvar__exit_record *))
     CTXVAR__HIDDEN __attribute__((weak));
 
-/* 1 when exit records can be used in this process. */
-int ctxvar__join_release_available(void) CTXVAR__HIDDEN;
-
 /* What a thread creation does: CTXVAR__START_* bits, 0 for nothing.  It
  * passes a snapshot when CTXVAR_INHERIT is not 0 and this copy is the
  * process's runtime (a second copy loaded from another path defers);
