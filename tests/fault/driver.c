@@ -116,45 +116,30 @@ static void setup_context(void)
 
 /* ---- Scenarios: each runs one step, returns 1 when the fault was reached -- */
 
-static int step_set(void)
+/* One set of v to value under the armed fault: ENOMEM and the context as
+ * before when the fault was reached, the value set otherwise. */
+static int set_step(ctxvar *v, const char *value)
 {
     setup_context();
     char *before = copy(text());
     arm();
     errno = SENTINEL_ERRNO;
-    int r = ctxvar_set(ctxvar_named("zz"), "new", NULL);
+    int r = ctxvar_set(v, value, NULL);
     int e = errno, reached = disarm();
     if (reached) {
         CHECK(r == ENOMEM, "set returned %d, expected ENOMEM", r);
         CHECK(strcmp(text(), before) == 0, "context changed by a failed set");
     } else {
         CHECK(r == 0, "set returned %d without a fault", r);
-        CHECK(strcmp(ctxvar_get(ctxvar_named("zz"), "?"), "new") == 0, "value not set");
+        CHECK(strcmp(ctxvar_get(v, "?"), value) == 0, "value not set");
     }
     CHECK(e == SENTINEL_ERRNO, "errno changed to %d", e);
     free(before);
     return reached;
 }
 
-static int step_set_replace(void)
-{
-    setup_context();
-    char *before = copy(text());
-    arm();
-    errno = SENTINEL_ERRNO;
-    int r = ctxvar_set(var("k%02d", 17), "replaced", NULL);
-    int e = errno, reached = disarm();
-    if (reached) {
-        CHECK(r == ENOMEM, "set returned %d, expected ENOMEM", r);
-        CHECK(strcmp(text(), before) == 0, "context changed by a failed set");
-    } else {
-        CHECK(r == 0, "set returned %d without a fault", r);
-        CHECK(strcmp(ctxvar_get(var("k%02d", 17), "?"), "replaced") == 0, "value not set");
-    }
-    CHECK(e == SENTINEL_ERRNO, "errno changed to %d", e);
-    free(before);
-    return reached;
-}
+static int step_set(void) { return set_step(ctxvar_named("zz"), "new"); }
+static int step_set_replace(void) { return set_step(var("k%02d", 17), "replaced"); }
 
 static int step_set_token(void)
 {
