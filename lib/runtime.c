@@ -214,8 +214,10 @@ me_by_descriptor(void)
 }
 
 /* This thread's state: &self, computed without the TLS descriptor call when
- * possible.  The hot paths call this once and pass the pointer on. */
-static inline struct thread_state *me(void)
+ * possible.  The hot paths call this once and pass the pointer on.  (Small
+ * enough to be inlined; under TSan it runs before a new thread is set up,
+ * in ctxvar__thread_adopt, so it must not be instrumented.) */
+CTXVAR__BEFORE_THREAD_START static struct thread_state *me(void)
 {
 #if SELF_FROM_TP_POSSIBLE
     long offset = atomic_load_explicit(&self_from_tp, memory_order_relaxed);
