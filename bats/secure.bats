@@ -15,6 +15,7 @@ setup() {
     if findmnt -no OPTIONS -T "$SUID_DIR" | grep -qw nosuid; then
         skip "the scratch directory is on a nosuid mount"
     fi
+    cp "$RUNTIME" "$SUID_DIR/libctxvar.so"
     # Let the unprivileged user reach the scratch programs.
     local dir=$SUID_DIR
     while [ "$dir" != / ] && [ "$dir" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
@@ -24,8 +25,12 @@ setup() {
 }
 
 # as_nobody COMMAND...: runs COMMAND with the real and effective ids of nobody.
+# The linked program's runpath points into the build tree, which nobody may
+# not be able to reach (a checkout in a private directory), so a copy of the
+# runtime beside the programs comes first for a program that is not
+# setuid; a setuid one ignores LD_LIBRARY_PATH and loads it as root.
 as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+    LD_LIBRARY_PATH="$SUID_DIR" setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
 }
 
 # install_program NAME SETUID: a copy of $PROGS/NAME in $SUID_DIR, setuid root
