@@ -760,6 +760,26 @@ static int on_main_thread(void) { return gettid() == getpid(); }
 /* The environment variables a process gets its context from, bound on top
  * of `base` (borrowed) into *out: BAGGAGE's members, and TRACEPARENT when
  * valid with TRACESTATE.  0 or ENOMEM. */
+/* Copies of BAGGAGE, TRACEPARENT and TRACESTATE as read at start-up. */
+static const char *const environment_names[3] = {"BAGGAGE", "TRACEPARENT", "TRACESTATE"};
+static char *environment_copies[3];
+
+static void copy_environment(void)
+{
+    for (int i = 0; i < 3; i++) {
+        const char *v = secure_getenv(environment_names[i]);
+        environment_copies[i] = v ? strdup(v) : NULL;
+    }
+}
+
+const char *ctxvar__environment_at_load(const char *name)
+{
+    ctxvar__ensure_init();
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, environment_names[i]) == 0) return environment_copies[i];
+    return NULL;
+}
+
 static int context_from_environment(const ctxvar_ctx *base, ctxvar_ctx **out)
 {
     const char *baggage = secure_getenv("BAGGAGE");
@@ -845,6 +865,7 @@ static void initialise(void)
     debug_enabled = env_is("CTXVAR_DEBUG", "1");
     inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
     export_enabled = !env_is("CTXVAR_EXPORT", "0");
+    copy_environment();
     exit_key_ready = pthread_key_create(&exit_key, release_at_thread_exit) == 0;
     pthread_atfork(registry_lock, registry_unlock, release_other_threads);
     if (!exit_key_ready) ctxvar__debug("no pthread key left: contexts of exiting threads leak");
@@ -900,13 +921,18 @@ int ctxvar__propagation_enabled(void)
 
 /* ---- Threads ------------------------------------------------------------ */
 
-void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name)
+void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
 {
     void *next = atomic_load_explicit(cache, memory_order_acquire);
-    if (!next) {
-        next = dlsym(RTLD_NEXT, name);
-        atomic_store_explicit(cache, next, memory_order_release);
+    if (next) return next;
+    next = dlsym(RTLD_NEXT, name);
+    if (!next || (ours && next == ours)) {
+        void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+        next = libc ? dlsym(libc, name) : NULL;
+        if (libc) dlclose(libc);
+        if (ours && next == ours) next = NULL;
     }
+    atomic_store_explicit(cache, next, memory_order_release);
     return next;
 }
 

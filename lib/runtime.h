@@ -24,10 +24,22 @@
 #define CTXVAR__BEFORE_THREAD_START
 #endif
 
-/* The definition of `name` after ours (dlsym RTLD_NEXT), looked up on first
- * use and kept in *cache; NULL when there is none.  Racing lookups find the
- * same answer. */
-void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__HIDDEN;
+/* The definition of `name` that ours stands in front of, looked up on first
+ * use and kept in *cache; NULL when there is none.  `ours` is our own
+ * definition (or NULL): when the search after us finds it again (the runtime
+ * loaded in an unusual order), libc's own default version is asked for by
+ * name.  Racing lookups find the same answer.  Safe before our constructor
+ * has run: other libraries' constructors create threads too. */
+void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours) CTXVAR__HIDDEN;
+
+/* The next definition of the function `name`, typed as our own declaration
+ * of it, with a lookup cache private to this use. */
+#define CTXVAR__NEXT(name)                                                        \
+    __extension__({                                                               \
+        static _Atomic(void *) ctxvar__next_cache_;                               \
+        (__typeof__(&name))ctxvar__next_symbol(&ctxvar__next_cache_, #name,       \
+                                               (const void *)&name);              \
+    })
 
 /* Reads CTXVAR_DEBUG / CTXVAR_INHERIT / CTXVAR_EXPORT, creates the
  * thread-exit key, decides whether this copy of the runtime is the process's
@@ -35,6 +47,13 @@ void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__HIDD
  * when called on it.  Idempotent, thread-safe, and safe before the
  * runtime's constructor has run (pitfall 3). */
 void ctxvar__ensure_init(void) CTXVAR__HIDDEN;
+
+/* The value the environment variable `name` (BAGGAGE, TRACEPARENT or
+ * TRACESTATE) had when the runtime read it at start-up, as a private copy
+ * that lives for the process; NULL when it was unset (or could not be
+ * copied).  Lets the exec interposers tell a value the program put in the
+ * environment itself from the one it was started with. */
+const char *ctxvar__environment_at_load(const char *name) CTXVAR__HIDDEN;
 
 
 /* Whether OpenMP regions and tasks, and SIGEV_THREAD notifications, should

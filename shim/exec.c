@@ -184,16 +184,16 @@ static _Atomic(void *) next_execve, next_execvpe, next_fexecve, next_posix_spawn
 /* At load, so that no exec after vfork has to call dlsym (which locks). */
 __attribute__((constructor)) static void find_real_functions(void)
 {
-    ctxvar__next_symbol(&next_execve, "execve");
-    ctxvar__next_symbol(&next_execvpe, "execvpe");
-    ctxvar__next_symbol(&next_fexecve, "fexecve");
-    ctxvar__next_symbol(&next_posix_spawn, "posix_spawn");
-    ctxvar__next_symbol(&next_posix_spawnp, "posix_spawnp");
-    ctxvar__next_symbol(&next_system, "system");
-    ctxvar__next_symbol(&next_popen, "popen");
+    ctxvar__next_symbol(&next_execve, "execve", NULL);
+    ctxvar__next_symbol(&next_execvpe, "execvpe", NULL);
+    ctxvar__next_symbol(&next_fexecve, "fexecve", NULL);
+    ctxvar__next_symbol(&next_posix_spawn, "posix_spawn", NULL);
+    ctxvar__next_symbol(&next_posix_spawnp, "posix_spawnp", NULL);
+    ctxvar__next_symbol(&next_system, "system", NULL);
+    ctxvar__next_symbol(&next_popen, "popen", NULL);
 }
 
-#define REAL(type, cache, name) ((type)ctxvar__next_symbol(&(cache), (name)))
+#define REAL(type, cache, name) ((type)ctxvar__next_symbol(&(cache), (name), NULL))
 
 /* ---- exec ---------------------------------------------------------------- */
 

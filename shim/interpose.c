@@ -29,38 +29,9 @@ typedef int (*pthread_detach_fn)(pthread_t);
 typedef int (*thrd_join_fn)(thrd_t, int *);
 typedef int (*thrd_detach_fn)(thrd_t);
 
-/* The next definition after ours, looked up once and lazily: we may be
- * called before our constructor runs (pitfall 2, 3).  Racing lookups find
- * the same answer, so a plain atomic store suffices.  If the search finds us
- * again (loaded in an unusual order), ask for glibc's versions by name. */
-static void *find_next(const char *name, const void *ours, const char *const *versions)
-{
-    void *next = dlsym(RTLD_NEXT, name);
-    for (; (!next || next == ours) && *versions; versions++)
-        next = dlvsym(RTLD_NEXT, name, *versions);
-    if (next == ours) next = NULL;
-    return next;
-}
-
-/* The real function, found once; NULL when there is none below us. */
-#define REAL(type, name, ...)                                                             \
-    static _Atomic(type) next_##name;                                                    \
-    static type real_##name(void)                                                         \
-    {                                                                                     \
-        static const char *const versions[] = {__VA_ARGS__, NULL};                       \
-        type real = atomic_load_explicit(&next_##name, memory_order_acquire);             \
-        if (!real) {                                                                      \
-            real = (type)find_next(#name, (void *)name, versions);                        \
-            atomic_store_explicit(&next_##name, real, memory_order_release);              \
-        }                                                                                 \
-        return real;                                                                      \
-    }
-
 CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                   void *(*start)(void *), void *arg);
 CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg);
-REAL(pthread_create_fn, pthread_create, "GLIBC_2.34", "GLIBC_2.2.5")
-REAL(thrd_create_fn, thrd_create, "GLIBC_2.34", "GLIBC_2.28")
 
 /* What a new thread needs from its creator.  Taken by the creator from a
  * small static pool (or the heap when the pool is busy), handed back by the
@@ -247,7 +218,7 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 {
     int *error = &errno; /* errno's address, looked up once */
     int saved_errno = *error, failed, r;
-    pthread_create_fn real = real_pthread_create();
+    pthread_create_fn real = CTXVAR__NEXT(pthread_create);
     if (!real) return EAGAIN; /* no glibc below us: no thread can start */
     int detach_state = PTHREAD_CREATE_JOINABLE;
     if (attr && pthread_attr_getdetachstate(attr, &detach_state) != 0)
@@ -272,7 +243,7 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
 {
     int saved_errno = errno, failed, r;
-    thrd_create_fn real = real_thrd_create();
+    thrd_create_fn real = CTXVAR__NEXT(thrd_create);
     if (!real) return thrd_error;
     struct start_args *args = prepare(arg, 1, &failed);
     errno = saved_errno;
@@ -316,24 +287,17 @@ CTXVAR__EXPORT int pthread_detach(pthread_t thread);
 CTXVAR__EXPORT int thrd_join(thrd_t thread, int *result);
 CTXVAR__EXPORT int thrd_detach(thrd_t thread);
 
-REAL(pthread_join_fn, pthread_join, "GLIBC_2.34", "GLIBC_2.2.5")
-REAL(pthread_join_fn, pthread_tryjoin_np, "GLIBC_2.34", "GLIBC_2.3.3")
-REAL(pthread_timedjoin_fn, pthread_timedjoin_np, "GLIBC_2.34", "GLIBC_2.3.3")
-REAL(pthread_clockjoin_fn, pthread_clockjoin_np, "GLIBC_2.34", "GLIBC_2.31")
-REAL(pthread_detach_fn, pthread_detach, "GLIBC_2.34", "GLIBC_2.2.5")
-REAL(thrd_join_fn, thrd_join, "GLIBC_2.34", "GLIBC_2.28")
-REAL(thrd_detach_fn, thrd_detach, "GLIBC_2.34", "GLIBC_2.28")
 
 CTXVAR__EXPORT int pthread_join(pthread_t thread, void **result)
 {
-    pthread_join_fn real = real_pthread_join();
+    pthread_join_fn real = CTXVAR__NEXT(pthread_join);
     if (!real) return ENOSYS;
     JOIN_THEN_RELEASE(thread, real(thread, result), 0);
 }
 
 CTXVAR__EXPORT int pthread_tryjoin_np(pthread_t thread, void **result)
 {
-    pthread_join_fn real = real_pthread_tryjoin_np();
+    pthread_join_fn real = CTXVAR__NEXT(pthread_tryjoin_np);
     if (!real) return ENOSYS;
     JOIN_THEN_RELEASE(thread, real(thread, result), 0);
 }
@@ -341,7 +305,7 @@ CTXVAR__EXPORT int pthread_tryjoin_np(pthread_t thread, void **result)
 CTXVAR__EXPORT int pthread_timedjoin_np(pthread_t thread, void **result,
                                         const struct timespec *abstime)
 {
-    pthread_timedjoin_fn real = real_pthread_timedjoin_np();
+    pthread_timedjoin_fn real = CTXVAR__NEXT(pthread_timedjoin_np);
     if (!real) return ENOSYS;
     JOIN_THEN_RELEASE(thread, real(thread, result, abstime), 0);
 }
@@ -349,14 +313,14 @@ CTXVAR__EXPORT int pthread_timedjoin_np(pthread_t thread, void **result,
 CTXVAR__EXPORT int pthread_clockjoin_np(pthread_t thread, void **result, clockid_t clock,
                                         const struct timespec *abstime)
 {
-    pthread_clockjoin_fn real = real_pthread_clockjoin_np();
+    pthread_clockjoin_fn real = CTXVAR__NEXT(pthread_clockjoin_np);
     if (!real) return ENOSYS;
     JOIN_THEN_RELEASE(thread, real(thread, result, clock, abstime), 0);
 }
 
 CTXVAR__EXPORT int thrd_join(thrd_t thread, int *result)
 {
-    thrd_join_fn real = real_thrd_join();
+    thrd_join_fn real = CTXVAR__NEXT(thrd_join);
     if (!real) return thrd_error;
     JOIN_THEN_RELEASE((pthread_t)thread, real(thread, result), thrd_success);
 }
@@ -375,7 +339,7 @@ static int detach(pthread_t thread, pthread_detach_fn real_posix, thrd_detach_fn
         errno = saved_errno;
         return real_posix ? real_posix(thread) : real_c11((thrd_t)thread);
     }
-    pthread_join_fn tryjoin = real_pthread_tryjoin_np();
+    pthread_join_fn tryjoin = CTXVAR__NEXT(pthread_tryjoin_np);
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -397,12 +361,12 @@ static int detach(pthread_t thread, pthread_detach_fn real_posix, thrd_detach_fn
 
 CTXVAR__EXPORT int pthread_detach(pthread_t thread)
 {
-    pthread_detach_fn real = real_pthread_detach();
+    pthread_detach_fn real = CTXVAR__NEXT(pthread_detach);
     return real ? detach(thread, real, NULL) : ENOSYS;
 }
 
 CTXVAR__EXPORT int thrd_detach(thrd_t thread)
 {
-    thrd_detach_fn real = real_thrd_detach();
+    thrd_detach_fn real = CTXVAR__NEXT(thrd_detach);
     return real ? detach((pthread_t)thread, NULL, real) : thrd_error;
 }

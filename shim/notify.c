@@ -157,7 +157,7 @@ CTXVAR__EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *
 {
     static _Atomic(void *) cache;
     int (*next)(clockid_t, struct sigevent *, timer_t *) =
-        (int (*)(clockid_t, struct sigevent *, timer_t *))ctxvar__next_symbol(&cache, "timer_create");
+        (int (*)(clockid_t, struct sigevent *, timer_t *))ctxvar__next_symbol(&cache, "timer_create", NULL);
     struct sigevent ours;
     int saved_errno = errno;
     if (!next) {
@@ -182,7 +182,7 @@ CTXVAR__EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *
 CTXVAR__EXPORT int timer_delete(timer_t timer)
 {
     static _Atomic(void *) cache;
-    int (*next)(timer_t) = (int (*)(timer_t))ctxvar__next_symbol(&cache, "timer_delete");
+    int (*next)(timer_t) = (int (*)(timer_t))ctxvar__next_symbol(&cache, "timer_delete", NULL);
     if (!next) {
         errno = ENOSYS;
         return -1;
@@ -197,7 +197,7 @@ CTXVAR__EXPORT int mq_notify(mqd_t mq, const struct sigevent *sev)
 {
     static _Atomic(void *) cache;
     int (*next)(mqd_t, const struct sigevent *) =
-        (int (*)(mqd_t, const struct sigevent *))ctxvar__next_symbol(&cache, "mq_notify");
+        (int (*)(mqd_t, const struct sigevent *))ctxvar__next_symbol(&cache, "mq_notify", NULL);
     struct sigevent ours;
     int saved_errno = errno;
     if (!next) {
@@ -221,7 +221,7 @@ CTXVAR__EXPORT int mq_notify(mqd_t mq, const struct sigevent *sev)
 CTXVAR__EXPORT int mq_close(mqd_t mq)
 {
     static _Atomic(void *) cache;
-    int (*next)(mqd_t) = (int (*)(mqd_t))ctxvar__next_symbol(&cache, "mq_close");
+    int (*next)(mqd_t) = (int (*)(mqd_t))ctxvar__next_symbol(&cache, "mq_close", NULL);
     if (!next) {
         errno = ENOSYS;
         return -1;

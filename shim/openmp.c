@@ -75,7 +75,7 @@ static bool region_begin(struct region *r, void (*fn)(void *), void *data)
     {                                                                           \
         static _Atomic(void *) cache;                                           \
         void (*next)(void (*)(void *), void *, STRIP PARAMS) =                  \
-            (void (*)(void (*)(void *), void *, STRIP PARAMS))ctxvar__next_symbol(&cache, #name); \
+            (void (*)(void (*)(void *), void *, STRIP PARAMS))ctxvar__next_symbol(&cache, #name, NULL); \
         struct region r;                                                        \
         if (!next) {                                                            \
             fn(data);                                                           \
@@ -115,8 +115,7 @@ CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data,
 {
     static _Atomic(void *) cache;
     unsigned (*next)(void (*)(void *), void *, unsigned, unsigned) =
-        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))ctxvar__next_symbol(
-            &cache, "GOMP_parallel_reductions");
+        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))ctxvar__next_symbol(&cache, "GOMP_parallel_reductions", NULL);
     struct region r;
     unsigned result;
     if (!next) {
@@ -221,7 +220,7 @@ static bool wrap_tasks(unsigned flags)
         return false;
     int on = atomic_load_explicit(&cancellation, memory_order_relaxed);
     if (on < 0) {
-        int (*get)(void) = (int (*)(void))ctxvar__next_symbol(&cache, "omp_get_cancellation");
+        int (*get)(void) = (int (*)(void))ctxvar__next_symbol(&cache, "omp_get_cancellation", NULL);
         on = get ? get() != 0 : 0;
         atomic_store_explicit(&cancellation, on, memory_order_relaxed);
     }
@@ -241,7 +240,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
     typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long, long, bool,
                             unsigned, void **, int, void *);
     static _Atomic(void *) cache;
-    next_fn next = (next_fn)ctxvar__next_symbol(&cache, "GOMP_task");
+    next_fn next = (next_fn)ctxvar__next_symbol(&cache, "GOMP_task", NULL);
     struct task_block block;
     long size;
     if (!next) {
@@ -266,7 +265,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
         typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long,     \
                                 long, unsigned, unsigned long, int, T, T, T);                \
         static _Atomic(void *) cache;                                                        \
-        next_fn next = (next_fn)ctxvar__next_symbol(&cache, #name);                                    \
+        next_fn next = (next_fn)ctxvar__next_symbol(&cache, #name, NULL);                                    \
         struct task_block block;                                                             \
         long size;                                                                           \
         if (!next) { /* no OpenMP runtime: run the whole range here */                    \
