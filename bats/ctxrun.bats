@@ -588,3 +588,92 @@ runtime: yes" ]
         sh -c 'sh -c '\''printf "%s|%s|%s\n" "$TRACEPARENT" "$TRACESTATE" "$BAGGAGE"'\'
     [ "$output" = "$TP|vendor=1|a=1" ]
 }
+
+# --- the rules ctxrun shares with the runtime (lib/w3c.h) -----------------------
+
+# expect_name_rule NAME accepted|refused: the runtime, reading BAGGAGE
+# itself, binds NAME, and ctxrun's --set and --baggage take it; or the
+# runtime skips it, and ctxrun refuses it with 2.
+expect_name_rule() {
+    local name=$1 want=$2 prog="$PROGS/context"
+    BAGGAGE="$name=v" run -0 preloaded "$prog"
+    if [ "$want" = accepted ]; then
+        [ "${lines[0]}" = "main: $name=v" ]
+        run -0 "$CTXRUN" --set "$name=v" -- "$prog"
+        [ "${lines[0]}" = "main: $name=v" ]
+        run -0 "$CTXRUN" --baggage "$name=v" -- "$prog"
+        [ "${lines[0]}" = "main: $name=v" ]
+    else
+        [ "${lines[0]}" = "main: " ]
+        run -2 "$CTXRUN" --set "$name=v" true
+        run -2 "$CTXRUN" --baggage "$name=v" true
+    fi
+}
+
+@test "ctxrun takes exactly the variable names the runtime binds from BAGGAGE" {
+    require_runtime
+    local n64 n65
+    n64="$(printf 'n%.0s' {1..64})"
+    n65="${n64}n"
+    for name in a Z _ _private request_id a.b-c_9 x- x. "$n64"; do
+        expect_name_rule "$name" accepted
+    done
+    for name in 9a .a -a 'a b' a/b a:b $'caf\xc3\xa9' @a '[a' '`a' '{a' 'a@' 'a[' 'a`' 'a{' "$n65"; do
+        expect_name_rule "$name" refused
+    done
+}
+
+@test "--baggage refuses traceparent and tracestate, which the runtime skips in BAGGAGE" {
+    require_runtime
+    for name in traceparent tracestate; do
+        BAGGAGE="$name=v" run -0 preloaded "$PROGS/context"
+        [ "${lines[0]}" = "main: " ]
+        run -2 "$CTXRUN" --baggage "$name=v" true
+    done
+    for name in traceparentx tracestat; do
+        expect_name_rule "$name" accepted
+    done
+}
+
+# expect_traceparent_rule VALUE accepted|refused: the runtime, reading
+# TRACEPARENT itself, takes VALUE, and so does ctxrun's --traceparent; or
+# the runtime ignores it, and ctxrun refuses it with 2.
+expect_traceparent_rule() {
+    local value=$1 want=$2 prog="$PROGS/context"
+    TRACEPARENT="$value" run -0 preloaded "$prog"
+    if [ "$want" = accepted ]; then
+        [ "${lines[0]}" = "main: traceparent=$value" ]
+        run -0 "$CTXRUN" --traceparent "$value" -- "$prog"
+        [ "${lines[0]}" = "main: traceparent=$value" ]
+    else
+        [ "${lines[0]}" = "main: " ]
+        run -2 "$CTXRUN" --traceparent "$value" true
+    fi
+}
+
+@test "ctxrun takes exactly the traceparents the runtime takes from TRACEPARENT" {
+    require_runtime
+    local ids=0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331
+    for value in "00-$ids-01" "00-$ids-00" "01-$ids-01" "cc-$ids-01-what-the-future-holds" \
+                 "01-$ids-01-" "fe-$ids-ff"; do
+        expect_traceparent_rule "$value" accepted
+    done
+    for value in "ff-$ids-01" "00-$ids-01-" "00-$ids-010" "01-$ids-01x" "0A-$ids-01" \
+                 "00-$ids-0A" 00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01 \
+                 00-00000000000000000000000000000000-b7ad6b7169203331-01 \
+                 00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01 \
+                 00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01 "00-$ids-1" \
+                 "00_${ids/-/_}_01" 00- ''; do
+        expect_traceparent_rule "$value" refused
+    done
+}
+
+@test "a later-version traceparent of 4096 bytes is taken, one of 4097 is a usage error" {
+    require_runtime
+    local value
+    value="01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-$(printf 'x%.0s' {1..4040})"
+    [ "${#value}" -eq 4096 ]
+    run -0 "$CTXRUN" --traceparent "$value" "${SHOW_TRACE[@]}"
+    [ "$output" = "$value|(unset)|(unset)" ]
+    expect_bad_traceparent "${value}x"
+}

@@ -40,13 +40,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CTXRUN_VERSION "1.0.0"
+/* The rules the runtime reads BAGGAGE and TRACEPARENT by, so that a setting
+ * the runtime would skip at load is refused here, where the user can still
+ * see why.  w3c.h brings ctxvar.h, and with it the limits ctxvar_named and
+ * ctxvar_set enforce and CTXVAR_VERSION: the launcher is versioned with the
+ * library it launches, from the one definition the Makefile and the runtime
+ * read too, rather than from a copy here or a -D from the build that a
+ * build without make would miss.  Nothing of the header's API is called:
+ * ctxrun never loads the runtime itself. */
+#include "w3c.h"
+
 #define RUNTIME_NAME   "libctxvar.so"
 
-/* The same limits ctxvar_named and ctxvar_set enforce: a pair the runtime
- * would refuse at load is refused here, where the user can still see why. */
-#define NAME_MAX_BYTES  64
-#define VALUE_MAX_BYTES 4096
+/* The messages and --help spell these limits out in words. */
+_Static_assert(CTXVAR_NAME_MAX == 64, "update the '1 to 64 bytes' texts");
+_Static_assert(CTXVAR_VALUE_MAX == 4096, "update the '4096 bytes' texts");
 
 enum exit_status {
     EXIT_USAGE      = 2,
@@ -146,31 +154,6 @@ static _Noreturn void print_and_exit(const char *text)
     exit(0);
 }
 
-static int is_name_start(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
-static int is_name_byte(unsigned char c)
-{
-    return is_name_start(c) || (c >= '0' && c <= '9') || c == '.' || c == '-';
-}
-
-static int is_valid_name(const char *name, size_t len)
-{
-    if (len < 1 || len > NAME_MAX_BYTES || !is_name_start((unsigned char)name[0]))
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if (!is_name_byte((unsigned char)name[i]))
-            return 0;
-    return 1;
-}
-
-static int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* Finds the key of the baggage member member[0..len): the text before the
  * first '=' or ';', without the optional whitespace around it.  Returns
  * whether the member has a value at all ('=' comes first). */
@@ -181,10 +164,10 @@ static int member_key(const char *member, size_t len, const char **key,
     while (end < len && member[end] != '=' && member[end] != ';')
         end++;
     size_t start = 0;
-    while (start < end && is_ows(member[start]))
+    while (start < end && ctxvar__w3c_is_ows(member[start]))
         start++;
     size_t stop = end;
-    while (stop > start && is_ows(member[stop - 1]))
+    while (stop > start && ctxvar__w3c_is_ows(member[stop - 1]))
         stop--;
     *key = member + start;
     *key_len = stop - start;
@@ -194,7 +177,7 @@ static int member_key(const char *member, size_t len, const char **key,
 static int is_blank(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
-        if (!is_ows(s[i]))
+        if (!ctxvar__w3c_is_ows(s[i]))
             return 0;
     return 1;
 }
@@ -207,32 +190,15 @@ static void parse_setting(const char *arg, struct setting *out)
     if (eq == NULL)
         fail_usage("--set expects NAME=VALUE, got '", arg, "'");
     size_t name_len = (size_t)(eq - arg);
-    if (!is_valid_name(arg, name_len))
+    if (!ctxvar__w3c_name_valid(arg, name_len))
         fail(EXIT_USAGE, "invalid variable name '", arg, name_len,
              "' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')");
-    if (strlen(eq + 1) > VALUE_MAX_BYTES)
+    if (strlen(eq + 1) > CTXVAR_VALUE_MAX)
         fail(EXIT_USAGE, "value of '", arg, name_len,
              "' is longer than 4096 bytes");
     out->name = arg;
     out->name_len = name_len;
     out->value = eq + 1;
-}
-
-static int hex_digit(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-
-static int hex_value(unsigned char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-/* W3C baggage-octet: printable ASCII except space, '"', ',', ';' and '\'. */
-static int is_baggage_octet(unsigned char c)
-{
-    return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
-           (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
 }
 
 /* Checks the value text[0..len) of the member named key the way the runtime
@@ -246,31 +212,23 @@ static void check_baggage_value(const char *key, size_t key_len, const char *tex
     for (size_t i = 0; i < len; i++, decoded++) {
         unsigned char c = (unsigned char)text[i];
         if (c == '%') {
-            if (i + 2 >= len || !hex_digit((unsigned char)text[i + 1]) ||
-                !hex_digit((unsigned char)text[i + 2]))
+            int hi = i + 2 < len ? ctxvar__w3c_hex_value((unsigned char)text[i + 1]) : -1;
+            int lo = hi >= 0 ? ctxvar__w3c_hex_value((unsigned char)text[i + 2]) : -1;
+            if (lo < 0)
                 fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
                      "' has a bad percent-escape");
-            if (hex_value((unsigned char)text[i + 1]) == 0 &&
-                hex_value((unsigned char)text[i + 2]) == 0)
+            if (hi == 0 && lo == 0)
                 fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
                      "' holds an escaped NUL (%00)");
             i += 2;
-        } else if (c < 0x80 && !is_baggage_octet(c)) {
+        } else if (c < 0x80 && !ctxvar__w3c_is_baggage_octet(c)) {
             fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
                  "' holds a byte that must be percent-encoded");
         }
     }
-    if (decoded > VALUE_MAX_BYTES)
+    if (decoded > CTXVAR_VALUE_MAX)
         fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
              "' is longer than 4096 bytes once decoded");
-}
-
-/* Whether name[0..len) is traceparent or tracestate: those travel in their
- * own variables, and the runtime skips them as baggage members. */
-static int is_trace_header(const char *name, size_t len)
-{
-    return (len == 11 && memcmp(name, "traceparent", 11) == 0) ||
-           (len == 10 && memcmp(name, "tracestate", 10) == 0);
 }
 
 /* Splits the W3C baggage value after --baggage into members, appending one
@@ -285,11 +243,11 @@ static void parse_baggage(const char *arg, struct setting *settings, size_t *n)
     for (const char *p = arg;; index++) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len > 0 && is_ows(*p)) {
+        while (len > 0 && ctxvar__w3c_is_ows(*p)) {
             p++;
             len--;
         }
-        while (len > 0 && is_ows(p[len - 1]))
+        while (len > 0 && ctxvar__w3c_is_ows(p[len - 1]))
             len--;
         if (len > 0) {
             const char *key;
@@ -299,18 +257,18 @@ static void parse_baggage(const char *arg, struct setting *settings, size_t *n)
                         index);
                 exit(EXIT_USAGE);
             }
-            if (!is_valid_name(key, key_len))
+            if (!ctxvar__w3c_name_valid(key, key_len))
                 fail(EXIT_USAGE, "--baggage: invalid variable name '", key, key_len,
                      "' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')");
-            if (is_trace_header(key, key_len))
+            if (ctxvar__w3c_is_trace_header(key, key_len))
                 fail(EXIT_USAGE, "--baggage: '", key, key_len,
                      "' travels in its own variable, not in BAGGAGE");
             const char *value = (const char *)memchr(p, '=', len) + 1;
             const char *props = memchr(value, ';', len - (size_t)(value - p));
             const char *value_end = props ? props : p + len;
-            while (value < value_end && is_ows(*value))
+            while (value < value_end && ctxvar__w3c_is_ows(*value))
                 value++;
-            while (value_end > value && is_ows(value_end[-1]))
+            while (value_end > value && ctxvar__w3c_is_ows(value_end[-1]))
                 value_end--;
             check_baggage_value(key, key_len, value, (size_t)(value_end - value));
             settings[*n] = (struct setting){key, key_len, NULL, p, len};
@@ -322,49 +280,13 @@ static void parse_baggage(const char *arg, struct setting *settings, size_t *n)
     }
 }
 
-static int all_lower_hex(const char *s, size_t n, int *all_zero)
-{
-    *all_zero = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-        if (s[i] != '0')
-            *all_zero = 0;
-    }
-    return 1;
-}
-
-/* W3C Trace Context, the way the runtime checks it (ctxvar.h, section 6):
- * version 00 is exactly 00-<32 lowercase hex, not all 0>-<16 lowercase hex,
- * not all 0>-<2 lowercase hex>; a later version other than ff is read by
- * those four fields and may go on after a '-'.  At most 4096 bytes, or the
- * runtime could not hold it. */
-static int is_valid_traceparent(const char *v)
-{
-    int zero;
-    size_t len = strlen(v);
-    if (len < 55 || len > VALUE_MAX_BYTES)
-        return 0;
-    if (!all_lower_hex(v, 2, &zero) || (v[0] == 'f' && v[1] == 'f'))
-        return 0;
-    if (v[2] != '-' || v[35] != '-' || v[52] != '-')
-        return 0;
-    if (!all_lower_hex(v + 3, 32, &zero) || zero)
-        return 0;
-    if (!all_lower_hex(v + 36, 16, &zero) || zero)
-        return 0;
-    if (!all_lower_hex(v + 53, 2, &zero))
-        return 0;
-    if (v[0] == '0' && v[1] == '0')
-        return len == 55;
-    return len == 55 || v[55] == '-';
-}
-
 /* The text after --traceparent, or a usage error naming it (a traceparent
- * is an id, not a secret). */
+ * is an id, not a secret).  Valid by the rule the runtime checks
+ * TRACEPARENT with, and at most CTXVAR_VALUE_MAX bytes, the other check the
+ * runtime makes there: a longer one it could not hold and would ignore. */
 static const char *parse_traceparent(const char *arg)
 {
-    if (!is_valid_traceparent(arg))
+    if (strlen(arg) > CTXVAR_VALUE_MAX || !ctxvar__w3c_traceparent_valid(arg))
         fail_usage("invalid traceparent '", arg,
                    "' (expected 00-<32 hex>-<16 hex>-<2 hex>, lowercase, ids not all zero)");
     return arg;
@@ -402,7 +324,7 @@ static int parse_options(int argc, char **argv, struct setting *settings,
         if (strcmp(arg, "--help") == 0)
             print_and_exit(usage_text);
         if (strcmp(arg, "--version") == 0)
-            print_and_exit("ctxrun (ctxvar) " CTXRUN_VERSION "\n");
+            print_and_exit("ctxrun (ctxvar) " CTXVAR_VERSION "\n");
         if (strcmp(arg, "--set") == 0) {
             if (i + 1 >= argc)
                 fail_usage("--set expects NAME=VALUE", NULL, "");
@@ -530,14 +452,12 @@ static void update_preload(const char *lib)
     free(joined);
 }
 
-/* W3C baggage-octet: printable ASCII except '"', ',', ';' and '\'.  '%' is a
- * baggage-octet but must be encoded too, or a literal "%41" would decode to
- * "A" on the other side. */
+/* Whether c goes into BAGGAGE as it is: a baggage-octet other than '%',
+ * which must be encoded too, or a literal "%41" would decode to "A" on the
+ * other side.  The runtime's encoder makes the same choice. */
 static int is_plain_octet(unsigned char c)
 {
-    return c == 0x21 || (c >= 0x23 && c <= 0x2B && c != 0x25) ||
-           (c >= 0x2D && c <= 0x3A) || (c >= 0x3C && c <= 0x5B) ||
-           (c >= 0x5D && c <= 0x7E);
+    return ctxvar__w3c_is_baggage_octet(c) && c != '%';
 }
 
 /* Appends the percent-encoding of value at out; returns the new end. */

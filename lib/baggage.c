@@ -1,5 +1,7 @@
-/* baggage.c - W3C Baggage and Trace Context: decoding a baggage header into
- * a context, encoding a context as one, and checking a traceparent.
+/* baggage.c - W3C Baggage: decoding a baggage header into a context, and
+ * encoding a context as one.  The byte-level rules (baggage-octet, OWS, the
+ * variable-name rule, the trace headers, traceparent) are in w3c.h, shared
+ * with the ctxrun launcher.
  *
  *   baggage     = list-member *( OWS "," OWS list-member )
  *   list-member = key OWS "=" OWS value *( OWS ";" OWS property )
@@ -15,27 +17,12 @@
 
 #include "runtime.h"
 #include "text.h"
-
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
-
-/* baggage-octet: printable US-ASCII but space, '"', ',', ';' and '\'. */
-static int is_baggage_octet(unsigned char c)
-{
-    return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) ||
-           (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
-    return -1;
-}
+#include "w3c.h"
 
 static void trim(const char **begin, const char **end)
 {
-    while (*begin < *end && is_ows(**begin)) (*begin)++;
-    while (*end > *begin && is_ows((*end)[-1])) (*end)--;
+    while (*begin < *end && ctxvar__w3c_is_ows(**begin)) (*begin)++;
+    while (*end > *begin && ctxvar__w3c_is_ows((*end)[-1])) (*end)--;
 }
 
 /* The length of the well-formed UTF-8 sequence at s (n bytes left), or 0
@@ -72,8 +59,8 @@ static long decode_value(const char *begin, const char *end, char *out, const ch
     for (const char *p = begin; p < end; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '%') {
-            int hi = end - p >= 3 ? hex_value((unsigned char)p[1]) : -1;
-            int lo = hi >= 0 ? hex_value((unsigned char)p[2]) : -1;
+            int hi = end - p >= 3 ? ctxvar__w3c_hex_value((unsigned char)p[1]) : -1;
+            int lo = hi >= 0 ? ctxvar__w3c_hex_value((unsigned char)p[2]) : -1;
             if (lo < 0) {
                 *why = "bad percent-escape in value";
                 return -1;
@@ -84,7 +71,7 @@ static long decode_value(const char *begin, const char *end, char *out, const ch
                 return -1;
             }
             p += 2;
-        } else if (!is_baggage_octet(c) && c < 0x80) {
+        } else if (!ctxvar__w3c_is_baggage_octet(c) && c < 0x80) {
             *why = "value holds a byte that must be percent-encoded";
             return -1;
         }
@@ -125,9 +112,9 @@ static int apply_member(const char *begin, const char *end, unsigned index, ctxv
     trim(&key, &key_end);
     if (!eq) {
         why = "no '='";
-    } else if (!ctxvar__valid_name(key, (size_t)(key_end - key))) {
+    } else if (!ctxvar__w3c_name_valid(key, (size_t)(key_end - key))) {
         why = "key is not a valid variable name";
-    } else if (ctxvar__is_trace_header(key, (size_t)(key_end - key))) {
+    } else if (ctxvar__w3c_is_trace_header(key, (size_t)(key_end - key))) {
         why = "traceparent and tracestate travel in their own headers";
     } else {
         const char *v = eq + 1, *v_end = end;
@@ -168,12 +155,6 @@ int ctxvar__baggage_decode(const char *header, const ctxvar_ctx *base, ctxvar_ct
     return 0;
 }
 
-int ctxvar__is_trace_header(const char *name, size_t len)
-{
-    return (len == 11 && memcmp(name, "traceparent", 11) == 0) ||
-           (len == 10 && memcmp(name, "tracestate", 10) == 0);
-}
-
 /* ---- Encoding ------------------------------------------------------------ */
 
 static size_t encoded_value_length(const ctxvar__binding *b)
@@ -181,7 +162,7 @@ static size_t encoded_value_length(const ctxvar__binding *b)
     size_t n = 0;
     for (size_t i = 0; i < b->len; i++) {
         unsigned char c = (unsigned char)b->value[i];
-        n += (is_baggage_octet(c) && c != '%') ? 1 : 3;
+        n += (ctxvar__w3c_is_baggage_octet(c) && c != '%') ? 1 : 3;
     }
     return n;
 }
@@ -196,7 +177,7 @@ static int encode_member(const ctxvar__binding *b, void *p)
     static const char hex[] = "0123456789ABCDEF";
     struct encoding *e = p;
     const struct ctxvar *var = b->var;
-    if (var->name[0] == '_' || ctxvar__is_trace_header(var->name, var->name_len)) return 0;
+    if (var->name[0] == '_' || ctxvar__w3c_is_trace_header(var->name, var->name_len)) return 0;
     size_t member = var->name_len + 1 + encoded_value_length(b);
     size_t with_comma = member + (e->members ? 1 : 0);
     if (e->members == CTXVAR_BAGGAGE_MAX_MEMBERS ||
@@ -209,7 +190,7 @@ static int encode_member(const ctxvar__binding *b, void *p)
     ctxvar__text_put(&e->text, "=", 1);
     for (size_t i = 0; i < b->len; i++) {
         unsigned char c = (unsigned char)b->value[i];
-        if (is_baggage_octet(c) && c != '%') {
+        if (ctxvar__w3c_is_baggage_octet(c) && c != '%') {
             ctxvar__text_put(&e->text, (const char *)&c, 1);
         } else {
             char escape[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -232,33 +213,4 @@ size_t ctxvar__baggage_encode_in(const ctxvar_ctx *c, char *buf, size_t size, si
 size_t ctxvar__baggage_encode(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped)
 {
     return ctxvar__baggage_encode_in(c, buf, size, dropped, NULL, 0);
-}
-
-/* ---- traceparent ----------------------------------------------------------- */
-
-static int lower_hex(const char *s, size_t n, int *all_zero)
-{
-    *all_zero = 1;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
-        if (c != '0') *all_zero = 0;
-    }
-    return 1;
-}
-
-/* W3C Trace Context, section 3.2: version-traceid-parentid-flags.  Version
- * ff is invalid; version 00 is exactly 55 characters; a higher version is
- * read by its first four fields and may go on after a '-'. */
-int ctxvar__traceparent_valid(const char *v)
-{
-    int zero;
-    size_t len = strnlen(v, CTXVAR_VALUE_MAX + 1);
-    if (len < 55 || !lower_hex(v, 2, &zero) || (v[0] == 'f' && v[1] == 'f')) return 0;
-    if (v[2] != '-' || v[35] != '-' || v[52] != '-') return 0;
-    if (!lower_hex(v + 3, 32, &zero) || zero) return 0;
-    if (!lower_hex(v + 36, 16, &zero) || zero) return 0;
-    if (!lower_hex(v + 53, 2, &zero)) return 0;
-    if (v[0] == '0' && v[1] == '0') return len == 55;
-    return len == 55 || v[55] == '-';
 }

@@ -186,6 +186,18 @@ TEST(baggage_with_debug_still_applies_good_members, RUNTIME,
      "BAGGAGE=a=1,noequals\nCTXVAR_DEBUG=1")
 TEST(baggage_empty_seeds_nothing, RUNTIME, "BAGGAGE=")
 
+/* The rules ctxrun and the runtime share (lib/w3c.h): test-w3c.c */
+TEST(w3c_name_rule_is_what_ctxvar_named_accepts, RUNTIME, NULL)
+TEST(w3c_name_rule_every_byte, RUNTIME, NULL)
+TEST(w3c_traceparent_rule_is_what_set_traceparent_accepts, RUNTIME, NULL)
+TEST(w3c_traceparent_rule_has_no_length_limit, RUNTIME, NULL)
+TEST(w3c_baggage_octets_are_exactly_w3cs, RUNTIME, NULL)
+TEST(w3c_baggage_octets_are_what_the_decoder_takes_raw, RUNTIME, NULL)
+TEST(w3c_encoder_escapes_all_but_baggage_octets, RUNTIME, NULL)
+TEST(w3c_hex_digits_either_case, RUNTIME, NULL)
+TEST(w3c_ows_is_space_and_tab, RUNTIME, NULL)
+TEST(w3c_trace_headers_are_never_baggage_members, RUNTIME, NULL)
+
 /* No runtime: test-noruntime.c */
 TEST(noruntime_runtime_present_is_0, NO_RUNTIME, NULL)
 TEST(noruntime_named_returns_null, NO_RUNTIME, NULL)
