@@ -18,18 +18,22 @@ WARN    := -std=c11 -Wall -Wextra -Werror
 B       := build
 
 # The runtime: hidden visibility plus a version script, so only the API and
-# the interposers are exported, unversioned (pitfall 1).  TLS descriptors
-# make the per-thread state cheap to reach from a preloaded library without
-# the initial-exec model that a dlopen()ed library must not use (pitfall 13).
+# the interposers are exported, unversioned: an unversioned definition
+# satisfies binaries that reference pthread_create@GLIBC_2.2.5 (built before
+# glibc 2.34) as well as @GLIBC_2.34.  TLS descriptors make the per-thread
+# state cheap to reach from a preloaded library without the initial-exec
+# model, which would make a dlopen() of the library fail when static TLS is
+# short; -z nodelete keeps a dlclose() from unmapping code that threads are
+# still running.  See docs/interposing.md, "Symbol versions" and "TLS model
+# and -z nodelete".
 # -fexceptions lets ctxvar_run restore the caller's context while a C++
 # exception, pthread_exit or cancellation unwinds through it.
 RUNTIME_CFLAGS := $(WARN) -fPIC -pthread -fvisibility=hidden -fexceptions \
                   -mtls-dialect=gnu2 -D_GNU_SOURCE -DCTXVAR_BUILDING_RUNTIME -Ilib
 RUNTIME_LDFLAGS := -shared -pthread -Wl,--version-script=shim/exports.map \
                    -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
-RUNTIME_SRCS := lib/store.c lib/runtime.c lib/baggage.c shim/interpose.c shim/openmp.c \
-                shim/notify.c shim/exec.c
-RUNTIME_HDRS := lib/ctxvar.h lib/store.h lib/runtime.h lib/baggage.h lib/alloc.h lib/text.h
+RUNTIME_SRCS := $(wildcard lib/*.c shim/*.c)
+RUNTIME_HDRS := $(wildcard lib/*.h shim/*.h)
 
 .PHONY: all test check install uninstall clean demo bench soak fault fuzz
 all: $(B)/libctxvar.so $(B)/ctxrun
@@ -45,13 +49,13 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) -DCTXVAR_FAULT_INJECTION $(RUNTIME_SRCS) \
 	    $(RUNTIME_LDFLAGS) -o $@ -ldl
 
--include launcher/launcher.mk
--include examples/examples.mk
--include tests/tests.mk
--include bats/bats.mk
--include tests/reliability.mk
--include bench/bench.mk
--include fuzz/fuzz.mk
+include launcher/launcher.mk
+include examples/examples.mk
+include tests/tests.mk
+include bats/bats.mk
+include tests/reliability.mk
+include bench/bench.mk
+include fuzz/fuzz.mk
 
 # One line "N passed, N failed" over every suite; non-zero on any failure.
 test: all

@@ -123,3 +123,17 @@ $(BATS_DIR)/dlopen_worker: $(BATS_SRC)/dlopen_worker.c $(BATS_DEPS)
 $(BATS_DIR)/small_stack_spawn: $(BATS_SRC)/small_stack_spawn.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
+
+# A C++ exception through the runtime's frames, in each way a program may
+# link its unwinder and C++ library (bats/exceptions.bats).
+EXCEPTION_PROGRAMS := $(addprefix $(BATS_DIR)/exception_, shared static_libgcc static_both)
+test: $(EXCEPTION_PROGRAMS)
+$(BATS_DIR)/exception_shared: $(BATS_SRC)/exception_link.cpp $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CXX) $< -o $@
+$(BATS_DIR)/exception_static_libgcc: $(BATS_SRC)/exception_link.cpp $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CXX) -static-libgcc $< -o $@
+$(BATS_DIR)/exception_static_both: $(BATS_SRC)/exception_link.cpp $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CXX) -static-libgcc -static-libstdc++ $< -o $@

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # The environment: BAGGAGE seeds the main thread, CTXVAR_INHERIT=0 turns
 # inheritance off, CTXVAR_DEBUG=1 explains on stderr; and with no runtime the
-# API degrades (api.md "Environment", "Header-only binding").
+# API degrades: get gives the fallback, set gives ENOSYS, and BAGGAGE is not
+# read (lib/ctxvar.h, section 1 on the header alone and section 8 on the
+# environment).
 
 load helpers
 

@@ -2,8 +2,11 @@
 # Exit paths: cleanup handlers, C++ thread_local destructors and pthread key
 # destructors run while a thread exits; each still sees the context the
 # thread inherited, however the thread ends, and the thread's contexts are
-# all released by the time it is joined (shim pitfall 6; api.md
-# "Inheritance").
+# all released by the time it is joined.  Code after the start routine never
+# runs on pthread_exit or cancellation, and these destructors run after the
+# start routine has ended, so the runtime must keep the context until they
+# are done (docs/interposing.md, "Thread exit order"; lib/ctxvar.h,
+# section 1).
 
 load helpers
 

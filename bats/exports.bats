@@ -4,7 +4,9 @@
 # region and task entry points, SIGEV_THREAD timers and mq_notify, the ways
 # to start a process) and the
 # API, all unversioned so that binaries of either pthread_create version bind
-# to them (shim pitfalls 1, 7, 12; style.md 7).
+# to them.  Nothing else is exported, so that no internal name of the runtime
+# can collide with a name of the program's (docs/interposing.md, "Symbol
+# versions", "Bypasses in glibc >= 2.34" and "One copy, one TLS").
 
 load helpers
 

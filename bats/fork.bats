@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # fork: the child process keeps the forking thread's context and can use the
-# runtime, even while other threads were using it at the fork (api.md
-# "fork"; shim pitfall 9).
+# runtime, even while other threads were using it at the fork: a lock held
+# by a thread that does not exist in the child must not stay held there
+# (lib/ctxvar.h, section 1; docs/interposing.md, "fork").
 
 load helpers
 

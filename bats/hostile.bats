@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
-# Hostile input and security (issue 6, part 5): names and values at and past
-# every limit, invalid UTF-8 and control bytes, malformed and huge BAGGAGE,
-# huge environments: a clear error and nothing else.  Values never appear in
+# Hostile input and security: names and values at and past every limit,
+# invalid UTF-8 and control bytes, malformed and huge BAGGAGE, huge
+# environments: a clear error and nothing else.  Values never appear in
 # diagnostics; the environment is read with secure_getenv only.  Program:
 # bats/programs/hostile.c.
 

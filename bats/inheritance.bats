@@ -1,6 +1,10 @@
 #!/usr/bin/env bats
 # Inheritance: every way a program starts a thread hands the creator's
-# context to the new thread (api.md "Inheritance"; shim pitfalls 1, 3, 7).
+# context to the new thread (lib/ctxvar.h, section 1): binaries of either
+# pthread_create symbol version, threads started from another library's
+# constructor, and C11 and C++ threads, which glibc >= 2.34 starts without
+# calling pthread_create (docs/interposing.md, "Symbol versions", "Called
+# before our constructor" and "Bypasses in glibc >= 2.34").
 
 load helpers
 
@@ -75,7 +79,8 @@ EOF
 
 @test "a thread started by another library's constructor sees the BAGGAGE context" {
     # The constructor may run before the runtime's own: the runtime must
-    # initialise itself on first use (shim pitfall 3).
+    # initialise itself on first use (docs/interposing.md, "Called before
+    # our constructor").
     BAGGAGE='request_id=7' run -0 --separate-stderr preloaded "$PROGS/ctor_thread"
     expect_output <<'EOF'
 constructor: request_id=7

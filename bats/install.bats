@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# make install / uninstall (api.md "Artifacts"): PREFIX and DESTDIR on every
-# path, the installed launcher finds the installed runtime, and pkg-config's
-# flags build a linked program.
+# make install / uninstall of every artifact (the header, the runtime,
+# ctxrun, the pkg-config file and both man pages: INSTALLED below): PREFIX
+# and DESTDIR on every path, the installed launcher finds the installed
+# runtime, and pkg-config's flags build a linked program.
 
 load helpers
 

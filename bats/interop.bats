@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # ctxvar's W3C Baggage and Trace Context codecs against OpenTelemetry's own
 # JavaScript propagators (@opentelemetry/core's W3CBaggagePropagator and
-# W3CTraceContextPropagator, pinned in interop/package.json), issue 4 section 3.
+# W3CTraceContextPropagator, pinned in interop/package.json): the headers
+# ctxvar hands to other services must mean the same to the tracing systems
+# that read them.
 #
 # interop/corpus.json holds the cases on which both must agree; each side
 # encodes what the other decodes, and both decode every corpus header.
@@ -178,9 +180,9 @@ EOF
     [ "$output" = 'arg: 1k="v" j="1" "k x"="v" "k!"="v" "ключ"="v"' ]
 }
 
-# ctxvar keeps traceparent and tracestate in their own headers (issue 4
-# section 1), so as baggage keys they are skipped; to OpenTelemetry they are
-# ordinary baggage.
+# ctxvar keeps traceparent and tracestate in their own headers, TRACEPARENT
+# and TRACESTATE (lib/ctxvar.h, section 6), so as baggage keys they are
+# skipped; to OpenTelemetry they are ordinary baggage.
 @test "traceparent and tracestate as baggage keys: ctxvar skips them, OpenTelemetry keeps them" {
     run -0 ours decode -s "traceparent=00-$T-01,tracestate=a=b,j=1"
     [ "$output" = 'arg: j="1" skipped=2' ]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # How the runtime gets into a process: linked (-DCTXVAR_LINKED -lctxvar)
 # instead of preloaded, and loaded twice from two paths, where the second
-# copy must defer to the first (api.md "One store per process"; shim
-# pitfall 12).
+# copy must defer to the first: two stores would split the process's
+# contexts in two, and two sets of interposers would make each thread inherit
+# twice (docs/interposing.md, "One copy, one TLS").
 
 load helpers
 

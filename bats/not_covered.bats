@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# What is not claimed (ctxvar.h "Not covered"; shim pitfall 7): a static
+# What is not claimed (lib/ctxvar.h, "Not covered" in section 1;
+# docs/interposing.md, "Bypasses in glibc >= 2.34"): a static
 # binary ignores LD_PRELOAD, so the runtime never gets in and the program runs
 # as it always does; a thread started through a libc handle bypasses the
 # interposer and starts empty, yet may use the API.  (SIGEV_THREAD timers,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # Thread pools: a pool that knows nothing of ctxvar runs each wrapped task in
 # its submitter's context, and a worker never shows the context it inherited
-# once it has run a wrapped task (api.md "Thread pools"; ctxvar.h section 4,
-# the stale-context rule; shim pitfall 8).
+# once it has run a wrapped task (lib/ctxvar.h section 4, the stale-context
+# rule; docs/interposing.md, "Thread pools reuse threads (stale context)").
 
 load helpers
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Fault injection (issue 6, part 3): with the test build of the runtime
+# Fault injection: with the test build of the runtime
 # (build/fault/libctxvar.so), every allocation a scenario makes is failed in
 # turn, and the call must give its documented error and change nothing, or
 # succeed when the failing allocation was never reached.  The driver,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
-# Stress (issue 6, part 4), the short versions; `make soak` runs the long
-# ones and `make check` runs them under valgrind.  Programs:
-# tests/stress/lifecycle.c, model.c, fork_storm.c.
+# Stress, the short versions; `make soak` runs the long ones and `make check`
+# runs them under valgrind.  Programs: tests/stress/lifecycle.c, model.c,
+# fork_storm.c.
 
 load helpers
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # Secure execution: in a setuid program the runtime reads its variables with
 # secure_getenv, so BAGGAGE from an unprivileged caller seeds nothing, and the
-# loader drops an LD_PRELOADed runtime (api.md "Environment"; ctxvar.h "Not
-# covered"; shim pitfall 11).  Needs root, to make setuid-root programs that
-# an unprivileged user (nobody) then runs.
+# loader drops an LD_PRELOADed runtime (lib/ctxvar.h, section 8 and "Not
+# covered" in section 1; docs/interposing.md, "Secure execution").  Needs
+# root, to make setuid-root programs that an unprivileged user (nobody) then
+# runs.
 
 load helpers
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env bats
 # Transparency: a host program is never hurt.  Real threaded programs give
 # the same stdout, stderr and exit status plainly and under ctxrun, and
-# pthread_create returns what the real one returns (style.md 6; shim
-# pitfalls 4 and 5).
+# pthread_create returns what the real one returns.  The program never asked
+# for the runtime, so the runtime must not abort, exit, write to stdout or
+# change any call's result, attributes or errno; when it cannot do its part,
+# the real call still happens and ctxvar_stats counts it
+# (docs/interposing.md, "Snapshot in the parent before the real call" and
+# "attr and return value untouched").
 
 load helpers
 
@@ -149,7 +153,7 @@ EOF
     expect_transparent create_result "$PROGS/create_result"
 }
 
-# ---- Issue 6: more runtimes' threads, and a debugger -----------------------
+# ---- More runtimes' threads, and a debugger --------------------------------
 
 @test "node with worker_threads and libuv's fs and crypto pool prints the same under ctxrun" {
     command -v node >/dev/null || skip "node not installed"

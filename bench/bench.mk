@@ -1,4 +1,6 @@
-# bench/: `make bench`, the benchmark suite of issue 5.
+# bench/: `make bench`, the benchmark suite behind the Performance table of
+# README.md: every figure against a baseline measured in the same process or
+# the same run.
 #
 # The programs are built the way a user builds one: the header alone,
 # -Ilib -pthread -O2, nothing linked; bench/run.py runs them with and without

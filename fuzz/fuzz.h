@@ -1,5 +1,5 @@
 /* fuzz.h - what the libFuzzer targets share: the runtime's internal API
- * (the targets compile lib/store.c, lib/baggage.c and lib/runtime.c in, with
+ * (the targets compile the runtime's lib/ sources in, with
  * -DCTXVAR_BUILDING_RUNTIME, so the hidden functions are reachable), a check
  * macro that aborts so libFuzzer records the input, and context comparisons.
  * Every context a target makes is released: LeakSanitizer runs after each

@@ -1,4 +1,6 @@
-# fuzz/fuzz.mk - `make fuzz`: the libFuzzer targets of issue 4 section 4.
+# fuzz/fuzz.mk - `make fuzz`: the libFuzzer targets for what reads untrusted
+# bytes: the baggage decoder, the traceparent check and the seeding from the
+# environment.
 # Included by the top-level Makefile (B, RUNTIME_HDRS).
 #
 #   baggage_decode  ctxvar__baggage_decode on any bytes, then encode and
@@ -23,7 +25,7 @@
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 # -Wno-unused-variable: clang 14 calls a variable used only through
-# __attribute__((cleanup)) unused (lib/runtime.c's frame guards).
+# __attribute__((cleanup)) unused (shim/threads.c's trampolines).
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer -std=c11 -Wall -Wextra -Werror -Wno-unused-variable \
                 -pthread -D_GNU_SOURCE -DCTXVAR_BUILDING_RUNTIME -Ilib
@@ -31,16 +33,18 @@ FUZZ_TARGETS := baggage_decode traceparent seed_env
 FUZZ_BINS    := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 FUZZ_OPTIONS := -detect_leaks=1 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
-$(B)/fuzz/baggage_decode $(B)/fuzz/traceparent: $(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h \
-        lib/store.c lib/runtime.c lib/baggage.c $(RUNTIME_HDRS)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) lib/store.c lib/runtime.c lib/baggage.c $< -o $@ -ldl
+# The runtime's lib/ alone: nothing there calls into shim/.
+FUZZ_LIB_SRCS := $(wildcard lib/*.c)
 
-# seed_env.c includes lib/runtime.c itself, to reach the static function.
-$(B)/fuzz/seed_env: fuzz/seed_env.c fuzz/fuzz.h lib/store.c lib/runtime.c lib/baggage.c \
-        $(RUNTIME_HDRS)
+$(B)/fuzz/baggage_decode $(B)/fuzz/traceparent: $(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h \
+        $(FUZZ_LIB_SRCS) $(RUNTIME_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) lib/store.c lib/baggage.c $< -o $@ -ldl
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LIB_SRCS) $< -o $@ -ldl
+
+# seed_env.c includes lib/startup.c itself, to reach its static function.
+$(B)/fuzz/seed_env: fuzz/seed_env.c fuzz/fuzz.h $(FUZZ_LIB_SRCS) $(RUNTIME_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(filter-out lib/startup.c,$(FUZZ_LIB_SRCS)) $< -o $@ -ldl
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -1,9 +1,9 @@
 /* seed_env.c - libFuzzer target for the seeding path: what the runtime does
  * at load with BAGGAGE, TRACEPARENT and TRACESTATE.
  *
- * context_from_environment() is static in lib/runtime.c, so this target
- * includes runtime.c itself (and is built with lib/store.c and lib/baggage.c
- * only): the real function runs, unchanged, and nothing is added to lib/.
+ * context_from_environment() is static in lib/startup.c, so this target
+ * includes startup.c itself (and is built with the rest of lib/): the real
+ * function runs, unchanged, and nothing is added to lib/.
  * The environment is swapped per input by pointing environ at an array
  * built from the input (setenv would keep every old value alive).
  *
@@ -16,7 +16,7 @@
  * TRACEPARENT longer than 4096 bytes is not bound, and then neither is
  * TRACESTATE: a seed in the corpus found that it once was.)
  */
-#include "../lib/runtime.c"
+#include "../lib/startup.c"
 
 #include "fuzz.h"
 

@@ -1,7 +1,8 @@
 /* traceparent.c - libFuzzer target for ctxvar__traceparent_valid.
  *
  * The answer must equal reference_valid(), written here from the W3C Trace
- * Context text (section 3.2, and 4.3 on versions) independently of
+ * Context text (https://www.w3.org/TR/trace-context/, section 3.2, and 4.3
+ * on versions) independently of
  * lib/baggage.c, for the input itself, for its first 55 bytes, and for the
  * input mapped onto the traceparent template (random bytes rarely look like
  * a traceparent; the mapped ones do, so the valid paths get covered too).

@@ -10,12 +10,15 @@
  *      current directory, PATH or an environment variable: a launcher that
  *      could be made to preload a library planted by someone else would turn
  *      "run this with context" into "run this with arbitrary code"
- *      (shim-pitfalls item 11).  Two places are tried, in order:
+ *      (docs/interposing.md, "Secure execution").  Two places are tried,
+ *      in order:
  *          <dir of ctxrun>/libctxvar.so          the build tree (build/)
  *          <dir of ctxrun>/../lib/libctxvar.so   an install under PREFIX
  *   2. It appends that absolute path to LD_PRELOAD.  Appending, not
  *      prepending, keeps a dynamic ASan/TSan runtime first, where it must be
- *      (item 10).
+ *      to intercept everything before anything else does; ASan refuses to
+ *      start otherwise (docs/interposing.md, "Sanitizers first in
+ *      LD_PRELOAD").
  *   3. It merges the --set pairs and the members of --baggage values into
  *      BAGGAGE, and puts a --traceparent in TRACEPARENT: the runtime reads
  *      both at load to seed the main thread's context.  --set values are

@@ -360,42 +360,65 @@ struct ctxvar_task {
 #define CTXVAR__TOKEN_FILLED 0x63747876746f6b31ULL /* "ctxvtok1" */
 #define CTXVAR__TOKEN_USED   0x63747876746f6b30ULL /* "ctxvtok0" */
 
+/* Every function the runtime serves, in table order, declared once:
+ * X(return type, name after "ctxvar_", (parameters), (arguments), return
+ * keyword or nothing).  The table, the runtime's definitions of it, the
+ * linked-mode prototypes, the header-only wrappers and the no-runtime table
+ * are all made from this list.  Entries are only ever appended. */
+#define CTXVAR__API(X)                                                                       \
+    X(ctxvar *, named, (const char *name), (name), return)                                   \
+    X(const char *, name, (const ctxvar *v), (v), return)                                    \
+    X(const char *, get, (const ctxvar *v, const char *fallback), (v, fallback), return)     \
+    X(int, set, (ctxvar *v, const char *value, ctxvar_token *tok), (v, value, tok), return)  \
+    X(int, reset, (ctxvar_token *tok), (tok), return)                                        \
+    X(void, token_drop, (ctxvar_token *tok), (tok), )                                        \
+    X(ctxvar_ctx *, capture, (void), (), return)                                             \
+    X(ctxvar_ctx *, retain, (ctxvar_ctx *c), (c), return)                                    \
+    X(void, release, (ctxvar_ctx *c), (c), )                                                 \
+    X(ctxvar_ctx *, swap, (ctxvar_ctx *c), (c), return)                                      \
+    X(void *, run, (ctxvar_ctx *c, void *(*fn)(void *), void *arg), (c, fn, arg), return)    \
+    X(const char *, ctx_get, (const ctxvar_ctx *c, const ctxvar *v, const char *fallback),   \
+      (c, v, fallback), return)                                                              \
+    X(size_t, ctx_count, (const ctxvar_ctx *c), (c), return)                                 \
+    X(int, ctx_foreach,                                                                      \
+      (const ctxvar_ctx *c, int (*fn)(const char *name, const char *value, void *arg),       \
+       void *arg),                                                                           \
+      (c, fn, arg), return)                                                                  \
+    X(ctxvar_task *, wrap, (void (*fn)(void *), void *arg), (fn, arg), return)               \
+    X(ctxvar_task *, wrap_ret, (void *(*fn)(void *), void *arg), (fn, arg), return)          \
+    X(void, task_run, (void *task), (task), )                                                \
+    X(void *, task_call, (void *task), (task), return)                                       \
+    X(void, task_free, (ctxvar_task *t), (t), )                                              \
+    X(int, format, (char *buf, size_t size), (buf, size), return)                            \
+    X(int, stats, (struct ctxvar_stats *out), (out), return)                                 \
+    X(const char *, version, (void), (), return)                                             \
+    X(void, clear, (void), (), )                                                             \
+    X(int, baggage_encode, (const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped),   \
+      (c, buf, size, dropped), return)                                                       \
+    X(int, baggage_current, (char *buf, size_t size, size_t *dropped), (buf, size, dropped), \
+      return)                                                                                \
+    X(int, baggage_decode,                                                                   \
+      (const char *value, const ctxvar_ctx *base, ctxvar_ctx **out, size_t *skipped),        \
+      (value, base, out, skipped), return)                                                   \
+    X(int, set_traceparent, (const char *value, ctxvar_token *tok), (value, tok), return)
+
 /* The binding between this header and the runtime: one table of functions
- * that the runtime exports as ctxvar__runtime_v1.  Fields are only ever
- * appended; size tells how many a runtime has. */
+ * that the runtime exports as ctxvar__runtime_v1.  size tells how many
+ * fields a runtime has. */
+#define CTXVAR__TABLE_FIELD(ret, name, params, args, ret_kw) ret(*name) params;
 struct ctxvar__runtime {
     unsigned abi;                       /* CTXVAR__ABI */
     unsigned size;                      /* sizeof the runtime's table */
-    ctxvar *(*named)(const char *name);
-    const char *(*name)(const ctxvar *v);
-    const char *(*get)(const ctxvar *v, const char *fallback);
-    int (*set)(ctxvar *v, const char *value, ctxvar_token *tok);
-    int (*reset)(ctxvar_token *tok);
-    void (*token_drop)(ctxvar_token *tok);
-    ctxvar_ctx *(*capture)(void);
-    ctxvar_ctx *(*retain)(ctxvar_ctx *c);
-    void (*release)(ctxvar_ctx *c);
-    ctxvar_ctx *(*swap)(ctxvar_ctx *c);
-    void *(*run)(ctxvar_ctx *c, void *(*fn)(void *), void *arg);
-    const char *(*ctx_get)(const ctxvar_ctx *c, const ctxvar *v, const char *fallback);
-    size_t (*ctx_count)(const ctxvar_ctx *c);
-    int (*ctx_foreach)(const ctxvar_ctx *c,
-                       int (*fn)(const char *, const char *, void *), void *arg);
-    ctxvar_task *(*wrap)(void (*fn)(void *), void *arg);
-    ctxvar_task *(*wrap_ret)(void *(*fn)(void *), void *arg);
-    void (*task_run)(void *task);
-    void *(*task_call)(void *task);
-    void (*task_free)(ctxvar_task *t);
-    int (*format)(char *buf, size_t size);
-    int (*stats)(struct ctxvar_stats *out);
-    const char *(*version)(void);
-    void (*clear)(void);
-    int (*baggage_encode)(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped);
-    int (*baggage_current)(char *buf, size_t size, size_t *dropped);
-    int (*baggage_decode)(const char *value, const ctxvar_ctx *base, ctxvar_ctx **out,
-                          size_t *skipped);
-    int (*set_traceparent)(const char *value, ctxvar_token *tok);
+    CTXVAR__API(CTXVAR__TABLE_FIELD)
 };
+
+/* A table entry's initializer: by name in C, in order in C++ (whose
+ * designated initializers came with C++20). */
+#ifdef __cplusplus
+#define CTXVAR__FIELD_INIT(name, value) value,
+#else
+#define CTXVAR__FIELD_INIT(name, value) .name = value,
+#endif
 #define CTXVAR__ABI 1
 #define CTXVAR__RUNTIME_SYMBOL "ctxvar__runtime_v1"
 
@@ -418,37 +441,9 @@ static inline const char *ctxvar__error_text(int err)
 #if defined(CTXVAR_LINKED) || defined(CTXVAR_BUILDING_RUNTIME)
 
 /* The runtime's exported functions, called directly. */
-ctxvar *ctxvar_named(const char *name);
-const char *ctxvar_name(const ctxvar *v);
-const char *ctxvar_get(const ctxvar *v, const char *fallback);
-int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok);
-int ctxvar_reset(ctxvar_token *tok);
-void ctxvar_token_drop(ctxvar_token *tok);
-ctxvar_ctx *ctxvar_capture(void);
-ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c);
-void ctxvar_release(ctxvar_ctx *c);
-ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c);
-void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg);
-const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v, const char *fallback);
-size_t ctxvar_ctx_count(const ctxvar_ctx *c);
-int ctxvar_ctx_foreach(const ctxvar_ctx *c,
-                       int (*fn)(const char *name, const char *value, void *arg),
-                       void *arg);
-ctxvar_task *ctxvar_wrap(void (*fn)(void *), void *arg);
-void ctxvar_task_run(void *task);
-ctxvar_task *ctxvar_wrap_ret(void *(*fn)(void *), void *arg);
-void *ctxvar_task_call(void *task);
-void ctxvar_task_free(ctxvar_task *t);
-int ctxvar_format(char *buf, size_t size);
-void ctxvar_clear(void);
-int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped);
-int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped);
-int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base, ctxvar_ctx **out,
-                          size_t *skipped);
-int ctxvar_set_traceparent(const char *value, ctxvar_token *tok);
+#define CTXVAR__PROTOTYPE(ret, name, params, args, ret_kw) ret ctxvar_##name params;
+CTXVAR__API(CTXVAR__PROTOTYPE)
 int ctxvar_runtime_present(void);
-int ctxvar_stats(struct ctxvar_stats *out);
-const char *ctxvar_version(void);
 const char *ctxvar_strerror(int err);
 
 #else /* header-only: bind to the runtime at first use */
@@ -547,18 +542,10 @@ static int ctxvar__absent_set_traceparent(const char *value, ctxvar_token *tok)
 /* This translation unit's answer to "which runtime?", found once. */
 static const struct ctxvar__runtime *ctxvar__bound CTXVAR__UNUSED;
 
+#define CTXVAR__ABSENT_INIT(ret, name, params, args, ret_kw) \
+    CTXVAR__FIELD_INIT(name, ctxvar__absent_##name)
 static const struct ctxvar__runtime ctxvar__absent CTXVAR__UNUSED = {
-    CTXVAR__ABI, sizeof(struct ctxvar__runtime),
-    ctxvar__absent_named, ctxvar__absent_name, ctxvar__absent_get,
-    ctxvar__absent_set, ctxvar__absent_reset, ctxvar__absent_token_drop,
-    ctxvar__absent_capture, ctxvar__absent_retain, ctxvar__absent_release,
-    ctxvar__absent_swap, ctxvar__absent_run, ctxvar__absent_ctx_get,
-    ctxvar__absent_ctx_count, ctxvar__absent_ctx_foreach, ctxvar__absent_wrap,
-    ctxvar__absent_wrap_ret, ctxvar__absent_task_run, ctxvar__absent_task_call,
-    ctxvar__absent_task_free, ctxvar__absent_format, ctxvar__absent_stats,
-    ctxvar__absent_version, ctxvar__absent_clear, ctxvar__absent_baggage_encode,
-    ctxvar__absent_baggage_current, ctxvar__absent_baggage_decode,
-    ctxvar__absent_set_traceparent,
+    CTXVAR__ABI, sizeof(struct ctxvar__runtime), CTXVAR__API(CTXVAR__ABSENT_INIT)
 };
 
 static CTXVAR__COLD CTXVAR__UNUSED const struct ctxvar__runtime *ctxvar__bind(void)
@@ -585,51 +572,10 @@ static inline const struct ctxvar__runtime *ctxvar__rt(void)
     return CTXVAR__UNLIKELY(!rt) ? ctxvar__bind() : rt;
 }
 
-static inline ctxvar *ctxvar_named(const char *name) { return ctxvar__rt()->named(name); }
-static inline const char *ctxvar_name(const ctxvar *v) { return ctxvar__rt()->name(v); }
-static inline const char *ctxvar_get(const ctxvar *v, const char *fallback)
-{ return ctxvar__rt()->get(v, fallback); }
-static inline int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
-{ return ctxvar__rt()->set(v, value, tok); }
-static inline int ctxvar_reset(ctxvar_token *tok) { return ctxvar__rt()->reset(tok); }
-static inline void ctxvar_token_drop(ctxvar_token *tok) { ctxvar__rt()->token_drop(tok); }
-static inline ctxvar_ctx *ctxvar_capture(void) { return ctxvar__rt()->capture(); }
-static inline ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return ctxvar__rt()->retain(c); }
-static inline void ctxvar_release(ctxvar_ctx *c) { ctxvar__rt()->release(c); }
-static inline ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c) { return ctxvar__rt()->swap(c); }
-static inline void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
-{ return ctxvar__rt()->run(c, fn, arg); }
-static inline const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
-                                         const char *fallback)
-{ return ctxvar__rt()->ctx_get(c, v, fallback); }
-static inline size_t ctxvar_ctx_count(const ctxvar_ctx *c) { return ctxvar__rt()->ctx_count(c); }
-static inline int ctxvar_ctx_foreach(const ctxvar_ctx *c,
-                                     int (*fn)(const char *name, const char *value,
-                                               void *arg),
-                                     void *arg)
-{ return ctxvar__rt()->ctx_foreach(c, fn, arg); }
-static inline ctxvar_task *ctxvar_wrap(void (*fn)(void *), void *arg)
-{ return ctxvar__rt()->wrap(fn, arg); }
-static inline void ctxvar_task_run(void *task) { ctxvar__rt()->task_run(task); }
-static inline ctxvar_task *ctxvar_wrap_ret(void *(*fn)(void *), void *arg)
-{ return ctxvar__rt()->wrap_ret(fn, arg); }
-static inline void *ctxvar_task_call(void *task) { return ctxvar__rt()->task_call(task); }
-static inline void ctxvar_task_free(ctxvar_task *t) { ctxvar__rt()->task_free(t); }
-static inline int ctxvar_format(char *buf, size_t size) { return ctxvar__rt()->format(buf, size); }
+#define CTXVAR__WRAPPER(ret, name, params, args, ret_kw) \
+    static inline ret ctxvar_##name params { ret_kw ctxvar__rt()->name args; }
+CTXVAR__API(CTXVAR__WRAPPER)
 static inline int ctxvar_runtime_present(void) { return ctxvar__rt() != &ctxvar__absent; }
-static inline int ctxvar_stats(struct ctxvar_stats *out) { return ctxvar__rt()->stats(out); }
-static inline const char *ctxvar_version(void) { return ctxvar__rt()->version(); }
-static inline void ctxvar_clear(void) { ctxvar__rt()->clear(); }
-static inline int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size,
-                                        size_t *dropped)
-{ return ctxvar__rt()->baggage_encode(c, buf, size, dropped); }
-static inline int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped)
-{ return ctxvar__rt()->baggage_current(buf, size, dropped); }
-static inline int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base,
-                                        ctxvar_ctx **out, size_t *skipped)
-{ return ctxvar__rt()->baggage_decode(value, base, out, skipped); }
-static inline int ctxvar_set_traceparent(const char *value, ctxvar_token *tok)
-{ return ctxvar__rt()->set_traceparent(value, tok); }
 static inline const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
 
 #endif /* CTXVAR_LINKED */

@@ -31,7 +31,7 @@
  * WHY IT IS SIMPLER THAN CPYTHON'S
  *
  * A variable's hash is not a hash of its name: it is a bijective mix of a
- * serial number given when the name is interned (runtime.c).  Distinct
+ * serial number given when the name is interned (lib/names.c).  Distinct
  * variables therefore have distinct 32-bit hashes, two hashes always part
  * within 7 levels, and there are no collision nodes.  Keys are compared by
  * pointer.  There are no array nodes either: at the sizes this library is
@@ -49,7 +49,7 @@
  * (`own`).  The lender is the node copied from, until chains of lenders are
  * BORROW_DEPTH long; then it is that node's twin, a flat copy made once and
  * kept by the node (see "BORROWING" below).  The one lender reference is
- * usually served by the calling thread's reference cache (runtime.c) with no
+ * usually served by the calling thread's reference cache (refcache.c) with no
  * atomic instruction at all, so a set/reset pair touches no shared counter.
  *
  * INVARIANTS
@@ -190,9 +190,9 @@ static void node_free(ctxvar_ctx *n, int is_root)
         if (n->bindings & bit) ctxvar__binding_release(item);
         else node_release(item);
     }
-    if (n->lender) ctxvar__node_give(n->lender, is_root);
+    if (n->lender) ctxvar__lender_give(n->lender, is_root);
     ctxvar_ctx *twin = atomic_load_explicit(&n->twin, memory_order_relaxed);
-    if (twin) ctxvar__node_drop(twin, 1, is_root);
+    if (twin) ctxvar__node_release(twin, 1, is_root);
     node_memory_put(n);
     if (is_root) ctxvar__count_live(-1);
 }
@@ -207,7 +207,7 @@ void ctxvar__ctx_release(ctxvar_ctx *c)
     if (c && drop_ref(&c->refs)) node_free(c, 1);
 }
 
-void ctxvar__node_drop(ctxvar_ctx *n, size_t refs, int is_root)
+void ctxvar__node_release(ctxvar_ctx *n, size_t refs, int is_root)
 {
     if (refs == 1 ? drop_ref(&n->refs)
                   : atomic_fetch_sub_explicit(&n->refs, refs, memory_order_acq_rel) == refs)
@@ -238,7 +238,7 @@ static void retain_slots(const ctxvar_ctx *n, uint32_t mask)
  *
  * Setting and resetting a variable is then a copy of each node on the path
  * and one lender reference per node, whatever the nodes' width, and those
- * references usually come from the thread's cache (runtime.c) with no
+ * references usually come from the thread's cache (refcache.c) with no
  * atomic instruction.  A twin that cannot be allocated fails the copy, like
  * any other allocation of it. */
 #define BORROW_DEPTH 8
@@ -283,7 +283,7 @@ static int share_slots(ctxvar_ctx *copy, const ctxvar_ctx *n, uint32_t changed,
     copy->lender = lender;
     copy->depth = (uint16_t)(lender->depth + 1);
     copy->own = changed & (copy->bindings | copy->children);
-    ctxvar__node_take(lender, anchor, is_root);
+    ctxvar__lender_take(lender, anchor, is_root);
     return 0;
 }
 

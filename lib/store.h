@@ -8,10 +8,9 @@
 #include <stdint.h>
 
 #include "ctxvar.h"
+#include "platform.h"
 
-#define CTXVAR__HIDDEN __attribute__((visibility("hidden")))
-
-/* A variable: interned by name in runtime.c, never freed.  Its hash is a
+/* A variable: interned by name in lib/names.c, never freed.  Its hash is a
  * bijective mix of a unique serial number, so no two variables share one and
  * the map never needs collision nodes. */
 struct ctxvar {
@@ -59,32 +58,6 @@ struct ctxvar_ctx {
 
 uint32_t ctxvar__hash_serial(uint32_t serial) CTXVAR__HIDDEN;
 
-/* Nonzero once the runtime has seen that this CPU has POPCNT (runtime.c). */
-extern atomic_int ctxvar__cpu_has_popcnt CTXVAR__HIDDEN;
-
-/* Bits set in x.  Without -mpopcnt, __builtin_popcount is a call into
- * libgcc, which makes every lookup save registers.  x86-64's baseline has no
- * POPCNT, so the instruction is used when the CPU was seen to have it, and
- * five inline arithmetic steps otherwise. */
-static inline unsigned ctxvar__popcount(uint32_t x)
-{
-#if defined(__POPCNT__)
-    return (unsigned)__builtin_popcount(x);
-#else
-#if defined(__x86_64__)
-    if (__builtin_expect(atomic_load_explicit(&ctxvar__cpu_has_popcnt, memory_order_relaxed), 1)) {
-        uint32_t bits = 0; /* (for cppcheck, which does not read asm) */
-        __asm__("popcntl %1, %0" : "=r"(bits) : "rm"(x) : "cc");
-        return bits;
-    }
-#endif
-    x = x - ((x >> 1) & 0x55555555u);
-    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-    x = (x + (x >> 4)) & 0x0f0f0f0fu;
-    return (x * 0x01010101u) >> 24;
-#endif
-}
-
 /* Bindings.  new returns NULL when out of memory. */
 ctxvar__binding *ctxvar__binding_new(const struct ctxvar *var, const char *value,
                                      size_t len) CTXVAR__HIDDEN;
@@ -96,8 +69,10 @@ static inline ctxvar__binding *ctxvar__binding_retain(const ctxvar__binding *b)
     return owned;
 }
 
-/* Contexts.  NULL is the empty context.  retain/release accept NULL. */
-static inline ctxvar_ctx *ctxvar__ctx_retain(const ctxvar_ctx *c)
+/* Contexts.  NULL is the empty context.  retain/release accept NULL.
+ * (retain and the two predicates below run in a new thread before its
+ * start routine, hence the marks: lib/platform.h.) */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__ctx_retain(const ctxvar_ctx *c)
 {
     ctxvar_ctx *owned = (ctxvar_ctx *)c;
     if (owned) atomic_fetch_add_explicit(&owned->refs, 1, memory_order_relaxed);
@@ -107,15 +82,22 @@ void ctxvar__ctx_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
 
 /* Drops `refs` references to node n at once (a root when is_root), freeing
  * it when they were the last. */
-void ctxvar__node_drop(ctxvar_ctx *n, size_t refs, int is_root) CTXVAR__HIDDEN;
+void ctxvar__node_release(ctxvar_ctx *n, size_t refs, int is_root) CTXVAR__HIDDEN;
 
-/* References on a lender, which runtime.c may serve from the calling
- * thread's reference cache instead of an atomic increment and decrement.
- * take: one more reference on n (a root when is_root), which stays alive at
- * least as long as the root `anchor` does.  give: one fewer, freeing n when
- * it was the last. */
-void ctxvar__node_take(ctxvar_ctx *n, const ctxvar_ctx *anchor, int is_root) CTXVAR__HIDDEN;
-void ctxvar__node_give(ctxvar_ctx *n, int is_root) CTXVAR__HIDDEN;
+/* Whether `anchor` is the root c or the root c borrows its slots from: the
+ * two a set or reset moves between. */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline int ctxvar__ctx_borrows_from(const ctxvar_ctx *c, const ctxvar_ctx *anchor)
+{
+    return anchor == c || anchor == c->lender;
+}
+
+/* Whether the root `anchor` lives at least as long as c (not NULL) does: it
+ * is c, the root c borrows from, or c's twin. */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline int ctxvar__ctx_keeps_alive(const ctxvar_ctx *c, const ctxvar_ctx *anchor)
+{
+    return ctxvar__ctx_borrows_from(c, anchor) ||
+           anchor == atomic_load_explicit(&c->twin, memory_order_relaxed);
+}
 
 static inline size_t ctxvar__ctx_count(const ctxvar_ctx *c) { return c ? c->count : 0; }
 
@@ -165,13 +147,27 @@ int ctxvar__ctx_visit_sorted_in(const ctxvar_ctx *c,
                                 int (*fn)(const ctxvar__binding *b, void *arg), void *arg,
                                 const ctxvar__binding **scratch, size_t room) CTXVAR__HIDDEN;
 
+/* ---- What the store asks of the runtime ------------------------------------
+ *
+ * The store calls back into the runtime (lib/refcache.c) for three services,
+ * the way a container calls an allocator: memory for nodes and bindings,
+ * references on the lenders copies borrow from, and the count of live
+ * contexts.  Each has a plain answer (malloc, an atomic add) that the
+ * runtime may beat with per-thread caches. */
+
 /* Memory for nodes and bindings, from the calling thread's free lists when
- * it has them (runtime.c); put must be given the size get was.  get returns
- * NULL when out of memory. */
+ * it has them; put must be given the size get was.  get returns NULL when
+ * out of memory. */
 void *ctxvar__memory_get(size_t size) CTXVAR__HIDDEN;
 void ctxvar__memory_put(void *p, size_t size) CTXVAR__HIDDEN;
 
-/* Counts live contexts (roots); defined in runtime.c. */
+/* One more reference on the lender n (a root when is_root), which lives at
+ * least as long as the root `anchor`; one fewer, freeing n when it was the
+ * last.  From and to the calling thread's reference cache when it can. */
+void ctxvar__lender_take(ctxvar_ctx *n, const ctxvar_ctx *anchor, int is_root) CTXVAR__HIDDEN;
+void ctxvar__lender_give(ctxvar_ctx *n, int is_root) CTXVAR__HIDDEN;
+
+/* Counts live contexts (roots) made (+1) or freed (-1). */
 void ctxvar__count_live(long delta) CTXVAR__HIDDEN;
 
 #endif

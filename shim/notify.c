@@ -1,7 +1,7 @@
 /* notify.c - SIGEV_THREAD notifications run in their creator's context.
  *
  * timer_create and mq_notify with SIGEV_THREAD make glibc call a function on
- * a thread of its own, started without pthread_create (pitfall 7), so no
+ * a thread of its own, started without pthread_create, so no
  * context would reach it.  We register a trampoline instead, with a record
  * {function, value, snapshot} as its value: each notification runs the
  * caller's function with the caller's value, in the snapshot taken when the
@@ -12,9 +12,12 @@
  * its way, and POSIX leaves open whether one can arrive after timer_delete.
  * So timer_delete, a replaced or cancelled mq_notify, and mq_close retire the
  * record rather than free it; retired records are freed, with their
- * snapshot, once they have been retired for RETIRE_SECONDS.  The registry
- * takes a mutex, on these calls only, and pthread_atfork keeps a forked child
- * from finding it held (pitfall 9).
+ * snapshot, once they have been retired for RETIRE_SECONDS.  Live records
+ * are found by a hash of their timer or queue, and retired ones wait in
+ * retirement order, so each call costs O(1) however many timers the program
+ * makes and deletes.  The registry takes a mutex, on these calls only, and
+ * pthread_atfork keeps a forked child from finding it held by a thread it
+ * does not have.
  *
  * Not covered: POSIX AIO (aio_read, aio_write, lio_listio) and
  * getaddrinfo_a notifications; their SIGEV_THREAD callbacks start empty.
@@ -26,52 +29,57 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "runtime.h"
 
 #define RETIRE_SECONDS 2
+#define BUCKETS 256
 
 enum notify_kind { NOTIFY_TIMER, NOTIFY_MQ };
 
 struct notify {
-    void (*fn)(union sigval);
-    union sigval value;
-    ctxvar_ctx *context;            /* owned */
+    struct ctxvar__callback cb;     /* fn: the program's notify function */
+    union sigval value;             /* the program's value */
     enum notify_kind kind;
-    timer_t timer;                  /* NOTIFY_TIMER */
-    mqd_t mq;                       /* NOTIFY_MQ */
+    uintptr_t id;                   /* the timer_t or mqd_t, as a number */
     struct timespec retired_at;
-    struct notify *next;
+    struct notify *next;            /* in its bucket, or in the retired queue */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct notify *registered;   /* live timers and message queues */
-static struct notify *retired;      /* newest first */
+static struct notify *live[BUCKETS];                /* by (kind, id) */
+static struct notify *retired_oldest, *retired_newest;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void lock_registry(void) { pthread_mutex_lock(&registry_lock); }
 static void unlock_registry(void) { pthread_mutex_unlock(&registry_lock); }
 static void register_atfork(void) { pthread_atfork(lock_registry, unlock_registry, unlock_registry); }
 
-struct call {
-    void (*fn)(union sigval);
-    union sigval value;
-};
-
-static void call_notify(void *p)
+static uintptr_t timer_id(timer_t timer)
 {
-    const struct call *c = p;
-    c->fn(c->value);
+    uintptr_t id = 0;
+    memcpy(&id, &timer, sizeof timer < sizeof id ? sizeof timer : sizeof id);
+    return id;
 }
 
-static void run_notification(union sigval value)
+static struct notify **bucket(enum notify_kind kind, uintptr_t id)
 {
-    const struct notify *n = value.sival_ptr;
-    struct call c = {n->fn, n->value};
-    ctxvar__run_in(n->context, call_notify, &c);
+    return &live[(id * 2 + (uintptr_t)kind) % BUCKETS];
+}
+
+static void call_notify(const struct ctxvar__callback *cb, void *value)
+{
+    ((void (*)(union sigval))cb->fn)(*(union sigval *)value);
+}
+
+static void run_notification(union sigval ours)
+{
+    struct notify *n = ours.sival_ptr;
+    union sigval value = n->value;
+    ctxvar__callback_invoke(&n->cb, call_notify, &value);
 }
 
 /* A record for sev (SIGEV_THREAD), and in *ours the sigevent to pass on
@@ -79,16 +87,11 @@ static void run_notification(union sigval value)
 static struct notify *prepare(const struct sigevent *sev, enum notify_kind kind,
                               struct sigevent *ours)
 {
-    if (!sev || sev->sigev_notify != SIGEV_THREAD || !ctxvar__propagation_enabled())
-        return NULL;
-    struct notify *n = ctxvar__alloc(sizeof *n);
-    if (!n) {
-        ctxvar__debug("SIGEV_THREAD: out of memory; the notification runs without context");
-        return NULL;
-    }
-    n->fn = sev->sigev_notify_function;
+    if (!sev || sev->sigev_notify != SIGEV_THREAD) return NULL;
+    struct notify *n = ctxvar__callback_new(sizeof *n, (void (*)(void))sev->sigev_notify_function,
+                                            NULL, "SIGEV_THREAD");
+    if (!n) return NULL;
     n->value = sev->sigev_value;
-    n->context = ctxvar__capture_for_child();
     n->kind = kind;
     n->next = NULL;
     *ours = *sev;
@@ -97,67 +100,57 @@ static struct notify *prepare(const struct sigevent *sev, enum notify_kind kind,
     return n;
 }
 
-static void discard(struct notify *n)
-{
-    ctxvar__ctx_release(n->context);
-    free(n);
-}
-
-/* With the lock held: frees records retired long enough ago. */
+/* With the lock held: frees the records retired long enough ago, oldest
+ * first, stopping at the first that is not. */
 static void sweep_retired(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    for (struct notify **link = &retired; *link;) {
-        if (now.tv_sec - (*link)->retired_at.tv_sec > RETIRE_SECONDS) {
-            /* Retired newest first: everything from here on is older. */
-            struct notify *old = *link;
-            *link = NULL;
-            while (old) {
-                struct notify *next = old->next;
-                discard(old);
-                old = next;
-            }
-            return;
-        }
-        link = &(*link)->next;
+    while (retired_oldest && now.tv_sec - retired_oldest->retired_at.tv_sec > RETIRE_SECONDS) {
+        struct notify *old = retired_oldest;
+        retired_oldest = old->next;
+        if (!retired_oldest) retired_newest = NULL;
+        ctxvar__callback_free(&old->cb);
     }
 }
 
-/* With the lock held: moves the registered record matching (kind, key) to
- * the retired list. */
-static void retire_matching(enum notify_kind kind, const timer_t *timer, const mqd_t *mq)
+/* With the lock held: moves the live record of (kind, id) to the retired
+ * queue. */
+static void retire(enum notify_kind kind, uintptr_t id)
 {
-    for (struct notify **link = &registered; *link; link = &(*link)->next) {
+    for (struct notify **link = bucket(kind, id); *link; link = &(*link)->next) {
         struct notify *n = *link;
-        if (n->kind != kind || (timer && n->timer != *timer) || (mq && n->mq != *mq)) continue;
+        if (n->kind != kind || n->id != id) continue;
         *link = n->next;
         clock_gettime(CLOCK_MONOTONIC, &n->retired_at);
-        n->next = retired;
-        retired = n;
+        n->next = NULL;
+        if (retired_newest) retired_newest->next = n;
+        else retired_oldest = n;
+        retired_newest = n;
         return;
     }
 }
 
-static void registry_update(struct notify *add, enum notify_kind kind, const timer_t *timer,
-                            const mqd_t *mq)
+/* Registers `add` (or nothing) for (kind, id), retiring what it replaces:
+ * a timer id is new at each timer_create, while a queue has one
+ * notification at a time. */
+static void registry_update(struct notify *add, enum notify_kind kind, uintptr_t id)
 {
     pthread_once(&atfork_once, register_atfork);
     lock_registry();
     sweep_retired();
-    if (!add || kind == NOTIFY_MQ) retire_matching(kind, timer, mq);
+    if (!add || kind == NOTIFY_MQ) retire(kind, id);
     if (add) {
-        add->next = registered;
-        registered = add;
+        add->id = id;
+        add->next = *bucket(kind, id);
+        *bucket(kind, id) = add;
     }
     unlock_registry();
 }
 
 CTXVAR__EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *timer)
 {
-    static _Atomic(void *) cache;
-    int (*next)(clockid_t, struct sigevent *, timer_t *) =
-        (int (*)(clockid_t, struct sigevent *, timer_t *))ctxvar__next_symbol(&cache, "timer_create", NULL);
+    __typeof__(&timer_create) next = CTXVAR__NEXT(timer_create);
     struct sigevent ours;
     int saved_errno = errno;
     if (!next) {
@@ -169,35 +162,28 @@ CTXVAR__EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *
     if (!n) return next(clock, sev, timer);
     int r = next(clock, &ours, timer);
     saved_errno = errno;
-    if (r == 0) {
-        n->timer = *timer;
-        registry_update(n, NOTIFY_TIMER, NULL, NULL);
-    } else {
-        discard(n);
-    }
+    if (r == 0) registry_update(n, NOTIFY_TIMER, timer_id(*timer));
+    else ctxvar__callback_free(&n->cb);
     errno = saved_errno;
     return r;
 }
 
 CTXVAR__EXPORT int timer_delete(timer_t timer)
 {
-    static _Atomic(void *) cache;
-    int (*next)(timer_t) = (int (*)(timer_t))ctxvar__next_symbol(&cache, "timer_delete", NULL);
+    __typeof__(&timer_delete) next = CTXVAR__NEXT(timer_delete);
     if (!next) {
         errno = ENOSYS;
         return -1;
     }
     int r = next(timer), saved_errno = errno;
-    if (r == 0) registry_update(NULL, NOTIFY_TIMER, &timer, NULL);
+    if (r == 0) registry_update(NULL, NOTIFY_TIMER, timer_id(timer));
     errno = saved_errno;
     return r;
 }
 
 CTXVAR__EXPORT int mq_notify(mqd_t mq, const struct sigevent *sev)
 {
-    static _Atomic(void *) cache;
-    int (*next)(mqd_t, const struct sigevent *) =
-        (int (*)(mqd_t, const struct sigevent *))ctxvar__next_symbol(&cache, "mq_notify", NULL);
+    __typeof__(&mq_notify) next = CTXVAR__NEXT(mq_notify);
     struct sigevent ours;
     int saved_errno = errno;
     if (!next) {
@@ -208,26 +194,21 @@ CTXVAR__EXPORT int mq_notify(mqd_t mq, const struct sigevent *sev)
     errno = saved_errno;
     int r = next(mq, n ? &ours : sev);
     saved_errno = errno;
-    if (r == 0) {
-        if (n) n->mq = mq;
-        registry_update(n, NOTIFY_MQ, NULL, &mq); /* replaces or cancels the old one */
-    } else if (n) {
-        discard(n);
-    }
+    if (r == 0) registry_update(n, NOTIFY_MQ, (uintptr_t)mq); /* replaces or cancels the old one */
+    else if (n) ctxvar__callback_free(&n->cb);
     errno = saved_errno;
     return r;
 }
 
 CTXVAR__EXPORT int mq_close(mqd_t mq)
 {
-    static _Atomic(void *) cache;
-    int (*next)(mqd_t) = (int (*)(mqd_t))ctxvar__next_symbol(&cache, "mq_close", NULL);
+    __typeof__(&mq_close) next = CTXVAR__NEXT(mq_close);
     if (!next) {
         errno = ENOSYS;
         return -1;
     }
     int r = next(mq), saved_errno = errno;
-    if (r == 0) registry_update(NULL, NOTIFY_MQ, NULL, &mq);
+    if (r == 0) registry_update(NULL, NOTIFY_MQ, (uintptr_t)mq);
     errno = saved_errno;
     return r;
 }

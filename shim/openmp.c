@@ -3,7 +3,7 @@
  *
  * libgomp keeps its worker threads between regions, so a worker's own
  * context is whatever it inherited when libgomp created it, during some
- * earlier region (pitfall 8).  GCC compiles each construct into a call to a
+ * earlier region: the stale context of reused pool threads.  GCC compiles each construct into a call to a
  * GOMP_ entry point with the body outlined as fn(data); we stand in front of
  * those entry points and hand libgomp a trampoline that runs fn(data) in the
  * opener's snapshot on every team thread, then restores the worker's own.
@@ -39,28 +39,29 @@ struct region {
     /* GOMP_parallel_reductions reads the task-reduction descriptors from the
      * first word of the data it is given: a copy of the body's first word. */
     void *first_word;
-    void (*fn)(void *);
-    void *data;
-    ctxvar_ctx *context;    /* owned: the opener's snapshot */
+    struct ctxvar__callback body; /* the outlined body and its data */
     pthread_t opener;
 };
+
+static void call_body(const struct ctxvar__callback *body, void *unused)
+{
+    (void)unused;
+    ((void (*)(void *))body->fn)(body->arg);
+}
 
 static void run_region(void *p)
 {
     const struct region *r = p;
     /* The opener runs its share in its own context as it is: a change it
      * makes inside the region stays, as it would without us. */
-    if (pthread_equal(pthread_self(), r->opener)) r->fn(r->data);
-    else ctxvar__run_in(r->context, r->fn, r->data);
+    if (pthread_equal(pthread_self(), r->opener)) call_body(&r->body, NULL);
+    else ctxvar__callback_invoke(&r->body, call_body, NULL);
 }
 
 /* False when this copy of the runtime defers to another one. */
 static bool region_begin(struct region *r, void (*fn)(void *), void *data)
 {
-    if (!ctxvar__propagation_enabled()) return false;
-    r->fn = fn;
-    r->data = data;
-    r->context = ctxvar__capture_for_child();
+    if (!ctxvar__callback_capture(&r->body, (void (*)(void))fn, data)) return false;
     r->opener = pthread_self();
     return true;
 }
@@ -71,11 +72,10 @@ static bool region_begin(struct region *r, void (*fn)(void *), void *data)
  * are passed on untouched.  With no OpenMP runtime below us (cannot happen
  * in a program that calls these), the body runs once, on this thread. */
 #define INTERPOSE_REGION(name, PARAMS, ARGS)                                    \
+    CTXVAR__EXPORT void name(void (*fn)(void *), void *data, STRIP PARAMS);    \
     CTXVAR__EXPORT void name(void (*fn)(void *), void *data, STRIP PARAMS)     \
     {                                                                           \
-        static _Atomic(void *) cache;                                           \
-        void (*next)(void (*)(void *), void *, STRIP PARAMS) =                  \
-            (void (*)(void (*)(void *), void *, STRIP PARAMS))ctxvar__next_symbol(&cache, #name, NULL); \
+        __typeof__(&name) next = CTXVAR__NEXT(name);                            \
         struct region r;                                                        \
         if (!next) {                                                            \
             fn(data);                                                           \
@@ -83,7 +83,7 @@ static bool region_begin(struct region *r, void (*fn)(void *), void *data)
             next(fn, data, STRIP ARGS);                                         \
         } else {                                                                \
             next(run_region, &r, STRIP ARGS);                                   \
-            ctxvar__ctx_release(r.context);                                     \
+            ctxvar__callback_release(&r.body);                                  \
         }                                                                       \
     }
 
@@ -125,7 +125,7 @@ CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data,
     if (!region_begin(&r, fn, data)) return next(fn, data, threads, flags);
     r.first_word = *(void **)data;
     result = next(run_region, &r, threads, flags);
-    ctxvar__ctx_release(r.context);
+    ctxvar__callback_release(&r.body);
     return result;
 }
 

@@ -1,5 +1,5 @@
-# tests/reliability.mk - issue 6: fault injection, stress and soak, and the
-# valgrind step of `make check`.  Included by the top-level Makefile (B, CC,
+# tests/reliability.mk - fault injection, stress and soak, and the valgrind
+# step of `make check`.  Included by the top-level Makefile (B, CC,
 # CFLAGS, WARN).  The programs compile like a user's: the header alone,
 # -pthread; they run with the runtime preloaded.  The bats suites
 # bats/reliability_*.bats run the short versions in `make test`.
@@ -57,5 +57,5 @@ check-valgrind: $(B)/libctxvar.so reliability-programs
 	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(VALGRIND) $(REL_DIR)/fault_driver all
 	# Forked children end by exec (fork_storm.c says why); the contexts
 	# threads held are released in the child (release_other_threads in
-	# lib/runtime.c); the parent is leak-checked.
+	# lib/registry.c); the parent is leak-checked.
 	LD_PRELOAD=$(REL_RUNTIME) $(VALGRIND) $(REL_DIR)/fork_storm 3 4 2

@@ -1,5 +1,8 @@
 /* test-exit.c - a thread's contexts are released however it ends, and
- * only after its own destructors ran (pitfall 6). */
+ * only after its own destructors ran: cleanup handlers, thread_local and key
+ * destructors run while the start routine unwinds or after it has returned,
+ * and may still log with the context (docs/interposing.md, "Thread exit
+ * order"). */
 #include "test.h"
 
 #include <pthread.h>

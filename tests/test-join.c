@@ -301,7 +301,7 @@ static void *own_contexts_then_block(void *arg)
 
 TEST_IMPL(fork_child_releases_what_ended_and_running_threads_held)
 {
-    SKIP_UNDER_TSAN("the runtime keeps no thread registry under TSan (runtime.c)");
+    SKIP_UNDER_TSAN("the runtime keeps no thread registry under TSan (lib/registry.c)");
     setup_ended();
     CHECK_PT(sem_init(&running, 0, 0));
     CHECK_PT(sem_init(&finish, 0, 0));

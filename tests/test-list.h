@@ -212,3 +212,7 @@ TEST(noruntime_stats_is_enosys_and_zeroed, NO_RUNTIME, NULL)
 TEST(noruntime_version_and_strerror, NO_RUNTIME, NULL)
 TEST(noruntime_threads_and_scope_still_work, NO_RUNTIME, NULL)
 TEST(noruntime_ignores_baggage, NO_RUNTIME, "BAGGAGE=a=1")
+
+/* No thread waits on another for its context (test-priority.c). */
+TEST(higher_priority_fifo_child_of_fifo_creator_on_one_cpu_inherits_without_hanging, RUNTIME, NULL)
+TEST(fifo_child_of_other_creator_on_one_cpu_inherits_without_waiting, RUNTIME, NULL)

@@ -18,8 +18,10 @@ test: $(B)/tests/runner
 # `make check`: the whole C suite again under AddressSanitizer with
 # UndefinedBehaviorSanitizer, then under ThreadSanitizer, each with a runtime
 # and a runner built with that sanitizer; then cppcheck.  The sanitizer's own
-# runtime comes first in LD_PRELOAD (pitfall 10); the runner drops the
-# libctxvar entry for the tests that run without the runtime.
+# runtime comes first in LD_PRELOAD, where it must be to intercept
+# everything before anything else does (ASan refuses to start otherwise;
+# docs/interposing.md, "Sanitizers first in LD_PRELOAD"); the runner drops
+# the libctxvar entry for the tests that run without the runtime.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread
 

@@ -1,6 +1,7 @@
 /* bypass - threads that glibc starts without going through the interposed
- * pthread_create (shim pitfall 7).  A SIGEV_THREAD timer's notification
- * thread is covered (timer_create is interposed): it runs in its creator's
+ * pthread_create (docs/interposing.md, "Bypasses in glibc >= 2.34").  A
+ * SIGEV_THREAD timer's notification thread is covered (timer_create is
+ * interposed): it runs in its creator's
  * context and its own change does not reach the creator.  A thread started
  * through pthread_create found on a libc handle is not covered (ctxvar.h
  * "Not covered"): it starts with an empty context, the negative control.

@@ -1,6 +1,7 @@
 /* create_result - what pthread_create returns and what a thread gets back,
  * for calls that fail and calls that succeed.  The runtime must change none
- * of it (shim pitfalls 4 and 5): the output is the same with and without it.
+ * of it, since the program never asked for it (docs/interposing.md, "attr and
+ * return value untouched"): the output is the same with and without it.
  *
  * Output:
  *   huge stack: EAGAIN

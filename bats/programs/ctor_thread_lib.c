@@ -1,8 +1,9 @@
 /* libctor_thread.so - a shared library whose constructor starts a thread
  * before the program's main, and possibly before the runtime's own
- * constructor has run (shim pitfall 3).  It sets nothing: whatever the
- * threads see comes from BAGGAGE, which the runtime must read lazily on the
- * first call that needs it.
+ * constructor has run (docs/interposing.md, "Called before our
+ * constructor").  It sets nothing: whatever the threads see comes from
+ * BAGGAGE, which the runtime must read lazily on the first call that needs
+ * it.
  *
  * Output (from the constructor):
  *   constructor: <context of the thread running constructors>

@@ -1,5 +1,7 @@
 // exit_paths MODE - code that runs while a thread exits still sees the
-// context the thread inherited (shim pitfall 6).
+// context the thread inherited.  That code runs after the start routine has
+// returned or while it unwinds, so the runtime must not release the context
+// before it is done (docs/interposing.md, "Thread exit order").
 //
 // MODE is how the thread ends:
 //   return   its start routine returns (joined)

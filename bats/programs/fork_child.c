@@ -1,5 +1,7 @@
 /* fork_child [busy] - a process forked by a thread keeps that thread's
- * context, and the runtime stays usable in the child (shim pitfall 9).
+ * context, and the runtime stays usable in the child: no lock of the runtime
+ * is left held by a thread the child does not have (docs/interposing.md,
+ * "fork").
  *
  * A worker thread (not main) sets its own value and forks.  The child process
  * shows its context, starts a thread, sets a value; the parent shows its own.

@@ -1,14 +1,16 @@
-/* hostile - names, values and environments at and past every limit (issue 6,
- * part 5).  Each mode checks the runtime against the contract, computed
+/* hostile - names, values and environments at and past every limit.  Each
+ * mode checks the runtime against the contract (lib/ctxvar.h), computed
  * here independently, and prints what it tried and how many answers were
  * wrong; details of each wrong answer go to stderr.
  *
  *   names    every byte as first and as later byte of a name, lengths 0, 1,
  *            64, 65, 4096, embedded high bytes, NULL: ctxvar_named accepts
- *            exactly the names of api.md
+ *            exactly the valid names, 1 to 64 bytes of [A-Za-z0-9_.-]
+ *            starting with a letter or '_' (lib/ctxvar.h, section 2)
  *   values   lengths 4096 (kept byte for byte) and 4097, 1 MB (E2BIG, the
  *            context unchanged), every byte 1-255, invalid UTF-8: get
- *            returns the bytes, ctxvar_format quotes and escapes per api.md
+ *            returns the bytes, ctxvar_format quotes and escapes per
+ *            lib/ctxvar.h, section 5
  *   count    what a process started with: the number of variables in main
  *            and in a thread, and the length of the format
  *   secret   refused calls whose values hold the word s3cr3t, for
@@ -93,7 +95,7 @@ static int names(void)
     return wrong != 0;
 }
 
-/* The logfmt of one pair, per api.md "Logs". */
+/* The logfmt of one pair, per ctxvar_format in lib/ctxvar.h, section 5. */
 static void expected_pair(char *out, const char *name, const unsigned char *v)
 {
     int quote = !*v;

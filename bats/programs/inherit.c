@@ -3,8 +3,9 @@
  *
  * Built twice: "inherit" references pthread_create@GLIBC_2.34 like any new
  * binary; "inherit_old" (-DBATS_OLD_PTHREAD_CREATE) references the
- * pthread_create@GLIBC_2.2.5 that binaries built before glibc 2.34 use
- * (shim pitfall 1).
+ * pthread_create@GLIBC_2.2.5 that binaries built before glibc 2.34 use.
+ * The runtime's unversioned definition must serve both (docs/interposing.md,
+ * "Symbol versions").
  *
  * Output:
  *   child: request_id=42          (the creator's value at the call)

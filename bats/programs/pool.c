@@ -1,8 +1,9 @@
 /* pool - a thread pool that knows nothing of ctxvar, used unchanged by
  * submitting ctxvar_task_run with ctxvar_wrap(fn, arg), and the stale-context
- * rule (ctxvar.h section 4; shim pitfall 8): once a worker has run a wrapped
- * task it never again shows the context it inherited when it was created,
- * only what it set itself.
+ * rule (lib/ctxvar.h section 4; docs/interposing.md, "Thread pools reuse
+ * threads (stale context)"): once a worker has run a wrapped task it never
+ * again shows the context it inherited when it was created, only what it set
+ * itself.
  *
  * The pool: a FIFO of jobs, up to max workers, started eagerly by
  * pool_start() or lazily by a submit that finds every worker busy.  A worker

@@ -1,5 +1,7 @@
 /* thrd - a C11 thread (thrd_create, which in glibc >= 2.34 does not go
- * through pthread_create: shim pitfall 7) starts with its creator's context.
+ * through pthread_create, so the runtime interposes it too: see
+ * docs/interposing.md, "Bypasses in glibc >= 2.34") starts with its
+ * creator's context.
  *
  * Output:
  *   child: request_id=42

@@ -1,6 +1,5 @@
 /* driver - walks every allocation the runtime makes in a scenario and fails
- * it, one at a time (issue 6, part 3).  Run with the fault-injection build
- * preloaded:
+ * it, one at a time.  Run with the fault-injection build preloaded:
  *
  *     LD_PRELOAD=build/fault/libctxvar.so build/reliability/fault_driver SCENARIO|all
  *

@@ -1,5 +1,6 @@
-/* fork_storm - many threads fork at once while others keep setting values
- * (issue 6, part 4; api.md "fork").
+/* fork_storm - many threads fork at once while others keep setting values:
+ * each child keeps its forking thread's context (lib/ctxvar.h, section 1)
+ * and finds no lock of the runtime held (docs/interposing.md, "fork").
  *
  *     LD_PRELOAD=build/libctxvar.so build/reliability/fork_storm ROUNDS FORKERS SETTERS
  *

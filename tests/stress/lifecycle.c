@@ -1,4 +1,4 @@
-/* lifecycle - thread create/exit cycles with a context (issue 6, part 4).
+/* lifecycle - thread create/exit cycles with a context.
  *
  *     LD_PRELOAD=build/libctxvar.so build/reliability/lifecycle CYCLES [WAY]
  *

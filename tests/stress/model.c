@@ -1,5 +1,5 @@
 /* model - threads hammer set/reset/swap/run/capture/wrap with a seeded
- * random sequence and check every read against a model (issue 6, part 4).
+ * random sequence and check every read against a model.
  *
  *     LD_PRELOAD=build/libctxvar.so build/reliability/model SEED THREADS OPS
  *

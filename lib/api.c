@@ -1,0 +1,272 @@
+/* api.c - the public API of variables, tokens and logs: ctxvar_get,
+ * ctxvar_set, ctxvar_reset, ctxvar_token_drop, ctxvar_format, the baggage
+ * and traceparent helpers, and the table the header binds to.  Snapshots
+ * and frames are in lib/frames.c, names in lib/names.c, statistics in
+ * lib/registry.c.
+ *
+ * No function here takes a lock: the current context is the calling
+ * thread's own (lib/thread.h), contexts are immutable, and references come
+ * from the thread's cache (lib/refcache.c).  Every function keeps errno as
+ * it found it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baggage.h"
+#include "runtime.h"
+#include "text.h"
+#include "thread.h"
+
+/* ---- Variables and tokens ------------------------------------------------------ */
+
+static __attribute__((noinline)) const char *get_slow(const ctxvar *v, const char *fallback)
+{
+    if (!v) return fallback;
+    const ctxvar__binding *b = ctxvar__ctx_find(ctxvar__current(ctxvar__me()), v);
+    return b ? b->value : fallback;
+}
+
+/* The hot path: one load of the current context and the store's inline
+ * lookup; an empty context (which may still need the main thread seeded)
+ * or a NULL variable goes the slow way. */
+CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
+{
+    const ctxvar_ctx *c = ctxvar__current_for_read();
+    if (__builtin_expect(!c || !v, 0)) return get_slow(v, fallback);
+    const ctxvar__binding *b = ctxvar__ctx_find(c, v);
+    return b ? b->value : fallback;
+}
+
+CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
+{
+    int *error = &errno; /* looked up once */
+    int saved_errno = *error, err = 0;
+    struct ctxvar__thread *t = ctxvar__me();
+    ctxvar_ctx *next;
+    if (!v) {
+        ctxvar__debug("ctxvar_set: NULL variable");
+        return EINVAL;
+    }
+    if (t->exited) return ESRCH;
+    if (value) {
+        size_t len = strnlen(value, CTXVAR_VALUE_MAX + 1);
+        if (len > CTXVAR_VALUE_MAX) {
+            ctxvar__debug("ctxvar_set: value for %s is longer than %d bytes", v->name,
+                          CTXVAR_VALUE_MAX);
+            return E2BIG;
+        }
+        ctxvar__binding *b = ctxvar__binding_new(v, value, len);
+        err = b ? ctxvar__ctx_with(t->current ? t->current : ctxvar__current(t), b, &next) : ENOMEM;
+    } else {
+        err = ctxvar__ctx_without(t->current ? t->current : ctxvar__current(t), v, &next);
+    }
+    if (!err && next && !t->registered && (err = ctxvar__ensure_registered(t)) != 0)
+        ctxvar__ctx_release(next);
+    if (err) {
+        ctxvar__debug("ctxvar_set: out of memory setting %s", v->name);
+        *error = saved_errno;
+        return err;
+    }
+    ctxvar_ctx *previous = ctxvar__install(t, next);
+    if (tok) {
+        tok->ctxvar__state = CTXVAR__TOKEN_FILLED;
+        tok->ctxvar__thread = t->uid ? t->uid : ctxvar__thread_uid(t);
+        tok->ctxvar__frame = t->frame;
+        tok->ctxvar__version = t->version;
+        tok->ctxvar__var = v;
+        tok->ctxvar__previous = previous;
+    } else if (previous) {
+        ctxvar__ref_give(t, previous, 1);
+    }
+    *error = saved_errno;
+    return 0;
+}
+
+static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar_token *tok)
+{
+    int *error = &errno; /* looked up once */
+    int saved_errno = *error;
+    ctxvar_ctx *next;
+    if (!tok) {
+        ctxvar__debug("ctxvar_reset: NULL token");
+        return EINVAL;
+    }
+    if (tok->ctxvar__state == CTXVAR__TOKEN_USED) {
+        ctxvar__debug("ctxvar_reset: token already reset or dropped");
+        return EALREADY;
+    }
+    if (tok->ctxvar__state != CTXVAR__TOKEN_FILLED) {
+        ctxvar__debug("ctxvar_reset: token was never filled by ctxvar_set");
+        return EINVAL;
+    }
+    if (tok->ctxvar__thread != t->uid || tok->ctxvar__frame != t->frame || t->exited) {
+        ctxvar__debug("ctxvar_reset: token of %s was filled in another %s", tok->ctxvar__var->name,
+                      tok->ctxvar__thread != t->uid ? "thread" : "frame (ctxvar_run or ctxvar_swap)");
+        return EINVAL;
+    }
+    if (tok->ctxvar__version == t->version) {
+        /* Nothing changed since the set: the context before it is the answer. */
+        next = tok->ctxvar__previous;
+    } else {
+        const ctxvar__binding *before = ctxvar__ctx_find(tok->ctxvar__previous, tok->ctxvar__var);
+        int err = before ? ctxvar__ctx_with(t->current, ctxvar__binding_retain(before), &next)
+                         : ctxvar__ctx_without(t->current, tok->ctxvar__var, &next);
+        if (err) {
+            ctxvar__debug("ctxvar_reset: out of memory; the token is still usable");
+            *error = saved_errno;
+            return err;
+        }
+        if (tok->ctxvar__previous) ctxvar__ref_give(t, tok->ctxvar__previous, 1);
+    }
+    tok->ctxvar__state = CTXVAR__TOKEN_USED;
+    tok->ctxvar__previous = NULL;
+    ctxvar_ctx *replaced = ctxvar__install(t, next);
+    if (replaced) ctxvar__ref_give(t, replaced, 1);
+    *error = saved_errno;
+    return 0;
+}
+
+/* The usual reset, right after its set: the context before it is the
+ * answer, and nothing here can change errno (free keeps it). */
+CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    if (__builtin_expect(tok && tok->ctxvar__state == CTXVAR__TOKEN_FILLED &&
+                             tok->ctxvar__thread == t->uid && tok->ctxvar__frame == t->frame &&
+                             tok->ctxvar__version == t->version && !t->exited,
+                         1)) {
+        ctxvar_ctx *next = tok->ctxvar__previous;
+        tok->ctxvar__state = CTXVAR__TOKEN_USED;
+        tok->ctxvar__previous = NULL;
+        ctxvar_ctx *replaced = ctxvar__install(t, next);
+        if (replaced) ctxvar__ref_give(t, replaced, 1);
+        return 0;
+    }
+    return reset_slow(t, tok);
+}
+
+CTXVAR__EXPORT void ctxvar_token_drop(ctxvar_token *tok)
+{
+    if (!tok || tok->ctxvar__state != CTXVAR__TOKEN_FILLED) return;
+    int saved_errno = errno;
+    tok->ctxvar__state = CTXVAR__TOKEN_USED;
+    if (tok->ctxvar__previous) ctxvar__ref_give(ctxvar__me(), tok->ctxvar__previous, 1);
+    tok->ctxvar__previous = NULL;
+    errno = saved_errno;
+}
+
+/* An int, as the API returns lengths (like snprintf). */
+static int clamp_length(size_t len) { return len > 0x7fffffff ? 0x7fffffff : (int)len; }
+
+static int needs_quotes(const char *v, size_t len)
+{
+    if (len == 0) return 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == ' ' || c == '=' || c == '"' || c < 0x20 || c == 0x7f) return 1;
+    }
+    return 0;
+}
+
+static int put_pair(const ctxvar__binding *b, void *p)
+{
+    struct ctxvar__text *t = p;
+    if (t->len) ctxvar__text_put(t, " ", 1);
+    ctxvar__text_put(t, b->var->name, b->var->name_len);
+    ctxvar__text_put(t, "=", 1);
+    if (!needs_quotes(b->value, b->len)) {
+        ctxvar__text_put(t, b->value, b->len);
+        return 0;
+    }
+    ctxvar__text_put(t, "\"", 1);
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char c = (unsigned char)b->value[i];
+        char escape[8];
+        switch (c) {
+        case '"': ctxvar__text_put(t, "\\\"", 2); break;
+        case '\\': ctxvar__text_put(t, "\\\\", 2); break;
+        case '\n': ctxvar__text_put(t, "\\n", 2); break;
+        case '\r': ctxvar__text_put(t, "\\r", 2); break;
+        case '\t': ctxvar__text_put(t, "\\t", 2); break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                snprintf(escape, sizeof escape, "\\u%04x", c);
+                ctxvar__text_put(t, escape, 6);
+            } else {
+                ctxvar__text_put(t, (const char *)&c, 1);
+            }
+        }
+    }
+    ctxvar__text_put(t, "\"", 1);
+    return 0;
+}
+
+CTXVAR__EXPORT int ctxvar_format(char *buf, size_t size)
+{
+    int saved_errno = errno;
+    struct ctxvar__text t = ctxvar__text_start(buf, size);
+    ctxvar__ctx_visit_sorted(ctxvar__current(ctxvar__me()), put_pair, &t);
+    errno = saved_errno;
+    return clamp_length(ctxvar__text_finish(&t));
+}
+
+/* ---- Across processes --------------------------------------------------------- */
+
+CTXVAR__EXPORT int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t size,
+                                         size_t *dropped)
+{
+    int saved_errno = errno;
+    size_t len = ctxvar__baggage_encode(c, buf, size, dropped);
+    errno = saved_errno;
+    return clamp_length(len);
+}
+
+CTXVAR__EXPORT int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped)
+{
+    return ctxvar_baggage_encode(ctxvar__current(ctxvar__me()), buf, size, dropped);
+}
+
+CTXVAR__EXPORT int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base,
+                                         ctxvar_ctx **out, size_t *skipped)
+{
+    int saved_errno = errno;
+    size_t ignored;
+    if (!value || !out) {
+        ctxvar__debug("ctxvar_baggage_decode: NULL %s", value ? "out" : "value");
+        return EINVAL;
+    }
+    int err = ctxvar__baggage_decode(value, base, out, skipped ? skipped : &ignored);
+    errno = saved_errno;
+    return err;
+}
+
+CTXVAR__EXPORT int ctxvar_set_traceparent(const char *value, ctxvar_token *tok)
+{
+    if (!value || !ctxvar__traceparent_valid(value)) {
+        ctxvar__debug("ctxvar_set_traceparent: not a valid traceparent");
+        return EINVAL;
+    }
+    return ctxvar_set(ctxvar_named("traceparent"), value, tok);
+}
+
+/* ---- Runtime ---------------------------------------------------------------------- */
+
+CTXVAR__EXPORT int ctxvar_runtime_present(void) { return 1; }
+CTXVAR__EXPORT const char *ctxvar_version(void) { return CTXVAR_VERSION; }
+CTXVAR__EXPORT const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
+
+/* The table the header binds to.  The exported name is an alias, so that
+ * this copy can tell its own table from another copy's (lib/startup.c). */
+#define RUNTIME_INIT(ret, name, params, args, ret_kw) CTXVAR__FIELD_INIT(name, ctxvar_##name)
+static const struct ctxvar__runtime runtime_table = {
+    .abi = CTXVAR__ABI,
+    .size = sizeof(struct ctxvar__runtime),
+    CTXVAR__API(RUNTIME_INIT)
+};
+extern const struct ctxvar__runtime ctxvar__runtime_v1
+    __attribute__((alias("runtime_table"), visibility("default")));
+
+const void *ctxvar__runtime_table(void) { return &runtime_table; }
+

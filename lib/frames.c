@@ -1,0 +1,389 @@
+/* frames.c - snapshots, and running code in a context other than the
+ * thread's own: ctxvar_capture and its kin, ctxvar_swap, ctxvar_run, the
+ * wrapped tasks of thread pools, and ctxvar__run_in for the interposers.
+ *
+ * A frame is the dynamic extent in which a token may be reset (see
+ * lib/thread.h).  ctxvar_run and a task run enter a new frame with the
+ * given context and restore exactly the caller's context, frame and version
+ * on every way out: return, C++ exception, pthread_exit and cancellation,
+ * which unwind ("Leaving a frame on every way out" below).  ctxvar_swap opens a frame too, but returns:
+ * the caller swaps back.
+ *
+ * THE STALE-CONTEXT RULE
+ *
+ * A pool creates its workers while some request is current, so a worker
+ * inherits that request's context; once the thread runs a wrapped task it
+ * is a worker, and what it inherited stops being its context for good.  What
+ * it set itself stays.  Out of memory, it shows nothing rather than
+ * something stale.  OpenMP regions and timer notifications (ctxvar__run_in)
+ * do not count: an OpenMP thread that runs a region may be a request's own
+ * thread, whose inherited context must stay.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "runtime.h"
+#include "thread.h"
+
+/* A reference on the context c (NULL: the empty one), from the calling
+ * thread's cache when it has one. */
+static ctxvar_ctx *ref_take(struct ctxvar__thread *t, ctxvar_ctx *c)
+{
+    if (c) ctxvar__ref_take(t, c, c, 1);
+    return c;
+}
+
+static void ref_give(struct ctxvar__thread *t, ctxvar_ctx *c)
+{
+    if (c) ctxvar__ref_give(t, c, 1);
+}
+
+ctxvar_ctx *ctxvar__capture_for_child(void)
+{
+    return ctxvar__ctx_retain(ctxvar__current(ctxvar__me()));
+}
+
+/* ---- Snapshots ---------------------------------------------------------------- */
+
+static __attribute__((noinline)) ctxvar_ctx *capture_slow(struct ctxvar__thread *t, ctxvar_ctx *c)
+{
+    if (!c) return ref_take(t, ctxvar__current(t)); /* may seed the main thread */
+    ctxvar__ref_take(t, c, c, 1);
+    return c;
+}
+
+/* A reference from the thread's cache when it has one: no atomic at all. */
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    ctxvar_ctx *c = t->current;
+#pragma GCC unroll 4
+    for (int i = 0; c && i < CTXVAR__REF_CACHE_ENTRIES; i++) {
+        if (t->cache_node[i] == c && t->cache_refs[i] > 1) {
+            t->cache_refs[i]--;
+            return c;
+        }
+    }
+    return capture_slow(t, c);
+}
+
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return ref_take(ctxvar__me(), c); }
+
+static __attribute__((noinline)) void release_slow(struct ctxvar__thread *t, ctxvar_ctx *c)
+{
+    int saved_errno = errno;
+    ctxvar__ref_give(t, c, 1);
+    errno = saved_errno;
+}
+
+/* capture's mirror image: a reference back to the cache costs nothing. */
+CTXVAR__EXPORT void ctxvar_release(ctxvar_ctx *c)
+{
+    if (!c) return;
+    struct ctxvar__thread *t = ctxvar__me();
+#pragma GCC unroll 4
+    for (int i = 0; i < CTXVAR__REF_CACHE_ENTRIES; i++) {
+        if (t->cache_node[i] == c && t->cache_refs[i] < 2 * CTXVAR__REF_CACHE_BATCH) {
+            t->cache_refs[i]++;
+            return;
+        }
+    }
+    release_slow(t, c);
+}
+
+CTXVAR__EXPORT const char *ctxvar_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
+                                          const char *fallback)
+{
+    if (!v) return fallback;
+    const ctxvar__binding *b = ctxvar__ctx_find(c, v);
+    return b ? b->value : fallback;
+}
+
+CTXVAR__EXPORT size_t ctxvar_ctx_count(const ctxvar_ctx *c) { return ctxvar__ctx_count(c); }
+
+struct foreach_call {
+    int (*fn)(const char *, const char *, void *);
+    void *arg;
+};
+
+static int call_foreach(const ctxvar__binding *b, void *p)
+{
+    struct foreach_call *call = p;
+    return call->fn(b->var->name, b->value, call->arg);
+}
+
+CTXVAR__EXPORT int ctxvar_ctx_foreach(const ctxvar_ctx *c,
+                                      int (*fn)(const char *name, const char *value, void *arg),
+                                      void *arg)
+{
+    if (!fn) return 0;
+    struct foreach_call call = {fn, arg};
+    return ctxvar__ctx_visit_sorted(c, call_foreach, &call);
+}
+
+/* ---- The stale-context rule --------------------------------------------------- */
+
+static void forget_inherited(struct ctxvar__thread *t)
+{
+    if (t->depth > 0) {
+        /* Inside ctxvar_run or a task: the inherited context is in the
+         * thread's base frame, which is restored later; strip it then. */
+        t->forget_pending = 1;
+        return;
+    }
+    ctxvar_ctx *inherited = t->inherited, *own = NULL;
+    t->inherited = NULL;
+    t->forget_pending = 0;
+    if (ctxvar__ctx_minus(t->current, inherited, &own) != 0) {
+        ctxvar__debug("out of memory keeping a worker's own variables; it starts empty");
+        own = NULL;
+    }
+    ctxvar__ctx_release(ctxvar__install(t, own));
+    ctxvar__ctx_release(inherited);
+}
+
+CTXVAR__EXPORT void ctxvar_clear(void)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->exited) return;
+    ctxvar_ctx *inherited = t->inherited;
+    t->inherited = NULL;
+    ref_give(t, ctxvar__install(t, NULL));
+    ctxvar__ctx_release(inherited);
+}
+
+/* ---- Frames --------------------------------------------------------------------- */
+
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->exited || (c && ctxvar__ensure_registered(t) != 0)) {
+        /* Cannot hold c past this thread's exit: refuse it whole. */
+        ctxvar__debug("ctxvar_swap: the thread cannot hold a context now; released it");
+        ctxvar_release(c);
+        return NULL;
+    }
+    /* Swapping back what an earlier swap replaced returns to that frame;
+     * anything else opens a new one.  (The version is always new: the
+     * context there may have been replaced since by another at the same
+     * address, so tokens of that frame take reset's general path.) */
+    unsigned long long frame = 0;
+    int back = 0;
+    for (unsigned i = t->swaps; i-- > 0 && !back;) {
+        if (t->swapped_from[i].context == c) {
+            frame = t->swapped_from[i].frame;
+            t->swaps = (unsigned char)i;
+            back = 1;
+        }
+    }
+    if (!back) {
+        if (t->swaps == sizeof t->swapped_from / sizeof t->swapped_from[0]) {
+            memmove(t->swapped_from, t->swapped_from + 1,
+                    sizeof t->swapped_from - sizeof t->swapped_from[0]);
+            t->swaps--;
+        }
+        t->swapped_from[t->swaps].context = t->current;
+        t->swapped_from[t->swaps].frame = t->frame;
+        t->swaps++;
+        frame = ++t->serial;
+    }
+    t->frame = frame;
+    return ctxvar__install(t, c);
+}
+
+/* The caller's state while a run or task runs, on the runner's stack. */
+struct ctxvar__frame {
+    struct ctxvar__thread *thread;
+    ctxvar_ctx *context;
+    unsigned long long frame, version;
+    struct ctxvar__frame *outer;
+};
+
+static void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *saved, ctxvar_ctx *owned)
+{
+    *saved = (struct ctxvar__frame){t, t->current, t->frame, t->version, t->top_frame};
+    t->top_frame = saved;
+    t->depth++;
+    t->current = owned;
+    t->frame = ++t->serial;
+    t->version = ++t->serial;
+    ctxvar__cache_check(t);
+}
+
+static void leave_frame(struct ctxvar__frame *saved)
+{
+    struct ctxvar__thread *t = saved->thread;
+    ctxvar_ctx *inner = t->current;
+    t->top_frame = saved->outer;
+    t->current = saved->context;
+    t->frame = saved->frame;
+    t->version = saved->version;
+    ref_give(t, inner);
+    ctxvar__cache_check(t);
+    if (--t->depth == 0 && t->forget_pending) forget_inherited(t);
+}
+
+/* ---- Leaving a frame on every way out ---------------------------------------------
+ *
+ * A C++ exception, pthread_exit or a cancellation may unwind through the
+ * program's function and then through ours.  The usual way to restore
+ * state on unwinding, a cleanup (landing pad), makes the unwinder call
+ * back into the unwinder library the runtime was linked with; when the
+ * program carries its own copy (g++ -static-libgcc -static-libstdc++), the
+ * two copies meet on one exception and the process aborts.  So the
+ * program's function is called from guarded_call, a frame with no landing
+ * pad whose unwind information names a personality routine of ours:
+ * every unwinder calls a personality with the same arguments, and ours,
+ * in the cleanup phase, leaves the thread's innermost frame (t->top_frame)
+ * and lets the unwinding go on.  It asks the unwinder nothing, so any copy
+ * of it will do.  Frames nest, and the unwinder visits the innermost first,
+ * so the frame it leaves is always the one it passes.  Elsewhere than
+ * x86-64, a cleanup attribute does it, with the limit above. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <unwind.h>
+
+void *ctxvar__guarded_call(void *(*fn)(void *), void *arg) CTXVAR__HIDDEN;
+_Unwind_Reason_Code ctxvar__frame_personality(int version, _Unwind_Action actions,
+                                              _Unwind_Exception_Class exception_class,
+                                              struct _Unwind_Exception *exception,
+                                              struct _Unwind_Context *context) CTXVAR__HIDDEN;
+
+__asm__(".text\n"
+        ".globl ctxvar__guarded_call\n"
+        ".hidden ctxvar__guarded_call\n"
+        ".type ctxvar__guarded_call, @function\n"
+        "ctxvar__guarded_call:\n"
+        ".cfi_startproc\n"
+        ".cfi_personality 0x1b, ctxvar__frame_personality\n"
+        "subq $8, %rsp\n"
+        ".cfi_def_cfa_offset 16\n"
+        "movq %rdi, %rax\n"
+        "movq %rsi, %rdi\n"
+        "call *%rax\n"
+        "addq $8, %rsp\n"
+        ".cfi_def_cfa_offset 8\n"
+        "ret\n"
+        ".cfi_endproc\n"
+        ".size ctxvar__guarded_call, .-ctxvar__guarded_call\n");
+
+_Unwind_Reason_Code ctxvar__frame_personality(int version, _Unwind_Action actions,
+                                              _Unwind_Exception_Class exception_class,
+                                              struct _Unwind_Exception *exception,
+                                              struct _Unwind_Context *context)
+{
+    (void)version, (void)exception_class, (void)exception, (void)context;
+    if (actions & _UA_CLEANUP_PHASE) {
+        struct ctxvar__thread *t = ctxvar__me();
+        if (t->top_frame) leave_frame(t->top_frame);
+    }
+    return _URC_CONTINUE_UNWIND;
+}
+
+/* fn(arg) in a frame entered with `owned` current, left on every way out. */
+static void *run_frame(struct ctxvar__thread *t, ctxvar_ctx *owned, void *(*fn)(void *), void *arg)
+{
+    struct ctxvar__frame saved;
+    enter_frame(t, &saved, owned);
+    void *result = ctxvar__guarded_call(fn, arg);
+    leave_frame(&saved);
+    return result;
+}
+#else
+static void *run_frame(struct ctxvar__thread *t, ctxvar_ctx *owned, void *(*fn)(void *), void *arg)
+{
+    struct ctxvar__frame saved __attribute__((cleanup(leave_frame)));
+    enter_frame(t, &saved, owned);
+    return fn(arg);
+}
+#endif
+
+CTXVAR__EXPORT void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
+{
+    if (!fn) return NULL;
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->exited) return fn(arg);
+    return run_frame(t, ref_take(t, c), fn, arg);
+}
+
+/* A void function through run_frame's void * one. */
+struct void_call {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void *call_void(void *p)
+{
+    const struct void_call *call = p;
+    call->fn(call->arg);
+    return NULL;
+}
+
+void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->exited) {
+        fn(arg);
+        return;
+    }
+    struct void_call call = {fn, arg};
+    run_frame(t, ref_take(t, c), call_void, &call);
+}
+
+/* ---- Tasks ------------------------------------------------------------------------ */
+
+static ctxvar_task *wrap(void (*fn)(void *), void *(*fn_ret)(void *), void *arg)
+{
+    int saved_errno = errno;
+    if (!fn && !fn_ret) return NULL;
+    ctxvar_task *task = ctxvar__alloc(sizeof *task);
+    if (!task) {
+        ctxvar__debug("ctxvar_wrap: out of memory");
+        errno = saved_errno;
+        return NULL;
+    }
+    struct ctxvar__thread *t = ctxvar__me();
+    task->ctxvar__fn = fn;
+    task->ctxvar__fn_ret = fn_ret;
+    task->ctxvar__arg = arg;
+    task->ctxvar__ctx = ref_take(t, ctxvar__current(t));
+    return task;
+}
+
+CTXVAR__EXPORT ctxvar_task *ctxvar_wrap(void (*fn)(void *), void *arg) { return wrap(fn, NULL, arg); }
+
+CTXVAR__EXPORT ctxvar_task *ctxvar_wrap_ret(void *(*fn)(void *), void *arg)
+{
+    return wrap(NULL, fn, arg);
+}
+
+CTXVAR__EXPORT void *ctxvar_task_call(void *task)
+{
+    if (!task) return NULL;
+    ctxvar_task copy = *(ctxvar_task *)task;
+    free(task);
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->exited) {
+        ctxvar__ctx_release(copy.ctxvar__ctx);
+        if (copy.ctxvar__fn_ret) return copy.ctxvar__fn_ret(copy.ctxvar__arg);
+        copy.ctxvar__fn(copy.ctxvar__arg);
+        return NULL;
+    }
+    if (t->inherited) forget_inherited(t);
+    /* The frame takes over the task's reference to its context. */
+    if (copy.ctxvar__fn_ret) return run_frame(t, copy.ctxvar__ctx, copy.ctxvar__fn_ret, copy.ctxvar__arg);
+    struct void_call call = {copy.ctxvar__fn, copy.ctxvar__arg};
+    return run_frame(t, copy.ctxvar__ctx, call_void, &call);
+}
+
+CTXVAR__EXPORT void ctxvar_task_run(void *task) { (void)ctxvar_task_call(task); }
+
+CTXVAR__EXPORT void ctxvar_task_free(ctxvar_task *task)
+{
+    if (!task) return;
+    int saved_errno = errno;
+    ref_give(ctxvar__me(), task->ctxvar__ctx);
+    free(task);
+    errno = saved_errno;
+}

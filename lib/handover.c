@@ -1,0 +1,510 @@
+/* handover.c - what a new thread gets from its creator, and what a joinable
+ * thread hands to its joiner when it ends.
+ *
+ * START RECORDS
+ *
+ * The creator fills a start record before the real thread creation (the
+ * new thread may run before pthread_create returns): the start routine and
+ * its argument, and a snapshot of the creator's context.  The record comes
+ * from a static pool (or the heap when the pool is busy): a thread that
+ * never allocates never sets up a malloc cache, which would cost more than
+ * everything else we do per thread.  After a successful creation the
+ * creator never touches the record again; the new thread owns it.
+ *
+ * RELEASE AT JOIN
+ *
+ * A joinable thread does not arm a pthread key to release its context at
+ * exit (glibc then runs every key's destructor loop, four rounds, for each
+ * thread).  Instead it keeps its start record as its exit record: when its
+ * start routine ends, by return, pthread_exit or cancellation, it hands what
+ * it holds to the record and goes on showing it to whatever still runs (key
+ * and thread_local destructors, which may still log and set); whoever joins
+ * it releases the record after the real join, when nothing of the thread
+ * runs any more.
+ *
+ *   state      RUNNING --(start routine ends)--> HANDED_OVER --(joined)--> RELEASED
+ *                 |                                   |
+ *                 +--(detached)--> DETACHED           +--(detached: reaped by a
+ *                      the thread releases its own        join on the spot)
+ *                      from the key at exit
+ *
+ * FINDING THE RECORD, WITH NO ONE WAITING
+ *
+ * A joiner has only a pthread_t.  The thread publishes its record itself,
+ * before its start routine runs, in its exit slot: a word in its own TLS,
+ * which a joiner reaches from the pthread_t when pthread_t is the thread
+ * pointer (lib/platform.h), or else an entry of a small lock-free table
+ * keyed by pthread_t.  Nobody ever waits for the publication, so a thread
+ * never depends on another thread running (a real-time thread created with
+ * a higher priority than its creator, on its creator's CPU, would otherwise
+ * wait forever).  A joiner or detacher that comes before the thread has
+ * published marks the slot instead:
+ *
+ *   slot           meaning
+ *   EMPTY          nothing yet
+ *   record         published: the joiner releases it after the join
+ *   NO_HANDOVER    a detacher came first: the thread releases its own at exit
+ *   JOIN_PENDING   a joiner came first: the thread puts its record in the
+ *                  table (then IN_TABLE), where the joiner takes it after
+ *                  the join, when the thread's TLS is gone
+ *
+ * A joiner whose join fails (tryjoin, timed join) takes its mark back.  In
+ * the table mode the record is always in the table, and the joiner takes it
+ * after the join.  When the table is full, the thread releases its own.
+ *
+ * FORK
+ *
+ * A forked child releases what the threads of adopted records held: in the
+ * record once handed over, in the thread's (copied) TLS before.  Records are
+ * found in the static pool and on a list of heap records.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "runtime.h"
+#include "thread.h"
+
+struct ctxvar__start {
+    atomic_int busy;                 /* taken from the pool */
+    atomic_int state;                /* EXIT_*, once adopted */
+    atomic_int adopted;              /* the thread runs with release at join */
+    int joinable;                    /* release at join was asked for */
+    int pooled;                      /* in the static pool, else on the heap */
+    int listed;                      /* on the heap list */
+    void (*fn)(void);                /* the start routine, as the shim's */
+    void *arg;                       /*   trampoline calls it */
+    ctxvar_ctx *context;             /* owned until the thread adopts it */
+    ctxvar_ctx *current, *inherited; /* what the thread held at its end */
+    struct ctxvar__thread *owner;    /* the thread's state, once adopted */
+    pthread_t thread;                /* once adopted */
+    struct ctxvar__start *prev, *next; /* heap records, for a forked child */
+};
+
+enum { EXIT_RUNNING, EXIT_DETACHED, EXIT_HANDED_OVER, EXIT_RELEASED };
+enum { SLOT_EMPTY, SLOT_NO_HANDOVER, SLOT_JOIN_PENDING, SLOT_IN_TABLE, SLOT_MARKS };
+
+/* ---- The pool ---------------------------------------------------------------- */
+
+/* The fault-injection build always allocates, so that tests reach the
+ * out-of-memory path. */
+#ifdef CTXVAR_FAULT_INJECTION
+#define POOL_SIZE 0
+#else
+#define POOL_SIZE 256
+#endif
+#define POOL_PROBES 8
+static struct ctxvar__start pool[POOL_SIZE + 1];
+static atomic_uint pool_hint;
+static struct ctxvar__start *heap_records; /* joinable ones, under the registry lock */
+
+/* Under ThreadSanitizer a new thread gives its record back before TSan has
+ * set it up, when it may take no lock TSan intercepts: heap records are not
+ * listed there (what the list is for, a forked child's memory, valgrind
+ * checks). */
+#if defined(__SANITIZE_THREAD__)
+#define HEAP_LIST 0
+#else
+#define HEAP_LIST 1
+#endif
+
+static struct ctxvar__start *record_take(int joinable)
+{
+    unsigned hint = atomic_fetch_add_explicit(&pool_hint, 1, memory_order_relaxed);
+    for (unsigned i = 0; POOL_SIZE && i < POOL_PROBES; i++) {
+        struct ctxvar__start *s = &pool[(hint + i) % (POOL_SIZE ? POOL_SIZE : 1)];
+        if (!atomic_load_explicit(&s->busy, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&s->busy, 1, memory_order_acquire)) {
+            s->pooled = 1;
+            return s;
+        }
+    }
+    struct ctxvar__start *s = ctxvar__early_alloc(sizeof *s);
+    if (!s) return NULL;
+    s->pooled = 0;
+    s->listed = joinable && HEAP_LIST;
+    s->prev = s->next = NULL;
+    if (s->listed) {
+        ctxvar__registry_lock();
+        s->next = heap_records;
+        if (heap_records) heap_records->prev = s;
+        heap_records = s;
+        ctxvar__registry_unlock();
+    }
+    return s;
+}
+
+/* Under the registry lock. */
+static void heap_unlink_locked(struct ctxvar__start *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else if (heap_records == s) heap_records = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+CTXVAR__BEFORE_THREAD_START static void record_give_back(struct ctxvar__start *s)
+{
+    atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
+    if (s->pooled) {
+        atomic_store_explicit(&s->busy, 0, memory_order_release);
+        return;
+    }
+    if (s->listed) {
+        ctxvar__registry_lock();
+        heap_unlink_locked(s);
+        ctxvar__registry_unlock();
+    }
+    ctxvar__early_free(s);
+}
+
+/* ---- Exit slots ----------------------------------------------------------------- */
+
+/* The table: open addressing on pthread_t, keys never 0, a taken entry's
+ * key left as a tombstone.  Two threads inserting the same key at once may
+ * leave it twice; the second copy is taken by the next join of a thread
+ * with that pthread_t, or nobody's: never a wrong release, at worst a
+ * record kept. */
+#define TABLE_SIZE 4096
+#define TABLE_PROBES 32
+#define TOMBSTONE ((uintptr_t)1)
+static struct table_entry {
+    _Atomic(uintptr_t) key, value;
+} table[TABLE_SIZE];
+
+static size_t table_home(uintptr_t key) { return (size_t)((key >> 4) * 0x9e3779b97f4a7c15u >> 52); }
+
+CTXVAR__BEFORE_THREAD_START static struct table_entry *table_find(uintptr_t key)
+{
+    for (size_t i = 0, h = table_home(key); i < TABLE_PROBES; i++) {
+        struct table_entry *e = &table[(h + i) % TABLE_SIZE];
+        uintptr_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+        if (k == key) return e;
+        if (k == 0) return NULL;
+    }
+    return NULL;
+}
+
+/* 0, EEXIST (*found: the value there), or ENOSPC. */
+CTXVAR__BEFORE_THREAD_START static int table_insert(uintptr_t key, uintptr_t value,
+                                                    uintptr_t *found)
+{
+    struct table_entry *e = table_find(key);
+    if (e) {
+        *found = atomic_load_explicit(&e->value, memory_order_acquire);
+        return EEXIST;
+    }
+    for (size_t i = 0, h = table_home(key); i < TABLE_PROBES; i++) {
+        e = &table[(h + i) % TABLE_SIZE];
+        uintptr_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
+        if ((k == 0 || k == TOMBSTONE) &&
+            atomic_compare_exchange_strong_explicit(&e->key, &k, key, memory_order_acq_rel,
+                                                    memory_order_relaxed)) {
+            atomic_store_explicit(&e->value, value, memory_order_release);
+            return 0;
+        }
+        if (k == key) {
+            *found = atomic_load_explicit(&e->value, memory_order_acquire);
+            return EEXIST;
+        }
+    }
+    return ENOSPC;
+}
+
+/* The value for key, removed; 0 when there is none. */
+CTXVAR__BEFORE_THREAD_START static uintptr_t table_take(uintptr_t key)
+{
+    struct table_entry *e = table_find(key);
+    if (!e) return 0;
+    uintptr_t value = atomic_exchange_explicit(&e->value, 0, memory_order_acq_rel);
+    atomic_store_explicit(&e->key, TOMBSTONE, memory_order_release);
+    return value;
+}
+
+static uintptr_t table_get(uintptr_t key)
+{
+    const struct table_entry *e = table_find(key);
+    return e ? atomic_load_explicit(&e->value, memory_order_acquire) : 0;
+}
+
+/* The exit slot of `thread` in its TLS, or NULL in the table mode. */
+CTXVAR__BEFORE_THREAD_START static _Atomic(uintptr_t) *tls_slot(pthread_t thread)
+{
+#if CTXVAR__THREAD_POINTER
+    long offset = atomic_load_explicit(&ctxvar__self_offset, memory_order_relaxed);
+    if (offset && atomic_load_explicit(&ctxvar__pthread_is_tp, memory_order_relaxed))
+        return &((struct ctxvar__thread *)((uintptr_t)thread + (uintptr_t)offset))->exit_slot;
+#endif
+    (void)thread;
+    return NULL;
+}
+
+/* In the thread, before its start routine: publishes s; 1 when a joiner
+ * will find it, 0 when the thread must release its own. */
+CTXVAR__BEFORE_THREAD_START static int publish(struct ctxvar__start *s)
+{
+    _Atomic(uintptr_t) *slot = tls_slot(s->thread);
+    uintptr_t seen = SLOT_EMPTY;
+    if (slot) {
+        if (atomic_compare_exchange_strong_explicit(slot, &seen, (uintptr_t)s, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return 1;
+        if (seen != SLOT_JOIN_PENDING) return 0; /* NO_HANDOVER: detached first */
+        if (table_insert((uintptr_t)s->thread, (uintptr_t)s, &seen) == 0) {
+            atomic_store_explicit(slot, SLOT_IN_TABLE, memory_order_release);
+            return 1;
+        }
+        atomic_store_explicit(slot, SLOT_NO_HANDOVER, memory_order_release);
+        return 0;
+    }
+    if (table_insert((uintptr_t)s->thread, (uintptr_t)s, &seen) == 0) return 1;
+    if (seen == SLOT_NO_HANDOVER) table_take((uintptr_t)s->thread); /* the mark is used */
+    return 0;
+}
+
+/* ---- The creator --------------------------------------------------------------- */
+
+struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int joinable, int *failed)
+{
+    *failed = 0;
+    int mode = ctxvar__thread_start_mode();
+    if (!(mode & CTXVAR__START_INHERIT)) return NULL;
+    joinable = joinable && (mode & CTXVAR__START_RELEASE_AT_JOIN);
+    struct ctxvar__start *s = record_take(joinable);
+    if (!s) {
+        *failed = 1;
+        ctxvar__debug("pthread_create: out of memory; the new thread starts empty");
+        return NULL;
+    }
+    s->fn = fn;
+    s->arg = arg;
+    s->joinable = joinable;
+    s->context = ctxvar__ctx_retain(ctxvar__current(ctxvar__me()));
+    atomic_store_explicit(&s->state, EXIT_RUNNING, memory_order_relaxed);
+    return s;
+}
+
+void ctxvar__thread_discard(struct ctxvar__start *s)
+{
+    ctxvar__ctx_release(s->context);
+    record_give_back(s);
+}
+
+/* ---- The thread ------------------------------------------------------------------ */
+
+CTXVAR__BEFORE_THREAD_START struct ctxvar__start *
+ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    ctxvar_ctx *inherited = s->context;
+    *fn = s->fn;
+    *arg = s->arg;
+    if (s->joinable) {
+        s->owner = t;
+        s->thread = pthread_self();
+        if (publish(s)) {
+            /* Released at join: nothing to arrange, nothing that can fail.
+             * ctxvar__install's cache and hand-over steps have nothing to do
+             * in a new thread; done inline, every thread start saves them. */
+            t->exit_record = s;
+            t->registered = 1;
+            t->free_lists_on = CTXVAR__FREE_LISTS;
+            t->current = inherited;
+            t->version = ++t->serial;
+            atomic_store_explicit(&s->adopted, 1, memory_order_release);
+            ctxvar__count(CTXVAR__STAT_INHERITED, 1);
+            t->inherited = ctxvar__ctx_retain(inherited);
+            return s;
+        }
+    }
+    record_give_back(s);
+    if (inherited && ctxvar__ensure_registered(t) != 0) {
+        ctxvar__ctx_release(inherited);
+        ctxvar__count(CTXVAR__STAT_FAILED, 1);
+        return NULL;
+    }
+    ctxvar__install(t, inherited); /* a new thread's previous context is empty */
+    ctxvar__count(CTXVAR__STAT_INHERITED, 1);
+    t->inherited = ctxvar__ctx_retain(inherited);
+    return NULL;
+}
+
+void ctxvar__thread_end(struct ctxvar__start *s)
+{
+    int expected = EXIT_RUNNING;
+    struct ctxvar__thread *t = ctxvar__me();
+    /* Before the state says so: a joiner or forked child reads these once
+     * it does. */
+    s->current = t->current; /* the base frame's: every frame has closed */
+    s->inherited = t->inherited;
+    if (!atomic_compare_exchange_strong_explicit(&s->state, &expected, EXIT_HANDED_OVER,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        /* Detached while running: the thread releases its own context from
+         * the key, like a thread created detached, and gives the record back
+         * then (ctxvar__exit_record_self_released); or now, holding nothing. */
+        if (t->registered && ctxvar__release_at_exit(t) == 0) return;
+        if (t->registered) ctxvar__debug("no pthread key for a detached thread; its context leaks");
+        ctxvar__exit_record_self_released(t);
+        return;
+    }
+    if (t->cache_used) ctxvar__cache_flush_all(t);
+    ctxvar__free_lists_drain(t);
+    ctxvar__registry_remove(t); /* its live count goes to the shards */
+    t->handed_over = 1;
+}
+
+void ctxvar__exit_record_update(struct ctxvar__thread *t)
+{
+    struct ctxvar__start *s = t->exit_record;
+    if (t->depth == 0) s->current = t->current;
+    s->inherited = t->inherited;
+}
+
+void ctxvar__exit_record_self_released(struct ctxvar__thread *t)
+{
+    struct ctxvar__start *s = t->exit_record;
+    if (!s) return;
+    t->exit_record = NULL;
+    if (!tls_slot(s->thread) && table_get((uintptr_t)s->thread) == (uintptr_t)s)
+        table_take((uintptr_t)s->thread);
+    record_give_back(s);
+}
+
+/* ---- Joiners and detachers ----------------------------------------------------- */
+
+struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
+{
+    struct ctxvar__join j = {NULL, 0, 0};
+    if (!(atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire) &
+          CTXVAR__START_RELEASE_AT_JOIN))
+        return j; /* no records unless threads get them */
+    _Atomic(uintptr_t) *slot = tls_slot(thread);
+    if (!slot) {
+        j.look_in_table = 1;
+        return j;
+    }
+    uintptr_t seen = atomic_load_explicit(slot, memory_order_acquire);
+    if (seen == SLOT_EMPTY &&
+        atomic_compare_exchange_strong_explicit(slot, &seen, SLOT_JOIN_PENDING, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        j.look_in_table = 1;
+        j.marked = 1;
+        return j;
+    }
+    if (seen == SLOT_JOIN_PENDING || seen == SLOT_IN_TABLE) j.look_in_table = 1;
+    else if (seen >= SLOT_MARKS) j.record = (struct ctxvar__start *)seen;
+    return j;
+}
+
+static void release_joined(struct ctxvar__start *s)
+{
+    if (atomic_exchange_explicit(&s->state, EXIT_RELEASED, memory_order_acq_rel) == EXIT_HANDED_OVER) {
+        ctxvar__ctx_release(s->current);
+        ctxvar__ctx_release(s->inherited);
+    } else {
+        /* The start routine never ended through our trampoline (it left by
+         * longjmp, say): what the thread held went with its TLS. */
+        ctxvar__debug("a joined thread never handed its context over; it leaks");
+    }
+    record_give_back(s);
+}
+
+void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
+{
+    if (!joined) {
+        uintptr_t mark = SLOT_JOIN_PENDING;
+        _Atomic(uintptr_t) *slot = j.marked ? tls_slot(thread) : NULL;
+        if (slot) /* not joined, so its TLS is still there; the thread may have moved on */
+            atomic_compare_exchange_strong_explicit(slot, &mark, SLOT_EMPTY, memory_order_acq_rel,
+                                                    memory_order_relaxed);
+        return;
+    }
+    struct ctxvar__start *s = j.record;
+    if (!s && j.look_in_table) {
+        uintptr_t found = table_take((uintptr_t)thread);
+        if (found >= SLOT_MARKS) s = (struct ctxvar__start *)found;
+    }
+    if (s) release_joined(s);
+}
+
+struct ctxvar__start *ctxvar__detach_prepare(pthread_t thread, int from_itself)
+{
+    if (!(atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire) &
+          CTXVAR__START_RELEASE_AT_JOIN))
+        return NULL;
+    uintptr_t seen = SLOT_EMPTY;
+    _Atomic(uintptr_t) *slot = tls_slot(thread);
+    if (slot) {
+        if (atomic_compare_exchange_strong_explicit(slot, &seen, SLOT_NO_HANDOVER,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return NULL; /* the thread will release its own */
+        if (seen == SLOT_IN_TABLE) seen = table_get((uintptr_t)thread);
+    } else if (table_insert((uintptr_t)thread, SLOT_NO_HANDOVER, &seen) == 0) {
+        return NULL;
+    }
+    if (seen < SLOT_MARKS) return NULL;
+    struct ctxvar__start *s = (struct ctxvar__start *)seen;
+    int state = EXIT_RUNNING;
+    if (atomic_compare_exchange_strong_explicit(&s->state, &state, EXIT_DETACHED,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return NULL; /* it runs, and will release its own at exit */
+    if (state != EXIT_HANDED_OVER) return NULL; /* detached already: glibc says so */
+    if (!from_itself) return s; /* ended: the caller reaps it with a join */
+    /* Its own key or thread_local destructor detaches it: it takes back
+     * what it handed over and releases it from the key, in the next round
+     * (that may be the last one glibc runs). */
+    struct ctxvar__thread *t = ctxvar__me();
+    if (ctxvar__release_at_exit(t) != 0) {
+        ctxvar__debug("no pthread key for a thread detaching itself; its context leaks");
+        return NULL;
+    }
+    atomic_store_explicit(&s->state, EXIT_DETACHED, memory_order_release);
+    t->handed_over = 0;
+    t->exit_rounds = CTXVAR__LAST_EXIT_ROUND - 1;
+    return NULL;
+}
+
+/* ---- fork ----------------------------------------------------------------------- */
+
+/* In a forked child, under the registry lock (held across fork). */
+static void release_in_child(struct ctxvar__start *s, const struct ctxvar__thread *me)
+{
+    if (!atomic_load_explicit(&s->adopted, memory_order_acquire) || s->owner == me) return;
+    switch (atomic_load_explicit(&s->state, memory_order_acquire)) {
+    case EXIT_HANDED_OVER:
+        ctxvar__ctx_release(s->current);
+        ctxvar__ctx_release(s->inherited);
+        break;
+    case EXIT_RELEASED: /* its joiner was releasing it: may leak, never goes twice */
+        break;
+    default:
+        ctxvar__thread_state_release(s->owner);
+    }
+    atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
+    if (s->pooled) {
+        atomic_store_explicit(&s->busy, 0, memory_order_relaxed);
+    } else {
+        heap_unlink_locked(s);
+        ctxvar__early_free(s);
+    }
+}
+
+void ctxvar__exit_records_release_others(void)
+{
+    const struct ctxvar__thread *me = &ctxvar__self;
+    for (int i = 0; i < POOL_SIZE; i++)
+        if (atomic_load_explicit(&pool[i].busy, memory_order_acquire)) release_in_child(&pool[i], me);
+    for (struct ctxvar__start *s = heap_records, *next; s; s = next) {
+        next = s->next;
+        release_in_child(s, me);
+    }
+    /* The table's other entries name threads that do not exist here. */
+    uintptr_t self = (uintptr_t)pthread_self();
+    for (size_t i = 0; i < TABLE_SIZE; i++) {
+        uintptr_t k = atomic_load_explicit(&table[i].key, memory_order_relaxed);
+        if (k > TOMBSTONE && k != self) {
+            atomic_store_explicit(&table[i].value, 0, memory_order_relaxed);
+            atomic_store_explicit(&table[i].key, TOMBSTONE, memory_order_relaxed);
+        }
+    }
+}

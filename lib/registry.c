@@ -1,0 +1,261 @@
+/* registry.c - which threads hold contexts, and how each lets go of them.
+ *
+ * A thread that makes its context non-empty must release it when it ends,
+ * however it ends.  There are two ways (lib/handover.c has the second):
+ *
+ *   release at exit   the thread arms a pthread key; glibc calls our
+ *                     destructor at thread exit, once per destructor round
+ *                     while the key is set.  Re-arming until the last round
+ *                     lets the program's own key destructors (and C++
+ *                     thread_local destructors, which run before any) still
+ *                     log with the context.  The pointer is cleared before
+ *                     the reference is dropped, so a call made after sees an
+ *                     empty context, never freed memory.  Threads the
+ *                     runtime did not start, the main thread, and detached
+ *                     threads go this way.
+ *   release at join   a joinable thread we started hands what it holds to
+ *                     its exit record, and its joiner releases it.
+ *
+ * The registry lists the threads registered for release at exit, so that a
+ * forked child, where only the forking thread exists, can release what the
+ * others held (their TLS is copied into the child and never freed).  It is
+ * guarded by a mutex, taken at a listed thread's registration and exit and by
+ * ctxvar_stats, and held across fork by pthread_atfork so that no child
+ * finds it held by a thread it does not have.  A mutex, not a spinlock: a
+ * waiter sleeps, so a high-priority real-time thread can never spin forever
+ * on a lock that a lower-priority thread on its CPU holds.
+ *
+ * Statistics are sharded atomics, so that threads do not share a cache
+ * line; registered threads count live contexts in their own state, summed
+ * under the registry lock.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+
+#include "runtime.h"
+#include "thread.h"
+
+__thread struct ctxvar__thread ctxvar__self;
+
+CTXVAR__BEFORE_THREAD_START __attribute__((noinline)) struct ctxvar__thread *
+ctxvar__me_by_descriptor(void)
+{
+    return &ctxvar__self;
+}
+
+/* ---- Statistics ---------------------------------------------------------------- */
+
+#define STAT_SHARDS 64
+static struct stat_shard {
+    _Alignas(64) atomic_llong value[CTXVAR__STAT_COUNT];
+} stat_shards[STAT_SHARDS];
+static atomic_uint next_shard;
+
+CTXVAR__BEFORE_THREAD_START static struct stat_shard *shard_of(struct ctxvar__thread *t)
+{
+    if (!t->shard)
+        t->shard = (unsigned char)(1 + atomic_fetch_add_explicit(&next_shard, 1,
+                                                                 memory_order_relaxed) % STAT_SHARDS);
+    return &stat_shards[t->shard - 1];
+}
+
+void ctxvar__count_inherit_failure(void) { ctxvar__count(CTXVAR__STAT_FAILED, 1); }
+
+CTXVAR__BEFORE_THREAD_START void ctxvar__count(int which, long long delta)
+{
+    atomic_fetch_add_explicit(&shard_of(ctxvar__me())->value[which], delta, memory_order_relaxed);
+}
+
+/* ---- The registry ------------------------------------------------------------------ */
+
+/* Under ThreadSanitizer the registry is left empty: a thread may register
+ * before TSan has set it up, so TSan could not see the lock that orders the
+ * list's links and would report them; what the registry is for, a forked
+ * child's memory, valgrind checks (make check-valgrind). */
+#if defined(__SANITIZE_THREAD__)
+#define REGISTRY_IN_USE 0
+#else
+#define REGISTRY_IN_USE 1
+#endif
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ctxvar__thread *registry;
+
+void ctxvar__registry_lock(void) { pthread_mutex_lock(&registry_lock); }
+void ctxvar__registry_unlock(void) { pthread_mutex_unlock(&registry_lock); }
+#define lock ctxvar__registry_lock
+#define unlock ctxvar__registry_unlock
+
+CTXVAR__BEFORE_THREAD_START void ctxvar__registry_add(struct ctxvar__thread *t)
+{
+    if (!REGISTRY_IN_USE) return;
+    lock();
+    t->prev = NULL;
+    t->next = registry;
+    if (registry) registry->prev = t;
+    registry = t;
+    t->listed = 1;
+    unlock();
+}
+
+/* Under the registry lock: unlists t, its live count folded into the shards. */
+static void unlink_locked(struct ctxvar__thread *t)
+{
+    if (!t->listed) return;
+    atomic_fetch_add_explicit(&shard_of(ctxvar__me())->value[CTXVAR__STAT_LIVE],
+                              atomic_load_explicit(&t->live, memory_order_relaxed),
+                              memory_order_relaxed);
+    atomic_store_explicit(&t->live, 0, memory_order_relaxed);
+    if (t->prev) t->prev->next = t->next;
+    else registry = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    t->listed = 0;
+}
+
+void ctxvar__registry_remove(struct ctxvar__thread *t)
+{
+    if (!REGISTRY_IN_USE || !t->listed) return;
+    lock();
+    unlink_locked(t);
+    unlock();
+}
+
+static __attribute__((noinline)) void count_live_slow(struct ctxvar__thread *t, long delta)
+{
+    /* A thread released at join, making its first context, starts counting
+     * in its own state (never under the registry lock, which only releases
+     * run under). */
+    if (REGISTRY_IN_USE && delta > 0 && t->registered && !t->handed_over && !t->exited) {
+        ctxvar__registry_add(t);
+        ctxvar__count_live(delta);
+        return;
+    }
+    ctxvar__count(CTXVAR__STAT_LIVE, delta);
+}
+
+void ctxvar__count_live(long delta)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    if (REGISTRY_IN_USE && t->listed) {
+        long long now = atomic_load_explicit(&t->live, memory_order_relaxed);
+        atomic_store_explicit(&t->live, now + delta, memory_order_relaxed);
+    } else {
+        count_live_slow(t, delta);
+    }
+}
+
+static atomic_ullong next_thread_uid;
+
+unsigned long long ctxvar__thread_uid(struct ctxvar__thread *t)
+{
+    if (!t->uid) t->uid = 1 + atomic_fetch_add_explicit(&next_thread_uid, 1, memory_order_relaxed);
+    return t->uid;
+}
+
+/* ---- Release at exit ---------------------------------------------------------------- */
+
+static int exit_key_ready;
+static pthread_key_t exit_key;
+
+static void release_at_thread_exit(void *unused)
+{
+    struct ctxvar__thread *t = &ctxvar__self;
+    (void)unused;
+    if (++t->exit_rounds < CTXVAR__LAST_EXIT_ROUND && pthread_setspecific(exit_key, t) == 0)
+        return;
+    ctxvar__registry_remove(t);
+    ctxvar__cache_flush_all(t);
+    t->free_lists_on = 0;
+    ctxvar_ctx *last = t->current, *inherited = t->inherited;
+    t->current = t->inherited = NULL;
+    t->registered = 0;
+    t->exited = 1;
+    ctxvar__ctx_release(last);
+    ctxvar__ctx_release(inherited);
+    ctxvar__free_lists_drain(t);
+    ctxvar__exit_record_self_released(t);
+}
+
+int ctxvar__release_at_exit(struct ctxvar__thread *t)
+{
+    if (!exit_key_ready) return EAGAIN;
+    return pthread_setspecific(exit_key, t);
+}
+
+CTXVAR__BEFORE_THREAD_START int ctxvar__ensure_registered(struct ctxvar__thread *t)
+{
+    if (t->registered) return 0;
+    ctxvar__ensure_settings(); /* the key; never the seed, which calls this */
+    if (t->exit_record) {
+        /* Released at join; listed only once it counts. */
+        t->registered = 1;
+        t->free_lists_on = CTXVAR__FREE_LISTS;
+        return 0;
+    }
+    if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
+    if (pthread_setspecific(exit_key, t) != 0) return ENOMEM;
+    t->registered = 1;
+    t->free_lists_on = CTXVAR__FREE_LISTS;
+    ctxvar__registry_add(t);
+    return 0;
+}
+
+void ctxvar__thread_state_release(struct ctxvar__thread *t)
+{
+    ctxvar__cache_flush_all(t);
+    ctxvar__free_lists_drain(t);
+    ctxvar__ctx_release(t->current);
+    ctxvar__ctx_release(t->inherited);
+    t->current = t->inherited = NULL;
+}
+
+/* ---- fork ------------------------------------------------------------------------------ */
+
+/* In the child of fork: only the forking thread exists; release the
+ * contexts the others held. */
+static void release_other_threads(void)
+{
+    struct ctxvar__thread *me = &ctxvar__self;
+    for (struct ctxvar__thread *t = registry, *next; t; t = next) {
+        next = t->next;
+        if (t == me) continue;
+        unlink_locked(t); /* its live count goes to the shards */
+        /* A thread with an exit record is released from its record. */
+        if (!t->exit_record) ctxvar__thread_state_release(t);
+    }
+    ctxvar__exit_records_release_others();
+    registry = me->listed ? me : NULL;
+    me->prev = me->next = NULL;
+    ctxvar__startup_forked();
+    unlock();
+}
+
+void ctxvar__registry_init(void)
+{
+    exit_key_ready = pthread_key_create(&exit_key, release_at_thread_exit) == 0;
+    if (!exit_key_ready) ctxvar__debug("no pthread key left: contexts of exiting threads leak");
+    pthread_atfork(lock, unlock, release_other_threads);
+}
+
+/* ---- ctxvar_stats --------------------------------------------------------------------- */
+
+CTXVAR__EXPORT int ctxvar_stats(struct ctxvar_stats *out)
+{
+    long long sum[CTXVAR__STAT_COUNT] = {0};
+    if (!out) return EINVAL;
+    /* Under the registry lock, so that a thread folding its own count into
+     * the shards at exit is counted once. */
+    if (REGISTRY_IN_USE) lock();
+    for (int s = 0; s < STAT_SHARDS; s++)
+        for (int i = 0; i < CTXVAR__STAT_COUNT; i++)
+            sum[i] += atomic_load_explicit(&stat_shards[s].value[i], memory_order_relaxed);
+    for (const struct ctxvar__thread *t = REGISTRY_IN_USE ? registry : NULL; t; t = t->next)
+        sum[CTXVAR__STAT_LIVE] += atomic_load_explicit(&t->live, memory_order_relaxed);
+    if (REGISTRY_IN_USE) unlock();
+    out->live_contexts = sum[CTXVAR__STAT_LIVE] > 0 ? (unsigned long long)sum[CTXVAR__STAT_LIVE] : 0;
+    out->threads_inherited = (unsigned long long)sum[CTXVAR__STAT_INHERITED];
+    out->inherit_failures = (unsigned long long)sum[CTXVAR__STAT_FAILED];
+    return 0;
+}

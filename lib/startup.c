@@ -1,0 +1,243 @@
+/* startup.c - the runtime's settings, its initialisation, and the main
+ * thread's first context, read from the environment.
+ *
+ * Initialisation is lazy and idempotent: other libraries' constructors,
+ * OpenMP and sanitizer runtimes create threads and call the API before our
+ * constructor runs, so every entry point that needs the settings calls
+ * ctxvar__ensure_init, and a pthread_once does the work once.
+ *
+ * The main thread is seeded from BAGGAGE, TRACEPARENT and TRACESTATE when it
+ * first reads its context, or at load, whichever comes first; the flag
+ * main_seeded says it is done (or that this process's main thread must not
+ * be seeded: a forked child keeps the forking thread's context).  Seeding
+ * registers the main thread for release at exit, which does not seed again:
+ * ctxvar__ensure_registered initialises the settings only, and the seed
+ * runs after that, from ensure_init alone.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "baggage.h"
+#include "runtime.h"
+#include "thread.h"
+
+/* ---- Settings, fixed at initialisation ------------------------------------ */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static atomic_int initialised;
+static int debug_enabled;
+static int inherit_enabled = 1;
+static int export_enabled = 1;      /* CTXVAR_EXPORT != 0: children get context */
+static int is_primary = 1;          /* 0: another copy of the runtime came first */
+static atomic_int main_seeded;
+static int environment_had_context; /* the seed was not empty */
+atomic_int ctxvar__start_mode;
+
+void ctxvar__debug(const char *fmt, ...)
+{
+    char line[512];
+    int saved_errno = errno;
+    if (!debug_enabled) return;
+    memcpy(line, "ctxvar: ", 8);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line + 8, sizeof line - 9, fmt, ap);
+    va_end(ap);
+    size_t len = 8 + (n < 0 ? 0 : (size_t)n < sizeof line - 9 ? (size_t)n : sizeof line - 10);
+    line[len++] = '\n';
+    ssize_t ignored = write(STDERR_FILENO, line, len);
+    (void)ignored;
+    errno = saved_errno;
+}
+
+static int env_is(const char *name, const char *value)
+{
+    const char *v = secure_getenv(name);
+    return v && strcmp(v, value) == 0;
+}
+
+/* ---- The environment the process was started with ----------------------- */
+
+static const char *const environment_names[3] = {"BAGGAGE", "TRACEPARENT", "TRACESTATE"};
+static char *environment_copies[3];
+
+static void copy_environment(void)
+{
+    for (int i = 0; i < 3; i++) {
+        const char *v = secure_getenv(environment_names[i]);
+        environment_copies[i] = v ? strdup(v) : NULL;
+    }
+}
+
+const char *ctxvar__environment_at_load(const char *name)
+{
+    ctxvar__ensure_init();
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, environment_names[i]) == 0) return environment_copies[i];
+    return NULL;
+}
+
+/* The environment variables a process gets its context from, bound on top
+ * of `base` (borrowed) into *out: BAGGAGE's members, and TRACEPARENT when
+ * valid with TRACESTATE.  0 or ENOMEM. */
+static int context_from_environment(const ctxvar_ctx *base, ctxvar_ctx **out)
+{
+    const char *baggage = secure_getenv("BAGGAGE");
+    const char *traceparent = secure_getenv("TRACEPARENT");
+    const char *tracestate = secure_getenv("TRACESTATE");
+    ctxvar_ctx *c = ctxvar__ctx_retain(base), *next;
+    size_t skipped;
+    if (baggage && *baggage) {
+        if (ctxvar__baggage_decode(baggage, c, &next, &skipped) != 0) goto out_of_memory;
+        ctxvar__ctx_release(c);
+        c = next;
+    }
+    if (traceparent && (!ctxvar__traceparent_valid(traceparent) ||
+                        strnlen(traceparent, CTXVAR_VALUE_MAX + 1) > CTXVAR_VALUE_MAX)) {
+        ctxvar__debug("TRACEPARENT is not a valid traceparent (or longer than 4096 "
+                      "bytes): ignored, with TRACESTATE");
+        traceparent = NULL;
+    }
+    const char *names[2] = {"traceparent", "tracestate"};
+    const char *values[2] = {traceparent, traceparent ? tracestate : NULL};
+    for (int i = 0; i < 2; i++) {
+        size_t len = values[i] ? strnlen(values[i], CTXVAR_VALUE_MAX + 1) : 0;
+        if (!values[i] || len > CTXVAR_VALUE_MAX) continue;
+        struct ctxvar *var = ctxvar__intern(names[i], strlen(names[i]));
+        ctxvar__binding *b = var ? ctxvar__binding_new(var, values[i], len) : NULL;
+        if (!b || ctxvar__ctx_with(c, b, &next) != 0) goto out_of_memory;
+        ctxvar__ctx_release(c);
+        c = next;
+    }
+    *out = c;
+    return 0;
+out_of_memory:
+    ctxvar__ctx_release(c);
+    return ENOMEM;
+}
+
+static void seed_main_thread(struct ctxvar__thread *t)
+{
+    int expected = 0;
+    if (t->not_main) return;
+    if (gettid() != getpid()) {
+        t->not_main = 1;
+        return;
+    }
+    if (!atomic_compare_exchange_strong(&main_seeded, &expected, 1)) return;
+    ctxvar_ctx *seeded;
+    if (context_from_environment(t->current, &seeded) != 0) {
+        ctxvar__debug("out of memory reading the environment; the main thread starts empty");
+        return;
+    }
+    if (seeded == t->current) {
+        ctxvar__ctx_release(seeded);
+        return;
+    }
+    if (seeded && ctxvar__ensure_registered(t) != 0) {
+        ctxvar__ctx_release(seeded);
+        return;
+    }
+    /* Ours alone until installed: marking it is still safe. */
+    if (seeded) seeded->flags |= CTXVAR__CTX_FROM_ENVIRONMENT;
+    environment_had_context = seeded != NULL;
+    ctxvar__ctx_release(ctxvar__install(t, seeded));
+}
+
+static void initialise(void)
+{
+    ctxvar__platform_init(&ctxvar__self);
+    debug_enabled = env_is("CTXVAR_DEBUG", "1");
+    inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
+    export_enabled = !env_is("CTXVAR_EXPORT", "0");
+    copy_environment();
+    ctxvar__registry_init();
+    /* Loaded twice from two paths, both copies see the first one's table. */
+    const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
+    is_primary = !first || first == ctxvar__runtime_table();
+    if (!is_primary) ctxvar__debug("another copy of the runtime is loaded; this one defers to it");
+    int mode = inherit_enabled && is_primary
+                   ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
+                   : 0;
+    atomic_store_explicit(&ctxvar__start_mode, mode, memory_order_release);
+    atomic_store_explicit(&initialised, 1, memory_order_release);
+}
+
+CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_settings(void)
+{
+    if (!atomic_load_explicit(&initialised, memory_order_acquire)) pthread_once(&init_once, initialise);
+}
+
+CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_init(void)
+{
+    ctxvar__ensure_settings();
+    if (!atomic_load_explicit(&main_seeded, memory_order_relaxed) && is_primary)
+        seed_main_thread(ctxvar__me());
+}
+
+__attribute__((constructor)) static void on_load(void) { ctxvar__ensure_init(); }
+
+void ctxvar__startup_forked(void)
+{
+    /* The forking thread is this process's main thread now (tid == pid):
+     * it must not be seeded from the environment over its own context. */
+    atomic_store(&main_seeded, 1);
+}
+
+ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t)
+{
+    ctxvar_ctx *c = t->current;
+    if (__builtin_expect(!c && !t->not_main &&
+                             !atomic_load_explicit(&main_seeded, memory_order_acquire), 0)) {
+        ctxvar__ensure_init();
+        c = t->current;
+    }
+    return c;
+}
+
+/* ---- What the interposers ask ------------------------------------------------- */
+
+int ctxvar__thread_start_mode(void)
+{
+    ctxvar__ensure_settings();
+    return atomic_load_explicit(&ctxvar__start_mode, memory_order_relaxed);
+}
+
+int ctxvar__export_enabled(void)
+{
+    ctxvar__ensure_init();
+    return export_enabled && is_primary;
+}
+
+int ctxvar__propagation_enabled(void)
+{
+    ctxvar__ensure_init();
+    return is_primary;
+}
+
+ctxvar_ctx *ctxvar__current_borrowed(void) { return ctxvar__current(ctxvar__me()); }
+
+int ctxvar__is_environment_context(const ctxvar_ctx *c)
+{
+    return c ? (c->flags & CTXVAR__CTX_FROM_ENVIRONMENT) != 0 : !environment_had_context;
+}
+
+void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
+{
+    void *next = atomic_load_explicit(cache, memory_order_acquire);
+    if (next) return next;
+    next = dlsym(RTLD_NEXT, name);
+    if (!next || (ours && next == ours)) {
+        void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+        next = libc ? dlsym(libc, name) : NULL;
+        if (libc) dlclose(libc);
+        if (ours && next == ours) next = NULL;
+    }
+    atomic_store_explicit(cache, next, memory_order_release);
+    return next;
+}
