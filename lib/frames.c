@@ -374,7 +374,8 @@ CTXVAR__EXPORT void *ctxvar_task_call(void *task)
     /* The frame takes over the task's reference to its context. */
     if (copy.ctxvar__fn_ret) return run_frame(t, copy.ctxvar__ctx, copy.ctxvar__fn_ret, copy.ctxvar__arg);
     struct void_call call = {copy.ctxvar__fn, copy.ctxvar__arg};
-    return run_frame(t, copy.ctxvar__ctx, call_void, &call);
+    run_frame(t, copy.ctxvar__ctx, call_void, &call);
+    return NULL;
 }
 
 CTXVAR__EXPORT void ctxvar_task_run(void *task) { (void)ctxvar_task_call(task); }
