@@ -128,8 +128,8 @@ $(BATS_DIR)/small_stack_spawn: $(BATS_SRC)/small_stack_spawn.c $(BATS_DEPS)
 # contexts, after vfork, and system and popen themselves
 # (bats/processes.bats, bats/exec_hostile.bats).  spawn_env and
 # spawn_encoding are built by the spawn_% rule above.
-EXEC_PROGRAMS := $(addprefix $(BATS_DIR)/, exec_small_stack exec_vfork_loop spawn_env \
-    spawn_encoding)
+EXEC_PROGRAMS := $(addprefix $(BATS_DIR)/, exec_small_stack exec_vfork_loop \
+    exec_system_cancel spawn_env spawn_encoding)
 bats-programs: $(EXEC_PROGRAMS)
 test: $(EXEC_PROGRAMS)
 

@@ -604,6 +604,18 @@ parent after: SIGINT ignored, SIGQUIT default, SIGCHLD unblocked, SIGUSR1 blocke
 EOF
 }
 
+@test "a thread cancelled in system() has its shell killed and the signals restored, as without the runtime" {
+    run_recorded plain "$PROGS/exec_system_cancel"
+    run_recorded runtime preloaded "$PROGS/exec_system_cancel"
+    expect_same_run plain runtime
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+thread cancelled: yes
+SIGINT default, SIGQUIT default
+done
+EOF
+}
+
 @test "system(NULL) says there is a shell, as without the runtime" {
     same_with_and_without_runtime system_null environ -
     run -0 cat "$BATS_TEST_TMPDIR/runtime.out"

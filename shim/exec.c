@@ -38,19 +38,22 @@
  * of fork, where a lock another thread held stays held; and a program may
  * call them from a thread or a signal handler with a small stack.  So from
  * the interposer to the real call nothing here allocates, locks, or puts
- * more than a few hundred bytes on the stack: the new environment (its
- * pointer array, its three strings, and the encoder's scratch) is built in
- * one anonymous private mapping, a raw system call, sized to what it
- * holds, and unmapped when the real call returns.  If the mapping cannot be
- * made, the environment is passed on unchanged, with a CTXVAR_DEBUG line.
+ * more than a few hundred bytes on the stack, whatever the size of the
+ * environment or the context (under 1 KiB in all, measured with
+ * -fstack-usage): the new environment (its pointer array, its three
+ * strings, and the encoder's scratch) is built in one anonymous private
+ * mapping, a system call that takes no lock in the process, sized to what
+ * it holds (the baggage at its 8,192-byte most), and unmapped when the
+ * real call returns.  If the mapping cannot be made, the environment is
+ * passed on unchanged, with a CTXVAR_DEBUG line.
  * A successful exec in a vfork child leaves that mapping in the parent's
- * memory; see "after vfork" below for how the parent gets it back.
+ * memory; "After vfork" below says how the parent gets it back.
  *
  * COST.  Only what can be exported is sorted: the encoder carries at most
  * CTXVAR_BAGGAGE_MAX_MEMBERS members, the first eligible names in name
  * order, so one pass keeps the smallest of them in a bounded heap (O(n log
  * 64) for n variables) and only those are sorted.  The same text as
- * ctxvar_baggage_encode comes out (bats/processes.bats compares them).
+ * ctxvar_baggage_encode comes out (bats/exec_hostile.bats compares them).
  *
  * system() and popen() take no environment: glibc's run /bin/sh with the
  * process's own, and putting the context into the command would show it to

@@ -222,8 +222,8 @@ int main(int argc, char **argv)
     if (command[0] == '@') {
         char *text = strchr(command, ':');
         size_t len = strtoul(command + 1, NULL, 10), used = text ? strlen(text + 1) : 0;
-        char *padded = malloc(len + 1);
-        if (!text || !padded || len < used + 2) return 2;
+        static char padded[1 << 18];
+        if (!text || len >= sizeof padded || len < used + 2) return 2;
         memcpy(padded, text + 1, used);
         memcpy(padded + used, " #", 2);
         memset(padded + used + 2, 'a', len - used - 2);
