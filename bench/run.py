@@ -508,7 +508,7 @@ def main():
 
     # 10. Starting a process, and a SIGEV_THREAD timer's life (bench/exec.c).
     prog, pairs = os.path.join(bench, "exec"), 2 if quick else 6
-    for num, figure, args, metric, unit in (
+    for num, figure, prog_args, metric, unit in (
             ("10a", "`posix_spawn`+`waitpid` of /bin/true, 500-variable context",
              ["spawn", "500", "5", "100"], "spawn500", " µs"),
             ("10b", "`posix_spawn`+`waitpid` of /bin/true, 2,000-variable context",
@@ -517,7 +517,7 @@ def main():
              "context: per pair", ["timers", "40000", "1"], "timers", " µs")):
         try:
             progress("%s, %d alternating pairs" % (figure, pairs))
-            plain, pre, ratio = paired_wall([prog] + args, runtime, metric, pairs)
+            plain, pre, ratio = paired_wall([prog] + prog_args, runtime, metric, pairs)
             row(num, figure + ": wall time", "same binary, no runtime: %s" % plain.text(
                 "{:,.1f}", unit), pre.text("{:,.1f}", unit), ratio.text("{:.3f}", "×"),
                 "ratio ≤ 1.10", stat_verdict(ratio, 1.10, True))

@@ -589,6 +589,26 @@ static void child_env_release(struct child_env *e)
 
 /* ---- exec ---------------------------------------------------------------- */
 
+/* Before a real exec: the child's environment in *env, recorded for the
+ * case of a vfork child (see "After vfork"); errno as the caller left it. */
+static int exec_begin(struct child_env *env, char *const envp[], int implicit)
+{
+    int saved_errno = errno;
+    child_env_build(env, envp, implicit);
+    int record = area_record(env->area, env->area_size);
+    errno = saved_errno;
+    return record;
+}
+
+/* After a real exec that returned, so failed: errno as it left it. */
+static void exec_end(struct child_env *env, int record)
+{
+    int saved_errno = errno;
+    area_forget(record);
+    child_env_release(env);
+    errno = saved_errno;
+}
+
 static int exec_with(execve_fn real, const char *file, char *const argv[], char *const envp[],
                      int implicit)
 {
@@ -596,16 +616,10 @@ static int exec_with(execve_fn real, const char *file, char *const argv[], char 
         errno = ENOSYS;
         return -1;
     }
-    int saved_errno = errno;
     struct child_env env;
-    child_env_build(&env, envp, implicit);
-    int record = area_record(env.area, env.area_size);
-    errno = saved_errno;
+    int record = exec_begin(&env, envp, implicit);
     int r = real(file, argv, env.envp);
-    saved_errno = errno;
-    area_forget(record);
-    child_env_release(&env);
-    errno = saved_errno;
+    exec_end(&env, record);
     return r;
 }
 
@@ -636,16 +650,10 @@ CTXVAR__EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
         errno = ENOSYS;
         return -1;
     }
-    int saved_errno = errno;
     struct child_env env;
-    child_env_build(&env, envp, envp == environ);
-    int record = area_record(env.area, env.area_size);
-    errno = saved_errno;
+    int record = exec_begin(&env, envp, envp == environ);
     int r = real(fd, argv, env.envp);
-    saved_errno = errno;
-    area_forget(record);
-    child_env_release(&env);
-    errno = saved_errno;
+    exec_end(&env, record);
     return r;
 }
 

@@ -230,7 +230,8 @@ int main(int argc, char **argv)
         padded[len] = '\0';
         command = padded;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    static char out_buffer[BUFSIZ]; /* nothing to allocate once the address space is limited */
+    setvbuf(stdout, out_buffer, _IOLBF, sizeof out_buffer);
     for (int i = a + 3; i < argc; i++) apply(argv[i]);
     char **envp = strcmp(env, "copy") == 0 ? copy_of_environ() : environ;
     fflush(stdout);
