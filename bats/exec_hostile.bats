@@ -143,3 +143,22 @@ status: -1, errno: Cannot allocate memory
 EOF
     [ "$stderr" = "ctxvar: exec: no memory for the child's environment (3 entries); passed on unchanged" ]
 }
+
+# --- a failing exec ----------------------------------------------------------------
+
+@test "an exec that fails returns -1 and the errno it gives without the runtime, 1,000 times, and leaves no mapping behind" {
+    local call
+    for call in execve execv execvp execvpe execl execlp execle fexecve; do
+        run_recorded "$call.plain" "$PROGS/spawn_env" "fail:$call" environ /nonexistent/x
+        run_recorded "$call.runtime" preloaded "$PROGS/spawn_env" "fail:$call" environ /nonexistent/x \
+            request_id=r1
+        expect_same_run "$call.plain" "$call.runtime"
+    done
+    run -0 cat "$BATS_TEST_TMPDIR/execle.runtime.out" "$BATS_TEST_TMPDIR/fexecve.runtime.out"
+    expect_output <<'EOF2'
+execle: -1, errno: No such file or directory
+address space: steady
+fexecve: -1, errno: Invalid argument
+address space: steady
+EOF2
+}
