@@ -802,7 +802,9 @@ static void unlock_process_starts(void)
  * default (unless the caller had them ignored) and the caller's own mask.
  * Threads may call system at once: the first to start ignores the two
  * signals and the last to finish restores them, as in glibc.  Each caller
- * restores its own mask.  A cancelled caller kills and reaps its shell. */
+ * restores its own mask, which is per thread (glibc restores it only in
+ * the last caller, leaving SIGCHLD blocked in the others).  A cancelled
+ * caller kills and reaps its shell. */
 static int system_callers;
 static struct sigaction system_saved_intr, system_saved_quit;
 
