@@ -137,3 +137,16 @@ $(BATS_DIR)/exception_static_libgcc: $(BATS_SRC)/exception_link.cpp $(BATS_DEPS)
 $(BATS_DIR)/exception_static_both: $(BATS_SRC)/exception_link.cpp $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CXX) -static-libgcc -static-libstdc++ $< -o $@
+
+# Starting processes from small stacks, with large environments and
+# contexts, after vfork, and system and popen themselves
+# (bats/processes.bats, bats/exec_hostile.bats).  spawn_env and
+# spawn_encoding are built by the spawn_% rule above.
+EXEC_PROGRAMS := $(addprefix $(BATS_DIR)/, exec_small_stack exec_vfork_loop \
+    exec_system_cancel spawn_env spawn_encoding)
+bats-programs: $(EXEC_PROGRAMS)
+test: $(EXEC_PROGRAMS)
+
+$(BATS_DIR)/exec_%: $(BATS_SRC)/exec_%.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@

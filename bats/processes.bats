@@ -132,13 +132,30 @@ EOF
 
 # --- explicit envp ----------------------------------------------------------
 
-@test "an explicit envp holding BAGGAGE, TRACEPARENT and TRACESTATE gets them replaced by the thread's" {
+# The rule (shim/exec.c): an entry whose value differs from the one the
+# process was started with was put there by the program, and is passed on
+# as it is; one equal to it stands for the inherited context, and is
+# replaced by the thread's.  spawn_requests' "with" envp holds values of
+# its own (stale=1), not the process's (from=parent).
+@test "an explicit envp's own BAGGAGE, TRACEPARENT and TRACESTATE are passed on unchanged, not replaced by the thread's" {
     for method in execle posix_spawn posix_spawnp fork_execve vfork_execve; do
         requests "$method" with
-        expect_output <<EOF
+        expect_output <<'EOF'
 parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
-r1 sh: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1 KEEP=1
-r2 sh: BAGGAGE=from=parent,request_id=r2,user_id=bob TRACEPARENT=$TP2 TRACESTATE=vendor=r2 KEEP=1
+r1 sh: BAGGAGE=stale=1 TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00 TRACESTATE=stale=1 KEEP=1
+r2 sh: BAGGAGE=stale=1 TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00 TRACESTATE=stale=1 KEEP=1
+EOF
+        expect_no_stderr
+    done
+}
+
+@test "an explicit envp holding the start-up BAGGAGE, TRACEPARENT and TRACESTATE gets the thread's instead" {
+    for method in posix_spawn posix_spawnp fork_execve fork_execle fork_execvpe fork_fexecve vfork_execve; do
+        BAGGAGE=from=parent TRACEPARENT=$TP0 TRACESTATE=ts=0 run -0 --separate-stderr preloaded \
+            "$PROGS/spawn_env" "$method" copy "$SHOW_TRACE" request_id=r1 "traceparent=$TP1"
+        expect_output <<EOF
+TRACEPARENT=$TP1 TRACESTATE=ts=0 BAGGAGE=from=parent,request_id=r1
+status: 0
 EOF
         expect_no_stderr
     done
@@ -156,14 +173,81 @@ EOF
     done
 }
 
-@test "an explicit envp's stale BAGGAGE, TRACEPARENT and TRACESTATE are removed for a thread with an empty context" {
+@test "an explicit envp's own BAGGAGE, TRACEPARENT and TRACESTATE are passed on unchanged from a thread with an empty context" {
     requests -e execle with
-    expect_output <<EOF
+    expect_output <<'EOF'
 parent: environment unchanged, BAGGAGE=from=parent, main: from=parent
-r1 sh: BAGGAGE=from=parent,request_id=r1,user_id=alice TRACEPARENT=$TP1 TRACESTATE=vendor=r1 KEEP=1
-r2 sh: BAGGAGE=(unset) TRACEPARENT=(unset) TRACESTATE=(unset) KEEP=1
+r1 sh: BAGGAGE=stale=1 TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00 TRACESTATE=stale=1 KEEP=1
+r2 sh: BAGGAGE=stale=1 TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00 TRACESTATE=stale=1 KEEP=1
 EOF
     expect_no_stderr
+}
+
+# --- what the program put in the environment itself -----------------------
+
+@test "env BAGGAGE=... TRACEPARENT=... COMMAND under the runtime gives COMMAND those values, not the runtime's" {
+    for start in '' 'BAGGAGE=from=parent'; do
+        run -0 --separate-stderr env -u TRACEPARENT -u TRACESTATE $start LD_PRELOAD="$RUNTIME" \
+            env BAGGAGE=k=v TRACEPARENT=$TP0 TRACESTATE=ts=1 sh -c "$SHOW_TRACE"
+        expect_output <<EOF
+TRACEPARENT=$TP0 TRACESTATE=ts=1 BAGGAGE=k=v
+EOF
+        expect_no_stderr
+    done
+}
+
+# The child's lines as spawn_env prints them for METHOD: popen describes
+# its stream first, system the parent's signals last.
+spawn_env_expects() {
+    local method=$1 lines=$2
+    [ "$method" != popen:r ] || lines="stream: fifo, cloexec=0"$'\n'"$lines"
+    [ "$method" != system ] || lines+=$'\n''parent after: SIGINT default, SIGQUIT default, SIGCHLD unblocked, SIGUSR1 unblocked'
+    printf '%s\n' "$lines"
+}
+
+@test "BAGGAGE, TRACEPARENT and TRACESTATE the program setenv()s before starting a child win over the thread's context" {
+    for method in posix_spawn posix_spawnp fork_execve fork_execv fork_execvp fork_execl \
+                  fork_execlp fork_execle fork_execvpe fork_fexecve vfork_execve system popen:r; do
+        BAGGAGE=from=parent TRACEPARENT=$TP0 run -0 --separate-stderr preloaded "$PROGS/spawn_env" \
+            "$method" environ "$SHOW_TRACE" request_id=r1 "traceparent=$TP1" tracestate=vendor=r1 \
+            BAGGAGE=mine=1 TRACEPARENT=$TP2 TRACESTATE=mine=2
+        spawn_env_expects "$method" "TRACEPARENT=$TP2 TRACESTATE=mine=2 BAGGAGE=mine=1
+status: 0" | expect_output
+        expect_no_stderr
+    done
+}
+
+@test "a variable the program set back to its start-up value, or unset, carries the thread's context again" {
+    BAGGAGE=from=parent TRACEPARENT=$TP0 TRACESTATE=ts=0 run -0 --separate-stderr preloaded \
+        "$PROGS/spawn_env" posix_spawn environ "$SHOW_TRACE" request_id=r1 "traceparent=$TP1" \
+        BAGGAGE=from=parent -TRACEPARENT -TRACESTATE
+    expect_output <<EOF
+TRACEPARENT=$TP1 TRACESTATE=ts=0 BAGGAGE=from=parent,request_id=r1
+status: 0
+EOF
+    expect_no_stderr
+}
+
+# --- pass-through programs ----------------------------------------------------
+
+# A program that starts its command without touching the context (timeout,
+# nice, env, xargs) must give it BAGGAGE, TRACEPARENT and TRACESTATE as it
+# got them, byte for byte, whatever the runtime would have made of them:
+# here a property, a malformed and a private member, and an uppercase
+# traceparent the runtime does not accept.
+@test "timeout, nice, env and xargs under the runtime pass BAGGAGE, TRACEPARENT and TRACESTATE on byte for byte" {
+    local bag='b=2;p=1,a=1,1bad=3,_priv=4' tp=00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01
+    local expected="TRACEPARENT=$tp TRACESTATE=k=v BAGGAGE=$bag" tool
+    for tool in "timeout 5" "nice -n 1" "env" "xargs"; do
+        run -0 --separate-stderr env BAGGAGE="$bag" TRACEPARENT=$tp TRACESTATE=k=v \
+            LD_PRELOAD="$RUNTIME" $tool sh -c "$SHOW_TRACE" </dev/null
+        [ "$output" = "$expected" ] || { echo "$tool: $output" >&2; false; }
+        expect_no_stderr
+        run -0 --separate-stderr env BAGGAGE="$bag" TRACEPARENT=$tp TRACESTATE=k=v \
+            "$CTXRUN" -- $tool sh -c "$SHOW_TRACE" </dev/null
+        [ "$output" = "$expected" ] || { echo "ctxrun $tool: $output" >&2; false; }
+        expect_no_stderr
+    done
 }
 
 # --- an empty context, private names, CTXVAR_EXPORT=0 ----------------------
@@ -338,11 +422,21 @@ EOF
     expect_no_stderr
 }
 
-@test "an invalid TRACEPARENT at load is not passed on to children, nor its TRACESTATE" {
+@test "an invalid TRACEPARENT at load passes on byte for byte with its TRACESTATE while the context is the one from start-up" {
     TRACEPARENT=bad TRACESTATE='k=v' run -0 --separate-stderr preloaded "$PROGS/spawn_one" system "$SHOW_TRACE"
     expect_output <<'EOF'
 dropped: 0
-TRACEPARENT=(unset) TRACESTATE=(unset) BAGGAGE=(unset)
+TRACEPARENT=bad TRACESTATE=k=v BAGGAGE=(unset)
+status: 0
+EOF
+    expect_no_stderr
+}
+
+@test "an invalid TRACEPARENT at load is not exported, nor its TRACESTATE, once the thread has a context of its own" {
+    TRACEPARENT=bad TRACESTATE='k=v' run -0 --separate-stderr preloaded "$PROGS/spawn_one" system "$SHOW_TRACE" a=1
+    expect_output <<'EOF'
+dropped: 0
+TRACEPARENT=(unset) TRACESTATE=(unset) BAGGAGE=a=1
 status: 0
 EOF
     expect_no_stderr
@@ -457,10 +551,133 @@ status: 5
 EOF
 }
 
-# Regression from a review: the child's environment was built on the
-# caller's stack whatever its size, and a thread with a 64 KiB stack and a
-# large environment crashed in posix_spawn.  Now the rebuild stays within
-# 32 KiB; beyond that the environment passes unchanged (documented).
+# --- system and popen: the context in the environment, never in argv ----------
+
+# system() and popen() used to prefix the command with
+# "export BAGGAGE='...'; ", so every local user saw the context in the
+# shell's argv (ps, /proc/PID/cmdline).  The shell reads its own cmdline
+# while it runs.
+SHOW_CMDLINE='tr "\0" "|" < /proc/$$/cmdline; echo; echo "env: ${BAGGAGE-(unset)}"'
+
+@test "the shell system() and popen() start has the command as written in its argv, and the context only in its environment" {
+    for method in system popen:r; do
+        run -0 --separate-stderr preloaded "$PROGS/spawn_env" "$method" environ "$SHOW_CMDLINE" \
+            session_token=s3cr3t
+        spawn_env_expects "$method" "sh|-c|$SHOW_CMDLINE|
+env: session_token=s3cr3t
+status: 0" | expect_output
+        expect_no_stderr
+    done
+}
+
+# Each pair: without the runtime, and under it with a context; the same
+# stdout, stderr and status (bats/helpers.bash, expect_same_run).  fd 3 is
+# bats' own and closed for the program, whose children list their fds.
+same_with_and_without_runtime() {
+    run_recorded plain "$PROGS/spawn_env" "$@" 3>&-
+    run_recorded runtime preloaded "$PROGS/spawn_env" "$@" request_id=r1 3>&-
+    expect_same_run plain runtime
+}
+
+@test "system returns what it returns without the runtime: exit statuses, 127 for a missing command, a signal" {
+    for cmd in 'exit 0' 'exit 7' 'no_such_command_anywhere' 'kill -9 $$' 'echo out; echo err >&2; exit 3'; do
+        same_with_and_without_runtime system environ "$cmd"
+    done
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+out
+status: 3
+parent after: SIGINT default, SIGQUIT default, SIGCHLD unblocked, SIGUSR1 unblocked
+EOF
+}
+
+@test "system ignores SIGINT and SIGQUIT while it waits; the shell gets them at their default and the caller's mask, as without the runtime" {
+    local cmd='grep -E "^Sig(Blk|Ign)" /proc/$$/status >&2; kill -INT $PPID; kill -QUIT $PPID; echo survived'
+    for opts in "" -i -b "-i -b"; do
+        same_with_and_without_runtime $opts system environ "$cmd"
+    done
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+survived
+status: 0
+parent after: SIGINT ignored, SIGQUIT default, SIGCHLD unblocked, SIGUSR1 blocked
+EOF
+}
+
+@test "a thread cancelled in system() has its shell killed and the signals restored, as without the runtime" {
+    run_recorded plain "$PROGS/exec_system_cancel"
+    run_recorded runtime preloaded "$PROGS/exec_system_cancel"
+    expect_same_run plain runtime
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+thread cancelled: yes
+SIGINT default, SIGQUIT default
+done
+EOF
+}
+
+@test "system(NULL) says there is a shell, as without the runtime" {
+    same_with_and_without_runtime system_null environ -
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    [ "$output" = "system(NULL): 1" ]
+}
+
+@test "popen streams read and write, and pclose and fclose return the shell's status, as without the runtime" {
+    local method cmd
+    for method in popen:r popen:re popen:er fclose:r; do
+        for cmd in 'printf "a\nb\n"; exit 5' 'kill -9 $$' 'exit 0'; do
+            same_with_and_without_runtime "$method" environ "$cmd"
+        done
+    done
+    run -0 cat "$BATS_TEST_TMPDIR/plain.out"
+    expect_output <<'EOF'
+stream: fifo, cloexec=0
+status: 0
+EOF
+    same_with_and_without_runtime popen:re environ 'printf "a\nb\n"; exit 5'
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+stream: fifo, cloexec=1
+a
+b
+status: 5
+EOF
+    for method in popen:w popen:we fclose:w; do
+        for cmd in 'cat; exit 2' 'read l; echo "got: $l"; exit 4'; do
+            same_with_and_without_runtime "$method" environ "$cmd"
+        done
+    done
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+stream: fifo, cloexec=0
+got: line from the parent
+status: 4
+EOF
+}
+
+@test "popen with a mode other than r or w (and e) fails with EINVAL, as without the runtime" {
+    for mode in rw wr x '' re+; do
+        same_with_and_without_runtime "popen:$mode" environ 'exit 0'
+        run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+        [ "$output" = "popen failed, errno: Invalid argument" ]
+    done
+}
+
+@test "a popen child does not inherit the pipe of another popen stream still open, as without the runtime" {
+    local cmd='for f in /proc/$$/fd/*; do [ "$(readlink "$f")" != "$FIRST_PIPE" ] || echo "has $FIRST_PIPE"; done; echo checked'
+    same_with_and_without_runtime popen_two environ "$cmd"
+    run -0 cat "$BATS_TEST_TMPDIR/runtime.out"
+    expect_output <<'EOF'
+stream: fifo, cloexec=0
+checked
+status: 0
+first: status: 0
+EOF
+}
+
+# The child's environment is built in a mapping of its own, never on the
+# caller's stack, so neither a thread's stack size nor the environment's
+# size matters (more in bats/exec_hostile.bats).
 @test "posix_spawn from a thread with a 64 KiB stack exports its context" {
     run -0 --separate-stderr preloaded "$PROGS/small_stack_spawn" 10
     expect_output <<'EOF2'
@@ -470,10 +687,10 @@ EOF2
     expect_no_stderr
 }
 
-@test "posix_spawn from a thread with a 64 KiB stack and 12,000 variables passes the environment unchanged instead of crashing" {
+@test "posix_spawn from a thread with a 64 KiB stack and 12,000 environment entries exports its context" {
     run -0 --separate-stderr preloaded "$PROGS/small_stack_spawn" 12000
     expect_output <<'EOF2'
-unset
+request_id=r1
 status: 0
 EOF2
     expect_no_stderr

@@ -15,7 +15,7 @@
 
 BENCH_DIR      := $(B)/bench
 BENCH_CFLAGS   := $(WARN) -O2 -g -pthread -Ilib
-BENCH_PROGRAMS := $(addprefix $(BENCH_DIR)/, cycle micro memory)
+BENCH_PROGRAMS := $(addprefix $(BENCH_DIR)/, cycle micro memory exec)
 BENCH_ARGS     ?=
 
 $(BENCH_DIR)/%: bench/%.c bench/bench.h lib/ctxvar.h

@@ -189,6 +189,23 @@ def cycle_wall(build, runtime, nvars, pairs, cycles, samples_per_run):
     return Stat(plain), Stat(preloaded), Stat(ratios)
 
 
+def paired_wall(argv, runtime, metric, pairs):
+    """cycle_wall for any program printing METRIC.plain / METRIC.runtime samples."""
+    plain, preloaded, ratios = [], [], []
+    for p in range(pairs):
+        got = {}
+        for pre in ((None, runtime) if p % 2 == 0 else (runtime, None)):
+            key = metric + (".runtime" if pre else ".plain")
+            s = run(argv, preload=pre)
+            if key not in s:
+                raise CouldNotRun("%s: no %s samples" % (os.path.basename(argv[0]), key))
+            got[key] = statistics.median(s[key].values())
+        plain.append(got[metric + ".plain"])
+        preloaded.append(got[metric + ".runtime"])
+        ratios.append(preloaded[-1] / plain[-1])
+    return Stat(plain), Stat(preloaded), Stat(ratios)
+
+
 def callgrind_total(out_file):
     with open(out_file) as f:
         for line in f:
@@ -488,6 +505,24 @@ def main():
                     stat_verdict(r, 1.0, False, close_within=0.05))
     except (CouldNotRun, KeyError) as e:
         skipped("9", "throughput with threads", "1 thread", "2 threads ≥ 1.6×", str(e))
+
+    # 10. Starting a process, and a SIGEV_THREAD timer's life (bench/exec.c).
+    prog, pairs = os.path.join(bench, "exec"), 2 if quick else 6
+    for num, figure, prog_args, metric, unit in (
+            ("10a", "`posix_spawn`+`waitpid` of /bin/true, 500-variable context",
+             ["spawn", "500", "5", "100"], "spawn500", " µs"),
+            ("10b", "`posix_spawn`+`waitpid` of /bin/true, 2,000-variable context",
+             ["spawn", "2000", "5", "100"], "spawn2000", " µs"),
+            ("10c", "40,000 `timer_create(SIGEV_THREAD)`+`timer_delete` pairs, 10-variable "
+             "context: per pair", ["timers", "40000", "1"], "timers", " µs")):
+        try:
+            progress("%s, %d alternating pairs" % (figure, pairs))
+            plain, pre, ratio = paired_wall([prog] + prog_args, runtime, metric, pairs)
+            row(num, figure + ": wall time", "same binary, no runtime: %s" % plain.text(
+                "{:,.1f}", unit), pre.text("{:,.1f}", unit), ratio.text("{:.3f}", "×"),
+                "ratio ≤ 1.10", stat_verdict(ratio, 1.10, True))
+        except CouldNotRun as e:
+            skipped(num, figure, "no runtime", "ratio ≤ 1.10", str(e))
 
     if args.profile:
         try:
