@@ -150,3 +150,10 @@ test: $(EXEC_PROGRAMS)
 $(BATS_DIR)/exec_%: $(BATS_SRC)/exec_%.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
+
+# A thread started from .preinit_array, before libc sets environ
+# (bats/startup.bats).
+$(BATS_DIR)/preinit_thread: $(BATS_SRC)/preinit_thread.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+test: $(BATS_DIR)/preinit_thread

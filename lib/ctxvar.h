@@ -265,18 +265,24 @@
  *   thread's context (and are absent when it has none).  This covers the
  *   exec family, posix_spawn, posix_spawnp, system, popen, and fork then
  *   exec.  The parent's own environment is never modified, not even
- *   briefly.  With the process environment (environ, or a call that uses it
- *   implicitly) the three variables are replaced or added; with an explicit
- *   envp they are replaced only where that envp already has them, never
- *   added; and from a thread whose context is still exactly the one the
- *   process was started with (read from its environment at load, never
- *   changed) an explicit envp passes untouched, so a program that sets
- *   these variables itself, like a shell, is not overridden.
- *   CTXVAR_EXPORT=0 turns this off.  The exec functions do no
- *   allocation and take no lock, so they are safe after vfork and fork; the
- *   new environment is built on the caller's stack, within 32 KiB, so an
- *   environment too large for that (some 3,000 entries) is passed on
- *   unchanged (a diagnostic says so).  A TRACEPARENT is exported only when
+ *   briefly, and nothing the program passes is made longer: system() and
+ *   popen() run /bin/sh -c with the command exactly as written and the
+ *   context in the shell's environment only (never in its argv, which
+ *   every local user can read).  Each of the three variables is treated on
+ *   its own: a value the program put there itself (different from the one
+ *   the process was started with: setenv, env VAR=... cmd, an envp it
+ *   built) passes unchanged; the start-up value is replaced by the calling
+ *   thread's context, or removed when it has none; an absent one is added
+ *   only with the process environment (environ), never to an explicit
+ *   envp.  From a thread whose context is still exactly the one the process
+ *   was started with, the environment passes untouched, byte for byte, so
+ *   pass-through programs (timeout, nice, xargs) give their children what
+ *   they were given.  CTXVAR_EXPORT=0 turns this off.  The exec functions
+ *   allocate nothing from the heap and take no lock, so they are safe
+ *   after vfork and fork, and use under 1 KiB of stack whatever the
+ *   environment's size: the new environment is built in an anonymous
+ *   mapping of its own (if none can be made, the environment passes on
+ *   unchanged, with a diagnostic).  A TRACEPARENT is exported only when
  *   valid (TRACESTATE only with it).
  *
  * 7. RUNTIME
@@ -284,7 +290,14 @@
  *   int ctxvar_runtime_present(void)     1 when the runtime is bound, else 0.
  *   int ctxvar_stats(struct ctxvar_stats *out)
  *     live_contexts: context objects alive now (the empty context and the
- *     variables excluded): compare before and after to find a leak.
+ *     variables excluded): compare before and after to find a leak.  A
+ *     context made by changing another shares its unchanged parts with it
+ *     and keeps it alive for that, at most 8 versions deep: a thread that
+ *     replaces a value forever (even a 4 KiB one) holds at most 8 older
+ *     versions and no growing memory.  Those kept versions are counted, so
+ *     after balanced operations (set then reset, swap and swap back) the
+ *     count may stay up to 8 above where it started; a leak grows past
+ *     that without bound.
  *     threads_inherited: threads that started with their creator's context.
  *     inherit_failures: threads that started with an empty context instead,
  *     because the runtime could not do its part (pthread_create still

@@ -122,16 +122,11 @@ void ctxvar__registry_remove(struct ctxvar__thread *t)
     unlock();
 }
 
-static __attribute__((noinline)) void count_live_slow(struct ctxvar__thread *t, long delta)
+/* A thread not in the registry (one released at join, which a forked child
+ * finds through its exit record instead, or one not registered at all)
+ * counts in its stats shard. */
+static __attribute__((noinline)) void count_live_slow(long delta)
 {
-    /* A thread released at join, making its first context, starts counting
-     * in its own state (never under the registry lock, which only releases
-     * run under). */
-    if (REGISTRY_IN_USE && delta > 0 && t->registered && !t->handed_over && !t->exited) {
-        ctxvar__registry_add(t);
-        ctxvar__count_live(delta);
-        return;
-    }
     ctxvar__count(CTXVAR__STAT_LIVE, delta);
 }
 
@@ -142,7 +137,7 @@ void ctxvar__count_live(long delta)
         long long now = atomic_load_explicit(&t->live, memory_order_relaxed);
         atomic_store_explicit(&t->live, now + delta, memory_order_relaxed);
     } else {
-        count_live_slow(t, delta);
+        count_live_slow(delta);
     }
 }
 

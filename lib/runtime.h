@@ -25,12 +25,16 @@
 void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours) CTXVAR__HIDDEN;
 
 /* The next definition of the function `name`, typed as our own declaration
- * of it, with a lookup cache private to this use. */
+ * of it, with a lookup cache private to this use, read inline. */
 #define CTXVAR__NEXT(name)                                                        \
     __extension__({                                                               \
         static _Atomic(void *) ctxvar__next_cache_;                               \
-        (__typeof__(&name))ctxvar__next_symbol(&ctxvar__next_cache_, #name,       \
-                                               (const void *)&name);              \
+        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,          \
+                                                   memory_order_acquire);         \
+        (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)            \
+                                ? ctxvar__next_                                   \
+                                : ctxvar__next_symbol(&ctxvar__next_cache_, #name, \
+                                                      (const void *)&name));      \
     })
 
 /* ---- Settings (lib/startup.c) ---------------------------------------------- */

@@ -28,8 +28,10 @@
 
 /* ---- Settings, fixed at initialisation ------------------------------------ */
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static atomic_int initialised;
+extern char **environ;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT, environment_once = PTHREAD_ONCE_INIT;
+static atomic_int initialised, environment_read;
 static int debug_enabled;
 static int inherit_enabled = 1;
 static int export_enabled = 1;      /* CTXVAR_EXPORT != 0: children get context */
@@ -149,34 +151,51 @@ static void seed_main_thread(struct ctxvar__thread *t)
     ctxvar__ctx_release(ctxvar__install(t, seeded));
 }
 
+/* The process-wide part: once, whenever the runtime is first used. */
 static void initialise(void)
 {
     ctxvar__platform_init(&ctxvar__self);
-    debug_enabled = env_is("CTXVAR_DEBUG", "1");
-    inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
-    export_enabled = !env_is("CTXVAR_EXPORT", "0");
-    copy_environment();
     ctxvar__registry_init();
     /* Loaded twice from two paths, both copies see the first one's table. */
     const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
     is_primary = !first || first == ctxvar__runtime_table();
+    atomic_store_explicit(&ctxvar__start_mode,
+                          is_primary ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN : 0,
+                          memory_order_release);
+    atomic_store_explicit(&initialised, 1, memory_order_release);
+}
+
+/* The settings from the environment: once libc has set environ.  A thread
+ * started from a program's .preinit_array (or another object's early
+ * constructor) uses the runtime before that, when every variable reads as
+ * unset; until environ is there, the defaults hold, and the first call after
+ * reads the real settings.  The main thread is seeded only after that. */
+static void read_environment(void)
+{
+    debug_enabled = env_is("CTXVAR_DEBUG", "1");
+    inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
+    export_enabled = !env_is("CTXVAR_EXPORT", "0");
+    copy_environment();
     if (!is_primary) ctxvar__debug("another copy of the runtime is loaded; this one defers to it");
     int mode = inherit_enabled && is_primary
                    ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
                    : 0;
     atomic_store_explicit(&ctxvar__start_mode, mode, memory_order_release);
-    atomic_store_explicit(&initialised, 1, memory_order_release);
+    atomic_store_explicit(&environment_read, 1, memory_order_release);
 }
 
 CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_settings(void)
 {
+    if (__builtin_expect(atomic_load_explicit(&environment_read, memory_order_acquire), 1)) return;
     if (!atomic_load_explicit(&initialised, memory_order_acquire)) pthread_once(&init_once, initialise);
+    if (environ) pthread_once(&environment_once, read_environment);
 }
 
 CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_init(void)
 {
     ctxvar__ensure_settings();
-    if (!atomic_load_explicit(&main_seeded, memory_order_relaxed) && is_primary)
+    if (!atomic_load_explicit(&main_seeded, memory_order_relaxed) && is_primary &&
+        atomic_load_explicit(&environment_read, memory_order_acquire))
         seed_main_thread(ctxvar__me());
 }
 

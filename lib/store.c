@@ -498,6 +498,16 @@ int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var, ctxvar_ct
 }
 
 /* Appends every binding under n to *cursor. */
+void ctxvar__ctx_visit(const ctxvar_ctx *c, void (*fn)(const ctxvar__binding *, void *), void *arg)
+{
+    if (!c) return;
+    unsigned i = 0;
+    for (uint32_t map = c->bindings | c->children; map; map &= map - 1, i++) {
+        if (c->bindings & (map & -map)) fn(c->slot[i], arg);
+        else ctxvar__ctx_visit(c->slot[i], fn, arg);
+    }
+}
+
 static void collect(const ctxvar_ctx *n, const ctxvar__binding ***cursor)
 {
     unsigned i = 0;

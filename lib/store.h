@@ -134,6 +134,11 @@ int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var,
 int ctxvar__ctx_minus(const ctxvar_ctx *c, const ctxvar_ctx *base,
                       ctxvar_ctx **out) CTXVAR__HIDDEN;
 
+/* Calls fn for every binding of c, in no particular order.  Allocates
+ * nothing, takes no lock, recurses at most 7 levels: safe after vfork. */
+void ctxvar__ctx_visit(const ctxvar_ctx *c, void (*fn)(const ctxvar__binding *b, void *arg),
+                       void *arg) CTXVAR__HIDDEN;
+
 /* Calls fn for every binding of c in ascending byte order of name; stops at
  * the first nonzero return and returns it.  Never fails: when it cannot
  * allocate room to sort, it finds each next name by a scan instead. */

@@ -177,22 +177,12 @@ static int var_of(const char *entry)
  * eligible names in a max-heap; only when some of those were too long to
  * fit does a second pass look further, in a heap of the rest.
  *
- * The passes walk the trie directly (lib/store.h gives its layout): the
- * store's own ordered visit sorts every binding first, which is what made
- * a large context cost O(n log n), or O(n^2) without room to sort. */
+ * The passes use the store's unordered visit: its ordered one sorts every
+ * binding first, which is what made a large context cost O(n log n), or
+ * O(n^2) without room to sort. */
 
 #define MAX_MEMBERS CTXVAR_BAGGAGE_MAX_MEMBERS
 #define MAX_BYTES CTXVAR_BAGGAGE_MAX_BYTES
-
-static void visit_unordered(const ctxvar_ctx *n, void (*fn)(const ctxvar__binding *, void *),
-                            void *arg)
-{
-    unsigned i = 0;
-    for (uint32_t map = n->bindings | n->children; map; map &= map - 1, i++) {
-        if (n->bindings & (map & -map)) fn(n->slot[i], arg);
-        else visit_unordered(n->slot[i], fn, arg);
-    }
-}
 
 /* The encoder's rule: private names and the two trace headers never go
  * into BAGGAGE. */
@@ -341,7 +331,7 @@ static void baggage_add_later(struct baggage *g, const ctxvar_ctx *c, const char
         return;
     }
     struct later_names l = {{room, 0, count, 0}, after};
-    visit_unordered(c, keep_if_later, &l);
+    ctxvar__ctx_visit(c, keep_if_later, &l);
     for (size_t i = l.heap.n / 2; i-- > 0;) sift_down(&l.heap, i);
     while (l.heap.n > 0) {
         const ctxvar__binding *next = l.heap.a[0];
@@ -360,7 +350,7 @@ static size_t encode_baggage(const ctxvar_ctx *c, char *buf, const ctxvar__bindi
     struct baggage g = {buf, 0, 0};
     if (c) {
         struct first_names f = {{scratch, 0, MAX_MEMBERS, 1}, 0};
-        visit_unordered(c, keep_if_among_first, &f);
+        ctxvar__ctx_visit(c, keep_if_among_first, &f);
         /* Heapsort what the heap holds: ascending, in place. */
         size_t kept = f.heap.n;
         while (f.heap.n > 1) {

@@ -216,3 +216,6 @@ TEST(noruntime_ignores_baggage, NO_RUNTIME, "BAGGAGE=a=1")
 /* No thread waits on another for its context (test-priority.c). */
 TEST(higher_priority_fifo_child_of_fifo_creator_on_one_cpu_inherits_without_hanging, RUNTIME, NULL)
 TEST(fifo_child_of_other_creator_on_one_cpu_inherits_without_waiting, RUNTIME, NULL)
+
+/* Bounds on what a thread holds (test-bounds.c). */
+TEST(replacing_a_4kb_value_5000_times_keeps_live_contexts_and_heap_bounded, RUNTIME, NULL)

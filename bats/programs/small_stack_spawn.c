@@ -1,8 +1,8 @@
 /* small_stack_spawn N - posix_spawn from a thread with a 64 KiB stack and an
  * environment of N extra variables.  Regression from a review: the child's
  * environment was built on the caller's stack whatever its size, and
- * overflowed it (SIGSEGV).  Now it is built within 32 KiB, and a larger
- * environment is passed on unchanged.
+ * overflowed it (SIGSEGV).  Now it is built in a mapping of its own, off
+ * the stack, whatever its size.
  *
  * Prints the child's BAGGAGE (sh -c 'echo "${BAGGAGE-unset}"') and
  * "status: 0".

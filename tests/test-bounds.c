@@ -1,0 +1,39 @@
+/* test-bounds.c - what a long-running thread that keeps replacing values
+ * holds: a bounded number of context versions and flat memory. */
+#include <malloc.h>
+
+#include "test.h"
+
+static unsigned long long live_contexts(void)
+{
+    struct ctxvar_stats s;
+    ASSERT_INT(0, ctxvar_stats(&s));
+    return s.live_contexts;
+}
+
+/* A copy borrows unchanged slots from the version it was made from, and a
+ * chain of such versions is cut at 8 (lib/store.c), so replacing one value
+ * forever keeps at most 8 older versions alive, whatever their size. */
+TEST_IMPL(replacing_a_4kb_value_5000_times_keeps_live_contexts_and_heap_bounded)
+{
+    static char value[4097];
+    ctxvar *big = ctxvar_named("big");
+    ctxvar_set(ctxvar_named("request_id"), "r1", NULL);
+    for (int i = 0; i < 100; i++) { /* warm up the free lists and the cache */
+        memset(value, 'a' + i % 26, 4096);
+        ASSERT_INT(0, ctxvar_set(big, value, NULL));
+    }
+    unsigned long long live_before = live_contexts();
+    size_t heap_before = mallinfo2().uordblks;
+    for (int i = 0; i < 5000; i++) {
+        memset(value, 'a' + i % 26, 4096);
+        ASSERT_INT(0, ctxvar_set(big, value, NULL));
+    }
+    ASSERT_STR(value, ctxvar_get(big, NULL));
+    unsigned long long live_after = live_contexts();
+    size_t heap_after = mallinfo2().uordblks;
+    ASSERT(live_after <= live_before + 8);
+    ASSERT(live_after <= 10);
+    /* 5,000 values of 4 KiB are 20 MB; bounded means under a tenth of one. */
+    ASSERT(heap_after < heap_before + 2 * 1024 * 1024);
+}
