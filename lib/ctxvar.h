@@ -59,13 +59,18 @@
  *   The runtime replaces pthread_create and thrd_create (so std::thread too):
  *   a new thread starts with a snapshot of its creator's context, taken at the
  *   call; afterwards neither side sees the other's changes.  What a thread
- *   holds is released when it ends, however it ends, after the program's own
- *   thread-local destructors and pthread key destructors have run, so those
- *   may still log (and set) with it: a joinable thread's when it is joined
- *   (the runtime also replaces pthread_join, its _np variants, thrd_join,
- *   pthread_detach and thrd_detach for that), a detached one's in the last
- *   round of its key destructors.  A forked child keeps the forking thread's
- *   context.
+ *   it started holds is released when it ends, however it ends, after the
+ *   program's own thread-local destructors and pthread key destructors have
+ *   run, so those may still log (and set) with it: a joinable thread's when
+ *   it is joined (the runtime also replaces pthread_join, its _np variants,
+ *   thrd_join, pthread_detach and thrd_detach for that), a detached one's
+ *   once the kernel has finished it, noticed at the next thread creation or
+ *   ctxvar_stats (nothing ever waits for it).  A thread the runtime did not
+ *   start (the main thread, one started before the runtime was loaded)
+ *   releases its context after its thread_local destructors, before its
+ *   pthread key destructors, which then see an empty context; exit()
+ *   releases the calling thread's.  The runtime takes no pthread key.  A
+ *   forked child keeps the forking thread's context.
  *   It also carries context, with no code change, into OpenMP regions and
  *   tasks and into SIGEV_THREAD timers and mq_notify (section 4), and into
  *   child processes as W3C Baggage and Trace Context (section 6).
@@ -111,8 +116,9 @@
  *     calling thread's current context; value NULL unsets v.  If tok is not
  *     NULL it is filled so that ctxvar_reset(tok) undoes this set.
  *     EINVAL: v is NULL.  E2BIG: value too long.  ENOMEM.  ENOSYS: no runtime.
- *     ESRCH: the calling thread is detached and past the last round of its
- *     thread-exit destructors, where its context has been released for good.
+ *     ESRCH: the calling thread's context has been released for good at its
+ *     exit (a thread the runtime did not start, past its thread_local
+ *     destructors, or the thread that called exit()).
  *     On any error nothing changes and tok is not filled.
  *
  *   int ctxvar_reset(ctxvar_token *tok)

@@ -60,7 +60,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "runtime.h"
 #include "thread.h"
@@ -78,10 +81,12 @@ struct ctxvar__start {
     ctxvar_ctx *current, *inherited; /* what the thread held at its end */
     struct ctxvar__thread *owner;    /* the thread's state, once adopted */
     pthread_t thread;                /* once adopted */
+    pid_t tid;                       /* the kernel's id of the thread, once adopted */
+    struct ctxvar__start *reap_next; /* in the reap queue */
     struct ctxvar__start *prev, *next; /* heap records, for a forked child */
 };
 
-enum { EXIT_RUNNING, EXIT_DETACHED, EXIT_HANDED_OVER, EXIT_RELEASED };
+enum { EXIT_RUNNING, EXIT_DETACHED, EXIT_HANDED_OVER, EXIT_REAPING, EXIT_RELEASED };
 enum { SLOT_EMPTY, SLOT_NO_HANDOVER, SLOT_JOIN_PENDING, SLOT_IN_TABLE, SLOT_MARKS };
 
 /* ---- The pool ---------------------------------------------------------------- */
@@ -96,7 +101,7 @@ enum { SLOT_EMPTY, SLOT_NO_HANDOVER, SLOT_JOIN_PENDING, SLOT_IN_TABLE, SLOT_MARK
 #define POOL_PROBES 8
 static struct ctxvar__start pool[POOL_SIZE + 1];
 static atomic_uint pool_hint;
-static struct ctxvar__start *heap_records; /* joinable ones, under the registry lock */
+static struct ctxvar__start *heap_records; /* under the registry lock */
 
 /* Under ThreadSanitizer a new thread gives its record back before TSan has
  * set it up, when it may take no lock TSan intercepts: heap records are not
@@ -108,7 +113,7 @@ static struct ctxvar__start *heap_records; /* joinable ones, under the registry 
 #define HEAP_LIST 1
 #endif
 
-static struct ctxvar__start *record_take(int joinable)
+static struct ctxvar__start *record_take(void)
 {
     unsigned hint = atomic_fetch_add_explicit(&pool_hint, 1, memory_order_relaxed);
     for (unsigned i = 0; POOL_SIZE && i < POOL_PROBES; i++) {
@@ -122,7 +127,7 @@ static struct ctxvar__start *record_take(int joinable)
     struct ctxvar__start *s = ctxvar__early_alloc(sizeof *s);
     if (!s) return NULL;
     s->pooled = 0;
-    s->listed = joinable && HEAP_LIST;
+    s->listed = HEAP_LIST;
     s->prev = s->next = NULL;
     if (s->listed) {
         ctxvar__registry_lock();
@@ -270,7 +275,8 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     int mode = ctxvar__thread_start_mode();
     if (!(mode & CTXVAR__START_INHERIT)) return NULL;
     joinable = joinable && (mode & CTXVAR__START_RELEASE_AT_JOIN);
-    struct ctxvar__start *s = record_take(joinable);
+    ctxvar__exit_records_reap(0);
+    struct ctxvar__start *s = record_take();
     if (!s) {
         *failed = 1;
         ctxvar__debug("pthread_create: out of memory; the new thread starts empty");
@@ -280,7 +286,7 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     s->arg = arg;
     s->joinable = joinable;
     s->context = ctxvar__ctx_retain(ctxvar__current(ctxvar__me()));
-    atomic_store_explicit(&s->state, EXIT_RUNNING, memory_order_relaxed);
+    atomic_store_explicit(&s->state, joinable ? EXIT_RUNNING : EXIT_DETACHED, memory_order_relaxed);
     return s;
 }
 
@@ -299,58 +305,114 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
     ctxvar_ctx *inherited = s->context;
     *fn = s->fn;
     *arg = s->arg;
-    if (s->joinable) {
-        s->owner = t;
-        s->thread = pthread_self();
-        if (publish(s)) {
-            /* Released at join: nothing to arrange, nothing that can fail.
-             * ctxvar__install's cache and hand-over steps have nothing to do
-             * in a new thread; done inline, every thread start saves them. */
-            t->exit_record = s;
-            t->registered = 1;
-            t->free_lists_on = CTXVAR__FREE_LISTS;
-            t->current = inherited;
-            t->version = ++t->serial;
-            atomic_store_explicit(&s->adopted, 1, memory_order_release);
-            ctxvar__count(CTXVAR__STAT_INHERITED, 1);
-            t->inherited = ctxvar__ctx_retain(inherited);
-            return s;
-        }
-    }
-    record_give_back(s);
-    if (inherited && ctxvar__ensure_registered(t) != 0) {
-        ctxvar__ctx_release(inherited);
-        ctxvar__count(CTXVAR__STAT_FAILED, 1);
-        return NULL;
-    }
-    ctxvar__install(t, inherited); /* a new thread's previous context is empty */
+    s->owner = t;
+    s->thread = pthread_self();
+    s->tid = gettid();
+    /* A joinable thread no joiner can find (a detacher came first, or the
+     * table is full) is released like a detached one. */
+    if (s->joinable && !publish(s))
+        atomic_store_explicit(&s->state, EXIT_DETACHED, memory_order_relaxed);
+    /* Nothing to arrange, nothing that can fail.  ctxvar__install's cache
+     * and hand-over steps have nothing to do in a new thread; done inline,
+     * every thread start saves them. */
+    t->exit_record = s;
+    t->registered = 1;
+    t->free_lists_on = CTXVAR__FREE_LISTS;
+    t->current = inherited;
+    t->version = ++t->serial;
+    atomic_store_explicit(&s->adopted, 1, memory_order_release);
     ctxvar__count(CTXVAR__STAT_INHERITED, 1);
     t->inherited = ctxvar__ctx_retain(inherited);
-    return NULL;
+    return s;
+}
+
+/* ---- The reap queue ------------------------------------------------------------- */
+
+/* Records of ended, detached threads, oldest first, under the registry
+ * lock.  Such a thread's own destructors may still run, and set, after its
+ * start routine ends; it is done with its context only when the kernel has
+ * finished it, which tgkill(signal 0) tells without waiting: ESRCH once the
+ * thread is gone. */
+static struct ctxvar__start *reap_head, *reap_tail;
+static _Atomic(struct ctxvar__start *) reap_any; /* reap_head, read without the lock */
+
+static void reap_enqueue(struct ctxvar__start *s)
+{
+    /* No joiner will look for it now: its table entry (table mode) goes. */
+    if (!tls_slot(s->thread) && table_get((uintptr_t)s->thread) == (uintptr_t)s)
+        table_take((uintptr_t)s->thread);
+    ctxvar__registry_lock();
+    s->reap_next = NULL;
+    if (reap_tail) reap_tail->reap_next = s;
+    else reap_head = s;
+    reap_tail = s;
+    atomic_store_explicit(&reap_any, reap_head, memory_order_relaxed);
+    ctxvar__registry_unlock();
+}
+
+static int thread_gone(pid_t pid, pid_t tid)
+{
+    int saved_errno = errno;
+    int gone = syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH;
+    errno = saved_errno;
+    return gone;
+}
+
+/* Under the registry lock: gives s back (record_give_back takes the lock). */
+static void give_back_locked(struct ctxvar__start *s)
+{
+    atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
+    if (s->pooled) {
+        atomic_store_explicit(&s->busy, 0, memory_order_release);
+        return;
+    }
+    if (s->listed) heap_unlink_locked(s);
+    ctxvar__early_free(s);
+}
+
+void ctxvar__exit_records_reap(int all)
+{
+    if (!atomic_load_explicit(&reap_any, memory_order_relaxed)) return;
+    pid_t pid = getpid();
+    int looked = 0;
+    ctxvar__registry_lock();
+    struct ctxvar__start *previous = NULL;
+    for (struct ctxvar__start *s = reap_head, *next; s && (all || looked < 8); s = next, looked++) {
+        next = s->reap_next;
+        if (!thread_gone(pid, s->tid)) {
+            previous = s;
+            continue;
+        }
+        if (previous) previous->reap_next = next;
+        else reap_head = next;
+        if (reap_tail == s) reap_tail = previous;
+        atomic_store_explicit(&s->state, EXIT_RELEASED, memory_order_relaxed);
+        ctxvar__ctx_release(s->current);
+        ctxvar__ctx_release(s->inherited);
+        give_back_locked(s);
+    }
+    atomic_store_explicit(&reap_any, reap_head, memory_order_relaxed);
+    ctxvar__registry_unlock();
 }
 
 void ctxvar__thread_end(struct ctxvar__start *s)
 {
     int expected = EXIT_RUNNING;
     struct ctxvar__thread *t = ctxvar__me();
+    if (t->cache_used) ctxvar__cache_flush_all(t);
+    ctxvar__free_lists_drain(t);
+    ctxvar__registry_remove(t); /* its live count goes to the shards */
+    t->handed_over = 1;
     /* Before the state says so: a joiner or forked child reads these once
      * it does. */
     s->current = t->current; /* the base frame's: every frame has closed */
     s->inherited = t->inherited;
     if (!atomic_compare_exchange_strong_explicit(&s->state, &expected, EXIT_HANDED_OVER,
                                                  memory_order_acq_rel, memory_order_acquire)) {
-        /* Detached while running: the thread releases its own context from
-         * the key, like a thread created detached, and gives the record back
-         * then (ctxvar__exit_record_self_released); or now, holding nothing. */
-        if (t->registered && ctxvar__release_at_exit(t) == 0) return;
-        if (t->registered) ctxvar__debug("no pthread key for a detached thread; its context leaks");
-        ctxvar__exit_record_self_released(t);
-        return;
+        /* Detached: released once the thread is gone. */
+        atomic_store_explicit(&s->state, EXIT_REAPING, memory_order_release);
+        reap_enqueue(s);
     }
-    if (t->cache_used) ctxvar__cache_flush_all(t);
-    ctxvar__free_lists_drain(t);
-    ctxvar__registry_remove(t); /* its live count goes to the shards */
-    t->handed_over = 1;
 }
 
 void ctxvar__exit_record_update(struct ctxvar__thread *t)
@@ -358,16 +420,6 @@ void ctxvar__exit_record_update(struct ctxvar__thread *t)
     struct ctxvar__start *s = t->exit_record;
     if (t->depth == 0) s->current = t->current;
     s->inherited = t->inherited;
-}
-
-void ctxvar__exit_record_self_released(struct ctxvar__thread *t)
-{
-    struct ctxvar__start *s = t->exit_record;
-    if (!s) return;
-    t->exit_record = NULL;
-    if (!tls_slot(s->thread) && table_get((uintptr_t)s->thread) == (uintptr_t)s)
-        table_take((uintptr_t)s->thread);
-    record_give_back(s);
 }
 
 /* ---- Joiners and detachers ----------------------------------------------------- */
@@ -427,41 +479,33 @@ void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
     if (s) release_joined(s);
 }
 
-struct ctxvar__start *ctxvar__detach_prepare(pthread_t thread, int from_itself)
+void ctxvar__detach_prepare(pthread_t thread)
 {
     if (!(atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire) &
           CTXVAR__START_RELEASE_AT_JOIN))
-        return NULL;
+        return;
     uintptr_t seen = SLOT_EMPTY;
     _Atomic(uintptr_t) *slot = tls_slot(thread);
     if (slot) {
         if (atomic_compare_exchange_strong_explicit(slot, &seen, SLOT_NO_HANDOVER,
                                                     memory_order_acq_rel, memory_order_acquire))
-            return NULL; /* the thread will release its own */
+            return; /* not started: it will know it is detached */
         if (seen == SLOT_IN_TABLE) seen = table_get((uintptr_t)thread);
     } else if (table_insert((uintptr_t)thread, SLOT_NO_HANDOVER, &seen) == 0) {
-        return NULL;
+        return;
     }
-    if (seen < SLOT_MARKS) return NULL;
+    if (seen < SLOT_MARKS) return;
     struct ctxvar__start *s = (struct ctxvar__start *)seen;
     int state = EXIT_RUNNING;
     if (atomic_compare_exchange_strong_explicit(&s->state, &state, EXIT_DETACHED,
                                                 memory_order_acq_rel, memory_order_acquire))
-        return NULL; /* it runs, and will release its own at exit */
-    if (state != EXIT_HANDED_OVER) return NULL; /* detached already: glibc says so */
-    if (!from_itself) return s; /* ended: the caller reaps it with a join */
-    /* Its own key or thread_local destructor detaches it: it takes back
-     * what it handed over and releases it from the key, in the next round
-     * (that may be the last one glibc runs). */
-    struct ctxvar__thread *t = ctxvar__me();
-    if (ctxvar__release_at_exit(t) != 0) {
-        ctxvar__debug("no pthread key for a thread detaching itself; its context leaks");
-        return NULL;
-    }
-    atomic_store_explicit(&s->state, EXIT_DETACHED, memory_order_release);
-    t->handed_over = 0;
-    t->exit_rounds = CTXVAR__LAST_EXIT_ROUND - 1;
-    return NULL;
+        return; /* it runs: it queues itself when its start routine ends */
+    /* It has ended (a thread may detach itself from its own destructors):
+     * released once it is gone.  Anything else: detached already. */
+    if (state == EXIT_HANDED_OVER &&
+        atomic_compare_exchange_strong_explicit(&s->state, &state, EXIT_REAPING,
+                                                memory_order_acq_rel, memory_order_acquire))
+        reap_enqueue(s);
 }
 
 /* ---- fork ----------------------------------------------------------------------- */
@@ -472,6 +516,7 @@ static void release_in_child(struct ctxvar__start *s, const struct ctxvar__threa
     if (!atomic_load_explicit(&s->adopted, memory_order_acquire) || s->owner == me) return;
     switch (atomic_load_explicit(&s->state, memory_order_acquire)) {
     case EXIT_HANDED_OVER:
+    case EXIT_REAPING:
         ctxvar__ctx_release(s->current);
         ctxvar__ctx_release(s->inherited);
         break;
@@ -498,6 +543,8 @@ void ctxvar__exit_records_release_others(void)
         next = s->next;
         release_in_child(s, me);
     }
+    reap_head = reap_tail = NULL; /* released above */
+    atomic_store_explicit(&reap_any, NULL, memory_order_relaxed);
     /* The table's other entries name threads that do not exist here. */
     uintptr_t self = (uintptr_t)pthread_self();
     for (size_t i = 0; i < TABLE_SIZE; i++) {

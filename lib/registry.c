@@ -1,33 +1,37 @@
 /* registry.c - which threads hold contexts, and how each lets go of them.
  *
  * A thread that makes its context non-empty must release it when it ends,
- * however it ends.  There are two ways (lib/handover.c has the second):
+ * however it ends, and the runtime takes none of the process's pthread keys
+ * to do it (a program may need all of them).  There are two ways:
  *
- *   release at exit   the thread arms a pthread key; glibc calls our
- *                     destructor at thread exit, once per destructor round
- *                     while the key is set.  Re-arming until the last round
- *                     lets the program's own key destructors (and C++
- *                     thread_local destructors, which run before any) still
- *                     log with the context.  The pointer is cleared before
- *                     the reference is dropped, so a call made after sees an
- *                     empty context, never freed memory.  Threads the
- *                     runtime did not start, the main thread, and detached
- *                     threads go this way.
- *   release at join   a joinable thread we started hands what it holds to
- *                     its exit record, and its joiner releases it.
+ *   threads we start  keep their start record as an exit record
+ *                     (lib/handover.c): a joinable thread's joiner releases
+ *                     what it handed over; a detached thread's is released
+ *                     once the kernel has finished the thread.  The
+ *                     program's own key and thread_local destructors, which
+ *                     run after the start routine, still see the context.
+ *   other threads     (the main thread, threads started before the runtime
+ *                     was loaded or around it) register a thread-exit
+ *                     destructor the way C++ thread_local objects do
+ *                     (__cxa_thread_atexit_impl).  It runs after the
+ *                     thread_local destructors registered after it and
+ *                     before pthread key destructors, which then see an
+ *                     empty context; exit() runs it for the thread that
+ *                     calls exit.
  *
- * The registry lists the threads registered for release at exit, so that a
- * forked child, where only the forking thread exists, can release what the
- * others held (their TLS is copied into the child and never freed).  It is
- * guarded by a mutex, taken at a listed thread's registration and exit and by
- * ctxvar_stats, and held across fork by pthread_atfork so that no child
- * finds it held by a thread it does not have.  A mutex, not a spinlock: a
- * waiter sleeps, so a high-priority real-time thread can never spin forever
- * on a lock that a lower-priority thread on its CPU holds.
+ * The registry lists the threads of the second kind, so that a forked
+ * child, where only the forking thread exists, can release what the others
+ * held (their TLS is copied into the child and never freed); threads of the
+ * first kind are found through their records.  It is guarded by a mutex,
+ * taken at a listed thread's registration and exit and by ctxvar_stats,
+ * and held across fork by pthread_atfork so that no child finds it held by
+ * a thread it does not have.  A mutex, not a spinlock: a waiter sleeps, so
+ * a high-priority real-time thread can never spin forever on a lock that a
+ * lower-priority thread on its CPU holds.
  *
  * Statistics are sharded atomics, so that threads do not share a cache
- * line; registered threads count live contexts in their own state, summed
- * under the registry lock.
+ * line; listed threads count live contexts in their own state, summed under
+ * the registry lock.
  */
 #include <errno.h>
 #include <limits.h>
@@ -149,17 +153,18 @@ unsigned long long ctxvar__thread_uid(struct ctxvar__thread *t)
     return t->uid;
 }
 
-/* ---- Release at exit ---------------------------------------------------------------- */
+/* ---- Release at exit ------------------------------------------------------------------ */
 
-static int exit_key_ready;
-static pthread_key_t exit_key;
+/* glibc's registration of C++ thread_local destructors, for the threads the
+ * runtime did not start.  Weak, so that a libc without it leaves such a
+ * thread's context to leak rather than the runtime failing to load. */
+extern int __cxa_thread_atexit_impl(void (*dtor)(void *), void *obj, void *dso_symbol)
+    __attribute__((weak));
+extern void *__dso_handle;
 
-static void release_at_thread_exit(void *unused)
+static void release_at_thread_exit(void *state)
 {
-    struct ctxvar__thread *t = &ctxvar__self;
-    (void)unused;
-    if (++t->exit_rounds < CTXVAR__LAST_EXIT_ROUND && pthread_setspecific(exit_key, t) == 0)
-        return;
+    struct ctxvar__thread *t = state;
     ctxvar__registry_remove(t);
     ctxvar__cache_flush_all(t);
     t->free_lists_on = 0;
@@ -170,30 +175,19 @@ static void release_at_thread_exit(void *unused)
     ctxvar__ctx_release(last);
     ctxvar__ctx_release(inherited);
     ctxvar__free_lists_drain(t);
-    ctxvar__exit_record_self_released(t);
 }
 
-int ctxvar__release_at_exit(struct ctxvar__thread *t)
-{
-    if (!exit_key_ready) return EAGAIN;
-    return pthread_setspecific(exit_key, t);
-}
-
-CTXVAR__BEFORE_THREAD_START int ctxvar__ensure_registered(struct ctxvar__thread *t)
+int ctxvar__ensure_registered(struct ctxvar__thread *t)
 {
     if (t->registered) return 0;
-    ctxvar__ensure_settings(); /* the key; never the seed, which calls this */
-    if (t->exit_record) {
-        /* Released at join; listed only once it counts. */
-        t->registered = 1;
-        t->free_lists_on = CTXVAR__FREE_LISTS;
-        return 0;
+    ctxvar__ensure_settings();
+    if (!t->exit_record) {
+        if (!__cxa_thread_atexit_impl) return 0; /* nothing we can arrange */
+        if (__cxa_thread_atexit_impl(release_at_thread_exit, t, &__dso_handle) != 0) return ENOMEM;
+        ctxvar__registry_add(t);
     }
-    if (!exit_key_ready) return 0; /* no key: nothing we can arrange */
-    if (pthread_setspecific(exit_key, t) != 0) return ENOMEM;
     t->registered = 1;
     t->free_lists_on = CTXVAR__FREE_LISTS;
-    ctxvar__registry_add(t);
     return 0;
 }
 
@@ -229,8 +223,6 @@ static void release_other_threads(void)
 
 void ctxvar__registry_init(void)
 {
-    exit_key_ready = pthread_key_create(&exit_key, release_at_thread_exit) == 0;
-    if (!exit_key_ready) ctxvar__debug("no pthread key left: contexts of exiting threads leak");
     pthread_atfork(lock, unlock, release_other_threads);
 }
 
@@ -240,6 +232,7 @@ CTXVAR__EXPORT int ctxvar_stats(struct ctxvar_stats *out)
 {
     long long sum[CTXVAR__STAT_COUNT] = {0};
     if (!out) return EINVAL;
+    ctxvar__exit_records_reap(1); /* what ended threads hold is not alive */
     /* Under the registry lock, so that a thread folding its own count into
      * the shards at exit is counted once. */
     if (REGISTRY_IN_USE) lock();

@@ -137,11 +137,9 @@ struct ctxvar__join ctxvar__join_prepare(pthread_t thread) CTXVAR__HIDDEN;
  * handed over is released; else the joiner's mark is taken back. */
 void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined) CTXVAR__HIDDEN;
 
-/* Before detaching `thread` (from_itself: the caller is that thread, in its
- * destructors): the exit record to reap with a join on the spot, when the
- * thread has ended and handed its context over; NULL when there is nothing
- * to do but detach (the thread releases its own, or has nothing). */
-struct ctxvar__start *ctxvar__detach_prepare(pthread_t thread, int from_itself) CTXVAR__HIDDEN;
+/* Before detaching `thread`: what it holds will be released once it is
+ * gone, without anyone waiting for it. */
+void ctxvar__detach_prepare(pthread_t thread) CTXVAR__HIDDEN;
 
 /* ---- Running code in another context (lib/frames.c) --------------------------- */
 

@@ -52,10 +52,9 @@ struct ctxvar__thread {
     unsigned long long serial;      /* last frame/version number handed out */
     unsigned depth;                 /* ctxvar_run / task frames entered */
     unsigned char shard;            /* stats shard + 1; 0 = not chosen yet */
-    unsigned char registered;       /* release at exit arranged (key or record) */
+    unsigned char registered;       /* release at exit arranged (record or destructor) */
     unsigned char listed;           /* in the registry */
     unsigned char exited;           /* released at exit; refuse new state */
-    unsigned char exit_rounds;      /* key destructor calls seen */
     unsigned char not_main;         /* known not to be the main thread */
     unsigned char forget_pending;   /* stale rule due on return to depth 0 */
     unsigned char swaps;            /* entries used in swapped_from */
@@ -173,9 +172,6 @@ void ctxvar__registry_add(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 /* Takes t out, its live count folded into the shards. */
 void ctxvar__registry_remove(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
-/* Arms t's release at exit from the thread-exit key; 0 or an error. */
-int ctxvar__release_at_exit(struct ctxvar__thread *t) CTXVAR__HIDDEN;
-
 /* In a forked child: releases what the thread of state t, which does not
  * exist there, held. */
 void ctxvar__thread_state_release(struct ctxvar__thread *t) CTXVAR__HIDDEN;
@@ -186,25 +182,15 @@ void ctxvar__count(int which, long long delta) CTXVAR__HIDDEN;
 /* A number for tokens to tell this thread from every other, made on first use. */
 unsigned long long ctxvar__thread_uid(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
-/* The last round of thread-exit destructors in which the context is still
- * shown (lib/registry.c). */
-#if defined(__SANITIZE_THREAD__)
-/* A dynamic ThreadSanitizer finishes the thread in the last round, from a
- * key made before ours, so it runs first; nothing instrumented may run
- * after.  Under TSan only, the context goes one round earlier. */
-#define CTXVAR__LAST_EXIT_ROUND (PTHREAD_DESTRUCTOR_ITERATIONS - 1)
-#else
-#define CTXVAR__LAST_EXIT_ROUND PTHREAD_DESTRUCTOR_ITERATIONS
-#endif
-
 /* ---- lib/handover.c ------------------------------------------------------- */
 
 /* A thread whose start routine has ended keeps its record up to date with
  * what it still sets (its destructors may). */
 void ctxvar__exit_record_update(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
-/* A thread that released its own context at exit gives its record back. */
-void ctxvar__exit_record_self_released(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+/* Releases what ended, detached threads held once the kernel has finished
+ * them: all of them, or the oldest few. */
+void ctxvar__exit_records_reap(int all) CTXVAR__HIDDEN;
 
 /* In a forked child: releases what the threads that do not exist there
  * handed over to their exit records, or still hold. */

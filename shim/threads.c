@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <threads.h>
 #include <time.h>
 
@@ -167,34 +166,12 @@ CTXVAR__EXPORT int thrd_join(thrd_t thread, int *result)
 
 /* ---- Detaching ------------------------------------------------------------------ */
 
-/* Detaching a thread whose start routine is still running leaves the
- * release to it, as does a thread detaching itself from its destructors.
- * One whose start routine has ended has handed its context over and will
- * not release it: it is joined instead if it has finished (or finishes
- * within 20 ms), which frees its resources as the detach would have; else
- * it is detached and what it handed over leaks, said with CTXVAR_DEBUG=1.
- * Returns 0 when it reaped the thread, else what the real detach returned. */
+/* Detaching changes nothing of the call: what the thread holds is released
+ * once it is gone (lib/handover.c), and nobody waits for that. */
 static int detach(pthread_t thread, int c11)
 {
     int saved_errno = errno;
-    struct ctxvar__start *record = ctxvar__detach_prepare(thread, pthread_equal(thread, pthread_self()));
-    __typeof__(&pthread_tryjoin_np) tryjoin = record ? CTXVAR__NEXT(pthread_tryjoin_np) : NULL;
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (int r = EBUSY; tryjoin && r == EBUSY;) {
-        r = tryjoin(thread, NULL);
-        if (r == 0) {
-            struct ctxvar__join j = {record, 0, 0};
-            ctxvar__join_finish(thread, j, 1);
-            errno = saved_errno;
-            return 0;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long waited_us = (now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000;
-        if (waited_us > 20000) break;
-        sched_yield();
-    }
-    if (record) ctxvar__debug("pthread_detach: the thread had ended but did not finish; its context leaks");
+    ctxvar__detach_prepare(thread);
     errno = saved_errno;
     return c11 ? CTXVAR__NEXT(thrd_detach)((thrd_t)thread) : CTXVAR__NEXT(pthread_detach)(thread);
 }

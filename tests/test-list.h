@@ -219,3 +219,6 @@ TEST(fifo_child_of_other_creator_on_one_cpu_inherits_without_waiting, RUNTIME, N
 
 /* Bounds on what a thread holds (test-bounds.c). */
 TEST(replacing_a_4kb_value_5000_times_keeps_live_contexts_and_heap_bounded, RUNTIME, NULL)
+
+/* The runtime takes no pthread key (test-keys.c). */
+TEST(program_gets_every_pthread_key_after_using_the_runtime, RUNTIME, NULL)
