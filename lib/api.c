@@ -106,8 +106,11 @@ static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar
                       tok->ctxvar__thread != t->uid ? "thread" : "frame (ctxvar_run or ctxvar_swap)");
         return EINVAL;
     }
-    if (tok->ctxvar__version == t->version) {
-        /* Nothing changed since the set: the context before it is the answer. */
+    if (tok->ctxvar__version == t->version ||
+        ctxvar__ctx_same_but(t->current, tok->ctxvar__previous, tok->ctxvar__var)) {
+        /* Nothing changed since the set but tok's variable (a nested set
+         * was reset, or changed back): the context before the set is the
+         * answer, and no new version is made to keep alive. */
         next = tok->ctxvar__previous;
     } else {
         const ctxvar__binding *before = ctxvar__ctx_find(tok->ctxvar__previous, tok->ctxvar__var);
@@ -117,6 +120,14 @@ static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar
             ctxvar__debug("ctxvar_reset: out of memory; the token is still usable");
             *error = saved_errno;
             return err;
+        }
+        /* Crossed resets make a version equal to one the chain still holds:
+         * that one is the answer, and the versions between can go. */
+        ctxvar_ctx *same = ctxvar__ctx_equal_lender(next);
+        if (same) {
+            ctxvar__ctx_retain(same);
+            ctxvar__ctx_release(next);
+            next = same;
         }
         if (tok->ctxvar__previous) ctxvar__ref_give(t, tok->ctxvar__previous, 1);
     }

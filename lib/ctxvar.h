@@ -296,14 +296,13 @@
  *   int ctxvar_runtime_present(void)     1 when the runtime is bound, else 0.
  *   int ctxvar_stats(struct ctxvar_stats *out)
  *     live_contexts: context objects alive now (the empty context and the
- *     variables excluded): compare before and after to find a leak.  A
- *     context made by changing another shares its unchanged parts with it
- *     and keeps it alive for that, at most 8 versions deep: a thread that
- *     replaces a value forever (even a 4 KiB one) holds at most 8 older
- *     versions and no growing memory.  Those kept versions are counted, so
- *     after balanced operations (set then reset, swap and swap back) the
- *     count may stay up to 8 above where it started; a leak grows past
- *     that without bound.
+ *     variables excluded): compare before and after to find a leak.  After
+ *     any sequence that undoes what it did (set then reset, nested or
+ *     crossed; scopes; swap and swap back; run; wrapped tasks) it is back
+ *     where it started.  While a thread keeps changing its context, each
+ *     version shares its unchanged parts with the one before and keeps it
+ *     alive for that, at most 8 deep: replacing a value forever, even a
+ *     4 KiB one, holds at most 8 older versions and no growing memory.
  *     threads_inherited: threads that started with their creator's context.
  *     inherit_failures: threads that started with an empty context instead,
  *     because the runtime could not do its part (pthread_create still

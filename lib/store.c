@@ -498,6 +498,52 @@ int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var, ctxvar_ct
 }
 
 /* Appends every binding under n to *cursor. */
+static int same_binding(const ctxvar__binding *x, const ctxvar__binding *y)
+{
+    return x == y || (x->var == y->var && x->len == y->len && memcmp(x->value, y->value, x->len) == 0);
+}
+
+/* Nodes x and y (either may be NULL) at the same depth. */
+static int same_but(const ctxvar_ctx *x, const ctxvar_ctx *y, const struct ctxvar *except)
+{
+    if (x == y) return 1;
+    uint32_t xb = x ? x->bindings : 0, xc = x ? x->children : 0;
+    uint32_t yb = y ? y->bindings : 0, yc = y ? y->children : 0;
+    for (uint32_t map = xb | xc | yb | yc; map; map &= map - 1) {
+        uint32_t bit = map & -map;
+        const void *xs = (xb | xc) & bit ? x->slot[slot_index(x, bit)] : NULL;
+        const void *ys = (yb | yc) & bit ? y->slot[slot_index(y, bit)] : NULL;
+        if ((xb & bit) && (yb & bit)) {
+            const ctxvar__binding *bx = xs, *by = ys;
+            if (bx->var != except || by->var != except)
+                if (!same_binding(bx, by)) return 0;
+        } else if ((xc | yc) & bit && !((xb | yb) & bit)) {
+            if (!same_but(xs, ys, except)) return 0;  /* children, or one side absent */
+        } else if (!((xc | yc) & bit)) {
+            /* A binding on one side only: equal only if it is `except`. */
+            const ctxvar__binding *only = xs ? xs : ys;
+            if (only->var != except) return 0;
+        } else {
+            return 0; /* a binding against a child node: not worth telling */
+        }
+    }
+    return 1;
+}
+
+int ctxvar__ctx_same_but(const ctxvar_ctx *a, const ctxvar_ctx *b, const struct ctxvar *except)
+{
+    size_t na = ctxvar__ctx_count(a), nb = ctxvar__ctx_count(b);
+    if (na > nb + 1 || nb > na + 1) return 0;
+    return same_but(a, b, except);
+}
+
+ctxvar_ctx *ctxvar__ctx_equal_lender(const ctxvar_ctx *c)
+{
+    for (ctxvar_ctx *l = c ? c->lender : NULL; l; l = l->lender)
+        if (l->count == c->count && same_but(c, l, NULL)) return l;
+    return NULL;
+}
+
 void ctxvar__ctx_visit(const ctxvar_ctx *c, void (*fn)(const ctxvar__binding *, void *), void *arg)
 {
     if (!c) return;

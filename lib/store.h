@@ -121,6 +121,18 @@ static inline const ctxvar__binding *ctxvar__ctx_find(const ctxvar_ctx *c,
     return NULL;
 }
 
+/* 1 when a and b bind the same values to every variable but `except`; 0
+ * when they differ elsewhere, or when telling would take more than a walk
+ * of the parts they do not share (a cheap test: shared nodes compare by
+ * pointer). */
+int ctxvar__ctx_same_but(const ctxvar_ctx *a, const ctxvar_ctx *b,
+                         const struct ctxvar *except) CTXVAR__HIDDEN;
+
+/* A root in c's chain of lenders that binds exactly what c does, or NULL:
+ * a version made again (a set changed back) need not keep the chain of
+ * versions between alive.  Borrowed. */
+ctxvar_ctx *ctxvar__ctx_equal_lender(const ctxvar_ctx *c) CTXVAR__HIDDEN;
+
 /* c with b's variable bound to b, in *out (a new reference; c is untouched).
  * Consumes the caller's reference to b.  0 or ENOMEM. */
 int ctxvar__ctx_with(const ctxvar_ctx *c, ctxvar__binding *b, ctxvar_ctx **out) CTXVAR__HIDDEN;

@@ -37,3 +37,64 @@ TEST_IMPL(replacing_a_4kb_value_5000_times_keeps_live_contexts_and_heap_bounded)
     /* 5,000 values of 4 KiB are 20 MB; bounded means under a tenth of one. */
     ASSERT(heap_after < heap_before + 2 * 1024 * 1024);
 }
+
+static void *set_in_run(void *arg)
+{
+    ctxvar_set(ctxvar_named("in_run"), "1", NULL);
+    return arg;
+}
+
+static void set_in_task(void *arg) { (void)set_in_run(arg); }
+
+/* After any sequence that undoes what it did, live_contexts is back where
+ * it started: the versions made on the way are not kept alive, so a leak
+ * test that compares before and after sees only leaks. */
+TEST_IMPL(balanced_sequences_return_live_contexts_to_baseline)
+{
+    ctxvar *a = ctxvar_named("a"), *b = ctxvar_named("b");
+    ASSERT_INT(0, ctxvar_set(a, "1", NULL));
+    const unsigned long long base = live_contexts();
+    ctxvar_token t1, t2;
+
+    ASSERT_INT(0, ctxvar_set(b, "x", &t1));
+    ASSERT_INT(0, ctxvar_reset(&t1));
+    ASSERT_ULL(base, live_contexts()); /* set, reset */
+
+    ASSERT_INT(0, ctxvar_set(b, "x", &t1));
+    ASSERT_INT(0, ctxvar_set(a, "2", &t2));
+    ASSERT_INT(0, ctxvar_reset(&t2));
+    ASSERT_INT(0, ctxvar_reset(&t1));
+    ASSERT_ULL(base, live_contexts()); /* nested */
+
+    ASSERT_INT(0, ctxvar_set(b, "x", &t1));
+    ASSERT_INT(0, ctxvar_set(a, "2", &t2));
+    ASSERT_INT(0, ctxvar_reset(&t1));
+    ASSERT_INT(0, ctxvar_reset(&t2));
+    ASSERT_ULL(base, live_contexts()); /* crossed */
+
+    ASSERT_INT(0, ctxvar_set(b, "x", &t1));
+    ASSERT_INT(0, ctxvar_set(b, "y", &t2));
+    ASSERT_INT(0, ctxvar_reset(&t2));
+    ASSERT_INT(0, ctxvar_reset(&t1));
+    ASSERT_ULL(base, live_contexts()); /* the same variable twice */
+
+    CTXVAR_SCOPE(b, "outer") {
+        CTXVAR_SCOPE(a, "inner") { ASSERT_STR("inner", ctxvar_get(a, NULL)); }
+    }
+    ASSERT_ULL(base, live_contexts()); /* nested scopes */
+
+    ctxvar_ctx *mine = ctxvar_swap(NULL);
+    ctxvar_release(ctxvar_swap(mine));
+    ASSERT_ULL(base, live_contexts()); /* swap, swap back */
+
+    ctxvar_ctx *c = ctxvar_capture();
+    ctxvar_run(c, set_in_run, NULL);
+    ctxvar_release(c);
+    ASSERT_ULL(base, live_contexts()); /* capture, run, release */
+
+    ctxvar_task_run(ctxvar_wrap(set_in_task, NULL));
+    ASSERT_ULL(base, live_contexts()); /* wrap, task run */
+
+    ASSERT_STR("1", ctxvar_get(a, NULL));
+    ASSERT_NULL(ctxvar_get(b, NULL));
+}

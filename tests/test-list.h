@@ -222,3 +222,4 @@ TEST(replacing_a_4kb_value_5000_times_keeps_live_contexts_and_heap_bounded, RUNT
 
 /* The runtime takes no pthread key (test-keys.c). */
 TEST(program_gets_every_pthread_key_after_using_the_runtime, RUNTIME, NULL)
+TEST(balanced_sequences_return_live_contexts_to_baseline, RUNTIME, NULL)
