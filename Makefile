@@ -36,7 +36,7 @@ RUNTIME_SRCS := $(wildcard lib/*.c shim/*.c)
 RUNTIME_HDRS := $(wildcard lib/*.h shim/*.h)
 
 .PHONY: all test check install uninstall clean demo bench soak fault fuzz
-all: $(B)/libctxvar.so $(B)/ctxrun
+all: $(B)/libctxvar.so $(B)/libctxvar.a $(B)/ctxrun
 
 $(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 	@mkdir -p $(@D)
@@ -48,6 +48,29 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) -DCTXVAR_FAULT_INJECTION $(RUNTIME_SRCS) \
 	    $(RUNTIME_LDFLAGS) -o $@ -ldl
+
+# The static archive, for programs linked with -static, which ignore
+# LD_PRELOAD: the same sources built with CTXVAR_STATIC_WRAP (the functions
+# we stand in front of are reached as the linker's __real_NAME) and
+# CTXVAR_PORTABLE (no thread-pointer shortcuts, which assume a shared
+# library's TLS), the interposers renamed __wrap_NAME in each object for
+# the names shim/wrapped.h lists, OpenMP's left out (libgomp.a defines the
+# same entry points).  A program links it with -Wl,--wrap=NAME for each:
+# `pkg-config --static --libs ctxvar` says so.
+WRAPPED := $(shell sed -n 's/^ *X(\([a-z_0-9]*\)).*/\1/p' shim/wrapped.h)
+comma := ,
+WRAP_LDFLAGS := $(addprefix -Wl$(comma)--wrap=,$(WRAPPED))
+STATIC_SRCS := $(filter-out shim/openmp.c,$(RUNTIME_SRCS))
+STATIC_OBJS := $(patsubst %.c,$(B)/static/%.o,$(STATIC_SRCS))
+
+$(B)/static/%.o: %.c $(RUNTIME_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) -DCTXVAR_STATIC_WRAP -DCTXVAR_PORTABLE -c $< -o $@
+	objcopy $(foreach name,$(WRAPPED),--redefine-sym $(name)=__wrap_$(name)) $@
+
+$(B)/libctxvar.a: $(STATIC_OBJS)
+	rm -f $@
+	ar rcs $@ $^
 
 include launcher/launcher.mk
 include examples/examples.mk
@@ -73,15 +96,17 @@ install: all
 	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 644 lib/ctxvar.h $(DESTDIR)$(INCDIR)/ctxvar.h
 	install -m 755 $(B)/libctxvar.so $(DESTDIR)$(LIBDIR)/libctxvar.so
+	install -m 644 $(B)/libctxvar.a $(DESTDIR)$(LIBDIR)/libctxvar.a
 	install -m 755 $(B)/ctxrun $(DESTDIR)$(BINDIR)/ctxrun
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCDIR@|$(INCDIR)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' lib/ctxvar.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@WRAP_LDFLAGS@|$(WRAP_LDFLAGS)|' \
+	    lib/ctxvar.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
 	install -m 644 man/ctxrun.1 $(DESTDIR)$(MANDIR)/man1/ctxrun.1
 	install -m 644 man/ctxvar.3 $(DESTDIR)$(MANDIR)/man3/ctxvar.3
 
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/ctxvar.h $(DESTDIR)$(LIBDIR)/libctxvar.so \
+	rm -f $(DESTDIR)$(INCDIR)/ctxvar.h $(DESTDIR)$(LIBDIR)/libctxvar.so $(DESTDIR)$(LIBDIR)/libctxvar.a \
 	      $(DESTDIR)$(BINDIR)/ctxrun $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc \
 	      $(DESTDIR)$(MANDIR)/man1/ctxrun.1 $(DESTDIR)$(MANDIR)/man3/ctxvar.3
 

@@ -75,8 +75,13 @@
  *   tasks and into SIGEV_THREAD timers and mq_notify (section 4), and into
  *   child processes as W3C Baggage and Trace Context (section 6).
  *
- *   Not covered: static binaries and pure-Go programs (the loader ignores
- *   LD_PRELOAD there); setuid programs (the loader drops LD_PRELOAD); the
+ *   Static programs: link libctxvar.a with the flags of `pkg-config
+ *   --static --cflags --libs ctxvar` (-Wl,--wrap= for each function the
+ *   runtime stands in front of, OpenMP's aside): threads, joins, exec, spawn
+ *   and notifications are then covered as in a dynamic program.
+ *
+ *   Not covered: static binaries not linked that way, and pure-Go programs
+ *   (the loader ignores LD_PRELOAD there); setuid programs (the loader drops LD_PRELOAD); the
  *   SIGEV_THREAD callbacks of POSIX AIO (aio_read, aio_write, lio_listio)
  *   and getaddrinfo_a; OpenMP's pre-4.9 GOMP_parallel_start API, target
  *   offloading, and tasks with detach or task reductions or created while

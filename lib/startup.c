@@ -157,8 +157,12 @@ static void initialise(void)
     ctxvar__platform_init(&ctxvar__self);
     ctxvar__registry_init();
     /* Loaded twice from two paths, both copies see the first one's table. */
+#ifdef CTXVAR_STATIC_WRAP
+    is_primary = 1; /* linked into a static program: the only copy */
+#else
     const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
     is_primary = !first || first == ctxvar__runtime_table();
+#endif
     atomic_store_explicit(&ctxvar__start_mode,
                           is_primary ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN : 0,
                           memory_order_release);
@@ -246,6 +250,7 @@ int ctxvar__is_environment_context(const ctxvar_ctx *c)
     return c ? (c->flags & CTXVAR__CTX_FROM_ENVIRONMENT) != 0 : !environment_had_context;
 }
 
+#ifndef CTXVAR_STATIC_WRAP /* libctxvar.a has its own: shim/wrapped.c */
 void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
 {
     void *next = atomic_load_explicit(cache, memory_order_acquire);
@@ -260,3 +265,4 @@ void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *
     atomic_store_explicit(cache, next, memory_order_release);
     return next;
 }
+#endif
