@@ -42,6 +42,53 @@ $(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) $(RUNTIME_SRCS) $(RUNTIME_LDFLAGS) -o $@ -ldl
 
+# The 32-bit runtime.  LD_PRELOAD is inherited, so a 32-bit program started
+# by ctxrun, or by a preloaded 64-bit program, is handed the runtime too; a
+# 64-bit build/libctxvar.so makes its loader print "wrong ELF class ...
+# ignored" on the program's stderr.  Where $(CC) -m32 links a program, a
+# 32-bit runtime is built as well, and each loader picks its own through
+# the $LIB token: $(B)/<64-bit $LIB>/libctxvar.so (a link to
+# $(B)/libctxvar.so, which stays where users and tests expect it) and
+# $(B)/<32-bit $LIB>/libctxvar.so, and ctxrun then preloads
+# <dir>/$LIB/libctxvar.so, unexpanded.  What $LIB expands to is asked of
+# each loader (launcher/libdir.sh): it is not the multiarch triplet
+# everywhere (Debian's 32-bit loader from gcc-multilib says lib32).  No
+# 32-bit runtime when either loader cannot be asked (a program of that size
+# does not run here), when both give the same directory, or when the 32-bit
+# one is plain "lib", under PREFIX the home of the 64-bit runtime.
+# M32_TOOLCHAIN alone says that -m32 programs can be built (the tests need
+# it to build theirs).
+LIBDIR_PROBE   := $(shell sh launcher/libdir.sh $(CC))
+LIBDIR_PROBE32 := $(shell sh launcher/libdir.sh $(CC) -m32)
+M32_TOOLCHAIN  := $(word 1,$(LIBDIR_PROBE32))
+LIB64          := $(word 2,$(LIBDIR_PROBE))
+LIB32          := $(word 2,$(LIBDIR_PROBE32))
+MULTILIB       := $(if $(and $(LIB64),$(LIB32)),$(if $(filter-out $(LIB64) lib,$(LIB32)),yes))
+# "../" once per component of a directory name: from $(B)/$(LIB64) (or
+# PREFIX/$(LIB64)) back up to $(B) (or PREFIX).
+empty :=
+space := $(empty) $(empty)
+updirs = $(subst $(space),,$(foreach d,$(subst /, ,$(1)),../))
+
+ifeq ($(MULTILIB),yes)
+all: $(B)/$(LIB64)/libctxvar.so $(B)/$(LIB32)/libctxvar.so
+
+# A symbolic link, not a copy: the loader recognises one file under two
+# names and loads it once, so an LD_PRELOAD that names the runtime both ways
+# still gives a 64-bit process one runtime.
+$(B)/$(LIB64)/libctxvar.so: $(B)/libctxvar.so
+	@mkdir -p $(@D)
+	ln -sfn $(call updirs,$(LIB64))libctxvar.so $@
+
+# -Wno-psabi: GCC notes, for -m32, that the alignment of _Atomic long long
+# members changed in GCC 11.1; the structures concerned are the runtime's
+# own and never cross a boundary to code built by another compiler.
+$(B)/$(LIB32)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CFLAGS) $(RUNTIME_CFLAGS) -Wno-psabi $(RUNTIME_SRCS) \
+	    $(RUNTIME_LDFLAGS) -o $@ -ldl
+endif
+
 # The fault-injection build, for tests only: never installed.  It exports
 # ctxvar_test_fail_allocation(n) and ctxvar_test_allocations() besides the API.
 $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
@@ -91,6 +138,11 @@ VERSION := $(shell sed -n 's/^\#define CTXVAR_VERSION "\(.*\)"/\1/p' lib/ctxvar.
 # (-DCTXVAR_LINKED, -lctxvar); its file is written for this PREFIX at each
 # install, never kept from an earlier one.  A program that wants the header
 # alone needs only -I.
+# With a 32-bit runtime (MULTILIB), the installed ctxrun preloads
+# PREFIX/$LIB/libctxvar.so: the 32-bit runtime goes to PREFIX/$(LIB32), and
+# PREFIX/$(LIB64) gets a link to LIBDIR/libctxvar.so (relative, so a staged
+# DESTDIR tree can be moved), unless $(LIB64) is LIBDIR's own "lib".
+LIB64_LINK := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$(call updirs,$(LIB64))lib,$(LIBDIR))/libctxvar.so
 install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
 	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
@@ -104,11 +156,27 @@ install: all
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
 	install -m 644 man/ctxrun.1 $(DESTDIR)$(MANDIR)/man1/ctxrun.1
 	install -m 644 man/ctxvar.3 $(DESTDIR)$(MANDIR)/man3/ctxvar.3
+ifeq ($(MULTILIB),yes)
+	install -d $(DESTDIR)$(PREFIX)/$(LIB32)
+	install -m 755 $(B)/$(LIB32)/libctxvar.so $(DESTDIR)$(PREFIX)/$(LIB32)/libctxvar.so
+ifneq ($(PREFIX)/$(LIB64),$(LIBDIR))
+	install -d $(DESTDIR)$(PREFIX)/$(LIB64)
+	ln -sfn $(LIB64_LINK) $(DESTDIR)$(PREFIX)/$(LIB64)/libctxvar.so
+endif
+endif
 
+# The $LIB directories themselves stay: they may be shared with other
+# software (PREFIX=/usr/local, say).
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/ctxvar.h $(DESTDIR)$(LIBDIR)/libctxvar.so $(DESTDIR)$(LIBDIR)/libctxvar.a \
 	      $(DESTDIR)$(BINDIR)/ctxrun $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc \
 	      $(DESTDIR)$(MANDIR)/man1/ctxrun.1 $(DESTDIR)$(MANDIR)/man3/ctxvar.3
+ifeq ($(MULTILIB),yes)
+	rm -f $(DESTDIR)$(PREFIX)/$(LIB32)/libctxvar.so
+ifneq ($(PREFIX)/$(LIB64),$(LIBDIR))
+	rm -f $(DESTDIR)$(PREFIX)/$(LIB64)/libctxvar.so
+endif
+endif
 
 clean:
 	rm -rf $(B)

@@ -157,3 +157,26 @@ $(BATS_DIR)/preinit_thread: $(BATS_SRC)/preinit_thread.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
 test: $(BATS_DIR)/preinit_thread
+
+# bats/multilib.bats: a user's 32-bit program (the header alone, -pthread,
+# -m32), and a program that execs one of the other word size, built both
+# ways (m32_exec 64-bit, m32_exec32 with -m32).  Only where $(CC) -m32 links
+# a program (M32_TOOLCHAIN, from the top-level Makefile); without them the
+# suite skips.
+ifeq ($(M32_TOOLCHAIN),yes)
+M32_PROGRAMS := $(addprefix $(BATS_DIR)/, m32_context m32_exec m32_exec32)
+bats-programs: $(M32_PROGRAMS)
+test: $(M32_PROGRAMS)
+
+$(BATS_DIR)/m32_context: $(BATS_SRC)/m32_context.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -m32 $< -o $@
+
+$(BATS_DIR)/m32_exec: $(BATS_SRC)/m32_exec.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/m32_exec32: $(BATS_SRC)/m32_exec.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -m32 $< -o $@
+endif

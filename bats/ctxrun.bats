@@ -10,6 +10,12 @@ bats_require_minimum_version 1.5.0
 setup() {
     # ctxrun names the library by its canonical path.
     LIB="$(cd -P "$B" && pwd)/libctxvar.so"
+    # What ctxrun adds for it: that path, or where the build made a runtime
+    # for each word size, <build>/$LIB/libctxvar.so (bats/multilib.bats).
+    ADDED="$LIB"
+    if [ -s "$B/launcher-libdirs" ] && [ "$(cat "$B/launcher-libdirs")" != none ]; then
+        ADDED="$(cd -P "$B" && pwd)/\$LIB/libctxvar.so"
+    fi
     SHOW_PRELOAD=(sh -c 'printf "%s\n" "$LD_PRELOAD"')
     SHOW_BAGGAGE=(sh -c 'printf "%s\n" "${BAGGAGE-(unset)}"')
 }
@@ -153,7 +159,7 @@ scratch_dir() {
 @test "nothing in the environment changes but LD_PRELOAD and BAGGAGE" {
     require_runtime
     run -0 env -i FOO=bar 'SPACED=a b' "$CTXRUN" --set k=v /usr/bin/env
-    [ "$output" = "$(printf '%s\n' FOO=bar 'SPACED=a b' "LD_PRELOAD=$LIB" BAGGAGE=k=v)" ]
+    [ "$output" = "$(printf '%s\n' FOO=bar 'SPACED=a b' "LD_PRELOAD=$ADDED" BAGGAGE=k=v)" ]
 }
 
 # --- LD_PRELOAD -------------------------------------------------------------
@@ -161,7 +167,7 @@ scratch_dir() {
 @test "LD_PRELOAD gets the absolute path of build/libctxvar.so" {
     require_runtime
     run -0 "$CTXRUN" "${SHOW_PRELOAD[@]}"
-    [ "$output" = "$LIB" ]
+    [ "$output" = "$ADDED" ]
 }
 
 @test "the runtime is appended after an existing LD_PRELOAD entry" {
@@ -169,13 +175,13 @@ scratch_dir() {
     # The first entry does not exist: ld.so complains on stderr, which is
     # not what this test looks at.
     LD_PRELOAD=/nonexistent/libasan.so run -0 --separate-stderr "$CTXRUN" "${SHOW_PRELOAD[@]}"
-    [ "$output" = "/nonexistent/libasan.so:$LIB" ]
+    [ "$output" = "/nonexistent/libasan.so:$ADDED" ]
 }
 
 @test "an empty LD_PRELOAD becomes the runtime alone, without a colon" {
     require_runtime
     LD_PRELOAD= run -0 "$CTXRUN" "${SHOW_PRELOAD[@]}"
-    [ "$output" = "$LIB" ]
+    [ "$output" = "$ADDED" ]
 }
 
 @test "the runtime is not added to LD_PRELOAD twice" {
@@ -187,7 +193,7 @@ scratch_dir() {
 @test "ctxrun inside ctxrun leaves LD_PRELOAD with one copy of the runtime" {
     require_runtime
     run -0 "$CTXRUN" "$CTXRUN" "${SHOW_PRELOAD[@]}"
-    [ "$output" = "$LIB" ]
+    [ "$output" = "$ADDED" ]
 }
 
 @test "a space-separated LD_PRELOAD entry counts as already present" {
@@ -199,7 +205,7 @@ scratch_dir() {
 @test "an entry that only starts with the runtime's path does not count" {
     require_runtime
     LD_PRELOAD="$LIB.old" run -0 --separate-stderr "$CTXRUN" "${SHOW_PRELOAD[@]}"
-    [ "$output" = "$LIB.old:$LIB" ]
+    [ "$output" = "$LIB.old:$ADDED" ]
 }
 
 # --- finding the library ----------------------------------------------------
@@ -209,7 +215,7 @@ scratch_dir() {
     bin=$(scratch_dir bin)
     ln -s "$CTXRUN" "$bin/ctxrun"
     run -0 "$bin/ctxrun" "${SHOW_PRELOAD[@]}"
-    [ "$output" = "$LIB" ]
+    [ "$output" = "$ADDED" ]
 }
 
 @test "an installed ctxrun finds PREFIX/lib/libctxvar.so, without .." {
@@ -339,7 +345,7 @@ scratch_dir() {
     CTXVAR_DEBUG=1 BAGGAGE='old=secret1;p=2,malformed-secret3' \
         run -127 --separate-stderr "$CTXRUN" --set k=secret2 ctxrun-no-such-command
     [ "$output" = "" ]
-    [ "$stderr" = "ctxvar: LD_PRELOAD=$LIB
+    [ "$stderr" = "ctxvar: LD_PRELOAD=$ADDED
 ctxvar: BAGGAGE keys: old,k
 ctxrun: ctxrun-no-such-command: No such file or directory" ]
 }
@@ -347,7 +353,7 @@ ctxrun: ctxrun-no-such-command: No such file or directory" ]
 @test "CTXVAR_DEBUG=1 says when BAGGAGE is unset" {
     require_runtime
     CTXVAR_DEBUG=1 run -127 --separate-stderr "$CTXRUN" ctxrun-no-such-command
-    [ "$stderr" = "ctxvar: LD_PRELOAD=$LIB
+    [ "$stderr" = "ctxvar: LD_PRELOAD=$ADDED
 ctxvar: BAGGAGE unset
 ctxrun: ctxrun-no-such-command: No such file or directory" ]
 }

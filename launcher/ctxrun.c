@@ -14,6 +14,13 @@
  *      in order:
  *          <dir of ctxrun>/libctxvar.so          the build tree (build/)
  *          <dir of ctxrun>/../lib/libctxvar.so   an install under PREFIX
+ *      Where the build also made a 32-bit runtime, the place found has a
+ *      runtime for each word size under the directories the loaders put for
+ *      $LIB, and the entry becomes <base>/$LIB/libctxvar.so, with $LIB left
+ *      as it is (base: the directory above, or the PREFIX): LD_PRELOAD is
+ *      inherited, and each loader expands the token to its own directory,
+ *      so a 32-bit program the command starts (or the command itself) gets
+ *      the 32-bit runtime instead of a "wrong ELF class" line on its stderr.
  *   2. It appends that absolute path to LD_PRELOAD.  Appending, not
  *      prepending, keeps a dynamic ASan/TSan runtime first, where it must be
  *      to intercept everything before anything else does; ASan refuses to
@@ -54,6 +61,18 @@
 #include "w3c.h"
 
 #define RUNTIME_NAME   "libctxvar.so"
+
+/* What the 64-bit and the 32-bit loader put for $LIB, as the Makefile asked
+ * them (launcher/libdir.sh), when it built a runtime for each word size
+ * there: <base>/CTXRUN_LIB64/libctxvar.so (a link to the 64-bit runtime)
+ * and <base>/CTXRUN_LIB32/libctxvar.so.  Without them (no 32-bit toolchain,
+ * or a build without make) only the 64-bit runtime is preloaded. */
+#if defined(CTXRUN_LIB64) && defined(CTXRUN_LIB32)
+#define HAVE_LIB_DIRS 1
+#else
+#define HAVE_LIB_DIRS 0
+#endif
+#define LIB_TOKEN      "$LIB"
 
 /* The messages and --help spell these limits out in words. */
 _Static_assert(CTXVAR_NAME_MAX == 64, "update the '1 to 64 bytes' texts");
@@ -367,14 +386,45 @@ static int is_regular_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Fills lib (PATH_MAX bytes) with the absolute path of the runtime, or exits
- * with 126.  /proc/self/exe, not argv[0]: argv[0] is whatever the caller
- * chose to put there, and resolving it would mean searching PATH or the
- * current directory.  realpath() on top makes a symlink to ctxrun in another
+/* The ways an LD_PRELOAD entry can name the runtime ctxrun found: the
+ * 64-bit file by its own path, and where there is a runtime per word size,
+ * the $LIB form ctxrun adds and its two expansions.  Each is PATH_MAX
+ * bytes; unused ones are "". */
+struct runtime_names {
+    char plain[PATH_MAX];       /* <dir>/libctxvar.so or <prefix>/lib/libctxvar.so */
+    char token[PATH_MAX];       /* <base>/$LIB/libctxvar.so */
+    char lib64[PATH_MAX];       /* <base>/CTXRUN_LIB64/libctxvar.so */
+    char lib32[PATH_MAX];       /* <base>/CTXRUN_LIB32/libctxvar.so */
+};
+
+/* Fills the $LIB names in *names when base[0..base_len) holds a runtime
+ * under each word size's $LIB directory, else leaves them "". */
+static void find_lib_dirs(const char *base, size_t base_len, struct runtime_names *names)
+{
+#if HAVE_LIB_DIRS
+    int b = (int)base_len;
+    int l64 = snprintf(names->lib64, PATH_MAX, "%.*s/%s/%s", b, base, CTXRUN_LIB64, RUNTIME_NAME);
+    int l32 = snprintf(names->lib32, PATH_MAX, "%.*s/%s/%s", b, base, CTXRUN_LIB32, RUNTIME_NAME);
+    int lt = snprintf(names->token, PATH_MAX, "%.*s/%s/%s", b, base, LIB_TOKEN, RUNTIME_NAME);
+    if (l64 > 0 && l64 < PATH_MAX && l32 > 0 && l32 < PATH_MAX && lt > 0 && lt < PATH_MAX &&
+        is_regular_file(names->lib64) && is_regular_file(names->lib32))
+        return;
+#else
+    (void)base;
+    (void)base_len;
+#endif
+    names->token[0] = names->lib64[0] = names->lib32[0] = '\0';
+}
+
+/* Fills *names for the runtime beside ctxrun, or exits with 126.
+ * /proc/self/exe, not argv[0]: argv[0] is whatever the caller chose to put
+ * there, and resolving it would mean searching PATH or the current
+ * directory.  realpath() on top makes a symlink to ctxrun in another
  * directory find the library beside the real file. */
-static void find_runtime(char *lib)
+static void find_runtime(struct runtime_names *names)
 {
     char link[PATH_MAX], exe[PATH_MAX];
+    char *lib = names->plain;
     ssize_t n = readlink("/proc/self/exe", link, sizeof link - 1);
     if (n < 0 || (size_t)n >= sizeof link - 1)
         fail(EXIT_CANNOT_RUN, "cannot find own executable in /proc/self/exe",
@@ -389,8 +439,10 @@ static void find_runtime(char *lib)
     char *slash = strrchr(exe, '/');
     size_t dir_len = (size_t)(slash - exe);
     int len = snprintf(lib, PATH_MAX, "%.*s/%s", (int)dir_len, exe, RUNTIME_NAME);
-    if (len > 0 && len < PATH_MAX && is_regular_file(lib))
+    if (len > 0 && len < PATH_MAX && is_regular_file(lib)) {
+        find_lib_dirs(exe, dir_len, names);
         return;
+    }
 
     size_t parent_len = dir_len;
     while (parent_len > 0 && exe[parent_len - 1] != '/')
@@ -398,8 +450,10 @@ static void find_runtime(char *lib)
     if (parent_len > 0)
         parent_len--;                          /* drop the '/' itself */
     len = snprintf(lib, PATH_MAX, "%.*s/lib/%s", (int)parent_len, exe, RUNTIME_NAME);
-    if (len > 0 && len < PATH_MAX && is_regular_file(lib))
+    if (len > 0 && len < PATH_MAX && is_regular_file(lib)) {
+        find_lib_dirs(exe, parent_len, names);
         return;
+    }
 
     fail(EXIT_CANNOT_RUN, "cannot find " RUNTIME_NAME " next to ", exe,
          strlen(exe), "");
@@ -427,19 +481,26 @@ static int preload_contains(const char *list, const char *path)
     return 0;
 }
 
-/* Sets LD_PRELOAD to its old value with lib appended, unless lib is already
- * one of its entries: preloading the runtime twice under one path is
- * harmless but pointless, and nested ctxrun calls should not grow it. */
-static void update_preload(const char *lib)
+/* Sets LD_PRELOAD to its old value with the runtime appended (its $LIB
+ * form where there is one, else its plain path), unless one of the names
+ * of *names is already one of its entries: preloading the runtime twice is
+ * harmless but pointless, and nested ctxrun calls should not grow it.  An
+ * entry naming the 64-bit file by its plain path counts too: adding the
+ * $LIB form after it would not keep its loader line from 32-bit programs,
+ * and the user chose it. */
+static void update_preload(const struct runtime_names *names)
 {
+    const char *lib = names->token[0] != '\0' ? names->token : names->plain;
     for (const char *p = lib; *p != '\0'; p++)
         if (is_preload_separator(*p))
             fail(EXIT_CANNOT_RUN, "cannot preload '", lib, strlen(lib),
                  "': the dynamic loader cannot take a path with ':' or ' '");
 
     const char *old = getenv("LD_PRELOAD");
-    if (old != NULL && preload_contains(old, lib))
-        return;
+    const char *const known[] = {names->plain, names->token, names->lib64, names->lib32};
+    for (size_t i = 0; old != NULL && i < sizeof known / sizeof known[0]; i++)
+        if (known[i][0] != '\0' && preload_contains(old, known[i]))
+            return;
     if (old == NULL || old[0] == '\0') {
         if (setenv("LD_PRELOAD", lib, 1) != 0)
             fail_nomem();
@@ -583,9 +644,10 @@ int main(int argc, char **argv)
     const char *traceparent;
     int command = parse_options(argc, argv, settings, &n_settings, &traceparent);
 
-    char lib[PATH_MAX];
-    find_runtime(lib);
-    update_preload(lib);
+    /* Static: four PATH_MAX paths, 16 KiB, stay off the stack. */
+    static struct runtime_names names;
+    find_runtime(&names);
+    update_preload(&names);
 
     /* Without a member to merge, BAGGAGE is the caller's business: left
      * byte for byte, and unset stays unset rather than becoming "". */
