@@ -449,6 +449,9 @@ struct ctxvar__start *ctxvar__detach_prepare(pthread_t thread, int from_itself)
                                                 memory_order_acq_rel, memory_order_acquire))
         return NULL; /* it runs, and will release its own at exit */
     if (state != EXIT_HANDED_OVER) return NULL; /* detached already: glibc says so */
+    /* Once reaped (or detached anyway) its pthread_t may name a new thread,
+     * whose joiner must not find this record in the table. */
+    if (table_get((uintptr_t)thread) == seen) table_take((uintptr_t)thread);
     if (!from_itself) return s; /* ended: the caller reaps it with a join */
     /* Its own key or thread_local destructor detaches it: it takes back
      * what it handed over and releases it from the key, in the next round
