@@ -61,10 +61,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "annotate.h"
 #include "runtime.h"
 #include "thread.h"
 
@@ -88,6 +90,7 @@ struct ctxvar__start {
 
 enum { EXIT_RUNNING, EXIT_DETACHED, EXIT_HANDED_OVER, EXIT_REAPING, EXIT_RELEASED };
 enum { SLOT_EMPTY, SLOT_NO_HANDOVER, SLOT_JOIN_PENDING, SLOT_IN_TABLE, SLOT_MARKS };
+#define RECORD_ATOMICS offsetof(struct ctxvar__start, joinable) /* busy, state, adopted */
 
 /* ---- The pool ---------------------------------------------------------------- */
 
@@ -120,12 +123,14 @@ static struct ctxvar__start *record_take(void)
         struct ctxvar__start *s = &pool[(hint + i) % (POOL_SIZE ? POOL_SIZE : 1)];
         if (!atomic_load_explicit(&s->busy, memory_order_relaxed) &&
             !atomic_exchange_explicit(&s->busy, 1, memory_order_acquire)) {
+            CTXVAR__HAPPENS_AFTER(&s->busy); /* the last user's record_give_back is done with it */
             s->pooled = 1;
             return s;
         }
     }
     struct ctxvar__start *s = ctxvar__early_alloc(sizeof *s);
     if (!s) return NULL;
+    CTXVAR__ATOMIC_WORDS(s, RECORD_ATOMICS); /* as the pool's (atomics_only) */
     s->pooled = 0;
     s->listed = HEAP_LIST;
     s->prev = s->next = NULL;
@@ -152,6 +157,7 @@ CTXVAR__BEFORE_THREAD_START static void record_give_back(struct ctxvar__start *s
 {
     atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
     if (s->pooled) {
+        CTXVAR__HAPPENS_BEFORE(&s->busy); /* our uses come before record_take's next user */
         atomic_store_explicit(&s->busy, 0, memory_order_release);
         return;
     }
@@ -176,6 +182,16 @@ CTXVAR__BEFORE_THREAD_START static void record_give_back(struct ctxvar__start *s
 static struct table_entry {
     _Atomic(uintptr_t) key, value;
 } table[TABLE_SIZE];
+
+/* Only atomics touch the table and the records' busy, state and adopted
+ * words, which helgrind and DRD take for plain accesses: they ignore those
+ * words (lib/annotate.h); what the words hand over is annotated where it is. */
+CTXVAR__AFTER_DETECTION static void atomics_only(void)
+{
+    if (!CTXVAR__RACE_DETECTOR()) return;
+    CTXVAR__ATOMIC_WORDS(table, sizeof table);
+    for (int i = 0; i < POOL_SIZE; i++) CTXVAR__ATOMIC_WORDS(&pool[i], RECORD_ATOMICS);
+}
 
 static size_t table_home(uintptr_t key) { return (size_t)((key >> 4) * 0x9e3779b97f4a7c15u >> 52); }
 
@@ -255,11 +271,14 @@ CTXVAR__BEFORE_THREAD_START static int publish(struct ctxvar__start *s)
                                                     memory_order_acquire))
             return 1;
         if (seen != SLOT_JOIN_PENDING) return 0; /* NO_HANDOVER: detached first */
+        CTXVAR__HAPPENS_AFTER(slot); /* the joiner's mark, before we store over it */
         if (table_insert((uintptr_t)s->thread, (uintptr_t)s, &seen) == 0) {
             atomic_store_explicit(slot, SLOT_IN_TABLE, memory_order_release);
+            CTXVAR__HAPPENS_BEFORE(slot); /* our store, before a joiner reads the slot again */
             return 1;
         }
         atomic_store_explicit(slot, SLOT_NO_HANDOVER, memory_order_release);
+        CTXVAR__HAPPENS_BEFORE(slot); /* as above */
         return 0;
     }
     if (table_insert((uintptr_t)s->thread, (uintptr_t)s, &seen) == 0) return 1;
@@ -338,9 +357,10 @@ static _Atomic(struct ctxvar__start *) reap_any; /* reap_head, read without the 
 
 static void reap_enqueue(struct ctxvar__start *s)
 {
-    /* No joiner will look for it now: its table entry (table mode) goes. */
-    if (!tls_slot(s->thread) && table_get((uintptr_t)s->thread) == (uintptr_t)s)
-        table_take((uintptr_t)s->thread);
+    /* No joiner will look for it now, and its pthread_t may soon name a
+     * new thread whose joiner must not find this record: its table entry
+     * goes (the table mode's, or the one a joiner's failed try left). */
+    if (table_get((uintptr_t)s->thread) == (uintptr_t)s) table_take((uintptr_t)s->thread);
     ctxvar__registry_lock();
     s->reap_next = NULL;
     if (reap_tail) reap_tail->reap_next = s;
@@ -387,6 +407,7 @@ void ctxvar__exit_records_reap(int all)
         else reap_head = next;
         if (reap_tail == s) reap_tail = previous;
         atomic_store_explicit(&s->state, EXIT_RELEASED, memory_order_relaxed);
+        CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tgkill) */
         ctxvar__ctx_release(s->current);
         ctxvar__ctx_release(s->inherited);
         give_back_locked(s);
@@ -407,6 +428,7 @@ void ctxvar__thread_end(struct ctxvar__start *s)
      * it does. */
     s->current = t->current; /* the base frame's: every frame has closed */
     s->inherited = t->inherited;
+    CTXVAR__HAPPENS_BEFORE(&s->state); /* what we hand over, before release_joined takes it */
     if (!atomic_compare_exchange_strong_explicit(&s->state, &expected, EXIT_HANDED_OVER,
                                                  memory_order_acq_rel, memory_order_acquire)) {
         /* Detached: released once the thread is gone. */
@@ -420,6 +442,7 @@ void ctxvar__exit_record_update(struct ctxvar__thread *t)
     struct ctxvar__start *s = t->exit_record;
     if (t->depth == 0) s->current = t->current;
     s->inherited = t->inherited;
+    CTXVAR__HAPPENS_BEFORE(&s->state); /* as in ctxvar__thread_end: a reaping tryjoin is not seen */
 }
 
 /* ---- Joiners and detachers ----------------------------------------------------- */
@@ -435,10 +458,12 @@ struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
         j.look_in_table = 1;
         return j;
     }
+    CTXVAR__HAPPENS_AFTER(slot); /* publish's store over an earlier joiner's mark */
     uintptr_t seen = atomic_load_explicit(slot, memory_order_acquire);
     if (seen == SLOT_EMPTY &&
         atomic_compare_exchange_strong_explicit(slot, &seen, SLOT_JOIN_PENDING, memory_order_acq_rel,
                                                 memory_order_acquire)) {
+        CTXVAR__HAPPENS_BEFORE(slot); /* our mark, before publish stores over it */
         j.look_in_table = 1;
         j.marked = 1;
         return j;
@@ -451,6 +476,7 @@ struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
 static void release_joined(struct ctxvar__start *s)
 {
     if (atomic_exchange_explicit(&s->state, EXIT_RELEASED, memory_order_acq_rel) == EXIT_HANDED_OVER) {
+        CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tryjoin) */
         ctxvar__ctx_release(s->current);
         ctxvar__ctx_release(s->inherited);
     } else {
@@ -466,9 +492,11 @@ void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
     if (!joined) {
         uintptr_t mark = SLOT_JOIN_PENDING;
         _Atomic(uintptr_t) *slot = j.marked ? tls_slot(thread) : NULL;
-        if (slot) /* not joined, so its TLS is still there; the thread may have moved on */
+        if (slot) { /* not joined, so its TLS is still there; the thread may have moved on */
+            CTXVAR__HAPPENS_AFTER(slot); /* publish's store over our mark */
             atomic_compare_exchange_strong_explicit(slot, &mark, SLOT_EMPTY, memory_order_acq_rel,
                                                     memory_order_relaxed);
+        }
         return;
     }
     struct ctxvar__start *s = j.record;
@@ -487,6 +515,7 @@ void ctxvar__detach_prepare(pthread_t thread)
     uintptr_t seen = SLOT_EMPTY;
     _Atomic(uintptr_t) *slot = tls_slot(thread);
     if (slot) {
+        CTXVAR__HAPPENS_AFTER(slot); /* publish's store over a joiner's mark */
         if (atomic_compare_exchange_strong_explicit(slot, &seen, SLOT_NO_HANDOVER,
                                                     memory_order_acq_rel, memory_order_acquire))
             return; /* not started: it will know it is detached */

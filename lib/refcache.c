@@ -31,6 +31,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "annotate.h"
 #include "thread.h"
 
 #define ENTRIES CTXVAR__REF_CACHE_ENTRIES
@@ -170,6 +171,9 @@ void ctxvar__memory_put(void *p, size_t size)
 {
     size_t class = (size - 1) / 16;
     if (CTXVAR__FREE_LISTS && class < FREE_LIST_CLASSES) {
+        /* Freed, to helgrind and DRD, as free() would tell them: its reuse
+         * here is no race with its last users (lib/annotate.h). */
+        CTXVAR__NEW_MEMORY(p, (class + 1) * 16);
         struct ctxvar__thread *t = ctxvar__me();
         struct ctxvar__free_lists *lists = t->free_lists; /* NULL once not kept */
         if (lists && lists->count[class] < FREE_LIST_DEPTH) {

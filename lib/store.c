@@ -98,6 +98,7 @@
 #include "store.h"
 
 #include "alloc.h"
+#include "annotate.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -192,6 +193,7 @@ static void node_free(ctxvar_ctx *n, int is_root)
     }
     if (n->lender) ctxvar__lender_give(n->lender, is_root);
     ctxvar_ctx *twin = atomic_load_explicit(&n->twin, memory_order_relaxed);
+    if (twin) CTXVAR__HAPPENS_AFTER(&n->twin); /* its maker filled it (lender_for) before us */
     if (twin) ctxvar__node_release(twin, 1, is_root);
     node_memory_put(n);
     if (is_root) ctxvar__count_live(-1);
@@ -264,11 +266,14 @@ static ctxvar_ctx *lender_for(const ctxvar_ctx *n, int is_root)
     ctxvar_ctx *twin, *made;
     if (n->depth < BORROW_DEPTH) return (ctxvar_ctx *)n;
     twin = atomic_load_explicit(&((ctxvar_ctx *)n)->twin, memory_order_acquire);
+    CTXVAR__HAPPENS_AFTER(&n->twin); /* a twin found was filled before it was published */
     if (twin || !(made = flat_copy(n))) return twin;
     if (is_root) ctxvar__count_live(+1);
+    CTXVAR__HAPPENS_BEFORE(&n->twin); /* we fill the twin before the CAS publishes it */
     if (atomic_compare_exchange_strong_explicit(&((ctxvar_ctx *)n)->twin, &twin, made,
                                                 memory_order_acq_rel, memory_order_acquire))
         return made;
+    CTXVAR__HAPPENS_AFTER(&n->twin); /* as above, for the twin another thread published */
     node_free(made, is_root); /* another thread's twin came first */
     return twin;
 }
