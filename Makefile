@@ -87,3 +87,6 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+# The ctxvar command and the bats helper: their build, install and uninstall.
+include launcher/tools.mk
