@@ -180,3 +180,6 @@ endif
 
 clean:
 	rm -rf $(B)
+
+# The ctxvar command and the bats helper: their build, install and uninstall.
+include launcher/tools.mk

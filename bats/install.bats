@@ -1,21 +1,26 @@
 #!/usr/bin/env bats
 # make install / uninstall of every artifact (the header, the runtime,
-# ctxrun, the pkg-config file and both man pages: INSTALLED below): PREFIX
-# and DESTDIR on every path, the installed launcher finds the installed
-# runtime, and pkg-config's flags build a linked program.
+# ctxrun, the ctxvar command, the pkg-config file, the man pages and the
+# bats helper: INSTALLED below): PREFIX and DESTDIR on every path, the
+# installed launcher and command find the installed runtime, pkg-config's
+# flags build a linked program, and its batsdir holds a helper that runs
+# the example suite with the installed tools.
 
 load helpers
 
 INSTALLED="include/ctxvar.h lib/libctxvar.so bin/ctxrun lib/pkgconfig/ctxvar.pc share/man/man1/ctxrun.1 share/man/man3/ctxvar.3"
+INSTALLED+=" bin/ctxvar share/man/man1/ctxvar.1 share/ctxvar/bats/ctxvar.bash"
 
 @test "make install puts every artifact under DESTDIR/PREFIX and uninstall removes them all" {
     local dest="$BATS_TEST_TMPDIR/dest" f
     run -0 make -C "$ROOT" -s install PREFIX=/opt/ctxvar DESTDIR="$dest"
     for f in $INSTALLED; do [ -f "$dest/opt/ctxvar/$f" ] || { echo "missing $f" >&2; false; }; done
     [ -x "$dest/opt/ctxvar/bin/ctxrun" ]
+    [ -x "$dest/opt/ctxvar/bin/ctxvar" ]
     run -0 grep -x 'prefix=/opt/ctxvar' "$dest/opt/ctxvar/lib/pkgconfig/ctxvar.pc"
     run -0 make -C "$ROOT" -s uninstall PREFIX=/opt/ctxvar DESTDIR="$dest"
     for f in $INSTALLED; do [ ! -e "$dest/opt/ctxvar/$f" ] || { echo "left $f" >&2; false; }; done
+    [ ! -e "$dest/opt/ctxvar/share/ctxvar" ]
 }
 
 @test "the installed ctxrun runs a program with the installed runtime" {
@@ -46,5 +51,45 @@ EOF2
 main: request_id=7
 thread: request_id=7
 runtime: yes
+EOF2
+}
+
+@test "the installed ctxvar reads the context with the installed runtime" {
+    local prefix="$BATS_TEST_TMPDIR/prefix"
+    run -0 make -C "$ROOT" -s install PREFIX="$prefix"
+    BAGGAGE='request_id=42,note=a%20b' run -0 --separate-stderr "$prefix/bin/ctxvar" format
+    [ "$output" = 'note="a b" request_id=42' ]
+    expect_no_stderr
+    run -0 ldd "$prefix/bin/ctxvar"
+    [[ "$output" == *"libctxvar.so => $prefix/bin/../lib/libctxvar.so ("* ]]
+}
+
+@test "pkg-config's batsdir holds the helper, which runs the example suite with the installed ctxrun and ctxvar" {
+    local prefix="$BATS_TEST_TMPDIR/prefix"
+    run -0 make -C "$ROOT" -s install PREFIX="$prefix"
+    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+    run -0 pkg-config --variable=batsdir ctxvar
+    [ "$output" = "$prefix/share/ctxvar/bats" ]
+    unset CTXVAR_BATS_BINDIR CTXVAR_BATS_HELPER
+    run -0 bats --tap "$ROOT/examples/bats/request_ids.bats"
+    expect_output <<'EOF2'
+1..3
+ok 1 every line of every request carries its own request's ids, the hook scripts' lines too
+ok 2 the context the server starts with reaches every request's hook, with the request's own ids
+ok 3 without the runtime the server logs no ids, never wrong ones, and its hooks receive none
+EOF2
+    # The tools it used are the installed ones.
+    printf '%s\n' \
+        'setup() { load "$(pkg-config --variable=batsdir ctxvar)/ctxvar"; }' \
+        '@test "which" {' \
+        '    ctxvar_run_with -0 request_id=42 -- sh -c "command -v ctxvar; echo \"\$LD_PRELOAD\"; ctxvar format"' \
+        '    printf "%s\n" "$output" >"$WHICH_OUT"' \
+        '}' >"$BATS_TEST_TMPDIR/which.bats"
+    WHICH_OUT="$BATS_TEST_TMPDIR/which.out" run -0 bats "$BATS_TEST_TMPDIR/which.bats"
+    run -0 cat "$BATS_TEST_TMPDIR/which.out"
+    expect_output <<EOF2
+$prefix/bin/ctxvar
+$prefix/lib/libctxvar.so
+request_id=42
 EOF2
 }

@@ -5,6 +5,10 @@
 # rule; docs/interposing.md, "Thread pools reuse threads (stale context)").
 
 load helpers
+# ctxvar's bats helper (bats/helper/ctxvar.bash), on this build tree's
+# ctxrun and ctxvar.
+CTXVAR_BATS_BINDIR=$B
+load helper/ctxvar
 
 @test "an unmodified pool runs wrapped tasks in the submitter's context and shows no inherited context between them" {
     # The worker starts while request_id=A: it shows A until its first
@@ -108,7 +112,8 @@ EOF
 }
 
 @test "the thread_pool example logs every job with its own request's ids under ctxrun" {
-    run -0 --separate-stderr "$CTXRUN" -- "$B/examples/thread_pool"
+    ctxvar_run_with -0 --separate-stderr -- "$B/examples/thread_pool"
+    assert_lines_carry_request_ids 'of request ([^ ]+) by ([^ ]+)$' request_id user_id
     output=$(LC_ALL=C sort <<<"$output")
     expect_output <<'EOF'
 [request_id=r1 user_id=alice] job 1 of request r1 by alice
@@ -123,6 +128,8 @@ EOF
 
 @test "the thread_pool example logs no ids, never wrong ones, without the runtime" {
     run -0 --separate-stderr "$B/examples/thread_pool"
+    ctxvar_request_ids_verdict 'of request ([^ ]+) by ([^ ]+)$' request_id user_id
+    [ "$ctxvar_verdict" = "0 of 6 marked lines carry their own request's ids (0 another request's, 6 none)" ]
     output=$(LC_ALL=C sort <<<"$output")
     expect_output <<'EOF'
 [] job 1 of request r1 by alice

@@ -54,3 +54,10 @@ $(B)/examples/process_server: $(PROCESS_SERVER_DIR)/server.c lib/ctxvar.h
 $(B)/examples/request_child: $(PROCESS_SERVER_DIR)/request_child.c lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+
+# A request server that runs a hook script (hook.sh, with the ctxvar
+# command) for each request with system() from the request's thread.
+examples: $(B)/examples/request_hooks
+$(B)/examples/request_hooks: examples/request_hooks/server.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
