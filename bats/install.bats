@@ -87,9 +87,15 @@ EOF2
         '}' >"$BATS_TEST_TMPDIR/which.bats"
     WHICH_OUT="$BATS_TEST_TMPDIR/which.out" run -0 bats "$BATS_TEST_TMPDIR/which.bats"
     run -0 cat "$BATS_TEST_TMPDIR/which.out"
+    # The installed ctxrun preloads PREFIX/$LIB/libctxvar.so where a 32-bit
+    # runtime was installed too (bats/multilib.bats), else the plain path.
+    local preloaded="$prefix/lib/libctxvar.so"
+    if [ -s "$B/launcher-libdirs" ] && [ "$(cat "$B/launcher-libdirs")" != none ]; then
+        preloaded="$prefix/\$LIB/libctxvar.so"
+    fi
     expect_output <<EOF2
 $prefix/bin/ctxvar
-$prefix/lib/libctxvar.so
+$preloaded
 request_id=42
 EOF2
 }
