@@ -74,7 +74,7 @@ EOF
 
 # An exec in a vfork child runs on the parent's memory: the child's
 # environment, mapped there, stays after the exec and is the parent's to
-# unmap (shim/exec.c, "After vfork").
+# unmap (lib/childenv.c, "After vfork").
 @test "vfork then execve 2,000 times leaves no mapping behind in the parent" {
     run -0 --separate-stderr preloaded "$PROGS/exec_vfork_loop" 0 2000
     expect_output <<'EOF'

@@ -132,7 +132,7 @@ EOF
 
 # --- explicit envp ----------------------------------------------------------
 
-# The rule (shim/exec.c): an entry whose value differs from the one the
+# The rule (lib/childenv.c): an entry whose value differs from the one the
 # process was started with was put there by the program, and is passed on
 # as it is; one equal to it stands for the inherited context, and is
 # replaced by the thread's.  spawn_requests' "with" envp holds values of

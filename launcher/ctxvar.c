@@ -37,7 +37,7 @@
  * the first copy loaded serves, the other defers.
  *
  * The one rule repeated here is which of the three variables a child gets
- * (shim/exec.c, "THE RULE"): BAGGAGE when the encoding is not empty,
+ * (lib/childenv.c, "THE RULE"): BAGGAGE when the encoding is not empty,
  * TRACEPARENT when it is valid, TRACESTATE only with it.  `ctxvar env`
  * prints what a child started from a thread with this context gets.
  *
@@ -272,7 +272,7 @@ static void put_assignment(const char *name, const char *value)
 }
 
 /* What a child started from this thread finds in BAGGAGE, TRACEPARENT and
- * TRACESTATE, by shim/exec.c's rule: the baggage encoding when it is not
+ * TRACESTATE, by lib/childenv.c's rule: the baggage encoding when it is not
  * empty (names starting with '_' and the trace headers are never members,
  * ctxvar_baggage_current leaves them out), a traceparent only when valid,
  * and a tracestate only with it. */
