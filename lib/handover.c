@@ -186,9 +186,14 @@ static struct table_entry {
 /* Only atomics touch the table and the records' busy, state and adopted
  * words, which helgrind and DRD take for plain accesses: they ignore those
  * words (lib/annotate.h); what the words hand over is annotated where it is. */
+/* The reap queue's head, read without the registry lock to skip the lock
+ * when the queue is empty (lib/handover.c, "The reap queue"). */
+static _Atomic(struct ctxvar__start *) reap_any;
+
 CTXVAR__AFTER_DETECTION static void atomics_only(void)
 {
     if (!CTXVAR__RACE_DETECTOR()) return;
+    CTXVAR__ATOMIC_WORDS(&reap_any, sizeof reap_any);
     CTXVAR__ATOMIC_WORDS(table, sizeof table);
     for (int i = 0; i < POOL_SIZE; i++) CTXVAR__ATOMIC_WORDS(&pool[i], RECORD_ATOMICS);
 }
@@ -353,7 +358,6 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
  * finished it, which tgkill(signal 0) tells without waiting: ESRCH once the
  * thread is gone. */
 static struct ctxvar__start *reap_head, *reap_tail;
-static _Atomic(struct ctxvar__start *) reap_any; /* reap_head, read without the lock */
 
 static void reap_enqueue(struct ctxvar__start *s)
 {
