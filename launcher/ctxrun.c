@@ -58,6 +58,7 @@
  * read too, rather than from a copy here or a -D from the build that a
  * build without make would miss.  Nothing of the header's API is called:
  * ctxrun never loads the runtime itself. */
+#include "escape.h"
 #include "w3c.h"
 
 #define RUNTIME_NAME   "libctxvar.so"
@@ -120,18 +121,6 @@ static const char usage_text[] =
     "Exit status: COMMAND's, or 2 for a usage error, 126 if COMMAND cannot be\n"
     "run, 127 if it is not found.\n";
 
-/* Writes s[0..len) to stderr with every byte that is not printable ASCII as
- * \xHH, so that whatever the user typed, each message stays one line. */
-static void put_escaped(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\')
-            fputc(c, stderr);
-        else
-            fprintf(stderr, "\\x%02X", c);
-    }
-}
 
 /* Prints "ctxrun: <before><arg escaped><after>" as one line and exits.  arg
  * may be NULL. */

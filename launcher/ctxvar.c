@@ -54,6 +54,7 @@
 
 /* The name and traceparent rules ctxrun and the runtime share, and behind
  * them ctxvar.h (the API, linked mode from the build's -DCTXVAR_LINKED). */
+#include "escape.h"
 #include "w3c.h"
 
 _Static_assert(CTXVAR_NAME_MAX == 64, "update the '1 to 64 bytes' texts");
@@ -91,18 +92,6 @@ static const char usage_text[] =
     "Exit status: 0, 1 when get or traceparent finds nothing, 2 for a usage\n"
     "error or when the output cannot be written.\n";
 
-/* Writes s[0..len) to stderr with every byte that is not printable ASCII as
- * \xHH, so that whatever the user typed, each message stays one line. */
-static void put_escaped(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\')
-            fputc(c, stderr);
-        else
-            fprintf(stderr, "\\x%02X", c);
-    }
-}
 
 /* Prints "ctxvar: <before><arg[0..arg_len) escaped><after>" and exits 2.
  * arg may be NULL. */

@@ -22,6 +22,6 @@ $(B)/launcher-libdirs: FORCE
 .PHONY: FORCE
 FORCE:
 
-$(B)/ctxrun: launcher/ctxrun.c lib/w3c.h lib/ctxvar.h launcher/launcher.mk $(B)/launcher-libdirs
+$(B)/ctxrun: launcher/ctxrun.c launcher/escape.h lib/w3c.h lib/ctxvar.h launcher/launcher.mk $(B)/launcher-libdirs
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LAUNCHER_CFLAGS) $< -o $@ $(LDFLAGS)

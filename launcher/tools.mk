@@ -18,7 +18,7 @@ TOOLS_LDFLAGS := -L$(B) -lctxvar -pthread -Wl,--disable-new-dtags \
 
 all: $(B)/ctxvar
 
-$(B)/ctxvar: launcher/ctxvar.c lib/w3c.h lib/ctxvar.h $(B)/libctxvar.so launcher/tools.mk
+$(B)/ctxvar: launcher/ctxvar.c launcher/escape.h lib/w3c.h lib/ctxvar.h $(B)/libctxvar.so launcher/tools.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TOOLS_CFLAGS) $< -o $@ $(LDFLAGS) $(TOOLS_LDFLAGS)
 
