@@ -503,6 +503,31 @@ int ctxvar__ctx_without(const ctxvar_ctx *c, const struct ctxvar *var, ctxvar_ct
 }
 
 /* Appends every binding under n to *cursor. */
+const ctxvar__binding *ctxvar__ctx_find_below(const ctxvar_ctx *n, const struct ctxvar *var,
+                                              unsigned shift)
+{
+    uint32_t hash = var->hash;
+    while (n) {
+        uint32_t bit = 1u << ((hash >> shift) & CTXVAR__HAMT_MASK);
+        unsigned index = ctxvar__popcount((n->bindings | n->children) & (bit - 1));
+        if (n->bindings & bit) {
+            const ctxvar__binding *b = (const ctxvar__binding *)n->slot[index];
+            return b->var == var ? b : NULL;
+        }
+        if (!(n->children & bit)) return NULL;
+        n = (const ctxvar_ctx *)n->slot[index];
+        shift += CTXVAR__HAMT_BITS;
+    }
+    return NULL;
+}
+
+const char *ctxvar__ctx_value_below(const ctxvar_ctx *n, const struct ctxvar *var,
+                                    const char *fallback)
+{
+    const ctxvar__binding *b = ctxvar__ctx_find_below(n, var, CTXVAR__HAMT_BITS);
+    return b ? b->value : fallback;
+}
+
 static int same_binding(const ctxvar__binding *x, const ctxvar__binding *y)
 {
     return x == y || (x->var == y->var && x->len == y->len && memcmp(x->value, y->value, x->len) == 0);

@@ -101,24 +101,46 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline int ctxvar__ctx_keeps_alive(con
 
 static inline size_t ctxvar__ctx_count(const ctxvar_ctx *c) { return c ? c->count : 0; }
 
-/* The binding of var in c (borrowed: valid while c is), or NULL. */
+/* The binding of var below the root, from the node at `shift` on (out of
+ * line: most lookups end at the root). */
+const ctxvar__binding *ctxvar__ctx_find_below(const ctxvar_ctx *n, const struct ctxvar *var,
+                                              unsigned shift) CTXVAR__HIDDEN;
+
+/* The binding of var in c (borrowed: valid while c is), or NULL.  The
+ * root's slot is probed inline, so the usual lookup needs no call and no
+ * stack frame; deeper levels take ctxvar__ctx_find_below. */
 static inline const ctxvar__binding *ctxvar__ctx_find(const ctxvar_ctx *c,
                                                       const struct ctxvar *var)
 {
-    uint32_t hash = var->hash;
-    unsigned shift = 0;
-    while (c) {
-        uint32_t bit = 1u << ((hash >> shift) & CTXVAR__HAMT_MASK);
-        uint32_t index = ctxvar__popcount((c->bindings | c->children) & (bit - 1));
-        if (c->bindings & bit) {
-            const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
-            return b->var == var ? b : NULL;
-        }
-        if (!(c->children & bit)) return NULL;
-        c = (const ctxvar_ctx *)c->slot[index];
-        shift += CTXVAR__HAMT_BITS;
+    if (!c) return NULL;
+    uint32_t bit = 1u << (var->hash & CTXVAR__HAMT_MASK);
+    unsigned index = ctxvar__popcount((c->bindings | c->children) & (bit - 1));
+    if (c->bindings & bit) {
+        const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
+        return b->var == var ? b : NULL;
     }
-    return NULL;
+    if (!(c->children & bit)) return NULL;
+    return ctxvar__ctx_find_below((const ctxvar_ctx *)c->slot[index], var, CTXVAR__HAMT_BITS);
+}
+
+/* var's value in c, or fallback: ctxvar__ctx_find for readers of values,
+ * shaped so that the deeper path is a tail call and the usual lookup
+ * saves no register. */
+const char *ctxvar__ctx_value_below(const ctxvar_ctx *n, const struct ctxvar *var,
+                                    const char *fallback) CTXVAR__HIDDEN;
+
+static inline const char *ctxvar__ctx_value(const ctxvar_ctx *c, const struct ctxvar *var,
+                                            const char *fallback)
+{
+    if (!c) return fallback;
+    uint32_t bit = 1u << (var->hash & CTXVAR__HAMT_MASK);
+    unsigned index = ctxvar__popcount((c->bindings | c->children) & (bit - 1));
+    if (c->bindings & bit) {
+        const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
+        return b->var == var ? b->value : fallback;
+    }
+    if (!(c->children & bit)) return fallback;
+    return ctxvar__ctx_value_below((const ctxvar_ctx *)c->slot[index], var, fallback);
 }
 
 /* 1 when a and b bind the same values to every variable but `except`; 0
