@@ -35,7 +35,8 @@ CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
 {
     const ctxvar_ctx *c = ctxvar__current_for_read();
     if (__builtin_expect(!c || !v, 0)) return get_slow(v, fallback);
-    return ctxvar__ctx_value(c, v, fallback);
+    const ctxvar__binding *b = ctxvar__ctx_find(c, v);
+    return b ? b->value : fallback;
 }
 
 CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)

@@ -521,13 +521,6 @@ const ctxvar__binding *ctxvar__ctx_find_below(const ctxvar_ctx *n, const struct 
     return NULL;
 }
 
-const char *ctxvar__ctx_value_below(const ctxvar_ctx *n, const struct ctxvar *var,
-                                    const char *fallback)
-{
-    const ctxvar__binding *b = ctxvar__ctx_find_below(n, var, CTXVAR__HAMT_BITS);
-    return b ? b->value : fallback;
-}
-
 static int same_binding(const ctxvar__binding *x, const ctxvar__binding *y)
 {
     return x == y || (x->var == y->var && x->len == y->len && memcmp(x->value, y->value, x->len) == 0);

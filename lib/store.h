@@ -123,26 +123,6 @@ static inline const ctxvar__binding *ctxvar__ctx_find(const ctxvar_ctx *c,
     return ctxvar__ctx_find_below((const ctxvar_ctx *)c->slot[index], var, CTXVAR__HAMT_BITS);
 }
 
-/* var's value in c, or fallback: ctxvar__ctx_find for readers of values,
- * shaped so that the deeper path is a tail call and the usual lookup
- * saves no register. */
-const char *ctxvar__ctx_value_below(const ctxvar_ctx *n, const struct ctxvar *var,
-                                    const char *fallback) CTXVAR__HIDDEN;
-
-static inline const char *ctxvar__ctx_value(const ctxvar_ctx *c, const struct ctxvar *var,
-                                            const char *fallback)
-{
-    if (!c) return fallback;
-    uint32_t bit = 1u << (var->hash & CTXVAR__HAMT_MASK);
-    unsigned index = ctxvar__popcount((c->bindings | c->children) & (bit - 1));
-    if (c->bindings & bit) {
-        const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
-        return b->var == var ? b->value : fallback;
-    }
-    if (!(c->children & bit)) return fallback;
-    return ctxvar__ctx_value_below((const ctxvar_ctx *)c->slot[index], var, fallback);
-}
-
 /* 1 when a and b bind the same values to every variable but `except`; 0
  * when they differ elsewhere, or when telling would take more than a walk
  * of the parts they do not share (a cheap test: shared nodes compare by
