@@ -58,6 +58,17 @@ int ctxvar__propagation_enabled(void) CTXVAR__HIDDEN;
  * environment: CTXVAR_EXPORT is not 0 and this copy is the runtime. */
 int ctxvar__export_enabled(void) CTXVAR__HIDDEN;
 
+/* The opt-outs and opt-ins of the outlets beyond threads and processes, read
+ * once at load: CTXVAR_LOOPS=0 stops carrying context through event loops
+ * and library thread pools (CTXVAR_INHERIT keeps meaning thread creation
+ * only); CTXVAR_SYSLOG=1, CTXVAR_HTTP=1 and CTXVAR_OTEL=1 turn on the syslog
+ * suffix, outgoing HTTP headers and the OpenTelemetry contexts.  Each is 0
+ * in a copy of the runtime that defers to another. */
+int ctxvar__loops_enabled(void) CTXVAR__HIDDEN;
+int ctxvar__syslog_enabled(void) CTXVAR__HIDDEN;
+int ctxvar__http_enabled(void) CTXVAR__HIDDEN;
+int ctxvar__otel_enabled(void) CTXVAR__HIDDEN;
+
 /* The value the environment variable `name` (BAGGAGE, TRACEPARENT or
  * TRACESTATE) had when the runtime read it at start-up, as a private copy
  * that lives for the process; NULL when it was unset (or could not be

@@ -35,6 +35,10 @@ static atomic_int initialised, environment_read;
 static int debug_enabled;
 static int inherit_enabled = 1;
 static int export_enabled = 1;      /* CTXVAR_EXPORT != 0: children get context */
+static int loops_enabled = 1;       /* CTXVAR_LOOPS != 0: event loops and library pools */
+static int syslog_enabled;          /* CTXVAR_SYSLOG == 1: syslog lines carry the context */
+static int http_enabled;            /* CTXVAR_HTTP == 1: outgoing HTTP carries the context */
+static int otel_enabled;            /* CTXVAR_OTEL == 1: OpenTelemetry process/thread context */
 static int is_primary = 1;          /* 0: another copy of the runtime came first */
 static atomic_int main_seeded;
 static int environment_had_context; /* the seed was not empty */
@@ -179,6 +183,10 @@ static void read_environment(void)
     debug_enabled = env_is("CTXVAR_DEBUG", "1");
     inherit_enabled = !env_is("CTXVAR_INHERIT", "0");
     export_enabled = !env_is("CTXVAR_EXPORT", "0");
+    loops_enabled = !env_is("CTXVAR_LOOPS", "0");
+    syslog_enabled = env_is("CTXVAR_SYSLOG", "1");
+    http_enabled = env_is("CTXVAR_HTTP", "1");
+    otel_enabled = env_is("CTXVAR_OTEL", "1");
     copy_environment();
     if (!is_primary) ctxvar__debug("another copy of the runtime is loaded; this one defers to it");
     int mode = inherit_enabled && is_primary
@@ -241,6 +249,30 @@ int ctxvar__propagation_enabled(void)
 {
     ctxvar__ensure_init();
     return is_primary;
+}
+
+int ctxvar__loops_enabled(void)
+{
+    ctxvar__ensure_init();
+    return loops_enabled && is_primary;
+}
+
+int ctxvar__syslog_enabled(void)
+{
+    ctxvar__ensure_init();
+    return syslog_enabled && is_primary;
+}
+
+int ctxvar__http_enabled(void)
+{
+    ctxvar__ensure_init();
+    return http_enabled && is_primary;
+}
+
+int ctxvar__otel_enabled(void)
+{
+    ctxvar__ensure_init();
+    return otel_enabled && is_primary;
 }
 
 ctxvar_ctx *ctxvar__current_borrowed(void) { return ctxvar__current(ctxvar__me()); }
