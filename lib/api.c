@@ -28,15 +28,26 @@ static __attribute__((noinline)) const char *get_slow(const ctxvar *v, const cha
     return b ? b->value : fallback;
 }
 
+/* Levels below the root, out of line and reached by a tail call, so that
+ * ctxvar_get itself keeps nothing across a call and needs no stack frame. */
+__attribute__((noinline)) static const char *get_below(const ctxvar_ctx *n, const ctxvar *v,
+                                                       const char *fallback)
+{
+    const ctxvar__binding *b = ctxvar__ctx_find_below(n, v, CTXVAR__HAMT_BITS);
+    return b ? b->value : fallback;
+}
+
 /* The hot path: one load of the current context and the store's inline
- * lookup; an empty context (which may still need the main thread seeded)
- * or a NULL variable goes the slow way. */
+ * probe of its root; an empty context (which may still need the main
+ * thread seeded) or a NULL variable goes the slow way. */
 CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
 {
     const ctxvar_ctx *c = ctxvar__current_for_read();
     if (__builtin_expect(!c || !v, 0)) return get_slow(v, fallback);
-    const ctxvar__binding *b = ctxvar__ctx_find(c, v);
-    return b ? b->value : fallback;
+    const ctxvar_ctx *below;
+    const ctxvar__binding *b = ctxvar__ctx_probe_root(c, v, &below);
+    if (b) return b->value;
+    return below ? get_below(below, v, fallback) : fallback;
 }
 
 CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)

@@ -108,8 +108,11 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline struct ctxvar__thread *ctxvar__
     return ctxvar__me_by_descriptor();
 }
 
-/* The calling thread's current context, for readers only: the compiler
- * does not see this load as a read of ctxvar__self. */
+/* The calling thread's current context, for readers only (the compiler
+ * does not see this load as a read of ctxvar__self), or NULL when the fast
+ * way to it is closed: the caller then takes its slow path, which is also
+ * where an empty context goes.  Returning NULL rather than calling the TLS
+ * descriptor here keeps the reader free of calls, so it needs no frame. */
 static inline ctxvar_ctx *ctxvar__current_for_read(void)
 {
 #if CTXVAR__THREAD_POINTER
@@ -117,8 +120,10 @@ static inline ctxvar_ctx *ctxvar__current_for_read(void)
     if (__builtin_expect(offset != 0, 1))
         return (ctxvar_ctx *)ctxvar__thread_pointer_load(
             offset + (long)offsetof(struct ctxvar__thread, current));
-#endif
+    return NULL;
+#else
     return ctxvar__self.current;
+#endif
 }
 
 /* ---- lib/refcache.c: references and memory, per thread ---------------------- */
