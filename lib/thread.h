@@ -183,6 +183,8 @@ void ctxvar__thread_state_release(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
 enum { CTXVAR__STAT_LIVE, CTXVAR__STAT_INHERITED, CTXVAR__STAT_FAILED, CTXVAR__STAT_COUNT };
 void ctxvar__count(int which, long long delta) CTXVAR__HIDDEN;
+/* The same, for the calling thread's state t. */
+void ctxvar__count_in(struct ctxvar__thread *t, int which, long long delta) CTXVAR__HIDDEN;
 
 /* A number for tokens to tell this thread from every other, made on first use. */
 unsigned long long ctxvar__thread_uid(struct ctxvar__thread *t) CTXVAR__HIDDEN;
