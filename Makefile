@@ -46,7 +46,7 @@ all: $(B)/libctxvar.so $(B)/$(SONAME) $(B)/libctxvar.a $(B)/ctxrun
 
 $(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map $(B)/runtime-soname
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) $(RUNTIME_SRCS) $(RUNTIME_LDFLAGS) -o $@ -ldl
+	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) $(RUNTIME_SRCS) $(RUNTIME_LDFLAGS) $(LDFLAGS) -o $@ -ldl
 
 # The SONAME the runtime was linked with, rewritten only when it changes, so
 # that a build tree from before (or another) SONAME relinks the runtime and
@@ -213,3 +213,6 @@ clean:
 
 # The ctxvar command and the bats helper: their build, install and uninstall.
 include launcher/tools.mk
+
+# The Debian packages: make deb, make deb-check.
+include packaging/deb.mk
