@@ -19,7 +19,6 @@ set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 DEBDIR" >&2; exit 2; }
 debdir=$(cd -P "$1" && pwd)
-src=$(pwd)
 version=$(dpkg-parsechangelog -l debian/changelog -SVersion)
 arch=$(dpkg --print-architecture)
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
