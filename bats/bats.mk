@@ -70,7 +70,7 @@ $(BATS_DIR)/three_threads: $(BATS_SRC)/three_threads.c $(BATS_DEPS)
 	$(BATS_CC) $< -o $@
 
 # Linked mode: calls the runtime directly and needs no LD_PRELOAD.
-$(BATS_DIR)/linked: $(BATS_SRC)/three_threads.c $(B)/libctxvar.so $(BATS_DEPS)
+$(BATS_DIR)/linked: $(BATS_SRC)/three_threads.c $(B)/libctxvar.so $(B)/$(SONAME) $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -DCTXVAR_LINKED $< -o $@ -L$(B) -lctxvar -Wl,-rpath,$(abspath $(B))
 

@@ -228,6 +228,46 @@ scratch_dir() {
     [ "$output" = "$prefix/lib/libctxvar.so" ]
 }
 
+# The Debian package's layout: the runtime under its SONAME in the
+# multiarch directory, which is what the loader puts for $LIB on Debian.
+@test "a packaged ctxrun finds PREFIX/<\$LIB>/libctxvar.so.1 and preloads it as PREFIX/\$LIB/libctxvar.so.1" {
+    require_runtime
+    local lib
+    lib=$(sh "$ROOT/launcher/libdir.sh" "${CC:-cc}" | sed -n 2p)
+    [ -n "$lib" ] || skip "the loader's \$LIB expansion cannot be asked here"
+    prefix=$(scratch_dir prefix)
+    mkdir -p "$prefix/bin" "$prefix/$lib"
+    cp "$CTXRUN" "$prefix/bin/"
+    # Only the development package has libctxvar.so: ctxrun must not need it.
+    cp "$RUNTIME" "$prefix/$lib/libctxvar.so.1"
+    run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/\$LIB/libctxvar.so.1" ]
+    run -0 --separate-stderr "$prefix/bin/ctxrun" --set request_id=42 -- "$B/examples/print_context"
+    expect_output <<'EOF2'
+main: request_id=42
+thread: request_id=42
+runtime: yes
+EOF2
+    expect_no_stderr
+    # Named by its plain path already, it is not added again.
+    LD_PRELOAD="$prefix/$lib/libctxvar.so.1" run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/$lib/libctxvar.so.1" ]
+}
+
+@test "../lib is preferred over the packaged layout" {
+    require_runtime
+    local lib
+    lib=$(sh "$ROOT/launcher/libdir.sh" "${CC:-cc}" | sed -n 2p)
+    [ -n "$lib" ] || skip "the loader's \$LIB expansion cannot be asked here"
+    prefix=$(scratch_dir prefix)
+    mkdir -p "$prefix/bin" "$prefix/$lib"
+    cp "$CTXRUN" "$prefix/bin/"
+    cp "$RUNTIME" "$prefix/$lib/libctxvar.so.1"
+    [ -f "$prefix/lib/libctxvar.so" ] || cp "$RUNTIME" "$prefix/lib/libctxvar.so"
+    run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/lib/libctxvar.so" ]
+}
+
 @test "the library next to ctxrun is preferred over ../lib" {
     require_runtime
     prefix=$(scratch_dir prefix)
