@@ -22,9 +22,10 @@ INTERPOSED="pthread_create thrd_create
     GOMP_task GOMP_taskloop GOMP_taskloop_ull
     timer_create timer_delete mq_notify mq_close
     execve execv execvp execvpe execl execlp execle fexecve
-    posix_spawn posix_spawnp system popen"
+    posix_spawn posix_spawnp system popen
+    syslog vsyslog __syslog_chk __vsyslog_chk"
 
-@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue and process-start interposers besides ctxvar_ names" {
+@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue, process-start and syslog interposers besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
     local line name others="" missing=""
     local -A defined=()

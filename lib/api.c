@@ -214,6 +214,36 @@ static int put_pair(const ctxvar__binding *b, void *p)
     return 0;
 }
 
+/* For the outlets that show the context outside the process: only what
+ * could leave it in a child's environment, and the trace headers rendered
+ * as the names OpenTelemetry gives them in logs. */
+static int put_exported_pair(const ctxvar__binding *b, void *p)
+{
+    const struct ctxvar *v = b->var;
+    if (v->name[0] == '_' || ctxvar__is_trace_header(v->name, v->name_len)) return 0;
+    return put_pair(b, p);
+}
+
+size_t ctxvar__format_exported(const ctxvar_ctx *c, char *buf, size_t size)
+{
+    struct ctxvar__text t = ctxvar__text_start(buf, size);
+    ctxvar__ctx_visit_sorted(c, put_exported_pair, &t);
+    const struct ctxvar *tp_var = ctxvar__lookup("traceparent", 11); /* never interned: unset */
+    const ctxvar__binding *tp = c && tp_var ? ctxvar__ctx_find(c, tp_var) : NULL;
+    if (tp && ctxvar__traceparent_valid(tp->value)) {
+        /* version-trace_id-span_id-flags: the fields sit at fixed offsets
+         * in every version (a later one may only add fields after them). */
+        if (t.len) ctxvar__text_put(&t, " ", 1);
+        ctxvar__text_put(&t, "trace_id=", 9);
+        ctxvar__text_put(&t, tp->value + 3, 32);
+        ctxvar__text_put(&t, " span_id=", 9);
+        ctxvar__text_put(&t, tp->value + 36, 16);
+        ctxvar__text_put(&t, " trace_flags=", 13);
+        ctxvar__text_put(&t, tp->value + 53, 2);
+    }
+    return ctxvar__text_finish(&t);
+}
+
 CTXVAR__EXPORT int ctxvar_format(char *buf, size_t size)
 {
     int saved_errno = errno;

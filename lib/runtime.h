@@ -83,6 +83,14 @@ int ctxvar__is_environment_context(const ctxvar_ctx *c) CTXVAR__HIDDEN;
 /* The calling thread's current context, borrowed. */
 ctxvar_ctx *ctxvar__current_borrowed(void) CTXVAR__HIDDEN;
 
+/* c (borrowed) as the outlets show it (syslog lines): ctxvar_format's
+ * logfmt pairs of the variables a child process would get (no name
+ * starting with '_', not traceparent or tracestate), then, when c holds a
+ * valid traceparent, trace_id=<32 hex> span_id=<16 hex> trace_flags=<2 hex>.
+ * snprintf's way: returns the whole length, writes a NUL-terminated prefix
+ * when size > 0; "" for a context with nothing to show.  lib/api.c. */
+size_t ctxvar__format_exported(const ctxvar_ctx *c, char *buf, size_t size) CTXVAR__HIDDEN;
+
 /* With CTXVAR_DEBUG=1, one line on stderr: "ctxvar: " + the message. */
 void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(printf, 1, 2)));
 
