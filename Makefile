@@ -108,7 +108,7 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 WRAPPED := $(shell sed -n 's/^ *X(\([a-z_0-9]*\)).*/\1/p' shim/wrapped.h)
 comma := ,
 WRAP_LDFLAGS := $(addprefix -Wl$(comma)--wrap=,$(WRAPPED))
-STATIC_SRCS := $(filter-out shim/openmp.c shim/syslog.c,$(RUNTIME_SRCS))
+STATIC_SRCS := $(filter-out shim/openmp.c shim/syslog.c shim/curl.c,$(RUNTIME_SRCS))
 STATIC_OBJS := $(patsubst %.c,$(B)/static/%.o,$(STATIC_SRCS))
 
 $(B)/static/%.o: %.c $(RUNTIME_HDRS)

@@ -14,7 +14,7 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result pool bypass pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
-    dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified)
+    dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -190,3 +190,7 @@ $(BATS_DIR)/syslog_lines: $(BATS_SRC)/syslog_lines.c $(BATS_DEPS)
 $(BATS_DIR)/syslog_lines_fortified: $(BATS_SRC)/syslog_lines.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 $< -o $@
+
+$(BATS_DIR)/http_client: $(BATS_SRC)/http_client.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -lcurl

@@ -62,11 +62,22 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
     } else {
         err = ctxvar__ctx_without(t->current ? t->current : ctxvar__current(t), v, &next);
     }
-    if (!err && next && !t->registered && (err = ctxvar__ensure_registered(t)) != 0)
-        ctxvar__ctx_release(next);
+    if (!err) err = ctxvar__install_with_token(t, next, tok, v);
     if (err) {
         ctxvar__debug("ctxvar_set: out of memory setting %s", v->name);
         *error = saved_errno;
+        return err;
+    }
+    *error = saved_errno;
+    return 0;
+}
+
+int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next, ctxvar_token *tok,
+                               ctxvar *v)
+{
+    int err;
+    if (next && !t->registered && (err = ctxvar__ensure_registered(t)) != 0) {
+        ctxvar__ctx_release(next);
         return err;
     }
     ctxvar_ctx *previous = ctxvar__install(t, next);
@@ -80,7 +91,6 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
     } else if (previous) {
         ctxvar__ref_give(t, previous, 1);
     }
-    *error = saved_errno;
     return 0;
 }
 
@@ -102,15 +112,18 @@ static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar
         return EINVAL;
     }
     if (tok->ctxvar__thread != t->uid || tok->ctxvar__frame != t->frame || t->exited) {
-        ctxvar__debug("ctxvar_reset: token of %s was filled in another %s", tok->ctxvar__var->name,
+        ctxvar__debug("ctxvar_reset: token of %s was filled in another %s",
+                      tok->ctxvar__var ? tok->ctxvar__var->name : "ctxvar_accept_headers",
                       tok->ctxvar__thread != t->uid ? "thread" : "frame (ctxvar_run or ctxvar_swap)");
         return EINVAL;
     }
-    if (tok->ctxvar__version == t->version ||
+    if (!tok->ctxvar__var || tok->ctxvar__version == t->version ||
         ctxvar__ctx_same_but(t->current, tok->ctxvar__previous, tok->ctxvar__var)) {
         /* Nothing changed since the set but tok's variable (a nested set
          * was reset, or changed back): the context before the set is the
-         * answer, and no new version is made to keep alive. */
+         * answer, and no new version is made to keep alive.  A token of
+         * ctxvar_accept_headers (no variable) always restores the whole
+         * context it replaced. */
         next = tok->ctxvar__previous;
     } else {
         const ctxvar__binding *before = ctxvar__ctx_find(tok->ctxvar__previous, tok->ctxvar__var);

@@ -91,6 +91,24 @@ ctxvar_ctx *ctxvar__current_borrowed(void) CTXVAR__HIDDEN;
  * when size > 0; "" for a context with nothing to show.  lib/api.c. */
 size_t ctxvar__format_exported(const ctxvar_ctx *c, char *buf, size_t size) CTXVAR__HIDDEN;
 
+/* The W3C headers the calling thread's context sends (lib/headers.c), the
+ * values a child process would get in TRACEPARENT, TRACESTATE and BAGGAGE:
+ * traceparent when it is valid (and tracestate only with it), baggage by
+ * ctxvar__baggage_encode.  A NULL value is a header not to send.  The two
+ * trace values are borrowed from the thread's context (valid until the
+ * thread changes it); the baggage is in `room` or in a block that
+ * ctxvar__trace_headers_free releases. */
+struct ctxvar__trace_headers {
+    const char *traceparent, *tracestate, *baggage;
+    size_t traceparent_len, tracestate_len, baggage_len;
+    char *baggage_block; /* owned, when the baggage did not fit in room */
+    char room[512];
+};
+
+/* Fills *h for the calling thread: 0, or ENOMEM with nothing to free. */
+int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h) CTXVAR__HIDDEN;
+void ctxvar__trace_headers_free(struct ctxvar__trace_headers *h) CTXVAR__HIDDEN;
+
 /* With CTXVAR_DEBUG=1, one line on stderr: "ctxvar: " + the message. */
 void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(printf, 1, 2)));
 
