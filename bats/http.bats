@@ -145,9 +145,9 @@ EOF2
 }
 
 # libcurl sends the custom headers of CURLOPT_HTTPHEADER on every request
-# of a transfer, to a redirected host too (it holds back only
-# Authorization and Cookie, which ours are not): ours go exactly where the
-# program's own X-Own goes.
+# of a transfer, to a redirected host too; it holds back from another host
+# only Authorization and Cookie (unless CURLOPT_UNRESTRICTED_AUTH), which
+# ours are not: ours go exactly where the program's own X-Own goes.
 @test "a redirect to another host gets our headers exactly where libcurl sends the program's own" {
     local other="http://localhost:${URL##*:}"
     run -0 client redirect "$URL" "$other"
@@ -155,6 +155,7 @@ EOF2
     expect_output <<EOF2
 GET /redirect/1?$other/landed
   X-Own: 1
+  Authorization: Bearer secret
   traceparent: $TP
   tracestate: vendor=x
   baggage: tenant=acme

@@ -21,6 +21,12 @@
  * curl_easy_cleanup drops what we kept.  libcurl itself decides where
  * custom headers go, on redirects too; ours go wherever the program's do.
  *
+ * libcurl calls curl_multi_add_handle, curl_multi_remove_handle and
+ * curl_multi_info_read through its own PLT from inside curl_easy_perform,
+ * so those interposers run within ours: a handle that already carries our
+ * list is left alone, and ending a transfer twice does nothing the second
+ * time.
+ *
  * An empty context (or one with nothing exportable) sends no header, and
  * then the handle is not touched.  When we cannot do our part (out of
  * memory, libcurl refusing the option) the transfer goes on as the program

@@ -134,6 +134,7 @@ static void own(void)
 static void redirect(const char *other)
 {
     struct curl_slist *list = curl_slist_append(NULL, "X-Own: 1");
+    list = curl_slist_append(list, "Authorization: Bearer secret");
     char url[1024];
     CURL *h = curl_easy_init();
     snprintf(url, sizeof url, "%s/redirect/1?%s/landed", base, other);
