@@ -74,9 +74,10 @@ static void multi(void)
         if (running) curl_multi_poll(m, NULL, 0, 1000, NULL);
     }
     CURLMsg *msg;
+    int result[2] = {-1, -1}; /* printed in a fixed order: they may end in either */
     while ((msg = curl_multi_info_read(m, &left)))
-        if (msg->msg == CURLMSG_DONE)
-            printf("%s: %d\n", msg->easy_handle == h[0] ? "/m1" : "/m2", (int)msg->data.result);
+        if (msg->msg == CURLMSG_DONE) result[msg->easy_handle == h[0] ? 0 : 1] = (int)msg->data.result;
+    printf("/m1: %d\n/m2: %d\n", result[0], result[1]);
     /* Reused from another context after the first transfers ended. */
     set("request_id", "m3");
     curl_multi_remove_handle(m, h[0]);
