@@ -22,6 +22,18 @@ static const ctxvar__binding *binding_named(const ctxvar_ctx *c, const char *nam
     return var && c ? ctxvar__ctx_find(c, var) : NULL;
 }
 
+/* 1 when v can be a header value as it is: visible ASCII, space and tab
+ * only (W3C tracestate is made of those).  A CR or LF would end the header
+ * and start another the program never wrote. */
+static int header_safe(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c != '\t' && (c < 0x20 || c > 0x7e)) return 0;
+    }
+    return 1;
+}
+
 int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h)
 {
     const ctxvar_ctx *c = ctxvar__current_borrowed();
@@ -32,6 +44,10 @@ int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h)
         h->traceparent = tp->value;
         h->traceparent_len = tp->len;
         const ctxvar__binding *ts = binding_named(c, "tracestate", 10);
+        if (ts && !header_safe(ts->value, ts->len)) {
+            ctxvar__debug("http: tracestate holds a byte a header cannot carry; not sent");
+            ts = NULL;
+        }
         if (ts) {
             h->tracestate = ts->value;
             h->tracestate_len = ts->len;

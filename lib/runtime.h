@@ -93,7 +93,8 @@ size_t ctxvar__format_exported(const ctxvar_ctx *c, char *buf, size_t size) CTXV
 
 /* The W3C headers the calling thread's context sends (lib/headers.c), the
  * values a child process would get in TRACEPARENT, TRACESTATE and BAGGAGE:
- * traceparent when it is valid (and tracestate only with it), baggage by
+ * traceparent when it is valid (and tracestate only with it, and only
+ * when it holds nothing but visible ASCII, space and tab), baggage by
  * ctxvar__baggage_encode.  A NULL value is a header not to send.  The two
  * trace values are borrowed from the thread's context (valid until the
  * thread changes it); the baggage is in `room` or in a block that

@@ -193,6 +193,8 @@ static void hostile(void)
         snprintf(name, sizeof name, "k%03d", i);
         set(name, i < 3 ? value : "%,; \"\\\x01\xff");
     }
+    /* A tracestate that would end the header line is not sent at all. */
+    set("tracestate", "a=1\r\nX-Injected: 1");
     get("/hostile", NULL);
     static char encoded[16384];
     ctxvar_baggage_current(encoded, sizeof encoded, NULL);
