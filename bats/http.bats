@@ -67,7 +67,7 @@ EOF2
 
 @test "curl_multi_add_handle sends the adding thread's context, and a reused handle the new one" {
     run -0 client multi "$URL"
-    [ "${lines[*]}" = "/m1: 0 /m2: 0 /m3: 0" ]
+    [ "${lines[*]}" = "add again: 7 /m1: 0 /m2: 0 /m3: 0" ]
     local m
     for m in m1 m2 m3; do
         run headers_of "/$m"

@@ -210,15 +210,17 @@ static CURLcode set_list(CURL *curl, struct curl_slist *list)
 
 /* Before a transfer starts on curl: our list in place of the program's, if
  * there is anything to add and none is in place already (curl_easy_perform
- * adds the handle to a multi handle of its own). */
-static void begin_transfer(CURL *curl)
+ * adds the handle to a multi handle of its own).  1 when this call put one
+ * in place. */
+static int begin_transfer(CURL *curl)
 {
-    if (!curl || !ctxvar__http_enabled()) return;
+    int installed = 0;
+    if (!curl || !ctxvar__http_enabled()) return 0;
     pthread_mutex_lock(&handles_lock);
     struct handle *h = find(curl, 0);
     if (h && h->ours) {
         pthread_mutex_unlock(&handles_lock);
-        return;
+        return 0;
     }
     const struct curl_slist *program = h ? h->program : NULL;
     struct curl_slist *list = list_for_transfer(program);
@@ -231,6 +233,7 @@ static void begin_transfer(CURL *curl)
     if (list) {
         if (set_list(curl, list) == 0) {
             h->ours = list;
+            installed = 1;
         } else {
             ctxvar__debug("http: libcurl refused the header list; the request goes without "
                           "the trace headers");
@@ -238,6 +241,7 @@ static void begin_transfer(CURL *curl)
         }
     }
     pthread_mutex_unlock(&handles_lock);
+    return installed;
 }
 
 /* After it: the program's list back.  Idempotent. */
@@ -304,12 +308,14 @@ CTXVAR__EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *curl)
 {
     __typeof__(&curl_multi_add_handle) real = CTXVAR__NEXT(curl_multi_add_handle);
     int saved_errno = errno;
-    begin_transfer(curl);
+    int installed = begin_transfer(curl);
     errno = saved_errno;
     CURLMcode r = real ? real(m, curl) : 0;
-    if (r != 0) {
+    if (r != 0 && installed) {
+        /* Not added: nothing will end this transfer.  (A handle already
+         * added, CURLM_ADDED_ALREADY, keeps the list its transfer uses.) */
         saved_errno = errno;
-        end_transfer(curl); /* not added: nothing will end it */
+        end_transfer(curl);
         errno = saved_errno;
     }
     return r;

@@ -68,6 +68,9 @@ static void multi(void)
     set("request_id", "m2");
     h[1] = handle_for("/m2", url[1], sizeof url[1]);
     curl_multi_add_handle(m, h[1]);
+    /* Added twice: libcurl refuses (CURLM_ADDED_ALREADY), and the transfer
+     * keeps the header list it was given. */
+    printf("add again: %d\n", (int)curl_multi_add_handle(m, h[0]));
     int running = 1, left;
     while (running) {
         curl_multi_perform(m, &running);
