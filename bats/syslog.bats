@@ -11,6 +11,10 @@ load helpers
 setup() {
     DEV="$BATS_TEST_TMPDIR/dev"
     mkdir -p "$DEV"
+    NS=(unshare --mount)
+    [ "$(id -u)" = 0 ] || NS+=(--map-root-user)
+    "${NS[@]}" sh -c 'mount --bind "$0" /dev' "$DEV" 2>/dev/null ||
+        skip "no private mount namespace here (${NS[*]} and mount --bind refused)"
 }
 
 # with_dev_log COMMAND...: runs COMMAND with $DEV mounted over /dev, its
@@ -38,10 +42,8 @@ with open(out, "wb") as f:
 EOF
     local receiver=$!
     while [ ! -e "$ready" ]; do sleep 0.05; done
-    local ns=(unshare --mount)
-    [ "$(id -u)" = 0 ] || ns+=(--map-root-user)
     local status=0
-    "${ns[@]}" sh -c 'mount --bind "$0" /dev && exec "$@"' "$DEV" "$@" \
+    "${NS[@]}" sh -c 'mount --bind "$0" /dev && exec "$@"' "$DEV" "$@" \
         2>"$BATS_TEST_TMPDIR/err" || status=$?
     python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"--end--", sys.argv[1])' "$DEV/log"
     wait "$receiver"
