@@ -122,12 +122,13 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 # CTXVAR_PORTABLE (no thread-pointer shortcuts, which assume a shared
 # library's TLS), the interposers renamed __wrap_NAME in each object for
 # the names shim/wrapped.h lists, OpenMP's left out (libgomp.a defines the
-# same entry points).  A program links it with -Wl,--wrap=NAME for each:
+# same entry points), and so are the outlets' (syslog, libcurl): they add to
+# what a program sends out and are asked for at run time (ctxrun --syslog).  A program links it with -Wl,--wrap=NAME for each:
 # `pkg-config --static --libs ctxvar` says so.
 WRAPPED := $(shell sed -n 's/^ *X(\([a-z_0-9]*\)).*/\1/p' shim/wrapped.h)
 comma := ,
 WRAP_LDFLAGS := $(addprefix -Wl$(comma)--wrap=,$(WRAPPED))
-STATIC_SRCS := $(filter-out shim/openmp.c,$(RUNTIME_SRCS))
+STATIC_SRCS := $(filter-out shim/openmp.c shim/syslog.c shim/curl.c,$(RUNTIME_SRCS))
 STATIC_OBJS := $(patsubst %.c,$(B)/static/%.o,$(STATIC_SRCS))
 
 $(B)/static/%.o: %.c $(RUNTIME_HDRS)

@@ -37,7 +37,7 @@ scratch_dir() {
 @test "--help prints the usage on stdout and exits 0" {
     run -0 --separate-stderr "$CTXRUN" --help
     [ "${lines[0]}" = "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]" ]
-    [ "${lines[1]}" = "              [--] COMMAND [ARG]..." ]
+    [ "${lines[1]}" = "              [--syslog] [--http] [--] COMMAND [ARG]..." ]
     [[ "$output" == *"--set NAME=VALUE"* ]]
     [[ "$output" == *"  --baggage VALUE      merge the members of a W3C baggage value, already"* ]]
     [[ "$output" == *"  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as"* ]]
@@ -722,4 +722,14 @@ expect_traceparent_rule() {
     run -0 "$CTXRUN" --traceparent "$value" "${SHOW_TRACE[@]}"
     [ "$output" = "$value|(unset)|(unset)" ]
     expect_bad_traceparent "${value}x"
+}
+
+@test "--syslog and --http set CTXVAR_SYSLOG=1 and CTXVAR_HTTP=1 for the command, and nothing without them" {
+    run -0 env -u CTXVAR_SYSLOG -u CTXVAR_HTTP "$CTXRUN" --syslog --http -- sh -c 'env | grep "^CTXVAR_" | sort'
+    expect_output <<'EOF2'
+CTXVAR_HTTP=1
+CTXVAR_SYSLOG=1
+EOF2
+    run -1 env -u CTXVAR_SYSLOG -u CTXVAR_HTTP "$CTXRUN" -- sh -c 'env | grep "^CTXVAR_"'
+    [ "$output" = "" ]
 }

@@ -22,9 +22,12 @@ INTERPOSED="pthread_create thrd_create
     GOMP_task GOMP_taskloop GOMP_taskloop_ull
     timer_create timer_delete mq_notify mq_close
     execve execv execvp execvpe execl execlp execle fexecve
-    posix_spawn posix_spawnp system popen"
+    posix_spawn posix_spawnp system popen
+    syslog vsyslog __syslog_chk __vsyslog_chk
+    curl_easy_setopt curl_easy_perform curl_easy_reset curl_easy_cleanup curl_easy_duphandle
+    curl_multi_add_handle curl_multi_remove_handle curl_multi_info_read"
 
-@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue and process-start interposers besides ctxvar_ names" {
+@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue, process-start, syslog and libcurl interposers besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
     local line name others="" missing=""
     local -A defined=()

@@ -2,7 +2,7 @@
  * context.  See man/ctxrun.1 for the user's view.
  *
  *     ctxrun [--set NAME=VALUE | --baggage VALUE | --traceparent VALUE]...
- *            [--] COMMAND [ARG]...
+ *            [--syslog] [--http] [--] COMMAND [ARG]...
  *
  * The launcher does three things and then gets out of the way with execvp():
  *
@@ -120,7 +120,7 @@ struct setting {
 
 static const char usage_text[] =
     "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]\n"
-    "              [--] COMMAND [ARG]...\n"
+    "              [--syslog] [--http] [--] COMMAND [ARG]...\n"
     "Run COMMAND with the ctxvar runtime preloaded and an initial context.\n"
     "\n"
     "  --set NAME=VALUE     set variable NAME to VALUE in COMMAND's main thread\n"
@@ -129,6 +129,10 @@ static const char usage_text[] =
     "                       percent-encoded, into BAGGAGE (same key: last wins)\n"
     "  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as\n"
     "                       00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>\n"
+    "  --syslog             append the calling thread's context to the command's\n"
+    "                       syslog(3) lines (sets CTXVAR_SYSLOG=1)\n"
+    "  --http               send the calling thread's trace context and baggage\n"
+    "                       with the command's libcurl requests (CTXVAR_HTTP=1)\n"
     "  --                   end of options\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n"
@@ -335,6 +339,27 @@ static size_t settings_room(int argc, char **argv)
     return room;
 }
 
+/* The outlets that send the context out of the process, off unless asked
+ * for: each flag sets its variable to 1 in COMMAND's environment, which
+ * the runtime reads at load. */
+static const struct {
+    const char *flag, *variable;
+} outlet_switches[] = {
+    {"--syslog", "CTXVAR_SYSLOG"}, /* syslog(3) lines end with the context */
+    {"--http", "CTXVAR_HTTP"},     /* libcurl requests carry trace headers */
+};
+
+/* 1 when arg is one of the switches, whose variable is then set. */
+static int take_outlet_switch(const char *arg)
+{
+    for (size_t i = 0; i < sizeof outlet_switches / sizeof outlet_switches[0]; i++) {
+        if (strcmp(arg, outlet_switches[i].flag) != 0) continue;
+        if (setenv(outlet_switches[i].variable, "1", 1) != 0) fail_nomem();
+        return 1;
+    }
+    return 0;
+}
+
 /* Reads the options into settings[] (room from settings_room) and
  * *traceparent (the last --traceparent, or NULL), and returns the index of
  * COMMAND in argv.  Options stop at the first non-option or "--" so that
@@ -357,7 +382,9 @@ static int parse_options(int argc, char **argv, struct setting *settings,
             print_and_exit(usage_text);
         if (strcmp(arg, "--version") == 0)
             print_and_exit("ctxrun (ctxvar) " CTXVAR_VERSION "\n");
-        if (strcmp(arg, "--set") == 0) {
+        if (take_outlet_switch(arg)) {
+            i += 1;
+        } else if (strcmp(arg, "--set") == 0) {
             if (i + 1 >= argc)
                 fail_usage("--set expects NAME=VALUE", NULL, "");
             parse_setting(argv[i + 1], &settings[(*n_settings)++]);

@@ -228,4 +228,12 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__install(str
     return previous;
 }
 
+/* Installs next (owned) as t's current context and, like ctxvar_set, fills
+ * tok so that ctxvar_reset undoes it (v: the variable the token restores;
+ * NULL: ctxvar_reset brings back the whole context before), or gives the
+ * previous context away when tok is NULL.  0, or ENOMEM with next released
+ * and nothing changed.  lib/api.c. */
+int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next, ctxvar_token *tok,
+                               ctxvar *v) CTXVAR__HIDDEN;
+
 #endif
