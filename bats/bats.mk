@@ -14,7 +14,7 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result pool bypass pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
-    dlopen_worker small_stack_spawn)
+    dlopen_worker small_stack_spawn otel_threads)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -180,3 +180,7 @@ $(BATS_DIR)/m32_exec32: $(BATS_SRC)/m32_exec.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -m32 $< -o $@
 endif
+
+$(BATS_DIR)/otel_threads: $(BATS_SRC)/otel_threads.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
