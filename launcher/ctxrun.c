@@ -2,7 +2,7 @@
  * context.  See man/ctxrun.1 for the user's view.
  *
  *     ctxrun [--set NAME=VALUE | --baggage VALUE | --traceparent VALUE]...
- *            [--] COMMAND [ARG]...
+ *            [--otel] [--] COMMAND [ARG]...
  *
  * The launcher does three things and then gets out of the way with execvp():
  *
@@ -47,8 +47,9 @@
  * the command (or the runtime) cannot be used, 127 when the command is not
  * found: the shell's conventions, so ctxrun can be put in front of anything.
  *
- * Nothing else in the environment is touched (TRACESTATE neither: it stays
- * the caller's), and nothing is written to stdout except what --help and
+ * The switches of the runtime's outlets set their variable to 1 (--otel:
+ * CTXVAR_OTEL).  Nothing else in the environment is touched (TRACESTATE
+ * neither: it stays the caller's), and nothing is written to stdout except what --help and
  * --version were asked for: the command owns stdout.
  */
 #include <errno.h>
@@ -120,7 +121,7 @@ struct setting {
 
 static const char usage_text[] =
     "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]\n"
-    "              [--] COMMAND [ARG]...\n"
+    "              [--otel] [--] COMMAND [ARG]...\n"
     "Run COMMAND with the ctxvar runtime preloaded and an initial context.\n"
     "\n"
     "  --set NAME=VALUE     set variable NAME to VALUE in COMMAND's main thread\n"
@@ -129,6 +130,8 @@ static const char usage_text[] =
     "                       percent-encoded, into BAGGAGE (same key: last wins)\n"
     "  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as\n"
     "                       00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>\n"
+    "  --otel               publish the context to profilers (CTXVAR_OTEL=1):\n"
+    "                       OpenTelemetry process and thread context\n"
     "  --                   end of options\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n"
@@ -372,6 +375,10 @@ static int parse_options(int argc, char **argv, struct setting *settings,
             i += 2;
         } else if (strncmp(arg, "--baggage=", 10) == 0) {
             parse_baggage(arg + 10, settings, n_settings);
+            i += 1;
+        } else if (strcmp(arg, "--otel") == 0) {
+            if (setenv("CTXVAR_OTEL", "1", 1) != 0)
+                fail(EXIT_CANNOT_RUN, "cannot set CTXVAR_OTEL", NULL, 0, "");
             i += 1;
         } else if (strcmp(arg, "--traceparent") == 0) {
             if (i + 1 >= argc)

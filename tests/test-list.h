@@ -223,3 +223,15 @@ TEST(replacing_a_4kb_value_5000_times_keeps_live_contexts_and_heap_bounded, RUNT
 /* The runtime takes no pthread key (test-keys.c). */
 TEST(program_gets_every_pthread_key_after_using_the_runtime, RUNTIME, NULL)
 TEST(balanced_sequences_return_live_contexts_to_baseline, RUNTIME, NULL)
+
+/* OpenTelemetry thread context records, CTXVAR_OTEL=1 (test-otel.c). */
+TEST(otel_pointer_follows_set_and_reset, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_context_of_private_variables_only_points_at_null, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_pointer_follows_scope_swap_and_clear, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_pointer_follows_run_and_task_and_is_restored, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_new_thread_starts_pointing_at_its_creators_record, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_timer_notification_points_at_its_creators_record, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_values_cut_to_255_bytes_and_612_in_name_order, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_cut_keeps_utf8_characters_whole, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_balanced_changes_free_their_records, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_off_leaves_the_pointer_null_and_publishes_nothing, RUNTIME, NULL)
