@@ -48,6 +48,7 @@ def run(argv, preload=None, env_extra=None, timeout=300):
     env.pop("LD_PRELOAD", None)
     env.pop("BAGGAGE", None)
     env.pop("CTXVAR_INHERIT", None)
+    env.pop("CTXVAR_OTEL", None)
     if preload:
         env["LD_PRELOAD"] = preload
     if env_extra:
@@ -258,6 +259,50 @@ def differential_profile(files, n):
     return rows
 
 
+def otel_paired(argv, runtime, metric, pairs):
+    """The runtime with CTXVAR_OTEL=1 against itself without, alternately:
+    medians of METRIC per run, and the per-pair ratio on/off."""
+    off, on, ratios = [], [], []
+    for p in range(pairs):
+        got = {}
+        for otel in ((False, True) if p % 2 == 0 else (True, False)):
+            s = run(argv, preload=runtime, env_extra={"CTXVAR_OTEL": "1"} if otel else None)
+            if metric not in s:
+                raise CouldNotRun("%s: no %s samples" % (os.path.basename(argv[0]), metric))
+            got[otel] = statistics.median(s[metric].values())
+        off.append(got[False])
+        on.append(got[True])
+        ratios.append(got[True] / got[False])
+    return Stat(off), Stat(on), Stat(ratios)
+
+
+def otel_rows(build, runtime, quick, row, skipped, progress):
+    """11. What CTXVAR_OTEL=1 (a record per context, the thread's pointer
+    kept up to date) costs, against the same runtime with it off."""
+    bench = os.path.join(build, "bench")
+    pairs = 4 if quick else 10
+    for num, figure, argv, metric, unit, fmt, target, limit in (
+            ("11a", "`ctxvar_set`+`ctxvar_reset`, 10 variables",
+             [os.path.join(bench, "micro"), "setreset", "5" if quick else "9"], "setreset.10",
+             " ns", "{:.1f}", "ratio ≤ 2", 2.0),
+            ("11b", "`ctxvar_set`+`ctxvar_reset`, 1 variable",
+             [os.path.join(bench, "micro"), "setreset", "5" if quick else "9"], "setreset.1",
+             " ns", "{:.1f}", "–", None),
+            ("11c", "`pthread_create`+`pthread_join` cycle, 10-variable context",
+             [os.path.join(bench, "cycle"), "10", "300", "1000", "5"], "cycle.runtime",
+             " ns", "{:,.0f}", "ratio ≤ 1.05", 1.05)):
+        try:
+            progress("%s with CTXVAR_OTEL=1 and without, %d alternating pairs" % (figure, pairs))
+            off, on, ratio = otel_paired(argv, runtime, metric, pairs)
+            row(num, figure + ", CTXVAR_OTEL=1: the OpenTelemetry thread records",
+                "same runtime, CTXVAR_OTEL unset: %s" % off.text(fmt, unit),
+                on.text(fmt, unit), ratio.text("{:.3f}", "×"), target,
+                stat_verdict(ratio, limit, True, close_within=0.01 if limit and limit < 1.5
+                             else 0.10) if limit else "(reported)")
+        except CouldNotRun as e:
+            skipped(num, figure + ", CTXVAR_OTEL=1", "CTXVAR_OTEL unset", target, str(e))
+
+
 # ---- the table ---------------------------------------------------------------------
 
 def fmt_ns(v):
@@ -270,6 +315,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--profile", action="store_true",
                     help="also write callgrind profiles to BUILD/bench/profile/")
+    ap.add_argument("--only", choices=["otel"],
+                    help="only these rows (otel: the OpenTelemetry records, rows 11)")
     args = ap.parse_args()
     build = os.path.join(ROOT, args.build) if not os.path.isabs(args.build) else args.build
     runtime = os.path.join(build, "libctxvar.so")
@@ -290,6 +337,53 @@ def main():
     info = machine()
     tmp = tempfile.mkdtemp(prefix="ctxvar-bench-")
     profile_dir = os.path.join(bench, "profile")
+
+    def finish():
+        """Prints the table, writes BUILD/bench.md; the exit status."""
+        counts = {"met": 0, "close": 0, "**NOT met**": 0}
+        for r in rows:
+            if r[6] in counts:
+                counts[r[6]] += 1
+        lines = [
+            "## ctxvar benchmarks",
+            "",
+            "- Machine: %s, %s cores, %s, %s, glibc %s, Python %s, %s"
+            % (info["cpu"], info["cores"], info["kernel"], info["cc"], info["glibc"].replace(
+                "glibc ", ""), info["python"], info["valgrind"]),
+            "- Date: %s; commit %s" % (info["date"], info["commit"]),
+            "- Reproduce: `make bench` (writes `%s/bench.md`; `make bench BENCH_ARGS=--quick` for "
+            "fewer repeats, `make bench-profile` for callgrind profiles)" % args.build,
+            "- Method: medians over repeats after a warm-up; IQR and min–max give the spread. "
+            "Ratios are taken per pair of neighbouring runs (A and B alternate) and their median "
+            "is reported. Wall-time rows run the same binary with and without `LD_PRELOAD`; "
+            "per-call rows compare batches of about 4 ms run back to back in one process. "
+            "Verdict *close*: the median misses the target but its better quartile meets it "
+            "(or, for a deterministic figure, it misses by at most 10%).",
+            "- Targets: %d met, %d close, %d NOT met%s."
+            % (counts["met"], counts["close"], counts["**NOT met**"],
+               (", %d could not run" % len(failures)) if failures else ""),
+            "",
+            "| # | figure | baseline | measured | ratio (same run) | target | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            lines.append("| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |")
+        if notes or failures:
+            lines.append("")
+            for n in notes:
+                lines.append("- " + n)
+            for f in failures:
+                lines.append("- Could not run: " + f)
+        text = "\n".join(lines) + "\n"
+        print(text)
+        with open(os.path.join(build, "bench.md"), "w") as f:
+            f.write(text)
+        return 1 if failures else 0
+
+    if args.only == "otel":
+        otel_rows(build, runtime, quick, row, skipped, progress)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return finish()
 
     # 1, 2. Thread create+join cycle: wall ratio and added instructions.
     pairs = 6 if quick else 24
@@ -524,6 +618,8 @@ def main():
         except CouldNotRun as e:
             skipped(num, figure, "no runtime", "ratio ≤ 1.10", str(e))
 
+    otel_rows(build, runtime, quick, row, skipped, progress)
+
     if args.profile:
         try:
             progress("callgrind profile of the per-call figures")
@@ -542,46 +638,7 @@ def main():
 
     shutil.rmtree(tmp, ignore_errors=True)
 
-    # ---- output ----
-    counts = {"met": 0, "close": 0, "**NOT met**": 0}
-    for r in rows:
-        if r[6] in counts:
-            counts[r[6]] += 1
-    lines = [
-        "## ctxvar benchmarks",
-        "",
-        "- Machine: %s, %s cores, %s, %s, glibc %s, Python %s, %s"
-        % (info["cpu"], info["cores"], info["kernel"], info["cc"], info["glibc"].replace(
-            "glibc ", ""), info["python"], info["valgrind"]),
-        "- Date: %s; commit %s" % (info["date"], info["commit"]),
-        "- Reproduce: `make bench` (writes `%s/bench.md`; `make bench BENCH_ARGS=--quick` for "
-        "fewer repeats, `make bench-profile` for callgrind profiles)" % args.build,
-        "- Method: medians over repeats after a warm-up; IQR and min–max give the spread. "
-        "Ratios are taken per pair of neighbouring runs (A and B alternate) and their median "
-        "is reported. Wall-time rows run the same binary with and without `LD_PRELOAD`; "
-        "per-call rows compare batches of about 4 ms run back to back in one process. "
-        "Verdict *close*: the median misses the target but its better quartile meets it "
-        "(or, for a deterministic figure, it misses by at most 10%).",
-        "- Targets: %d met, %d close, %d NOT met%s."
-        % (counts["met"], counts["close"], counts["**NOT met**"],
-           (", %d could not run" % len(failures)) if failures else ""),
-        "",
-        "| # | figure | baseline | measured | ratio (same run) | target | verdict |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append("| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |")
-    if notes or failures:
-        lines.append("")
-        for n in notes:
-            lines.append("- " + n)
-        for f in failures:
-            lines.append("- Could not run: " + f)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(os.path.join(build, "bench.md"), "w") as f:
-        f.write(text)
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -190,8 +190,41 @@ static size_t utf8_prefix(const char *value, size_t len, size_t room)
     return room;
 }
 
-/* The record for c (not NULL) laid out from g; NULL when out of memory,
- * &ctxvar__otel_nothing when it would show nothing. */
+/* The trace fields of a record from the traceparent binding tp (NULL, or
+ * not a valid traceparent: all zero). */
+static void put_trace(struct ctxvar__otel_record *r, const ctxvar__binding *tp)
+{
+    memset(r->trace_id, 0, sizeof r->trace_id);
+    memset(r->span_id, 0, sizeof r->span_id);
+    r->trace_flags = 0;
+    if (!tp || !ctxvar__w3c_traceparent_valid(tp->value)) return;
+    const char *v = tp->value; /* version "-" trace-id "-" parent-id "-" flags */
+    for (int i = 0; i < 16; i++) r->trace_id[i] = (uint8_t)hex_byte(v + 3 + 2 * i);
+    for (int i = 0; i < 8; i++) r->span_id[i] = (uint8_t)hex_byte(v + 36 + 2 * i);
+    r->trace_flags = (uint8_t)hex_byte(v + 53);
+}
+
+/* A block for a record with `used` bytes of attributes and the trace fields
+ * of `trace`, or &ctxvar__otel_nothing when it would show nothing; NULL
+ * when out of memory.  The caller copies the attributes in. */
+static struct ctxvar__otel_held *held_new(const struct ctxvar__otel_record *trace, size_t used,
+                                          int exact)
+{
+    uint64_t ids[3];
+    memcpy(ids, trace, sizeof ids); /* trace id and span id: 24 bytes */
+    if (!(ids[0] | ids[1] | ids[2]) && used == 0) return (struct ctxvar__otel_held *)&ctxvar__otel_nothing;
+    size_t size = sizeof(struct ctxvar__otel_held) + used;
+    struct ctxvar__otel_held *h = ctxvar__memory_get(size);
+    if (!h) return NULL;
+    h->size = (uint32_t)size;
+    h->exact = (uint8_t)exact;
+    memcpy(&h->record, trace, sizeof h->record);
+    h->record.attrs_data_size = (uint16_t)used;
+    h->record.valid = 1;
+    return h;
+}
+
+/* The record of the context g was gathered from, laid out in name order. */
 static void *lay_out(const struct gather *g)
 {
     uint8_t attrs[CTXVAR__OTEL_ATTRS_MAX];
@@ -211,32 +244,19 @@ static void *lay_out(const struct gather *g)
         memcpy(attrs + used, b->value, len);
         used += len;
     }
-    if (whole < g->n + g->left_out)
+    int exact = whole == g->n + g->left_out;
+    if (!exact)
         ctxvar__debug("otel: a thread context record shows %u of %u variables whole%s%s",
                       whole, g->n + g->left_out, cut ? "; cut: " : "", cut ? cut : "");
-    const char *tp = g->traceparent && ctxvar__w3c_traceparent_valid(g->traceparent->value)
-                         ? g->traceparent->value
-                         : NULL;
-    if (!tp && used == 0) return &ctxvar__otel_nothing;
-    struct ctxvar__otel_record *r = ctxvar__memory_get(sizeof *r + used);
-    if (!r) return NULL;
-    memset(r, 0, sizeof *r);
-    if (tp) {
-        /* version "-" trace-id "-" parent-id "-" flags */
-        for (int i = 0; i < 16; i++) r->trace_id[i] = (uint8_t)hex_byte(tp + 3 + 2 * i);
-        for (int i = 0; i < 8; i++) r->span_id[i] = (uint8_t)hex_byte(tp + 36 + 2 * i);
-        r->trace_flags = (uint8_t)hex_byte(tp + 53);
-    }
-    r->attrs_data_size = (uint16_t)used;
-    memcpy(r->attrs_data, attrs, used);
-    r->valid = 1;
-    return r;
+    struct ctxvar__otel_record trace;
+    put_trace(&trace, g->traceparent);
+    struct ctxvar__otel_held *h = held_new(&trace, used, exact);
+    if (h && (void *)h != &ctxvar__otel_nothing) memcpy(h->record.attrs_data, attrs, used);
+    return h;
 }
 
-/* c's record, made and published if it has none yet; NULL when out of
- * memory (nothing is published then: the next thread to install c tries
- * again). */
-static void *build(const ctxvar_ctx *c)
+/* The record of c from scratch: every binding, sorted by name. */
+static void *build_whole(const ctxvar_ctx *c)
 {
     struct gather g;
     g.n = g.left_out = 0;
@@ -253,11 +273,148 @@ static void *build(const ctxvar_ctx *c)
             ctxvar__otel_process_update();
         pthread_mutex_unlock(&keys_lock);
     }
-    void *r = lay_out(&g), *expected = NULL;
+    return lay_out(&g);
+}
+
+/* ---- Deriving a record from the one before -------------------------------------
+ *
+ * A set makes a context that differs from the thread's previous one in one
+ * variable, and the store says which: the new root borrows every slot but
+ * the changed one from the old root (its lender is the old root, or the
+ * old root's twin, which has the same slots), and marks that one in `own`;
+ * a change below the root is one owned child whose lender is the old
+ * child, and so on down.  When the old context's record is exact (nothing
+ * cut), the new record is the old one with that variable's entry replaced,
+ * inserted in name order or removed: a copy of at most 612 bytes instead
+ * of a sort.  Anything else (two slots changed, a binding pushed into a new
+ * child or pulled up from one, a new key, a cut) builds from scratch. */
+
+static unsigned slot_at(const ctxvar_ctx *n, uint32_t bit)
+{
+    return ctxvar__popcount((n->bindings | n->children) & (bit - 1));
+}
+
+/* The one binding c adds or replaces (*added) or the one variable it
+ * removes (*removed) relative to `before`: 1, or 0 when that is not how c
+ * was made. */
+static int one_change(const ctxvar_ctx *c, const ctxvar_ctx *before,
+                      const ctxvar__binding **added, const struct ctxvar **removed)
+{
+    for (int depth = 0; depth < 8; depth++) {
+        if (c->lender != before &&
+            c->lender != atomic_load_explicit(&((ctxvar_ctx *)before)->twin, memory_order_acquire))
+            return 0;
+        uint32_t own = c->own;
+        if (own == 0) {
+            uint32_t gone = (before->bindings | before->children) & ~(c->bindings | c->children);
+            if (!gone || (gone & (gone - 1)) || !(before->bindings & gone)) return 0;
+            *removed = ((const ctxvar__binding *)before->slot[slot_at(before, gone)])->var;
+            return 1;
+        }
+        if (own & (own - 1)) return 0;
+        if (c->bindings & own) {
+            const ctxvar__binding *b = c->slot[slot_at(c, own)];
+            if (before->children & own) return 0;
+            if ((before->bindings & own) &&
+                ((const ctxvar__binding *)before->slot[slot_at(before, own)])->var != b->var)
+                return 0;
+            *added = b;
+            return 1;
+        }
+        if (!(before->children & own)) return 0;
+        c = c->slot[slot_at(c, own)];
+        before = before->slot[slot_at(before, own)];
+    }
+    return 0;
+}
+
+/* c's record from before's, or NULL when it cannot be derived. */
+static void *derive(const ctxvar_ctx *c, const ctxvar_ctx *before)
+{
+    if (!before || !c->lender) return NULL;
+    void *p = atomic_load_explicit(&((ctxvar_ctx *)before)->otel_record, memory_order_acquire);
+    if (!p) return NULL;
+    static const struct ctxvar__otel_record none;
+    const struct ctxvar__otel_held *base = p == &ctxvar__otel_nothing ? NULL : p;
+    if (base && !base->exact) return NULL;
+    const ctxvar__binding *added = NULL;
+    const struct ctxvar *removed = NULL;
+    if (!one_change(c, before, &added, &removed)) return NULL;
+    const struct ctxvar__otel_record *old = base ? &base->record : &none;
+    const uint8_t *attrs = old->attrs_data;
+    size_t used = old->attrs_data_size;
+    const struct ctxvar *v = added ? added->var : removed;
+    struct ctxvar__otel_record trace;
+    memcpy(&trace, old, sizeof trace);
+    size_t cut_at = used, cut_len = 0; /* the old entry's bytes to drop */
+    size_t insert_at = used;           /* where the new entry goes */
+    int shown = 1, index = -1;
+    if (v->name[0] == '_' || (v->name_len == 10 && memcmp(v->name, "tracestate", 10) == 0)) {
+        shown = 0;
+    } else if (v->name_len == 11 && memcmp(v->name, "traceparent", 11) == 0) {
+        put_trace(&trace, added);
+        shown = 0;
+    } else {
+        if ((index = key_index(v)) < 0) return NULL;
+        if (added && added->len > 255) return NULL;
+        for (size_t i = 0; i + 2 <= used; i += 2u + attrs[i + 1]) {
+            if (attrs[i] == index) {
+                cut_at = insert_at = i;
+                cut_len = 2u + attrs[i + 1];
+                break;
+            }
+        }
+        /* A new entry: before the first whose name sorts after it. */
+        for (size_t i = 0; added && !cut_len && i + 2 <= used; i += 2u + attrs[i + 1]) {
+            if (strcmp(v->name, keys[attrs[i]]->name) < 0) {
+                insert_at = i;
+                break;
+            }
+        }
+    }
+    if (!shown) {
+        struct ctxvar__otel_held *h = held_new(&trace, used, 1);
+        if (h && (void *)h != &ctxvar__otel_nothing) memcpy(h->record.attrs_data, attrs, used);
+        return h;
+    }
+    size_t entry = added ? 2 + added->len : 0;
+    size_t total = used - cut_len + entry;
+    if (total > CTXVAR__OTEL_ATTRS_MAX) return NULL;
+    struct ctxvar__otel_held *h = held_new(&trace, total, 1);
+    if (!h || (void *)h == &ctxvar__otel_nothing) return h;
+    uint8_t *out = h->record.attrs_data;
+    /* Old entries before the new one's place, the new one, the rest
+     * without the old entry of the same key. */
+    size_t head = cut_len ? cut_at : insert_at;
+    memcpy(out, attrs, head);
+    size_t n = head;
+    if (added) {
+        out[n++] = (uint8_t)index;
+        out[n++] = (uint8_t)added->len;
+        memcpy(out + n, added->value, added->len);
+        n += added->len;
+    }
+    memcpy(out + n, attrs + head + cut_len, used - head - cut_len);
+    return h;
+}
+
+/* c's record, made and published if it has none yet; NULL when out of
+ * memory (nothing is published then: the next thread to install c tries
+ * again). */
+static void *build(const ctxvar_ctx *c, const ctxvar_ctx *before)
+{
+    void *r = derive(c, before), *expected = NULL;
+    if (!r) r = build_whole(c);
     if (!r) {
         ctxvar__debug("otel: out of memory building a thread context record; the thread "
                       "shows none");
         return NULL;
+    }
+    /* Our reference is the only one (a context just made by a set, say): no
+     * other thread can reach c to build its record at the same time. */
+    if (atomic_load_explicit(&((ctxvar_ctx *)c)->refs, memory_order_relaxed) == 1) {
+        atomic_store_explicit(&((ctxvar_ctx *)c)->otel_record, r, memory_order_release);
+        return r;
     }
     if (!atomic_compare_exchange_strong_explicit(&((ctxvar_ctx *)c)->otel_record, &expected, r,
                                                  memory_order_acq_rel, memory_order_acquire)) {
@@ -270,33 +427,34 @@ static void *build(const ctxvar_ctx *c)
 void ctxvar__otel_build(const ctxvar_ctx *c)
 {
     int saved_errno = errno;
-    build(c);
+    build(c, NULL);
     errno = saved_errno;
 }
 
 void ctxvar__otel_record_free(void *record)
 {
-    struct ctxvar__otel_record *r = record;
-    if (record != &ctxvar__otel_nothing) ctxvar__memory_put(r, sizeof *r + r->attrs_data_size);
+    struct ctxvar__otel_held *h = record;
+    if (record != &ctxvar__otel_nothing) ctxvar__memory_put(h, h->size);
 }
 
-void ctxvar__otel_point(const ctxvar_ctx *c)
+void ctxvar__otel_point(const ctxvar_ctx *c, const ctxvar_ctx *before)
 {
     void *r = NULL;
     if (c) {
         r = atomic_load_explicit(&((ctxvar_ctx *)c)->otel_record, memory_order_acquire);
         if (__builtin_expect(!r, 0)) {
             int saved_errno = errno;
-            r = build(c);
+            r = build(c, before);
             errno = saved_errno;
         }
-        if (r == &ctxvar__otel_nothing) r = NULL;
     }
+    struct ctxvar__otel_record *shown =
+        r && r != &ctxvar__otel_nothing ? &((struct ctxvar__otel_held *)r)->record : NULL;
     /* The record is complete (the compare-and-swap that published it is a
      * full barrier); the reader looks at this thread only while it is
      * stopped, so keeping the compiler from moving the store is enough. */
     atomic_signal_fence(memory_order_seq_cst);
-    otel_thread_ctx_v1 = r;
+    otel_thread_ctx_v1 = shown;
     atomic_signal_fence(memory_order_seq_cst);
 }
 
@@ -328,5 +486,5 @@ __attribute__((constructor)) static void otel_on_load(void)
     }
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     atomic_store_explicit(&ctxvar__otel_on, 1, memory_order_relaxed);
-    ctxvar__otel_point(ctxvar__current_borrowed());
+    ctxvar__otel_point(ctxvar__current_borrowed(), NULL);
 }

@@ -30,6 +30,15 @@ struct ctxvar__otel_record {
 };
 _Static_assert(sizeof(struct ctxvar__otel_record) == 28, "record header must be 28 bytes");
 
+/* What a context's otel_record field points at: the record, and what the
+ * writer keeps about it out of readers' sight. */
+struct ctxvar__otel_held {
+    uint32_t size;              /* bytes of the whole block */
+    uint8_t exact;              /* every exported variable shown whole */
+    uint8_t unused[3];
+    struct ctxvar__otel_record record;
+};
+
 /* Room for attributes: readers are told to expect at most 640 bytes a
  * record, 612 of them attributes. */
 #define CTXVAR__OTEL_ATTRS_MAX 612
@@ -51,17 +60,20 @@ extern atomic_int ctxvar__otel_on CTXVAR__HIDDEN;
 extern char ctxvar__otel_nothing CTXVAR__HIDDEN;
 
 /* Points the calling thread at c's record (c borrowed, the thread's new
- * current context), building the record on first use.  Never fails the
- * caller: out of memory, the pointer is NULL and CTXVAR_DEBUG=1 says so.
- * Keeps errno. */
-void ctxvar__otel_point(const ctxvar_ctx *c) CTXVAR__HIDDEN;
+ * current context), building the record on first use, from the record of
+ * `before` (the context c replaces, or NULL) when c is before with one
+ * variable changed.  Never fails the caller: out of memory, the pointer is
+ * NULL and CTXVAR_DEBUG=1 says so.  Keeps errno. */
+void ctxvar__otel_point(const ctxvar_ctx *c, const ctxvar_ctx *before) CTXVAR__HIDDEN;
 
-/* Called after every change of the calling thread's current context to c,
- * before the change returns and before the previous context is released. */
-CTXVAR__BEFORE_THREAD_START_INLINE static inline void ctxvar__otel_follow(const ctxvar_ctx *c)
+/* Called after every change of the calling thread's current context from
+ * `before` to c, before the change returns and before `before` is
+ * released. */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline void ctxvar__otel_follow(const ctxvar_ctx *c,
+                                                                   const ctxvar_ctx *before)
 {
     if (__builtin_expect(atomic_load_explicit(&ctxvar__otel_on, memory_order_relaxed), 0))
-        ctxvar__otel_point(c);
+        ctxvar__otel_point(c, before);
 }
 
 /* The record already built for c, or NULL: for a new thread before its
@@ -73,7 +85,8 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline void ctxvar__otel_follow_new_th
     if (__builtin_expect(atomic_load_explicit(&ctxvar__otel_on, memory_order_relaxed), 0)) {
         void *r = c ? atomic_load_explicit(&((ctxvar_ctx *)c)->otel_record, memory_order_acquire)
                     : NULL;
-        otel_thread_ctx_v1 = r == &ctxvar__otel_nothing ? NULL : r;
+        otel_thread_ctx_v1 =
+            r && r != &ctxvar__otel_nothing ? &((struct ctxvar__otel_held *)r)->record : NULL;
     }
 }
 

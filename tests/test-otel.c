@@ -280,3 +280,70 @@ TEST_IMPL(otel_off_leaves_the_pointer_null_and_publishes_nothing)
     while (fgets(line, sizeof line, maps)) ASSERT(strstr(line, "OTEL_CTX") == NULL);
     fclose(maps);
 }
+
+/* The record as the test computes it from the context itself: exported
+ * variables in name order, key index = position in `names` (which the test
+ * made the order of first appearance), trace fields from traceparent. */
+struct expected {
+    char *out;
+    size_t n, size;
+    const char *const *names;
+    int count;
+};
+
+static int expect_one(const char *name, const char *value, void *arg)
+{
+    struct expected *e = arg;
+    if (name[0] == '_' || strcmp(name, "traceparent") == 0 || strcmp(name, "tracestate") == 0)
+        return 0;
+    int index = -1;
+    for (int i = 0; i < e->count; i++)
+        if (strcmp(e->names[i], name) == 0) index = i;
+    ASSERT(index >= 0);
+    e->n += (size_t)snprintf(e->out + e->n, e->size - e->n, "%s%d=%s", e->n ? " " : "", index,
+                             value);
+    return 0;
+}
+
+TEST_IMPL(otel_records_match_the_context_after_20000_random_changes)
+{
+    static const char *const names[] = {"alpha", "bravo", "charlie", "delta", "echo",
+                                        "foxtrot", "golf", "hotel", "india", "juliet"};
+    enum { N = 10 };
+    /* First appearance in name order: key index i is names[i]. */
+    for (int i = 0; i < N; i++) ASSERT_INT(0, ctxvar_set(var(names[i]), "first", NULL));
+    ASSERT_RECORD("0=first 1=first 2=first 3=first 4=first 5=first 6=first 7=first 8=first "
+                  "9=first");
+    ctxvar_clear();
+    unsigned seed = 12345;
+    ctxvar_token tokens[64];
+    int depth = 0;
+    for (int step = 0; step < 20000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = seed >> 8;
+        const char *name = names[r % N];
+        char value[32];
+        snprintf(value, sizeof value, "v%u", (r >> 4) % 1000);
+        switch ((r >> 16) % 8) {
+        case 0: ASSERT_INT(0, ctxvar_set(var(name), NULL, NULL)); break;
+        case 1: ASSERT_INT(0, ctxvar_set(var("_private"), value, NULL)); break;
+        case 2: ASSERT_INT(0, ctxvar_set(var("traceparent"), (r & 1) ? TP_A : NULL, NULL)); break;
+        case 3:
+            if (depth < 64) ASSERT_INT(0, ctxvar_set(var(name), value, &tokens[depth++]));
+            break;
+        case 4:
+            if (depth > 0) ASSERT_INT(0, ctxvar_reset(&tokens[--depth]));
+            break;
+        default: ASSERT_INT(0, ctxvar_set(var(name), value, NULL)); break;
+        }
+        char want[1024] = "";
+        struct expected e = {want, 0, sizeof want, names, N};
+        ctxvar_ctx *now = ctxvar_capture();
+        const char *tp = ctxvar_ctx_get(now, var("traceparent"), NULL);
+        if (tp) e.n = (size_t)snprintf(want, sizeof want, "%s", TRACE_A);
+        ctxvar_ctx_foreach(now, expect_one, &e);
+        ctxvar_release(now);
+        ASSERT_RECORD(e.n ? want : "none");
+    }
+    while (depth > 0) ASSERT_INT(0, ctxvar_reset(&tokens[--depth]));
+}
