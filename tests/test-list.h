@@ -235,4 +235,5 @@ TEST(otel_values_cut_to_255_bytes_and_612_in_name_order, RUNTIME, "CTXVAR_OTEL=1
 TEST(otel_cut_keeps_utf8_characters_whole, RUNTIME, "CTXVAR_OTEL=1")
 TEST(otel_balanced_changes_free_their_records, RUNTIME, "CTXVAR_OTEL=1")
 TEST(otel_records_match_the_context_after_20000_random_changes, RUNTIME, "CTXVAR_OTEL=1")
+TEST(otel_threads_racing_to_build_one_record_share_it, RUNTIME, "CTXVAR_OTEL=1")
 TEST(otel_off_leaves_the_pointer_null_and_publishes_nothing, RUNTIME, NULL)
