@@ -380,3 +380,18 @@ TEST_IMPL(otel_threads_racing_to_build_one_record_share_it)
     }
     ctxvar_release(decoded);
 }
+
+TEST_IMPL(otel_key_map_holds_256_keys_and_later_variables_are_left_out)
+{
+    for (int i = 0; i < 300; i++) {
+        char name[16], want[32];
+        snprintf(name, sizeof name, "key%03d", i);
+        ASSERT_INT(0, ctxvar_set(var(name), "v", NULL));
+        snprintf(want, sizeof want, "%d=v", i);
+        ASSERT_RECORD(i < 256 ? want : "none");
+        ASSERT_INT(0, ctxvar_set(var(name), NULL, NULL));
+    }
+    /* Known keys keep working. */
+    ASSERT_INT(0, ctxvar_set(var("key255"), "w", NULL));
+    ASSERT_RECORD("255=w");
+}
