@@ -211,3 +211,17 @@ EOF
     [[ "${lines[1]}" == service.instance.id=* ]]
     [ "${lines[1]}" != "${parent_lines[1]}" ]
 }
+
+@test "OpenMP team threads stopped inside a region show the region's context, not what they inherited" {
+    start_program "$CTXRUN" --otel -- "$PROGS/otel_omp"
+    local script="" n tid
+    while read -r _ n tid; do script+="s/^thread $tid:/thread team$n:/;"; done < <(grep '^team ' "$OUT")
+    run -0 python3 "$READER" --threads "$(awk '$1 == "team" && $2 == 0 { print $3 }' "$OUT")"
+    output=$(printf '%s\n' "${lines[@]:4}" | sed "$script" | LC_ALL=C sort)
+    expect_output <<'EOF2'
+thread team0: request_id=B
+thread team1: request_id=B
+thread team2: request_id=B
+thread team3: request_id=B
+EOF2
+}
