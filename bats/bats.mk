@@ -14,7 +14,8 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result pool bypass pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
-    dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client)
+    dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client \
+    otel_threads otel_omp)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -194,3 +195,11 @@ $(BATS_DIR)/syslog_lines_fortified: $(BATS_SRC)/syslog_lines.c $(BATS_DEPS)
 $(BATS_DIR)/http_client: $(BATS_SRC)/http_client.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ -lcurl
+
+$(BATS_DIR)/otel_threads: $(BATS_SRC)/otel_threads.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/otel_omp: $(BATS_SRC)/otel_omp.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fopenmp $< -o $@

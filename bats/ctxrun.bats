@@ -37,10 +37,11 @@ scratch_dir() {
 @test "--help prints the usage on stdout and exits 0" {
     run -0 --separate-stderr "$CTXRUN" --help
     [ "${lines[0]}" = "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]" ]
-    [ "${lines[1]}" = "              [--syslog] [--http] [--] COMMAND [ARG]..." ]
+    [ "${lines[1]}" = "              [--syslog] [--http] [--otel] [--] COMMAND [ARG]..." ]
     [[ "$output" == *"--set NAME=VALUE"* ]]
     [[ "$output" == *"  --baggage VALUE      merge the members of a W3C baggage value, already"* ]]
     [[ "$output" == *"  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as"* ]]
+    [[ "$output" == *"  --otel               publish the context to profilers (CTXVAR_OTEL=1):"* ]]
     [[ "$output" == *"--version"* ]]
     [ "$stderr" = "" ]
 }

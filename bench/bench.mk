@@ -12,6 +12,8 @@
 #   make bench BENCH_ARGS=--quick  fewer repeats, for trying a change
 #   make bench-profile             the quick suite plus callgrind profiles, in
 #                                  $(B)/bench/profile/*.txt
+#   make bench BENCH_ARGS=--only=otel
+#                                  only rows 11: CTXVAR_OTEL=1 against unset
 
 BENCH_DIR      := $(B)/bench
 BENCH_CFLAGS   := $(WARN) -O2 -g -pthread -Ilib

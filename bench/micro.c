@@ -2,6 +2,7 @@
  * the same process, in alternating batches.  Needs the runtime preloaded.
  *
  *     micro calls ROUNDS      get, capture+release, set+reset, wrap+task_run
+ *     micro setreset ROUNDS   set+reset alone, at 1 and 10 variables
  *     micro scale ROUNDS MS   throughput of 1, 2, 4, 8 threads for MS each
  *
  * A batch is a loop of one operation, sized at start-up to take about
@@ -190,6 +191,16 @@ static void calls(int rounds)
     run_group(sets, 5, rounds);
 }
 
+/* set+reset alone, at 1 and 10 variables: run.py runs it with CTXVAR_OTEL=1
+ * and without, alternately, for the cost of the OpenTelemetry records. */
+static void setreset_only(int rounds)
+{
+    struct metric sets[] = {{"setreset.1", setreset_1, 0}, {"setreset.10", setreset_10, 0}};
+    sized[1] = make_sized(1);
+    sized[10] = make_sized(10);
+    run_group(sets, 2, rounds);
+}
+
 /* ---- Throughput of threads doing get, set+reset, capture+release ---------- */
 
 static atomic_int stop;
@@ -268,13 +279,14 @@ static void scale(int rounds, long ms)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) bench_die("usage: micro calls|scale ROUNDS [MS]");
+    if (argc < 2) bench_die("usage: micro calls|setreset|scale ROUNDS [MS]");
     if (!ctxvar_runtime_present()) bench_die("micro needs the runtime (LD_PRELOAD)");
     for (int k = 0; k < 1000; k++)
         if (!(vars[k] = bench_var(k))) bench_die("ctxvar_named failed");
     int rounds = (int)bench_arg(argc, argv, 2, 15);
     if (strcmp(argv[1], "calls") == 0) calls(rounds);
+    else if (strcmp(argv[1], "setreset") == 0) setreset_only(rounds);
     else if (strcmp(argv[1], "scale") == 0) scale(rounds, bench_arg(argc, argv, 3, 150));
-    else bench_die("usage: micro calls|scale ROUNDS [MS]");
+    else bench_die("usage: micro calls|setreset|scale ROUNDS [MS]");
     return 0;
 }

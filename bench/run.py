@@ -48,6 +48,7 @@ def run(argv, preload=None, env_extra=None, timeout=300):
     env.pop("LD_PRELOAD", None)
     env.pop("BAGGAGE", None)
     env.pop("CTXVAR_INHERIT", None)
+    env.pop("CTXVAR_OTEL", None)
     if preload:
         env["LD_PRELOAD"] = preload
     if env_extra:
@@ -258,6 +259,80 @@ def differential_profile(files, n):
     return rows
 
 
+def otel_paired(argv, runtime, metric, pairs):
+    """The runtime with CTXVAR_OTEL=1 against itself without, alternately:
+    medians of METRIC per run, and the per-pair ratio on/off."""
+    off, on, ratios = [], [], []
+    for p in range(pairs):
+        got = {}
+        for otel in ((False, True) if p % 2 == 0 else (True, False)):
+            s = run(argv, preload=runtime, env_extra={"CTXVAR_OTEL": "1"} if otel else None)
+            if metric not in s:
+                raise CouldNotRun("%s: no %s samples" % (os.path.basename(argv[0]), metric))
+            got[otel] = statistics.median(s[metric].values())
+        off.append(got[False])
+        on.append(got[True])
+        ratios.append(got[True] / got[False])
+    return Stat(off), Stat(on), Stat(ratios)
+
+
+def otel_rows(build, runtime, quick, row, skipped, progress):
+    """12. What CTXVAR_OTEL=1 (a record per context, the thread's pointer
+    kept up to date) costs, against the same runtime with it off."""
+    bench = os.path.join(build, "bench")
+    pairs = 4 if quick else 10
+    for num, figure, argv, metric, unit, fmt, target, limit in (
+            ("12a", "`ctxvar_set`+`ctxvar_reset`, 10 variables",
+             [os.path.join(bench, "micro"), "setreset", "5" if quick else "9"], "setreset.10",
+             " ns", "{:.1f}", "ratio ≤ 2", 2.0),
+            ("12b", "`ctxvar_set`+`ctxvar_reset`, 1 variable",
+             [os.path.join(bench, "micro"), "setreset", "5" if quick else "9"], "setreset.1",
+             " ns", "{:.1f}", "–", None),
+            ("12c", "`pthread_create`+`pthread_join` cycle, 10-variable context",
+             [os.path.join(bench, "cycle"), "10", "300", "1000", "5"], "cycle.runtime",
+             " ns", "{:,.0f}", "ratio ≤ 1.05", 1.05)):
+        try:
+            progress("%s with CTXVAR_OTEL=1 and without, %d alternating pairs" % (figure, pairs))
+            off, on, ratio = otel_paired(argv, runtime, metric, pairs)
+            row(num, figure + ", CTXVAR_OTEL=1: the OpenTelemetry thread records",
+                "same runtime, CTXVAR_OTEL unset: %s" % off.text(fmt, unit),
+                on.text(fmt, unit), ratio.text("{:.3f}", "×"), target,
+                stat_verdict(ratio, limit, True, close_within=0.01 if limit and limit < 1.5
+                             else 0.10) if limit else "(reported)")
+        except CouldNotRun as e:
+            skipped(num, figure + ", CTXVAR_OTEL=1", "CTXVAR_OTEL unset", target, str(e))
+    # The cycle's wall time moves by more than 5% between neighbouring runs on
+    # a busy machine; what the records add to it is counted here instead.
+    if not shutil.which("valgrind"):
+        skipped("12d", "create+join cycle, CTXVAR_OTEL=1: instructions", "CTXVAR_OTEL unset",
+                "–", "valgrind is not installed")
+        return
+    try:
+        n = 250
+        progress("thread cycle with CTXVAR_OTEL=1 and without, callgrind %d and %d cycles"
+                 % (n, 2 * n))
+        totals = {}
+        with tempfile.TemporaryDirectory(prefix="ctxvar-bench-") as tmp:
+            for otel in (False, True):
+                for count in (n, 2 * n):
+                    out = os.path.join(tmp, "cycle.%s.%d.cg" % ("on" if otel else "off", count))
+                    run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                         os.path.join(bench, "cycle"), "10", "0", str(count), "1"],
+                        preload=runtime, env_extra={"CTXVAR_OTEL": "1"} if otel else None,
+                        timeout=600)
+                    totals[(otel, count)] = callgrind_total(out)
+        off = (totals[(False, 2 * n)] - totals[(False, n)]) / n
+        on = (totals[(True, 2 * n)] - totals[(True, n)]) / n
+        row("12d", "`pthread_create`+`pthread_join` cycle, 10-variable context, "
+            "CTXVAR_OTEL=1: user-space instructions per cycle (callgrind)",
+            "same runtime, CTXVAR_OTEL unset: %s" % format(round(off), ","),
+            "%s (%+d)" % (format(round(on), ","), round(on - off)),
+            "%.3f×" % (on / off), "ratio ≤ 1.05", verdict(on / off, 1.05, True))
+    except CouldNotRun as e:
+        skipped("12d", "create+join cycle, CTXVAR_OTEL=1: instructions", "CTXVAR_OTEL unset",
+                "ratio ≤ 1.05", str(e))
+
+
 # ---- the table ---------------------------------------------------------------------
 
 def fmt_ns(v):
@@ -302,7 +377,7 @@ def http_section(build, runtime, quick, row, skipped, progress):
         skipped("11", figure, "off", "≤ +2 µs", str(e))
 
 
-SECTIONS = {"11": http_section}
+SECTIONS = {"11": http_section, "12": otel_rows}
 
 
 def main():

@@ -2,7 +2,7 @@
  * context.  See man/ctxrun.1 for the user's view.
  *
  *     ctxrun [--set NAME=VALUE | --baggage VALUE | --traceparent VALUE]...
- *            [--syslog] [--http] [--] COMMAND [ARG]...
+ *            [--syslog] [--http] [--otel] [--] COMMAND [ARG]...
  *
  * The launcher does three things and then gets out of the way with execvp():
  *
@@ -47,8 +47,9 @@
  * the command (or the runtime) cannot be used, 127 when the command is not
  * found: the shell's conventions, so ctxrun can be put in front of anything.
  *
- * Nothing else in the environment is touched (TRACESTATE neither: it stays
- * the caller's), and nothing is written to stdout except what --help and
+ * The switches of the runtime's outlets set their variable to 1 (--syslog:
+ * CTXVAR_SYSLOG, --http: CTXVAR_HTTP, --otel: CTXVAR_OTEL).  Nothing else in the environment is touched (TRACESTATE
+ * neither: it stays the caller's), and nothing is written to stdout except what --help and
  * --version were asked for: the command owns stdout.
  */
 #include <errno.h>
@@ -120,7 +121,7 @@ struct setting {
 
 static const char usage_text[] =
     "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]\n"
-    "              [--syslog] [--http] [--] COMMAND [ARG]...\n"
+    "              [--syslog] [--http] [--otel] [--] COMMAND [ARG]...\n"
     "Run COMMAND with the ctxvar runtime preloaded and an initial context.\n"
     "\n"
     "  --set NAME=VALUE     set variable NAME to VALUE in COMMAND's main thread\n"
@@ -133,6 +134,8 @@ static const char usage_text[] =
     "                       syslog(3) lines (sets CTXVAR_SYSLOG=1)\n"
     "  --http               send the calling thread's trace context and baggage\n"
     "                       with the command's libcurl requests (CTXVAR_HTTP=1)\n"
+    "  --otel               publish the context to profilers (CTXVAR_OTEL=1):\n"
+    "                       OpenTelemetry process and thread context\n"
     "  --                   end of options\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n"
@@ -347,6 +350,7 @@ static const struct {
 } outlet_switches[] = {
     {"--syslog", "CTXVAR_SYSLOG"}, /* syslog(3) lines end with the context */
     {"--http", "CTXVAR_HTTP"},     /* libcurl requests carry trace headers */
+    {"--otel", "CTXVAR_OTEL"},     /* profilers read OpenTelemetry's contexts */
 };
 
 /* 1 when arg is one of the switches, whose variable is then set. */

@@ -38,7 +38,7 @@
  *   7. Runtime               ctxvar_runtime_present  ctxvar_stats
  *                            ctxvar_version  ctxvar_strerror
  *   8. Environment           BAGGAGE  TRACEPARENT  TRACESTATE  CTXVAR_INHERIT
- *                            CTXVAR_EXPORT  CTXVAR_DEBUG
+ *                            CTXVAR_EXPORT  CTXVAR_DEBUG  CTXVAR_OTEL
  *
  * 1. HOW IT WORKS
  *
@@ -362,6 +362,35 @@
  *   CTXVAR_INHERIT=0  threads start empty instead of inheriting.
  *   CTXVAR_EXPORT=0   child processes get the environment unchanged.
  *   CTXVAR_DEBUG=1    one-line diagnostics on stderr.  Values never appear.
+ *   CTXVAR_OTEL=1     show each thread's context to profilers outside the
+ *                     process (`ctxrun --otel` sets it), the way
+ *                     OpenTelemetry defines it for them:
+ *                     - the process context: a mapping named OTEL_CTX (in
+ *                       /proc/PID/maps as /memfd:OTEL_CTX, or [anon:OTEL_CTX])
+ *                       holding a protobuf ProcessContext with the resource
+ *                       attributes service.name (OTEL_SERVICE_NAME, else the
+ *                       program's name) and service.instance.id (a random
+ *                       UUID, new in every process, a forked child too), and
+ *                       threadlocal.schema_version and
+ *                       threadlocal.attribute_key_map (the attribute names,
+ *                       appended as variables first appear, at most 256);
+ *                     - the thread context: the runtime's TLS variable
+ *                       otel_thread_ctx_v1 (an exported symbol, reached
+ *                       through TLS descriptors) points, on each thread, at
+ *                       a record of its current context: trace id, span id
+ *                       and flags from its traceparent, and its variables as
+ *                       attributes, except traceparent, tracestate and
+ *                       private ('_') ones; NULL when there is nothing to
+ *                       show.  A value is cut to 255 bytes, and the
+ *                       attributes to 612 bytes in name order (cut at a
+ *                       UTF-8 character; CTXVAR_DEBUG=1 names the variables
+ *                       concerned).
+ *                     Every change of the thread's context (set, reset,
+ *                     scope exit, swap, run, task, a new thread, OpenMP
+ *                     regions, timer notifications) moves the pointer before
+ *                     it returns; a record belongs to its context, is built
+ *                     once and freed with it.  Off by default: the pointer
+ *                     stays NULL and nothing is published.
  */
 #ifndef CTXVAR_H
 #define CTXVAR_H

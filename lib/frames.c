@@ -207,6 +207,7 @@ static void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *saved, c
     t->top_frame = saved;
     t->depth++;
     t->current = owned;
+    ctxvar__otel_follow(owned, saved->context);
     t->frame = ++t->serial;
     t->version = ++t->serial;
     ctxvar__cache_check(t);
@@ -218,6 +219,7 @@ static void leave_frame(struct ctxvar__frame *saved)
     ctxvar_ctx *inner = t->current;
     t->top_frame = saved->outer;
     t->current = saved->context;
+    ctxvar__otel_follow(saved->context, inner);
     t->frame = saved->frame;
     t->version = saved->version;
     ref_give(t, inner);

@@ -320,6 +320,7 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     s->joinable = joinable;
     struct ctxvar__thread *creator = ctxvar__me();
     s->context = ctxvar__ctx_retain(ctxvar__current(creator));
+    ctxvar__otel_prepare_child(s->context);
     /* Counted here, in the creator's statistics shard, and taken back if
      * the creation fails: a new thread would first have to be given a shard
      * of its own, one more shared atomic for every thread. */
@@ -358,6 +359,7 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
     t->registered = 1;
     t->free_lists_on = CTXVAR__FREE_LISTS;
     t->current = inherited;
+    ctxvar__otel_follow_new_thread(inherited);
     t->version = ++t->serial;
     atomic_store_explicit(&s->adopted, 1, memory_order_release);
     t->inherited = ctxvar__ctx_retain(inherited);

@@ -176,6 +176,7 @@ static void release_at_thread_exit(void *state)
     t->free_lists_on = 0;
     ctxvar_ctx *last = t->current, *inherited = t->inherited;
     t->current = t->inherited = NULL;
+    ctxvar__otel_follow(NULL, NULL);
     t->registered = 0;
     t->exited = 1;
     ctxvar__ctx_release(last);

@@ -170,6 +170,7 @@ static ctxvar_ctx *node_alloc(unsigned slots)
     n->flags = n->depth = 0;
     n->lender = NULL;
     atomic_init(&n->twin, NULL);
+    atomic_init(&n->otel_record, NULL);
     return n;
 }
 
@@ -195,6 +196,8 @@ static void node_free(ctxvar_ctx *n, int is_root)
     ctxvar_ctx *twin = atomic_load_explicit(&n->twin, memory_order_relaxed);
     if (twin) CTXVAR__HAPPENS_AFTER(&n->twin); /* its maker filled it (lender_for) before us */
     if (twin) ctxvar__node_release(twin, 1, is_root);
+    void *record = atomic_load_explicit(&n->otel_record, memory_order_acquire);
+    if (record) ctxvar__otel_record_free(record);
     node_memory_put(n);
     if (is_root) ctxvar__count_live(-1);
 }

@@ -45,6 +45,10 @@ struct ctxvar_ctx {
     _Atomic(struct ctxvar_ctx *) twin; /* a flat copy, made once for copies to
                                           borrow from when depth is at its
                                           limit; referenced */
+    _Atomic(void *) otel_record; /* roots: the thread context record profilers
+                                    read (lib/otel.c), built once when a thread
+                                    first makes this context current with
+                                    CTXVAR_OTEL=1, freed with the node; NULL */
     void *slot[];           /* popcount(bindings | children), in bit order */
 };
 
@@ -201,5 +205,8 @@ void ctxvar__lender_give(ctxvar_ctx *n, int is_root) CTXVAR__HIDDEN;
 
 /* Counts live contexts (roots) made (+1) or freed (-1). */
 void ctxvar__count_live(long delta) CTXVAR__HIDDEN;
+
+/* Frees a root's thread context record (lib/otel.c) as the root is freed. */
+void ctxvar__otel_record_free(void *record) CTXVAR__HIDDEN;
 
 #endif

@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "otel.h"
 #include "platform.h"
 #include "store.h"
 
@@ -222,6 +223,7 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__install(str
 {
     ctxvar_ctx *previous = t->current;
     t->current = next;
+    ctxvar__otel_follow(next, previous);
     t->version = ++t->serial;
     ctxvar__cache_check(t);
     if (__builtin_expect(t->handed_over, 0)) ctxvar__exit_record_update(t);

@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# OpenTelemetry process context and thread context records (CTXVAR_OTEL=1,
+# `ctxrun --otel`), read from outside the process the way a profiler reads
+# them: gdb printing each thread's otel_thread_ctx_v1, and
+# tests/otel_reader.py, which finds the OTEL_CTX mapping in /proc/PID/maps,
+# follows the publication protocol, decodes the protobuf payload itself and
+# reads each thread's record from /proc/PID/mem.  The program,
+# bats/programs/otel_threads.c, gives each thread its context a different
+# way, then blocks every thread, so that readers see stopped threads.
+
+load helpers
+
+READER="$ROOT/tests/otel_reader.py"
+PROG="$PROGS/otel_threads"
+TP_MAIN=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+MAIN_IDS="trace_id=0af7651916cd43dd8448eb211c80319c span_id=b7ad6b7169203331 trace_flags=01"
+SET_IDS="trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7 trace_flags=00"
+
+setup() {
+    command -v gdb >/dev/null || skip "gdb not installed"
+    command -v python3 >/dev/null || skip "python3 not installed"
+    PIDS=()
+}
+
+teardown() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+}
+
+# start_program COMMAND...: runs COMMAND in the background, its stdout in
+# $OUT and stderr in $ERR, and waits (up to 60 s) until it printed "ready"
+# or, for the fork case, "child" and "parent".
+start_program() {
+    OUT=$BATS_TEST_TMPDIR/prog.out
+    ERR=$BATS_TEST_TMPDIR/prog.err
+    "$@" >"$OUT" 2>"$ERR" &
+    PIDS+=($!)
+    disown "$!" # killed in teardown, without the shell's "Killed" line
+    local tries=0
+    until grep -q '^ready$' "$OUT" ||
+          { grep -q '^child ' "$OUT" && grep -q '^parent ' "$OUT"; }; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 1200 ]; then
+            echo "the program did not get ready:" >&2
+            cat "$OUT" "$ERR" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    local pid
+    for pid in $(awk '$1 == "child" { print $2 }' "$OUT"); do PIDS+=("$pid"); done
+}
+
+# tid_of LABEL: the thread id the program printed for LABEL.
+tid_of() {
+    awk -v l="$1" '$1 == l { print $2 }' "$OUT"
+}
+
+main_pid() { tid_of main; }
+
+# with_labels: stdin with "thread TID:" replaced by "thread LABEL:".
+with_labels() {
+    local script="" label
+    for label in main set empty run task long gone; do
+        script+="s/^thread $(tid_of "$label"):/thread $label:/;"
+    done
+    sed "$script"
+}
+
+start_threads_with_otel() {
+    start_program "$CTXRUN" --otel --set request_id=r0 --set user_id=alice \
+        --traceparent "$TP_MAIN" -- "$PROG"
+}
+
+xs() { printf 'x%.0s' $(seq "$1"); }
+
+@test "readelf shows otel_thread_ctx_v1 as a TLS symbol of the runtime, reached through TLS descriptors" {
+    run -0 readelf --dyn-syms -W "$RUNTIME"
+    grep -Eq '^ *[0-9]+: [0-9a-f]+ +8 TLS +GLOBAL DEFAULT +[0-9]+ otel_thread_ctx_v1$' <<<"$output" ||
+        { echo "$output" | grep otel >&2; false; }
+    run -0 readelf -rW "$RUNTIME"
+    grep -Eq 'R_X86_64_TLSDESC +0+ otel_thread_ctx_v1' <<<"$output" ||
+        { echo "$output" | grep -i tls >&2; false; }
+}
+
+@test "ctxrun --otel sets CTXVAR_OTEL=1 for the command" {
+    run -0 "$CTXRUN" --otel -- sh -c 'echo "CTXVAR_OTEL=$CTXVAR_OTEL"'
+    [ "$output" = "CTXVAR_OTEL=1" ]
+}
+
+@test "an outside reader decodes the process context: service name, instance id, schema version, key map" {
+    start_threads_with_otel
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${#lines[@]}" = 4 ]
+    [ "${lines[0]}" = "service.name=otel_threads" ]
+    [[ "${lines[1]}" =~ ^service\.instance\.id=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
+    [ "${lines[2]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
+    # Keys in the order they first appeared: main's two at load, then the
+    # threads' (which raced each other); never the private _secret.
+    local map=${lines[3]#threadlocal.attribute_key_map=}
+    [ "${map%%,*}" = request_id ]
+    local rest=${map#request_id,}
+    [ "${rest%%,*}" = user_id ]
+    [ "$(tr , '\n' <<<"${rest#user_id,}" | LC_ALL=C sort | paste -sd,)" = \
+      "a_big,b_big,c_big,d_after,job,tenant" ]
+}
+
+@test "OTEL_SERVICE_NAME names the service in the process context" {
+    start_program env OTEL_SERVICE_NAME=checkout "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[0]}" = "service.name=checkout" ]
+}
+
+@test "an outside reader finds each stopped thread's trace id, span id, flags and attributes" {
+    start_threads_with_otel
+    run -0 python3 "$READER" --threads "$(main_pid)"
+    output=$(printf '%s\n' "${lines[@]:4}" | with_labels | LC_ALL=C sort)
+    expect_output <<EOF
+thread empty: none
+thread gone: $MAIN_IDS request_id=r0 user_id=alice
+thread long: $MAIN_IDS a_big=$(xs 255) b_big=$(xs 255) c_big=$(xs 96)
+thread main: $MAIN_IDS request_id=r0 user_id=alice
+thread run: $MAIN_IDS request_id=r0 tenant=acme user_id=alice
+thread set: $SET_IDS request_id=r1 user_id=alice
+thread task: $MAIN_IDS job=j7 request_id=r0 user_id=alice
+EOF
+}
+
+# gdb_bytes HEX...: the bytes as gdb's print/x shows an array of them.
+gdb_bytes() {
+    local hex=$* out="" i
+    hex=${hex// /}
+    for ((i = 0; i < ${#hex}; i += 2)); do out+="${out:+, }0x$(printf '%x' "0x${hex:i:2}")"; done
+    printf '{%s}' "$out"
+}
+
+@test "gdb prints each thread's record: trace id, span id, flags and key-indexed attributes" {
+    start_threads_with_otel
+    # What a reader without our debug information can do: the symbol's
+    # address in each thread's TLS, the pointer there, the bytes it points at.
+    cat >"$BATS_TEST_TMPDIR/record.gdb" <<'EOF'
+set print repeats unlimited
+set print elements unlimited
+define otel_record
+  set $r = *(unsigned char **)&otel_thread_ctx_v1
+  if $r == 0
+    printf "none\n"
+  else
+    output/x *$r@28
+    printf " "
+    output/x *($r + 28)@(*(unsigned short *)($r + 26))
+    printf "\n"
+  end
+end
+thread apply all otel_record
+EOF
+    run -0 timeout 120 gdb -nx -batch -p "$(main_pid)" -x "$BATS_TEST_TMPDIR/record.gdb"
+    local shown
+    shown=$(awk '/^Thread [0-9]+ \(Thread 0x[0-9a-f]+ \(LWP [0-9]+\)/ {
+                     match($0, /LWP [0-9]+/); tid = substr($0, RSTART + 4, RLENGTH - 4); next }
+                 tid != "" && /^(none|\{)/ { print "thread " tid ": " $0; tid = "" }' <<<"$output" |
+            with_labels | grep -E '^thread (main|set|empty|gone):' | LC_ALL=C sort)
+    # request_id is key 0 and user_id key 1: main's record, at load, made them.
+    local main_header set_header attrs_r0 attrs_r1
+    main_header=$(gdb_bytes 0af7651916cd43dd8448eb211c80319c b7ad6b7169203331 01 01 0b00)
+    set_header=$(gdb_bytes 4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 01 00 0b00)
+    attrs_r0=$(gdb_bytes 00 02 "$(printf r0 | od -An -tx1)" 01 05 "$(printf alice | od -An -tx1)")
+    attrs_r1=$(gdb_bytes 00 02 "$(printf r1 | od -An -tx1)" 01 05 "$(printf alice | od -An -tx1)")
+    output=$shown
+    expect_output <<EOF
+thread empty: none
+thread gone: $main_header $attrs_r0
+thread main: $main_header $attrs_r0
+thread set: $set_header $attrs_r1
+EOF
+}
+
+@test "with CTXVAR_DEBUG=1 a cut record names the variables concerned, never a value" {
+    start_program env CTXVAR_DEBUG=1 "$CTXRUN" --otel --set request_id=r0 --set user_id=alice -- "$PROG"
+    grep -qx 'ctxvar: otel: a thread context record shows 0 of 6 variables whole; cut: a_big' "$ERR" ||
+        { cat "$ERR" >&2; false; }
+    ! grep -Eq 'xxxx|alice|r0' "$ERR"
+}
+
+@test "without CTXVAR_OTEL there is no mapping and every thread's pointer stays NULL" {
+    start_program "$CTXRUN" --set request_id=r0 --traceparent "$TP_MAIN" -- "$PROG"
+    ! grep -q OTEL_CTX "/proc/$(main_pid)/maps"
+    run -1 --separate-stderr python3 "$READER" "$(main_pid)"
+    [ "$stderr" = "otel_reader: process $(main_pid) has no OTEL_CTX mapping" ]
+    run -0 timeout 120 gdb -nx -batch -p "$(main_pid)" \
+        -ex 'thread apply all -c print/x *(unsigned long *)&otel_thread_ctx_v1'
+    [ "$(grep -Ec '^\$[0-9]+ = 0x0$' <<<"$output")" = 7 ] || { echo "$output" >&2; false; }
+    ! grep -Eq '^\$[0-9]+ = 0x[1-9a-f]' <<<"$output"
+}
+
+@test "a forked child publishes its own process context, and the parent's mapping is not in it" {
+    start_program "$CTXRUN" --otel -- "$PROG" fork
+    local parent child
+    parent=$(tid_of parent)
+    child=$(tid_of child)
+    [ "$(grep -c OTEL_CTX "/proc/$parent/maps")" = 1 ]
+    [ "$(grep -c OTEL_CTX "/proc/$child/maps")" = 1 ]
+    # Different memfds: the child's mapping is a new one, not the parent's.
+    [ "$(awk '/OTEL_CTX/ { print $5 }' "/proc/$parent/maps")" != \
+      "$(awk '/OTEL_CTX/ { print $5 }' "/proc/$child/maps")" ]
+    run -0 python3 "$READER" "$parent"
+    local parent_lines=("${lines[@]}")
+    run -0 python3 "$READER" "$child"
+    [ "${lines[0]}" = "service.name=otel_threads" ]
+    [ "${lines[2]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
+    [[ "${lines[1]}" == service.instance.id=* ]]
+    [ "${lines[1]}" != "${parent_lines[1]}" ]
+}
+
+@test "OpenMP team threads stopped inside a region show the region's context, not what they inherited" {
+    start_program "$CTXRUN" --otel -- "$PROGS/otel_omp"
+    local script="" n tid
+    while read -r _ n tid; do script+="s/^thread $tid:/thread team$n:/;"; done < <(grep '^team ' "$OUT")
+    run -0 python3 "$READER" --threads "$(awk '$1 == "team" && $2 == 0 { print $3 }' "$OUT")"
+    output=$(printf '%s\n' "${lines[@]:4}" | sed "$script" | LC_ALL=C sort)
+    expect_output <<'EOF2'
+thread team0: request_id=B
+thread team1: request_id=B
+thread team2: request_id=B
+thread team3: request_id=B
+EOF2
+}

@@ -1,0 +1,123 @@
+/* otel_threads.c - threads that hold different contexts, then stop, for
+ * readers outside the process (bats/otel.bats): gdb, and
+ * tests/otel_reader.py.
+ *
+ * Each thread gets its context one way, prints "<label> <tid>" and blocks
+ * in pause() for good; once all have, main prints "ready" (the test then
+ * reads, and kills the program).  The ways:
+ *
+ *   main      its context from the environment (BAGGAGE, TRACEPARENT), plus
+ *             a private variable set here
+ *   set       inherits main's, then sets request_id and its own traceparent
+ *   empty     ctxvar_clear(): nothing to show
+ *   run       inside ctxvar_run() of a snapshot with tenant=acme
+ *   task      inside a wrapped pool task submitted from a context with
+ *             job=j7
+ *   long      three values of 300 bytes and one after: the 612-byte cut
+ *   gone      set request_id=temp with a token and reset it: back to
+ *             main's
+ *
+ * With the argument "fork", main forks once set up; the child prints
+ * "child <pid>" and the parent "parent <pid>", and both pause.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "ctxvar.h"
+
+#define THREADS 6
+static pthread_barrier_t ready;
+
+static void announce(const char *label)
+{
+    printf("%s %d\n", label, (int)gettid());
+    fflush(stdout);
+}
+
+static void set(const char *name, const char *value)
+{
+    int err = ctxvar_set(ctxvar_named(name), value, NULL);
+    if (err) printf("set %s failed: %s\n", name, ctxvar_strerror(err));
+}
+
+static void stop_here(const char *label)
+{
+    announce(label);
+    pthread_barrier_wait(&ready);
+    for (;;) pause();
+}
+
+static void *stop_in_run(void *label)
+{
+    stop_here(label);
+    return NULL;
+}
+
+static void task_body(void *label) { stop_here(label); }
+
+static void *thread_main(void *arg)
+{
+    const char *label = arg;
+    if (strcmp(label, "set") == 0) {
+        set("request_id", "r1");
+        set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    } else if (strcmp(label, "empty") == 0) {
+        ctxvar_clear();
+    } else if (strcmp(label, "run") == 0) {
+        ctxvar_token tok;
+        ctxvar_set(ctxvar_named("tenant"), "acme", &tok);
+        ctxvar_ctx *snapshot = ctxvar_capture();
+        ctxvar_reset(&tok);
+        ctxvar_run(snapshot, stop_in_run, arg);
+    } else if (strcmp(label, "task") == 0) {
+        /* As a pool would: wrapped where submitted, run by a worker. */
+        ctxvar_token tok;
+        ctxvar_set(ctxvar_named("job"), "j7", &tok);
+        ctxvar_task *task = ctxvar_wrap(task_body, arg);
+        ctxvar_reset(&tok);
+        ctxvar_task_run(task);
+    } else if (strcmp(label, "long") == 0) {
+        char big[301];
+        memset(big, 'x', 300);
+        big[300] = '\0';
+        set("a_big", big);          /* cut to 255 bytes */
+        set("b_big", big);          /* cut to 255 bytes */
+        set("c_big", big);          /* cut to the 96 bytes left of 612 */
+        set("d_after", "dropped");  /* no room left, nor for main's */
+    } else if (strcmp(label, "gone") == 0) {
+        ctxvar_token tok;
+        ctxvar_set(ctxvar_named("request_id"), "temp", &tok);
+        ctxvar_reset(&tok);
+    }
+    stop_here(label);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    /* Let a reader that is not our parent read our memory where Yama
+     * restricts it to ancestors. */
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    set("_secret", "hidden");
+    if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+        pid_t pid = fork();
+        if (pid < 0) return 1;
+        printf("%s %d\n", pid == 0 ? "child" : "parent", (int)getpid());
+        for (;;) pause();
+    }
+    static const char *labels[THREADS] = {"set", "empty", "run", "task", "long", "gone"};
+    pthread_t threads[THREADS];
+    pthread_barrier_init(&ready, NULL, THREADS + 1);
+    for (int i = 0; i < THREADS; i++)
+        if (pthread_create(&threads[i], NULL, thread_main, (void *)labels[i]) != 0) return 1;
+    announce("main");
+    pthread_barrier_wait(&ready);
+    puts("ready");
+    for (;;) pause();
+}

@@ -1,0 +1,490 @@
+/* otel.c - the OpenTelemetry thread context: what a profiler outside the
+ * process reads to learn which request a thread it sampled was serving.
+ *
+ * WHAT A READER EXPECTS
+ *
+ * OpenTelemetry's profiling work defines two things a process may publish
+ * for readers that are not in it (the OpenTelemetry eBPF profiler, a
+ * security agent reading memory from the kernel):
+ *
+ *   - a process context: one mapping named OTEL_CTX whose header points at
+ *     a protobuf message (lib/otel_process.c has the layout and protocol);
+ *     among its attributes, `threadlocal.attribute_key_map`, an array of
+ *     strings: index -> attribute name, append-only, at most 256 keys;
+ *   - a thread context: an ELF TLS variable named `otel_thread_ctx_v1` in
+ *     the dynamic symbols of the executable or of a shared object, which
+ *     holds, on each thread, a pointer to the thread's active record or
+ *     NULL.  A reader finds the variable's address for a thread from the
+ *     object's TLS block (static TLS, as a preloaded or linked library has,
+ *     is the easiest case; a TLS descriptor, -mtls-dialect=gnu2, is the
+ *     recommended access) and reads it only while the thread is stopped or
+ *     interrupted.
+ *
+ * The record, native byte order, 2-byte aligned, no padding:
+ *
+ *     offset  0  uint8  trace_id[16]     all zero: no trace
+ *            16  uint8  span_id[8]       all zero: no span
+ *            24  uint8  valid            1 = valid
+ *            25  uint8  trace_flags
+ *            26  uint16 attrs_data_size
+ *            28  attrs_data: entries {uint8 key_index; uint8 length;
+ *                uint8 value[length] (UTF-8)}, packed
+ *
+ * Readers stop at an incomplete entry, let the last occurrence of a key
+ * win, and refresh the key map when they meet an index they do not know.
+ * A record is expected to be at most 640 bytes, so at most 612 bytes of
+ * attributes.  Only the owning thread changes its pointer, either by
+ * swapping it to a finished record (NULL = no context) or by marking the
+ * record invalid, rewriting it and marking it valid; a compiler fence is
+ * all the ordering needed, since the reader looks at a stopped thread.
+ *
+ * WHAT CTXVAR PUTS THERE
+ *
+ * A thread's record shows its current context: trace id, span id and flags
+ * from the `traceparent` variable when it holds a valid W3C traceparent,
+ * and every exported variable (not traceparent or tracestate, which travel
+ * as their own headers, and never a private one, whose name starts with
+ * '_') as an attribute, in name order.  A value longer than 255 bytes (one
+ * length byte) is cut to 255, at a UTF-8 character boundary; once 612
+ * bytes are used the value that does not fit is cut to what is left, and
+ * the variables after it are left out; CTXVAR_DEBUG=1 names the variables
+ * concerned (never their values).  A context with nothing to show gives a
+ * NULL pointer.
+ *
+ * Contexts are immutable, so a record belongs to its context: it is built
+ * the first time a thread makes the context current, kept in the root
+ * node's `otel_record` field (published by compare-and-swap: two threads
+ * may build at once, one record wins), and freed with the node.  Any
+ * number of threads holding one context point at one record, and a thread
+ * going back to an earlier context (a reset, the end of a ctxvar_run)
+ * costs a pointer store.  The swap protocol follows: a record never changes
+ * once a thread points at it.
+ *
+ * Every change of a thread's current context passes through
+ * ctxvar__otel_follow (lib/otel.h): ctxvar__install in lib/thread.h (set,
+ * reset, swap, clear, the stale-context rule, the main thread's seed),
+ * entering and leaving a frame in lib/frames.c (ctxvar_run, pool tasks,
+ * OpenMP regions, timer and message-queue notifications, every callback of
+ * lib/callback.c), a new thread's start in lib/handover.c, and a thread's
+ * release at exit in lib/registry.c.  It runs before the change returns and
+ * before the previous context is released, so a stopped thread never
+ * points at freed memory.  With CTXVAR_OTEL unset it is a load and a
+ * branch.
+ *
+ * THE KEY MAP
+ *
+ * A variable gets a key index the first time a record shows it; indexes
+ * never change, so records built earlier stay right.  Finding a variable's
+ * index takes no lock (an open-addressed table keyed by the variable's
+ * hash, which is unique per variable); adding keys takes `keys_lock`, adds
+ * every new key a record needs, and republishes the process context once.
+ * Past 256 keys, a new variable is left out of records (said once under
+ * CTXVAR_DEBUG=1).
+ *
+ * Turning on: at load with CTXVAR_OTEL=1, after the process context is
+ * published (a thread that already had a context points at it from its
+ * next change; the main thread at once).  A forked child publishes its own
+ * process context, with a new instance id (the parent's mapping is not
+ * inherited); its records and key map are the parent's, copied.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "otel.h"
+#include "runtime.h"
+#include "thread.h"
+#include "w3c.h"
+
+__thread struct ctxvar__otel_record *otel_thread_ctx_v1;
+atomic_int ctxvar__otel_on;
+char ctxvar__otel_nothing;
+
+/* ---- The key map ------------------------------------------------------------ */
+
+#define KEY_TABLE 512 /* twice the keys: a probe always meets an empty slot */
+
+static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct ctxvar *keys[CTXVAR__OTEL_KEYS_MAX];   /* under keys_lock */
+static atomic_uint key_count;
+static _Atomic(const struct ctxvar *) key_table[KEY_TABLE];
+static unsigned char key_table_index[KEY_TABLE]; /* written before its slot */
+static int said_full;
+
+unsigned ctxvar__otel_key_count(void) { return atomic_load(&key_count); }
+const char *ctxvar__otel_key_name(unsigned i) { return keys[i]->name; }
+
+/* var's key index, or -1 when it has none yet.  No lock. */
+static int key_index(const struct ctxvar *var)
+{
+    for (unsigned i = var->hash % KEY_TABLE;; i = (i + 1) % KEY_TABLE) {
+        const struct ctxvar *v = atomic_load_explicit(&key_table[i], memory_order_acquire);
+        if (v == var) return key_table_index[i];
+        if (!v) return -1;
+    }
+}
+
+/* Under keys_lock: gives var the next index; -1 when the map is full. */
+static int key_add_locked(const struct ctxvar *var)
+{
+    int index = key_index(var);
+    unsigned n = atomic_load_explicit(&key_count, memory_order_relaxed);
+    if (index >= 0) return index;
+    if (n == CTXVAR__OTEL_KEYS_MAX) {
+        if (!said_full)
+            ctxvar__debug("otel: the key map holds %d keys; %s and later new variables are "
+                          "left out of thread context records", CTXVAR__OTEL_KEYS_MAX, var->name);
+        said_full = 1;
+        return -1;
+    }
+    unsigned i = var->hash % KEY_TABLE;
+    while (atomic_load_explicit(&key_table[i], memory_order_relaxed)) i = (i + 1) % KEY_TABLE;
+    keys[n] = var;
+    key_table_index[i] = (unsigned char)n;
+    atomic_store_explicit(&key_table[i], var, memory_order_release);
+    atomic_store_explicit(&key_count, n + 1, memory_order_release);
+    return (int)n;
+}
+
+/* ---- Building a record ------------------------------------------------------ */
+
+/* An exported variable's binding with room for it: every entry takes at
+ * least its two header bytes, so no more than this many can be shown. */
+#define SHOWN_MAX (CTXVAR__OTEL_ATTRS_MAX / 2)
+
+struct gather {
+    const ctxvar__binding *shown[SHOWN_MAX];
+    int index[SHOWN_MAX];
+    unsigned n;
+    unsigned left_out;          /* exported variables beyond SHOWN_MAX */
+    const ctxvar__binding *traceparent;
+};
+
+static int gather_one(const ctxvar__binding *b, void *p)
+{
+    struct gather *g = p;
+    const struct ctxvar *v = b->var;
+    if (v->name[0] == '_') return 0;
+    if (v->name_len == 11 && memcmp(v->name, "traceparent", 11) == 0) {
+        g->traceparent = b;
+        return 0;
+    }
+    if (v->name_len == 10 && memcmp(v->name, "tracestate", 10) == 0) return 0;
+    if (g->n == SHOWN_MAX) g->left_out++;
+    else g->shown[g->n++] = b;
+    return 0;
+}
+
+static unsigned hex_byte(const char *s)
+{
+    return (unsigned)(ctxvar__w3c_hex_value((unsigned char)s[0]) << 4 |
+                      ctxvar__w3c_hex_value((unsigned char)s[1]));
+}
+
+/* How many of value[0..len) fit in `room` bytes without splitting a UTF-8
+ * character (a continuation byte never starts the part left out). */
+static size_t utf8_prefix(const char *value, size_t len, size_t room)
+{
+    if (len <= room) return len;
+    while (room > 0 && ((unsigned char)value[room] & 0xc0) == 0x80) room--;
+    return room;
+}
+
+/* The trace fields of a record from the traceparent binding tp (NULL, or
+ * not a valid traceparent: all zero). */
+static void put_trace(struct ctxvar__otel_record *r, const ctxvar__binding *tp)
+{
+    memset(r->trace_id, 0, sizeof r->trace_id);
+    memset(r->span_id, 0, sizeof r->span_id);
+    r->trace_flags = 0;
+    if (!tp || !ctxvar__w3c_traceparent_valid(tp->value)) return;
+    const char *v = tp->value; /* version "-" trace-id "-" parent-id "-" flags */
+    for (int i = 0; i < 16; i++) r->trace_id[i] = (uint8_t)hex_byte(v + 3 + 2 * i);
+    for (int i = 0; i < 8; i++) r->span_id[i] = (uint8_t)hex_byte(v + 36 + 2 * i);
+    r->trace_flags = (uint8_t)hex_byte(v + 53);
+}
+
+/* A block for a record with `used` bytes of attributes and the trace fields
+ * of `trace`, or &ctxvar__otel_nothing when it would show nothing; NULL
+ * when out of memory.  The caller copies the attributes in. */
+static struct ctxvar__otel_held *held_new(const struct ctxvar__otel_record *trace, size_t used,
+                                          int exact)
+{
+    uint64_t ids[3];
+    memcpy(ids, trace, sizeof ids); /* trace id and span id: 24 bytes */
+    if (!(ids[0] | ids[1] | ids[2]) && used == 0) return (struct ctxvar__otel_held *)&ctxvar__otel_nothing;
+    size_t size = sizeof(struct ctxvar__otel_held) + used;
+    struct ctxvar__otel_held *h = ctxvar__memory_get(size);
+    if (!h) return NULL;
+    h->size = (uint32_t)size;
+    h->exact = (uint8_t)exact;
+    memcpy(&h->record, trace, sizeof h->record);
+    h->record.attrs_data_size = (uint16_t)used;
+    h->record.valid = 1;
+    return h;
+}
+
+/* The record of the context g was gathered from, laid out in name order. */
+static void *lay_out(const struct gather *g)
+{
+    uint8_t attrs[CTXVAR__OTEL_ATTRS_MAX];
+    size_t used = 0;
+    unsigned whole = 0;
+    const char *cut = NULL;
+    for (unsigned i = 0; i < g->n; i++) {
+        const ctxvar__binding *b = g->shown[i];
+        if (g->index[i] < 0) continue;
+        if (used + 2 > sizeof attrs) break;
+        size_t room = sizeof attrs - used - 2, limit = room < 255 ? room : 255;
+        size_t len = utf8_prefix(b->value, b->len, limit);
+        if (len < b->len && !cut) cut = b->var->name;
+        if (len == b->len) whole++;
+        attrs[used++] = (uint8_t)g->index[i];
+        attrs[used++] = (uint8_t)len;
+        memcpy(attrs + used, b->value, len);
+        used += len;
+    }
+    int exact = whole == g->n + g->left_out;
+    if (!exact)
+        ctxvar__debug("otel: a thread context record shows %u of %u variables whole%s%s",
+                      whole, g->n + g->left_out, cut ? "; cut: " : "", cut ? cut : "");
+    struct ctxvar__otel_record trace;
+    put_trace(&trace, g->traceparent);
+    struct ctxvar__otel_held *h = held_new(&trace, used, exact);
+    if (h && (void *)h != &ctxvar__otel_nothing) memcpy(h->record.attrs_data, attrs, used);
+    return h;
+}
+
+/* The record of c from scratch: every binding, sorted by name. */
+static void *build_whole(const ctxvar_ctx *c)
+{
+    struct gather g;
+    g.n = g.left_out = 0;
+    g.traceparent = NULL;
+    ctxvar__ctx_visit_sorted(c, gather_one, &g);
+    int missing = 0;
+    for (unsigned i = 0; i < g.n; i++) missing |= (g.index[i] = key_index(g.shown[i]->var)) < 0;
+    if (missing) {
+        pthread_mutex_lock(&keys_lock);
+        unsigned before = atomic_load_explicit(&key_count, memory_order_relaxed);
+        for (unsigned i = 0; i < g.n; i++)
+            if (g.index[i] < 0) g.index[i] = key_add_locked(g.shown[i]->var);
+        if (atomic_load_explicit(&key_count, memory_order_relaxed) != before)
+            ctxvar__otel_process_update();
+        pthread_mutex_unlock(&keys_lock);
+    }
+    return lay_out(&g);
+}
+
+/* ---- Deriving a record from the one before -------------------------------------
+ *
+ * A set makes a context that differs from the thread's previous one in one
+ * variable, and the store says which: the new root borrows every slot but
+ * the changed one from the old root (its lender is the old root, or the
+ * old root's twin, which has the same slots), and marks that one in `own`;
+ * a change below the root is one owned child whose lender is the old
+ * child, and so on down.  When the old context's record is exact (nothing
+ * cut), the new record is the old one with that variable's entry replaced,
+ * inserted in name order or removed: a copy of at most 612 bytes instead
+ * of a sort.  Anything else (two slots changed, a binding pushed into a new
+ * child or pulled up from one, a new key, a cut) builds from scratch. */
+
+static unsigned slot_at(const ctxvar_ctx *n, uint32_t bit)
+{
+    return ctxvar__popcount((n->bindings | n->children) & (bit - 1));
+}
+
+/* The one binding c adds or replaces (*added) or the one variable it
+ * removes (*removed) relative to `before`: 1, or 0 when that is not how c
+ * was made. */
+static int one_change(const ctxvar_ctx *c, const ctxvar_ctx *before,
+                      const ctxvar__binding **added, const struct ctxvar **removed)
+{
+    for (int depth = 0; depth < 8; depth++) {
+        if (c->lender != before &&
+            c->lender != atomic_load_explicit(&((ctxvar_ctx *)before)->twin, memory_order_acquire))
+            return 0;
+        uint32_t own = c->own;
+        if (own == 0) {
+            uint32_t gone = (before->bindings | before->children) & ~(c->bindings | c->children);
+            if (!gone || (gone & (gone - 1)) || !(before->bindings & gone)) return 0;
+            *removed = ((const ctxvar__binding *)before->slot[slot_at(before, gone)])->var;
+            return 1;
+        }
+        if (own & (own - 1)) return 0;
+        if (c->bindings & own) {
+            const ctxvar__binding *b = c->slot[slot_at(c, own)];
+            if (before->children & own) return 0;
+            if ((before->bindings & own) &&
+                ((const ctxvar__binding *)before->slot[slot_at(before, own)])->var != b->var)
+                return 0;
+            *added = b;
+            return 1;
+        }
+        if (!(before->children & own)) return 0;
+        c = c->slot[slot_at(c, own)];
+        before = before->slot[slot_at(before, own)];
+    }
+    return 0;
+}
+
+/* c's record from before's, or NULL when it cannot be derived. */
+static void *derive(const ctxvar_ctx *c, const ctxvar_ctx *before)
+{
+    if (!before || !c->lender) return NULL;
+    void *p = atomic_load_explicit(&((ctxvar_ctx *)before)->otel_record, memory_order_acquire);
+    if (!p) return NULL;
+    static const struct ctxvar__otel_record none;
+    const struct ctxvar__otel_held *base = p == &ctxvar__otel_nothing ? NULL : p;
+    if (base && !base->exact) return NULL;
+    const ctxvar__binding *added = NULL;
+    const struct ctxvar *removed = NULL;
+    if (!one_change(c, before, &added, &removed)) return NULL;
+    const struct ctxvar__otel_record *old = base ? &base->record : &none;
+    const uint8_t *attrs = old->attrs_data;
+    size_t used = old->attrs_data_size;
+    const struct ctxvar *v = added ? added->var : removed;
+    struct ctxvar__otel_record trace;
+    memcpy(&trace, old, sizeof trace);
+    size_t cut_at = used, cut_len = 0; /* the old entry's bytes to drop */
+    size_t insert_at = used;           /* where the new entry goes */
+    int shown = 1, index = -1;
+    if (v->name[0] == '_' || (v->name_len == 10 && memcmp(v->name, "tracestate", 10) == 0)) {
+        shown = 0;
+    } else if (v->name_len == 11 && memcmp(v->name, "traceparent", 11) == 0) {
+        put_trace(&trace, added);
+        shown = 0;
+    } else {
+        if ((index = key_index(v)) < 0) return NULL;
+        if (added && added->len > 255) return NULL;
+        for (size_t i = 0; i + 2 <= used; i += 2u + attrs[i + 1]) {
+            if (attrs[i] == index) {
+                cut_at = insert_at = i;
+                cut_len = 2u + attrs[i + 1];
+                break;
+            }
+        }
+        /* A new entry: before the first whose name sorts after it. */
+        for (size_t i = 0; added && !cut_len && i + 2 <= used; i += 2u + attrs[i + 1]) {
+            if (strcmp(v->name, keys[attrs[i]]->name) < 0) {
+                insert_at = i;
+                break;
+            }
+        }
+    }
+    if (!shown) {
+        struct ctxvar__otel_held *h = held_new(&trace, used, 1);
+        if (h && (void *)h != &ctxvar__otel_nothing) memcpy(h->record.attrs_data, attrs, used);
+        return h;
+    }
+    size_t entry = added ? 2 + added->len : 0;
+    size_t total = used - cut_len + entry;
+    if (total > CTXVAR__OTEL_ATTRS_MAX) return NULL;
+    struct ctxvar__otel_held *h = held_new(&trace, total, 1);
+    if (!h || (void *)h == &ctxvar__otel_nothing) return h;
+    uint8_t *out = h->record.attrs_data;
+    /* Old entries before the new one's place, the new one, the rest
+     * without the old entry of the same key. */
+    size_t head = cut_len ? cut_at : insert_at;
+    memcpy(out, attrs, head);
+    size_t n = head;
+    if (added) {
+        out[n++] = (uint8_t)index;
+        out[n++] = (uint8_t)added->len;
+        memcpy(out + n, added->value, added->len);
+        n += added->len;
+    }
+    memcpy(out + n, attrs + head + cut_len, used - head - cut_len);
+    return h;
+}
+
+/* c's record, made and published if it has none yet; NULL when out of
+ * memory (nothing is published then: the next thread to install c tries
+ * again). */
+static void *build(const ctxvar_ctx *c, const ctxvar_ctx *before)
+{
+    void *r = derive(c, before), *expected = NULL;
+    if (!r) r = build_whole(c);
+    if (!r) {
+        ctxvar__debug("otel: out of memory building a thread context record; the thread "
+                      "shows none");
+        return NULL;
+    }
+    /* Our reference is the only one (a context just made by a set, say): no
+     * other thread can reach c to build its record at the same time. */
+    if (atomic_load_explicit(&((ctxvar_ctx *)c)->refs, memory_order_relaxed) == 1) {
+        atomic_store_explicit(&((ctxvar_ctx *)c)->otel_record, r, memory_order_release);
+        return r;
+    }
+    if (!atomic_compare_exchange_strong_explicit(&((ctxvar_ctx *)c)->otel_record, &expected, r,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        ctxvar__otel_record_free(r); /* another thread's came first */
+        r = expected;
+    }
+    return r;
+}
+
+void ctxvar__otel_build(const ctxvar_ctx *c)
+{
+    int saved_errno = errno;
+    build(c, NULL);
+    errno = saved_errno;
+}
+
+void ctxvar__otel_record_free(void *record)
+{
+    struct ctxvar__otel_held *h = record;
+    if (record != &ctxvar__otel_nothing) ctxvar__memory_put(h, h->size);
+}
+
+void ctxvar__otel_point(const ctxvar_ctx *c, const ctxvar_ctx *before)
+{
+    void *r = NULL;
+    if (c) {
+        r = atomic_load_explicit(&((ctxvar_ctx *)c)->otel_record, memory_order_acquire);
+        if (__builtin_expect(!r, 0)) {
+            int saved_errno = errno;
+            r = build(c, before);
+            errno = saved_errno;
+        }
+    }
+    struct ctxvar__otel_record *shown =
+        r && r != &ctxvar__otel_nothing ? &((struct ctxvar__otel_held *)r)->record : NULL;
+    /* The record is complete (the compare-and-swap that published it is a
+     * full barrier); the reader looks at this thread only while it is
+     * stopped, so keeping the compiler from moving the store is enough. */
+    atomic_signal_fence(memory_order_seq_cst);
+    otel_thread_ctx_v1 = shown;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* ---- Turning on, and fork ------------------------------------------------------ */
+
+static void before_fork(void) { pthread_mutex_lock(&keys_lock); }
+static void after_fork_in_parent(void) { pthread_mutex_unlock(&keys_lock); }
+
+/* The parent's mapping was not inherited (MADV_DONTFORK): the child is a
+ * new process for readers, with its own instance id. */
+static void after_fork_in_child(void)
+{
+    if (ctxvar__otel_process_publish(1) != 0)
+        ctxvar__debug("otel: a forked child could not publish its process context");
+    pthread_mutex_unlock(&keys_lock);
+}
+
+/* At load: with CTXVAR_OTEL=1, publishes the process context and turns the
+ * thread records on. */
+__attribute__((constructor)) static void otel_on_load(void)
+{
+    if (!ctxvar__otel_enabled()) return;
+    pthread_mutex_lock(&keys_lock);
+    int published = ctxvar__otel_process_publish(0) == 0;
+    pthread_mutex_unlock(&keys_lock);
+    if (!published) {
+        ctxvar__debug("otel: could not publish the process context; no thread context either");
+        return;
+    }
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    atomic_store_explicit(&ctxvar__otel_on, 1, memory_order_relaxed);
+    ctxvar__otel_point(ctxvar__current_borrowed(), NULL);
+}

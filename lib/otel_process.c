@@ -1,0 +1,325 @@
+/* otel_process.c - the OpenTelemetry process context: one mapping a reader
+ * outside the process finds by its name, and the protobuf message it points
+ * at, which says what this process is and how to read its threads' records
+ * (lib/otel.c).
+ *
+ * THE MAPPING
+ *
+ * Made with memfd_create("OTEL_CTX", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+ * MFD_NOEXEC_SEAL) (again without MFD_NOEXEC_SEAL, which kernels before
+ * 6.3 refuse), sized with ftruncate, mapped read-write and private, the
+ * descriptor closed at once; where memfd is refused, an anonymous private
+ * mapping.  madvise(MADV_DONTFORK) keeps it out of children: a forked child
+ * is another process and publishes its own.  prctl(PR_SET_VMA,
+ * PR_SET_VMA_ANON_NAME, ..., "OTEL_CTX") names it (that fails harmlessly
+ * for the memfd mapping, which is named by its file; an anonymous mapping
+ * that cannot be named cannot be found, and publication fails).  Readers
+ * look in /proc/<pid>/maps for a name starting with "/memfd:OTEL_CTX",
+ * "[anon:OTEL_CTX]" or "[anon_shmem:OTEL_CTX]".
+ *
+ * The header, native byte order, 32 bytes:
+ *
+ *     offset  0  char   signature[8]      "OTEL_CTX", no NUL
+ *             8  uint32 version           2
+ *            12  uint32 payload_size
+ *            16  uint64 published_at_ns   CLOCK_BOOTTIME; 0 while updating;
+ *                                         each publication a larger value
+ *            24  uint64 payload           its address in this process
+ *
+ * Publishing writes everything but the time, a full fence, then the time.
+ * An update writes 0 to the time, a fence, the new pointer and size, a
+ * fence, a new time, and names the mapping again.  A reader reads the
+ * time (0: retry), the rest, the payload, then the time again: unchanged
+ * means what it read is whole.  So the old payload may be freed once the
+ * new time is written.  One writer at a time: the key map's lock
+ * (lib/otel.c) is held around every publication.
+ *
+ * THE PAYLOAD
+ *
+ * opentelemetry.proto.processcontext.v1development.ProcessContext, with
+ * the common OTLP messages (field numbers in brackets):
+ *
+ *     ProcessContext { Resource resource [1]; repeated KeyValue attributes [2]; }
+ *     Resource       { repeated KeyValue attributes [1]; }
+ *     KeyValue       { string key [1]; AnyValue value [2]; }
+ *     AnyValue       { oneof { string string_value [1]; ...;
+ *                              ArrayValue array_value [5]; } }
+ *     ArrayValue     { repeated AnyValue values [1]; }
+ *
+ * Resource attributes: service.name (OTEL_SERVICE_NAME, else the program's
+ * name) and service.instance.id (a random UUID, new in each process).
+ * Attributes: threadlocal.schema_version, the version of the thread
+ * record's layout ("tlsdesc_v1_dev", the name the layout has been
+ * published under), and threadlocal.attribute_key_map, the key map.
+ * Every message here is length-delimited fields only, so the encoder is a
+ * tag byte, a varint length and the bytes, with each length computed
+ * before it is written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "otel.h"
+#include "runtime.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#endif
+#ifndef PR_SET_VMA_ANON_NAME
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+#define SCHEMA_VERSION "tlsdesc_v1_dev"
+
+struct header {
+    char signature[8];
+    uint32_t version;
+    uint32_t payload_size;
+    uint64_t published_at_ns;
+    uint64_t payload;
+};
+_Static_assert(sizeof(struct header) == 32, "the header is 32 bytes");
+
+static struct header *mapping;
+static size_t mapping_size;
+static char *payload;
+static uint64_t last_published;
+static char instance_id[37];
+
+/* ---- Encoding ----------------------------------------------------------------- */
+
+struct out {
+    uint8_t *p;
+    size_t n;
+};
+
+static size_t varint_size(size_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) v >>= 7, n++;
+    return n;
+}
+
+/* A whole length-delimited field of `len` bytes: tag, length, bytes. */
+static size_t field_size(size_t len) { return 1 + varint_size(len) + len; }
+
+static void put_head(struct out *o, uint8_t tag, size_t len)
+{
+    o->p[o->n++] = tag;
+    for (; len >= 0x80; len >>= 7) o->p[o->n++] = (uint8_t)(len | 0x80);
+    o->p[o->n++] = (uint8_t)len;
+}
+
+static void put_string(struct out *o, uint8_t tag, const char *s)
+{
+    size_t len = strlen(s);
+    put_head(o, tag, len);
+    memcpy(o->p + o->n, s, len);
+    o->n += len;
+}
+
+/* Tags: (field number << 3) | 2, length-delimited. */
+enum { TAG1 = 0x0a, TAG2 = 0x12, TAG5 = 0x2a };
+
+/* A KeyValue whose value is the string `value`: its size, and the field. */
+static size_t kv_string_size(const char *key, const char *value)
+{
+    return field_size(strlen(key)) + field_size(field_size(strlen(value)));
+}
+
+static void put_kv_string(struct out *o, uint8_t tag, const char *key, const char *value)
+{
+    put_head(o, tag, kv_string_size(key, value));
+    put_string(o, TAG1, key);
+    put_head(o, TAG2, field_size(strlen(value)));
+    put_string(o, TAG1, value);
+}
+
+/* The ArrayValue of the key map's names. */
+static size_t key_map_array_size(unsigned keys)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < keys; i++)
+        n += field_size(field_size(strlen(ctxvar__otel_key_name(i))));
+    return n;
+}
+
+static size_t kv_key_map_size(const char *key, unsigned keys)
+{
+    return field_size(strlen(key)) + field_size(field_size(key_map_array_size(keys)));
+}
+
+static void put_kv_key_map(struct out *o, uint8_t tag, const char *key, unsigned keys)
+{
+    size_t array = key_map_array_size(keys);
+    put_head(o, tag, kv_key_map_size(key, keys));
+    put_string(o, TAG1, key);
+    put_head(o, TAG2, field_size(array));
+    put_head(o, TAG5, array);
+    for (unsigned i = 0; i < keys; i++) {
+        const char *name = ctxvar__otel_key_name(i);
+        put_head(o, TAG1, field_size(strlen(name)));
+        put_string(o, TAG1, name);
+    }
+}
+
+static const char *service_name(void)
+{
+    const char *name = secure_getenv("OTEL_SERVICE_NAME");
+    if (name && *name) return name;
+    return program_invocation_short_name && *program_invocation_short_name
+               ? program_invocation_short_name
+               : "unknown_service";
+}
+
+/* The ProcessContext message, in memory of its own; NULL when out of memory. */
+static char *encode(size_t *size)
+{
+    const char *service = service_name();
+    unsigned keys = ctxvar__otel_key_count();
+    size_t resource = field_size(kv_string_size("service.name", service)) +
+                      field_size(kv_string_size("service.instance.id", instance_id));
+    size_t total = field_size(resource) +
+                   field_size(kv_string_size("threadlocal.schema_version", SCHEMA_VERSION)) +
+                   field_size(kv_key_map_size("threadlocal.attribute_key_map", keys));
+    struct out o = {ctxvar__alloc(total), 0};
+    if (!o.p) return NULL;
+    put_head(&o, TAG1, resource);
+    put_kv_string(&o, TAG1, "service.name", service);
+    put_kv_string(&o, TAG1, "service.instance.id", instance_id);
+    put_kv_string(&o, TAG2, "threadlocal.schema_version", SCHEMA_VERSION);
+    put_kv_key_map(&o, TAG2, "threadlocal.attribute_key_map", keys);
+    *size = o.n;
+    return (char *)o.p;
+}
+
+/* ---- Publishing --------------------------------------------------------------- */
+
+/* A version 4 UUID, lowercase, from getrandom (the clock and our addresses
+ * when the kernel has no entropy to give yet: unique is what matters). */
+static void make_instance_id(void)
+{
+    uint8_t u[16];
+    if (getrandom(u, sizeof u, GRND_NONBLOCK) != (ssize_t)sizeof u) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t mix[2] = {(uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30),
+                           (uint64_t)getpid() * 0x9e3779b97f4a7c15u ^ (uint64_t)(uintptr_t)u};
+        memcpy(u, mix, sizeof u);
+    }
+    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char *p = instance_id;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+        *p++ = hex[u[i] >> 4];
+        *p++ = hex[u[i] & 15];
+    }
+    *p = '\0';
+}
+
+/* CLOCK_BOOTTIME in nanoseconds, larger than any time published before. */
+static uint64_t next_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (now <= last_published) now = last_published + 1;
+    return last_published = now;
+}
+
+static int name_mapping(void)
+{
+    return prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)mapping, mapping_size,
+                 (unsigned long)"OTEL_CTX");
+}
+
+/* A new, named mapping in `mapping`: 0, or -1. */
+static int map(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    mapping_size = page > 0 ? (size_t)page : 4096;
+    void *m = MAP_FAILED;
+    int fd = memfd_create("OTEL_CTX", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+    if (fd < 0) fd = memfd_create("OTEL_CTX", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd >= 0) {
+        if (ftruncate(fd, (off_t)mapping_size) == 0)
+            m = mmap(NULL, mapping_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+        close(fd);
+    }
+    int from_memfd = m != MAP_FAILED;
+    if (!from_memfd)
+        m = mmap(NULL, mapping_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return -1;
+    mapping = m;
+    (void)madvise(m, mapping_size, MADV_DONTFORK);
+    if (name_mapping() != 0 && !from_memfd) {
+        munmap(m, mapping_size);
+        mapping = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int ctxvar__otel_process_publish(int forked)
+{
+    int saved_errno = errno;
+    if (forked) {
+        mapping = NULL; /* the parent's, not mapped here */
+        free(payload);
+        payload = NULL;
+    }
+    make_instance_id();
+    size_t size = 0;
+    char *message = encode(&size);
+    if (!message || map() != 0) {
+        free(message);
+        errno = saved_errno;
+        return -1;
+    }
+    payload = message;
+    memcpy(mapping->signature, "OTEL_CTX", 8);
+    mapping->version = 2;
+    mapping->payload_size = (uint32_t)size;
+    mapping->payload = (uint64_t)(uintptr_t)payload;
+    atomic_thread_fence(memory_order_seq_cst);
+    __atomic_store_n(&mapping->published_at_ns, next_time(), __ATOMIC_RELAXED);
+    errno = saved_errno;
+    return 0;
+}
+
+void ctxvar__otel_process_update(void)
+{
+    int saved_errno = errno;
+    size_t size = 0;
+    char *message = mapping ? encode(&size) : NULL;
+    if (!message) {
+        /* Readers keep the key map they have and ignore the new indexes. */
+        if (mapping) ctxvar__debug("otel: out of memory republishing the key map");
+        errno = saved_errno;
+        return;
+    }
+    char *old = payload;
+    __atomic_store_n(&mapping->published_at_ns, 0, __ATOMIC_RELAXED);
+    atomic_thread_fence(memory_order_seq_cst);
+    payload = message;
+    mapping->payload = (uint64_t)(uintptr_t)payload;
+    mapping->payload_size = (uint32_t)size;
+    atomic_thread_fence(memory_order_seq_cst);
+    __atomic_store_n(&mapping->published_at_ns, next_time(), __ATOMIC_RELAXED);
+    (void)name_mapping();
+    free(old);
+    errno = saved_errno;
+}
