@@ -90,3 +90,12 @@ defined_names() {
     done
     [ -z "$missing" ] || { echo "missing:$missing" >&2; false; }
 }
+
+@test "the Debian symbols file lists exactly what the runtime exports" {
+    # dpkg-gensymbols only warns about a symbol the file lacks; a package
+    # built then would not say which version a program using it needs.
+    run -0 bash -c "nm -D --defined-only '$RUNTIME' | awk '{ print \$NF }' | LC_ALL=C sort"
+    local exported=$output
+    run -0 bash -c "sed -n 's/^ \([^@]*\)@Base .*/\1/p' '$ROOT/debian/libctxvar1.symbols' | LC_ALL=C sort"
+    [ "$output" = "$exported" ] || { diff <(echo "$exported") <(echo "$output") >&2; false; }
+}
