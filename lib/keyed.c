@@ -187,21 +187,31 @@ void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
 }
 
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */
-void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname, const char *name,
-                             const void *ours)
+/* 1 when p is in this copy of the runtime: found ourselves again (the
+ * runtime loaded in an unusual order).  Asked by address, so the runtime
+ * holds no relocation for the library's names and a program that never
+ * calls them binds none. */
+static int in_runtime(void *p)
+{
+    Dl_info found, ours;
+    return dladdr(p, &found) && dladdr((void *)in_runtime, &ours) &&
+           found.dli_fbase == ours.dli_fbase;
+}
+
+void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname, const char *name)
 {
     void *next = atomic_load_explicit(cache, memory_order_acquire);
     if (next) return next;
     int saved_errno = errno;
     next = dlsym(RTLD_NEXT, name);
-    if (!next || next == ours) {
+    if (!next || in_runtime(next)) {
         /* A plugin that links the library and was dlopen'ed RTLD_LOCAL
          * reaches our definition (we are in the global scope) while the
          * search after us does not see the library. */
         void *lib = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
         next = lib ? dlsym(lib, name) : NULL;
         if (lib) dlclose(lib);
-        if (next == ours) next = NULL;
+        if (next && in_runtime(next)) next = NULL;
     }
     /* NULL is not kept: the library may be loaded later. */
     if (next) atomic_store_explicit(cache, next, memory_order_release);

@@ -75,9 +75,10 @@ void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
  * that library, cached in *cache: the next one after ours, or, when the
  * library was dlopen'ed with RTLD_LOCAL (a plugin that links it) and the
  * search after us cannot see it, the one in the already loaded `soname`.
- * Never loads a library.  NULL when there is none. */
-void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname, const char *name,
-                             const void *ours) CTXVAR__HIDDEN;
+ * Never loads a library, never returns the runtime's own definition.
+ * NULL when there is none. */
+void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname,
+                             const char *name) CTXVAR__HIDDEN;
 
 /* CTXVAR__NEXT for a function of a library loaded on demand. */
 #define CTXVAR__LIBRARY_NEXT(soname, name)                                         \
@@ -88,8 +89,7 @@ void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname, const c
         (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)             \
                                 ? ctxvar__next_                                    \
                                 : ctxvar__library_symbol(&ctxvar__next_cache_,     \
-                                                         soname, #name,            \
-                                                         (const void *)&name));    \
+                                                         soname, #name));          \
     })
 
 #endif

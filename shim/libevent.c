@@ -79,10 +79,10 @@ int ctxvar__libevent_outside(const void *return_address)
     return 1;
 }
 
-void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
+void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name)
 {
-    void *next = ctxvar__library_symbol(cache, LIBEVENT_SONAME, name, ours);
-    return next ? next : ctxvar__library_symbol(cache, LIBEVENT_CORE_SONAME, name, ours);
+    void *next = ctxvar__library_symbol(cache, LIBEVENT_SONAME, name);
+    return next ? next : ctxvar__library_symbol(cache, LIBEVENT_CORE_SONAME, name);
 }
 
 /* ---- Records -------------------------------------------------------------------- */
@@ -138,7 +138,7 @@ static struct event_record *record_new(const struct event *ev, short events, eve
  * the record passes it. */
 static void *self_marker(void)
 {
-    void *(*self)(void) = EV_LIBRARY(event_self_cbarg);
+    void *(*self)(void) = EV_NEXT(event_self_cbarg);
     return self ? self() : NULL;
 }
 

@@ -19,10 +19,10 @@
 #define LIBEVENT_SONAME "libevent-2.1.so.7"
 #define LIBEVENT_CORE_SONAME "libevent_core-2.1.so.7"
 
-void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name,
-                              const void *ours) CTXVAR__HIDDEN;
+void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__HIDDEN;
 
-#define EV_NEXT_NAMED(name, ours)                                                \
+/* The real `name` (ours or one we only call), typed as libevent's. */
+#define EV_NEXT(name)                                                            \
     __extension__({                                                              \
         static _Atomic(void *) ctxvar__next_cache_;                              \
         void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,         \
@@ -30,12 +30,8 @@ void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name,
         (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)           \
                                 ? ctxvar__next_                                  \
                                 : ctxvar__libevent_symbol(&ctxvar__next_cache_,  \
-                                                          #name, ours));         \
+                                                          #name));               \
     })
-/* The real `name`, for a function we define. */
-#define EV_NEXT(name) EV_NEXT_NAMED(name, (const void *)&name)
-/* A function of libevent's we call but do not stand in front of. */
-#define EV_LIBRARY(name) EV_NEXT_NAMED(name, NULL)
 
 /* 1 when the code at `return_address` is not libevent's own.  libevent
  * calls its exported functions through its PLT (event_set calls
