@@ -14,6 +14,8 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -187,6 +189,47 @@ void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
 }
 
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */
+static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
+{
+    (void)size;
+    struct ctxvar__code_ranges *r = p;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    if (strncmp(base, r->prefix, strlen(r->prefix)) != 0) return 0;
+    int max = (int)(sizeof r->range / sizeof r->range[0]);
+    for (int i = 0; i < info->dlpi_phnum && r->count < max; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        r->range[r->count].start = info->dlpi_addr + ph->p_vaddr;
+        r->range[r->count].end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        r->count++;
+    }
+    return 0;
+}
+
+int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address)
+{
+    int state = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (state != 2) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&r->state, &expected, 1)) {
+            int saved_errno = errno;
+            dl_iterate_phdr(collect_ranges, r);
+            errno = saved_errno;
+            atomic_store_explicit(&r->state, 2, memory_order_release);
+        } else {
+            /* Another thread is looking: the calls it is for come first,
+             * and a call that overtakes it is taken as the program's. */
+            return 0;
+        }
+    }
+    unsigned long a = (unsigned long)address;
+    for (int i = 0; i < r->count; i++)
+        if (a >= r->range[i].start && a < r->range[i].end) return 1;
+    return 0;
+}
+
 /* 1 when p is in this copy of the runtime: found ourselves again (the
  * runtime loaded in an unusual order).  Asked by address, so the runtime
  * holds no relocation for the library's names and a program that never

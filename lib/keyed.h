@@ -80,6 +80,27 @@ void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
 void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname,
                              const char *name) CTXVAR__HIDDEN;
 
+/* The code of the loaded objects whose file name starts with `prefix`
+ * ("libuv.so", "libevent"), found on first use and kept.  A library calls
+ * its own exported functions through its PLT, so its internal calls reach
+ * the interposers too (libuv's loop initialisation registers its own async
+ * handle, libevent's bufferevents assign and read back their own events);
+ * they are told apart by the caller's return address and passed through,
+ * since the library relies on what it registered and has no request to
+ * carry.  A copy of the library dlopen'ed after the first use is not seen
+ * (its calls are then treated as the program's). */
+struct ctxvar__code_ranges {
+    const char *prefix;
+    _Atomic int state; /* 0 not looked for, 1 being looked for, 2 found */
+    int count;
+    struct {
+        unsigned long start, end;
+    } range[8];
+};
+
+/* 1 when `address` (a return address) is in r's library. */
+int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
+
 /* CTXVAR__NEXT for a function of a library loaded on demand. */
 #define CTXVAR__LIBRARY_NEXT(soname, name)                                         \
     __extension__({                                                                \

@@ -31,52 +31,20 @@
  * replaced under the callback); a process with both libevent-2.1 and
  * libevent_core-2.1 loaded uses the first one found after us.
  */
-#if defined(__has_include) && __has_include(<event2/event.h>)
-#include <dlfcn.h>
+#include "loops.h"
+#ifdef CTXVAR_WITH_LIBEVENT
 #include <errno.h>
-#include <link.h>
-#include <pthread.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "libevent.h"
 
 /* ---- Who is calling ------------------------------------------------------------- */
 
-#define MAX_RANGES 16
-
-static struct {
-    uintptr_t start, end;
-} ranges[MAX_RANGES];
-static int range_count;
-static pthread_once_t ranges_once = PTHREAD_ONCE_INIT;
-
-static int collect_range(struct dl_phdr_info *info, size_t size, void *unused)
-{
-    (void)size, (void)unused;
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    if (strncmp(base, "libevent", 8) != 0) return 0;
-    for (int i = 0; i < info->dlpi_phnum && range_count < MAX_RANGES; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-        ranges[range_count].start = info->dlpi_addr + ph->p_vaddr;
-        ranges[range_count].end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-        range_count++;
-    }
-    return 0;
-}
-
-static void find_ranges(void) { dl_iterate_phdr(collect_range, NULL); }
+static struct ctxvar__code_ranges libevent_code = {.prefix = "libevent"};
 
 int ctxvar__libevent_outside(const void *return_address)
 {
-    pthread_once(&ranges_once, find_ranges);
-    uintptr_t a = (uintptr_t)return_address;
-    for (int i = 0; i < range_count; i++)
-        if (a >= ranges[i].start && a < ranges[i].end) return 0;
-    return 1;
+    return !ctxvar__code_in(&libevent_code, return_address);
 }
 
 void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name)

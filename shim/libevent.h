@@ -33,13 +33,10 @@ void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__
                                                           #name));               \
     })
 
-/* 1 when the code at `return_address` is not libevent's own.  libevent
- * calls its exported functions through its PLT (event_set calls
- * event_assign, bufferevents assign, add and re-callback their own
- * events), so those calls reach the interposers too; libevent relies on
- * reading back exactly what it assigned, so its own calls pass through.
- * The address ranges of the libevent objects loaded when first asked are
- * kept: a libevent library dlopen'ed later is treated as a program. */
+/* 1 when the code at `return_address` is not libevent's own (lib/keyed.h,
+ * struct ctxvar__code_ranges).  event_set calls event_assign, and
+ * bufferevents assign, add and read back their own events, relying on
+ * reading back exactly what they assigned: those calls pass through. */
 int ctxvar__libevent_outside(const void *return_address) CTXVAR__HIDDEN;
 
 /* Whether a call should be carried: the loops are on and the caller is not

@@ -11,7 +11,8 @@
  * libevent are carried: filters and evhttp set callbacks of their own on
  * the bufferevents they own, and read them back.
  */
-#if defined(__has_include) && __has_include(<event2/event.h>)
+#include "loops.h"
+#ifdef CTXVAR_WITH_LIBEVENT
 #include <errno.h>
 
 #include "libevent.h"
@@ -41,7 +42,13 @@ static void call_buffer(const struct ctxvar__callback *cb, void *io)
  * which frees the record. */
 static void run_buffer(void *p, struct bufferevent *bev, short what, int which)
 {
-    struct buffer_record copy = *(struct buffer_record *)p;
+    /* The callback fields only: the table's link may be rewritten by
+     * another thread's insertion meanwhile. */
+    const struct buffer_record *r = p;
+    struct buffer_record copy;
+    copy.k.cb = r->k.cb;
+    copy.write = r->write;
+    copy.event = r->event;
     struct buffer_args a = {bev, what, which};
     ctxvar__callback_invoke(&copy.k.cb, call_buffer, &a);
 }

@@ -21,7 +21,8 @@
  * recognised, and its record kept, as is libuv's own uv_timer_again, which
  * restarts the timer with the callback it holds: ours.
  */
-#if defined(__has_include) && __has_include(<uv.h>)
+#include "loops.h"
+#ifdef CTXVAR_WITH_LIBUV
 #include <errno.h>
 #include <stdint.h>
 
@@ -30,9 +31,9 @@
 /* A new record for handle's callback(s), in the table (replacing any
  * earlier one of the same kind); NULL to pass the program's through. */
 static struct uv_record *handle_begin(const void *handle, int kind, void (*fn)(void),
-                                      void (*fn2)(void), const char *what)
+                                      void (*fn2)(void), const char *what, const void *caller)
 {
-    if (!fn || !handle || !ctxvar__loops_enabled()) return NULL;
+    if (!fn || !handle || !ctxvar__uv_carry(caller)) return NULL;
     struct uv_record *r = ctxvar__keyed_new(sizeof *r, handle, kind, fn, NULL, what);
     if (!r) return NULL;
     r->fn2 = fn2;
@@ -48,7 +49,10 @@ static int handle_record(const void *handle, int kind, struct uv_record *copy)
 {
     struct ctxvar__keyed *rec = ctxvar__keyed_find(handle, kind);
     if (!rec) return 0;
-    *copy = *(struct uv_record *)(void *)rec;
+    /* The callback fields only: the table's link may be rewritten by
+     * another thread's insertion meanwhile. */
+    copy->k.cb = rec->cb;
+    copy->fn2 = ((struct uv_record *)(void *)rec)->fn2;
     return 1;
 }
 
@@ -82,7 +86,7 @@ CTXVAR__EXPORT int uv_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t t
     /* Our own trampoline: uv_timer_again restarting, or the program
      * passing back what it read: the start's record stays. */
     if (cb == timer_trampoline ||
-        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start"))
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start", UV_CALLER))
         return next(handle, cb, timeout, repeat);
     /* On failure (a closing handle) libuv keeps nothing; the record waits
      * for the next start or uv_close. */
@@ -93,7 +97,7 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
 {
     __typeof__(&uv_async_init) next = UV_NEXT(uv_async_init);
     if (!next) return UV_ENOSYS;
-    if (!handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_async_init"))
+    if (!handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER))
         return next(loop, handle, cb);
     int result = next(loop, handle, async_trampoline);
     /* Not initialised: the program will not close it. */
@@ -108,7 +112,7 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
         if (!next) return UV_ENOSYS;                                                      \
         if (cb == name##_trampoline ||                                                    \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL,               \
-                          "uv_" #name "_start"))                                          \
+                          "uv_" #name "_start", UV_CALLER))                       \
             return next(handle, cb);                                                      \
         return next(handle, name##_trampoline);                                           \
     }
@@ -145,7 +149,7 @@ CTXVAR__EXPORT int uv_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb)
     __typeof__(&uv_poll_start) next = UV_NEXT(uv_poll_start);
     if (!next) return UV_ENOSYS;
     if (cb == poll_trampoline ||
-        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start"))
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start", UV_CALLER))
         return next(handle, events, cb);
     return next(handle, events, poll_trampoline);
 }
@@ -169,7 +173,8 @@ static void signal_trampoline(uv_signal_t *handle, int signum)
         __typeof__(&name) next = UV_NEXT(name);                                            \
         if (!next) return UV_ENOSYS;                                                       \
         if (cb == signal_trampoline ||                                                     \
-            !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name))        \
+            !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name,         \
+                          UV_CALLER))                                                      \
             return next(handle, cb, signum);                                               \
         return next(handle, signal_trampoline, signum);                                    \
     }
@@ -195,7 +200,7 @@ CTXVAR__EXPORT int uv_listen(uv_stream_t *stream, int backlog, uv_connection_cb 
     __typeof__(&uv_listen) next = UV_NEXT(uv_listen);
     if (!next) return UV_ENOSYS;
     if (cb == connection_trampoline ||
-        !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen"))
+        !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", UV_CALLER))
         return next(stream, backlog, cb);
     return next(stream, backlog, connection_trampoline);
 }
@@ -235,7 +240,7 @@ CTXVAR__EXPORT int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_r
     if (!next) return UV_ENOSYS;
     if ((alloc_cb == alloc_trampoline && read_cb == read_trampoline) || !alloc_cb || !read_cb ||
         !handle_begin(stream, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))read_cb,
-                      "uv_read_start"))
+                      "uv_read_start", UV_CALLER))
         return next(stream, alloc_cb, read_cb);
     return next(stream, alloc_trampoline, read_trampoline);
 }
@@ -265,7 +270,7 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
     if ((alloc_cb == alloc_trampoline && recv_cb == udp_recv_trampoline) || !alloc_cb ||
         !recv_cb ||
         !handle_begin(handle, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))recv_cb,
-                      "uv_udp_recv_start"))
+                      "uv_udp_recv_start", UV_CALLER))
         return next(handle, alloc_cb, recv_cb);
     return next(handle, alloc_trampoline, udp_recv_trampoline);
 }
@@ -287,10 +292,12 @@ CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
     __typeof__(&uv_close) next = UV_NEXT(uv_close);
     if (!next) return;
     /* libuv calls nothing of a closing handle but its close callback. */
-    ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
-    ctxvar__keyed_drop(handle, UV_KIND_READ);
+    if (ctxvar__loops_enabled()) {
+        ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
+        ctxvar__keyed_drop(handle, UV_KIND_READ);
+    }
     if (close_cb == close_trampoline ||
-        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close")) {
+        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", UV_CALLER)) {
         next(handle, close_cb);
         return;
     }

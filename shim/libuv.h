@@ -31,11 +31,18 @@ struct uv_record {
     void (*fn2)(void);
 };
 
+/* 1 when a call from `return_address` should be carried: CTXVAR_LOOPS is
+ * not 0 and the caller is not libuv itself (its loop initialisation
+ * registers an async handle of its own, uv_fs_poll its own stats and
+ * timers: lib/keyed.h, struct ctxvar__code_ranges). */
+int ctxvar__uv_carry(const void *return_address) CTXVAR__HIDDEN;
+#define UV_CALLER __builtin_return_address(0)
+
 /* A record for a one-shot request, in the table, capturing the caller's
  * context; NULL when the callback should be passed through as it is
- * (no callback: the call is synchronous; CTXVAR_LOOPS=0; out of memory). */
-struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void),
-                                           const char *what) CTXVAR__HIDDEN;
+ * (no callback: the call is synchronous; not carried; out of memory). */
+struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), const char *what,
+                                           const void *caller) CTXVAR__HIDDEN;
 
 /* After the real call: when it failed (r < 0), libuv will not call back,
  * so the record goes. */

@@ -25,7 +25,8 @@
  * it inherited when libuv created it.  uv_queue_work's after_work_cb is
  * reached through our trampoline even when the program passed NULL, since
  * that is where the record is freed. */
-#if defined(__has_include) && __has_include(<uv.h>)
+#include "loops.h"
+#ifdef CTXVAR_WITH_LIBUV
 #include <errno.h>
 #include <stdint.h>
 
@@ -33,9 +34,17 @@
 
 #define STRIP(...) __VA_ARGS__
 
-struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), const char *what)
+static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
+
+int ctxvar__uv_carry(const void *return_address)
 {
-    if (!fn || !req || !ctxvar__loops_enabled()) return NULL;
+    return ctxvar__loops_enabled() && !ctxvar__code_in(&libuv_code, return_address);
+}
+
+struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), const char *what,
+                                           const void *caller)
+{
+    if (!fn || !req || !ctxvar__uv_carry(caller)) return NULL;
     struct uv_record *r = ctxvar__keyed_new(sizeof *r, req, UV_KIND_REQ, fn, NULL, what);
     if (!r) return NULL;
     r->fn2 = NULL;
@@ -99,7 +108,8 @@ CTXVAR__EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wor
 {
     __typeof__(&uv_queue_work) next = UV_NEXT(uv_queue_work);
     if (!next) return UV_ENOSYS;
-    struct uv_record *r = ctxvar__uv_request_begin(req, (void (*)(void))work_cb, "uv_queue_work");
+    struct uv_record *r =
+        ctxvar__uv_request_begin(req, (void (*)(void))work_cb, "uv_queue_work", UV_CALLER);
     if (!r) return next(loop, req, work_cb, after_work_cb);
     r->fn2 = (void (*)(void))after_work_cb;
     int result = next(loop, req, work_trampoline, after_work_trampoline);
@@ -118,7 +128,7 @@ static void fs_trampoline(uv_fs_t *req) { ctxvar__uv_request_finish(req, call_fs
     {                                                                                      \
         __typeof__(&name) next = UV_NEXT(name);                                            \
         if (!next) return UV_ENOSYS;                                                       \
-        if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, #name))                     \
+        if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, #name, UV_CALLER))          \
             return next(loop, req, STRIP ARGS, cb);                                        \
         int result = next(loop, req, STRIP ARGS, fs_trampoline);                           \
         ctxvar__uv_request_end(req, result);                                               \
@@ -198,7 +208,7 @@ CTXVAR__EXPORT int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_get
 {
     __typeof__(&uv_getaddrinfo) next = UV_NEXT(uv_getaddrinfo);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getaddrinfo"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getaddrinfo", UV_CALLER))
         return next(loop, req, cb, node, service, hints);
     int result = next(loop, req, getaddrinfo_trampoline, node, service, hints);
     ctxvar__uv_request_end(req, result);
@@ -223,7 +233,7 @@ CTXVAR__EXPORT int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_get
 {
     __typeof__(&uv_getnameinfo) next = UV_NEXT(uv_getnameinfo);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getnameinfo"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getnameinfo", UV_CALLER))
         return next(loop, req, cb, addr, flags);
     int result = next(loop, req, getnameinfo_trampoline, addr, flags);
     ctxvar__uv_request_end(req, result);
@@ -247,7 +257,7 @@ CTXVAR__EXPORT int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_
 {
     __typeof__(&uv_random) next = UV_NEXT(uv_random);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_random"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_random", UV_CALLER))
         return next(loop, req, buf, length, flags, cb);
     int result = next(loop, req, buf, length, flags, random_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -277,7 +287,7 @@ CTXVAR__EXPORT int uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t
 {
     __typeof__(&uv_write) next = UV_NEXT(uv_write);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write", UV_CALLER))
         return next(req, handle, bufs, nbufs, cb);
     int result = next(req, handle, bufs, nbufs, uv_write_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -289,7 +299,7 @@ CTXVAR__EXPORT int uv_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf_
 {
     __typeof__(&uv_write2) next = UV_NEXT(uv_write2);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write2"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write2", UV_CALLER))
         return next(req, handle, bufs, nbufs, send_handle, cb);
     int result = next(req, handle, bufs, nbufs, send_handle, uv_write_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -300,7 +310,7 @@ CTXVAR__EXPORT int uv_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutd
 {
     __typeof__(&uv_shutdown) next = UV_NEXT(uv_shutdown);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_shutdown"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_shutdown", UV_CALLER))
         return next(req, handle, cb);
     int result = next(req, handle, uv_shutdown_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -312,7 +322,7 @@ CTXVAR__EXPORT int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const str
 {
     __typeof__(&uv_tcp_connect) next = UV_NEXT(uv_tcp_connect);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_tcp_connect"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_tcp_connect", UV_CALLER))
         return next(req, handle, addr, cb);
     int result = next(req, handle, addr, uv_connect_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -325,7 +335,7 @@ CTXVAR__EXPORT void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const 
 {
     __typeof__(&uv_pipe_connect) next = UV_NEXT(uv_pipe_connect);
     if (!next) return;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_pipe_connect")) {
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_pipe_connect", UV_CALLER)) {
         next(req, handle, name, cb);
         return;
     }
@@ -337,7 +347,7 @@ CTXVAR__EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_bu
 {
     __typeof__(&uv_udp_send) next = UV_NEXT(uv_udp_send);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_udp_send"))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_udp_send", UV_CALLER))
         return next(req, handle, bufs, nbufs, addr, cb);
     int result = next(req, handle, bufs, nbufs, addr, uv_udp_send_cb_trampoline);
     ctxvar__uv_request_end(req, result);
