@@ -37,8 +37,10 @@ struct shard {
     struct ctxvar__keyed *initial[INITIAL_BUCKETS];
 };
 
-static struct shard shards[SHARDS];
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+/* Initialised statically, so that a lookup takes no once-check; a shard
+ * gets its first buckets (its own inline ones) on first use. */
+static struct shard shards[SHARDS] = {[0 ... SHARDS - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+static atomic_int atfork_registered;
 static atomic_size_t records;
 
 static void lock_all(void)
@@ -51,14 +53,14 @@ static void unlock_all(void)
     for (unsigned i = SHARDS; i-- > 0;) pthread_mutex_unlock(&shards[i].lock);
 }
 
-static void table_init(void)
+/* Before the first record goes in: a forked child must not find a shard
+ * locked by a thread it does not have. */
+static void register_atfork(void)
 {
-    for (unsigned i = 0; i < SHARDS; i++) {
-        pthread_mutex_init(&shards[i].lock, NULL);
-        shards[i].buckets = shards[i].initial;
-        shards[i].mask = INITIAL_BUCKETS - 1;
-    }
-    pthread_atfork(lock_all, unlock_all, unlock_all);
+    if (atomic_load_explicit(&atfork_registered, memory_order_acquire)) return;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&atfork_registered, &expected, 1))
+        pthread_atfork(lock_all, unlock_all, unlock_all);
 }
 
 static uint64_t hash(const void *key, int kind)
@@ -67,16 +69,16 @@ static uint64_t hash(const void *key, int kind)
     return h ^ (h >> 29);
 }
 
-static struct shard *shard_of(uint64_t h)
-{
-    pthread_once(&table_once, table_init);
-    return &shards[h >> (64 - SHARD_BITS)];
-}
+static struct shard *shard_of(uint64_t h) { return &shards[h >> (64 - SHARD_BITS)]; }
 
 /* With the shard's lock held: the link that points at (key, kind)'s record,
  * or at the NULL ending its chain. */
 static struct ctxvar__keyed **link_of(struct shard *s, uint64_t h, const void *key, int kind)
 {
+    if (!s->buckets) {
+        s->buckets = s->initial;
+        s->mask = INITIAL_BUCKETS - 1;
+    }
     struct ctxvar__keyed **link = &s->buckets[h & s->mask];
     while (*link && ((*link)->key != key || (*link)->kind != kind)) link = &(*link)->next;
     return link;
@@ -116,6 +118,7 @@ void *ctxvar__keyed_new(size_t size, const void *key, int kind, void (*fn)(void)
 void ctxvar__keyed_put(struct ctxvar__keyed *rec)
 {
     int saved_errno = errno;
+    register_atfork();
     uint64_t h = hash(rec->key, rec->kind);
     struct shard *s = shard_of(h);
     pthread_mutex_lock(&s->lock);
@@ -169,8 +172,9 @@ size_t ctxvar__keyed_count(void) { return atomic_load_explicit(&records, memory_
 
 void ctxvar__callback_recapture(struct ctxvar__callback *cb)
 {
+    ctxvar_ctx *old = cb->context, *now = ctxvar__current_borrowed();
+    if (old == now) return; /* the same context: the reference held will do */
     int saved_errno = errno;
-    ctxvar_ctx *old = cb->context;
     cb->context = ctxvar__capture_for_child();
     ctxvar__ctx_release(old);
     errno = saved_errno;

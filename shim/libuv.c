@@ -34,6 +34,17 @@ static struct uv_record *handle_begin(const void *handle, int kind, void (*fn)(v
                                       void (*fn2)(void), const char *what, const void *caller)
 {
     if (!fn || !handle || !ctxvar__uv_carry(caller)) return NULL;
+    /* A restart (a timer started again from its own callback, say) updates
+     * the handle's record in place: no allocation.  Only the loop thread
+     * touches a handle's record, and a running trampoline has its own
+     * copy. */
+    struct ctxvar__keyed *old = ctxvar__keyed_find(handle, kind);
+    if (old) {
+        old->cb.fn = fn;
+        ((struct uv_record *)(void *)old)->fn2 = fn2;
+        ctxvar__callback_recapture(&old->cb);
+        return (struct uv_record *)(void *)old;
+    }
     struct uv_record *r = ctxvar__keyed_new(sizeof *r, handle, kind, fn, NULL, what);
     if (!r) return NULL;
     r->fn2 = fn2;
