@@ -30,17 +30,37 @@ B       := build
 # exception, pthread_exit or cancellation unwinds through it.
 RUNTIME_CFLAGS := $(WARN) -fPIC -pthread -fvisibility=hidden -fexceptions \
                   -mtls-dialect=gnu2 -D_GNU_SOURCE -DCTXVAR_BUILDING_RUNTIME -Ilib
+# The SONAME is what a program linked with -lctxvar records as its
+# dependency (DT_NEEDED), so libctxvar.so.1 is the file the loader looks
+# for at run time; libctxvar.so stays the name the linker, LD_PRELOAD and
+# ctxrun use.  The 1 changes only when a program linked against this
+# version could no longer run with a newer one.
+SONAME := libctxvar.so.1
 RUNTIME_LDFLAGS := -shared -pthread -Wl,--version-script=shim/exports.map \
-                   -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
+                   -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined -Wl,-soname,$(SONAME)
 RUNTIME_SRCS := $(wildcard lib/*.c shim/*.c)
 RUNTIME_HDRS := $(wildcard lib/*.h shim/*.h)
 
 .PHONY: all test check install uninstall clean demo bench soak fault fuzz
-all: $(B)/libctxvar.so $(B)/libctxvar.a $(B)/ctxrun
+all: $(B)/libctxvar.so $(B)/$(SONAME) $(B)/libctxvar.a $(B)/ctxrun
 
-$(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
+$(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map $(B)/runtime-soname
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) $(RUNTIME_SRCS) $(RUNTIME_LDFLAGS) -o $@ -ldl
+	$(CC) $(CFLAGS) $(RUNTIME_CFLAGS) $(RUNTIME_SRCS) $(RUNTIME_LDFLAGS) $(LDFLAGS) -o $@ -ldl
+
+# The SONAME the runtime was linked with, rewritten only when it changes, so
+# that a build tree from before (or another) SONAME relinks the runtime and
+# what links to it.
+$(B)/runtime-soname: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SONAME)' | cmp -s - $@ || echo '$(SONAME)' >$@
+
+# The name programs linked with -Lbuild -lctxvar ask the loader for (the
+# ctxvar command, through its $ORIGIN run path), as a link: the file stays
+# build/libctxvar.so, so a process that preloads that path and also needs
+# the SONAME maps one runtime.
+$(B)/$(SONAME): $(B)/libctxvar.so
+	ln -sfn libctxvar.so $@
 
 # The 32-bit runtime.  LD_PRELOAD is inherited, so a 32-bit program started
 # by ctxrun, or by a preloaded 64-bit program, is handed the runtime too; a
@@ -83,7 +103,7 @@ $(B)/$(LIB64)/libctxvar.so: $(B)/libctxvar.so
 # -Wno-psabi: GCC notes, for -m32, that the alignment of _Atomic long long
 # members changed in GCC 11.1; the structures concerned are the runtime's
 # own and never cross a boundary to code built by another compiler.
-$(B)/$(LIB32)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
+$(B)/$(LIB32)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map $(B)/runtime-soname
 	@mkdir -p $(@D)
 	$(CC) -m32 $(CFLAGS) $(RUNTIME_CFLAGS) -Wno-psabi $(RUNTIME_SRCS) \
 	    $(RUNTIME_LDFLAGS) -o $@ -ldl
@@ -102,14 +122,15 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 # CTXVAR_PORTABLE (no thread-pointer shortcuts, which assume a shared
 # library's TLS), the interposers renamed __wrap_NAME in each object for
 # the names shim/wrapped.h lists, OpenMP's left out (libgomp.a defines the
-# same entry points).  A program links it with -Wl,--wrap=NAME for each:
+# same entry points), and so are the outlets' (syslog, libcurl): they add to
+# what a program sends out and are asked for at run time (ctxrun --syslog).  A program links it with -Wl,--wrap=NAME for each:
 # `pkg-config --static --libs ctxvar` says so.
 WRAPPED := $(shell sed -n 's/^ *X(\([a-z_0-9]*\)).*/\1/p' shim/wrapped.h)
 comma := ,
 WRAP_LDFLAGS := $(addprefix -Wl$(comma)--wrap=,$(WRAPPED))
 # The event-loop interposers are left out too: a static program binds its
 # libuv or libevent at link time, and no dynamic search would find them.
-STATIC_SRCS := $(filter-out shim/openmp.c shim/libuv%.c shim/libevent%.c,$(RUNTIME_SRCS))
+STATIC_SRCS := $(filter-out shim/openmp.c shim/syslog.c shim/curl.c shim/libuv%.c shim/libevent%.c,$(RUNTIME_SRCS))
 STATIC_OBJS := $(patsubst %.c,$(B)/static/%.o,$(STATIC_SRCS))
 
 $(B)/static/%.o: %.c $(RUNTIME_HDRS)
@@ -136,24 +157,33 @@ test: all
 VERSION := $(shell sed -n 's/^\#define CTXVAR_VERSION "\(.*\)"/\1/p' lib/ctxvar.h)
 
 # ctxrun finds the runtime at <its dir>/../lib, so LIBDIR must be PREFIX/lib
-# beside BINDIR = PREFIX/bin (the defaults).  pkg-config gives linked mode
-# (-DCTXVAR_LINKED, -lctxvar); its file is written for this PREFIX at each
-# install, never kept from an earlier one.  A program that wants the header
-# alone needs only -I.
+# beside BINDIR = PREFIX/bin (the defaults), or PREFIX/<the loader's $LIB>
+# (lib/x86_64-linux-gnu on Debian), where the Debian package puts it.  The
+# runtime is installed under its SONAME, libctxvar.so.1, the file programs
+# linked with -lctxvar load, with libctxvar.so a link to it for the linker,
+# LD_PRELOAD and ctxrun.  pkg-config gives linked mode (-DCTXVAR_LINKED,
+# -lctxvar); its file is written for this PREFIX at each install, never
+# kept from an earlier one.  A program that wants the header alone needs
+# only -I.  PC_RPATH: the run path pkg-config's --libs adds, so that a
+# program finds a runtime installed outside the loader's own directories;
+# empty where LIBDIR is one of them (the Debian package).
 # With a 32-bit runtime (MULTILIB), the installed ctxrun preloads
 # PREFIX/$LIB/libctxvar.so: the 32-bit runtime goes to PREFIX/$(LIB32), and
 # PREFIX/$(LIB64) gets a link to LIBDIR/libctxvar.so (relative, so a staged
 # DESTDIR tree can be moved), unless $(LIB64) is LIBDIR's own "lib".
+PC_RPATH ?= -Wl,-rpath,$${libdir}
 LIB64_LINK := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$(call updirs,$(LIB64))lib,$(LIBDIR))/libctxvar.so
 install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
 	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 644 lib/ctxvar.h $(DESTDIR)$(INCDIR)/ctxvar.h
-	install -m 755 $(B)/libctxvar.so $(DESTDIR)$(LIBDIR)/libctxvar.so
+	install -m 755 $(B)/libctxvar.so $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libctxvar.so
 	install -m 644 $(B)/libctxvar.a $(DESTDIR)$(LIBDIR)/libctxvar.a
 	install -m 755 $(B)/ctxrun $(DESTDIR)$(BINDIR)/ctxrun
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCDIR@|$(INCDIR)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' -e 's|@WRAP_LDFLAGS@|$(WRAP_LDFLAGS)|' \
+	    -e 's|@PC_RPATH@ |$(if $(PC_RPATH),$(PC_RPATH) )|' \
 	    lib/ctxvar.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc
 	install -m 644 man/ctxrun.1 $(DESTDIR)$(MANDIR)/man1/ctxrun.1
@@ -171,6 +201,7 @@ endif
 # software (PREFIX=/usr/local, say).
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/ctxvar.h $(DESTDIR)$(LIBDIR)/libctxvar.so $(DESTDIR)$(LIBDIR)/libctxvar.a \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(BINDIR)/ctxrun $(DESTDIR)$(LIBDIR)/pkgconfig/ctxvar.pc \
 	      $(DESTDIR)$(MANDIR)/man1/ctxrun.1 $(DESTDIR)$(MANDIR)/man3/ctxvar.3
 ifeq ($(MULTILIB),yes)
@@ -185,3 +216,6 @@ clean:
 
 # The ctxvar command and the bats helper: their build, install and uninstall.
 include launcher/tools.mk
+
+# The Debian packages: make deb, make deb-check.
+include packaging/deb.mk

@@ -14,7 +14,7 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result pool bypass pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
-    dlopen_worker small_stack_spawn)
+    dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -70,7 +70,7 @@ $(BATS_DIR)/three_threads: $(BATS_SRC)/three_threads.c $(BATS_DEPS)
 	$(BATS_CC) $< -o $@
 
 # Linked mode: calls the runtime directly and needs no LD_PRELOAD.
-$(BATS_DIR)/linked: $(BATS_SRC)/three_threads.c $(B)/libctxvar.so $(BATS_DEPS)
+$(BATS_DIR)/linked: $(BATS_SRC)/three_threads.c $(B)/libctxvar.so $(B)/$(SONAME) $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -DCTXVAR_LINKED $< -o $@ -L$(B) -lctxvar -Wl,-rpath,$(abspath $(B))
 
@@ -180,6 +180,20 @@ $(BATS_DIR)/m32_exec32: $(BATS_SRC)/m32_exec.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -m32 $< -o $@
 endif
+
+$(BATS_DIR)/syslog_lines: $(BATS_SRC)/syslog_lines.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -U_FORTIFY_SOURCE $< -o $@
+
+# The same with -D_FORTIFY_SOURCE=2: its calls are __syslog_chk and
+# __vsyslog_chk.
+$(BATS_DIR)/syslog_lines_fortified: $(BATS_SRC)/syslog_lines.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 $< -o $@
+
+$(BATS_DIR)/http_client: $(BATS_SRC)/http_client.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -lcurl
 
 # Event loops from Debian's libuv and libevent, built as a user builds them
 # (pkg-config) (bats/loops_libuv.bats, bats/loops_libevent.bats).  Where the

@@ -37,7 +37,7 @@ scratch_dir() {
 @test "--help prints the usage on stdout and exits 0" {
     run -0 --separate-stderr "$CTXRUN" --help
     [ "${lines[0]}" = "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]" ]
-    [ "${lines[1]}" = "              [--] COMMAND [ARG]..." ]
+    [ "${lines[1]}" = "              [--syslog] [--http] [--] COMMAND [ARG]..." ]
     [[ "$output" == *"--set NAME=VALUE"* ]]
     [[ "$output" == *"  --baggage VALUE      merge the members of a W3C baggage value, already"* ]]
     [[ "$output" == *"  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as"* ]]
@@ -224,6 +224,46 @@ scratch_dir() {
     mkdir "$prefix/bin" "$prefix/lib"
     cp "$CTXRUN" "$prefix/bin/"
     cp "$RUNTIME" "$prefix/lib/"
+    run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/lib/libctxvar.so" ]
+}
+
+# The Debian package's layout: the runtime under its SONAME in the
+# multiarch directory, which is what the loader puts for $LIB on Debian.
+@test "a packaged ctxrun finds PREFIX/<\$LIB>/libctxvar.so.1 and preloads it as PREFIX/\$LIB/libctxvar.so.1" {
+    require_runtime
+    local lib
+    lib=$(sh "$ROOT/launcher/libdir.sh" "${CC:-cc}" | sed -n 2p)
+    [ -n "$lib" ] || skip "the loader's \$LIB expansion cannot be asked here"
+    prefix=$(scratch_dir prefix)
+    mkdir -p "$prefix/bin" "$prefix/$lib"
+    cp "$CTXRUN" "$prefix/bin/"
+    # Only the development package has libctxvar.so: ctxrun must not need it.
+    cp "$RUNTIME" "$prefix/$lib/libctxvar.so.1"
+    run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/\$LIB/libctxvar.so.1" ]
+    run -0 --separate-stderr "$prefix/bin/ctxrun" --set request_id=42 -- "$B/examples/print_context"
+    expect_output <<'EOF2'
+main: request_id=42
+thread: request_id=42
+runtime: yes
+EOF2
+    expect_no_stderr
+    # Named by its plain path already, it is not added again.
+    LD_PRELOAD="$prefix/$lib/libctxvar.so.1" run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "$prefix/$lib/libctxvar.so.1" ]
+}
+
+@test "../lib is preferred over the packaged layout" {
+    require_runtime
+    local lib
+    lib=$(sh "$ROOT/launcher/libdir.sh" "${CC:-cc}" | sed -n 2p)
+    [ -n "$lib" ] || skip "the loader's \$LIB expansion cannot be asked here"
+    prefix=$(scratch_dir prefix)
+    mkdir -p "$prefix/bin" "$prefix/$lib"
+    cp "$CTXRUN" "$prefix/bin/"
+    cp "$RUNTIME" "$prefix/$lib/libctxvar.so.1"
+    [ -f "$prefix/lib/libctxvar.so" ] || cp "$RUNTIME" "$prefix/lib/libctxvar.so"
     run -0 "$prefix/bin/ctxrun" "${SHOW_PRELOAD[@]}"
     [ "$output" = "$prefix/lib/libctxvar.so" ]
 }
@@ -682,4 +722,14 @@ expect_traceparent_rule() {
     run -0 "$CTXRUN" --traceparent "$value" "${SHOW_TRACE[@]}"
     [ "$output" = "$value|(unset)|(unset)" ]
     expect_bad_traceparent "${value}x"
+}
+
+@test "--syslog and --http set CTXVAR_SYSLOG=1 and CTXVAR_HTTP=1 for the command, and nothing without them" {
+    run -0 env -u CTXVAR_SYSLOG -u CTXVAR_HTTP "$CTXRUN" --syslog --http -- sh -c 'env | grep "^CTXVAR_" | sort'
+    expect_output <<'EOF2'
+CTXVAR_HTTP=1
+CTXVAR_SYSLOG=1
+EOF2
+    run -1 env -u CTXVAR_SYSLOG -u CTXVAR_HTTP "$CTXRUN" -- sh -c 'env | grep "^CTXVAR_"'
+    [ "$output" = "" ]
 }

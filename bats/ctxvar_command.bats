@@ -240,12 +240,12 @@ usage_error() {
 
 @test "ctxvar is linked with the runtime found beside it, whatever LD_LIBRARY_PATH says" {
     run -0 readelf -d "$CTXVAR"
-    [[ "$output" == *"(NEEDED)             Shared library: [libctxvar.so]"* ]]
+    [[ "$output" == *"(NEEDED)             Shared library: [libctxvar.so.1]"* ]]
     [[ "$output" == *'(RPATH)              Library rpath: [$ORIGIN:$ORIGIN/../lib]'* ]]
     mkdir -p "$BATS_TEST_TMPDIR/other"
-    cp "$RUNTIME" "$BATS_TEST_TMPDIR/other/libctxvar.so"
+    cp "$RUNTIME" "$BATS_TEST_TMPDIR/other/libctxvar.so.1"
     LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/other" run -0 ldd "$CTXVAR"
-    [[ "$output" == *"libctxvar.so => $(cd -P "$B" && pwd)/libctxvar.so ("* ]]
+    [[ "$output" == *"libctxvar.so.1 => $(cd -P "$B" && pwd)/libctxvar.so.1 ("* ]]
 }
 
 @test "ctxvar reads the same context with the runtime also preloaded, from its own path or another" {

@@ -61,7 +61,7 @@ EOF2
     [ "$output" = 'note="a b" request_id=42' ]
     expect_no_stderr
     run -0 ldd "$prefix/bin/ctxvar"
-    [[ "$output" == *"libctxvar.so => $prefix/bin/../lib/libctxvar.so ("* ]]
+    [[ "$output" == *"libctxvar.so.1 => $prefix/bin/../lib/libctxvar.so.1 ("* ]]
 }
 
 @test "pkg-config's batsdir holds the helper, which runs the example suite with the installed ctxrun and ctxvar" {

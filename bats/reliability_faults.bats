@@ -102,6 +102,10 @@ walk() {
     walk named 1
 }
 
+@test "every failed allocation in ctxvar_accept_headers gives ENOMEM and an unchanged context, and its token restores" {
+    walk accept-headers 10
+}
+
 @test "the driver walks every scenario it has" {
     run -0 env LD_PRELOAD="$FAULT_RUNTIME" "$DRIVER" list
     local listed=$output

@@ -15,12 +15,17 @@
 
 BENCH_DIR      := $(B)/bench
 BENCH_CFLAGS   := $(WARN) -O2 -g -pthread -Ilib
-BENCH_PROGRAMS := $(addprefix $(BENCH_DIR)/, cycle micro memory exec)
+BENCH_PROGRAMS := $(addprefix $(BENCH_DIR)/, cycle micro memory exec http)
 BENCH_ARGS     ?=
 
 $(BENCH_DIR)/%: bench/%.c bench/bench.h lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) $< -o $@
+
+# libcurl requests with CTXVAR_HTTP=1 (bench/http.c) link libcurl.
+$(BENCH_DIR)/http: bench/http.c bench/bench.h lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $< -o $@ -lcurl
 
 .PHONY: bench-programs bench-profile
 bench-programs: $(BENCH_PROGRAMS)

@@ -62,6 +62,17 @@ $(B)/examples/request_hooks: examples/request_hooks/server.c lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
 
+# Across services (examples/http_trace): a libcurl client, under
+# `ctxrun --http`, and a backend that accepts its callers' headers.
+HTTP_TRACE_DIR := examples/http_trace
+examples: $(B)/examples/http_client $(B)/examples/http_backend
+$(B)/examples/http_client: $(HTTP_TRACE_DIR)/client.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@ -lcurl
+$(B)/examples/http_backend: $(HTTP_TRACE_DIR)/backend.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+
 # A libevent order server whose handlers and deferred work log with
 # ctxvar_format, with one ctxvar_set where a request enters; built where
 # libevent's development files are installed (make demo says when not).

@@ -2,7 +2,7 @@
  * context.  See man/ctxrun.1 for the user's view.
  *
  *     ctxrun [--set NAME=VALUE | --baggage VALUE | --traceparent VALUE]...
- *            [--] COMMAND [ARG]...
+ *            [--syslog] [--http] [--] COMMAND [ARG]...
  *
  * The launcher does three things and then gets out of the way with execvp():
  *
@@ -10,10 +10,20 @@
  *      current directory, PATH or an environment variable: a launcher that
  *      could be made to preload a library planted by someone else would turn
  *      "run this with context" into "run this with arbitrary code"
- *      (docs/interposing.md, "Secure execution").  Two places are tried,
+ *      (docs/interposing.md, "Secure execution").  Three places are tried,
  *      in order:
  *          <dir of ctxrun>/libctxvar.so          the build tree (build/)
  *          <dir of ctxrun>/../lib/libctxvar.so   an install under PREFIX
+ *          <dir of ctxrun>/../<$LIB>/libctxvar.so.1
+ *                                                the Debian package
+ *      In the third, <$LIB> is what this machine's loader puts for $LIB
+ *      (lib/x86_64-linux-gnu on Debian, the package's multiarch directory),
+ *      and the file is the one libctxvar1 ships, named by its SONAME (the
+ *      libctxvar.so link belongs to the development package, which ctxrun
+ *      must not need).  The entry preloaded is then <prefix>/$LIB/
+ *      libctxvar.so.1, unexpanded: libctxvar1 is Multi-Arch: same, so the
+ *      runtime of another architecture (libctxvar1:i386) lands in that
+ *      architecture's $LIB directory, where its loader looks.
  *      Where the build also made a 32-bit runtime, the place found has a
  *      runtime for each word size under the directories the loaders put for
  *      $LIB, and the entry becomes <base>/$LIB/libctxvar.so, with $LIB left
@@ -75,6 +85,16 @@
 #endif
 #define LIB_TOKEN      "$LIB"
 
+/* The package's runtime file, its SONAME, and the loader's $LIB expansion
+ * for programs of ctxrun's own word size (launcher/libdir.sh), where the
+ * Makefile could ask the loader. */
+#define PACKAGED_NAME  "libctxvar.so.1"
+#if defined(CTXRUN_HOST_LIB)
+#define HAVE_HOST_LIB 1
+#else
+#define HAVE_HOST_LIB 0
+#endif
+
 /* The messages and --help spell these limits out in words. */
 _Static_assert(CTXVAR_NAME_MAX == 64, "update the '1 to 64 bytes' texts");
 _Static_assert(CTXVAR_VALUE_MAX == 4096, "update the '4096 bytes' texts");
@@ -100,7 +120,7 @@ struct setting {
 
 static const char usage_text[] =
     "Usage: ctxrun [--set NAME=VALUE]... [--baggage VALUE]... [--traceparent VALUE]\n"
-    "              [--] COMMAND [ARG]...\n"
+    "              [--syslog] [--http] [--] COMMAND [ARG]...\n"
     "Run COMMAND with the ctxvar runtime preloaded and an initial context.\n"
     "\n"
     "  --set NAME=VALUE     set variable NAME to VALUE in COMMAND's main thread\n"
@@ -109,13 +129,18 @@ static const char usage_text[] =
     "                       percent-encoded, into BAGGAGE (same key: last wins)\n"
     "  --traceparent VALUE  set TRACEPARENT to a valid W3C traceparent, such as\n"
     "                       00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>\n"
+    "  --syslog             append the calling thread's context to the command's\n"
+    "                       syslog(3) lines (sets CTXVAR_SYSLOG=1)\n"
+    "  --http               send the calling thread's trace context and baggage\n"
+    "                       with the command's libcurl requests (CTXVAR_HTTP=1)\n"
     "  --                   end of options\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n"
     "\n"
     "NAME is 1 to 64 bytes of [A-Za-z0-9_.-] starting with a letter or '_';\n"
     "VALUE is at most 4096 bytes.  --set and --baggage apply in command-line\n"
-    "order.  The runtime is " RUNTIME_NAME " next to ctxrun or in ../lib.\n"
+    "order.  The runtime is " RUNTIME_NAME " next to ctxrun or in ../lib, or the\n"
+    "package's " PACKAGED_NAME " in ../lib/<multiarch>.\n"
     "CTXVAR_DEBUG=1 explains what is done on stderr.\n"
     "\n"
     "Exit status: COMMAND's, or 2 for a usage error, 126 if COMMAND cannot be\n"
@@ -314,6 +339,27 @@ static size_t settings_room(int argc, char **argv)
     return room;
 }
 
+/* The outlets that send the context out of the process, off unless asked
+ * for: each flag sets its variable to 1 in COMMAND's environment, which
+ * the runtime reads at load. */
+static const struct {
+    const char *flag, *variable;
+} outlet_switches[] = {
+    {"--syslog", "CTXVAR_SYSLOG"}, /* syslog(3) lines end with the context */
+    {"--http", "CTXVAR_HTTP"},     /* libcurl requests carry trace headers */
+};
+
+/* 1 when arg is one of the switches, whose variable is then set. */
+static int take_outlet_switch(const char *arg)
+{
+    for (size_t i = 0; i < sizeof outlet_switches / sizeof outlet_switches[0]; i++) {
+        if (strcmp(arg, outlet_switches[i].flag) != 0) continue;
+        if (setenv(outlet_switches[i].variable, "1", 1) != 0) fail_nomem();
+        return 1;
+    }
+    return 0;
+}
+
 /* Reads the options into settings[] (room from settings_room) and
  * *traceparent (the last --traceparent, or NULL), and returns the index of
  * COMMAND in argv.  Options stop at the first non-option or "--" so that
@@ -336,7 +382,9 @@ static int parse_options(int argc, char **argv, struct setting *settings,
             print_and_exit(usage_text);
         if (strcmp(arg, "--version") == 0)
             print_and_exit("ctxrun (ctxvar) " CTXVAR_VERSION "\n");
-        if (strcmp(arg, "--set") == 0) {
+        if (take_outlet_switch(arg)) {
+            i += 1;
+        } else if (strcmp(arg, "--set") == 0) {
             if (i + 1 >= argc)
                 fail_usage("--set expects NAME=VALUE", NULL, "");
             parse_setting(argv[i + 1], &settings[(*n_settings)++]);
@@ -380,7 +428,8 @@ static int is_regular_file(const char *path)
  * the $LIB form ctxrun adds and its two expansions.  Each is PATH_MAX
  * bytes; unused ones are "". */
 struct runtime_names {
-    char plain[PATH_MAX];       /* <dir>/libctxvar.so or <prefix>/lib/libctxvar.so */
+    char plain[PATH_MAX];       /* <dir>/libctxvar.so, <prefix>/lib/libctxvar.so or
+                                   <prefix>/<host $LIB>/libctxvar.so.1 */
     char token[PATH_MAX];       /* <base>/$LIB/libctxvar.so */
     char lib64[PATH_MAX];       /* <base>/CTXRUN_LIB64/libctxvar.so */
     char lib32[PATH_MAX];       /* <base>/CTXRUN_LIB32/libctxvar.so */
@@ -403,6 +452,32 @@ static void find_lib_dirs(const char *base, size_t base_len, struct runtime_name
     (void)base_len;
 #endif
     names->token[0] = names->lib64[0] = names->lib32[0] = '\0';
+}
+
+/* Fills *names for the packaged runtime, <prefix>/<host $LIB>/
+ * libctxvar.so.1, preloaded as <prefix>/$LIB/libctxvar.so.1, and returns 1
+ * when that file is there (prefix: prefix[0..prefix_len)); else returns 0.
+ * The $LIB form is used whether or not a runtime of the other word size is
+ * installed: one added later is then found without a new ctxrun, and
+ * without it a program of that size gets the loader's "cannot be
+ * preloaded" line, as it gets "wrong ELF class" with the plain path. */
+static int find_packaged(const char *prefix, size_t prefix_len, struct runtime_names *names)
+{
+#if HAVE_HOST_LIB
+    int p = (int)prefix_len;
+    int lp = snprintf(names->plain, PATH_MAX, "%.*s/%s/%s", p, prefix, CTXRUN_HOST_LIB,
+                      PACKAGED_NAME);
+    int lt = snprintf(names->token, PATH_MAX, "%.*s/%s/%s", p, prefix, LIB_TOKEN, PACKAGED_NAME);
+    if (lp > 0 && lp < PATH_MAX && lt > 0 && lt < PATH_MAX && is_regular_file(names->plain)) {
+        names->lib64[0] = names->lib32[0] = '\0';
+        return 1;
+    }
+#else
+    (void)prefix;
+    (void)prefix_len;
+#endif
+    names->plain[0] = names->token[0] = names->lib64[0] = names->lib32[0] = '\0';
+    return 0;
 }
 
 /* Fills *names for the runtime beside ctxrun, or exits with 126.
@@ -443,6 +518,9 @@ static void find_runtime(struct runtime_names *names)
         find_lib_dirs(exe, parent_len, names);
         return;
     }
+
+    if (find_packaged(exe, parent_len, names))
+        return;
 
     fail(EXIT_CANNOT_RUN, "cannot find " RUNTIME_NAME " next to ", exe,
          strlen(exe), "");

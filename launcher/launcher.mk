@@ -8,6 +8,12 @@
 # with the runtime, and ctxvar.h behind it (the limits and CTXVAR_VERSION).
 
 LAUNCHER_CFLAGS := $(WARN) -D_GNU_SOURCE -Ilib
+# LIB64, the 64-bit (the build's own word size) loader's $LIB, is also
+# where the Debian package puts the runtime (its multiarch directory), so
+# that ctxrun looks for it at <prefix>/LIB64/libctxvar.so.1.
+ifneq ($(LIB64),)
+LAUNCHER_CFLAGS += -DCTXRUN_HOST_LIB='"$(LIB64)"'
+endif
 ifeq ($(MULTILIB),yes)
 LAUNCHER_CFLAGS += -DCTXRUN_LIB64='"$(LIB64)"' -DCTXRUN_LIB32='"$(LIB32)"'
 endif

@@ -5,20 +5,24 @@
 # only add to all, install and uninstall.
 
 # The command is linked with the runtime (see the top of launcher/ctxvar.c
-# for why).  Its run path holds the two places ctxrun looks for the runtime,
-# in ctxrun's order: $ORIGIN, where build/ctxvar finds build/libctxvar.so,
-# then $ORIGIN/../lib, where PREFIX/bin/ctxvar finds PREFIX/lib/libctxvar.so
+# for why), so it needs the runtime's SONAME, libctxvar.so.1.  Its run path
+# holds the two places ctxrun looks for the runtime, in ctxrun's order:
+# $ORIGIN, where build/ctxvar finds build/libctxvar.so.1, then
+# $ORIGIN/../lib, where PREFIX/bin/ctxvar finds PREFIX/lib/libctxvar.so.1
 # (so, as for ctxrun, LIBDIR must be PREFIX/lib beside BINDIR = PREFIX/bin).
 # --disable-new-dtags makes it a DT_RPATH, which the loader searches before
 # LD_LIBRARY_PATH: the runtime beside the command wins over one an
-# environment variable points to.
+# environment variable points to.  The Debian package builds it with
+# TOOLS_RPATH empty: its runtime is in the loader's own directory, and
+# /usr/bin/../lib must not let a stray /usr/lib/libctxvar.so.1 win over it.
 TOOLS_CFLAGS  := $(WARN) -Ilib -DCTXVAR_LINKED -pthread
-TOOLS_LDFLAGS := -L$(B) -lctxvar -pthread -Wl,--disable-new-dtags \
-                 -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
+TOOLS_RPATH   := -Wl,--disable-new-dtags -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
+TOOLS_LDFLAGS := -L$(B) -lctxvar -pthread $(TOOLS_RPATH)
 
 all: $(B)/ctxvar
 
-$(B)/ctxvar: launcher/ctxvar.c launcher/escape.h lib/w3c.h lib/ctxvar.h $(B)/libctxvar.so launcher/tools.mk
+$(B)/ctxvar: launcher/ctxvar.c launcher/escape.h lib/w3c.h lib/ctxvar.h $(B)/libctxvar.so \
+             $(B)/$(SONAME) launcher/tools.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TOOLS_CFLAGS) $< -o $@ $(LDFLAGS) $(TOOLS_LDFLAGS)
 

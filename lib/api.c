@@ -28,15 +28,26 @@ static __attribute__((noinline)) const char *get_slow(const ctxvar *v, const cha
     return b ? b->value : fallback;
 }
 
+/* Levels below the root, out of line and reached by a tail call, so that
+ * ctxvar_get itself keeps nothing across a call and needs no stack frame. */
+__attribute__((noinline)) static const char *get_below(const ctxvar_ctx *n, const ctxvar *v,
+                                                       const char *fallback)
+{
+    const ctxvar__binding *b = ctxvar__ctx_find_below(n, v, CTXVAR__HAMT_BITS);
+    return b ? b->value : fallback;
+}
+
 /* The hot path: one load of the current context and the store's inline
- * lookup; an empty context (which may still need the main thread seeded)
- * or a NULL variable goes the slow way. */
+ * probe of its root; an empty context (which may still need the main
+ * thread seeded) or a NULL variable goes the slow way. */
 CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
 {
     const ctxvar_ctx *c = ctxvar__current_for_read();
     if (__builtin_expect(!c || !v, 0)) return get_slow(v, fallback);
-    const ctxvar__binding *b = ctxvar__ctx_find(c, v);
-    return b ? b->value : fallback;
+    const ctxvar_ctx *below;
+    const ctxvar__binding *b = ctxvar__ctx_probe_root(c, v, &below);
+    if (b) return b->value;
+    return below ? get_below(below, v, fallback) : fallback;
 }
 
 CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
@@ -62,11 +73,22 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
     } else {
         err = ctxvar__ctx_without(t->current ? t->current : ctxvar__current(t), v, &next);
     }
-    if (!err && next && !t->registered && (err = ctxvar__ensure_registered(t)) != 0)
-        ctxvar__ctx_release(next);
+    if (!err) err = ctxvar__install_with_token(t, next, tok, v);
     if (err) {
         ctxvar__debug("ctxvar_set: out of memory setting %s", v->name);
         *error = saved_errno;
+        return err;
+    }
+    *error = saved_errno;
+    return 0;
+}
+
+int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next, ctxvar_token *tok,
+                               ctxvar *v)
+{
+    int err;
+    if (next && !t->registered && (err = ctxvar__ensure_registered(t)) != 0) {
+        ctxvar__ctx_release(next);
         return err;
     }
     ctxvar_ctx *previous = ctxvar__install(t, next);
@@ -80,7 +102,6 @@ CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
     } else if (previous) {
         ctxvar__ref_give(t, previous, 1);
     }
-    *error = saved_errno;
     return 0;
 }
 
@@ -102,15 +123,18 @@ static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar
         return EINVAL;
     }
     if (tok->ctxvar__thread != t->uid || tok->ctxvar__frame != t->frame || t->exited) {
-        ctxvar__debug("ctxvar_reset: token of %s was filled in another %s", tok->ctxvar__var->name,
+        ctxvar__debug("ctxvar_reset: token of %s was filled in another %s",
+                      tok->ctxvar__var ? tok->ctxvar__var->name : "ctxvar_accept_headers",
                       tok->ctxvar__thread != t->uid ? "thread" : "frame (ctxvar_run or ctxvar_swap)");
         return EINVAL;
     }
-    if (tok->ctxvar__version == t->version ||
+    if (!tok->ctxvar__var || tok->ctxvar__version == t->version ||
         ctxvar__ctx_same_but(t->current, tok->ctxvar__previous, tok->ctxvar__var)) {
         /* Nothing changed since the set but tok's variable (a nested set
          * was reset, or changed back): the context before the set is the
-         * answer, and no new version is made to keep alive. */
+         * answer, and no new version is made to keep alive.  A token of
+         * ctxvar_accept_headers (no variable) always restores the whole
+         * context it replaced. */
         next = tok->ctxvar__previous;
     } else {
         const ctxvar__binding *before = ctxvar__ctx_find(tok->ctxvar__previous, tok->ctxvar__var);
@@ -212,6 +236,36 @@ static int put_pair(const ctxvar__binding *b, void *p)
     }
     ctxvar__text_put(t, "\"", 1);
     return 0;
+}
+
+/* For the outlets that show the context outside the process: only what
+ * could leave it in a child's environment, and the trace headers rendered
+ * as the names OpenTelemetry gives them in logs. */
+static int put_exported_pair(const ctxvar__binding *b, void *p)
+{
+    const struct ctxvar *v = b->var;
+    if (v->name[0] == '_' || ctxvar__is_trace_header(v->name, v->name_len)) return 0;
+    return put_pair(b, p);
+}
+
+size_t ctxvar__format_exported(const ctxvar_ctx *c, char *buf, size_t size)
+{
+    struct ctxvar__text t = ctxvar__text_start(buf, size);
+    ctxvar__ctx_visit_sorted(c, put_exported_pair, &t);
+    const struct ctxvar *tp_var = ctxvar__lookup("traceparent", 11); /* never interned: unset */
+    const ctxvar__binding *tp = c && tp_var ? ctxvar__ctx_find(c, tp_var) : NULL;
+    if (tp && ctxvar__traceparent_valid(tp->value)) {
+        /* version-trace_id-span_id-flags: the fields sit at fixed offsets
+         * in every version (a later one may only add fields after them). */
+        if (t.len) ctxvar__text_put(&t, " ", 1);
+        ctxvar__text_put(&t, "trace_id=", 9);
+        ctxvar__text_put(&t, tp->value + 3, 32);
+        ctxvar__text_put(&t, " span_id=", 9);
+        ctxvar__text_put(&t, tp->value + 36, 16);
+        ctxvar__text_put(&t, " trace_flags=", 13);
+        ctxvar__text_put(&t, tp->value + 53, 2);
+    }
+    return ctxvar__text_finish(&t);
 }
 
 CTXVAR__EXPORT int ctxvar_format(char *buf, size_t size)

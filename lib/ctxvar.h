@@ -32,7 +32,9 @@
  *   5. Logs                  ctxvar_format
  *   6. Across processes      ctxvar_baggage_encode  ctxvar_baggage_current
  *                            ctxvar_baggage_decode  ctxvar_set_traceparent
+ *                            ctxvar_accept_headers
  *                            child processes: BAGGAGE, TRACEPARENT, TRACESTATE
+ *                            libcurl requests: CTXVAR_HTTP
  *   7. Runtime               ctxvar_runtime_present  ctxvar_stats
  *                            ctxvar_version  ctxvar_strerror
  *   8. Environment           BAGGAGE  TRACEPARENT  TRACESTATE  CTXVAR_INHERIT
@@ -269,6 +271,36 @@
  *     00 is exactly 00-<32 lowercase hex, not all 0>-<16 lowercase hex, not
  *     all 0>-<2 hex flags>; a later version (not ff) is read by those four
  *     fields and may continue after a '-'.  EINVAL for anything else.
+ *   int ctxvar_accept_headers(const char *traceparent, const char *tracestate,
+ *                             const char *baggage, ctxvar_token *tok)
+ *     The receiving side of a request, in one call at its entry: makes the
+ *     raw header values of an incoming request (any may be NULL) the calling
+ *     thread's context.  traceparent and tracestate replace the thread's
+ *     (a NULL traceparent leaves the thread with none, and a tracestate is
+ *     kept only with a traceparent, as W3C Trace Context says); the baggage
+ *     members are bound on top of the thread's other variables, decoded as
+ *     ctxvar_baggage_decode does (a malformed member is skipped, never an
+ *     error).  When tok is not NULL it is filled like ctxvar_set's, and
+ *     ctxvar_reset(tok) brings back the whole context the thread had before
+ *     the call (sets made since, not reset, are undone with it); same token
+ *     rules, same errors.  Errors change nothing: EINVAL (traceparent not
+ *     valid, by ctxvar_set_traceparent's rule), E2BIG (tracestate longer
+ *     than 4096 bytes), ENOMEM, ESRCH (the thread has finished exiting),
+ *     ENOSYS (no runtime).
+ *
+ *         ctxvar_token tok;
+ *         ctxvar_accept_headers(hdr(req, "traceparent"), hdr(req, "tracestate"),
+ *                               hdr(req, "baggage"), &tok);
+ *         handle(req);              // its logs, threads and children carry it
+ *         ctxvar_reset(&tok);
+ *
+ *   Outgoing requests.  With CTXVAR_HTTP=1 (ctxrun --http), requests a
+ *   program makes with libcurl (curl_easy_perform, curl_multi_add_handle)
+ *   carry the context of the thread that started the transfer as
+ *   traceparent, tracestate and baggage headers, encoded as for a child
+ *   process; a header the program set itself (any case) is never replaced
+ *   or repeated, and its CURLOPT_HTTPHEADER list is never changed.  Off by
+ *   default: the headers go to whatever host the program calls.
  *
  *   Child processes.  A process started from any thread gets that thread's
  *   current context, not the process's: in the child's environment BAGGAGE,
@@ -423,7 +455,11 @@ struct ctxvar_task {
     X(int, baggage_decode,                                                                   \
       (const char *value, const ctxvar_ctx *base, ctxvar_ctx **out, size_t *skipped),        \
       (value, base, out, skipped), return)                                                   \
-    X(int, set_traceparent, (const char *value, ctxvar_token *tok), (value, tok), return)
+    X(int, set_traceparent, (const char *value, ctxvar_token *tok), (value, tok), return)  \
+    X(int, accept_headers,                                                                   \
+      (const char *traceparent, const char *tracestate, const char *baggage,                 \
+       ctxvar_token *tok),                                                                   \
+      (traceparent, tracestate, baggage, tok), return)
 
 /* The binding between this header and the runtime: one table of functions
  * that the runtime exports as ctxvar__runtime_v1.  size tells how many
@@ -561,6 +597,9 @@ static int ctxvar__absent_baggage_decode(const char *value, const ctxvar_ctx *ba
 { (void)value; (void)base; (void)out; (void)skipped; return ENOSYS; }
 static int ctxvar__absent_set_traceparent(const char *value, ctxvar_token *tok)
 { (void)value; (void)tok; return ENOSYS; }
+static int ctxvar__absent_accept_headers(const char *traceparent, const char *tracestate,
+                                         const char *baggage, ctxvar_token *tok)
+{ (void)traceparent; (void)tracestate; (void)baggage; (void)tok; return ENOSYS; }
 
 /* This translation unit's answer to "which runtime?", found once. */
 static const struct ctxvar__runtime *ctxvar__bound CTXVAR__UNUSED;

@@ -211,28 +211,37 @@ CTXVAR__BEFORE_THREAD_START static struct table_entry *table_find(uintptr_t key)
     return NULL;
 }
 
-/* 0, EEXIST (*found: the value there), or ENOSPC. */
+/* 0, EEXIST (*found: the value there), or ENOSPC.  One pass: a key is
+ * never past an empty entry, so the first empty entry ends the search, and
+ * the key goes into the first tombstone seen before it, or into it. */
 CTXVAR__BEFORE_THREAD_START static int table_insert(uintptr_t key, uintptr_t value,
                                                     uintptr_t *found)
 {
-    struct table_entry *e = table_find(key);
-    if (e) {
-        *found = atomic_load_explicit(&e->value, memory_order_acquire);
-        return EEXIST;
-    }
-    for (size_t i = 0, h = table_home(key); i < TABLE_PROBES; i++) {
-        e = &table[(h + i) % TABLE_SIZE];
-        uintptr_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
-        if ((k == 0 || k == TOMBSTONE) &&
-            atomic_compare_exchange_strong_explicit(&e->key, &k, key, memory_order_acq_rel,
-                                                    memory_order_relaxed)) {
-            atomic_store_explicit(&e->value, value, memory_order_release);
-            return 0;
-        }
+    size_t h = table_home(key);
+    for (size_t i = 0; i < TABLE_PROBES; i++) {
+        struct table_entry *e = &table[(h + i) % TABLE_SIZE];
+        uintptr_t k = atomic_load_explicit(&e->key, memory_order_acquire);
         if (k == key) {
             *found = atomic_load_explicit(&e->value, memory_order_acquire);
             return EEXIST;
         }
+        if (k != 0) continue;
+        /* The end of key's chain: claim a tombstone before it, else this. */
+        for (size_t j = 0; j <= i; j++) {
+            e = &table[(h + j) % TABLE_SIZE];
+            k = atomic_load_explicit(&e->key, memory_order_relaxed);
+            if ((k == 0 || k == TOMBSTONE) &&
+                atomic_compare_exchange_strong_explicit(&e->key, &k, key, memory_order_acq_rel,
+                                                        memory_order_relaxed)) {
+                atomic_store_explicit(&e->value, value, memory_order_release);
+                return 0;
+            }
+            if (k == key) {
+                *found = atomic_load_explicit(&e->value, memory_order_acquire);
+                return EEXIST;
+            }
+        }
+        /* Every entry up to here was taken meanwhile: look further on. */
     }
     return ENOSPC;
 }
@@ -309,13 +318,19 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     s->fn = fn;
     s->arg = arg;
     s->joinable = joinable;
-    s->context = ctxvar__ctx_retain(ctxvar__current(ctxvar__me()));
+    struct ctxvar__thread *creator = ctxvar__me();
+    s->context = ctxvar__ctx_retain(ctxvar__current(creator));
+    /* Counted here, in the creator's statistics shard, and taken back if
+     * the creation fails: a new thread would first have to be given a shard
+     * of its own, one more shared atomic for every thread. */
+    ctxvar__count_in(creator, CTXVAR__STAT_INHERITED, 1);
     atomic_store_explicit(&s->state, joinable ? EXIT_RUNNING : EXIT_DETACHED, memory_order_relaxed);
     return s;
 }
 
 void ctxvar__thread_discard(struct ctxvar__start *s)
 {
+    ctxvar__count(CTXVAR__STAT_INHERITED, -1);
     ctxvar__ctx_release(s->context);
     record_give_back(s);
 }
@@ -345,7 +360,6 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
     t->current = inherited;
     t->version = ++t->serial;
     atomic_store_explicit(&s->adopted, 1, memory_order_release);
-    ctxvar__count(CTXVAR__STAT_INHERITED, 1);
     t->inherited = ctxvar__ctx_retain(inherited);
     return s;
 }

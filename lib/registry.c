@@ -66,9 +66,15 @@ CTXVAR__BEFORE_THREAD_START static struct stat_shard *shard_of(struct ctxvar__th
 
 void ctxvar__count_inherit_failure(void) { ctxvar__count(CTXVAR__STAT_FAILED, 1); }
 
+CTXVAR__BEFORE_THREAD_START void ctxvar__count_in(struct ctxvar__thread *t, int which,
+                                                  long long delta)
+{
+    atomic_fetch_add_explicit(&shard_of(t)->value[which], delta, memory_order_relaxed);
+}
+
 CTXVAR__BEFORE_THREAD_START void ctxvar__count(int which, long long delta)
 {
-    atomic_fetch_add_explicit(&shard_of(ctxvar__me())->value[which], delta, memory_order_relaxed);
+    ctxvar__count_in(ctxvar__me(), which, delta);
 }
 
 /* ---- The registry ------------------------------------------------------------------ */

@@ -83,6 +83,33 @@ int ctxvar__is_environment_context(const ctxvar_ctx *c) CTXVAR__HIDDEN;
 /* The calling thread's current context, borrowed. */
 ctxvar_ctx *ctxvar__current_borrowed(void) CTXVAR__HIDDEN;
 
+/* c (borrowed) as the outlets show it (syslog lines): ctxvar_format's
+ * logfmt pairs of the variables a child process would get (no name
+ * starting with '_', not traceparent or tracestate), then, when c holds a
+ * valid traceparent, trace_id=<32 hex> span_id=<16 hex> trace_flags=<2 hex>.
+ * snprintf's way: returns the whole length, writes a NUL-terminated prefix
+ * when size > 0; "" for a context with nothing to show.  lib/api.c. */
+size_t ctxvar__format_exported(const ctxvar_ctx *c, char *buf, size_t size) CTXVAR__HIDDEN;
+
+/* The W3C headers the calling thread's context sends (lib/headers.c), the
+ * values a child process would get in TRACEPARENT, TRACESTATE and BAGGAGE:
+ * traceparent when it is valid (and tracestate only with it, and only
+ * when it holds nothing but visible ASCII, space and tab), baggage by
+ * ctxvar__baggage_encode.  A NULL value is a header not to send.  The two
+ * trace values are borrowed from the thread's context (valid until the
+ * thread changes it); the baggage is in `room` or in a block that
+ * ctxvar__trace_headers_free releases. */
+struct ctxvar__trace_headers {
+    const char *traceparent, *tracestate, *baggage;
+    size_t traceparent_len, tracestate_len, baggage_len;
+    char *baggage_block; /* owned, when the baggage did not fit in room */
+    char room[512];
+};
+
+/* Fills *h for the calling thread: 0, or ENOMEM with nothing to free. */
+int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h) CTXVAR__HIDDEN;
+void ctxvar__trace_headers_free(struct ctxvar__trace_headers *h) CTXVAR__HIDDEN;
+
 /* With CTXVAR_DEBUG=1, one line on stderr: "ctxvar: " + the message. */
 void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(printf, 1, 2)));
 

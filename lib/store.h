@@ -106,6 +106,24 @@ static inline size_t ctxvar__ctx_count(const ctxvar_ctx *c) { return c ? c->coun
 const ctxvar__binding *ctxvar__ctx_find_below(const ctxvar_ctx *n, const struct ctxvar *var,
                                               unsigned shift) CTXVAR__HIDDEN;
 
+/* The first step of every lookup, inline: the binding of var in c's root
+ * node, or NULL with *below set to the node to search next from level 1
+ * (NULL when var is not in c). */
+static inline const ctxvar__binding *ctxvar__ctx_probe_root(const ctxvar_ctx *c,
+                                                            const struct ctxvar *var,
+                                                            const ctxvar_ctx **below)
+{
+    *below = NULL;
+    uint32_t bit = 1u << (var->hash & CTXVAR__HAMT_MASK);
+    unsigned index = ctxvar__popcount((c->bindings | c->children) & (bit - 1));
+    if (c->bindings & bit) {
+        const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
+        return b->var == var ? b : NULL;
+    }
+    if (c->children & bit) *below = (const ctxvar_ctx *)c->slot[index];
+    return NULL;
+}
+
 /* The binding of var in c (borrowed: valid while c is), or NULL.  The
  * root's slot is probed inline, so the usual lookup needs no call and no
  * stack frame; deeper levels take ctxvar__ctx_find_below. */
@@ -113,14 +131,9 @@ static inline const ctxvar__binding *ctxvar__ctx_find(const ctxvar_ctx *c,
                                                       const struct ctxvar *var)
 {
     if (!c) return NULL;
-    uint32_t bit = 1u << (var->hash & CTXVAR__HAMT_MASK);
-    unsigned index = ctxvar__popcount((c->bindings | c->children) & (bit - 1));
-    if (c->bindings & bit) {
-        const ctxvar__binding *b = (const ctxvar__binding *)c->slot[index];
-        return b->var == var ? b : NULL;
-    }
-    if (!(c->children & bit)) return NULL;
-    return ctxvar__ctx_find_below((const ctxvar_ctx *)c->slot[index], var, CTXVAR__HAMT_BITS);
+    const ctxvar_ctx *below;
+    const ctxvar__binding *b = ctxvar__ctx_probe_root(c, var, &below);
+    return below ? ctxvar__ctx_find_below(below, var, CTXVAR__HAMT_BITS) : b;
 }
 
 /* 1 when a and b bind the same values to every variable but `except`; 0

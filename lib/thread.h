@@ -108,8 +108,11 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline struct ctxvar__thread *ctxvar__
     return ctxvar__me_by_descriptor();
 }
 
-/* The calling thread's current context, for readers only: the compiler
- * does not see this load as a read of ctxvar__self. */
+/* The calling thread's current context, for readers only (the compiler
+ * does not see this load as a read of ctxvar__self), or NULL when the fast
+ * way to it is closed: the caller then takes its slow path, which is also
+ * where an empty context goes.  Returning NULL rather than calling the TLS
+ * descriptor here keeps the reader free of calls, so it needs no frame. */
 static inline ctxvar_ctx *ctxvar__current_for_read(void)
 {
 #if CTXVAR__THREAD_POINTER
@@ -117,8 +120,10 @@ static inline ctxvar_ctx *ctxvar__current_for_read(void)
     if (__builtin_expect(offset != 0, 1))
         return (ctxvar_ctx *)ctxvar__thread_pointer_load(
             offset + (long)offsetof(struct ctxvar__thread, current));
-#endif
+    return NULL;
+#else
     return ctxvar__self.current;
+#endif
 }
 
 /* ---- lib/refcache.c: references and memory, per thread ---------------------- */
@@ -178,6 +183,8 @@ void ctxvar__thread_state_release(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
 enum { CTXVAR__STAT_LIVE, CTXVAR__STAT_INHERITED, CTXVAR__STAT_FAILED, CTXVAR__STAT_COUNT };
 void ctxvar__count(int which, long long delta) CTXVAR__HIDDEN;
+/* The same, for the calling thread's state t. */
+void ctxvar__count_in(struct ctxvar__thread *t, int which, long long delta) CTXVAR__HIDDEN;
 
 /* A number for tokens to tell this thread from every other, made on first use. */
 unsigned long long ctxvar__thread_uid(struct ctxvar__thread *t) CTXVAR__HIDDEN;
@@ -220,5 +227,13 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__install(str
     if (__builtin_expect(t->handed_over, 0)) ctxvar__exit_record_update(t);
     return previous;
 }
+
+/* Installs next (owned) as t's current context and, like ctxvar_set, fills
+ * tok so that ctxvar_reset undoes it (v: the variable the token restores;
+ * NULL: ctxvar_reset brings back the whole context before), or gives the
+ * previous context away when tok is NULL.  0, or ENOMEM with next released
+ * and nothing changed.  lib/api.c. */
+int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next, ctxvar_token *tok,
+                               ctxvar *v) CTXVAR__HIDDEN;
 
 #endif

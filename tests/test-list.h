@@ -223,3 +223,12 @@ TEST(replacing_a_4kb_value_5000_times_keeps_live_contexts_and_heap_bounded, RUNT
 /* The runtime takes no pthread key (test-keys.c). */
 TEST(program_gets_every_pthread_key_after_using_the_runtime, RUNTIME, NULL)
 TEST(balanced_sequences_return_live_contexts_to_baseline, RUNTIME, NULL)
+
+/* ctxvar_accept_headers: test-headers.c */
+TEST(accept_headers_sets_trace_and_members_and_reset_restores, RUNTIME, NULL)
+TEST(accept_headers_replaces_the_thread_trace_and_keeps_tracestate_only_with_traceparent, RUNTIME, NULL)
+TEST(accept_headers_all_null_clears_the_trace_only, RUNTIME, NULL)
+TEST(accept_headers_skips_malformed_members, RUNTIME, NULL)
+TEST(accept_headers_bad_input_gives_exact_errors_and_changes_nothing, RUNTIME, NULL)
+TEST(accept_headers_token_from_another_thread_is_einval, RUNTIME, NULL)
+TEST(noruntime_accept_headers_is_enosys, NO_RUNTIME, NULL)

@@ -542,11 +542,41 @@ static int step_named(void)
     return reached;
 }
 
+/* ctxvar_accept_headers: ENOMEM and the context as before when the fault
+ * was reached; else the request's trace and members, and its token's
+ * reset brings the context before back. */
+static int step_accept_headers(void)
+{
+    setup_context();
+    char *before = copy(text());
+    ctxvar_token tok;
+    arm();
+    errno = SENTINEL_ERRNO;
+    int r = ctxvar_accept_headers("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                                  "vendor=x", "b1=x,b2=y", &tok);
+    int e = errno, reached = disarm();
+    if (reached) {
+        CHECK(r == ENOMEM, "accept_headers returned %d, expected ENOMEM", r);
+        CHECK(strcmp(text(), before) == 0, "context changed by a failed accept_headers");
+    } else {
+        CHECK(r == 0, "accept_headers returned %d without a fault", r);
+        CHECK(strcmp(ctxvar_get(ctxvar_named("b2"), "?"), "y") == 0 &&
+                  strcmp(ctxvar_get(ctxvar_named("tracestate"), "?"), "vendor=x") == 0,
+              "the headers were not accepted");
+        CHECK(ctxvar_reset(&tok) == 0 && strcmp(text(), before) == 0,
+              "reset did not bring the context before back");
+    }
+    CHECK(e == SENTINEL_ERRNO, "errno changed to %d", e);
+    free(before);
+    return reached;
+}
+
 /* Every variable the scenarios use exists before any step is armed, so that
  * a failed allocation is always the operation's own, never the interning. */
 static void intern_names(void)
 {
-    static const char *const names[] = {"zz", "inner", "fresh", "own", "task"};
+    static const char *const names[] = {"zz", "inner", "fresh", "own", "task", "traceparent",
+                                        "tracestate", "b1", "b2"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) ctxvar_named(names[i]);
     for (int i = 0; i < SETUP_VARS; i++) var("k%02d", i);
     for (int i = 0; i < 100; i++) var("v%03d", i);
@@ -578,6 +608,7 @@ static const struct scenario scenarios[] = {
     {"build-100", step_build100, 1},
     {"format-100", step_format100, 1},
     {"named", step_named, 1},
+    {"accept-headers", step_accept_headers, 1},
 };
 #define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
 

@@ -1,0 +1,229 @@
+/* http_client.c - makes libcurl requests in the ways bats/http.bats checks;
+ * the server it calls records what arrived.  Prints "<name>: <CURLcode>"
+ * per transfer, and what the program's own header list holds after.
+ *
+ *   http_client MODE BASE_URL [ARG]
+ *
+ * MODE: easy, threads, multi, reuse, own, redirect, dup, reset, h2, hostile.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctxvar.h"
+
+static const char *base;
+
+static void set(const char *name, const char *value)
+{
+    int err = ctxvar_set(ctxvar_named(name), value, NULL);
+    if (err) printf("set %s failed: %s\n", name, ctxvar_strerror(err));
+}
+
+static CURL *handle_for(const char *path, char *url, size_t size)
+{
+    CURL *h = curl_easy_init();
+    snprintf(url, size, "%s%s", base, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, stderr); /* bodies out of the way */
+    return h;
+}
+
+static void get(const char *path, struct curl_slist *list)
+{
+    char url[512];
+    CURL *h = handle_for(path, url, sizeof url);
+    if (list) curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    printf("%s: %d\n", path, (int)curl_easy_perform(h));
+    curl_easy_cleanup(h);
+}
+
+static void print_list(const char *who, const struct curl_slist *list)
+{
+    printf("%s:", who);
+    for (; list; list = list->next) printf(" [%s]", list->data);
+    printf("\n");
+}
+
+static void *thread_get(void *arg)
+{
+    set("request_id", arg);
+    char path[64];
+    snprintf(path, sizeof path, "/%s", (char *)arg);
+    get(path, NULL);
+    return NULL;
+}
+
+static void multi(void)
+{
+    CURLM *m = curl_multi_init();
+    CURL *h[2];
+    char url[2][512];
+    set("request_id", "m1");
+    h[0] = handle_for("/m1", url[0], sizeof url[0]);
+    curl_multi_add_handle(m, h[0]);
+    set("request_id", "m2");
+    h[1] = handle_for("/m2", url[1], sizeof url[1]);
+    curl_multi_add_handle(m, h[1]);
+    /* Added twice: libcurl refuses (CURLM_ADDED_ALREADY), and the transfer
+     * keeps the header list it was given. */
+    printf("add again: %d\n", (int)curl_multi_add_handle(m, h[0]));
+    int running = 1, left;
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+    CURLMsg *msg;
+    int result[2] = {-1, -1}; /* printed in a fixed order: they may end in either */
+    while ((msg = curl_multi_info_read(m, &left)))
+        if (msg->msg == CURLMSG_DONE) result[msg->easy_handle == h[0] ? 0 : 1] = (int)msg->data.result;
+    printf("/m1: %d\n/m2: %d\n", result[0], result[1]);
+    /* Reused from another context after the first transfers ended. */
+    set("request_id", "m3");
+    curl_multi_remove_handle(m, h[0]);
+    curl_easy_setopt(h[0], CURLOPT_URL, (snprintf(url[0], sizeof url[0], "%s/m3", base), url[0]));
+    curl_multi_add_handle(m, h[0]);
+    for (running = 1; running;) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+    while ((msg = curl_multi_info_read(m, &left)))
+        if (msg->msg == CURLMSG_DONE) printf("/m3: %d\n", (int)msg->data.result);
+    for (int i = 0; i < 2; i++) {
+        curl_multi_remove_handle(m, h[i]);
+        curl_easy_cleanup(h[i]);
+    }
+    curl_multi_cleanup(m);
+}
+
+/* One handle, the program's own list, three contexts in a row. */
+static void reuse(void)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "X-Own: 1");
+    list = curl_slist_append(list, "X-Other: 2");
+    struct curl_slist *first = list, *second = list->next;
+    char url[512];
+    CURL *h = handle_for("/a", url, sizeof url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    set("request_id", "a");
+    printf("/a: %d\n", (int)curl_easy_perform(h));
+    set("request_id", "b");
+    curl_easy_setopt(h, CURLOPT_URL, (snprintf(url, sizeof url, "%s/b", base), url));
+    printf("/b: %d\n", (int)curl_easy_perform(h));
+    ctxvar_clear();
+    curl_easy_setopt(h, CURLOPT_URL, (snprintf(url, sizeof url, "%s/empty", base), url));
+    printf("/empty: %d\n", (int)curl_easy_perform(h));
+    print_list("list after", list);
+    printf("same nodes: %d\n", list == first && list->next == second && !second->next);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(list);
+}
+
+static void own(void)
+{
+    struct curl_slist *list =
+        curl_slist_append(NULL, "TraceParent: 00-11111111111111111111111111111111-2222222222222222-00");
+    list = curl_slist_append(list, "BAGGAGE: mine=1");
+    get("/own", list);
+    print_list("list after", list);
+    curl_slist_free_all(list);
+    list = curl_slist_append(NULL, "tracestate:"); /* the program removes it */
+    get("/removed", list);
+    curl_slist_free_all(list);
+}
+
+static void redirect(const char *other)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "X-Own: 1");
+    list = curl_slist_append(list, "Authorization: Bearer secret");
+    char url[1024];
+    CURL *h = curl_easy_init();
+    snprintf(url, sizeof url, "%s/redirect/1?%s/landed", base, other);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, stderr);
+    printf("/redirect: %d\n", (int)curl_easy_perform(h));
+    curl_easy_cleanup(h);
+    curl_slist_free_all(list);
+}
+
+static void dup_and_reset(void)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "X-Own: 1");
+    char url[512];
+    CURL *h = handle_for("/original", url, sizeof url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    CURL *copy = curl_easy_duphandle(h);
+    char url2[512];
+    curl_easy_setopt(copy, CURLOPT_URL, (snprintf(url2, sizeof url2, "%s/copy", base), url2));
+    printf("/original: %d\n", (int)curl_easy_perform(h));
+    printf("/copy: %d\n", (int)curl_easy_perform(copy));
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, (snprintf(url, sizeof url, "%s/after-reset", base), url));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, stderr);
+    printf("/after-reset: %d\n", (int)curl_easy_perform(h));
+    curl_easy_cleanup(h);
+    curl_easy_cleanup(copy);
+    curl_slist_free_all(list);
+}
+
+static void h2(void)
+{
+    char url[512];
+    CURL *h = handle_for("/h2", url, sizeof url);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    printf("/h2: %d\n", (int)curl_easy_perform(h));
+    long version = 0;
+    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
+    printf("http version: %s\n", version == CURL_HTTP_VERSION_2_0 ? "2" : "other");
+    curl_easy_cleanup(h);
+}
+
+/* 64 members of 128 bytes and more: the encoder's caps, not the request,
+ * give way. */
+static void hostile(void)
+{
+    char name[16], value[4097];
+    memset(value, 'v', 4096);
+    value[4096] = '\0';
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "k%03d", i);
+        set(name, i < 3 ? value : "%,; \"\\\x01\xff");
+    }
+    /* A tracestate that would end the header line is not sent at all. */
+    set("tracestate", "a=1\r\nX-Injected: 1");
+    get("/hostile", NULL);
+    static char encoded[16384];
+    ctxvar_baggage_current(encoded, sizeof encoded, NULL);
+    printf("encoded: %s\n", encoded);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) return 2;
+    base = argv[2];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *mode = argv[1];
+    if (strcmp(mode, "easy") == 0) get("/easy", NULL);
+    else if (strcmp(mode, "threads") == 0) {
+        pthread_t t[3];
+        char *ids[3] = {"t1", "t2", "t3"};
+        for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, thread_get, ids[i]);
+        for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    } else if (strcmp(mode, "multi") == 0) multi();
+    else if (strcmp(mode, "reuse") == 0) reuse();
+    else if (strcmp(mode, "own") == 0) own();
+    else if (strcmp(mode, "redirect") == 0 && argc == 4) redirect(argv[3]);
+    else if (strcmp(mode, "dup") == 0) dup_and_reset();
+    else if (strcmp(mode, "h2") == 0) h2();
+    else if (strcmp(mode, "hostile") == 0) hostile();
+    else return 2;
+    curl_global_cleanup();
+    return 0;
+}

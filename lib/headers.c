@@ -1,0 +1,130 @@
+/* headers.c - the context as HTTP headers, both ways: the traceparent,
+ * tracestate and baggage a request from this thread carries (for
+ * shim/curl.c), and ctxvar_accept_headers, which makes an incoming
+ * request's headers the thread's context.  The rules are those of the
+ * environment a child process gets (lib/childenv.c) and of reading it at
+ * load (lib/startup.c): one traceparent rule (w3c.h), one baggage codec
+ * (lib/baggage.c).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baggage.h"
+#include "runtime.h"
+#include "thread.h"
+
+/* Looked up, not interned: a name never interned is set nowhere. */
+static const ctxvar__binding *binding_named(const ctxvar_ctx *c, const char *name, size_t len)
+{
+    const struct ctxvar *var = ctxvar__lookup(name, len);
+    return var && c ? ctxvar__ctx_find(c, var) : NULL;
+}
+
+/* 1 when v can be a header value as it is: visible ASCII, space and tab
+ * only (W3C tracestate is made of those).  A CR or LF would end the header
+ * and start another the program never wrote. */
+static int header_safe(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c != '\t' && (c < 0x20 || c > 0x7e)) return 0;
+    }
+    return 1;
+}
+
+int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h)
+{
+    const ctxvar_ctx *c = ctxvar__current_borrowed();
+    memset(h, 0, offsetof(struct ctxvar__trace_headers, room));
+    if (!c) return 0;
+    const ctxvar__binding *tp = binding_named(c, "traceparent", 11);
+    if (tp && ctxvar__traceparent_valid(tp->value)) {
+        h->traceparent = tp->value;
+        h->traceparent_len = tp->len;
+        const ctxvar__binding *ts = binding_named(c, "tracestate", 10);
+        if (ts && !header_safe(ts->value, ts->len)) {
+            ctxvar__debug("http: tracestate holds a byte a header cannot carry; not sent");
+            ts = NULL;
+        }
+        if (ts) {
+            h->tracestate = ts->value;
+            h->tracestate_len = ts->len;
+        }
+    }
+    size_t len = ctxvar__baggage_encode(c, h->room, sizeof h->room, NULL);
+    if (len >= sizeof h->room) {
+        h->baggage_block = malloc(len + 1);
+        if (!h->baggage_block) return ENOMEM;
+        ctxvar__baggage_encode(c, h->baggage_block, len + 1, NULL);
+    }
+    if (len) {
+        h->baggage = h->baggage_block ? h->baggage_block : h->room;
+        h->baggage_len = len;
+    }
+    return 0;
+}
+
+void ctxvar__trace_headers_free(struct ctxvar__trace_headers *h)
+{
+    free(h->baggage_block);
+    h->baggage_block = NULL;
+}
+
+/* c (borrowed) with var bound to value[0..len), in *out (owned), or without
+ * var when value is NULL.  0 or ENOMEM. */
+static int with_value(const ctxvar_ctx *c, const char *name, size_t name_len, const char *value,
+                      ctxvar_ctx **out)
+{
+    struct ctxvar *var = value ? ctxvar__intern(name, name_len) : ctxvar__lookup(name, name_len);
+    if (!var) {
+        if (value) return ENOMEM;
+        *out = ctxvar__ctx_retain(c); /* never interned: not bound */
+        return 0;
+    }
+    if (!value) return ctxvar__ctx_without(c, var, out);
+    ctxvar__binding *b = ctxvar__binding_new(var, value, strlen(value));
+    return b ? ctxvar__ctx_with(c, b, out) : ENOMEM;
+}
+
+CTXVAR__EXPORT int ctxvar_accept_headers(const char *traceparent, const char *tracestate,
+                                         const char *baggage, ctxvar_token *tok)
+{
+    int saved_errno = errno;
+    struct ctxvar__thread *t = ctxvar__me();
+    if (traceparent && (strnlen(traceparent, CTXVAR_VALUE_MAX + 1) > CTXVAR_VALUE_MAX ||
+                        !ctxvar__traceparent_valid(traceparent))) {
+        ctxvar__debug("ctxvar_accept_headers: not a valid traceparent");
+        return EINVAL;
+    }
+    if (!traceparent) tracestate = NULL; /* W3C: no tracestate without its traceparent */
+    if (tracestate && strnlen(tracestate, CTXVAR_VALUE_MAX + 1) > CTXVAR_VALUE_MAX) {
+        ctxvar__debug("ctxvar_accept_headers: tracestate longer than %d bytes", CTXVAR_VALUE_MAX);
+        return E2BIG;
+    }
+    if (t->exited) return ESRCH;
+
+    /* The request's trace replaces the thread's; its members go on top of
+     * what the thread holds. */
+    ctxvar_ctx *base = ctxvar__current(t), *a = NULL, *b = NULL, *c = NULL, *next = NULL;
+    size_t skipped = 0;
+    int err = with_value(base, "traceparent", 11, traceparent, &a);
+    if (!err) err = with_value(a, "tracestate", 10, tracestate, &b);
+    if (!err) {
+        if (baggage) err = ctxvar__baggage_decode(baggage, b, &c, &skipped);
+        else c = ctxvar__ctx_retain(b);
+    }
+    if (!err) {
+        next = c;
+        c = NULL;
+        err = ctxvar__install_with_token(t, next, tok, NULL);
+    }
+    ctxvar__ctx_release(a);
+    ctxvar__ctx_release(b);
+    ctxvar__ctx_release(c);
+    if (err) ctxvar__debug("ctxvar_accept_headers: out of memory; the context is unchanged");
+    else if (skipped) ctxvar__debug("ctxvar_accept_headers: %zu baggage members skipped", skipped);
+    errno = saved_errno;
+    return err;
+}

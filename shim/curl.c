@@ -1,0 +1,388 @@
+/* curl.c - with CTXVAR_HTTP=1, an HTTP request a program makes with libcurl
+ * carries the context of the thread that started the transfer in
+ * traceparent, tracestate and baggage headers: the same values a child
+ * process started from that thread would get in TRACEPARENT, TRACESTATE and
+ * BAGGAGE (lib/headers.c, on lib/baggage.c's encoder: name order, 64
+ * members and 8,192 bytes at most, '_'-private names never).
+ *
+ * WHERE.  A transfer starts in curl_easy_perform (the calling thread) or in
+ * curl_multi_add_handle (the thread that adds it).  There the handle gets,
+ * for that transfer only, a header list of our own: the program's list
+ * (CURLOPT_HTTPHEADER, remembered from curl_easy_setopt) node by node, its
+ * strings borrowed, then our headers, each left out when the program's list
+ * names that header itself, in any case (with a value, or "name:" to remove
+ * it, or "name;" to send it empty): a program that sets its own traceparent
+ * keeps it, alone.  The program's list is never modified or freed.  When
+ * the transfer is over the program's own list is set back: after
+ * curl_easy_perform, or when the handle leaves the multi handle
+ * (curl_multi_remove_handle) or is reported done (curl_multi_info_read).
+ * curl_easy_reset forgets the program's list with the rest of the options,
+ * curl_easy_duphandle gives the copy the program's list (never ours), and
+ * curl_easy_cleanup drops what we kept.  libcurl itself decides where
+ * custom headers go, on redirects too; ours go wherever the program's do.
+ *
+ * libcurl calls curl_multi_add_handle, curl_multi_remove_handle and
+ * curl_multi_info_read through its own PLT from inside curl_easy_perform,
+ * so those interposers run within ours: a handle that already carries our
+ * list is left alone, and ending a transfer twice does nothing the second
+ * time.
+ *
+ * An empty context (or one with nothing exportable) sends no header, and
+ * then the handle is not touched.  When we cannot do our part (out of
+ * memory, libcurl refusing the option) the transfer goes on as the program
+ * set it up, with a CTXVAR_DEBUG line.
+ *
+ * LAZY.  Nothing here links libcurl: its types and the one option number
+ * are libcurl's stable ABI (soname 4), declared below, and every libcurl
+ * function is found with CTXVAR__NEXT when a program that links libcurl
+ * calls ours.  A program without libcurl never loads it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "runtime.h"
+
+/* ---- libcurl's ABI ------------------------------------------------------------ */
+
+typedef struct ctxvar__curl CURL;
+typedef struct ctxvar__curlm CURLM;
+struct curl_slist {
+    char *data;
+    struct curl_slist *next;
+};
+typedef int CURLcode;  /* an enum in curl.h: int-sized */
+typedef int CURLMcode;
+typedef int CURLoption;
+typedef struct {
+    int msg; /* CURLMSG_DONE is 1 */
+    CURL *easy_handle;
+    union {
+        void *whatever;
+        CURLcode result;
+    } data;
+} CURLMsg;
+
+enum {
+    CURLOPTTYPE_OBJECTPOINT = 10000,
+    CURLOPTTYPE_FUNCTIONPOINT = 20000,
+    CURLOPTTYPE_OFF_T = 30000,
+    CURLOPT_HTTPHEADER = CURLOPTTYPE_OBJECTPOINT + 23,
+    CURLMSG_DONE = 1,
+};
+
+CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...);
+CURLcode curl_easy_perform(CURL *h);
+void curl_easy_reset(CURL *h);
+void curl_easy_cleanup(CURL *h);
+CURL *curl_easy_duphandle(CURL *h);
+CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
+CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
+CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
+
+/* ---- What we keep per handle -------------------------------------------------- */
+
+/* A handle whose header list the program set, or to which we gave ours. */
+struct handle {
+    CURL *curl;
+    struct curl_slist *program;   /* the program's CURLOPT_HTTPHEADER (borrowed) */
+    struct curl_slist *ours;      /* set for the current transfer, or NULL */
+    struct handle *next;
+};
+
+enum { BUCKETS = 256 };
+static struct handle *buckets[BUCKETS];
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct handle **slot_of(CURL *curl)
+{
+    uintptr_t k = (uintptr_t)curl;
+    return &buckets[(k >> 4 ^ k >> 12) % BUCKETS];
+}
+
+/* The record of curl, or NULL; with `create`, a new one (NULL when out of
+ * memory).  Under handles_lock. */
+static struct handle *find(CURL *curl, int create)
+{
+    struct handle **slot = slot_of(curl);
+    for (struct handle *h = *slot; h; h = h->next)
+        if (h->curl == curl) return h;
+    if (!create) return NULL;
+    struct handle *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->curl = curl;
+    h->next = *slot;
+    *slot = h;
+    return h;
+}
+
+static void forget(CURL *curl)
+{
+    for (struct handle **p = slot_of(curl); *p; p = &(*p)->next) {
+        if ((*p)->curl != curl) continue;
+        struct handle *h = *p;
+        *p = h->next;
+        free(h->ours);
+        free(h);
+        return;
+    }
+}
+
+/* ---- The list for one transfer ---------------------------------------------- */
+
+/* 1 when the program's entry names the header `name` (len bytes): "Name:
+ * value", "Name:" or "Name;", in any case. */
+static int names_header(const char *entry, const char *name, size_t len)
+{
+    if (!entry) return 0;
+    while (*entry == ' ' || *entry == '\t') entry++;
+    return strncasecmp(entry, name, len) == 0 && (entry[len] == ':' || entry[len] == ';');
+}
+
+static int program_sets(const struct curl_slist *list, const char *name, size_t len)
+{
+    for (; list; list = list->next)
+        if (names_header(list->data, name, len)) return 1;
+    return 0;
+}
+
+/* A new list: the program's nodes (their strings borrowed), then our
+ * headers that the program did not set.  One block, freed with free();
+ * NULL when there is nothing to add (or no memory: said). */
+static struct curl_slist *list_for_transfer(const struct curl_slist *program)
+{
+    struct ctxvar__trace_headers th;
+    if (ctxvar__trace_headers_current(&th) != 0) {
+        ctxvar__debug("http: no memory for the trace headers; the request goes without them");
+        return NULL;
+    }
+    const char *names[3] = {"traceparent", "tracestate", "baggage"};
+    const char *values[3] = {th.traceparent, th.tracestate, th.baggage};
+    size_t lens[3] = {th.traceparent_len, th.tracestate_len, th.baggage_len};
+    size_t nodes = 0, text = 0;
+    int send[3];
+    for (const struct curl_slist *p = program; p; p = p->next) nodes++;
+    for (int i = 0; i < 3; i++) {
+        send[i] = values[i] && !program_sets(program, names[i], strlen(names[i]));
+        /* A tracestate belongs to its traceparent: none of ours with the
+         * program's. */
+        if (i == 1 && values[0] && !send[0]) send[i] = 0;
+        if (send[i]) {
+            nodes++;
+            text += strlen(names[i]) + 2 + lens[i] + 1;
+        }
+    }
+    struct curl_slist *list = NULL;
+    if (send[0] || send[1] || send[2]) {
+        list = malloc(nodes * sizeof *list + text);
+        if (!list) ctxvar__debug("http: no memory for the header list; the request goes without "
+                                 "the trace headers");
+    }
+    if (list) {
+        char *out = (char *)(list + nodes);
+        size_t n = 0;
+        for (const struct curl_slist *p = program; p; p = p->next) list[n++].data = p->data;
+        for (int i = 0; i < 3; i++) {
+            if (!send[i]) continue;
+            list[n++].data = out;
+            size_t name_len = strlen(names[i]);
+            memcpy(out, names[i], name_len);
+            memcpy(out + name_len, ": ", 2);
+            memcpy(out + name_len + 2, values[i], lens[i]);
+            out += name_len + 2 + lens[i];
+            *out++ = '\0';
+        }
+        for (size_t i = 0; i < nodes; i++) list[i].next = i + 1 < nodes ? &list[i + 1] : NULL;
+    }
+    ctxvar__trace_headers_free(&th);
+    return list;
+}
+
+static CURLcode set_list(CURL *curl, struct curl_slist *list)
+{
+    __typeof__(&curl_easy_setopt) real = CTXVAR__NEXT(curl_easy_setopt);
+    return real ? real(curl, CURLOPT_HTTPHEADER, list) : 0;
+}
+
+/* Before a transfer starts on curl: our list in place of the program's, if
+ * there is anything to add and none is in place already (curl_easy_perform
+ * adds the handle to a multi handle of its own).  1 when this call put one
+ * in place. */
+static int begin_transfer(CURL *curl)
+{
+    int installed = 0;
+    if (!curl || !ctxvar__http_enabled()) return 0;
+    pthread_mutex_lock(&handles_lock);
+    struct handle *h = find(curl, 0);
+    if (h && h->ours) {
+        pthread_mutex_unlock(&handles_lock);
+        return 0;
+    }
+    const struct curl_slist *program = h ? h->program : NULL;
+    struct curl_slist *list = list_for_transfer(program);
+    if (list && !h && !(h = find(curl, 1))) {
+        ctxvar__debug("http: no memory to track a handle; the request goes without the trace "
+                      "headers");
+        free(list);
+        list = NULL;
+    }
+    if (list) {
+        if (set_list(curl, list) == 0) {
+            h->ours = list;
+            installed = 1;
+        } else {
+            ctxvar__debug("http: libcurl refused the header list; the request goes without "
+                          "the trace headers");
+            free(list);
+        }
+    }
+    pthread_mutex_unlock(&handles_lock);
+    return installed;
+}
+
+/* After it: the program's list back.  Idempotent. */
+static void end_transfer(CURL *curl)
+{
+    if (!curl || !ctxvar__http_enabled()) return;
+    pthread_mutex_lock(&handles_lock);
+    struct handle *h = find(curl, 0);
+    if (h && h->ours) {
+        set_list(curl, h->program);
+        free(h->ours);
+        h->ours = NULL;
+    }
+    pthread_mutex_unlock(&handles_lock);
+}
+
+/* ---- The interposers ------------------------------------------------------------ */
+
+CTXVAR__EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
+{
+    __typeof__(&curl_easy_setopt) real = CTXVAR__NEXT(curl_easy_setopt);
+    va_list ap;
+    va_start(ap, option);
+    /* The argument's type follows from the option number, as libcurl reads
+     * it: a long, a curl_off_t (64 bits, two slots on i386), or a pointer. */
+    CURLcode r;
+    if (option < CURLOPTTYPE_OBJECTPOINT) {
+        long v = va_arg(ap, long);
+        r = real ? real(curl, option, v) : 0;
+    } else if (option >= CURLOPTTYPE_OFF_T && option < CURLOPTTYPE_OFF_T + 10000) {
+        long long v = va_arg(ap, long long);
+        r = real ? real(curl, option, v) : 0;
+    } else {
+        void *v = va_arg(ap, void *);
+        r = real ? real(curl, option, v) : 0;
+        if (option == CURLOPT_HTTPHEADER && r == 0 && ctxvar__http_enabled()) {
+            int saved_errno = errno;
+            pthread_mutex_lock(&handles_lock);
+            struct handle *h = find(curl, v != NULL);
+            if (h) h->program = v;
+            else if (v) ctxvar__debug("http: no memory to track a handle's header list");
+            pthread_mutex_unlock(&handles_lock);
+            errno = saved_errno;
+        }
+    }
+    va_end(ap);
+    return r;
+}
+
+CTXVAR__EXPORT CURLcode curl_easy_perform(CURL *curl)
+{
+    __typeof__(&curl_easy_perform) real = CTXVAR__NEXT(curl_easy_perform);
+    int saved_errno = errno;
+    begin_transfer(curl);
+    errno = saved_errno;
+    CURLcode r = real ? real(curl) : 0;
+    saved_errno = errno;
+    end_transfer(curl);
+    errno = saved_errno;
+    return r;
+}
+
+CTXVAR__EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *curl)
+{
+    __typeof__(&curl_multi_add_handle) real = CTXVAR__NEXT(curl_multi_add_handle);
+    int saved_errno = errno;
+    int installed = begin_transfer(curl);
+    errno = saved_errno;
+    CURLMcode r = real ? real(m, curl) : 0;
+    if (r != 0 && installed) {
+        /* Not added: nothing will end this transfer.  (A handle already
+         * added, CURLM_ADDED_ALREADY, keeps the list its transfer uses.) */
+        saved_errno = errno;
+        end_transfer(curl);
+        errno = saved_errno;
+    }
+    return r;
+}
+
+CTXVAR__EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *curl)
+{
+    __typeof__(&curl_multi_remove_handle) real = CTXVAR__NEXT(curl_multi_remove_handle);
+    CURLMcode r = real ? real(m, curl) : 0;
+    int saved_errno = errno;
+    end_transfer(curl);
+    errno = saved_errno;
+    return r;
+}
+
+CTXVAR__EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
+{
+    __typeof__(&curl_multi_info_read) real = CTXVAR__NEXT(curl_multi_info_read);
+    CURLMsg *msg = real ? real(m, msgs_in_queue) : NULL;
+    if (msg && msg->msg == CURLMSG_DONE) {
+        int saved_errno = errno;
+        end_transfer(msg->easy_handle);
+        errno = saved_errno;
+    }
+    return msg;
+}
+
+CTXVAR__EXPORT void curl_easy_reset(CURL *curl)
+{
+    __typeof__(&curl_easy_reset) real = CTXVAR__NEXT(curl_easy_reset);
+    if (real) real(curl);
+    int saved_errno = errno;
+    pthread_mutex_lock(&handles_lock);
+    forget(curl); /* the options are gone, the program's list with them */
+    pthread_mutex_unlock(&handles_lock);
+    errno = saved_errno;
+}
+
+CTXVAR__EXPORT void curl_easy_cleanup(CURL *curl)
+{
+    __typeof__(&curl_easy_cleanup) real = CTXVAR__NEXT(curl_easy_cleanup);
+    if (real) real(curl);
+    int saved_errno = errno;
+    pthread_mutex_lock(&handles_lock);
+    forget(curl);
+    pthread_mutex_unlock(&handles_lock);
+    errno = saved_errno;
+}
+
+CTXVAR__EXPORT CURL *curl_easy_duphandle(CURL *curl)
+{
+    __typeof__(&curl_easy_duphandle) real = CTXVAR__NEXT(curl_easy_duphandle);
+    CURL *copy = real ? real(curl) : NULL;
+    if (!copy || !ctxvar__http_enabled()) return copy;
+    int saved_errno = errno;
+    pthread_mutex_lock(&handles_lock);
+    struct handle *h = find(curl, 0);
+    if (h) {
+        struct curl_slist *program = h->program;
+        int had_ours = h->ours != NULL;
+        struct handle *d = find(copy, 1);
+        if (d) d->program = program;
+        /* A copy made mid-transfer took our list's pointer: it must not
+         * keep a list we free when the original's transfer ends. */
+        if (had_ours) set_list(copy, program);
+    }
+    pthread_mutex_unlock(&handles_lock);
+    errno = saved_errno;
+    return copy;
+}
