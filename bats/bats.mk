@@ -203,3 +203,35 @@ $(BATS_DIR)/otel_threads: $(BATS_SRC)/otel_threads.c $(BATS_DEPS)
 $(BATS_DIR)/otel_omp: $(BATS_SRC)/otel_omp.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -fopenmp $< -o $@
+
+# Event loops from Debian's libuv and libevent, built as a user builds them
+# (pkg-config) (bats/loops_libuv.bats, bats/loops_libevent.bats).  Where the
+# development packages are missing the suites skip.
+LOOPS_UV_FLAGS := $(shell pkg-config --cflags --libs libuv 2>/dev/null)
+LOOPS_EVENT_FLAGS := $(shell pkg-config --cflags --libs libevent 2>/dev/null)
+ifneq ($(LOOPS_UV_FLAGS),)
+LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)/libloops_plugin.so
+endif
+ifneq ($(LOOPS_EVENT_FLAGS),)
+LOOPS_PROGRAMS += $(BATS_DIR)/loops_event
+endif
+bats-programs: $(LOOPS_PROGRAMS)
+test: $(LOOPS_PROGRAMS)
+
+$(BATS_DIR)/loops_uv: $(BATS_SRC)/loops_uv.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -D_GNU_SOURCE $< -o $@ $(LOOPS_UV_FLAGS)
+
+$(BATS_DIR)/loops_event: $(BATS_SRC)/loops_event.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -D_GNU_SOURCE $< -o $@ $(LOOPS_EVENT_FLAGS)
+
+# A plugin that links libuv, dlopen'ed RTLD_LOCAL by a program that does
+# not: the runtime finds libuv's functions in the already loaded library.
+$(BATS_DIR)/libloops_plugin.so: $(BATS_SRC)/loops_plugin.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -D_GNU_SOURCE -fPIC -shared $< -o $@ $(LOOPS_UV_FLAGS)
+
+$(BATS_DIR)/loops_plugin_main: $(BATS_SRC)/loops_plugin_main.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -ldl

@@ -2,7 +2,8 @@
 # What the runtime exports: only the interposed functions (threads and their
 # joining and detaching, libgomp's
 # region and task entry points, SIGEV_THREAD timers and mq_notify, the ways
-# to start a process) and the
+# to start a process, libuv's and libevent's calls that register callbacks)
+# and the
 # API, all unversioned so that binaries of either pthread_create version bind
 # to them.  Nothing else is exported, so that no internal name of the runtime
 # can collide with a name of the program's (docs/interposing.md, "Symbol
@@ -25,11 +26,26 @@ INTERPOSED="pthread_create thrd_create
     posix_spawn posix_spawnp system popen
     syslog vsyslog __syslog_chk __vsyslog_chk
     curl_easy_setopt curl_easy_perform curl_easy_reset curl_easy_cleanup curl_easy_duphandle
-    curl_multi_add_handle curl_multi_remove_handle curl_multi_info_read"
+    curl_multi_add_handle curl_multi_remove_handle curl_multi_info_read
+    uv_queue_work uv_getaddrinfo uv_getnameinfo uv_random
+    uv_fs_access uv_fs_chmod uv_fs_chown uv_fs_close uv_fs_closedir uv_fs_copyfile
+    uv_fs_fchmod uv_fs_fchown uv_fs_fdatasync uv_fs_fstat uv_fs_fsync uv_fs_ftruncate
+    uv_fs_futime uv_fs_lchown uv_fs_link uv_fs_lstat uv_fs_lutime uv_fs_mkdir uv_fs_mkdtemp
+    uv_fs_mkstemp uv_fs_open uv_fs_opendir uv_fs_read uv_fs_readdir uv_fs_readlink
+    uv_fs_realpath uv_fs_rename uv_fs_rmdir uv_fs_scandir uv_fs_sendfile uv_fs_stat
+    uv_fs_statfs uv_fs_symlink uv_fs_unlink uv_fs_utime uv_fs_write
+    uv_write uv_write2 uv_shutdown uv_tcp_connect uv_pipe_connect uv_udp_send
+    uv_timer_start uv_async_init uv_idle_start uv_prepare_start uv_check_start
+    uv_poll_start uv_signal_start uv_signal_start_oneshot uv_listen uv_read_start
+    uv_udp_recv_start uv_close
+    event_new event_assign event_set event_add event_active event_base_once event_free
+    event_debug_unassign event_finalize event_free_finalize event_get_callback
+    event_get_callback_arg event_get_assignment
+    bufferevent_setcb bufferevent_getcb bufferevent_free"
 # And the TLS variable profilers read each thread's context record from.
 OTHER_EXPORTS="otel_thread_ctx_v1"
 
-@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue, process-start, syslog and libcurl interposers and otel_thread_ctx_v1 besides ctxvar_ names" {
+@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue, process-start, syslog, libcurl and event-loop interposers and otel_thread_ctx_v1 besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
     local line name others="" missing=""
     local -A defined=()

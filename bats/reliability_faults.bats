@@ -118,3 +118,17 @@ walk() {
     expect_no_stderr
     [[ "$output" =~ ^"seed: "[0-9]+" faults injected, every one handled"$ ]]
 }
+
+@test "every failed allocation while registering a libuv or libevent callback still runs the callback, in its request or in none, and leaks nothing" {
+    [ -x "$B/reliability/loops_fault" ] || skip "libuv1-dev or libevent-dev is not installed"
+    run -0 --separate-stderr env LD_PRELOAD="$FAULT_RUNTIME" "$B/reliability/loops_fault" all
+    expect_no_stderr
+    [ "$output" = "loops: 7 faults injected in 7 scenarios, every one handled" ]
+}
+
+@test "the loop fault program sees every callback in its request with the shipped runtime" {
+    [ -x "$B/reliability/loops_fault" ] || skip "libuv1-dev or libevent-dev is not installed"
+    run -0 --separate-stderr preloaded "$B/reliability/loops_fault" plain
+    expect_no_stderr
+    [ "$output" = "loops: 7 scenarios, every callback in its request" ]
+}

@@ -37,3 +37,15 @@ bench: $(B)/libctxvar.so $(BENCH_PROGRAMS)
 
 bench-profile: $(B)/libctxvar.so $(BENCH_PROGRAMS)
 	python3 bench/run.py --build $(B) --quick --profile
+
+# bench/loops.c, the event-loop rows: built with Debian's libuv and libevent
+# where their development files are installed (run.py says when not).
+# `python3 bench/run.py --only loops` runs those rows alone.
+BENCH_LOOPS_FLAGS := $(shell pkg-config --cflags --libs libuv libevent 2>/dev/null)
+ifneq ($(BENCH_LOOPS_FLAGS),)
+bench-programs: $(BENCH_DIR)/loops
+bench bench-profile: $(BENCH_DIR)/loops
+$(BENCH_DIR)/loops: bench/loops.c bench/bench.h lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -D_GNU_SOURCE $< -o $@ $(BENCH_LOOPS_FLAGS)
+endif

@@ -377,7 +377,79 @@ def http_section(build, runtime, quick, row, skipped, progress):
         skipped("11", figure, "off", "≤ +2 µs", str(e))
 
 
-SECTIONS = {"11": http_section, "12": otel_rows}
+def paired_wall_lists(argv, runtime, metric, pairs):
+    """paired_wall's raw per-pair lists (plain, preloaded), in pair order."""
+    plain, preloaded = [], []
+    for p in range(pairs):
+        got = {}
+        for pre in ((None, runtime) if p % 2 == 0 else (runtime, None)):
+            key = metric + (".runtime" if pre else ".plain")
+            s = run(argv, preload=pre)
+            if key not in s:
+                raise CouldNotRun("%s: no %s samples" % (os.path.basename(argv[0]), key))
+            got[key] = statistics.median(s[key].values())
+        plain.append(got[metric + ".plain"])
+        preloaded.append(got[metric + ".runtime"])
+    return plain, preloaded
+
+
+def loops_section(build, runtime, quick, row, skipped, progress):
+    """13. Event loops (bench/loops.c, built where libuv's and libevent's
+    development files are installed): what the runtime adds per callback,
+    against the same binary without it; and the bindings of a program that
+    uses neither library."""
+    bench = os.path.join(build, "bench")
+    prog = os.path.join(bench, "loops")
+    if not os.path.exists(prog):
+        skipped("13", "event-loop callbacks", "no runtime", "≤ +60 ns per callback",
+                "bench/loops was not built (libuv1-dev, libevent-dev)")
+    else:
+        pairs = 4 if quick else 12
+        for num, figure, mode, count, target_ratio in (
+                ("13a", "1,000,000 libuv timer callbacks, each restarting its timer "
+                 "(`uv_timer_start` 0 ms) in a 10-variable context: per callback",
+                 "uvtimer", "1000000", 1.05),
+                ("13b", "200,000 `uv_queue_work` jobs, 64 in flight, empty job and "
+                 "after-work callback: per job", "uvwork", "200000", None),
+                ("13c", "1,000,000 libevent timer callbacks, each re-adding its event "
+                 "(`event_add` 0 s): per callback", "evtimer", "1000000", None)):
+            try:
+                progress("%s, %d alternating pairs" % (figure, pairs))
+                plain_l, pre_l = paired_wall_lists([prog, mode, count, "3"], runtime, mode, pairs)
+                plain, pre = Stat(plain_l), Stat(pre_l)
+                ratio = Stat([b / a for a, b in zip(plain_l, pre_l) if a > 0])
+                added = Stat([b - a for a, b in zip(plain_l, pre_l)])
+                row(num, figure + ": added", "same binary, no runtime: %s" % plain.text(
+                    "{:,.1f}", " ns"), "%s (+%s)" % (pre.text("{:,.1f}", " ns"),
+                                                     added.text("{:,.1f}", " ns")),
+                    ratio.text("{:.3f}", "×"), "≤ +60 ns",
+                    stat_verdict(added, 60, True))
+                if target_ratio:
+                    row(num, figure + ": wall ratio", "same binary, no runtime",
+                        pre.text("{:,.1f}", " ns"), ratio.text("{:.3f}", "×"),
+                        "ratio ≤ %.2f" % target_ratio, stat_verdict(ratio, target_ratio, True))
+            except CouldNotRun as e:
+                skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
+    # A program that uses neither library binds none of their symbols: the
+    # loader's own account of every binding it makes.
+    try:
+        progress("bindings of a program that uses no event loop")
+        env = dict(os.environ, LD_PRELOAD=runtime, LD_DEBUG="bindings")
+        p = subprocess.run([os.path.join(bench, "cycle"), "0", "10", "10", "1"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+        total = len(re.findall(r"binding file", p.stderr))
+        loop_bindings = len(re.findall(r"symbol `(uv|event|bufferevent)_", p.stderr))
+        loaded = "libuv" in p.stderr or "libevent" in p.stderr
+        row("13d", "a program that uses no event loop (bench/cycle): loop symbols bound, "
+            "loop libraries loaded", "–", "%d of %d bindings; %s" % (
+                loop_bindings, total, "loaded" if loaded else "none loaded"),
+            "–", "0, none", "met" if loop_bindings == 0 and not loaded else "**NOT met**")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        skipped("13d", "loop symbols bound", "–", "0", str(e))
+
+
+SECTIONS = {"11": http_section, "13": loops_section}
 
 
 def main():

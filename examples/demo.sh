@@ -6,6 +6,9 @@
 #   1. server_global                 ids in global variables: wrong ids
 #   2. server_ctxvar, no runtime     ctxvar degrades: no ids, never wrong ones
 #   3. server_ctxvar under ctxrun    every thread's lines carry their own ids
+# Then the libevent order server (examples/loop_server) two ways:
+#   4. loop_server, no runtime        no ids, never wrong ones
+#   5. loop_server under ctxrun       every callback's lines carry their ids
 # Prints each run's log, then one verdict line per run.  Exits 0 when every
 # verdict is the expected one, 1 otherwise, so it doubles as a smoke test.
 set -u
@@ -58,11 +61,29 @@ count() { # log
     ' "$1"
 }
 
+# The loop server's lines read
+#   [request_id=r1] payment: charging for tea of request r1
+# and are counted the same way, on request_id alone.
+count_loop() { # log
+    awk '
+        {
+            total++
+            if ($0 !~ /^\[[^]]*\] .* of request [^ ]+$/) { wrong++; next }
+            prefix = substr($0, 2, index($0, "]") - 2)
+            if (prefix == "") { none++; next }
+            if (prefix == "request_id=" $NF) right++
+            else wrong++
+        }
+        END { printf "%d %d %d %d\n", right, wrong, none, total }
+    ' "$1"
+}
+
 # Prints the verdict line for a run and checks it against what is expected:
-# "some-wrong", "none" (no line has ids) or "all-right".
+# "some-wrong", "none" (no line has ids) or "all-right".  LINES (default
+# lines_per_run) and COUNT (default count) for the other servers.
 verdict() { # name title expected
-    local right wrong none total ok=0
-    read -r right wrong none total < <(count "$logs/$1")
+    local right wrong none total ok=0 lines_per_run=${LINES:-$lines_per_run}
+    read -r right wrong none total < <("${COUNT:-count}" "$logs/$1")
     printf '%-22s %2d of %d log lines carry their own request'"'"'s ids' \
         "$2:" "$right" "$total"
     printf ' (%d another request'"'"'s, %d none)\n' "$wrong" "$none"
@@ -86,4 +107,14 @@ run ctxrun "ctxvar under ctxrun" "$build/ctxrun" -- "$build/examples/server_ctxv
 verdict global "global variable" some-wrong
 verdict plain "ctxvar, no runtime" none
 verdict ctxrun "ctxvar under ctxrun" all-right
+
+# 4 orders x (request, stock, payment, reply).
+if [ -x "$build/examples/loop_server" ]; then
+    run loop_plain "libevent, no runtime" "$build/examples/loop_server"
+    run loop_ctxrun "libevent under ctxrun" "$build/ctxrun" -- "$build/examples/loop_server"
+    LINES=16 COUNT=count_loop verdict loop_plain "libevent, no runtime" none
+    LINES=16 COUNT=count_loop verdict loop_ctxrun "libevent under ctxrun" all-right
+else
+    echo "loop server: not built (libevent's development files are not installed)"
+fi
 exit $status

@@ -72,3 +72,16 @@ $(B)/examples/http_client: $(HTTP_TRACE_DIR)/client.c lib/ctxvar.h
 $(B)/examples/http_backend: $(HTTP_TRACE_DIR)/backend.c lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@
+
+# A libevent order server whose handlers and deferred work log with
+# ctxvar_format, with one ctxvar_set where a request enters; built where
+# libevent's development files are installed (make demo says when not).
+LOOP_SERVER_FLAGS := $(shell pkg-config --cflags --libs libevent 2>/dev/null)
+ifneq ($(LOOP_SERVER_FLAGS),)
+examples: $(B)/examples/loop_server
+demo: $(B)/examples/loop_server
+$(B)/examples/loop_server: examples/loop_server/server.c examples/loop_server/orders.c \
+                           examples/loop_server/orders.h lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@ $(LOOP_SERVER_FLAGS)
+endif

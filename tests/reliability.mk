@@ -80,3 +80,40 @@ check-helgrind check-drd: check-%: $(B)/libctxvar.so reliability-programs
 	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(call RACE_CHECK,$*) $(REL_DIR)/handover4
 	LD_PRELOAD=$(REL_RUNTIME) $(call RACE_CHECK,$*) $(REL_DIR)/lifecycle 60
 	LD_PRELOAD=$(REL_RUNTIME) $(call RACE_CHECK,$*) $(REL_DIR)/model 1 4 2000
+
+# The event-loop records (shim/libuv*.c, shim/libevent*.c, lib/keyed.c):
+# tests/fault/loops.c, built with Debian's libuv and libevent where their
+# development files are installed.  `make fault` fails each allocation of
+# each registration in turn; `make check` runs it with no fault under
+# valgrind, ASan+UBSan and TSan, and the bats loop programs under TSan.
+LOOPS_FAULT_FLAGS := $(shell pkg-config --cflags --libs libuv libevent 2>/dev/null)
+ifneq ($(LOOPS_FAULT_FLAGS),)
+reliability-programs: $(REL_DIR)/loops_fault
+$(REL_DIR)/loops_fault: tests/fault/loops.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(REL_CC) $< -o $@ $(LOOPS_FAULT_FLAGS) -ldl
+
+fault: fault-loops
+.PHONY: fault-loops check-loops
+fault-loops: reliability-programs
+	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(REL_DIR)/loops_fault all
+
+check: check-loops
+check-valgrind: check-loops-valgrind
+.PHONY: check-loops-valgrind
+check-loops-valgrind: $(B)/libctxvar.so reliability-programs
+	LD_PRELOAD=$(REL_RUNTIME) $(VALGRIND) $(REL_DIR)/loops_fault plain
+	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(VALGRIND) $(REL_DIR)/loops_fault all
+
+# The sanitizer's runtime first in LD_PRELOAD, as for the C suite
+# (tests/tests.mk).
+check-loops: $(B)/asan/libctxvar.so $(B)/tsan/libctxvar.so reliability-programs bats-programs
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so):$(abspath $(B))/asan/libctxvar.so" \
+	  $(REL_DIR)/loops_fault plain
+	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
+	  $(REL_DIR)/loops_fault plain
+	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
+	  $(BATS_DIR)/loops_uv requests 4 6 >/dev/null
+	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
+	  $(BATS_DIR)/loops_event requests 4 5 >/dev/null
+endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env bats
+# libevent, unmodified, from Debian: timers, event_base_once, persistent and
+# embedded events and bufferevents call back in the context of the request
+# that registered or scheduled them, and the program reads back what it
+# passed (shim/libevent.c, shim/libevent_buffer.c); memcached, a real
+# libevent server, answers the same under ctxrun.
+
+load helpers
+
+setup() {
+    [ -x "$PROGS/loops_event" ] || skip "libevent-dev is not installed"
+}
+
+expected_requests() {
+    local threads=$1 n=$2 t j
+    {
+        for ((t = 0; t < threads; t++)); do
+            for ((j = 0; j < n; j++)); do
+                echo "oneshot r$t.$j: request_id=r$t.$j"
+                echo "once r$t.$j: request_id=r$t.$j"
+                echo "persist r$t.$j: request_id=r$t.$j"
+                echo "persist r$t.$j: request_id=r$t.$j"
+                echo "embedded r$t.$j: request_id=r$t.$j"
+                echo "embedded r$t.$j: request_id=r$t.$j"
+            done
+            echo "own t$t: "
+            echo "loop done t$t: "
+        done
+    } | LC_ALL=C sort
+}
+
+@test "timers, event_base_once, persistent, assigned and legacy event_set events from four threads each run in their own request" {
+    run -0 --separate-stderr bash -c "LD_PRELOAD='$RUNTIME' '$PROGS/loops_event' requests 4 5 | LC_ALL=C sort"
+    expect_output < <(expected_requests 4 5)
+    expect_no_stderr
+}
+
+@test "CTXVAR_LOOPS=0 turns the libevent support off: the loop thread's empty context, as without it" {
+    run -0 --separate-stderr bash -c "CTXVAR_LOOPS=0 LD_PRELOAD='$RUNTIME' '$PROGS/loops_event' requests 4 5 | LC_ALL=C sort"
+    [ "$output" != "$(expected_requests 4 5)" ]
+    [[ "$output" == *"once r0.0: "$'\n'* ]]
+}
+
+@test "a one-shot event runs in the context of event_add or event_active, a persistent one in its registration's" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event" when
+    expect_output <<'EOF'
+fired oneshot (activated in activated): request_id=activated
+fired persistent (activated in activated): request_id=registered
+fired oneshot (added in added): request_id=added
+fired persistent (added in added): request_id=registered
+after the loop main: 
+EOF
+    expect_no_stderr
+}
+
+@test "bufferevents over a socketpair call back in the context of their bufferevent_setcb" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event" buffers
+    expect_output <<'EOF'
+read "ping" by rb: request_id=rb
+read "pong" by ra: request_id=ra
+eof at rb: request_id=rb
+after the loop main: 
+EOF
+    expect_no_stderr
+}
+
+@test "the getters, event_self_cbarg and finalizers give the program its own callbacks and arguments" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event" getters
+    expect_output <<'EOF'
+event_get_callback: program's
+event_get_callback_arg: program's
+self arg: the event
+event_get_assignment: base same fd -1 events 0 callback program's arg program's
+bufferevent_getcb: read program's write none event program's arg program's
+finalized arg: request_id=g
+EOF
+    expect_no_stderr
+}
+
+@test "events freed unfired, embedded events reused, finalized events and freed bufferevents give every context back" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event" frees
+    expect_output <<'EOF'
+finalized f0: request_id=f0
+finalized f1: request_id=f1
+finalized f2: request_id=f2
+finalized f3: request_id=f3
+finalized f4: request_id=f4
+finalized f5: request_id=f5
+finalized f6: request_id=f6
+finalized f7: request_id=f7
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+}
+
+@test "the frees leak nothing under valgrind memcheck" {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q \
+        --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+        "$PROGS/loops_event" frees
+    [ "${lines[-1]}" = "live_contexts back to baseline: yes" ]
+    [ "${lines[0]}" = "finalized f0: request_id=f0" ]
+    expect_no_stderr
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks one; it is released at once).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# memcached_session PREFIX...: starts memcached on a free port under
+# PREFIX, sets, gets, deletes and increments a few keys, then shuts it down
+# with SIGTERM; prints the client's transcript and memcached's exit status.
+memcached_session() {
+    local port pid i
+    port=$(free_port)
+    "$@" memcached -l 127.0.0.1 -p "$port" -U 0 -t 4 -u nobody -c 64 2>/dev/null &
+    pid=$!
+    for ((i = 0; i < 200; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.05
+    done
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || { echo "memcached did not start"; return 1; }
+    printf 'set k1 0 0 2\r\nv1\r\nset k2 0 0 5\r\nhello\r\nset k3 7 0 1\r\nx\r\nget k1 k2 k3\r\ndelete k2\r\nget k2\r\nincr k3 1\r\nquit\r\n' >&3
+    timeout 10 cat <&3 | tr -d '\r'
+    exec 3>&-
+    kill -TERM "$pid"
+    local status=0
+    wait "$pid" || status=$?
+    echo "exit status: $status"
+}
+
+@test "memcached serves the same answers plain and under ctxrun and shuts down cleanly" {
+    command -v memcached >/dev/null || skip "memcached is not installed"
+    plain=$(memcached_session env)
+    run -0 memcached_session "$CTXRUN" --set request_id=boot --
+    [ "$output" = "$plain" ]
+    expect_output <<'EOF'
+STORED
+STORED
+STORED
+VALUE k1 0 2
+v1
+VALUE k2 0 5
+hello
+VALUE k3 7 1
+x
+END
+DELETED
+END
+CLIENT_ERROR cannot increment or decrement non-numeric value
+exit status: 0
+EOF
+}

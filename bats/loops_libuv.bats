@@ -1,0 +1,116 @@
+#!/usr/bin/env bats
+# libuv, unmodified, from Debian: pool work, fs, name resolution, timers and
+# close callbacks run in the context of the request that submitted or
+# started them (shim/libuv.c, shim/libuv_req.c).  Each program line names
+# the request it belongs to (from req->data or handle->data) and shows the
+# context it ran in, so a line is right exactly when the two agree.
+
+load helpers
+
+setup() {
+    [ -x "$PROGS/loops_uv" ] || skip "libuv1-dev is not installed"
+}
+
+# The lines `loops_uv requests THREADS JOBS` must print, sorted.
+expected_requests() {
+    local threads=$1 jobs=$2 t j what
+    {
+        for ((t = 0; t < threads; t++)); do
+            for ((j = 0; j < jobs; j++)); do
+                for what in work after fs resolve timer closed; do
+                    echo "$what r$t.$j: request_id=r$t.$j"
+                done
+            done
+            echo "own t$t: "
+            echo "loop done t$t: "
+        done
+    } | LC_ALL=C sort
+}
+
+@test "uv_queue_work, uv_fs_stat, uv_getaddrinfo and timers from four threads run every callback in its own request" {
+    run -0 --separate-stderr bash -c "LD_PRELOAD='$RUNTIME' '$PROGS/loops_uv' requests 4 6 | LC_ALL=C sort"
+    expect_output < <(expected_requests 4 6)
+    expect_no_stderr
+}
+
+@test "CTXVAR_LOOPS=0 turns the libuv support off: other requests' ids or none, as without it" {
+    # The runtime with loop support off: pool threads show the request that
+    # made the pool grow, loop callbacks the loop thread's empty context.
+    run -0 --separate-stderr bash -c "CTXVAR_LOOPS=0 LD_PRELOAD='$RUNTIME' '$PROGS/loops_uv' requests 4 6 | LC_ALL=C sort"
+    [ "$output" != "$(expected_requests 4 6)" ]
+    [[ "$output" == *"after r0.0: "$'\n'* ]]
+    [[ "$output" == *"timer r3.5: "$'\n'* ]]
+}
+
+@test "a repeating timer keeps its start's context through uv_timer_again; a new start takes the new one" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_uv" timers
+    expect_output <<'EOF'
+repeat start: request_id=start
+repeat start: request_id=start
+repeat start: request_id=start
+repeat start: request_id=start
+repeat start: request_id=start
+repeat restart: request_id=restart
+repeat restart: request_id=restart
+loop done main: 
+EOF
+    expect_no_stderr
+}
+
+@test "cancelled work and fs requests and timers closed unfired call back in their request and free every record" {
+    # One pool thread, held by a blocker, so the others stay queued.  The
+    # records hold the requests' contexts while pending ("more") and give
+    # them back through libuv's own completion paths.
+    UV_THREADPOOL_SIZE=1 run -0 --separate-stderr preloaded "$PROGS/loops_uv" cancel
+    expect_output <<'EOF'
+live while pending: more
+cancelled c0: request_id=c0
+fs cancelled c0: request_id=c0
+cancelled c1: request_id=c1
+fs cancelled c1: request_id=c1
+cancelled c2: request_id=c2
+fs cancelled c2: request_id=c2
+cancelled c3: request_id=c3
+fs cancelled c3: request_id=c3
+closed unfired c3: request_id=c3
+closed unfired c2: request_id=c2
+closed unfired c1: request_id=c1
+closed unfired c0: request_id=c0
+blocker done: 0
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+}
+
+@test "cancellation and closing leak nothing under valgrind memcheck" {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    UV_THREADPOOL_SIZE=1 run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q \
+        --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+        "$PROGS/loops_uv" cancel
+    [ "${lines[-1]}" = "live_contexts back to baseline: yes" ]
+    [ "${lines[1]}" = "cancelled c0: request_id=c0" ]
+    expect_no_stderr
+}
+
+@test "a plugin dlopen'ed RTLD_LOCAL with its own libuv gets its work in each request's context" {
+    run -0 --separate-stderr bash -c "LD_PRELOAD='$RUNTIME' '$PROGS/loops_plugin_main' '$PROGS/libloops_plugin.so' | LC_ALL=C sort"
+    expect_output <<'EOF'
+libuv global: no
+plugin after p0 (0): request_id=p0
+plugin after p1 (0): request_id=p1
+plugin after p2 (0): request_id=p2
+plugin work p0: request_id=p0
+plugin work p1: request_id=p1
+plugin work p2: request_id=p2
+EOF
+    expect_no_stderr
+}
+
+@test "a program that uses neither libuv nor libevent loads neither and binds none of their symbols" {
+    run -0 env LD_PRELOAD="$RUNTIME" LD_DEBUG=libs,bindings "$PROGS/three_threads"
+    if grep -E 'libuv|libevent|symbol `(uv|event|bufferevent)_' <<<"$output" >&2; then
+        return 1
+    fi
+    # The check can see: the runtime's own bindings are there.
+    grep -q 'symbol `pthread_create' <<<"$output"
+}

@@ -1,0 +1,259 @@
+/* loops_uv.c - libuv callbacks and pool work, unmodified, under the runtime
+ * (bats/loops_libuv.bats).  Each request sets request_id to its own label,
+ * submits, and resets; every callback prints its request's label (from
+ * req->data or handle->data: the program's own fields) and the context it
+ * runs in, so a line is right exactly when the two agree.
+ *
+ *   loops_uv requests THREADS JOBS  several threads, each with its own loop:
+ *                                   uv_queue_work (both callbacks), uv_fs_stat,
+ *                                   uv_getaddrinfo, a one-shot timer per job;
+ *                                   then the loop thread's own timer
+ *   loops_uv timers                 a repeating timer, uv_timer_again, a
+ *                                   restart in another request
+ *   loops_uv cancel                 uv_cancel of queued work and fs requests,
+ *                                   uv_close of timers before they fire;
+ *                                   live_contexts before and after
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <uv.h>
+
+#include "show.h"
+
+static ctxvar *request_id;
+
+static void say(const char *what, const char *label)
+{
+    char text[512];
+    ctxvar_format(text, sizeof text);
+    printf("%s %s: %s\n", what, label, text);
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+struct job {
+    uv_work_t work;
+    uv_fs_t fs;
+    uv_getaddrinfo_t resolve;
+    uv_timer_t timer;
+    char label[32];
+};
+
+static void on_work(uv_work_t *req) { say("work", req->data); }
+static void on_after(uv_work_t *req, int status) { say(status == 0 ? "after" : "after?", req->data); }
+static void on_fs(uv_fs_t *req)
+{
+    say(req->result == 0 ? "fs" : "fs?", req->data);
+    uv_fs_req_cleanup(req);
+}
+static void on_resolve(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    say(status == 0 ? "resolve" : "resolve?", req->data);
+    uv_freeaddrinfo(res);
+}
+static void on_timer_closed(uv_handle_t *handle) { say("closed", handle->data); }
+static void on_timer(uv_timer_t *timer)
+{
+    say("timer", timer->data);
+    uv_close((uv_handle_t *)timer, on_timer_closed);
+}
+
+static void own_timer_closed(uv_handle_t *handle) { (void)handle; }
+static void on_own_timer(uv_timer_t *timer)
+{
+    say("own", timer->data);
+    uv_close((uv_handle_t *)timer, own_timer_closed);
+}
+
+struct thread_args {
+    int index, jobs;
+};
+
+static void *requests_thread(void *p)
+{
+    const struct thread_args *a = p;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct job *jobs = calloc((size_t)a->jobs, sizeof *jobs);
+    uv_timer_t own;
+    char own_label[32];
+    snprintf(own_label, sizeof own_label, "t%d", a->index);
+    /* The loop thread's own timer, due after every request's: registered
+     * outside any request, it must see none. */
+    uv_timer_init(&loop, &own);
+    own.data = own_label;
+    uv_timer_start(&own, on_own_timer, 60, 0);
+    for (int j = 0; j < a->jobs; j++) {
+        struct job *job = &jobs[j];
+        snprintf(job->label, sizeof job->label, "r%d.%d", a->index, j);
+        ctxvar_token token;
+        ctxvar_set(request_id, job->label, &token);
+        job->work.data = job->fs.data = job->resolve.data = job->timer.data = job->label;
+        uv_queue_work(&loop, &job->work, on_work, on_after);
+        uv_fs_stat(&loop, &job->fs, "/", on_fs);
+        struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
+        uv_getaddrinfo(&loop, &job->resolve, on_resolve, "127.0.0.1", NULL, &hints);
+        uv_timer_init(&loop, &job->timer);
+        uv_timer_start(&job->timer, on_timer, (uint64_t)(1 + j % 5), 0);
+        ctxvar_reset(&token);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    say("loop done", own_label);
+    uv_loop_close(&loop);
+    free(jobs);
+    return NULL;
+}
+
+static int requests(int threads, int jobs)
+{
+    pthread_t t[16];
+    struct thread_args args[16];
+    if (threads > 16) threads = 16;
+    for (int i = 0; i < threads; i++) {
+        args[i] = (struct thread_args){i, jobs};
+        pthread_create(&t[i], NULL, requests_thread, &args[i]);
+    }
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    return 0;
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+static int fired;
+
+static void on_repeat(uv_timer_t *timer)
+{
+    say("repeat", timer->data);
+    if (++fired == 3) {
+        uv_timer_stop(timer);
+        /* Restarted from another request: uv_timer_again keeps the
+         * context of the start. */
+        ctxvar_token token;
+        ctxvar_set(request_id, "other", &token);
+        uv_timer_set_repeat(timer, 1);
+        uv_timer_again(timer);
+        ctxvar_reset(&token);
+    } else if (fired == 5) {
+        uv_timer_stop(timer);
+        /* A new start in another request: its context from now on. */
+        ctxvar_token token;
+        ctxvar_set(request_id, "restart", &token);
+        timer->data = "restart";
+        uv_timer_start(timer, on_repeat, 1, 1);
+        ctxvar_reset(&token);
+    } else if (fired == 7) {
+        uv_close((uv_handle_t *)timer, NULL);
+    }
+}
+
+static int timers(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_timer_t timer;
+    uv_timer_init(loop, &timer);
+    timer.data = "start";
+    ctxvar_token token;
+    ctxvar_set(request_id, "start", &token);
+    uv_timer_start(&timer, on_repeat, 1, 1);
+    ctxvar_reset(&token);
+    uv_run(loop, UV_RUN_DEFAULT);
+    say("loop done", "main");
+    return uv_loop_close(loop) != 0;
+}
+
+/* ---- cancel ----------------------------------------------------------------- */
+
+static uv_sem_t release_blocker, blocker_started;
+
+static void blocking_work(uv_work_t *req)
+{
+    (void)req;
+    uv_sem_post(&blocker_started);
+    uv_sem_wait(&release_blocker);
+}
+static void after_blocking(uv_work_t *req, int status)
+{
+    (void)req;
+    printf("blocker done: %d\n", status);
+}
+static void never_work(uv_work_t *req) { say("ran?", req->data); }
+static void on_cancelled(uv_work_t *req, int status)
+{
+    say(status == UV_ECANCELED ? "cancelled" : "not cancelled", req->data);
+}
+static void on_fs_cancelled(uv_fs_t *req)
+{
+    say(req->result == UV_ECANCELED ? "fs cancelled" : "fs not cancelled", req->data);
+    uv_fs_req_cleanup(req);
+}
+static void never_timer(uv_timer_t *timer) { say("fired?", timer->data); }
+static void timer_closed(uv_handle_t *handle) { say("closed unfired", handle->data); }
+
+static unsigned long long live_contexts(void)
+{
+    struct ctxvar_stats s;
+    ctxvar_stats(&s);
+    return s.live_contexts;
+}
+
+static int cancel(void)
+{
+    enum { N = 4 };
+    uv_loop_t *loop = uv_default_loop();
+    uv_work_t blocker, work[N], work_null_after;
+    uv_fs_t fs[N];
+    uv_timer_t timer[N];
+    static char labels[N][16];
+    unsigned long long before = live_contexts();
+    uv_sem_init(&release_blocker, 0);
+    uv_sem_init(&blocker_started, 0);
+    /* UV_THREADPOOL_SIZE=1: the blocker holds the only pool thread, so
+     * everything queued after it can still be cancelled. */
+    uv_queue_work(loop, &blocker, blocking_work, after_blocking);
+    uv_sem_wait(&blocker_started);
+    for (int i = 0; i < N; i++) {
+        snprintf(labels[i], sizeof labels[i], "c%d", i);
+        ctxvar_token token;
+        ctxvar_set(request_id, labels[i], &token);
+        work[i].data = fs[i].data = timer[i].data = labels[i];
+        uv_queue_work(loop, &work[i], never_work, on_cancelled);
+        uv_fs_stat(loop, &fs[i], "/", on_fs_cancelled);
+        uv_timer_init(loop, &timer[i]);
+        uv_timer_start(&timer[i], never_timer, 100000, 0);
+        if (i == 0) {
+            work_null_after.data = labels[i];
+            uv_queue_work(loop, &work_null_after, never_work, NULL);
+        }
+        ctxvar_reset(&token);
+    }
+    printf("live while pending: %s\n", live_contexts() > before ? "more" : "same");
+    for (int i = 0; i < N; i++) {
+        uv_cancel((uv_req_t *)&work[i]);
+        uv_cancel((uv_req_t *)&fs[i]);
+        ctxvar_token token;
+        ctxvar_set(request_id, labels[i], &token);
+        uv_close((uv_handle_t *)&timer[i], timer_closed);
+        ctxvar_reset(&token);
+    }
+    uv_cancel((uv_req_t *)&work_null_after);
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_sem_post(&release_blocker);
+    uv_run(loop, UV_RUN_DEFAULT);
+    unsigned long long after = live_contexts();
+    printf("live_contexts back to baseline: %s\n", after == before ? "yes" : "no");
+    uv_loop_close(loop);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    request_id = ctxvar_named("request_id");
+    if (argc >= 4 && strcmp(argv[1], "requests") == 0) return requests(atoi(argv[2]), atoi(argv[3]));
+    if (argc >= 2 && strcmp(argv[1], "timers") == 0) return timers();
+    if (argc >= 2 && strcmp(argv[1], "cancel") == 0) return cancel();
+    fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel\n");
+    return 2;
+}

@@ -1,0 +1,118 @@
+/* loops.c - what the event-loop interposers add per callback: a program
+ * built with Debian's libuv and libevent, run by bench/run.py with and
+ * without the runtime preloaded (the same binary), each sample the mean
+ * cost of one callback over `count` of them.
+ *
+ *     loops uvtimer COUNT ROUNDS   a libuv timer restarted from its own
+ *                                  callback (uv_timer_start, timeout 0): a
+ *                                  start and an empty callback each
+ *     loops uvwork COUNT ROUNDS    uv_queue_work jobs, 64 in flight: the
+ *                                  submit, the empty job on a pool thread,
+ *                                  the empty after-work callback
+ *     loops evtimer COUNT ROUNDS   a libevent timer re-added from its own
+ *                                  callback (event_add, timeout 0): an add
+ *                                  and an empty callback each
+ *
+ * Prints "sample <mode>.<plain|runtime> <round> <ns per callback>".  The
+ * callbacks are registered inside a 10-variable context, as a request's
+ * would be. */
+#include <string.h>
+#include <event2/event.h>
+#include <uv.h>
+
+#include "bench.h"
+
+static long remaining;
+
+static void timer_again(uv_timer_t *timer)
+{
+    if (--remaining > 0) uv_timer_start(timer, timer_again, 0, 0);
+}
+
+static double uvtimer(long count)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_timer_t timer;
+    uv_timer_init(&loop, &timer);
+    remaining = count;
+    uint64_t t0 = bench_now_ns();
+    uv_timer_start(&timer, timer_again, 0, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uint64_t t1 = bench_now_ns();
+    uv_close((uv_handle_t *)&timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return (double)(t1 - t0) / (double)count;
+}
+
+enum { IN_FLIGHT = 64 };
+static long submitted;
+
+static void empty_work(uv_work_t *req) { BENCH_OPAQUE(req); }
+
+static void after_work(uv_work_t *req, int status)
+{
+    (void)status;
+    if (submitted < remaining) {
+        submitted++;
+        uv_queue_work(req->loop, req, empty_work, after_work);
+    }
+}
+
+static double uvwork(long count)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_work_t reqs[IN_FLIGHT];
+    remaining = count;
+    submitted = 0;
+    uint64_t t0 = bench_now_ns();
+    for (int i = 0; i < IN_FLIGHT && submitted < remaining; i++, submitted++)
+        uv_queue_work(&loop, &reqs[i], empty_work, after_work);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uint64_t t1 = bench_now_ns();
+    uv_loop_close(&loop);
+    return (double)(t1 - t0) / (double)count;
+}
+
+static const struct timeval zero = {0, 0};
+static struct event *ticking;
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    if (--remaining > 0) event_add(ticking, &zero);
+}
+
+static double evtimer(long count)
+{
+    struct event_base *base = event_base_new();
+    ticking = evtimer_new(base, tick, NULL);
+    remaining = count;
+    uint64_t t0 = bench_now_ns();
+    event_add(ticking, &zero);
+    event_base_dispatch(base);
+    uint64_t t1 = bench_now_ns();
+    event_free(ticking);
+    event_base_free(base);
+    return (double)(t1 - t0) / (double)count;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) bench_die("usage: loops uvtimer|uvwork|evtimer COUNT ROUNDS");
+    long count = atol(argv[2]);
+    int rounds = atoi(argv[3]);
+    double (*measure)(long) = strcmp(argv[1], "uvtimer") == 0  ? uvtimer
+                              : strcmp(argv[1], "uvwork") == 0 ? uvwork
+                              : strcmp(argv[1], "evtimer") == 0 ? evtimer
+                                                                 : NULL;
+    if (!measure || count <= 0 || rounds <= 0) bench_die("usage: loops uvtimer|uvwork|evtimer COUNT ROUNDS");
+    bench_set_vars(10);
+    char metric[64];
+    snprintf(metric, sizeof metric, "%s.%s", argv[1], ctxvar_runtime_present() ? "runtime" : "plain");
+    measure(count / 10 + 1); /* warm-up: the pool's threads, the allocator */
+    for (int r = 0; r < rounds; r++) bench_sample(metric, r, measure(count));
+    return 0;
+}

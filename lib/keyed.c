@@ -1,0 +1,268 @@
+/* keyed.c - callback records kept by the address of a library's object,
+ * pool jobs run as tasks, and functions of libraries loaded on demand: what
+ * the event-loop interposers (shim/libuv*.c, shim/libevent*.c) share.  See
+ * lib/keyed.h for the contract.
+ *
+ * The table: SHARDS shards chosen by the top bits of a multiplicative hash
+ * of (key, kind), each a chained hash table that doubles when it holds more
+ * records than buckets, under its own mutex.  A shard starts with a small
+ * bucket array inside it, so the first records need no allocation besides
+ * their own; when doubling cannot allocate, the shard keeps its buckets and
+ * chains grow (slower, still correct).  The mutexes are held only to link,
+ * unlink or find, never across a callback, and are taken around fork so a
+ * child never finds one held by a thread it does not have.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "keyed.h"
+#include "thread.h"
+
+#define SHARD_BITS 5
+#define SHARDS (1u << SHARD_BITS)
+#define INITIAL_BUCKETS 8
+
+struct shard {
+    pthread_mutex_t lock;
+    struct ctxvar__keyed **buckets;
+    size_t mask;  /* buckets - 1 */
+    size_t count;
+    struct ctxvar__keyed *initial[INITIAL_BUCKETS];
+};
+
+/* Initialised statically, so that a lookup takes no once-check; a shard
+ * gets its first buckets (its own inline ones) on first use. */
+static struct shard shards[SHARDS] = {[0 ... SHARDS - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+static atomic_int atfork_registered;
+static atomic_size_t records;
+
+static void lock_all(void)
+{
+    for (unsigned i = 0; i < SHARDS; i++) pthread_mutex_lock(&shards[i].lock);
+}
+
+static void unlock_all(void)
+{
+    for (unsigned i = SHARDS; i-- > 0;) pthread_mutex_unlock(&shards[i].lock);
+}
+
+/* Before the first record goes in: a forked child must not find a shard
+ * locked by a thread it does not have. */
+static void register_atfork(void)
+{
+    if (atomic_load_explicit(&atfork_registered, memory_order_acquire)) return;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&atfork_registered, &expected, 1))
+        pthread_atfork(lock_all, unlock_all, unlock_all);
+}
+
+static uint64_t hash(const void *key, int kind)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)key ^ ((uint64_t)(unsigned)kind << 3)) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+static struct shard *shard_of(uint64_t h) { return &shards[h >> (64 - SHARD_BITS)]; }
+
+/* With the shard's lock held: the link that points at (key, kind)'s record,
+ * or at the NULL ending its chain. */
+static struct ctxvar__keyed **link_of(struct shard *s, uint64_t h, const void *key, int kind)
+{
+    if (!s->buckets) {
+        s->buckets = s->initial;
+        s->mask = INITIAL_BUCKETS - 1;
+    }
+    struct ctxvar__keyed **link = &s->buckets[h & s->mask];
+    while (*link && ((*link)->key != key || (*link)->kind != kind)) link = &(*link)->next;
+    return link;
+}
+
+/* With the lock held: twice the buckets, or the same when out of memory. */
+static void grow(struct shard *s)
+{
+    size_t n = (s->mask + 1) * 2;
+    struct ctxvar__keyed **buckets = ctxvar__alloc(n * sizeof *buckets);
+    if (!buckets) return;
+    for (size_t i = 0; i < n; i++) buckets[i] = NULL;
+    for (size_t i = 0; i <= s->mask; i++) {
+        for (struct ctxvar__keyed *r = s->buckets[i], *next; r; r = next) {
+            next = r->next;
+            struct ctxvar__keyed **head = &buckets[hash(r->key, r->kind) & (n - 1)];
+            r->next = *head;
+            *head = r;
+        }
+    }
+    if (s->buckets != s->initial) free(s->buckets);
+    s->buckets = buckets;
+    s->mask = n - 1;
+}
+
+void *ctxvar__keyed_new(size_t size, const void *key, int kind, void (*fn)(void), void *arg,
+                        const char *what)
+{
+    struct ctxvar__keyed *rec = ctxvar__callback_new(size, fn, arg, what);
+    if (!rec) return NULL;
+    rec->key = key;
+    rec->kind = kind;
+    rec->next = NULL;
+    return rec;
+}
+
+void ctxvar__keyed_put(struct ctxvar__keyed *rec)
+{
+    int saved_errno = errno;
+    register_atfork();
+    uint64_t h = hash(rec->key, rec->kind);
+    struct shard *s = shard_of(h);
+    pthread_mutex_lock(&s->lock);
+    struct ctxvar__keyed **link = link_of(s, h, rec->key, rec->kind), *old = *link;
+    if (old) {
+        rec->next = old->next;
+        *link = rec;
+    } else {
+        rec->next = NULL;
+        *link = rec;
+        atomic_fetch_add_explicit(&records, 1, memory_order_relaxed);
+        if (++s->count > s->mask + 1) grow(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (old) ctxvar__callback_free(&old->cb);
+    errno = saved_errno;
+}
+
+struct ctxvar__keyed *ctxvar__keyed_find(const void *key, int kind)
+{
+    uint64_t h = hash(key, kind);
+    struct shard *s = shard_of(h);
+    pthread_mutex_lock(&s->lock);
+    struct ctxvar__keyed *rec = *link_of(s, h, key, kind);
+    pthread_mutex_unlock(&s->lock);
+    return rec;
+}
+
+struct ctxvar__keyed *ctxvar__keyed_take(const void *key, int kind)
+{
+    uint64_t h = hash(key, kind);
+    struct shard *s = shard_of(h);
+    pthread_mutex_lock(&s->lock);
+    struct ctxvar__keyed **link = link_of(s, h, key, kind), *rec = *link;
+    if (rec) {
+        *link = rec->next;
+        s->count--;
+        atomic_fetch_sub_explicit(&records, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rec;
+}
+
+void ctxvar__keyed_drop(const void *key, int kind)
+{
+    struct ctxvar__keyed *rec = ctxvar__keyed_take(key, kind);
+    if (rec) ctxvar__callback_free(&rec->cb);
+}
+
+size_t ctxvar__keyed_count(void) { return atomic_load_explicit(&records, memory_order_relaxed); }
+
+void ctxvar__callback_recapture(struct ctxvar__callback *cb)
+{
+    ctxvar_ctx *old = cb->context, *now = ctxvar__current_borrowed();
+    if (old == now) return; /* the same context: the reference held will do */
+    int saved_errno = errno;
+    cb->context = ctxvar__capture_for_child();
+    ctxvar__ctx_release(old);
+    errno = saved_errno;
+}
+
+void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
+                                     void (*call)(const struct ctxvar__callback *cb, void *io),
+                                     void *io)
+{
+    /* The worker forgets what it inherited when the job's frame is left,
+     * exactly as ctxvar_task_run arranges it for a frame already open
+     * (lib/frames.c): inside the job only the job's context shows anyway. */
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->inherited && !t->exited) t->forget_pending = 1;
+    ctxvar__callback_invoke(cb, call, io);
+}
+
+#ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */
+static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
+{
+    (void)size;
+    struct ctxvar__code_ranges *r = p;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    if (strncmp(base, r->prefix, strlen(r->prefix)) != 0) return 0;
+    int max = (int)(sizeof r->range / sizeof r->range[0]);
+    for (int i = 0; i < info->dlpi_phnum && r->count < max; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        r->range[r->count].start = info->dlpi_addr + ph->p_vaddr;
+        r->range[r->count].end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        r->count++;
+    }
+    return 0;
+}
+
+int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address)
+{
+    int state = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (state != 2) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&r->state, &expected, 1)) {
+            int saved_errno = errno;
+            dl_iterate_phdr(collect_ranges, r);
+            errno = saved_errno;
+            atomic_store_explicit(&r->state, 2, memory_order_release);
+        } else {
+            /* Another thread is looking: the calls it is for come first,
+             * and a call that overtakes it is taken as the program's. */
+            return 0;
+        }
+    }
+    unsigned long a = (unsigned long)address;
+    for (int i = 0; i < r->count; i++)
+        if (a >= r->range[i].start && a < r->range[i].end) return 1;
+    return 0;
+}
+
+/* 1 when p is in this copy of the runtime: found ourselves again (the
+ * runtime loaded in an unusual order).  Asked by address, so the runtime
+ * holds no relocation for the library's names and a program that never
+ * calls them binds none. */
+static int in_runtime(void *p)
+{
+    Dl_info found, ours;
+    return dladdr(p, &found) && dladdr((void *)in_runtime, &ours) &&
+           found.dli_fbase == ours.dli_fbase;
+}
+
+void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname, const char *name)
+{
+    void *next = atomic_load_explicit(cache, memory_order_acquire);
+    if (next) return next;
+    int saved_errno = errno;
+    next = dlsym(RTLD_NEXT, name);
+    if (!next || in_runtime(next)) {
+        /* A plugin that links the library and was dlopen'ed RTLD_LOCAL
+         * reaches our definition (we are in the global scope) while the
+         * search after us does not see the library. */
+        void *lib = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
+        next = lib ? dlsym(lib, name) : NULL;
+        if (lib) dlclose(lib);
+        if (next && in_runtime(next)) next = NULL;
+    }
+    /* NULL is not kept: the library may be loaded later. */
+    if (next) atomic_store_explicit(cache, next, memory_order_release);
+    errno = saved_errno;
+    return next;
+}
+#endif

@@ -1,0 +1,116 @@
+/* keyed.h - callback records found by the address of a library's object,
+ * for interposers whose library calls back with that object instead of
+ * with an argument of ours (lib/keyed.c).
+ *
+ * libuv calls a work or timer callback with the request or handle the
+ * program gave it, and the program reads its own fields there (req->data),
+ * so the record cannot travel in the object: it is kept in a table keyed
+ * by the object's address.  libevent does take an argument of ours, but
+ * the program may free an event embedded in its own struct with free(), so
+ * its records are keyed by the event's address as well, and registering a
+ * new event at an old address replaces (and frees) the old record.
+ *
+ * The table is sharded by address, each shard a hash table under its own
+ * mutex, held only to link or unlink: lookups and updates are O(1).  A
+ * record found by ctxvar__keyed_find is borrowed: the interposers use it
+ * only where their library serialises the object's callbacks and its
+ * freeing (one loop thread per handle, a work request's phases one after
+ * the other).  Nothing here is exported. */
+#ifndef CTXVAR_KEYED_H
+#define CTXVAR_KEYED_H
+
+#include <stddef.h>
+
+#include "runtime.h"
+
+/* A record: the callback record, then the table's fields, then whatever the
+ * interposer adds.  `kind` tells apart records of different interposers
+ * that may share an address (a handle and its first member). */
+struct ctxvar__keyed {
+    struct ctxvar__callback cb;
+    const void *key;
+    int kind;
+    struct ctxvar__keyed *next; /* in its bucket */
+};
+
+/* A new record of `size` bytes (at least the struct's) for (key, kind),
+ * capturing the calling thread's context with fn and arg, not yet in the
+ * table; NULL when this copy of the runtime defers or is out of memory
+ * (said under CTXVAR_DEBUG=1, naming `what`): the interposer then passes
+ * the program's own callback through.  errno is kept. */
+void *ctxvar__keyed_new(size_t size, const void *key, int kind, void (*fn)(void), void *arg,
+                        const char *what) CTXVAR__HIDDEN;
+
+/* Puts rec in the table and frees the record it replaces at the same
+ * (key, kind), if any: an object reused at the same address. */
+void ctxvar__keyed_put(struct ctxvar__keyed *rec) CTXVAR__HIDDEN;
+
+/* The record at (key, kind), borrowed, or NULL. */
+struct ctxvar__keyed *ctxvar__keyed_find(const void *key, int kind) CTXVAR__HIDDEN;
+
+/* Takes the record at (key, kind) out of the table and returns it (the
+ * caller frees it with ctxvar__callback_free), or NULL. */
+struct ctxvar__keyed *ctxvar__keyed_take(const void *key, int kind) CTXVAR__HIDDEN;
+
+/* Takes (key, kind) out and frees it: the object is gone. */
+void ctxvar__keyed_drop(const void *key, int kind) CTXVAR__HIDDEN;
+
+/* How many records the table holds (for tests and statistics). */
+size_t ctxvar__keyed_count(void) CTXVAR__HIDDEN;
+
+/* Replaces cb's context with the calling thread's: a one-shot event
+ * scheduled again runs in the context of the call that scheduled it. */
+void ctxvar__callback_recapture(struct ctxvar__callback *cb) CTXVAR__HIDDEN;
+
+/* Calls call(cb, io) as a pool job, like ctxvar_task_run: in cb's context,
+ * and the worker thread, once it has run one, no longer shows the context
+ * it inherited when the pool created it (the stale-context rule in
+ * lib/frames.c).  The loop callbacks use ctxvar__callback_invoke, which
+ * leaves a thread's inherited context alone. */
+void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
+                                     void (*call)(const struct ctxvar__callback *cb, void *io),
+                                     void *io) CTXVAR__HIDDEN;
+
+/* The definition of `name` in the library `soname`, for an interposer of
+ * that library, cached in *cache: the next one after ours, or, when the
+ * library was dlopen'ed with RTLD_LOCAL (a plugin that links it) and the
+ * search after us cannot see it, the one in the already loaded `soname`.
+ * Never loads a library, never returns the runtime's own definition.
+ * NULL when there is none. */
+void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname,
+                             const char *name) CTXVAR__HIDDEN;
+
+/* The code of the loaded objects whose file name starts with `prefix`
+ * ("libuv.so", "libevent"), found on first use and kept.  A library calls
+ * its own exported functions through its PLT, so its internal calls reach
+ * the interposers too (libuv's loop initialisation registers its own async
+ * handle, libevent's bufferevents assign and read back their own events);
+ * they are told apart by the caller's return address and passed through,
+ * since the library relies on what it registered and has no request to
+ * carry.  A copy of the library dlopen'ed after the first use is not seen
+ * (its calls are then treated as the program's). */
+struct ctxvar__code_ranges {
+    const char *prefix;
+    _Atomic int state; /* 0 not looked for, 1 being looked for, 2 found */
+    int count;
+    struct {
+        unsigned long start, end;
+    } range[8];
+};
+
+/* 1 when `address` (a return address) is in r's library. */
+int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
+
+/* CTXVAR__NEXT for a function of a library loaded on demand. */
+#define CTXVAR__LIBRARY_NEXT(soname, name)                                         \
+    __extension__({                                                                \
+        static _Atomic(void *) ctxvar__next_cache_;                                \
+        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,           \
+                                                   memory_order_acquire);          \
+        (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)             \
+                                ? ctxvar__next_                                    \
+                                : ctxvar__library_symbol(&ctxvar__next_cache_,     \
+                                                         soname, #name));          \
+    })
+
+#endif

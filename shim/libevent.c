@@ -1,0 +1,322 @@
+/* libevent.c - libevent's events call back in the context of the code that
+ * registered or scheduled them: event_new, event_assign, the legacy
+ * event_set, event_add, event_active, event_base_once; and the calls that
+ * must keep showing the program what it passed: event_get_callback,
+ * event_get_callback_arg, event_get_assignment, event_finalize,
+ * event_free_finalize, event_free, event_debug_unassign.  Bufferevents are
+ * in shim/libevent_buffer.c.
+ *
+ * An event's callback argument is ours: a record {callback, argument,
+ * context} (libevent passes it back to the trampoline, so a callback costs
+ * no lookup).  Records are also kept by the event's address (lib/keyed.c):
+ * an event embedded in the program's own struct is freed with free(), and
+ * the next event assigned at that address replaces and frees the old
+ * record; event_free and event_debug_unassign free it at once.
+ *
+ * When: a persistent event (EV_PERSIST) runs in the context of its
+ * registration (event_new, event_assign, event_set); any other event in the
+ * context of the call that scheduled it (event_add, event_active,
+ * event_base_once).  event_active on a persistent event captures nothing:
+ * like a signal it may coalesce with other activations.  After each
+ * callback the loop thread's own context is back.
+ *
+ * Only calls from outside libevent are carried: libevent calls its own
+ * exported functions (event_set calls event_assign; bufferevents assign,
+ * add and read back their internal events) and relies on what it assigned
+ * staying there.  A trampoline passed back to us (nested calls) is
+ * recognised and passed through.
+ *
+ * Not covered: an event_add of a one-shot event from another thread while
+ * that event's callback is starting on the loop thread (the context is
+ * replaced under the callback); a process with both libevent-2.1 and
+ * libevent_core-2.1 loaded uses the first one found after us.
+ */
+#include "loops.h"
+#ifdef CTXVAR_WITH_LIBEVENT
+#include <errno.h>
+#include <stdint.h>
+
+#include "libevent.h"
+
+/* ---- Who is calling ------------------------------------------------------------- */
+
+static struct ctxvar__code_ranges libevent_code = {.prefix = "libevent"};
+
+int ctxvar__libevent_outside(const void *return_address)
+{
+    return !ctxvar__code_in(&libevent_code, return_address);
+}
+
+void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name)
+{
+    void *next = ctxvar__library_symbol(cache, LIBEVENT_SONAME, name);
+    return next ? next : ctxvar__library_symbol(cache, LIBEVENT_CORE_SONAME, name);
+}
+
+/* ---- Records -------------------------------------------------------------------- */
+
+struct event_record {
+    struct ctxvar__keyed k;       /* cb: the program's callback and argument */
+    int persistent;               /* EV_PERSIST: keep the registration's context */
+    event_finalize_callback_fn finalizer; /* the program's, while finalizing */
+};
+
+struct event_args {
+    evutil_socket_t fd;
+    short what;
+};
+
+static void call_event(const struct ctxvar__callback *cb, void *io)
+{
+    const struct event_args *a = io;
+    ((event_callback_fn)cb->fn)(a->fd, a->what, cb->arg);
+}
+
+/* The callback may free, reassign or re-add its own event, and so free or
+ * change the record: it runs from a copy, whose context the frame holds. */
+static void event_trampoline(evutil_socket_t fd, short what, void *p)
+{
+    struct ctxvar__callback copy = ((struct event_record *)p)->k.cb;
+    struct event_args a = {fd, what};
+    ctxvar__callback_invoke(&copy, call_event, &a);
+}
+
+/* event_base_once's: libevent frees its event after the one call, and so
+ * do we. */
+static void once_trampoline(evutil_socket_t fd, short what, void *p)
+{
+    struct event_record *r = p;
+    struct event_args a = {fd, what};
+    ctxvar__callback_invoke(&r->k.cb, call_event, &a);
+    ctxvar__callback_free(&r->k.cb);
+}
+
+static struct event_record *record_new(const struct event *ev, short events, event_callback_fn cb,
+                                       void *arg, const char *what)
+{
+    struct event_record *r =
+        ctxvar__keyed_new(sizeof *r, ev, EV_KIND_EVENT, (void (*)(void))cb, arg, what);
+    if (!r) return NULL;
+    r->persistent = (events & EV_PERSIST) != 0;
+    r->finalizer = NULL;
+    return r;
+}
+
+/* event_self_cbarg(): "pass the event itself"; with ours as the argument,
+ * the record passes it. */
+static void *self_marker(void)
+{
+    void *(*self)(void) = EV_NEXT(event_self_cbarg);
+    return self ? self() : NULL;
+}
+
+/* The record of an event whose callback is our trampoline, else NULL:
+ * libevent's getters (never interposed for its own calls) tell. */
+static struct event_record *record_of(const struct event *ev)
+{
+    event_callback_fn (*get_callback)(const struct event *) = EV_NEXT(event_get_callback);
+    void *(*get_arg)(const struct event *) = EV_NEXT(event_get_callback_arg);
+    if (!ev || !get_callback || !get_arg) return NULL;
+    event_callback_fn cb = get_callback(ev);
+    if (cb != event_trampoline && cb != once_trampoline) return NULL;
+    return get_arg(ev);
+}
+
+/* ---- Registering ----------------------------------------------------------------- */
+
+CTXVAR__EXPORT struct event *event_new(struct event_base *base, evutil_socket_t fd, short events,
+                                       event_callback_fn cb, void *arg)
+{
+    __typeof__(&event_new) next = EV_NEXT(event_new);
+    if (!next) return NULL;
+    if (!cb || cb == event_trampoline || !EV_CARRY()) return next(base, fd, events, cb, arg);
+    struct event_record *r = record_new(NULL, events, cb, arg, "event_new");
+    if (!r) return next(base, fd, events, cb, arg);
+    struct event *ev = next(base, fd, events, event_trampoline, r);
+    if (!ev) {
+        ctxvar__callback_free(&r->k.cb);
+        return NULL;
+    }
+    r->k.key = ev;
+    if (arg && arg == self_marker()) r->k.cb.arg = ev;
+    ctxvar__keyed_put(&r->k);
+    return ev;
+}
+
+CTXVAR__EXPORT int event_assign(struct event *ev, struct event_base *base, evutil_socket_t fd,
+                                short events, event_callback_fn cb, void *arg)
+{
+    __typeof__(&event_assign) next = EV_NEXT(event_assign);
+    if (!next) return -1;
+    if (cb == event_trampoline || !EV_CARRY()) return next(ev, base, fd, events, cb, arg);
+    struct event_record *r = cb ? record_new(ev, events, cb, arg, "event_assign") : NULL;
+    if (!r) {
+        /* Reassigned without us: what we kept for that address is stale. */
+        ctxvar__keyed_drop(ev, EV_KIND_EVENT);
+        return next(ev, base, fd, events, cb, arg);
+    }
+    if (arg && arg == self_marker()) r->k.cb.arg = ev;
+    ctxvar__keyed_put(&r->k);
+    int result = next(ev, base, fd, events, event_trampoline, r);
+    if (result != 0) ctxvar__keyed_drop(ev, EV_KIND_EVENT);
+    return result;
+}
+
+/* The legacy form, which memcached uses; libevent's own event_set calls
+ * event_assign, which then passes through as libevent's call. */
+CTXVAR__EXPORT void event_set(struct event *ev, evutil_socket_t fd, short events,
+                              void (*cb)(evutil_socket_t, short, void *), void *arg)
+{
+    __typeof__(&event_set) next = EV_NEXT(event_set);
+    if (!next) return;
+    if (cb == event_trampoline || !EV_CARRY()) {
+        next(ev, fd, events, cb, arg);
+        return;
+    }
+    struct event_record *r = cb ? record_new(ev, events, cb, arg, "event_set") : NULL;
+    if (!r) {
+        ctxvar__keyed_drop(ev, EV_KIND_EVENT);
+        next(ev, fd, events, cb, arg);
+        return;
+    }
+    if (arg && arg == self_marker()) r->k.cb.arg = ev;
+    ctxvar__keyed_put(&r->k);
+    next(ev, fd, events, event_trampoline, r);
+}
+
+/* ---- Scheduling ---------------------------------------------------------------------- */
+
+CTXVAR__EXPORT int event_add(struct event *ev, const struct timeval *timeout)
+{
+    __typeof__(&event_add) next = EV_NEXT(event_add);
+    if (!next) return -1;
+    if (EV_CARRY()) {
+        struct event_record *r = record_of(ev);
+        if (r && !r->persistent) ctxvar__callback_recapture(&r->k.cb);
+    }
+    return next(ev, timeout);
+}
+
+CTXVAR__EXPORT void event_active(struct event *ev, int res, short ncalls)
+{
+    __typeof__(&event_active) next = EV_NEXT(event_active);
+    if (!next) return;
+    if (EV_CARRY()) {
+        struct event_record *r = record_of(ev);
+        if (r && !r->persistent) ctxvar__callback_recapture(&r->k.cb);
+    }
+    next(ev, res, ncalls);
+}
+
+CTXVAR__EXPORT int event_base_once(struct event_base *base, evutil_socket_t fd, short events,
+                                   event_callback_fn cb, void *arg, const struct timeval *timeout)
+{
+    __typeof__(&event_base_once) next = EV_NEXT(event_base_once);
+    if (!next) return -1;
+    if (!cb || !EV_CARRY()) return next(base, fd, events, cb, arg, timeout);
+    struct event_record *r = record_new(NULL, events, cb, arg, "event_base_once");
+    if (!r) return next(base, fd, events, cb, arg, timeout);
+    int result = next(base, fd, events, once_trampoline, r, timeout);
+    if (result != 0) ctxvar__callback_free(&r->k.cb);
+    return result;
+}
+
+/* ---- Freeing and finalizing ---------------------------------------------------------- */
+
+/* The record leaves the table before the event is freed (another thread
+ * may get the address at once) and is freed after (libevent waits for a
+ * callback running on another thread, which reads it). */
+CTXVAR__EXPORT void event_free(struct event *ev)
+{
+    __typeof__(&event_free) next = EV_NEXT(event_free);
+    if (!next) return;
+    struct ctxvar__keyed *r = ev && ctxvar__loops_enabled() ? ctxvar__keyed_take(ev, EV_KIND_EVENT) : NULL;
+    next(ev);
+    if (r) ctxvar__callback_free(&r->cb);
+}
+
+CTXVAR__EXPORT void event_debug_unassign(struct event *ev)
+{
+    __typeof__(&event_debug_unassign) next = EV_NEXT(event_debug_unassign);
+    if (!next) return;
+    struct ctxvar__keyed *r = ev && ctxvar__loops_enabled() ? ctxvar__keyed_take(ev, EV_KIND_EVENT) : NULL;
+    next(ev);
+    if (r) ctxvar__callback_free(&r->cb);
+}
+
+static void call_finalizer(const struct ctxvar__callback *cb, void *ev)
+{
+    const struct event_record *r = (const struct event_record *)(const void *)cb;
+    r->finalizer(ev, cb->arg);
+}
+
+/* libevent calls a finalizer with the event's argument, ours: the program's
+ * gets its own.  The event is done with, and so is the record. */
+static void finalize_trampoline(struct event *ev, void *p)
+{
+    struct event_record *r = p;
+    ctxvar__callback_invoke(&r->k.cb, call_finalizer, ev);
+    ctxvar__callback_free(&r->k.cb);
+}
+
+#define INTERPOSE_FINALIZE(name)                                                          \
+    CTXVAR__EXPORT int name(unsigned flags, struct event *ev, event_finalize_callback_fn cb) \
+    {                                                                                     \
+        __typeof__(&name) next = EV_NEXT(name);                                           \
+        if (!next) return -1;                                                             \
+        struct event_record *r = EV_CARRY() && cb ? record_of(ev) : NULL;                 \
+        if (!r || r->k.key != ev || cb == finalize_trampoline) return next(flags, ev, cb); \
+        ctxvar__keyed_take(ev, EV_KIND_EVENT);                                            \
+        r->finalizer = cb;                                                                \
+        int result = next(flags, ev, finalize_trampoline);                                \
+        if (result != 0) {                                                                \
+            r->finalizer = NULL;                                                          \
+            ctxvar__keyed_put(&r->k);                                                     \
+        }                                                                                 \
+        return result;                                                                    \
+    }
+INTERPOSE_FINALIZE(event_finalize)
+INTERPOSE_FINALIZE(event_free_finalize)
+
+/* ---- What the program reads back ------------------------------------------------------ */
+
+CTXVAR__EXPORT event_callback_fn event_get_callback(const struct event *ev)
+{
+    __typeof__(&event_get_callback) next = EV_NEXT(event_get_callback);
+    if (!next) return NULL;
+    event_callback_fn cb = next(ev);
+    if ((cb == event_trampoline || cb == once_trampoline) && EV_CARRY())
+        cb = (event_callback_fn)((struct event_record *)record_of(ev))->k.cb.fn;
+    return cb;
+}
+
+CTXVAR__EXPORT void *event_get_callback_arg(const struct event *ev)
+{
+    __typeof__(&event_get_callback_arg) next = EV_NEXT(event_get_callback_arg);
+    if (!next) return NULL;
+    void *arg = next(ev);
+    struct event_record *r = EV_CARRY() ? record_of(ev) : NULL;
+    return r ? r->k.cb.arg : arg;
+}
+
+CTXVAR__EXPORT void event_get_assignment(const struct event *ev, struct event_base **base_out,
+                                         evutil_socket_t *fd_out, short *events_out,
+                                         event_callback_fn *callback_out, void **arg_out)
+{
+    __typeof__(&event_get_assignment) next = EV_NEXT(event_get_assignment);
+    if (!next) return;
+    event_callback_fn cb = NULL;
+    void *arg = NULL;
+    next(ev, base_out, fd_out, events_out, &cb, &arg);
+    if ((cb == event_trampoline || cb == once_trampoline) && EV_CARRY()) {
+        const struct event_record *r = arg;
+        cb = (event_callback_fn)r->k.cb.fn;
+        arg = r->k.cb.arg;
+    }
+    if (callback_out) *callback_out = cb;
+    if (arg_out) *arg_out = arg;
+}
+#else
+/* No event2/event.h at build time: no libevent interposers. */
+typedef int ctxvar__no_libevent;
+#endif

@@ -1,0 +1,53 @@
+/* libevent.h - what the libevent interposers (shim/libevent.c,
+ * shim/libevent_buffer.c) share.  Built only where event2/event.h is
+ * installed; the functions are found in the process's libevent on first
+ * use, so nothing links or loads libevent. */
+#ifndef CTXVAR_SHIM_LIBEVENT_H
+#define CTXVAR_SHIM_LIBEVENT_H
+
+#include <stdatomic.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/event_compat.h>
+
+#include "keyed.h"
+#include "runtime.h"
+
+/* A program links libevent-2.1 (everything) or libevent_core-2.1; when a
+ * plugin loaded RTLD_LOCAL hides it, the one the symbol is in is looked up
+ * by these names. */
+#define LIBEVENT_SONAME "libevent-2.1.so.7"
+#define LIBEVENT_CORE_SONAME "libevent_core-2.1.so.7"
+
+void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__HIDDEN;
+
+/* The real `name` (ours or one we only call), typed as libevent's. */
+#define EV_NEXT(name)                                                            \
+    __extension__({                                                              \
+        static _Atomic(void *) ctxvar__next_cache_;                              \
+        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,         \
+                                                   memory_order_acquire);        \
+        (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)           \
+                                ? ctxvar__next_                                  \
+                                : ctxvar__libevent_symbol(&ctxvar__next_cache_,  \
+                                                          #name));               \
+    })
+
+/* 1 when the code at `return_address` is not libevent's own (lib/keyed.h,
+ * struct ctxvar__code_ranges).  event_set calls event_assign, and
+ * bufferevents assign, add and read back their own events, relying on
+ * reading back exactly what they assigned: those calls pass through. */
+int ctxvar__libevent_outside(const void *return_address) CTXVAR__HIDDEN;
+
+/* Whether a call should be carried: the loops are on and the caller is not
+ * libevent. */
+#define EV_CARRY() \
+    (ctxvar__loops_enabled() && ctxvar__libevent_outside(__builtin_return_address(0)))
+
+/* Records keyed by an event or a bufferevent. */
+enum {
+    EV_KIND_EVENT = 0x65760001, /* 'ev' */
+    EV_KIND_BUFFEREVENT,
+};
+
+#endif

@@ -1,0 +1,320 @@
+/* libuv.c - libuv's handles call back in the context of the call that
+ * started them: timers (uv_timer_start, with repeat; uv_timer_again keeps
+ * the start's context), uv_async_init, uv_poll_start, uv_signal_start(
+ * _oneshot), uv_idle_start, uv_prepare_start, uv_check_start, uv_listen,
+ * uv_read_start, uv_udp_recv_start, and uv_close's close callback.  One-shot
+ * requests are in shim/libuv_req.c.
+ *
+ * A handle's callbacks are persistent: each call captures the context once,
+ * at the start (or at uv_async_init: uv_async_send is async-signal-safe,
+ * coalesces, and is called by libuv itself, so it captures nothing), and
+ * every callback until the next start runs in it; the loop thread's own
+ * context is back after each.  The record is keyed by the handle's address
+ * (lib/keyed.c), since libuv calls back with the handle, whose data field
+ * is the program's.  A new start replaces it; uv_close frees it (libuv
+ * calls nothing of a closing handle but its close callback), and a close
+ * callback runs in the context of the uv_close call.
+ *
+ * Visible to the program: the handle's public callback fields (close_cb,
+ * read_cb, alloc_cb, connection_cb) hold our trampolines.  A program that
+ * passes them back to libuv (uv_read_start(s, s->alloc_cb, s->read_cb)) is
+ * recognised, and its record kept, as is libuv's own uv_timer_again, which
+ * restarts the timer with the callback it holds: ours.
+ */
+#include "loops.h"
+#ifdef CTXVAR_WITH_LIBUV
+#include <errno.h>
+#include <stdint.h>
+
+#include "libuv.h"
+
+/* A new record for handle's callback(s), in the table (replacing any
+ * earlier one of the same kind); NULL to pass the program's through. */
+static struct uv_record *handle_begin(const void *handle, int kind, void (*fn)(void),
+                                      void (*fn2)(void), const char *what, const void *caller)
+{
+    if (!fn || !handle || !ctxvar__uv_carry(caller)) return NULL;
+    /* A restart (a timer started again from its own callback, say) updates
+     * the handle's record in place: no allocation.  Only the loop thread
+     * touches a handle's record, and a running trampoline has its own
+     * copy. */
+    struct ctxvar__keyed *old = ctxvar__keyed_find(handle, kind);
+    if (old) {
+        old->cb.fn = fn;
+        ((struct uv_record *)(void *)old)->fn2 = fn2;
+        ctxvar__callback_recapture(&old->cb);
+        return (struct uv_record *)(void *)old;
+    }
+    struct uv_record *r = ctxvar__keyed_new(sizeof *r, handle, kind, fn, NULL, what);
+    if (!r) return NULL;
+    r->fn2 = fn2;
+    ctxvar__keyed_put(&r->k);
+    return r;
+}
+
+/* In a handle's trampoline: its record, copied, so that the callback may
+ * close the handle (freeing the record) or restart it (replacing it) while
+ * it runs; the frame the copy is run in holds its own reference on the
+ * context.  0 when there is none. */
+static int handle_record(const void *handle, int kind, struct uv_record *copy)
+{
+    struct ctxvar__keyed *rec = ctxvar__keyed_find(handle, kind);
+    if (!rec) return 0;
+    /* The callback fields only: the table's link may be rewritten by
+     * another thread's insertion meanwhile. */
+    copy->k.cb = rec->cb;
+    copy->fn2 = ((struct uv_record *)(void *)rec)->fn2;
+    return 1;
+}
+
+/* ---- Callbacks that take the handle alone ------------------------------------ */
+
+static void call_with_handle(const struct ctxvar__callback *cb, void *handle)
+{
+    ((void (*)(uv_handle_t *))cb->fn)(handle);
+}
+
+static void handle_trampoline(uv_handle_t *handle)
+{
+    struct uv_record r;
+    if (handle_record(handle, UV_KIND_HANDLE, &r))
+        ctxvar__callback_invoke(&r.k.cb, call_with_handle, handle);
+}
+
+/* handle_trampoline under each callback type.  libuv calls them with the
+ * handle alone; defining one per type keeps every call exactly typed. */
+static void timer_trampoline(uv_timer_t *h) { handle_trampoline((uv_handle_t *)h); }
+static void async_trampoline(uv_async_t *h) { handle_trampoline((uv_handle_t *)h); }
+static void idle_trampoline(uv_idle_t *h) { handle_trampoline((uv_handle_t *)h); }
+static void prepare_trampoline(uv_prepare_t *h) { handle_trampoline((uv_handle_t *)h); }
+static void check_trampoline(uv_check_t *h) { handle_trampoline((uv_handle_t *)h); }
+
+CTXVAR__EXPORT int uv_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout,
+                                  uint64_t repeat)
+{
+    __typeof__(&uv_timer_start) next = UV_NEXT(uv_timer_start);
+    if (!next) return UV_ENOSYS;
+    /* Our own trampoline: uv_timer_again restarting, or the program
+     * passing back what it read: the start's record stays. */
+    if (cb == timer_trampoline ||
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start", UV_CALLER))
+        return next(handle, cb, timeout, repeat);
+    /* On failure (a closing handle) libuv keeps nothing; the record waits
+     * for the next start or uv_close. */
+    return next(handle, timer_trampoline, timeout, repeat);
+}
+
+CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_cb cb)
+{
+    __typeof__(&uv_async_init) next = UV_NEXT(uv_async_init);
+    if (!next) return UV_ENOSYS;
+    if (!handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER))
+        return next(loop, handle, cb);
+    int result = next(loop, handle, async_trampoline);
+    /* Not initialised: the program will not close it. */
+    if (result < 0) ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
+    return result;
+}
+
+#define INTERPOSE_SIMPLE_START(type, name)                                                \
+    CTXVAR__EXPORT int uv_##name##_start(uv_##type##_t *handle, uv_##name##_cb cb)        \
+    {                                                                                     \
+        __typeof__(&uv_##name##_start) next = UV_NEXT(uv_##name##_start);                 \
+        if (!next) return UV_ENOSYS;                                                      \
+        if (cb == name##_trampoline ||                                                    \
+            !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL,               \
+                          "uv_" #name "_start", UV_CALLER))                       \
+            return next(handle, cb);                                                      \
+        return next(handle, name##_trampoline);                                           \
+    }
+INTERPOSE_SIMPLE_START(idle, idle)
+INTERPOSE_SIMPLE_START(prepare, prepare)
+INTERPOSE_SIMPLE_START(check, check)
+
+/* ---- Callbacks with more arguments ----------------------------------------------- */
+
+struct handle_args {
+    void *handle;
+    long long number;
+    int status, extra;
+    size_t size;
+    const void *ptr, *ptr2;
+    void *out;
+};
+
+static void call_poll(const struct ctxvar__callback *cb, void *io)
+{
+    const struct handle_args *a = io;
+    ((uv_poll_cb)cb->fn)(a->handle, a->status, a->extra);
+}
+
+static void poll_trampoline(uv_poll_t *handle, int status, int events)
+{
+    struct uv_record r;
+    struct handle_args a = {.handle = handle, .status = status, .extra = events};
+    if (handle_record(handle, UV_KIND_HANDLE, &r)) ctxvar__callback_invoke(&r.k.cb, call_poll, &a);
+}
+
+CTXVAR__EXPORT int uv_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb)
+{
+    __typeof__(&uv_poll_start) next = UV_NEXT(uv_poll_start);
+    if (!next) return UV_ENOSYS;
+    if (cb == poll_trampoline ||
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start", UV_CALLER))
+        return next(handle, events, cb);
+    return next(handle, events, poll_trampoline);
+}
+
+static void call_signal(const struct ctxvar__callback *cb, void *io)
+{
+    const struct handle_args *a = io;
+    ((uv_signal_cb)cb->fn)(a->handle, a->status);
+}
+
+static void signal_trampoline(uv_signal_t *handle, int signum)
+{
+    struct uv_record r;
+    struct handle_args a = {.handle = handle, .status = signum};
+    if (handle_record(handle, UV_KIND_HANDLE, &r)) ctxvar__callback_invoke(&r.k.cb, call_signal, &a);
+}
+
+#define INTERPOSE_SIGNAL(name)                                                             \
+    CTXVAR__EXPORT int name(uv_signal_t *handle, uv_signal_cb cb, int signum)              \
+    {                                                                                      \
+        __typeof__(&name) next = UV_NEXT(name);                                            \
+        if (!next) return UV_ENOSYS;                                                       \
+        if (cb == signal_trampoline ||                                                     \
+            !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name,         \
+                          UV_CALLER))                                                      \
+            return next(handle, cb, signum);                                               \
+        return next(handle, signal_trampoline, signum);                                    \
+    }
+INTERPOSE_SIGNAL(uv_signal_start)
+INTERPOSE_SIGNAL(uv_signal_start_oneshot)
+
+static void call_connection(const struct ctxvar__callback *cb, void *io)
+{
+    const struct handle_args *a = io;
+    ((uv_connection_cb)cb->fn)(a->handle, a->status);
+}
+
+static void connection_trampoline(uv_stream_t *server, int status)
+{
+    struct uv_record r;
+    struct handle_args a = {.handle = server, .status = status};
+    if (handle_record(server, UV_KIND_HANDLE, &r))
+        ctxvar__callback_invoke(&r.k.cb, call_connection, &a);
+}
+
+CTXVAR__EXPORT int uv_listen(uv_stream_t *stream, int backlog, uv_connection_cb cb)
+{
+    __typeof__(&uv_listen) next = UV_NEXT(uv_listen);
+    if (!next) return UV_ENOSYS;
+    if (cb == connection_trampoline ||
+        !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", UV_CALLER))
+        return next(stream, backlog, cb);
+    return next(stream, backlog, connection_trampoline);
+}
+
+/* ---- Reading: an allocation callback and a read callback --------------------------- */
+
+static void call_alloc(const struct ctxvar__callback *cb, void *io)
+{
+    const struct handle_args *a = io;
+    ((uv_alloc_cb)cb->fn)(a->handle, a->size, a->out);
+}
+
+static void alloc_trampoline(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct uv_record r;
+    struct handle_args a = {.handle = handle, .size = suggested, .out = buf};
+    if (handle_record(handle, UV_KIND_READ, &r)) ctxvar__callback_invoke(&r.k.cb, call_alloc, &a);
+}
+
+static void call_read(const struct ctxvar__callback *cb, void *io)
+{
+    const struct handle_args *a = io;
+    uv_read_cb read = (uv_read_cb)((const struct uv_record *)(const void *)cb)->fn2;
+    read(a->handle, (ssize_t)a->number, a->ptr);
+}
+
+static void read_trampoline(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct uv_record r;
+    struct handle_args a = {.handle = stream, .number = nread, .ptr = buf};
+    if (handle_record(stream, UV_KIND_READ, &r)) ctxvar__callback_invoke(&r.k.cb, call_read, &a);
+}
+
+CTXVAR__EXPORT int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
+{
+    __typeof__(&uv_read_start) next = UV_NEXT(uv_read_start);
+    if (!next) return UV_ENOSYS;
+    if ((alloc_cb == alloc_trampoline && read_cb == read_trampoline) || !alloc_cb || !read_cb ||
+        !handle_begin(stream, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))read_cb,
+                      "uv_read_start", UV_CALLER))
+        return next(stream, alloc_cb, read_cb);
+    return next(stream, alloc_trampoline, read_trampoline);
+}
+
+static void call_udp_recv(const struct ctxvar__callback *cb, void *io)
+{
+    const struct handle_args *a = io;
+    uv_udp_recv_cb recv = (uv_udp_recv_cb)((const struct uv_record *)(const void *)cb)->fn2;
+    recv(a->handle, (ssize_t)a->number, a->ptr, a->ptr2, (unsigned)a->extra);
+}
+
+static void udp_recv_trampoline(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
+                                const struct sockaddr *addr, unsigned flags)
+{
+    struct uv_record r;
+    struct handle_args a = {.handle = handle, .number = nread, .ptr = buf, .ptr2 = addr,
+                            .extra = (int)flags};
+    if (handle_record(handle, UV_KIND_READ, &r))
+        ctxvar__callback_invoke(&r.k.cb, call_udp_recv, &a);
+}
+
+CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
+                                     uv_udp_recv_cb recv_cb)
+{
+    __typeof__(&uv_udp_recv_start) next = UV_NEXT(uv_udp_recv_start);
+    if (!next) return UV_ENOSYS;
+    if ((alloc_cb == alloc_trampoline && recv_cb == udp_recv_trampoline) || !alloc_cb ||
+        !recv_cb ||
+        !handle_begin(handle, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))recv_cb,
+                      "uv_udp_recv_start", UV_CALLER))
+        return next(handle, alloc_cb, recv_cb);
+    return next(handle, alloc_trampoline, udp_recv_trampoline);
+}
+
+/* ---- Closing --------------------------------------------------------------------- */
+
+static void close_trampoline(uv_handle_t *handle)
+{
+    struct ctxvar__keyed *rec = ctxvar__keyed_take(handle, UV_KIND_CLOSE);
+    if (!rec) return;
+    /* The close callback usually frees the handle: nothing of ours is
+     * read after it. */
+    ctxvar__callback_invoke(&rec->cb, call_with_handle, handle);
+    ctxvar__callback_free(&rec->cb);
+}
+
+CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
+{
+    __typeof__(&uv_close) next = UV_NEXT(uv_close);
+    if (!next) return;
+    /* libuv calls nothing of a closing handle but its close callback. */
+    if (ctxvar__loops_enabled()) {
+        ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
+        ctxvar__keyed_drop(handle, UV_KIND_READ);
+    }
+    if (close_cb == close_trampoline ||
+        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", UV_CALLER)) {
+        next(handle, close_cb);
+        return;
+    }
+    next(handle, close_trampoline);
+}
+#else
+/* No uv.h at build time: no libuv interposers (ISO C wants a declaration). */
+typedef int ctxvar__no_libuv_handles;
+#endif

@@ -1,0 +1,359 @@
+/* libuv_req.c - libuv's one-shot requests call back in the context of the
+ * call that made them: uv_queue_work (both callbacks), every uv_fs_* call
+ * given a callback, uv_getaddrinfo, uv_getnameinfo, uv_random, uv_write,
+ * uv_write2, uv_shutdown, uv_tcp_connect, uv_pipe_connect, uv_udp_send.
+ *
+ * libuv calls a request's callback with the request itself, whose fields
+ * (req->data above all) belong to the program, so nothing of ours can
+ * travel in it: the record {callback, context} is kept in a table keyed by
+ * the request's address (lib/keyed.c), libuv is given a trampoline, and
+ * the trampoline takes the record out, runs the program's callback in the
+ * captured context, then frees it.  Every started request gets its
+ * callback called exactly once, also when cancelled (uv_cancel: status
+ * UV_ECANCELED) or when its handle is closed, so that is where the record
+ * goes; a call that fails at once (r < 0) never calls back, and the record
+ * goes then.  A NULL callback makes the uv_fs_* calls, uv_getaddrinfo,
+ * uv_getnameinfo and uv_random synchronous: they pass through untouched.
+ *
+ * Visible to the program: the public callback fields libuv fills from the
+ * arguments (uv_work_t's work_cb and after_work_cb, uv_fs_t's cb, and the
+ * like) hold our trampolines; req->data and everything else are the
+ * program's.
+ *
+ * Pool work (uv_queue_work's work_cb) runs as a task: in the submitter's
+ * context, and a pool thread that has run one no longer shows the context
+ * it inherited when libuv created it.  uv_queue_work's after_work_cb is
+ * reached through our trampoline even when the program passed NULL, since
+ * that is where the record is freed. */
+#include "loops.h"
+#ifdef CTXVAR_WITH_LIBUV
+#include <errno.h>
+#include <stdint.h>
+
+#include "libuv.h"
+
+#define STRIP(...) __VA_ARGS__
+
+static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
+
+int ctxvar__uv_carry(const void *return_address)
+{
+    return ctxvar__loops_enabled() && !ctxvar__code_in(&libuv_code, return_address);
+}
+
+struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), const char *what,
+                                           const void *caller)
+{
+    if (!fn || !req || !ctxvar__uv_carry(caller)) return NULL;
+    struct uv_record *r = ctxvar__keyed_new(sizeof *r, req, UV_KIND_REQ, fn, NULL, what);
+    if (!r) return NULL;
+    r->fn2 = NULL;
+    ctxvar__keyed_put(&r->k);
+    return r;
+}
+
+void ctxvar__uv_request_end(const void *req, int r)
+{
+    if (r < 0) ctxvar__keyed_drop(req, UV_KIND_REQ);
+}
+
+void ctxvar__uv_request_finish(const void *req,
+                               void (*call)(const struct ctxvar__callback *cb, void *io), void *io)
+{
+    struct ctxvar__keyed *rec = ctxvar__keyed_take(req, UV_KIND_REQ);
+    if (!rec) {
+        ctxvar__debug("libuv: a request completed with no record; its callback is lost");
+        return;
+    }
+    ctxvar__callback_invoke(&rec->cb, call, io);
+    ctxvar__callback_free(&rec->cb);
+}
+
+/* ---- uv_queue_work ---------------------------------------------------------- */
+
+static void call_work(const struct ctxvar__callback *cb, void *req)
+{
+    ((uv_work_cb)cb->fn)(req);
+}
+
+/* On a pool thread; the record stays for the after-work callback.  libuv
+ * runs the two callbacks of one request one after the other, and only the
+ * after-work one (on the loop thread) takes the record out. */
+static void work_trampoline(uv_work_t *req)
+{
+    struct ctxvar__keyed *rec = ctxvar__keyed_find(req, UV_KIND_REQ);
+    if (rec) ctxvar__callback_invoke_as_task(&rec->cb, call_work, req);
+}
+
+struct after_work_args {
+    uv_work_t *req;
+    int status;
+};
+
+static void call_after_work(const struct ctxvar__callback *cb, void *io)
+{
+    const struct after_work_args *a = io;
+    uv_after_work_cb after = (uv_after_work_cb)((const struct uv_record *)(const void *)cb)->fn2;
+    if (after) after(a->req, a->status);
+}
+
+static void after_work_trampoline(uv_work_t *req, int status)
+{
+    struct after_work_args a = {req, status};
+    ctxvar__uv_request_finish(req, call_after_work, &a);
+}
+
+CTXVAR__EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
+                                 uv_after_work_cb after_work_cb)
+{
+    __typeof__(&uv_queue_work) next = UV_NEXT(uv_queue_work);
+    if (!next) return UV_ENOSYS;
+    struct uv_record *r =
+        ctxvar__uv_request_begin(req, (void (*)(void))work_cb, "uv_queue_work", UV_CALLER);
+    if (!r) return next(loop, req, work_cb, after_work_cb);
+    r->fn2 = (void (*)(void))after_work_cb;
+    int result = next(loop, req, work_trampoline, after_work_trampoline);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+/* ---- The uv_fs_* family ------------------------------------------------------- */
+
+static void call_fs(const struct ctxvar__callback *cb, void *req) { ((uv_fs_cb)cb->fn)(req); }
+
+static void fs_trampoline(uv_fs_t *req) { ctxvar__uv_request_finish(req, call_fs, req); }
+
+#define INTERPOSE_FS(name, PARAMS, ARGS)                                                   \
+    CTXVAR__EXPORT int name(uv_loop_t *loop, uv_fs_t *req, STRIP PARAMS, uv_fs_cb cb)      \
+    {                                                                                      \
+        __typeof__(&name) next = UV_NEXT(name);                                            \
+        if (!next) return UV_ENOSYS;                                                       \
+        if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, #name, UV_CALLER))          \
+            return next(loop, req, STRIP ARGS, cb);                                        \
+        int result = next(loop, req, STRIP ARGS, fs_trampoline);                           \
+        ctxvar__uv_request_end(req, result);                                               \
+        return result;                                                                     \
+    }
+#define PATH_ONLY(name) INTERPOSE_FS(name, (const char *path), (path))
+#define FILE_ONLY(name) INTERPOSE_FS(name, (uv_file file), (file))
+#define TWO_PATHS(name) INTERPOSE_FS(name, (const char *path, const char *new_path), (path, new_path))
+
+FILE_ONLY(uv_fs_close)
+INTERPOSE_FS(uv_fs_open, (const char *path, int flags, int mode), (path, flags, mode))
+INTERPOSE_FS(uv_fs_read, (uv_file file, const uv_buf_t bufs[], unsigned nbufs, int64_t offset),
+             (file, bufs, nbufs, offset))
+PATH_ONLY(uv_fs_unlink)
+INTERPOSE_FS(uv_fs_write, (uv_file file, const uv_buf_t bufs[], unsigned nbufs, int64_t offset),
+             (file, bufs, nbufs, offset))
+INTERPOSE_FS(uv_fs_copyfile, (const char *path, const char *new_path, int flags),
+             (path, new_path, flags))
+INTERPOSE_FS(uv_fs_mkdir, (const char *path, int mode), (path, mode))
+PATH_ONLY(uv_fs_mkdtemp)
+PATH_ONLY(uv_fs_mkstemp)
+PATH_ONLY(uv_fs_rmdir)
+INTERPOSE_FS(uv_fs_scandir, (const char *path, int flags), (path, flags))
+PATH_ONLY(uv_fs_opendir)
+INTERPOSE_FS(uv_fs_readdir, (uv_dir_t *dir), (dir))
+INTERPOSE_FS(uv_fs_closedir, (uv_dir_t *dir), (dir))
+PATH_ONLY(uv_fs_stat)
+FILE_ONLY(uv_fs_fstat)
+TWO_PATHS(uv_fs_rename)
+FILE_ONLY(uv_fs_fsync)
+FILE_ONLY(uv_fs_fdatasync)
+INTERPOSE_FS(uv_fs_ftruncate, (uv_file file, int64_t offset), (file, offset))
+INTERPOSE_FS(uv_fs_sendfile, (uv_file out_fd, uv_file in_fd, int64_t in_offset, size_t length),
+             (out_fd, in_fd, in_offset, length))
+INTERPOSE_FS(uv_fs_access, (const char *path, int mode), (path, mode))
+INTERPOSE_FS(uv_fs_chmod, (const char *path, int mode), (path, mode))
+INTERPOSE_FS(uv_fs_utime, (const char *path, double atime, double mtime), (path, atime, mtime))
+INTERPOSE_FS(uv_fs_futime, (uv_file file, double atime, double mtime), (file, atime, mtime))
+INTERPOSE_FS(uv_fs_lutime, (const char *path, double atime, double mtime), (path, atime, mtime))
+PATH_ONLY(uv_fs_lstat)
+TWO_PATHS(uv_fs_link)
+INTERPOSE_FS(uv_fs_symlink, (const char *path, const char *new_path, int flags),
+             (path, new_path, flags))
+PATH_ONLY(uv_fs_readlink)
+PATH_ONLY(uv_fs_realpath)
+INTERPOSE_FS(uv_fs_fchmod, (uv_file file, int mode), (file, mode))
+INTERPOSE_FS(uv_fs_chown, (const char *path, uv_uid_t uid, uv_gid_t gid), (path, uid, gid))
+INTERPOSE_FS(uv_fs_fchown, (uv_file file, uv_uid_t uid, uv_gid_t gid), (file, uid, gid))
+INTERPOSE_FS(uv_fs_lchown, (const char *path, uv_uid_t uid, uv_gid_t gid), (path, uid, gid))
+PATH_ONLY(uv_fs_statfs)
+
+/* ---- Name resolution and random bytes ------------------------------------------- */
+
+struct result_args {
+    void *req;
+    int status;
+    void *ptr;
+    const char *text1, *text2;
+    size_t length;
+};
+
+static void call_getaddrinfo(const struct ctxvar__callback *cb, void *io)
+{
+    const struct result_args *a = io;
+    ((uv_getaddrinfo_cb)cb->fn)(a->req, a->status, a->ptr);
+}
+
+static void getaddrinfo_trampoline(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct result_args a = {.req = req, .status = status, .ptr = res};
+    ctxvar__uv_request_finish(req, call_getaddrinfo, &a);
+}
+
+CTXVAR__EXPORT int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
+                                  const char *node, const char *service,
+                                  const struct addrinfo *hints)
+{
+    __typeof__(&uv_getaddrinfo) next = UV_NEXT(uv_getaddrinfo);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getaddrinfo", UV_CALLER))
+        return next(loop, req, cb, node, service, hints);
+    int result = next(loop, req, getaddrinfo_trampoline, node, service, hints);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+static void call_getnameinfo(const struct ctxvar__callback *cb, void *io)
+{
+    const struct result_args *a = io;
+    ((uv_getnameinfo_cb)cb->fn)(a->req, a->status, a->text1, a->text2);
+}
+
+static void getnameinfo_trampoline(uv_getnameinfo_t *req, int status, const char *hostname,
+                                   const char *service)
+{
+    struct result_args a = {.req = req, .status = status, .text1 = hostname, .text2 = service};
+    ctxvar__uv_request_finish(req, call_getnameinfo, &a);
+}
+
+CTXVAR__EXPORT int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb cb,
+                                  const struct sockaddr *addr, int flags)
+{
+    __typeof__(&uv_getnameinfo) next = UV_NEXT(uv_getnameinfo);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getnameinfo", UV_CALLER))
+        return next(loop, req, cb, addr, flags);
+    int result = next(loop, req, getnameinfo_trampoline, addr, flags);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+static void call_random(const struct ctxvar__callback *cb, void *io)
+{
+    const struct result_args *a = io;
+    ((uv_random_cb)cb->fn)(a->req, a->status, a->ptr, a->length);
+}
+
+static void random_trampoline(uv_random_t *req, int status, void *buf, size_t length)
+{
+    struct result_args a = {.req = req, .status = status, .ptr = buf, .length = length};
+    ctxvar__uv_request_finish(req, call_random, &a);
+}
+
+CTXVAR__EXPORT int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_t length,
+                             unsigned flags, uv_random_cb cb)
+{
+    __typeof__(&uv_random) next = UV_NEXT(uv_random);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_random", UV_CALLER))
+        return next(loop, req, buf, length, flags, cb);
+    int result = next(loop, req, buf, length, flags, random_trampoline);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+/* ---- Stream and socket requests: callback(req, status) ---------------------------- */
+
+#define STATUS_TRAMPOLINE(req_type, cb_type)                                           \
+    static void call_##cb_type(const struct ctxvar__callback *cb, void *io)            \
+    {                                                                                  \
+        const struct result_args *a = io;                                              \
+        ((cb_type)cb->fn)(a->req, a->status);                                          \
+    }                                                                                  \
+    static void cb_type##_trampoline(req_type *req, int status)                        \
+    {                                                                                  \
+        struct result_args a = {.req = req, .status = status};                         \
+        ctxvar__uv_request_finish(req, call_##cb_type, &a);                            \
+    }
+STATUS_TRAMPOLINE(uv_write_t, uv_write_cb)
+STATUS_TRAMPOLINE(uv_shutdown_t, uv_shutdown_cb)
+STATUS_TRAMPOLINE(uv_connect_t, uv_connect_cb)
+STATUS_TRAMPOLINE(uv_udp_send_t, uv_udp_send_cb)
+
+CTXVAR__EXPORT int uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
+                            unsigned nbufs, uv_write_cb cb)
+{
+    __typeof__(&uv_write) next = UV_NEXT(uv_write);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write", UV_CALLER))
+        return next(req, handle, bufs, nbufs, cb);
+    int result = next(req, handle, bufs, nbufs, uv_write_cb_trampoline);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+CTXVAR__EXPORT int uv_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
+                             unsigned nbufs, uv_stream_t *send_handle, uv_write_cb cb)
+{
+    __typeof__(&uv_write2) next = UV_NEXT(uv_write2);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write2", UV_CALLER))
+        return next(req, handle, bufs, nbufs, send_handle, cb);
+    int result = next(req, handle, bufs, nbufs, send_handle, uv_write_cb_trampoline);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+CTXVAR__EXPORT int uv_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutdown_cb cb)
+{
+    __typeof__(&uv_shutdown) next = UV_NEXT(uv_shutdown);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_shutdown", UV_CALLER))
+        return next(req, handle, cb);
+    int result = next(req, handle, uv_shutdown_cb_trampoline);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+CTXVAR__EXPORT int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const struct sockaddr *addr,
+                                  uv_connect_cb cb)
+{
+    __typeof__(&uv_tcp_connect) next = UV_NEXT(uv_tcp_connect);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_tcp_connect", UV_CALLER))
+        return next(req, handle, addr, cb);
+    int result = next(req, handle, addr, uv_connect_cb_trampoline);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+
+/* Returns nothing: libuv reports every failure through the callback. */
+CTXVAR__EXPORT void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name,
+                                    uv_connect_cb cb)
+{
+    __typeof__(&uv_pipe_connect) next = UV_NEXT(uv_pipe_connect);
+    if (!next) return;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_pipe_connect", UV_CALLER)) {
+        next(req, handle, name, cb);
+        return;
+    }
+    next(req, handle, name, uv_connect_cb_trampoline);
+}
+
+CTXVAR__EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_buf_t bufs[],
+                               unsigned nbufs, const struct sockaddr *addr, uv_udp_send_cb cb)
+{
+    __typeof__(&uv_udp_send) next = UV_NEXT(uv_udp_send);
+    if (!next) return UV_ENOSYS;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_udp_send", UV_CALLER))
+        return next(req, handle, bufs, nbufs, addr, cb);
+    int result = next(req, handle, bufs, nbufs, addr, uv_udp_send_cb_trampoline);
+    ctxvar__uv_request_end(req, result);
+    return result;
+}
+#else
+/* No uv.h at build time: no libuv interposers (ISO C wants a declaration). */
+typedef int ctxvar__no_libuv_requests;
+#endif
