@@ -180,3 +180,18 @@ $(BATS_DIR)/m32_exec32: $(BATS_SRC)/m32_exec.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -m32 $< -o $@
 endif
+
+# Event loops and library pools with no change to the program
+# (bats/loops_glib.bats, bats/loops_apr.bats): built against the Debian
+# libraries, found by pkg-config, as a user builds them.
+LOOPS_PROGRAMS := $(addprefix $(BATS_DIR)/, loops_glib loops_apr)
+bats-programs: $(LOOPS_PROGRAMS)
+test: $(LOOPS_PROGRAMS)
+
+$(BATS_DIR)/loops_glib: $(BATS_SRC)/loops_glib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $$(pkg-config --cflags gio-2.0) $< -o $@ $$(pkg-config --libs gio-2.0)
+
+$(BATS_DIR)/loops_apr: $(BATS_SRC)/loops_apr.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $$(pkg-config --cflags apr-util-1 apr-1) $< -o $@ $$(pkg-config --libs apr-util-1 apr-1)

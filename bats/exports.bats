@@ -2,7 +2,8 @@
 # What the runtime exports: only the interposed functions (threads and their
 # joining and detaching, libgomp's
 # region and task entry points, SIGEV_THREAD timers and mq_notify, the ways
-# to start a process) and the
+# to start a process, GLib's and APR-util's pools and GLib's idle, timeout
+# and invoke callbacks) and the
 # API, all unversioned so that binaries of either pthread_create version bind
 # to them.  Nothing else is exported, so that no internal name of the runtime
 # can collide with a name of the program's (docs/interposing.md, "Symbol
@@ -22,9 +23,18 @@ INTERPOSED="pthread_create thrd_create
     GOMP_task GOMP_taskloop GOMP_taskloop_ull
     timer_create timer_delete mq_notify mq_close
     execve execv execvp execvpe execl execlp execle fexecve
-    posix_spawn posix_spawnp system popen"
+    posix_spawn posix_spawnp system popen
+    g_thread_pool_new g_thread_pool_new_full g_thread_pool_push
+    g_thread_pool_set_sort_function g_thread_pool_move_to_front g_thread_pool_free
+    g_idle_add g_idle_add_full g_idle_add_once g_timeout_add g_timeout_add_full
+    g_timeout_add_once g_timeout_add_seconds g_timeout_add_seconds_full
+    g_main_context_invoke g_main_context_invoke_full g_source_set_callback
+    g_source_remove_by_user_data g_source_remove_by_funcs_user_data g_idle_remove_by_data
+    g_main_context_find_source_by_user_data g_main_context_find_source_by_funcs_user_data
+    apr_thread_pool_push apr_thread_pool_top apr_thread_pool_schedule
+    apr_thread_pool_tasks_cancel apr_thread_pool_create"
 
-@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue and process-start interposers besides ctxvar_ names" {
+@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue, process-start and library-loop interposers besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
     local line name others="" missing=""
     local -A defined=()
