@@ -93,9 +93,13 @@ static void drop_job(gpointer item)
 {
     if (GLIB_NOT_A_RECORD(item)) return;
     struct job *job = item;
+    GDestroyNotify item_free = job->item_free;
+    gpointer data = job->cb.arg;
     ctxvar__keyed_remove(&pending, &job->pending);
-    if (job->item_free) job->item_free(job->cb.arg);
+    /* Freed first: the program may take its item-free call as the sign
+     * that the pool is done with everything. */
     ctxvar__callback_free(&job->cb);
+    if (item_free) item_free(data);
 }
 
 static gconstpointer program_data(gconstpointer item)

@@ -99,9 +99,13 @@ static gboolean dispatch(gpointer record)
 static void destroy(gpointer record)
 {
     struct source *s = record;
+    GDestroyNotify notify = s->notify;
+    gpointer data = s->cb.arg;
     ctxvar__keyed_remove(&by_data, &s->by_data);
-    if (s->notify) s->notify(s->cb.arg);
+    /* Freed first: the program may take the notify as the sign that GLib
+     * is done with everything of this source. */
     ctxvar__callback_free(&s->cb);
+    if (notify) notify(data);
 }
 
 /* A record for fn(data), or NULL: loops off, no function (GLib's own

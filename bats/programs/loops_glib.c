@@ -11,7 +11,8 @@
  * sources: 3 request threads each schedule every idle/timeout/invoke variant,
  *        then end; main sets loop=main and runs the loop, which also runs an
  *        idle main added itself.
- * remove: sources removed by the program's data before they fire.
+ * remove: sources removed by the program's data before they fire, and one
+ *        kept, scheduled while request_id=rm and run while main has loop.
  * free: an exclusive one-thread pool freed with immediate=TRUE holding 3
  *        queued jobs: the program's item-free function gets each one's data.
  * sort: a sort function and move_to_front on a pool with one busy thread.
@@ -269,6 +270,14 @@ static gboolean must_not_run(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static gboolean kept_source(gpointer data)
+{
+    char label[64];
+    snprintf(label, sizeof label, "kept source %s ran", (const char *)data);
+    show(label);
+    return G_SOURCE_REMOVE;
+}
+
 static void count_notify(gpointer data)
 {
     printf("notify: %s\n", (const char *)data);
@@ -301,6 +310,9 @@ static int run_remove(void)
     printf("g_idle_remove_by_data(c): %d\n", g_idle_remove_by_data(c));
     printf("g_idle_remove_by_data(c) again: %d\n", g_idle_remove_by_data(c));
     printf("g_source_remove_by_user_data(d): %d\n", g_source_remove_by_user_data(d));
+    static char e[] = "e";
+    g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, kept_source, e, count_notify);
+    set_or_say("request_id", "loop");
     while (g_main_context_iteration(NULL, FALSE)) {}
     printf("notifications: %d\n", notifications);
     clear_context();
