@@ -2,7 +2,7 @@
 """run.py - the driver of `make bench`: runs the programs of bench/, prints
 one Markdown table and writes it to BUILD/bench.md.
 
-    python3 bench/run.py --build build [--quick] [--profile]
+    python3 bench/run.py --build build [--quick] [--profile] [--loops-only]
 
 Every figure is a median over repeats run after a warm-up, with its spread
 (interquartile range, and min-max).  Where a figure has a baseline, the two
@@ -268,6 +268,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--loops-only", action="store_true",
+                    help="only the GLib rows (11a, 11b)")
     ap.add_argument("--profile", action="store_true",
                     help="also write callgrind profiles to BUILD/bench/profile/")
     args = ap.parse_args()
@@ -291,238 +293,269 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ctxvar-bench-")
     profile_dir = os.path.join(bench, "profile")
 
-    # 1, 2. Thread create+join cycle: wall ratio and added instructions.
-    pairs = 6 if quick else 24
-    have_valgrind = shutil.which("valgrind") is not None
-    cg_n = 250
-    for (wall_num, cg_num), nvars in ((("1a", "1b"), 10), (("2a", "2b"), 0), (("2c", "2d"), 1000)):
-        label = "`pthread_create`+`pthread_join` cycle, %s-variable context" % format(nvars, ",")
+    if not args.loops_only:  # rows 1-10
+        # 1, 2. Thread create+join cycle: wall ratio and added instructions.
+        pairs = 6 if quick else 24
+        have_valgrind = shutil.which("valgrind") is not None
+        cg_n = 250
+        for (wall_num, cg_num), nvars in ((("1a", "1b"), 10), (("2a", "2b"), 0), (("2c", "2d"), 1000)):
+            label = "`pthread_create`+`pthread_join` cycle, %s-variable context" % format(nvars, ",")
+            try:
+                progress("thread cycle, %d variables, %d alternating pairs" % (nvars, pairs))
+                plain, pre, ratio = cycle_wall(build, runtime, nvars, pairs, 1000, 5)
+                row(wall_num, label + ": wall time",
+                    "same binary, no runtime: %s" % plain.text("{:,.0f}", " ns"),
+                    "%s" % pre.text("{:,.0f}", " ns"),
+                    ratio.text("{:.3f}", "×"), "ratio ≤ 1.02",
+                    stat_verdict(ratio, 1.02, True, close_within=0.01))
+            except CouldNotRun as e:
+                skipped(wall_num, label + ": wall time", "no runtime", "ratio ≤ 1.02", str(e))
+            if not have_valgrind:
+                skipped(cg_num, label + ": instructions added", "no runtime",
+                        "≤ 500 / cycle", "valgrind is not installed")
+                continue
+            try:
+                progress("thread cycle, %d variables, callgrind %d and %d cycles" % (nvars, cg_n, 2 * cg_n))
+                added, plain_ir, files = callgrind_cycle(build, runtime, nvars, cg_n, tmp)
+                row(cg_num, label + ": user-space instructions the runtime adds (callgrind)",
+                    "glibc's own cycle: %s instructions" % format(round(plain_ir), ","),
+                    "%s instructions / cycle (deterministic; %d vs %d cycles)"
+                    % (format(round(added), ","), 2 * cg_n, cg_n),
+                    "%.2f× glibc's instructions" % ((plain_ir + added) / plain_ir),
+                    "≤ 500 / cycle", verdict(added, 500, True))
+                if args.profile or added > 500:
+                    prof = differential_profile(files, cg_n)
+                    os.makedirs(profile_dir, exist_ok=True)
+                    path = os.path.join(profile_dir, "cycle-%d.txt" % nvars)
+                    with open(path, "w") as f:
+                        f.write("# instructions the runtime adds per create+join cycle, by function "
+                                "(exclusive), %d-variable context\n" % nvars)
+                        for per, name in prof:
+                            f.write("%8.1f  %s\n" % (per, name))
+                    notes.append("Row %s: where the %s added instructions go, per cycle: %s (full "
+                                 "list: `%s`)." % (cg_num, format(round(added), ","), ", ".join(
+                                     "%s %.0f" % (re.sub(r" \[.*", "", n).split(":")[-1], p)
+                                     for p, n in prof[:6]), os.path.relpath(path, ROOT)))
+            except CouldNotRun as e:
+                skipped(cg_num, label + ": instructions added", "no runtime", "≤ 500 / cycle", str(e))
+
+        # 3-6. Per-call costs, each against its baseline in the same process.
+        calls = {}
         try:
-            progress("thread cycle, %d variables, %d alternating pairs" % (nvars, pairs))
-            plain, pre, ratio = cycle_wall(build, runtime, nvars, pairs, 1000, 5)
-            row(wall_num, label + ": wall time",
-                "same binary, no runtime: %s" % plain.text("{:,.0f}", " ns"),
-                "%s" % pre.text("{:,.0f}", " ns"),
-                ratio.text("{:.3f}", "×"), "ratio ≤ 1.02",
-                stat_verdict(ratio, 1.02, True, close_within=0.01))
+            rounds = 9 if quick else 21
+            progress("per-call figures, %d rounds" % rounds)
+            calls = run([os.path.join(bench, "micro"), "calls", str(rounds)], preload=runtime)
         except CouldNotRun as e:
-            skipped(wall_num, label + ": wall time", "no runtime", "ratio ≤ 1.02", str(e))
-        if not have_valgrind:
-            skipped(cg_num, label + ": instructions added", "no runtime",
-                    "≤ 500 / cycle", "valgrind is not installed")
-            continue
+            failures.append("per-call figures: %s" % e)
+
+        def have(*metrics):
+            return all(m in calls for m in metrics)
+
+        if have("get.ctxvar", "get.tls"):
+            g, t = Stat(calls["get.ctxvar"].values()), Stat(calls["get.tls"].values())
+            r = Stat(paired_ratios(calls, "get.ctxvar", "get.tls"))
+            row("3", "`ctxvar_get`, 10-variable context",
+                "non-inlined function returning a `__thread` value: %s" % t.text("{:.2f}", " ns"),
+                g.text("{:.2f}", " ns"), r.text("{:.2f}", "×"), "≤ 3×", stat_verdict(r, 3, True))
+        else:
+            skipped("3", "`ctxvar_get`", "`__thread`", "≤ 3×", "micro did not run")
+
+        if have("capture.ctxvar", "capture.atomic"):
+            c, a = Stat(calls["capture.ctxvar"].values()), Stat(calls["capture.atomic"].values())
+            r = Stat(paired_ratios(calls, "capture.ctxvar", "capture.atomic"))
+            row("4", "`ctxvar_capture`+`ctxvar_release`",
+                "atomic increment+decrement on a shared counter: %s" % a.text("{:.2f}", " ns"),
+                c.text("{:.2f}", " ns"), r.text("{:.2f}", "×"), "≤ 3×", stat_verdict(r, 3, True))
+        else:
+            skipped("4", "`ctxvar_capture`+`ctxvar_release`", "atomic pair", "≤ 3×", "micro did not run")
+
+        if have("setreset.8"):
+            s8 = Stat(calls["setreset.8"].values())
+            for n in (1, 8, 64, 1000):
+                s = Stat(calls["setreset.%d" % n].values())
+                if n == 8:
+                    row("5", "`ctxvar_set`+`ctxvar_reset`, 8 variables", "–",
+                        s.text("{:.1f}", " ns"), "–", "≤ 100 ns", stat_verdict(s, 100, True))
+                else:
+                    r = Stat(paired_ratios(calls, "setreset.%d" % n, "setreset.8"))
+                    target, result = "–", "(reported)"
+                    if n == 1000:
+                        target, result = "growth 8 → 1,000 ≤ 3×", stat_verdict(r, 3, True)
+                    row("5", "`ctxvar_set`+`ctxvar_reset`, %s variable%s" % (format(n, ","),
+                                                                          "" if n == 1 else "s"),
+                        "itself at 8: %s" % fmt_ns(s8.median) + " ns",
+                        s.text("{:.1f}", " ns"), r.text("{:.2f}", "× the 8-variable cost"),
+                        target, result)
+        else:
+            skipped("5", "`ctxvar_set`+`ctxvar_reset`", "itself at 8", "≤ 100 ns", "micro did not run")
+
+        if have("wrap.ctxvar", "wrap.direct"):
+            w, d = Stat(calls["wrap.ctxvar"].values()), Stat(calls["wrap.direct"].values())
+            added = Stat(paired_differences(calls, "wrap.ctxvar", "wrap.direct"))
+            row("6", "`ctxvar_wrap`+`ctxvar_task_run`, 10-variable context",
+                "calling the function directly: %s" % d.text("{:.2f}", " ns"),
+                w.text("{:.1f}", " ns"), "added " + added.text("{:.1f}", " ns"), "added ≤ 100 ns",
+                stat_verdict(added, 100, True))
+        else:
+            skipped("6", "`ctxvar_wrap`+`ctxvar_task_run`", "direct call", "added ≤ 100 ns",
+                    "micro did not run")
+
+        # 7. CPython's contextvars.
+        py = shutil.which("python3")
+        if not py:
+            for what in ("get", "set", "snapshot"):
+                row("7", "%s vs CPython" % what, "CPython `contextvars`", "skipped: python3 is absent",
+                    "–", "≥ 5× faster", "skipped")
+        else:
+            try:
+                # CPython's figures move between processes much more than within
+                # one (set+reset took 131-239 ns in six processes here, each
+                # steady), so the samples come from several processes.
+                processes = 3 if quick else 7
+                progress("CPython contextvars, %d processes" % processes)
+                pys = {}
+                for p in range(processes):
+                    merge(pys, run([py, os.path.join(ROOT, "bench", "python_contextvars.py"), "3"]),
+                          round_offset=3 * p)
+                pyver = first_line([py, "--version"])
+                for what, ours, theirs, call in (
+                        ("get", "get.ctxvar", "py.get", "`ContextVar.get`"),
+                        ("set", "setreset.10", "py.setreset", "`ContextVar.set`+`reset`"),
+                        ("snapshot", "capture.ctxvar", "py.copy", "`copy_context()`")):
+                    if ours not in calls:
+                        skipped("7", what + " vs CPython", call, "≥ 5× faster", "micro did not run")
+                        continue
+                    o, t = Stat(calls[ours].values()), Stat(pys[theirs].values())
+                    speedup = t.median / o.median
+                    row("7", "%s vs CPython (10-variable context; ours: `%s`)" % (what, ours),
+                        "%s %s, %d processes: %s" % (pyver, call, processes,
+                                                     t.text("{:.1f}", " ns")),
+                        o.text("{:.1f}", " ns"),
+                        "%.2f× faster (against CPython's quartiles: %.2f–%.2f×)" % (
+                            speedup, t.q1 / o.median, t.q3 / o.median),
+                        "≥ 5× faster", verdict(speedup, 5, False, t.q3 / o.median))
+            except CouldNotRun as e:
+                failures.append("CPython comparison: %s" % e)
+
+        # 8. Memory of 10,000 threads alive at once.
+        threads = 10000
+        limits = []
+        soft_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        if soft_nproc != resource.RLIM_INFINITY:
+            limits.append(soft_nproc)
         try:
-            progress("thread cycle, %d variables, callgrind %d and %d cycles" % (nvars, cg_n, 2 * cg_n))
-            added, plain_ir, files = callgrind_cycle(build, runtime, nvars, cg_n, tmp)
-            row(cg_num, label + ": user-space instructions the runtime adds (callgrind)",
-                "glibc's own cycle: %s instructions" % format(round(plain_ir), ","),
-                "%s instructions / cycle (deterministic; %d vs %d cycles)"
-                % (format(round(added), ","), 2 * cg_n, cg_n),
-                "%.2f× glibc's instructions" % ((plain_ir + added) / plain_ir),
-                "≤ 500 / cycle", verdict(added, 500, True))
-            if args.profile or added > 500:
-                prof = differential_profile(files, cg_n)
-                os.makedirs(profile_dir, exist_ok=True)
-                path = os.path.join(profile_dir, "cycle-%d.txt" % nvars)
-                with open(path, "w") as f:
-                    f.write("# instructions the runtime adds per create+join cycle, by function "
-                            "(exclusive), %d-variable context\n" % nvars)
-                    for per, name in prof:
-                        f.write("%8.1f  %s\n" % (per, name))
-                notes.append("Row %s: where the %s added instructions go, per cycle: %s (full "
-                             "list: `%s`)." % (cg_num, format(round(added), ","), ", ".join(
-                                 "%s %.0f" % (re.sub(r" \[.*", "", n).split(":")[-1], p)
-                                 for p, n in prof[:6]), os.path.relpath(path, ROOT)))
-        except CouldNotRun as e:
-            skipped(cg_num, label + ": instructions added", "no runtime", "≤ 500 / cycle", str(e))
-
-    # 3-6. Per-call costs, each against its baseline in the same process.
-    calls = {}
-    try:
-        rounds = 9 if quick else 21
-        progress("per-call figures, %d rounds" % rounds)
-        calls = run([os.path.join(bench, "micro"), "calls", str(rounds)], preload=runtime)
-    except CouldNotRun as e:
-        failures.append("per-call figures: %s" % e)
-
-    def have(*metrics):
-        return all(m in calls for m in metrics)
-
-    if have("get.ctxvar", "get.tls"):
-        g, t = Stat(calls["get.ctxvar"].values()), Stat(calls["get.tls"].values())
-        r = Stat(paired_ratios(calls, "get.ctxvar", "get.tls"))
-        row("3", "`ctxvar_get`, 10-variable context",
-            "non-inlined function returning a `__thread` value: %s" % t.text("{:.2f}", " ns"),
-            g.text("{:.2f}", " ns"), r.text("{:.2f}", "×"), "≤ 3×", stat_verdict(r, 3, True))
-    else:
-        skipped("3", "`ctxvar_get`", "`__thread`", "≤ 3×", "micro did not run")
-
-    if have("capture.ctxvar", "capture.atomic"):
-        c, a = Stat(calls["capture.ctxvar"].values()), Stat(calls["capture.atomic"].values())
-        r = Stat(paired_ratios(calls, "capture.ctxvar", "capture.atomic"))
-        row("4", "`ctxvar_capture`+`ctxvar_release`",
-            "atomic increment+decrement on a shared counter: %s" % a.text("{:.2f}", " ns"),
-            c.text("{:.2f}", " ns"), r.text("{:.2f}", "×"), "≤ 3×", stat_verdict(r, 3, True))
-    else:
-        skipped("4", "`ctxvar_capture`+`ctxvar_release`", "atomic pair", "≤ 3×", "micro did not run")
-
-    if have("setreset.8"):
-        s8 = Stat(calls["setreset.8"].values())
-        for n in (1, 8, 64, 1000):
-            s = Stat(calls["setreset.%d" % n].values())
-            if n == 8:
-                row("5", "`ctxvar_set`+`ctxvar_reset`, 8 variables", "–",
-                    s.text("{:.1f}", " ns"), "–", "≤ 100 ns", stat_verdict(s, 100, True))
-            else:
-                r = Stat(paired_ratios(calls, "setreset.%d" % n, "setreset.8"))
-                target, result = "–", "(reported)"
-                if n == 1000:
-                    target, result = "growth 8 → 1,000 ≤ 3×", stat_verdict(r, 3, True)
-                row("5", "`ctxvar_set`+`ctxvar_reset`, %s variable%s" % (format(n, ","),
-                                                                      "" if n == 1 else "s"),
-                    "itself at 8: %s" % fmt_ns(s8.median) + " ns",
-                    s.text("{:.1f}", " ns"), r.text("{:.2f}", "× the 8-variable cost"),
-                    target, result)
-    else:
-        skipped("5", "`ctxvar_set`+`ctxvar_reset`", "itself at 8", "≤ 100 ns", "micro did not run")
-
-    if have("wrap.ctxvar", "wrap.direct"):
-        w, d = Stat(calls["wrap.ctxvar"].values()), Stat(calls["wrap.direct"].values())
-        added = Stat(paired_differences(calls, "wrap.ctxvar", "wrap.direct"))
-        row("6", "`ctxvar_wrap`+`ctxvar_task_run`, 10-variable context",
-            "calling the function directly: %s" % d.text("{:.2f}", " ns"),
-            w.text("{:.1f}", " ns"), "added " + added.text("{:.1f}", " ns"), "added ≤ 100 ns",
-            stat_verdict(added, 100, True))
-    else:
-        skipped("6", "`ctxvar_wrap`+`ctxvar_task_run`", "direct call", "added ≤ 100 ns",
-                "micro did not run")
-
-    # 7. CPython's contextvars.
-    py = shutil.which("python3")
-    if not py:
-        for what in ("get", "set", "snapshot"):
-            row("7", "%s vs CPython" % what, "CPython `contextvars`", "skipped: python3 is absent",
-                "–", "≥ 5× faster", "skipped")
-    else:
+            with open("/proc/sys/kernel/threads-max") as f:
+                limits.append(int(f.read()))
+        except OSError:
+            pass
+        if limits and min(limits) < threads + 200:
+            threads = max(100, min(limits) - 200)
+            notes.append("Row 8 ran %d threads, not 10,000: the thread limit (ulimit -u or "
+                         "threads-max) is %d." % (threads, min(limits)))
         try:
-            # CPython's figures move between processes much more than within
-            # one (set+reset took 131-239 ns in six processes here, each
-            # steady), so the samples come from several processes.
-            processes = 3 if quick else 7
-            progress("CPython contextvars, %d processes" % processes)
-            pys = {}
-            for p in range(processes):
-                merge(pys, run([py, os.path.join(ROOT, "bench", "python_contextvars.py"), "3"]),
-                      round_offset=3 * p)
-            pyver = first_line([py, "--version"])
-            for what, ours, theirs, call in (
-                    ("get", "get.ctxvar", "py.get", "`ContextVar.get`"),
-                    ("set", "setreset.10", "py.setreset", "`ContextVar.set`+`reset`"),
-                    ("snapshot", "capture.ctxvar", "py.copy", "`copy_context()`")):
-                if ours not in calls:
-                    skipped("7", what + " vs CPython", call, "≥ 5× faster", "micro did not run")
-                    continue
-                o, t = Stat(calls[ours].values()), Stat(pys[theirs].values())
-                speedup = t.median / o.median
-                row("7", "%s vs CPython (10-variable context; ours: `%s`)" % (what, ours),
-                    "%s %s, %d processes: %s" % (pyver, call, processes,
-                                                 t.text("{:.1f}", " ns")),
-                    o.text("{:.1f}", " ns"),
-                    "%.2f× faster (against CPython's quartiles: %.2f–%.2f×)" % (
-                        speedup, t.q1 / o.median, t.q3 / o.median),
-                    "≥ 5× faster", verdict(speedup, 5, False, t.q3 / o.median))
-        except CouldNotRun as e:
-            failures.append("CPython comparison: %s" % e)
+            mem_pairs = 3 if quick else 5
+            progress("%d threads alive, %d alternating pairs" % (threads, mem_pairs))
+            heap, rss, heap_base, rss_base = [], [], [], []
+            for p in range(mem_pairs):
+                got = {}
+                for pre in ((None, runtime) if p % 2 == 0 else (runtime, None)):
+                    merge(got, run([os.path.join(bench, "memory"), str(threads), "100", "64"],
+                                   preload=pre))
+                if got["memory.runtime.inherited"][0] != threads:
+                    raise CouldNotRun("only %d of %d threads inherited the context"
+                                      % (got["memory.runtime.inherited"][0], threads))
+                heap.append((got["memory.runtime.heap"][0] - got["memory.plain.heap"][0]) / threads)
+                rss.append((got["memory.runtime.rss"][0] - got["memory.plain.rss"][0]) / threads)
+                heap_base.append(got["memory.plain.heap"][0] / threads)
+                rss_base.append(got["memory.plain.rss"][0] / threads)
+            h, r = Stat(heap), Stat(rss)
+            worst = max(h.median, r.median)
+            row("8", "%s threads alive at once (64 KiB stacks), each inheriting a 100-variable "
+                "context: extra bytes per thread" % format(threads, ","),
+                "same binary, no runtime: %s B heap, %s B RSS per thread"
+                % (format(round(statistics.median(heap_base)), ","),
+                   format(round(statistics.median(rss_base)), ",")),
+                "heap (mallinfo2): %s; RSS: %s" % (h.text("{:,.0f}", " B"), r.text("{:,.0f}", " B")),
+                "–", "≤ 256 B / thread (the larger of the two)", verdict(worst, 256, True))
+        except (CouldNotRun, KeyError) as e:
+            skipped("8", "10,000 threads alive", "no runtime", "≤ 256 B / thread", str(e))
 
-    # 8. Memory of 10,000 threads alive at once.
-    threads = 10000
-    limits = []
-    soft_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]
-    if soft_nproc != resource.RLIM_INFINITY:
-        limits.append(soft_nproc)
-    try:
-        with open("/proc/sys/kernel/threads-max") as f:
-            limits.append(int(f.read()))
-    except OSError:
-        pass
-    if limits and min(limits) < threads + 200:
-        threads = max(100, min(limits) - 200)
-        notes.append("Row 8 ran %d threads, not 10,000: the thread limit (ulimit -u or "
-                     "threads-max) is %d." % (threads, min(limits)))
-    try:
-        mem_pairs = 3 if quick else 5
-        progress("%d threads alive, %d alternating pairs" % (threads, mem_pairs))
-        heap, rss, heap_base, rss_base = [], [], [], []
-        for p in range(mem_pairs):
-            got = {}
-            for pre in ((None, runtime) if p % 2 == 0 else (runtime, None)):
-                merge(got, run([os.path.join(bench, "memory"), str(threads), "100", "64"],
-                               preload=pre))
-            if got["memory.runtime.inherited"][0] != threads:
-                raise CouldNotRun("only %d of %d threads inherited the context"
-                                  % (got["memory.runtime.inherited"][0], threads))
-            heap.append((got["memory.runtime.heap"][0] - got["memory.plain.heap"][0]) / threads)
-            rss.append((got["memory.runtime.rss"][0] - got["memory.plain.rss"][0]) / threads)
-            heap_base.append(got["memory.plain.heap"][0] / threads)
-            rss_base.append(got["memory.plain.rss"][0] / threads)
-        h, r = Stat(heap), Stat(rss)
-        worst = max(h.median, r.median)
-        row("8", "%s threads alive at once (64 KiB stacks), each inheriting a 100-variable "
-            "context: extra bytes per thread" % format(threads, ","),
-            "same binary, no runtime: %s B heap, %s B RSS per thread"
-            % (format(round(statistics.median(heap_base)), ","),
-               format(round(statistics.median(rss_base)), ",")),
-            "heap (mallinfo2): %s; RSS: %s" % (h.text("{:,.0f}", " B"), r.text("{:,.0f}", " B")),
-            "–", "≤ 256 B / thread (the larger of the two)", verdict(worst, 256, True))
-    except (CouldNotRun, KeyError) as e:
-        skipped("8", "10,000 threads alive", "no runtime", "≤ 256 B / thread", str(e))
+        # 9. Throughput with threads.
+        try:
+            rounds = 3 if quick else 7
+            progress("throughput at 1, 2, 4, 8 threads, %d rounds" % rounds)
+            sc = run([os.path.join(bench, "micro"), "scale", str(rounds), "150"], preload=runtime)
+            one = Stat(sc["scale.1"].values())
+            for t in (1, 2, 4, 8):
+                s = Stat(sc["scale.%d" % t].values())
+                figure = ("threads each doing get, set+reset, capture+release in a loop "
+                          "(10-variable context): %d thread%s" % (t, "" if t == 1 else "s"))
+                if t == 1:
+                    row("9", figure, "–", s.text("{:.2f}", " M iter/s"), "–", "–", "(reported)")
+                elif t == 2:
+                    r = Stat(paired_ratios(sc, "scale.2", "scale.1"))
+                    row("9", figure, "1 thread: %.2f M iter/s" % one.median,
+                        s.text("{:.2f}", " M iter/s"), r.text("{:.2f}", "× 1 thread"),
+                        "≥ 1.6× 1 thread", stat_verdict(r, 1.6, False))
+                elif t == 4:
+                    r = Stat(paired_ratios(sc, "scale.4", "scale.1"))
+                    row("9", figure, "1 thread", s.text("{:.2f}", " M iter/s"),
+                        r.text("{:.2f}", "× 1 thread"), "–", "(reported)")
+                else:
+                    r = Stat(paired_ratios(sc, "scale.8", "scale.2"))
+                    row("9", figure, "2 threads", s.text("{:.2f}", " M iter/s"),
+                        r.text("{:.2f}", "× 2 threads"), "≥ 1.0× 2 threads",
+                        stat_verdict(r, 1.0, False, close_within=0.05))
+        except (CouldNotRun, KeyError) as e:
+            skipped("9", "throughput with threads", "1 thread", "2 threads ≥ 1.6×", str(e))
 
-    # 9. Throughput with threads.
-    try:
-        rounds = 3 if quick else 7
-        progress("throughput at 1, 2, 4, 8 threads, %d rounds" % rounds)
-        sc = run([os.path.join(bench, "micro"), "scale", str(rounds), "150"], preload=runtime)
-        one = Stat(sc["scale.1"].values())
-        for t in (1, 2, 4, 8):
-            s = Stat(sc["scale.%d" % t].values())
-            figure = ("threads each doing get, set+reset, capture+release in a loop "
-                      "(10-variable context): %d thread%s" % (t, "" if t == 1 else "s"))
-            if t == 1:
-                row("9", figure, "–", s.text("{:.2f}", " M iter/s"), "–", "–", "(reported)")
-            elif t == 2:
-                r = Stat(paired_ratios(sc, "scale.2", "scale.1"))
-                row("9", figure, "1 thread: %.2f M iter/s" % one.median,
-                    s.text("{:.2f}", " M iter/s"), r.text("{:.2f}", "× 1 thread"),
-                    "≥ 1.6× 1 thread", stat_verdict(r, 1.6, False))
-            elif t == 4:
-                r = Stat(paired_ratios(sc, "scale.4", "scale.1"))
-                row("9", figure, "1 thread", s.text("{:.2f}", " M iter/s"),
-                    r.text("{:.2f}", "× 1 thread"), "–", "(reported)")
-            else:
-                r = Stat(paired_ratios(sc, "scale.8", "scale.2"))
-                row("9", figure, "2 threads", s.text("{:.2f}", " M iter/s"),
-                    r.text("{:.2f}", "× 2 threads"), "≥ 1.0× 2 threads",
-                    stat_verdict(r, 1.0, False, close_within=0.05))
-    except (CouldNotRun, KeyError) as e:
-        skipped("9", "throughput with threads", "1 thread", "2 threads ≥ 1.6×", str(e))
+        # 10. Starting a process, and a SIGEV_THREAD timer's life (bench/exec.c).
+        prog, pairs = os.path.join(bench, "exec"), 2 if quick else 6
+        for num, figure, prog_args, metric, unit in (
+                ("10a", "`posix_spawn`+`waitpid` of /bin/true, 500-variable context",
+                 ["spawn", "500", "5", "100"], "spawn500", " µs"),
+                ("10b", "`posix_spawn`+`waitpid` of /bin/true, 2,000-variable context",
+                 ["spawn", "2000", "5", "100"], "spawn2000", " µs"),
+                ("10c", "40,000 `timer_create(SIGEV_THREAD)`+`timer_delete` pairs, 10-variable "
+                 "context: per pair", ["timers", "40000", "1"], "timers", " µs")):
+            try:
+                progress("%s, %d alternating pairs" % (figure, pairs))
+                plain, pre, ratio = paired_wall([prog] + prog_args, runtime, metric, pairs)
+                row(num, figure + ": wall time", "same binary, no runtime: %s" % plain.text(
+                    "{:,.1f}", unit), pre.text("{:,.1f}", unit), ratio.text("{:.3f}", "×"),
+                    "ratio ≤ 1.10", stat_verdict(ratio, 1.10, True))
+            except CouldNotRun as e:
+                skipped(num, figure, "no runtime", "ratio ≤ 1.10", str(e))
 
-    # 10. Starting a process, and a SIGEV_THREAD timer's life (bench/exec.c).
-    prog, pairs = os.path.join(bench, "exec"), 2 if quick else 6
-    for num, figure, prog_args, metric, unit in (
-            ("10a", "`posix_spawn`+`waitpid` of /bin/true, 500-variable context",
-             ["spawn", "500", "5", "100"], "spawn500", " µs"),
-            ("10b", "`posix_spawn`+`waitpid` of /bin/true, 2,000-variable context",
-             ["spawn", "2000", "5", "100"], "spawn2000", " µs"),
-            ("10c", "40,000 `timer_create(SIGEV_THREAD)`+`timer_delete` pairs, 10-variable "
-             "context: per pair", ["timers", "40000", "1"], "timers", " µs")):
+    # 11. What the runtime adds per GLib pool job and per idle callback
+    # (bench/loops.c): the same binary with and without it, alternately.
+    # --loops-only runs these rows alone.
+    prog, pairs = os.path.join(bench, "loops"), 4 if quick else 12
+    for num, figure, prog_args, metric in (
+            ("11a", "GLib `g_thread_pool_push` of an empty job to an exclusive 1-thread pool, "
+             "10-variable context: per job", ["pool", "100000", "3"], "glibpool"),
+            ("11b", "GLib `g_idle_add` of an empty callback, dispatched by the loop: per callback",
+             ["idle", "100000", "3"], "idle")):
         try:
             progress("%s, %d alternating pairs" % (figure, pairs))
-            plain, pre, ratio = paired_wall([prog] + prog_args, runtime, metric, pairs)
-            row(num, figure + ": wall time", "same binary, no runtime: %s" % plain.text(
-                "{:,.1f}", unit), pre.text("{:,.1f}", unit), ratio.text("{:.3f}", "×"),
-                "ratio ≤ 1.10", stat_verdict(ratio, 1.10, True))
+            plain, pre, added = [], [], []
+            for p in range(pairs):
+                got = {}
+                for pl in ((None, runtime) if p % 2 == 0 else (runtime, None)):
+                    key = metric + (".runtime" if pl else ".plain")
+                    samples = run([prog] + prog_args, preload=pl)
+                    if key not in samples:
+                        raise CouldNotRun("loops: no %s samples" % key)
+                    got[key] = statistics.median(samples[key].values())
+                plain.append(got[metric + ".plain"])
+                pre.append(got[metric + ".runtime"])
+                added.append(pre[-1] - plain[-1])
+            plain, pre, added = Stat(plain), Stat(pre), Stat(added)
+            row(num, figure + ": added cost", "same binary, no runtime: %s" % plain.text(
+                "{:,.0f}", " ns"), pre.text("{:,.0f}", " ns"), added.text("{:+,.0f}", " ns"),
+                "≤ +60 ns", stat_verdict(added, 60, True))
         except CouldNotRun as e:
-            skipped(num, figure, "no runtime", "ratio ≤ 1.10", str(e))
+            skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
 
     if args.profile:
         try:

@@ -215,6 +215,22 @@ int ctxvar__keyed_visit(struct ctxvar__keyed_table *t, const void *key,
     return r;
 }
 
+int ctxvar__keyed_visit_all(struct ctxvar__keyed_table *t,
+                            int (*visit)(struct ctxvar__keyed *e, void *arg), void *arg)
+{
+    table_ready(t);
+    int r = 0;
+    for (unsigned b = 0; b < CTXVAR__KEYED_BUCKETS && !r; b++) {
+        pthread_mutex_lock(&t->lock[b]);
+        for (struct ctxvar__keyed *e = t->head[b], *next; e && !r; e = next) {
+            next = e->next;
+            r = visit(e, arg);
+        }
+        pthread_mutex_unlock(&t->lock[b]);
+    }
+    return r;
+}
+
 /* ---- Libraries found lazily -------------------------------------------------- */
 
 #ifndef CTXVAR_STATIC_WRAP

@@ -256,6 +256,12 @@ int ctxvar__keyed_visit(struct ctxvar__keyed_table *t, const void *key,
                         int (*visit)(struct ctxvar__keyed *e, void *arg), void *arg) CTXVAR__HIDDEN;
 void ctxvar__keyed_unlink_locked(struct ctxvar__keyed *e) CTXVAR__HIDDEN;
 
+/* The same over every entry of the table, bucket by bucket: for the rare
+ * search by something else than the key (records keyed by their own
+ * address, so that adding and removing spread over the buckets). */
+int ctxvar__keyed_visit_all(struct ctxvar__keyed_table *t,
+                            int (*visit)(struct ctxvar__keyed *e, void *arg), void *arg) CTXVAR__HIDDEN;
+
 /* ---- Libraries found lazily ------------------------------------------------------ */
 
 /* Like ctxvar__next_symbol, for a library's function: when the search after

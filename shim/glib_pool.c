@@ -24,9 +24,8 @@
  * Lifetimes.  A pool's record {function, item-free function, comparators}
  * is found by the pool's address (a keyed table) from push, and freed in
  * g_thread_pool_free, after which the program may not push or sort; the
- * jobs already queued carry what they need.  A queued job is linked by its
- * pool's address into `pending` (for move_to_front) until it runs or GLib
- * drops it.  Out of memory for a job's record, the job still runs, with no
+ * jobs already queued carry what they need.  A queued job is linked into
+ * `pending` (for move_to_front) until it runs or GLib drops it.  Out of memory for a job's record, the job still runs, with no
  * context (a record from malloc itself): every item of such a pool must be
  * a record.  Not covered: a pool created before the runtime was loaded or
  * by libglib itself (it has the program's function; we pass its jobs on
@@ -57,11 +56,22 @@ struct pool {
 
 struct job {
     struct ctxvar__callback cb;   /* fn: the pool's function; arg: the data */
-    struct ctxvar__keyed pending; /* key: the pool, while queued */
+    struct ctxvar__keyed pending; /* key: the job itself, while queued */
+    const GThreadPool *pool;
     GDestroyNotify item_free;
 };
 
+/* Jobs are keyed by their own address, not their pool's: the pusher links
+ * and the worker unlinks, and one bucket per pool would have both threads
+ * fight over its lock for every job. */
 static struct ctxvar__keyed_table pools, pending;
+
+/* Each thread remembers the last pool it found, valid while no pool of
+ * ours has been freed since (a new pool may then have the old address). */
+static _Atomic unsigned long pools_freed;
+static __thread const GThreadPool *last_pool;
+static __thread struct pool *last_record;
+static __thread unsigned long last_freed;
 
 GThreadPool *g_thread_pool_new(GFunc func, gpointer user_data, gint max_threads, gboolean exclusive,
                                GError **error);
@@ -130,6 +140,7 @@ static struct job *job_new(const struct pool *p, gpointer data)
         job->cb = (struct ctxvar__callback){(void (*)(void))p->func, data, NULL};
     }
     job->item_free = p->item_free;
+    job->pool = NULL;
     return job;
 }
 
@@ -145,8 +156,15 @@ static int found_pool(struct ctxvar__keyed *e, void *out)
  * pool alive while it pushes to it. */
 static struct pool *find_pool(const GThreadPool *pool)
 {
+    unsigned long freed = atomic_load_explicit(&pools_freed, memory_order_acquire);
+    if (pool && pool == last_pool && freed == last_freed) return last_record;
     struct pool *p = NULL;
     if (pool && ctxvar__loops_enabled()) ctxvar__keyed_visit(&pools, pool, found_pool, &p);
+    if (p) {
+        last_pool = pool;
+        last_record = p;
+        last_freed = freed;
+    }
     return p;
 }
 
@@ -194,7 +212,8 @@ CTXVAR__EXPORT gboolean g_thread_pool_push(GThreadPool *pool, gpointer data, GEr
     if (!p) return real(pool, data, error);
     struct job *job = job_new(p, data);
     if (!job) return real(pool, data, error); /* unreachable: GLib has ended the process */
-    ctxvar__keyed_add(&pending, &job->pending, pool);
+    job->pool = pool;
+    ctxvar__keyed_add(&pending, &job->pending, job);
     return real(pool, job, error);
 }
 
@@ -225,6 +244,7 @@ CTXVAR__EXPORT void g_thread_pool_set_sort_function(GThreadPool *pool, GCompareD
 }
 
 struct match {
+    const GThreadPool *pool;
     gconstpointer data;
     gpointer jobs[16];
     int count;
@@ -234,7 +254,7 @@ static int match_job(struct ctxvar__keyed *e, void *arg)
 {
     struct match *m = arg;
     struct job *job = (struct job *)((char *)e - offsetof(struct job, pending));
-    if (job->cb.arg == m->data) m->jobs[m->count++] = job;
+    if (job->pool == m->pool && job->cb.arg == m->data) m->jobs[m->count++] = job;
     return m->count == (int)(sizeof m->jobs / sizeof m->jobs[0]);
 }
 
@@ -245,8 +265,8 @@ CTXVAR__EXPORT gboolean g_thread_pool_move_to_front(GThreadPool *pool, gpointer 
     if (!find_pool(pool)) return real(pool, data);
     /* GLib looks the item up by address and never reads it: a job that
      * started running since we saw it is simply not found. */
-    struct match m = {data, {0}, 0};
-    ctxvar__keyed_visit(&pending, pool, match_job, &m);
+    struct match m = {pool, data, {0}, 0};
+    ctxvar__keyed_visit_all(&pending, match_job, &m);
     for (int i = 0; i < m.count; i++)
         if (real(pool, m.jobs[i])) return 1;
     return 0;
@@ -263,6 +283,7 @@ CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gb
     __typeof__(&g_thread_pool_free) real = CTXVAR__NEXT_IN(g_thread_pool_free, GLIB_SONAME);
     struct pool *p = NULL;
     if (pool && ctxvar__loops_enabled()) ctxvar__keyed_visit(&pools, pool, take_pool, &p);
+    if (p) atomic_fetch_add_explicit(&pools_freed, 1, memory_order_release);
     if (real) real(pool, immediate, wait_);
     if (!p) return;
     for (struct sort *s = atomic_load(&p->sorts), *next; s; s = next) {
