@@ -98,13 +98,6 @@ static struct task *task_new(apr_thread_pool_t *me, apr_thread_start_t func, voi
     return t;
 }
 
-/* After APR refused the task. */
-static void task_discard(struct task *t)
-{
-    ctxvar__keyed_remove(&queued, &t->queued);
-    ctxvar__callback_free(&t->cb);
-}
-
 #define INTERPOSE_ADD(name, WHEN)                                                        \
     CTXVAR__EXPORT apr_status_t name(apr_thread_pool_t *me, apr_thread_start_t func,       \
                                      void *param, WHEN, void *owner)                      \
@@ -113,9 +106,10 @@ static void task_discard(struct task *t)
         if (!real) return 70023; /* APR_ENOTIMPL: cannot happen where APR is linked */    \
         struct task *t = task_new(me, func, param, owner, #name);                         \
         if (!t) return real(me, func, param, when, owner);                               \
-        apr_status_t rv = real(me, run_task, t, when, owner);                            \
-        if (rv != 0) task_discard(t);                                                     \
-        return rv;                                                                        \
+        /* Not freed on an error: APR queues the task before it tries to    \
+         * start a thread, whose failure it returns; a task it never queued \
+         * (out of memory) is freed with its pool. */                        \
+        return real(me, run_task, t, when, owner);                                        \
     }
 
 INTERPOSE_ADD(apr_thread_pool_push, apr_byte_t when)
