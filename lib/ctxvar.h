@@ -253,8 +253,9 @@
  *              g_main_context_find_source_by_user_data and _by_funcs_.
  *              Visible: a pool created through the runtime has its own
  *              trampoline in the public member pool->func (pool->user_data
- *              is the program's); a GSource's callback_data member holds the
- *              runtime's record.
+ *              is the program's); so is the callback GLib keeps behind a
+ *              GSource's callback_data member, whose data is the runtime's
+ *              record.
  *     APR-util apr_thread_pool_push, _top, _schedule (the owner passes
  *              unchanged), apr_thread_pool_tasks_cancel and pool cleanup.
  *   The libraries are bound lazily: the runtime has no DT_NEEDED on them,
