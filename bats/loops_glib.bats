@@ -145,6 +145,15 @@ pool->user_data is the program's: yes
 EOF2
 }
 
+@test "a push of NULL data is refused by GLib as without the runtime, not wrapped into a job that runs" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" null
+    expect_output <<'EOF2'
+push NULL: 1
+jobs run: 0
+EOF2
+    [[ "$stderr" == *"g_async_queue_push_unlocked: assertion 'data' failed"* ]]
+}
+
 @test "CTXVAR_LOOPS=0 gives the plain behaviour: exclusive workers show the context they were created in, the loop thread its own" {
     run -0 --separate-stderr preloaded "$PROGS/loops_glib" pool exclusive
     expect_output < <(jobs_of_four_requests)

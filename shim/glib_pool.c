@@ -208,7 +208,8 @@ CTXVAR__EXPORT gboolean g_thread_pool_push(GThreadPool *pool, gpointer data, GEr
 {
     __typeof__(&g_thread_pool_push) real = CTXVAR__NEXT_IN(g_thread_pool_push, GLIB_SONAME);
     if (!real) return 0;
-    struct pool *p = find_pool(pool);
+    /* NULL data: GLib refuses it with a warning and queues nothing. */
+    struct pool *p = data ? find_pool(pool) : NULL;
     if (!p) return real(pool, data, error);
     struct job *job = job_new(p, data);
     if (!job) return real(pool, data, error); /* unreachable: GLib has ended the process */

@@ -17,6 +17,7 @@
  *        queued jobs: the program's item-free function gets each one's data.
  * sort: a sort function and move_to_front on a pool with one busy thread.
  * func: whether pool->func and pool->user_data are the program's.
+ * null: a push of NULL data, which GLib refuses.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <glib.h>
@@ -429,6 +430,19 @@ static int run_sort(void)
 
 static void noop_job(gpointer data, gpointer user_data) { (void)data, (void)user_data; }
 
+static int null_jobs;
+static void count_job(gpointer data, gpointer user_data) { (void)data, (void)user_data; null_jobs++; }
+
+/* GLib refuses NULL data with a critical warning and runs nothing. */
+static int run_null(void)
+{
+    GThreadPool *pool = g_thread_pool_new(count_job, NULL, 1, TRUE, NULL);
+    printf("push NULL: %d\n", g_thread_pool_push(pool, NULL, NULL));
+    g_thread_pool_free(pool, FALSE, TRUE);
+    printf("jobs run: %d\n", null_jobs);
+    return 0;
+}
+
 static int run_func(void)
 {
     GThreadPool *pool = g_thread_pool_new(noop_job, pool_user_data, 1, FALSE, NULL);
@@ -449,6 +463,7 @@ int main(int argc, char **argv)
     if (strcmp(what, "free") == 0) return run_free();
     if (strcmp(what, "sort") == 0) return run_sort();
     if (strcmp(what, "func") == 0) return run_func();
+    if (strcmp(what, "null") == 0) return run_null();
     fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|sources|remove|free|sort|func\n");
     return 2;
 }
