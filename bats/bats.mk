@@ -198,14 +198,14 @@ $(BATS_DIR)/loops_apr: $(BATS_SRC)/loops_apr.c $(BATS_DEPS)
 
 # A GLib user loaded as a plugin with RTLD_LOCAL: libglib is then in no
 # global scope, and the interposers find it by its soname.
-LOOPS_PLUGIN_PROGRAMS := $(addprefix $(BATS_DIR)/, libloops_plugin.so loops_dlopen)
-bats-programs: $(LOOPS_PLUGIN_PROGRAMS)
-test: $(LOOPS_PLUGIN_PROGRAMS)
+GLIB_PLUGIN_PROGRAMS := $(addprefix $(BATS_DIR)/, libglib_plugin.so glib_dlopen)
+bats-programs: $(GLIB_PLUGIN_PROGRAMS)
+test: $(GLIB_PLUGIN_PROGRAMS)
 
-$(BATS_DIR)/libloops_plugin.so: $(BATS_SRC)/loops_plugin.c $(BATS_DEPS)
+$(BATS_DIR)/libglib_plugin.so: $(BATS_SRC)/glib_plugin.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -fPIC -shared $$(pkg-config --cflags glib-2.0) $< -o $@ $$(pkg-config --libs glib-2.0)
 
-$(BATS_DIR)/loops_dlopen: $(BATS_SRC)/loops_dlopen.c $(BATS_DEPS)
+$(BATS_DIR)/glib_dlopen: $(BATS_SRC)/glib_dlopen.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ -ldl

@@ -6,8 +6,8 @@
 # of the call that scheduled them, with the loop thread's own context back
 # after each; what GLib hands the program (comparators, item-free and
 # destroy notifies, remove- and find-by-data) is the program's own data.
-# The programs are bats/programs/loops_glib.c, loops_plugin.c and
-# loops_dlopen.c, built against Debian's GLib.
+# The programs are bats/programs/loops_glib.c, glib_plugin.c and
+# glib_dlopen.c, built against Debian's GLib.
 
 load helpers
 
@@ -170,7 +170,7 @@ EOF2
 }
 
 @test "a plugin loaded RTLD_LOCAL that brings GLib with it gets its jobs run in their pusher's context" {
-    run -0 --separate-stderr preloaded "$PROGS/loops_dlopen" "$PROGS/libloops_plugin.so"
+    run -0 --separate-stderr preloaded "$PROGS/glib_dlopen" "$PROGS/libglib_plugin.so"
     expect_output <<'EOF2'
 plugin job 1: request_id=p1
 plugin job 2: request_id=p2

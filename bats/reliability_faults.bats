@@ -116,7 +116,7 @@ walk() {
 }
 
 @test "GLib pools and idle sources and APR pools under every failed allocation: the callback runs once, without context, and nothing is left" {
-    run -0 --separate-stderr env LD_PRELOAD="$FAULT_RUNTIME" "$B/reliability/fault_loops" all
+    run -0 --separate-stderr env LD_PRELOAD="$FAULT_RUNTIME" "$B/reliability/fault_glib_apr" all
     expect_no_stderr
     local name
     for name in glib-pool-new glib-pool-push glib-idle apr-push; do

@@ -22,10 +22,10 @@ $(BENCH_DIR)/%: bench/%.c bench/bench.h lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) $< -o $@
 
-# The GLib rows (bench/loops.c): built against Debian's GLib, as a GLib
+# The GLib rows (bench/glib.c): built against Debian's GLib, as a GLib
 # program is.
-BENCH_PROGRAMS += $(BENCH_DIR)/loops
-$(BENCH_DIR)/loops: bench/loops.c bench/bench.h lib/ctxvar.h
+BENCH_PROGRAMS += $(BENCH_DIR)/glib
+$(BENCH_DIR)/glib: bench/glib.c bench/bench.h lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) $$(pkg-config --cflags glib-2.0) $< -o $@ $$(pkg-config --libs glib-2.0)
 

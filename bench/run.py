@@ -2,7 +2,7 @@
 """run.py - the driver of `make bench`: runs the programs of bench/, prints
 one Markdown table and writes it to BUILD/bench.md.
 
-    python3 bench/run.py --build build [--quick] [--profile] [--loops-only]
+    python3 bench/run.py --build build [--quick] [--profile] [--glib-only]
 
 Every figure is a median over repeats run after a warm-up, with its spread
 (interquartile range, and min-max).  Where a figure has a baseline, the two
@@ -268,7 +268,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
-    ap.add_argument("--loops-only", action="store_true",
+    ap.add_argument("--glib-only", action="store_true",
                     help="only the GLib rows (11a, 11b)")
     ap.add_argument("--profile", action="store_true",
                     help="also write callgrind profiles to BUILD/bench/profile/")
@@ -293,7 +293,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ctxvar-bench-")
     profile_dir = os.path.join(bench, "profile")
 
-    if not args.loops_only:  # rows 1-10
+    if not args.glib_only:  # rows 1-10
         # 1, 2. Thread create+join cycle: wall ratio and added instructions.
         pairs = 6 if quick else 24
         have_valgrind = shutil.which("valgrind") is not None
@@ -528,9 +528,9 @@ def main():
                 skipped(num, figure, "no runtime", "ratio ≤ 1.10", str(e))
 
     # 11. What the runtime adds per GLib pool job and per idle callback
-    # (bench/loops.c): the same binary with and without it, alternately.
-    # --loops-only runs these rows alone.
-    prog, pairs = os.path.join(bench, "loops"), 4 if quick else 12
+    # (bench/glib.c): the same binary with and without it, alternately.
+    # --glib-only runs these rows alone.
+    prog, pairs = os.path.join(bench, "glib"), 4 if quick else 12
     for num, figure, prog_args, metric in (
             ("11a", "GLib `g_thread_pool_push` of an empty job to an exclusive 1-thread pool, "
              "10-variable context: per job", ["pool", "100000", "3"], "glibpool"),
@@ -545,7 +545,7 @@ def main():
                     key = metric + (".runtime" if pl else ".plain")
                     samples = run([prog] + prog_args, preload=pl)
                     if key not in samples:
-                        raise CouldNotRun("loops: no %s samples" % key)
+                        raise CouldNotRun("glib: no %s samples" % key)
                     got[key] = statistics.median(samples[key].values())
                 plain.append(got[metric + ".plain"])
                 pre.append(got[metric + ".runtime"])

@@ -23,7 +23,7 @@
  *
  * Records an interposer must find again later by an address (the pool a
  * job was pushed to, the program's data that a remove-by-data call names, a
- * request) are linked into a keyed table, the second half of this file.
+ * request) are linked into an index, the second half of this file.
  * A record may be larger than struct ctxvar__callback, which it starts
  * with: an interposer keeps its own fields after it.  Thread creation uses
  * its own start records (lib/handover.c), which also carry the thread's
@@ -113,7 +113,7 @@ void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
     ctxvar__run_as_task(cb->context, invoke, &i);
 }
 
-/* ---- Keyed tables ------------------------------------------------------------
+/* ---- Indexes -----------------------------------------------------------------
  *
  * A bucket's mutex is held only to link, unlink or walk that bucket, never
  * across a call into a library or the program (a visit function is ours).
@@ -125,7 +125,7 @@ void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
 #define MAX_TABLES 16
 
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ctxvar__keyed_table *tables[MAX_TABLES];
+static struct ctxvar__index *tables[MAX_TABLES];
 static int table_count;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -133,13 +133,13 @@ static void lock_all(void)
 {
     pthread_mutex_lock(&tables_lock);
     for (int i = 0; i < table_count; i++)
-        for (int b = 0; b < CTXVAR__KEYED_BUCKETS; b++) pthread_mutex_lock(&tables[i]->lock[b]);
+        for (int b = 0; b < CTXVAR__INDEX_BUCKETS; b++) pthread_mutex_lock(&tables[i]->lock[b]);
 }
 
 static void unlock_all(void)
 {
     for (int i = table_count; i-- > 0;)
-        for (int b = CTXVAR__KEYED_BUCKETS; b-- > 0;) pthread_mutex_unlock(&tables[i]->lock[b]);
+        for (int b = CTXVAR__INDEX_BUCKETS; b-- > 0;) pthread_mutex_unlock(&tables[i]->lock[b]);
     pthread_mutex_unlock(&tables_lock);
 }
 
@@ -148,14 +148,14 @@ static void register_atfork(void) { pthread_atfork(lock_all, unlock_all, unlock_
 /* A table is all zeros until its first use, which is glibc's
  * PTHREAD_MUTEX_INITIALIZER for each bucket; only the fork handler needs to
  * know it. */
-static void table_ready(struct ctxvar__keyed_table *t)
+static void table_ready(struct ctxvar__index *t)
 {
     if (__builtin_expect(atomic_load_explicit(&t->ready, memory_order_acquire), 1)) return;
     pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&tables_lock);
     if (!atomic_load_explicit(&t->ready, memory_order_relaxed)) {
         if (table_count < MAX_TABLES) tables[table_count++] = t;
-        else ctxvar__debug("more than %d keyed tables: a fork may find one locked", MAX_TABLES);
+        else ctxvar__debug("more than %d indexes: a fork may find one locked", MAX_TABLES);
         atomic_store_explicit(&t->ready, 1, memory_order_release);
     }
     pthread_mutex_unlock(&tables_lock);
@@ -164,10 +164,10 @@ static void table_ready(struct ctxvar__keyed_table *t)
 static unsigned bucket_of(const void *key)
 {
     uint64_t h = (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ULL; /* Fibonacci hashing */
-    return (unsigned)(h >> 58) % CTXVAR__KEYED_BUCKETS;
+    return (unsigned)(h >> 58) % CTXVAR__INDEX_BUCKETS;
 }
 
-void ctxvar__keyed_add(struct ctxvar__keyed_table *t, struct ctxvar__keyed *e, const void *key)
+void ctxvar__index_add(struct ctxvar__index *t, struct ctxvar__indexed *e, const void *key)
 {
     table_ready(t);
     unsigned b = bucket_of(key);
@@ -180,7 +180,7 @@ void ctxvar__keyed_add(struct ctxvar__keyed_table *t, struct ctxvar__keyed *e, c
     pthread_mutex_unlock(&t->lock[b]);
 }
 
-void ctxvar__keyed_unlink_locked(struct ctxvar__keyed *e)
+void ctxvar__index_unlink_locked(struct ctxvar__indexed *e)
 {
     if (!e->pprev) return;
     *e->pprev = e->next;
@@ -189,25 +189,25 @@ void ctxvar__keyed_unlink_locked(struct ctxvar__keyed *e)
     e->pprev = NULL;
 }
 
-int ctxvar__keyed_remove(struct ctxvar__keyed_table *t, struct ctxvar__keyed *e)
+int ctxvar__index_remove(struct ctxvar__index *t, struct ctxvar__indexed *e)
 {
     table_ready(t);
     unsigned b = bucket_of(e->key);
     pthread_mutex_lock(&t->lock[b]);
     int linked = e->pprev != NULL;
-    ctxvar__keyed_unlink_locked(e);
+    ctxvar__index_unlink_locked(e);
     pthread_mutex_unlock(&t->lock[b]);
     return linked;
 }
 
-int ctxvar__keyed_visit(struct ctxvar__keyed_table *t, const void *key,
-                        int (*visit)(struct ctxvar__keyed *e, void *arg), void *arg)
+int ctxvar__index_visit(struct ctxvar__index *t, const void *key,
+                        int (*visit)(struct ctxvar__indexed *e, void *arg), void *arg)
 {
     table_ready(t);
     unsigned b = bucket_of(key);
     int r = 0;
     pthread_mutex_lock(&t->lock[b]);
-    for (struct ctxvar__keyed *e = t->head[b], *next; e && !r; e = next) {
+    for (struct ctxvar__indexed *e = t->head[b], *next; e && !r; e = next) {
         next = e->next;
         if (e->key == key) r = visit(e, arg);
     }
@@ -215,14 +215,14 @@ int ctxvar__keyed_visit(struct ctxvar__keyed_table *t, const void *key,
     return r;
 }
 
-int ctxvar__keyed_visit_all(struct ctxvar__keyed_table *t,
-                            int (*visit)(struct ctxvar__keyed *e, void *arg), void *arg)
+int ctxvar__index_visit_all(struct ctxvar__index *t,
+                            int (*visit)(struct ctxvar__indexed *e, void *arg), void *arg)
 {
     table_ready(t);
     int r = 0;
-    for (unsigned b = 0; b < CTXVAR__KEYED_BUCKETS && !r; b++) {
+    for (unsigned b = 0; b < CTXVAR__INDEX_BUCKETS && !r; b++) {
         pthread_mutex_lock(&t->lock[b]);
-        for (struct ctxvar__keyed *e = t->head[b], *next; e && !r; e = next) {
+        for (struct ctxvar__indexed *e = t->head[b], *next; e && !r; e = next) {
             next = e->next;
             r = visit(e, arg);
         }

@@ -214,53 +214,56 @@ void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
  * the process is really out of memory. */
 void *ctxvar__callback_new_empty(size_t size, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
 
-/* ---- Records found by an object's address (lib/callback.c) ---------------------
+/* ---- Indexes: several records per address, walkable (lib/callback.c) -------
  *
  * An interposer that must find its records again from what the library or
- * the program hands it later (the pool a job was pushed to, the data a
- * remove-by-data call names, a request or handle address) links them into a
- * keyed table: a fixed array of buckets, each a mutex and a list, chosen by
- * a hash of the key.  Several entries may share a key.  Entries are
- * intrusive: the record embeds a struct ctxvar__keyed.  A forked child finds
- * every bucket unlocked (pthread_atfork).
+ * the program hands it later, where several records may share the address
+ * and a search may go by another field (the jobs of a pool, found by the
+ * program's data for g_thread_pool_move_to_front; the sources that carry
+ * one datum, for remove-by-data; an APR pool's queued tasks, by owner),
+ * links them into an index: a fixed array of buckets, each a mutex and a
+ * list, chosen by a hash of the key.  Entries are intrusive: the record
+ * embeds a struct ctxvar__indexed.  A forked child finds every bucket
+ * unlocked (pthread_atfork).  (One record per object, replaced when the
+ * address is reused, is what a table keyed by object wants instead.)
  *
- *   static struct ctxvar__keyed_table pending;      (zero-initialised)
- *   ctxvar__keyed_add(&pending, &rec->link, pool);
- *   if (ctxvar__keyed_remove(&pending, &rec->link))  ... it was linked: ours
+ *   static struct ctxvar__index pending;      (zero-initialised)
+ *   ctxvar__index_add(&pending, &rec->link, pool);
+ *   if (ctxvar__index_remove(&pending, &rec->link))  ... it was linked: ours
  */
-struct ctxvar__keyed {
+struct ctxvar__indexed {
     const void *key;
-    struct ctxvar__keyed *next, **pprev; /* pprev NULL: not linked */
+    struct ctxvar__indexed *next, **pprev; /* pprev NULL: not linked */
 };
 
-#define CTXVAR__KEYED_BUCKETS 64
-struct ctxvar__keyed_table {
-    pthread_mutex_t lock[CTXVAR__KEYED_BUCKETS];
-    struct ctxvar__keyed *head[CTXVAR__KEYED_BUCKETS];
+#define CTXVAR__INDEX_BUCKETS 64
+struct ctxvar__index {
+    pthread_mutex_t lock[CTXVAR__INDEX_BUCKETS];
+    struct ctxvar__indexed *head[CTXVAR__INDEX_BUCKETS];
     _Atomic int ready;
 };
 
 /* Links e under key. */
-void ctxvar__keyed_add(struct ctxvar__keyed_table *t, struct ctxvar__keyed *e,
+void ctxvar__index_add(struct ctxvar__index *t, struct ctxvar__indexed *e,
                        const void *key) CTXVAR__HIDDEN;
 
 /* Unlinks e: 1 when it was linked (the caller now owns it), 0 when another
  * thread unlinked it first. */
-int ctxvar__keyed_remove(struct ctxvar__keyed_table *t, struct ctxvar__keyed *e) CTXVAR__HIDDEN;
+int ctxvar__index_remove(struct ctxvar__index *t, struct ctxvar__indexed *e) CTXVAR__HIDDEN;
 
 /* Calls visit(e, arg) for each entry under key, with its bucket locked, until
  * one returns nonzero: returns that value, or 0.  visit may unlink e with
- * ctxvar__keyed_unlink_locked (not ctxvar__keyed_remove: the lock is held)
+ * ctxvar__index_unlink_locked (not ctxvar__index_remove: the lock is held)
  * and must not call into the table otherwise. */
-int ctxvar__keyed_visit(struct ctxvar__keyed_table *t, const void *key,
-                        int (*visit)(struct ctxvar__keyed *e, void *arg), void *arg) CTXVAR__HIDDEN;
-void ctxvar__keyed_unlink_locked(struct ctxvar__keyed *e) CTXVAR__HIDDEN;
+int ctxvar__index_visit(struct ctxvar__index *t, const void *key,
+                        int (*visit)(struct ctxvar__indexed *e, void *arg), void *arg) CTXVAR__HIDDEN;
+void ctxvar__index_unlink_locked(struct ctxvar__indexed *e) CTXVAR__HIDDEN;
 
 /* The same over every entry of the table, bucket by bucket: for the rare
  * search by something else than the key (records keyed by their own
  * address, so that adding and removing spread over the buckets). */
-int ctxvar__keyed_visit_all(struct ctxvar__keyed_table *t,
-                            int (*visit)(struct ctxvar__keyed *e, void *arg), void *arg) CTXVAR__HIDDEN;
+int ctxvar__index_visit_all(struct ctxvar__index *t,
+                            int (*visit)(struct ctxvar__indexed *e, void *arg), void *arg) CTXVAR__HIDDEN;
 
 /* ---- Libraries found lazily ------------------------------------------------------ */
 

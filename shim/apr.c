@@ -13,7 +13,7 @@
  * that owner's records still queued for that pool (all of them for owner
  * NULL, which is what APR's own pool cleanup passes, through its PLT) were
  * removed by APR and are freed.  The queued records are linked by their
- * pool's address (a keyed table).  APR waits, before it returns, for the
+ * pool's address (an index, lib/callback.c).  APR waits, before it returns, for the
  * tasks of that owner that are running; it does not wait for tasks with no
  * owner when cancelling everything, so with owner NULL the records with no
  * owner are freed only when no thread of the pool is busy
@@ -63,12 +63,12 @@ apr_status_t apr_thread_pool_create(apr_thread_pool_t **me, apr_size_t init_thre
 
 struct task {
     struct ctxvar__callback cb;   /* fn: the program's func; arg: its param */
-    struct ctxvar__keyed queued;  /* key: the pool, until it runs or is cancelled */
+    struct ctxvar__indexed queued;  /* key: the pool, until it runs or is cancelled */
     void *owner;
     unsigned long long serial; /* order of submission, for cancellation */
 };
 
-static struct ctxvar__keyed_table queued;
+static struct ctxvar__index queued;
 static _Atomic unsigned long long submitted;
 
 static void call_task(const struct ctxvar__callback *cb, void *thread)
@@ -80,7 +80,7 @@ static void call_task(const struct ctxvar__callback *cb, void *thread)
 static void *run_task(apr_thread_t *thread, void *record)
 {
     struct task *t = record;
-    ctxvar__keyed_remove(&queued, &t->queued);
+    ctxvar__index_remove(&queued, &t->queued);
     ctxvar__callback_invoke_task(&t->cb, call_task, thread);
     ctxvar__callback_free(&t->cb);
     return NULL;
@@ -94,7 +94,7 @@ static struct task *task_new(apr_thread_pool_t *me, apr_thread_start_t func, voi
     if (!t) return NULL;
     t->owner = owner;
     t->serial = atomic_fetch_add_explicit(&submitted, 1, memory_order_relaxed) + 1;
-    ctxvar__keyed_add(&queued, &t->queued, me);
+    ctxvar__index_add(&queued, &t->queued, me);
     return t;
 }
 
@@ -126,13 +126,13 @@ struct cancelled {
 
 /* With the bucket locked: unlinks the cancelled owner's records onto a list
  * (the queued link's next, reused), freed once the lock is dropped. */
-static int take_cancelled(struct ctxvar__keyed *e, void *arg)
+static int take_cancelled(struct ctxvar__indexed *e, void *arg)
 {
     struct cancelled *c = arg;
     struct task *t = (struct task *)((char *)e - offsetof(struct task, queued));
     int cancelled = c->any_owner ? !(c->busy && !t->owner) : t->owner == c->owner;
     if (cancelled && t->serial <= c->before) {
-        ctxvar__keyed_unlink_locked(e);
+        ctxvar__index_unlink_locked(e);
         t->queued.next = c->list ? &c->list->queued : NULL;
         c->list = t;
     }
@@ -141,7 +141,7 @@ static int take_cancelled(struct ctxvar__keyed *e, void *arg)
 
 static void free_cancelled(apr_thread_pool_t *me, struct cancelled *c)
 {
-    ctxvar__keyed_visit(&queued, me, take_cancelled, c);
+    ctxvar__index_visit(&queued, me, take_cancelled, c);
     while (c->list) {
         struct task *t = c->list;
         c->list = t->queued.next ? (struct task *)((char *)t->queued.next - offsetof(struct task, queued))

@@ -22,7 +22,7 @@
  *     (g_thread_pool_free with immediate), and the record is freed with it.
  *
  * Lifetimes.  A pool's record {function, item-free function, comparators}
- * is found by the pool's address (a keyed table) from push, and freed in
+ * is found by the pool's address (an index, lib/callback.c) from push, and freed in
  * g_thread_pool_free, after which the program may not push or sort; the
  * jobs already queued carry what they need.  A queued job is linked into
  * `pending` (for move_to_front) until it runs or GLib drops it.  Out of memory for a job's record, the job still runs, with no
@@ -48,7 +48,7 @@ struct sort {
 };
 
 struct pool {
-    struct ctxvar__keyed by_pool; /* key: the GThreadPool */
+    struct ctxvar__indexed by_pool; /* key: the GThreadPool */
     GFunc func;
     GDestroyNotify item_free;
     _Atomic(struct sort *) sorts;
@@ -56,7 +56,7 @@ struct pool {
 
 struct job {
     struct ctxvar__callback cb;   /* fn: the pool's function; arg: the data */
-    struct ctxvar__keyed pending; /* key: the job itself, while queued */
+    struct ctxvar__indexed pending; /* key: the job itself, while queued */
     const GThreadPool *pool;
     GDestroyNotify item_free;
 };
@@ -64,7 +64,7 @@ struct job {
 /* Jobs are keyed by their own address, not their pool's: the pusher links
  * and the worker unlinks, and one bucket per pool would have both threads
  * fight over its lock for every job. */
-static struct ctxvar__keyed_table pools, pending;
+static struct ctxvar__index pools, pending;
 
 /* Each thread remembers the last pool it found, valid while no pool of
  * ours has been freed since (a new pool may then have the old address). */
@@ -93,7 +93,7 @@ static void call_job(const struct ctxvar__callback *cb, void *user_data)
 static void run_job(gpointer item, gpointer user_data)
 {
     struct job *job = item;
-    ctxvar__keyed_remove(&pending, &job->pending);
+    ctxvar__index_remove(&pending, &job->pending);
     ctxvar__callback_invoke_task(&job->cb, call_job, user_data);
     ctxvar__callback_free(&job->cb);
 }
@@ -105,7 +105,7 @@ static void drop_job(gpointer item)
     struct job *job = item;
     GDestroyNotify item_free = job->item_free;
     gpointer data = job->cb.arg;
-    ctxvar__keyed_remove(&pending, &job->pending);
+    ctxvar__index_remove(&pending, &job->pending);
     /* Freed first: the program may take its item-free call as the sign
      * that the pool is done with everything. */
     ctxvar__callback_free(&job->cb);
@@ -146,7 +146,7 @@ static struct job *job_new(const struct pool *p, gpointer data)
 
 /* ---- Pools ----------------------------------------------------------------- */
 
-static int found_pool(struct ctxvar__keyed *e, void *out)
+static int found_pool(struct ctxvar__indexed *e, void *out)
 {
     *(struct pool **)out = (struct pool *)((char *)e - offsetof(struct pool, by_pool));
     return 1;
@@ -159,7 +159,7 @@ static struct pool *find_pool(const GThreadPool *pool)
     unsigned long freed = atomic_load_explicit(&pools_freed, memory_order_acquire);
     if (pool && pool == last_pool && freed == last_freed) return last_record;
     struct pool *p = NULL;
-    if (pool && ctxvar__loops_enabled()) ctxvar__keyed_visit(&pools, pool, found_pool, &p);
+    if (pool && ctxvar__loops_enabled()) ctxvar__index_visit(&pools, pool, found_pool, &p);
     if (p) {
         last_pool = pool;
         last_record = p;
@@ -186,7 +186,7 @@ static GThreadPool *create(GFunc func, gpointer user_data, GDestroyNotify item_f
     p->item_free = item_free;
     atomic_init(&p->sorts, NULL);
     GThreadPool *pool = real_full(run_job, user_data, drop_job, max_threads, exclusive, error);
-    if (pool) ctxvar__keyed_add(&pools, &p->by_pool, pool);
+    if (pool) ctxvar__index_add(&pools, &p->by_pool, pool);
     else free(p);
     return pool;
 }
@@ -214,7 +214,7 @@ CTXVAR__EXPORT gboolean g_thread_pool_push(GThreadPool *pool, gpointer data, GEr
     struct job *job = job_new(p, data);
     if (!job) return real(pool, data, error); /* unreachable: GLib has ended the process */
     job->pool = pool;
-    ctxvar__keyed_add(&pending, &job->pending, job);
+    ctxvar__index_add(&pending, &job->pending, job);
     return real(pool, job, error);
 }
 
@@ -251,7 +251,7 @@ struct match {
     int count;
 };
 
-static int match_job(struct ctxvar__keyed *e, void *arg)
+static int match_job(struct ctxvar__indexed *e, void *arg)
 {
     struct match *m = arg;
     struct job *job = (struct job *)((char *)e - offsetof(struct job, pending));
@@ -267,15 +267,15 @@ CTXVAR__EXPORT gboolean g_thread_pool_move_to_front(GThreadPool *pool, gpointer 
     /* GLib looks the item up by address and never reads it: a job that
      * started running since we saw it is simply not found. */
     struct match m = {pool, data, {0}, 0};
-    ctxvar__keyed_visit_all(&pending, match_job, &m);
+    ctxvar__index_visit_all(&pending, match_job, &m);
     for (int i = 0; i < m.count; i++)
         if (real(pool, m.jobs[i])) return 1;
     return 0;
 }
 
-static int take_pool(struct ctxvar__keyed *e, void *out)
+static int take_pool(struct ctxvar__indexed *e, void *out)
 {
-    ctxvar__keyed_unlink_locked(e);
+    ctxvar__index_unlink_locked(e);
     return found_pool(e, out);
 }
 
@@ -283,7 +283,7 @@ CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gb
 {
     __typeof__(&g_thread_pool_free) real = CTXVAR__NEXT_IN(g_thread_pool_free, GLIB_SONAME);
     struct pool *p = NULL;
-    if (pool && ctxvar__loops_enabled()) ctxvar__keyed_visit(&pools, pool, take_pool, &p);
+    if (pool && ctxvar__loops_enabled()) ctxvar__index_visit(&pools, pool, take_pool, &p);
     if (p) atomic_fetch_add_explicit(&pools_freed, 1, memory_order_release);
     if (real) real(pool, immediate, wait_);
     if (!p) return;

@@ -24,8 +24,8 @@
  *
  * The program's data stays findable: the remove-by-data and find-by-data
  * functions first ask GLib for the data itself (a source not scheduled
- * through us), then for each of our records that carries it (a keyed table
- * by data).  The dispatcher is what GLib shows as a source's callback to
+ * through us), then for each of our records that carries it (an index by
+ * data).  The dispatcher is what GLib shows as a source's callback to
  * code that reads GSource's public members.
  *
  * Out of memory for a record, the call goes to GLib unchanged: the
@@ -43,12 +43,12 @@
 
 struct source {
     struct ctxvar__callback cb; /* fn: GSourceFunc or GSourceOnceFunc; arg: data */
-    struct ctxvar__keyed by_data; /* key: the program's data */
+    struct ctxvar__indexed by_data; /* key: the program's data */
     GDestroyNotify notify;
     int once;
 };
 
-static struct ctxvar__keyed_table by_data;
+static struct ctxvar__index by_data;
 
 guint g_idle_add(GSourceFunc function, gpointer data);
 guint g_idle_add_full(gint priority, GSourceFunc function, gpointer data, GDestroyNotify notify);
@@ -101,7 +101,7 @@ static void destroy(gpointer record)
     struct source *s = record;
     GDestroyNotify notify = s->notify;
     gpointer data = s->cb.arg;
-    ctxvar__keyed_remove(&by_data, &s->by_data);
+    ctxvar__index_remove(&by_data, &s->by_data);
     /* Freed first: the program may take the notify as the sign that GLib
      * is done with everything of this source. */
     ctxvar__callback_free(&s->cb);
@@ -118,7 +118,7 @@ static struct source *source_new(void (*fn)(void), gpointer data, GDestroyNotify
     if (!s) return NULL;
     s->notify = notify;
     s->once = once;
-    ctxvar__keyed_add(&by_data, &s->by_data, data);
+    ctxvar__index_add(&by_data, &s->by_data, data);
     return s;
 }
 
@@ -276,7 +276,7 @@ struct records {
     int count;
 };
 
-static int collect(struct ctxvar__keyed *e, void *arg)
+static int collect(struct ctxvar__indexed *e, void *arg)
 {
     struct records *r = arg;
     r->found[r->count++] = (char *)e - offsetof(struct source, by_data);
@@ -289,7 +289,7 @@ static int records_of(gpointer data, struct records *r)
 {
     r->data = data;
     r->count = 0;
-    if (ctxvar__loops_enabled()) ctxvar__keyed_visit(&by_data, data, collect, r);
+    if (ctxvar__loops_enabled()) ctxvar__index_visit(&by_data, data, collect, r);
     return r->count;
 }
 

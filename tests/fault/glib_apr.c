@@ -1,8 +1,8 @@
-/* loops - fault injection for the records of the library-loop interposers
+/* glib_apr - fault injection for the records of the library-loop interposers
  * (GLib pools and sources, APR-util pools).  Run with the fault-injection
  * build preloaded:
  *
- *     LD_PRELOAD=build/fault/libctxvar.so build/reliability/fault_loops SCENARIO|all|list
+ *     LD_PRELOAD=build/fault/libctxvar.so build/reliability/fault_glib_apr SCENARIO|all|list
  *
  * Like driver.c, it fails the runtime's nth allocation for n = 1, 2, ...
  * while one scheduling call runs, until the nth is not reached.  Each step
@@ -242,11 +242,11 @@ int main(int argc, char **argv)
     fail_allocation = (void (*)(unsigned long))dlsym(RTLD_DEFAULT, "ctxvar_test_fail_allocation");
     allocations = (unsigned long (*)(void))dlsym(RTLD_DEFAULT, "ctxvar_test_allocations");
     if (!fail_allocation || !allocations || !ctxvar_runtime_present()) {
-        fprintf(stderr, "fault_loops: preload build/fault/libctxvar.so (the fault-injection build)\n");
+        fprintf(stderr, "fault_glib_apr: preload build/fault/libctxvar.so (the fault-injection build)\n");
         return 2;
     }
     if (argc != 2) {
-        fprintf(stderr, "usage: fault_loops SCENARIO|all|list\n");
+        fprintf(stderr, "usage: fault_glib_apr SCENARIO|all|list\n");
         return 2;
     }
     if (strcmp(argv[1], "list") == 0) {
@@ -272,7 +272,7 @@ int main(int argc, char **argv)
     apr_pool_destroy(root);
     apr_terminate();
     if (ran == 0) {
-        fprintf(stderr, "fault_loops: no scenario called %s\n", argv[1]);
+        fprintf(stderr, "fault_glib_apr: no scenario called %s\n", argv[1]);
         return 2;
     }
     if (ran > 1)

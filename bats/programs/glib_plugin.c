@@ -1,4 +1,4 @@
-/* loops_plugin - a plugin that uses GLib, loaded by loops_dlopen with
+/* glib_plugin - a plugin that uses GLib, loaded by glib_dlopen with
  * RTLD_LOCAL, so that libglib is in no global scope: its jobs must still
  * run in their pusher's context (bats/loops_glib.bats). */
 #include <glib.h>

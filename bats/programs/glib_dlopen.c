@@ -1,4 +1,4 @@
-/* loops_dlopen PLUGIN - loads PLUGIN with RTLD_LOCAL and runs its
+/* glib_dlopen PLUGIN - loads PLUGIN with RTLD_LOCAL and runs its
  * plugin_run (bats/loops_glib.bats); then says whether GLib is in the
  * global scope (it must not be: the plugin brought it in locally). */
 #define _GNU_SOURCE

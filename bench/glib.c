@@ -1,13 +1,13 @@
-/* loops.c - what the runtime adds to a GLib pool job and to a GLib idle
+/* glib.c - what the runtime adds to a GLib pool job and to a GLib idle
  * callback, against the same run without it.
  *
- *     loops pool JOBS SAMPLES
+ *     glib pool JOBS SAMPLES
  *         SAMPLES samples of JOBS empty jobs pushed to an exclusive
  *         one-thread GThreadPool, from a thread with a 10-variable
  *         context, in batches of 100 each waited for (a queue a server
  *         keeps short), timed from the first push to the last job's end;
  *         prints nanoseconds per job.
- *     loops idle CALLBACKS SAMPLES
+ *     glib idle CALLBACKS SAMPLES
  *         SAMPLES samples of CALLBACKS g_idle_add of an empty callback, in
  *         batches of 100 each followed by main-context iterations until
  *         the batch has run (as a loop sees them: a few pending at a time,
@@ -39,7 +39,7 @@ static gboolean idle(gpointer data)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) bench_die("usage: loops pool|idle COUNT SAMPLES");
+    if (argc < 2) bench_die("usage: glib pool|idle COUNT SAMPLES");
     long count = bench_arg(argc, argv, 2, 100000), samples = bench_arg(argc, argv, 3, 5);
     char metric[64];
     bench_set_vars(10);
