@@ -264,12 +264,46 @@ def fmt_ns(v):
     return "{:.1f}".format(v)
 
 
+def glib_section(build, runtime, quick, row, skipped, progress):
+    """14. What the runtime adds per GLib pool job and per idle callback
+    (bench/glib.c, built where GLib's development files are installed): the
+    same binary with and without it, alternately, in batches of 100."""
+    bench = os.path.join(build, "bench")
+    prog, pairs = os.path.join(bench, "glib"), 4 if quick else 12
+    for num, figure, prog_args, metric in (
+            ("14a", "GLib `g_thread_pool_push` of an empty job to an exclusive 1-thread pool, "
+             "10-variable context: per job", ["pool", "100000", "3"], "glibpool"),
+            ("14b", "GLib `g_idle_add` of an empty callback, dispatched by the loop: per callback",
+             ["idle", "100000", "3"], "idle")):
+        try:
+            progress("%s, %d alternating pairs" % (figure, pairs))
+            plain, pre, added = [], [], []
+            for p in range(pairs):
+                got = {}
+                for pl in ((None, runtime) if p % 2 == 0 else (runtime, None)):
+                    key = metric + (".runtime" if pl else ".plain")
+                    samples = run([prog] + prog_args, preload=pl)
+                    if key not in samples:
+                        raise CouldNotRun("glib: no %s samples" % key)
+                    got[key] = statistics.median(samples[key].values())
+                plain.append(got[metric + ".plain"])
+                pre.append(got[metric + ".runtime"])
+                added.append(pre[-1] - plain[-1])
+            plain, pre, added = Stat(plain), Stat(pre), Stat(added)
+            row(num, figure + ": added cost", "same binary, no runtime: %s" % plain.text(
+                "{:,.0f}", " ns"), pre.text("{:,.0f}", " ns"), added.text("{:+,.0f}", " ns"),
+                "≤ +60 ns", stat_verdict(added, 60, True))
+        except CouldNotRun as e:
+            skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
+
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--glib-only", action="store_true",
-                    help="only the GLib rows (11a, 11b)")
+                    help="only the GLib rows (14a, 14b)")
     ap.add_argument("--profile", action="store_true",
                     help="also write callgrind profiles to BUILD/bench/profile/")
     args = ap.parse_args()
@@ -527,35 +561,7 @@ def main():
             except CouldNotRun as e:
                 skipped(num, figure, "no runtime", "ratio ≤ 1.10", str(e))
 
-    # 11. What the runtime adds per GLib pool job and per idle callback
-    # (bench/glib.c): the same binary with and without it, alternately.
-    # --glib-only runs these rows alone.
-    prog, pairs = os.path.join(bench, "glib"), 4 if quick else 12
-    for num, figure, prog_args, metric in (
-            ("11a", "GLib `g_thread_pool_push` of an empty job to an exclusive 1-thread pool, "
-             "10-variable context: per job", ["pool", "100000", "3"], "glibpool"),
-            ("11b", "GLib `g_idle_add` of an empty callback, dispatched by the loop: per callback",
-             ["idle", "100000", "3"], "idle")):
-        try:
-            progress("%s, %d alternating pairs" % (figure, pairs))
-            plain, pre, added = [], [], []
-            for p in range(pairs):
-                got = {}
-                for pl in ((None, runtime) if p % 2 == 0 else (runtime, None)):
-                    key = metric + (".runtime" if pl else ".plain")
-                    samples = run([prog] + prog_args, preload=pl)
-                    if key not in samples:
-                        raise CouldNotRun("glib: no %s samples" % key)
-                    got[key] = statistics.median(samples[key].values())
-                plain.append(got[metric + ".plain"])
-                pre.append(got[metric + ".runtime"])
-                added.append(pre[-1] - plain[-1])
-            plain, pre, added = Stat(plain), Stat(pre), Stat(added)
-            row(num, figure + ": added cost", "same binary, no runtime: %s" % plain.text(
-                "{:,.0f}", " ns"), pre.text("{:,.0f}", " ns"), added.text("{:+,.0f}", " ns"),
-                "≤ +60 ns", stat_verdict(added, 60, True))
-        except CouldNotRun as e:
-            skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
+    glib_section(build, runtime, quick, row, skipped, progress)  # 14 (alone: --glib-only)
 
     if args.profile:
         try:
