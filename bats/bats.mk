@@ -235,3 +235,32 @@ $(BATS_DIR)/libloops_plugin.so: $(BATS_SRC)/loops_plugin.c $(BATS_DEPS)
 $(BATS_DIR)/loops_plugin_main: $(BATS_SRC)/loops_plugin_main.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ -ldl
+
+# Event loops and library pools with no change to the program
+# (bats/loops_glib.bats, bats/loops_apr.bats): built against the Debian
+# libraries, found by pkg-config, as a user builds them.
+GLIB_APR_PROGRAMS := $(addprefix $(BATS_DIR)/, loops_glib loops_apr)
+bats-programs: $(GLIB_APR_PROGRAMS)
+test: $(GLIB_APR_PROGRAMS)
+
+$(BATS_DIR)/loops_glib: $(BATS_SRC)/loops_glib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $$(pkg-config --cflags gio-2.0) $< -o $@ $$(pkg-config --libs gio-2.0)
+
+$(BATS_DIR)/loops_apr: $(BATS_SRC)/loops_apr.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $$(pkg-config --cflags apr-util-1 apr-1) $< -o $@ $$(pkg-config --libs apr-util-1 apr-1)
+
+# A GLib user loaded as a plugin with RTLD_LOCAL: libglib is then in no
+# global scope, and the interposers find it by its soname.
+GLIB_PLUGIN_PROGRAMS := $(addprefix $(BATS_DIR)/, libglib_plugin.so glib_dlopen)
+bats-programs: $(GLIB_PLUGIN_PROGRAMS)
+test: $(GLIB_PLUGIN_PROGRAMS)
+
+$(BATS_DIR)/libglib_plugin.so: $(BATS_SRC)/glib_plugin.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $$(pkg-config --cflags glib-2.0) $< -o $@ $$(pkg-config --libs glib-2.0)
+
+$(BATS_DIR)/glib_dlopen: $(BATS_SRC)/glib_dlopen.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -ldl

@@ -2,7 +2,8 @@
 # What the runtime exports: only the interposed functions (threads and their
 # joining and detaching, libgomp's
 # region and task entry points, SIGEV_THREAD timers and mq_notify, the ways
-# to start a process, libuv's and libevent's calls that register callbacks)
+# to start a process, libuv's and libevent's calls that register callbacks,
+# GLib's and APR-util's pools and GLib's idle, timeout and invoke callbacks)
 # and the
 # API, all unversioned so that binaries of either pthread_create version bind
 # to them.  Nothing else is exported, so that no internal name of the runtime
@@ -41,11 +42,20 @@ INTERPOSED="pthread_create thrd_create
     event_new event_assign event_set event_add event_active event_base_once event_free
     event_debug_unassign event_finalize event_free_finalize event_get_callback
     event_get_callback_arg event_get_assignment
-    bufferevent_setcb bufferevent_getcb bufferevent_free"
+    bufferevent_setcb bufferevent_getcb bufferevent_free
+    g_thread_pool_new g_thread_pool_new_full g_thread_pool_push
+    g_thread_pool_set_sort_function g_thread_pool_move_to_front g_thread_pool_free
+    g_idle_add g_idle_add_full g_idle_add_once g_timeout_add g_timeout_add_full
+    g_timeout_add_once g_timeout_add_seconds g_timeout_add_seconds_full
+    g_main_context_invoke g_main_context_invoke_full g_source_set_callback
+    g_source_remove_by_user_data g_source_remove_by_funcs_user_data g_idle_remove_by_data
+    g_main_context_find_source_by_user_data g_main_context_find_source_by_funcs_user_data
+    apr_thread_pool_push apr_thread_pool_top apr_thread_pool_schedule
+    apr_thread_pool_tasks_cancel apr_thread_pool_create"
 # And the TLS variable profilers read each thread's context record from.
 OTHER_EXPORTS="otel_thread_ctx_v1"
 
-@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue, process-start, syslog, libcurl and event-loop interposers and otel_thread_ctx_v1 besides ctxvar_ names" {
+@test "the runtime defines exactly the thread, join, OpenMP, timer, message-queue, process-start, syslog, libcurl, event-loop and library-pool interposers and otel_thread_ctx_v1 besides ctxvar_ names" {
     run -0 nm -D --defined-only "$RUNTIME"
     local line name others="" missing=""
     local -A defined=()

@@ -29,6 +29,13 @@ $(BENCH_DIR)/http: bench/http.c bench/bench.h lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ -lcurl
 
+# The GLib rows (bench/glib.c): built against Debian's GLib, as a GLib
+# program is.
+BENCH_PROGRAMS += $(BENCH_DIR)/glib
+$(BENCH_DIR)/glib: bench/glib.c bench/bench.h lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $$(pkg-config --cflags glib-2.0) $< -o $@ $$(pkg-config --libs glib-2.0)
+
 .PHONY: bench-programs bench-profile
 bench-programs: $(BENCH_PROGRAMS)
 

@@ -449,7 +449,40 @@ def loops_section(build, runtime, quick, row, skipped, progress):
         skipped("13d", "loop symbols bound", "–", "0", str(e))
 
 
-SECTIONS = {"11": http_section, "13": loops_section}
+def glib_section(build, runtime, quick, row, skipped, progress):
+    """14. What the runtime adds per GLib pool job and per idle callback
+    (bench/glib.c, built where GLib's development files are installed): the
+    same binary with and without it, alternately, in batches of 100."""
+    bench = os.path.join(build, "bench")
+    prog, pairs = os.path.join(bench, "glib"), 4 if quick else 12
+    for num, figure, prog_args, metric in (
+            ("14a", "GLib `g_thread_pool_push` of an empty job to an exclusive 1-thread pool, "
+             "10-variable context: per job", ["pool", "100000", "3"], "glibpool"),
+            ("14b", "GLib `g_idle_add` of an empty callback, dispatched by the loop: per callback",
+             ["idle", "100000", "3"], "idle")):
+        try:
+            progress("%s, %d alternating pairs" % (figure, pairs))
+            plain, pre, added = [], [], []
+            for p in range(pairs):
+                got = {}
+                for pl in ((None, runtime) if p % 2 == 0 else (runtime, None)):
+                    key = metric + (".runtime" if pl else ".plain")
+                    samples = run([prog] + prog_args, preload=pl)
+                    if key not in samples:
+                        raise CouldNotRun("glib: no %s samples" % key)
+                    got[key] = statistics.median(samples[key].values())
+                plain.append(got[metric + ".plain"])
+                pre.append(got[metric + ".runtime"])
+                added.append(pre[-1] - plain[-1])
+            plain, pre, added = Stat(plain), Stat(pre), Stat(added)
+            row(num, figure + ": added cost", "same binary, no runtime: %s" % plain.text(
+                "{:,.0f}", " ns"), pre.text("{:,.0f}", " ns"), added.text("{:+,.0f}", " ns"),
+                "≤ +60 ns", stat_verdict(added, 60, True))
+        except CouldNotRun as e:
+            skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
+
+
+SECTIONS = {"11": http_section, "12": otel_rows, "13": loops_section, "14": glib_section}
 
 
 def main():

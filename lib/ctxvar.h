@@ -28,7 +28,8 @@
  *                            ctxvar_ctx_count  ctxvar_ctx_foreach
  *   4. Thread pools          ctxvar_wrap  ctxvar_task_run  ctxvar_wrap_ret
  *                            ctxvar_task_call  ctxvar_task_free  ctxvar_clear
- *                            OpenMP, SIGEV_THREAD timers, mq_notify
+ *                            OpenMP, SIGEV_THREAD timers, mq_notify,
+ *                            event loops and library pools (GLib, APR)
  *   5. Logs                  ctxvar_format
  *   6. Across processes      ctxvar_baggage_encode  ctxvar_baggage_current
  *                            ctxvar_baggage_decode  ctxvar_set_traceparent
@@ -38,7 +39,8 @@
  *   7. Runtime               ctxvar_runtime_present  ctxvar_stats
  *                            ctxvar_version  ctxvar_strerror
  *   8. Environment           BAGGAGE  TRACEPARENT  TRACESTATE  CTXVAR_INHERIT
- *                            CTXVAR_EXPORT  CTXVAR_DEBUG  CTXVAR_OTEL
+ *                            CTXVAR_EXPORT  CTXVAR_LOOPS  CTXVAR_DEBUG
+ *                            CTXVAR_OTEL  CTXVAR_SYSLOG  CTXVAR_HTTP
  *
  * 1. HOW IT WORKS
  *
@@ -74,7 +76,8 @@
  *   releases the calling thread's.  The runtime takes no pthread key.  A
  *   forked child keeps the forking thread's context.
  *   It also carries context, with no code change, into OpenMP regions and
- *   tasks and into SIGEV_THREAD timers and mq_notify (section 4), and into
+ *   tasks, SIGEV_THREAD timers and mq_notify, GLib's and APR-util's pools
+ *   and GLib's main-loop callbacks (section 4), and into
  *   child processes as W3C Baggage and Trace Context (section 6).
  *
  *   Static programs: link libctxvar.a with the flags of `pkg-config
@@ -222,6 +225,54 @@
  *   timer_create or mq_notify runs, on every expiry or notification, in the
  *   context the caller had at that call (later changes are not seen).
  *
+ *   Event loops and library pools, with no code change.  The runtime stands
+ *   in front of the calls that hand a library a callback to run later or
+ *   elsewhere, and runs each callback in a context of the program's:
+ *     - pool work captures the submitter's context at submit and runs as a
+ *       task: the stale-context rule above applies to the library's
+ *       workers, which show no request between jobs;
+ *     - a one-shot callback runs in the context current at the call that
+ *       scheduled it;
+ *     - a repeating timer or source, in the context of its registration,
+ *       each time it runs;
+ *     - after every callback, the loop thread's own context is back: what a
+ *       callback sets never reaches the next one;
+ *     - work that never runs (cancelled, removed before it fired, dropped
+ *       by a pool freed at once) frees its record through the library's own
+ *       completion or free path; the program's destroy notify or item-free
+ *       function is still called with its data, exactly once, after that.
+ *   The library sees what the program passed wherever the program can look
+ *   back: comparators, item-free and destroy notifies get the program's
+ *   data, and the remove- and find-by-data functions find sources by it.
+ *   Covered:
+ *     GLib     GThreadPool (g_thread_pool_new, _new_full, _push,
+ *              _set_sort_function, _move_to_front, _free), so GTask's
+ *              g_task_run_in_thread(_sync) and its callback; g_idle_add,
+ *              _full, _once; g_timeout_add, _full, _once, _seconds,
+ *              _seconds_full; g_main_context_invoke, _full;
+ *              g_source_set_callback on idle and timeout sources;
+ *              g_source_remove_by_user_data, g_idle_remove_by_data,
+ *              g_source_remove_by_funcs_user_data,
+ *              g_main_context_find_source_by_user_data and _by_funcs_.
+ *              Visible: a pool created through the runtime has its own
+ *              trampoline in the public member pool->func (pool->user_data
+ *              is the program's); so is the callback GLib keeps behind a
+ *              GSource's callback_data member, whose data is the runtime's
+ *              record.
+ *     APR-util apr_thread_pool_push, _top, _schedule (the owner passes
+ *              unchanged), apr_thread_pool_tasks_cancel and pool cleanup.
+ *   The libraries are bound lazily: the runtime has no DT_NEEDED on them,
+ *   and a program that uses none never loads one.  A library loaded by a
+ *   plugin with RTLD_LOCAL is found by its soname.  Out of memory, the call
+ *   reaches the library unchanged and the callback runs without the
+ *   scheduler's context.  CTXVAR_LOOPS=0 turns all of this off
+ *   (CTXVAR_INHERIT=0 is about thread creation only and leaves it on).
+ *   Not covered: header-only or macro libraries and libraries compiled
+ *   into the program (Boost.Asio, TBB, libev's macros, node's bundled
+ *   libuv): wrap at the submit site, post(ex, [t = ctxvar_wrap(fn, arg)]
+ *   { ctxvar_task_run(t); }).  A GLib pool created before the runtime was
+ *   loaded, or by libglib itself, runs its jobs unchanged.
+ *
  * 5. LOGS
  *
  *   int ctxvar_format(char *buf, size_t size)
@@ -361,6 +412,8 @@
  *   TRACESTATE        then seeds tracestate.
  *   CTXVAR_INHERIT=0  threads start empty instead of inheriting.
  *   CTXVAR_EXPORT=0   child processes get the environment unchanged.
+ *   CTXVAR_LOOPS=0    event loops and library pools run callbacks as they
+ *                     would without the runtime (section 4).
  *   CTXVAR_DEBUG=1    one-line diagnostics on stderr.  Values never appear.
  *   CTXVAR_OTEL=1     show each thread's context to profilers outside the
  *                     process (`ctxrun --otel` sets it), the way

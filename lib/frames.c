@@ -333,6 +333,20 @@ void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
     run_frame(t, ref_take(t, c), call_void, &call);
 }
 
+void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->exited) {
+        fn(arg);
+        return;
+    }
+    /* A library's pool worker is a worker like any other: what it inherited
+     * from whichever request made the pool grow stops being its context. */
+    if (t->inherited) forget_inherited(t);
+    struct void_call call = {fn, arg};
+    run_frame(t, ref_take(t, c), call_void, &call);
+}
+
 /* ---- Tasks ------------------------------------------------------------------------ */
 
 static ctxvar_task *wrap(void (*fn)(void *), void *(*fn_ret)(void *), void *arg)

@@ -191,6 +191,11 @@ ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
  * inherited context must stay. */
 void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg) CTXVAR__HIDDEN;
 
+/* The same as a pool task: the stale-context rule applies, so a library's
+ * pool worker that runs one never again shows the context it inherited
+ * (lib/frames.c, "The stale-context rule"). */
+void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg) CTXVAR__HIDDEN;
+
 /* ---- Callbacks (lib/callback.c) ---------------------------------------------------- */
 
 /* A callback registered with a library, carried into the context it was
@@ -222,6 +227,90 @@ void ctxvar__callback_free(struct ctxvar__callback *cb) CTXVAR__HIDDEN;
 void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
                              void (*call)(const struct ctxvar__callback *cb, void *io),
                              void *io) CTXVAR__HIDDEN;
+
+/* The same, run as a pool task (ctxvar__run_as_task): for work a library's
+ * thread pool runs, where the worker must stop showing what it inherited. */
+void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
+                                  void (*call)(const struct ctxvar__callback *cb, void *io),
+                                  void *io) CTXVAR__HIDDEN;
+
+/* A record in which the callback runs with no context: for a library whose
+ * queue must only ever hold records (a GLib pool hands every item to the one
+ * trampoline), when the record with a context could not be allocated.  From
+ * malloc itself, so the fault-injection build still gets one; NULL only when
+ * the process is really out of memory. */
+void *ctxvar__callback_new_empty(size_t size, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
+
+/* ---- Indexes: several records per address, walkable (lib/callback.c) -------
+ *
+ * An interposer that must find its records again from what the library or
+ * the program hands it later, where several records may share the address
+ * and a search may go by another field (the jobs of a pool, found by the
+ * program's data for g_thread_pool_move_to_front; the sources that carry
+ * one datum, for remove-by-data; an APR pool's queued tasks, by owner),
+ * links them into an index: a fixed array of buckets, each a mutex and a
+ * list, chosen by a hash of the key.  Entries are intrusive: the record
+ * embeds a struct ctxvar__indexed.  A forked child finds every bucket
+ * unlocked (pthread_atfork).  (One record per object, replaced when the
+ * address is reused, is what a table keyed by object wants instead.)
+ *
+ *   static struct ctxvar__index pending;      (zero-initialised)
+ *   ctxvar__index_add(&pending, &rec->link, pool);
+ *   if (ctxvar__index_remove(&pending, &rec->link))  ... it was linked: ours
+ */
+struct ctxvar__indexed {
+    const void *key;
+    struct ctxvar__indexed *next, **pprev; /* pprev NULL: not linked */
+};
+
+#define CTXVAR__INDEX_BUCKETS 64
+struct ctxvar__index {
+    pthread_mutex_t lock[CTXVAR__INDEX_BUCKETS];
+    struct ctxvar__indexed *head[CTXVAR__INDEX_BUCKETS];
+    _Atomic int ready;
+};
+
+/* Links e under key. */
+void ctxvar__index_add(struct ctxvar__index *t, struct ctxvar__indexed *e,
+                       const void *key) CTXVAR__HIDDEN;
+
+/* Unlinks e: 1 when it was linked (the caller now owns it), 0 when another
+ * thread unlinked it first. */
+int ctxvar__index_remove(struct ctxvar__index *t, struct ctxvar__indexed *e) CTXVAR__HIDDEN;
+
+/* Calls visit(e, arg) for each entry under key, with its bucket locked, until
+ * one returns nonzero: returns that value, or 0.  visit may unlink e with
+ * ctxvar__index_unlink_locked (not ctxvar__index_remove: the lock is held)
+ * and must not call into the table otherwise. */
+int ctxvar__index_visit(struct ctxvar__index *t, const void *key,
+                        int (*visit)(struct ctxvar__indexed *e, void *arg), void *arg) CTXVAR__HIDDEN;
+void ctxvar__index_unlink_locked(struct ctxvar__indexed *e) CTXVAR__HIDDEN;
+
+/* The same over every entry of the table, bucket by bucket: for the rare
+ * search by something else than the key (records keyed by their own
+ * address, so that adding and removing spread over the buckets). */
+int ctxvar__index_visit_all(struct ctxvar__index *t,
+                            int (*visit)(struct ctxvar__indexed *e, void *arg), void *arg) CTXVAR__HIDDEN;
+
+/* ---- Libraries found lazily ------------------------------------------------------ */
+
+/* Like ctxvar__next_symbol, for a library's function: when the search after
+ * us finds nothing (the library was dlopen()ed RTLD_LOCAL, by a plugin, and
+ * its callers still reach us), the library already loaded under `soname` is
+ * asked, never loaded: RTLD_NOLOAD. */
+void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
+                             const char *soname) CTXVAR__HIDDEN;
+
+#define CTXVAR__NEXT_IN(name, soname)                                             \
+    __extension__({                                                               \
+        static _Atomic(void *) ctxvar__next_cache_;                               \
+        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,          \
+                                                   memory_order_acquire);         \
+        (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)            \
+                                ? ctxvar__next_                                   \
+                                : ctxvar__next_symbol_in(&ctxvar__next_cache_, #name, \
+                                                         (const void *)&name, soname)); \
+    })
 
 /* ---- Shared inside lib/ -------------------------------------------------------- */
 

@@ -21,6 +21,15 @@ $(REL_DIR)/fault_driver: tests/fault/driver.c lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(REL_CC) $< -o $@
 
+# The library-loop records (GLib pools and sources, APR-util pools) under
+# every allocation failure: built against the Debian libraries, as a user
+# builds a GLib or APR program.
+REL_PROGRAMS += $(REL_DIR)/fault_glib_apr
+$(REL_DIR)/fault_glib_apr: tests/fault/glib_apr.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(REL_CC) $$(pkg-config --cflags glib-2.0 apr-1 apr-util-1) $< -o $@ \
+	    $$(pkg-config --libs glib-2.0 apr-util-1 apr-1) -ldl
+
 $(REL_DIR)/libarm_at_load.so: tests/fault/arm_at_load.c
 	@mkdir -p $(@D)
 	$(REL_CC) -fPIC -shared $< -o $@
@@ -39,6 +48,7 @@ REL_FAULT_PRELOAD := $(abspath $(B))/fault/libctxvar.so
 
 fault: reliability-programs
 	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(REL_DIR)/fault_driver all
+	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(REL_DIR)/fault_glib_apr all
 	tests/fault/seed-walk.sh $(B)
 
 SOAK_CYCLES ?= 1000000
@@ -61,6 +71,7 @@ check-valgrind: $(B)/libctxvar.so reliability-programs
 	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(VALGRIND) $(REL_DIR)/handover4
 	LD_PRELOAD=$(REL_RUNTIME) $(VALGRIND) $(REL_DIR)/model 1 4 3000
 	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(VALGRIND) $(REL_DIR)/fault_driver all
+	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(VALGRIND) $(REL_DIR)/fault_glib_apr all
 	# Forked children end by exec (fork_storm.c says why); the contexts
 	# threads held are released in the child (release_other_threads in
 	# lib/registry.c); the parent is leak-checked.

@@ -1,0 +1,469 @@
+/* loops_glib - GLib's pools, GTask, idle, timeout and invoke callbacks run in
+ * the context of the code that scheduled them (bats/loops_glib.bats).  Run
+ * as `loops_glib SCENARIO`.  Lines are collected and printed sorted (or in
+ * the order that is the point of the test), so the output is exact.
+ *
+ * pool shared|exclusive: 4 request threads r1..r4 each push 3 jobs to one
+ *        pool of at most 2 threads; every job prints what it saw.
+ *   job r1.1: request_id=r1 ... job r4.3: request_id=r4
+ * gtask: 3 threads t1..t3 run g_task_run_in_thread_sync; then main, with
+ *        request_id=async1, runs g_task_run_in_thread and its callback.
+ * sources: 3 request threads each schedule every idle/timeout/invoke variant,
+ *        then end; main sets loop=main and runs the loop, which also runs an
+ *        idle main added itself.
+ * remove: sources removed by the program's data before they fire, and one
+ *        kept, scheduled while request_id=rm and run while main has loop.
+ * free: an exclusive one-thread pool freed with immediate=TRUE holding 3
+ *        queued jobs: the program's item-free function gets each one's data.
+ * sort: a sort function and move_to_front on a pool with one busy thread.
+ * func: whether pool->func and pool->user_data are the program's.
+ * null: a push of NULL data, which GLib refuses.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <glib.h>
+#include <gio/gio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "show.h"
+
+#define MAX_LINES 256
+
+static GMutex lines_lock;
+static char *lines[MAX_LINES];
+static int line_count;
+
+/* Records "<label>: <context>" (or label alone when ctx is 0). */
+static void record(const char *label, int ctx)
+{
+    char ids[512], line[700];
+    ids[0] = '\0';
+    if (ctx) ctxvar_format(ids, sizeof ids);
+    snprintf(line, sizeof line, ctx ? "%s: %s" : "%s", label, ids);
+    g_mutex_lock(&lines_lock);
+    if (line_count < MAX_LINES) lines[line_count++] = g_strdup(line);
+    g_mutex_unlock(&lines_lock);
+}
+
+static int compare_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void print_lines(int sorted)
+{
+    if (sorted) qsort(lines, (size_t)line_count, sizeof lines[0], compare_lines);
+    for (int i = 0; i < line_count; i++) {
+        printf("%s\n", lines[i]);
+        g_free(lines[i]);
+    }
+    line_count = 0;
+}
+
+static unsigned long long live(void)
+{
+    struct ctxvar_stats s;
+    return ctxvar_stats(&s) == 0 ? s.live_contexts : 0;
+}
+
+static void clear_context(void) { ctxvar_release(ctxvar_swap(NULL)); }
+
+/* ---- pool ---------------------------------------------------------------- */
+
+static GThreadPool *shared_pool;
+static gpointer pool_user_data = (gpointer) "pool data";
+
+static void job(gpointer data, gpointer user_data)
+{
+    char label[64];
+    snprintf(label, sizeof label, "job %s%s", (const char *)data,
+             user_data == pool_user_data ? "" : " (wrong user_data)");
+    g_usleep(1000); /* let the requests interleave on the two workers */
+    record(label, 1);
+    g_free(data);
+}
+
+static void *request_pushes(void *arg)
+{
+    const char *id = arg;
+    set_or_say("request_id", id);
+    for (int k = 1; k <= 3; k++) {
+        g_thread_pool_push(shared_pool, g_strdup_printf("%s.%d", id, k), NULL);
+        g_usleep(500);
+    }
+    return NULL;
+}
+
+static int run_pool(int exclusive)
+{
+    shared_pool = g_thread_pool_new(job, pool_user_data, 2, exclusive, NULL);
+    pthread_t t[4];
+    static const char *ids[4] = {"r1", "r2", "r3", "r4"};
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, request_pushes, (void *)ids[i]);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    g_thread_pool_free(shared_pool, FALSE, TRUE);
+    print_lines(1);
+    return 0;
+}
+
+/* ---- gtask --------------------------------------------------------------- */
+
+static void task_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    (void)source, (void)cancellable;
+    char label[64];
+    snprintf(label, sizeof label, "task %s", (const char *)data);
+    record(label, 1);
+    g_task_return_boolean(task, TRUE);
+}
+
+static void *request_task(void *arg)
+{
+    set_or_say("request_id", arg);
+    GTask *task = g_task_new(NULL, NULL, NULL, NULL);
+    g_task_set_task_data(task, arg, NULL);
+    g_task_run_in_thread_sync(task, task_thread);
+    g_object_unref(task);
+    return NULL;
+}
+
+static GMainLoop *loop;
+
+static void task_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    (void)source;
+    char label[64];
+    snprintf(label, sizeof label, "callback of %s (result %d)", (const char *)data,
+             g_task_propagate_boolean(G_TASK(result), NULL));
+    record(label, 1);
+    g_main_loop_quit(loop);
+}
+
+static int run_gtask(void)
+{
+    pthread_t t[3];
+    static const char *ids[3] = {"t1", "t2", "t3"};
+    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, request_task, (void *)ids[i]);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    print_lines(1);
+    loop = g_main_loop_new(NULL, FALSE);
+    set_or_say("request_id", "async1");
+    GTask *task = g_task_new(NULL, NULL, task_done, (gpointer) "async1");
+    g_task_set_task_data(task, (gpointer) "async1", NULL);
+    g_task_run_in_thread(task, task_thread);
+    g_object_unref(task);
+    set_or_say("request_id", NULL);
+    g_main_loop_run(loop);
+    g_main_loop_unref(loop);
+    print_lines(0);
+    show("main after the loop");
+    return 0;
+}
+
+/* ---- sources ------------------------------------------------------------- */
+
+static int pending_sources;
+
+static void finish_one(void)
+{
+    if (g_atomic_int_dec_and_test(&pending_sources)) g_main_loop_quit(loop);
+}
+
+static gboolean repeat_callback(gpointer data)
+{
+    static GMutex count_lock;
+    static GHashTable *counts;
+    g_mutex_lock(&count_lock);
+    if (!counts) counts = g_hash_table_new(g_str_hash, g_str_equal);
+    int n = GPOINTER_TO_INT(g_hash_table_lookup(counts, data)) + 1;
+    g_hash_table_insert(counts, data, GINT_TO_POINTER(n));
+    g_mutex_unlock(&count_lock);
+    char label[96];
+    snprintf(label, sizeof label, "%s run %d", (const char *)data, n);
+    record(label, 1);
+    ctxvar_set(ctxvar_named("leaked"), "yes", NULL); /* must not reach the next callback */
+    if (n < 2) return G_SOURCE_CONTINUE;
+    finish_one();
+    return G_SOURCE_REMOVE;
+}
+
+static void once_callback(gpointer data)
+{
+    record(data, 1);
+    ctxvar_set(ctxvar_named("leaked"), "yes", NULL);
+    finish_one();
+}
+
+static void notified(gpointer data)
+{
+    char label[96];
+    snprintf(label, sizeof label, "notify %s", (const char *)data);
+    record(label, 0);
+    finish_one();
+}
+
+static gboolean source_callback_once(gpointer data)
+{
+    once_callback(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void *request_sources(void *arg)
+{
+    const char *id = arg;
+    set_or_say("request_id", id);
+#define LABEL(what) g_strdup_printf("%s %s", id, what)
+    g_idle_add(repeat_callback, LABEL("g_idle_add"));
+    g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, repeat_callback, LABEL("g_idle_add_full"), notified);
+    g_idle_add_once(once_callback, LABEL("g_idle_add_once"));
+    g_timeout_add(5, repeat_callback, LABEL("g_timeout_add"));
+    g_timeout_add_full(G_PRIORITY_DEFAULT, 5, repeat_callback, LABEL("g_timeout_add_full"), notified);
+    g_timeout_add_once(5, once_callback, LABEL("g_timeout_add_once"));
+    g_timeout_add_seconds(0, repeat_callback, LABEL("g_timeout_add_seconds"));
+    g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, 0, repeat_callback, LABEL("g_timeout_add_seconds_full"),
+                               notified);
+    g_main_context_invoke(NULL, source_callback_once, LABEL("g_main_context_invoke"));
+    g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, source_callback_once,
+                               LABEL("g_main_context_invoke_full"), notified);
+    GSource *source = g_idle_source_new();
+    g_source_set_callback(source, source_callback_once, LABEL("g_source_set_callback"), notified);
+    g_source_attach(source, NULL);
+    g_source_unref(source);
+#undef LABEL
+    return NULL;
+}
+
+static gboolean own_idle(gpointer data)
+{
+    record(data, 1);
+    finish_one();
+    return G_SOURCE_REMOVE;
+}
+
+/* What ends the loop: per request, 6 repeating sources' second runs, 5
+ * one-shot callbacks and 5 destroy notifies; and main's own idle. */
+#define FINISHING_PER_REQUEST 16
+
+static int run_sources(void)
+{
+    loop = g_main_loop_new(NULL, FALSE);
+    pending_sources = 3 * FINISHING_PER_REQUEST + 1;
+    pthread_t t[3];
+    static const char *ids[3] = {"r1", "r2", "r3"};
+    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, request_sources, (void *)ids[i]);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    set_or_say("loop", "main");
+    g_idle_add(own_idle, (gpointer) "main's own idle");
+    g_main_loop_run(loop);
+    g_main_loop_unref(loop);
+    print_lines(1);
+    show("main after the loop");
+    return 0;
+}
+
+/* ---- remove -------------------------------------------------------------- */
+
+static int notifications;
+
+static gboolean must_not_run(gpointer data)
+{
+    printf("ran although removed: %s\n", (const char *)data);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean kept_source(gpointer data)
+{
+    char label[64];
+    snprintf(label, sizeof label, "kept source %s ran", (const char *)data);
+    show(label);
+    return G_SOURCE_REMOVE;
+}
+
+static void count_notify(gpointer data)
+{
+    printf("notify: %s\n", (const char *)data);
+    notifications++;
+}
+
+static int run_remove(void)
+{
+    static char a[] = "a", b[] = "b", c[] = "c", d[] = "d";
+    unsigned long long before = live();
+    set_or_say("request_id", "rm");
+    guint ida = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, must_not_run, a, count_notify);
+    g_timeout_add_full(G_PRIORITY_DEFAULT, 60000, must_not_run, b, count_notify);
+    g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, must_not_run, c, count_notify);
+    GSource *source = g_timeout_source_new(60000);
+    g_source_set_callback(source, must_not_run, d, count_notify);
+    guint idd = g_source_attach(source, NULL);
+    g_source_unref(source);
+    GSource *found = g_main_context_find_source_by_user_data(NULL, a);
+    printf("find_source_by_user_data(a) is a's source: %s\n",
+           found && g_source_get_id(found) == ida ? "yes" : "no");
+    found = g_main_context_find_source_by_funcs_user_data(NULL, &g_timeout_funcs, d);
+    printf("find_source_by_funcs_user_data(timeout, d) is d's source: %s\n",
+           found && g_source_get_id(found) == idd ? "yes" : "no");
+    printf("find_source_by_funcs_user_data(idle, d): %s\n",
+           g_main_context_find_source_by_funcs_user_data(NULL, &g_idle_funcs, d) ? "found" : "none");
+    printf("g_source_remove_by_user_data(a): %d\n", g_source_remove_by_user_data(a));
+    printf("g_source_remove_by_funcs_user_data(timeout, b): %d\n",
+           g_source_remove_by_funcs_user_data(&g_timeout_funcs, b));
+    printf("g_idle_remove_by_data(c): %d\n", g_idle_remove_by_data(c));
+    printf("g_idle_remove_by_data(c) again: %d\n", g_idle_remove_by_data(c));
+    printf("g_source_remove_by_user_data(d): %d\n", g_source_remove_by_user_data(d));
+    static char e[] = "e";
+    g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, kept_source, e, count_notify);
+    set_or_say("request_id", "loop");
+    while (g_main_context_iteration(NULL, FALSE)) {}
+    printf("notifications: %d\n", notifications);
+    clear_context();
+    printf("live_contexts back to baseline: %s\n", live() == before ? "yes" : "no");
+    return 0;
+}
+
+/* ---- free, sort ---------------------------------------------------------- */
+
+static GMutex gate_lock;
+static GCond gate_cond;
+static int gate_open, gate_reached, dropped;
+
+static void gate_job(gpointer data, gpointer user_data)
+{
+    (void)user_data;
+    if (strcmp(data, "gate") == 0) {
+        record("gate", 1);
+        g_mutex_lock(&gate_lock);
+        gate_reached = 1;
+        g_cond_broadcast(&gate_cond);
+        while (!gate_open) g_cond_wait(&gate_cond, &gate_lock);
+        g_mutex_unlock(&gate_lock);
+        return;
+    }
+    char label[64];
+    snprintf(label, sizeof label, "ran %s", (const char *)data);
+    record(label, 1);
+}
+
+static void item_free(gpointer data)
+{
+    char label[64];
+    snprintf(label, sizeof label, "item_free %s", (const char *)data);
+    record(label, 1);
+    g_mutex_lock(&gate_lock);
+    dropped++;
+    g_cond_broadcast(&gate_cond);
+    g_mutex_unlock(&gate_lock);
+}
+
+/* A pool with one thread, busy in the "gate" job until open_gate. */
+static GThreadPool *gated_pool(GDestroyNotify free_func)
+{
+    GThreadPool *pool = g_thread_pool_new_full(gate_job, NULL, free_func, 1, TRUE, NULL);
+    set_or_say("request_id", "g");
+    g_thread_pool_push(pool, (gpointer) "gate", NULL);
+    clear_context();
+    g_mutex_lock(&gate_lock);
+    while (!gate_reached) g_cond_wait(&gate_cond, &gate_lock);
+    g_mutex_unlock(&gate_lock);
+    return pool;
+}
+
+static void open_gate(void)
+{
+    g_mutex_lock(&gate_lock);
+    gate_open = 1;
+    g_cond_broadcast(&gate_cond);
+    g_mutex_unlock(&gate_lock);
+}
+
+static int run_free(void)
+{
+    static char j1[] = "j1", j2[] = "j2", j3[] = "j3";
+    unsigned long long before = live();
+    GThreadPool *pool = gated_pool(item_free);
+    set_or_say("request_id", "f1");
+    g_thread_pool_push(pool, j1, NULL);
+    set_or_say("request_id", "f2");
+    g_thread_pool_push(pool, j2, NULL);
+    g_thread_pool_push(pool, j3, NULL);
+    clear_context();
+    g_thread_pool_free(pool, TRUE, FALSE);
+    open_gate();
+    g_mutex_lock(&gate_lock);
+    while (dropped < 3) g_cond_wait(&gate_cond, &gate_lock);
+    g_mutex_unlock(&gate_lock);
+    print_lines(1);
+    printf("live_contexts back to baseline: %s\n", live() == before ? "yes" : "no");
+    return 0;
+}
+
+static const char *const sort_names[] = {"a", "b", "c", "d", "x", NULL};
+static int foreign_compares;
+
+static gint compare_names(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+    int known = 0;
+    for (int i = 0; sort_names[i]; i++) known += (a == sort_names[i]) + (b == sort_names[i]);
+    if (known != 2 || user_data != (gpointer) "sort data") foreign_compares++;
+    return strcmp(a, b);
+}
+
+static int run_sort(void)
+{
+    GThreadPool *pool = gated_pool(NULL);
+    g_thread_pool_set_sort_function(pool, compare_names, (gpointer) "sort data");
+    static const char *ids[] = {"rc", "ra", "rd", "rb"};
+    static const int order[] = {2, 0, 3, 1}; /* c a d b */
+    for (int i = 0; i < 4; i++) {
+        set_or_say("request_id", ids[i]);
+        g_thread_pool_push(pool, (gpointer)sort_names[order[i]], NULL);
+    }
+    clear_context();
+    printf("move_to_front(d): %d\n", g_thread_pool_move_to_front(pool, (gpointer)sort_names[3]));
+    printf("move_to_front(x), never pushed: %d\n", g_thread_pool_move_to_front(pool, (gpointer)sort_names[4]));
+    open_gate();
+    g_thread_pool_free(pool, FALSE, TRUE);
+    print_lines(0);
+    printf("comparisons with data that is not the program's: %d\n", foreign_compares);
+    return 0;
+}
+
+static void noop_job(gpointer data, gpointer user_data) { (void)data, (void)user_data; }
+
+static int null_jobs;
+static void count_job(gpointer data, gpointer user_data) { (void)data, (void)user_data; null_jobs++; }
+
+/* GLib refuses NULL data with a critical warning and runs nothing. */
+static int run_null(void)
+{
+    GThreadPool *pool = g_thread_pool_new(count_job, NULL, 1, TRUE, NULL);
+    printf("push NULL: %d\n", g_thread_pool_push(pool, NULL, NULL));
+    g_thread_pool_free(pool, FALSE, TRUE);
+    printf("jobs run: %d\n", null_jobs);
+    return 0;
+}
+
+static int run_func(void)
+{
+    GThreadPool *pool = g_thread_pool_new(noop_job, pool_user_data, 1, FALSE, NULL);
+    printf("pool->func is the program's: %s\n", pool->func == noop_job ? "yes" : "no");
+    printf("pool->user_data is the program's: %s\n", pool->user_data == pool_user_data ? "yes" : "no");
+    g_thread_pool_free(pool, FALSE, TRUE);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "";
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(what, "pool") == 0 && argc > 2) return run_pool(strcmp(argv[2], "exclusive") == 0);
+    if (strcmp(what, "gtask") == 0) return run_gtask();
+    if (strcmp(what, "sources") == 0) return run_sources();
+    if (strcmp(what, "remove") == 0) return run_remove();
+    if (strcmp(what, "free") == 0) return run_free();
+    if (strcmp(what, "sort") == 0) return run_sort();
+    if (strcmp(what, "func") == 0) return run_func();
+    if (strcmp(what, "null") == 0) return run_null();
+    fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|sources|remove|free|sort|func\n");
+    return 2;
+}

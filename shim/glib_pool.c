@@ -1,0 +1,296 @@
+/* glib_pool.c - GLib's GThreadPool runs each job in the context of the code
+ * that pushed it, and so does GTask's g_task_run_in_thread(_sync), whose
+ * pool libgio creates and pushes to through the same functions.
+ *
+ * GLib gives a pool one function for all its jobs and keeps its threads,
+ * shared between pools, for as long as it likes: a worker shows whichever
+ * request made the pool grow, for good.  A pool created through us is
+ * created with a trampoline of ours as its function and a free function of
+ * ours for the items it drops; each pushed item becomes a job record
+ * {the pool's function, the program's data, the pusher's context}.  The
+ * trampoline runs the job as a pool task: in the pusher's context, with the
+ * stale-context rule on the worker, then the worker's own context again.
+ *
+ * What the program can see stays the program's:
+ *   - pool->user_data is the program's, and reaches its function unchanged;
+ *     pool->func, a public read-only member, shows our trampoline;
+ *   - a sort function gets the program's data (compare_jobs unwraps both);
+ *   - g_thread_pool_move_to_front(pool, data), which GTask calls when a
+ *     queued task is cancelled, finds the job by the program's data;
+ *   - the program's item-free function (g_thread_pool_new_full) is called
+ *     with its data, once, for each item the pool drops unprocessed
+ *     (g_thread_pool_free with immediate), and the record is freed with it.
+ *
+ * Lifetimes.  A pool's record {function, item-free function, comparators}
+ * is found by the pool's address (an index, lib/callback.c) from push, and freed in
+ * g_thread_pool_free, after which the program may not push or sort; the
+ * jobs already queued carry what they need.  A queued job is linked into
+ * `pending` (for move_to_front) until it runs or GLib drops it.  Out of memory for a job's record, the job still runs, with no
+ * context (a record from malloc itself): every item of such a pool must be
+ * a record.  Not covered: a pool created before the runtime was loaded or
+ * by libglib itself (it has the program's function; we pass its jobs on
+ * unchanged), and a job GLib pops from the queue of a pool freed with
+ * immediate=TRUE in the same instant (GLib drops it without the item-free
+ * function: its record is lost with it).
+ */
+#ifndef CTXVAR_STATIC_WRAP /* a static program links GLib itself */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "glib.h"
+
+struct sort {
+    GCompareDataFunc func;
+    gpointer data;
+    struct sort *next; /* every comparator the pool had: freed with it */
+};
+
+struct pool {
+    struct ctxvar__indexed by_pool; /* key: the GThreadPool */
+    GFunc func;
+    GDestroyNotify item_free;
+    _Atomic(struct sort *) sorts;
+};
+
+struct job {
+    struct ctxvar__callback cb;   /* fn: the pool's function; arg: the data */
+    struct ctxvar__indexed pending; /* key: the job itself, while queued */
+    const GThreadPool *pool;
+    GDestroyNotify item_free;
+};
+
+/* Jobs are keyed by their own address, not their pool's: the pusher links
+ * and the worker unlinks, and one bucket per pool would have both threads
+ * fight over its lock for every job. */
+static struct ctxvar__index pools, pending;
+
+/* Each thread remembers the last pool it found, valid while no pool of
+ * ours has been freed since (a new pool may then have the old address). */
+static _Atomic unsigned long pools_freed;
+static __thread const GThreadPool *last_pool;
+static __thread struct pool *last_record;
+static __thread unsigned long last_freed;
+
+GThreadPool *g_thread_pool_new(GFunc func, gpointer user_data, gint max_threads, gboolean exclusive,
+                               GError **error);
+GThreadPool *g_thread_pool_new_full(GFunc func, gpointer user_data, GDestroyNotify item_free,
+                                    gint max_threads, gboolean exclusive, GError **error);
+gboolean g_thread_pool_push(GThreadPool *pool, gpointer data, GError **error);
+void g_thread_pool_set_sort_function(GThreadPool *pool, GCompareDataFunc func, gpointer user_data);
+gboolean g_thread_pool_move_to_front(GThreadPool *pool, gpointer data);
+void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gboolean wait_);
+
+/* ---- Jobs ------------------------------------------------------------------ */
+
+static void call_job(const struct ctxvar__callback *cb, void *user_data)
+{
+    ((GFunc)cb->fn)(cb->arg, user_data);
+}
+
+/* The pool's function, in a GLib worker. */
+static void run_job(gpointer item, gpointer user_data)
+{
+    struct job *job = item;
+    ctxvar__index_remove(&pending, &job->pending);
+    ctxvar__callback_invoke_task(&job->cb, call_job, user_data);
+    ctxvar__callback_free(&job->cb);
+}
+
+/* The pool's item-free function: an item the pool dropped unprocessed. */
+static void drop_job(gpointer item)
+{
+    if (GLIB_NOT_A_RECORD(item)) return;
+    struct job *job = item;
+    GDestroyNotify item_free = job->item_free;
+    gpointer data = job->cb.arg;
+    ctxvar__index_remove(&pending, &job->pending);
+    /* Freed first: the program may take its item-free call as the sign
+     * that the pool is done with everything. */
+    ctxvar__callback_free(&job->cb);
+    if (item_free) item_free(data);
+}
+
+static gconstpointer program_data(gconstpointer item)
+{
+    return GLIB_NOT_A_RECORD(item) ? item : ((const struct job *)item)->cb.arg;
+}
+
+static gint compare_jobs(gconstpointer a, gconstpointer b, gpointer sort)
+{
+    const struct sort *s = sort;
+    return s->func(program_data(a), program_data(b), s->data);
+}
+
+/* A job's record; one with no context when that cannot be had.  GLib ends
+ * the process when an allocation of its own fails, as the real push would
+ * a moment later: only then do we ask GLib's allocator, which does the same. */
+static struct job *job_new(const struct pool *p, gpointer data)
+{
+    struct job *job = ctxvar__callback_new(sizeof *job, (void (*)(void))p->func, data,
+                                           "g_thread_pool_push");
+    if (!job) job = ctxvar__callback_new_empty(sizeof *job, (void (*)(void))p->func, data);
+    if (!job) {
+        static _Atomic(void *) g_malloc_cache;
+        gpointer (*g_malloc_)(size_t) =
+            (gpointer(*)(size_t))ctxvar__next_symbol_in(&g_malloc_cache, "g_malloc", NULL, GLIB_SONAME);
+        job = g_malloc_ ? g_malloc_(sizeof *job) : NULL;
+        if (!job) return NULL;
+        job->cb = (struct ctxvar__callback){(void (*)(void))p->func, data, NULL};
+    }
+    job->item_free = p->item_free;
+    job->pool = NULL;
+    return job;
+}
+
+/* ---- Pools ----------------------------------------------------------------- */
+
+static int found_pool(struct ctxvar__indexed *e, void *out)
+{
+    *(struct pool **)out = (struct pool *)((char *)e - offsetof(struct pool, by_pool));
+    return 1;
+}
+
+/* The record of a pool created through us, or NULL.  The program keeps the
+ * pool alive while it pushes to it. */
+static struct pool *find_pool(const GThreadPool *pool)
+{
+    unsigned long freed = atomic_load_explicit(&pools_freed, memory_order_acquire);
+    if (pool && pool == last_pool && freed == last_freed) return last_record;
+    struct pool *p = NULL;
+    if (pool && ctxvar__loops_enabled()) ctxvar__index_visit(&pools, pool, found_pool, &p);
+    if (p) {
+        last_pool = pool;
+        last_record = p;
+        last_freed = freed;
+    }
+    return p;
+}
+
+static GThreadPool *create(GFunc func, gpointer user_data, GDestroyNotify item_free,
+                           gint max_threads, gboolean exclusive, GError **error, int full)
+{
+    __typeof__(&g_thread_pool_new_full) real_full = CTXVAR__NEXT_IN(g_thread_pool_new_full, GLIB_SONAME);
+    struct pool *p = NULL;
+    if (func && real_full && ctxvar__loops_enabled()) {
+        p = ctxvar__alloc(sizeof *p);
+        if (!p) ctxvar__debug("g_thread_pool_new: out of memory; its jobs run without context");
+    }
+    if (!p) {
+        if (full) return real_full ? real_full(func, user_data, item_free, max_threads, exclusive, error) : NULL;
+        __typeof__(&g_thread_pool_new) real = CTXVAR__NEXT_IN(g_thread_pool_new, GLIB_SONAME);
+        return real ? real(func, user_data, max_threads, exclusive, error) : NULL;
+    }
+    p->func = func;
+    p->item_free = item_free;
+    atomic_init(&p->sorts, NULL);
+    GThreadPool *pool = real_full(run_job, user_data, drop_job, max_threads, exclusive, error);
+    if (pool) ctxvar__index_add(&pools, &p->by_pool, pool);
+    else free(p);
+    return pool;
+}
+
+CTXVAR__EXPORT GThreadPool *g_thread_pool_new(GFunc func, gpointer user_data, gint max_threads,
+                                              gboolean exclusive, GError **error)
+{
+    return create(func, user_data, NULL, max_threads, exclusive, error, 0);
+}
+
+CTXVAR__EXPORT GThreadPool *g_thread_pool_new_full(GFunc func, gpointer user_data,
+                                                   GDestroyNotify item_free, gint max_threads,
+                                                   gboolean exclusive, GError **error)
+{
+    return create(func, user_data, item_free, max_threads, exclusive, error, 1);
+}
+
+CTXVAR__EXPORT gboolean g_thread_pool_push(GThreadPool *pool, gpointer data, GError **error)
+{
+    __typeof__(&g_thread_pool_push) real = CTXVAR__NEXT_IN(g_thread_pool_push, GLIB_SONAME);
+    if (!real) return 0;
+    /* NULL data: GLib refuses it with a warning and queues nothing. */
+    struct pool *p = data ? find_pool(pool) : NULL;
+    if (!p) return real(pool, data, error);
+    struct job *job = job_new(p, data);
+    if (!job) return real(pool, data, error); /* unreachable: GLib has ended the process */
+    job->pool = pool;
+    ctxvar__index_add(&pending, &job->pending, job);
+    return real(pool, job, error);
+}
+
+CTXVAR__EXPORT void g_thread_pool_set_sort_function(GThreadPool *pool, GCompareDataFunc func,
+                                                    gpointer user_data)
+{
+    __typeof__(&g_thread_pool_set_sort_function) real =
+        CTXVAR__NEXT_IN(g_thread_pool_set_sort_function, GLIB_SONAME);
+    if (!real) return;
+    struct pool *p = find_pool(pool);
+    if (!p || !func) {
+        real(pool, func, user_data);
+        return;
+    }
+    /* A new record each time: a push on another thread may be comparing
+     * with the previous one right now, under GLib's queue lock. */
+    struct sort *s = ctxvar__alloc(sizeof *s);
+    if (!s) s = malloc(sizeof *s);
+    if (!s) {
+        ctxvar__debug("g_thread_pool_set_sort_function: out of memory; the pool stays unsorted");
+        return;
+    }
+    s->func = func;
+    s->data = user_data;
+    s->next = atomic_load(&p->sorts);
+    while (!atomic_compare_exchange_weak(&p->sorts, &s->next, s)) {}
+    real(pool, compare_jobs, s);
+}
+
+struct match {
+    const GThreadPool *pool;
+    gconstpointer data;
+    gpointer jobs[16];
+    int count;
+};
+
+static int match_job(struct ctxvar__indexed *e, void *arg)
+{
+    struct match *m = arg;
+    struct job *job = (struct job *)((char *)e - offsetof(struct job, pending));
+    if (job->pool == m->pool && job->cb.arg == m->data) m->jobs[m->count++] = job;
+    return m->count == (int)(sizeof m->jobs / sizeof m->jobs[0]);
+}
+
+CTXVAR__EXPORT gboolean g_thread_pool_move_to_front(GThreadPool *pool, gpointer data)
+{
+    __typeof__(&g_thread_pool_move_to_front) real = CTXVAR__NEXT_IN(g_thread_pool_move_to_front, GLIB_SONAME);
+    if (!real) return 0;
+    if (!find_pool(pool)) return real(pool, data);
+    /* GLib looks the item up by address and never reads it: a job that
+     * started running since we saw it is simply not found. */
+    struct match m = {pool, data, {0}, 0};
+    ctxvar__index_visit_all(&pending, match_job, &m);
+    for (int i = 0; i < m.count; i++)
+        if (real(pool, m.jobs[i])) return 1;
+    return 0;
+}
+
+static int take_pool(struct ctxvar__indexed *e, void *out)
+{
+    ctxvar__index_unlink_locked(e);
+    return found_pool(e, out);
+}
+
+CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gboolean wait_)
+{
+    __typeof__(&g_thread_pool_free) real = CTXVAR__NEXT_IN(g_thread_pool_free, GLIB_SONAME);
+    struct pool *p = NULL;
+    if (pool && ctxvar__loops_enabled()) ctxvar__index_visit(&pools, pool, take_pool, &p);
+    if (p) atomic_fetch_add_explicit(&pools_freed, 1, memory_order_release);
+    if (real) real(pool, immediate, wait_);
+    if (!p) return;
+    for (struct sort *s = atomic_load(&p->sorts), *next; s; s = next) {
+        next = s->next;
+        free(s);
+    }
+    free(p);
+}
+#endif

@@ -1,0 +1,353 @@
+/* glib_sources.c - GLib idle and timeout callbacks, and functions handed to
+ * g_main_context_invoke, run in the context of the call that scheduled
+ * them, on whatever thread runs the main loop; the loop thread's own
+ * context is back after each.
+ *
+ * Each public way to schedule one is interposed on its own: libglib calls
+ * its own functions directly (g_idle_add reaches g_idle_add_full inside
+ * libglib without passing us).  We capture the caller's context in a record
+ * {function, data, destroy notify, context} and schedule, through GLib's
+ * _full variant of the same call, a dispatcher of ours with the record as
+ * its data and a destroy notify of ours, which GLib calls once whenever the
+ * source goes: after its last run, when it is removed before it ran, when
+ * its context is destroyed.  That notify calls the program's own with the
+ * program's data, exactly once, and frees the record.  A source that
+ * repeats (its function returns TRUE) runs each time in the context of the
+ * call that scheduled it.  The _once variants become the _full ones with a
+ * dispatcher that calls the program's function once and returns FALSE: the
+ * same behaviour, and a destroy notify to free the record by.
+ *
+ * g_source_set_callback is interposed for idle and timeout sources only
+ * (their callbacks take the data and return a gboolean; other source types
+ * call theirs with other arguments): libgio completes a GTask in its
+ * context's thread through one, so a task's callback sees the request too.
+ *
+ * The program's data stays findable: the remove-by-data and find-by-data
+ * functions first ask GLib for the data itself (a source not scheduled
+ * through us), then for each of our records that carries it (an index by
+ * data).  The dispatcher is what GLib shows as a source's callback to
+ * code that reads GSource's public members.
+ *
+ * Out of memory for a record, the call goes to GLib unchanged: the
+ * callback runs, without the caller's context.  Not interposed: GLib
+ * versions' later variants (g_timeout_add_seconds_once is GLib 2.78), which
+ * are not in the GLib this runtime is built for.
+ */
+#ifndef CTXVAR_STATIC_WRAP /* a static program links GLib itself */
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "glib.h"
+
+struct source {
+    struct ctxvar__callback cb; /* fn: GSourceFunc or GSourceOnceFunc; arg: data */
+    struct ctxvar__indexed by_data; /* key: the program's data */
+    GDestroyNotify notify;
+    int once;
+};
+
+static struct ctxvar__index by_data;
+
+guint g_idle_add(GSourceFunc function, gpointer data);
+guint g_idle_add_full(gint priority, GSourceFunc function, gpointer data, GDestroyNotify notify);
+guint g_idle_add_once(GSourceOnceFunc function, gpointer data);
+guint g_timeout_add(guint interval, GSourceFunc function, gpointer data);
+guint g_timeout_add_full(gint priority, guint interval, GSourceFunc function, gpointer data,
+                         GDestroyNotify notify);
+guint g_timeout_add_once(guint interval, GSourceOnceFunc function, gpointer data);
+guint g_timeout_add_seconds(guint interval, GSourceFunc function, gpointer data);
+guint g_timeout_add_seconds_full(gint priority, guint interval, GSourceFunc function, gpointer data,
+                                 GDestroyNotify notify);
+void g_main_context_invoke(GMainContext *context, GSourceFunc function, gpointer data);
+void g_main_context_invoke_full(GMainContext *context, gint priority, GSourceFunc function,
+                                gpointer data, GDestroyNotify notify);
+void g_source_set_callback(GSource *source, GSourceFunc func, gpointer data, GDestroyNotify notify);
+gboolean g_source_remove_by_user_data(gpointer user_data);
+gboolean g_source_remove_by_funcs_user_data(GSourceFuncs *funcs, gpointer user_data);
+gboolean g_idle_remove_by_data(gpointer data);
+GSource *g_main_context_find_source_by_user_data(GMainContext *context, gpointer user_data);
+GSource *g_main_context_find_source_by_funcs_user_data(GMainContext *context, GSourceFuncs *funcs,
+                                                       gpointer user_data);
+
+#define REAL(name) CTXVAR__NEXT_IN(name, GLIB_SONAME)
+
+/* ---- Records --------------------------------------------------------------- */
+
+static void call_repeating(const struct ctxvar__callback *cb, void *again)
+{
+    *(gboolean *)again = ((GSourceFunc)cb->fn)(cb->arg);
+}
+
+static void call_once(const struct ctxvar__callback *cb, void *unused)
+{
+    (void)unused;
+    ((GSourceOnceFunc)cb->fn)(cb->arg);
+}
+
+/* GLib keeps a reference on the callback while it runs, so the record
+ * outlives a callback that removes its own source. */
+static gboolean dispatch(gpointer record)
+{
+    const struct source *s = record;
+    gboolean again = 0;
+    ctxvar__callback_invoke(&s->cb, s->once ? call_once : call_repeating, &again);
+    return again;
+}
+
+static void destroy(gpointer record)
+{
+    struct source *s = record;
+    GDestroyNotify notify = s->notify;
+    gpointer data = s->cb.arg;
+    ctxvar__index_remove(&by_data, &s->by_data);
+    /* Freed first: the program may take the notify as the sign that GLib
+     * is done with everything of this source. */
+    ctxvar__callback_free(&s->cb);
+    if (notify) notify(data);
+}
+
+/* A record for fn(data), or NULL: loops off, no function (GLib's own
+ * check then reports it), out of memory. */
+static struct source *source_new(void (*fn)(void), gpointer data, GDestroyNotify notify, int once,
+                                 const char *what)
+{
+    if (!fn || !ctxvar__loops_enabled()) return NULL;
+    struct source *s = ctxvar__callback_new(sizeof *s, fn, data, what);
+    if (!s) return NULL;
+    s->notify = notify;
+    s->once = once;
+    ctxvar__index_add(&by_data, &s->by_data, data);
+    return s;
+}
+
+#define FN(f) ((void (*)(void))(f))
+
+/* ---- Scheduling -------------------------------------------------------------- */
+
+CTXVAR__EXPORT guint g_idle_add_full(gint priority, GSourceFunc function, gpointer data,
+                                     GDestroyNotify notify)
+{
+    __typeof__(&g_idle_add_full) real = REAL(g_idle_add_full);
+    if (!real) return 0;
+    struct source *s = source_new(FN(function), data, notify, 0, "g_idle_add_full");
+    return s ? real(priority, dispatch, s, destroy) : real(priority, function, data, notify);
+}
+
+CTXVAR__EXPORT guint g_idle_add(GSourceFunc function, gpointer data)
+{
+    __typeof__(&g_idle_add_full) real = REAL(g_idle_add_full);
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_idle_add") : NULL;
+    if (s) return real(G_PRIORITY_DEFAULT_IDLE, dispatch, s, destroy);
+    __typeof__(&g_idle_add) plain = REAL(g_idle_add);
+    return plain ? plain(function, data) : 0;
+}
+
+CTXVAR__EXPORT guint g_idle_add_once(GSourceOnceFunc function, gpointer data)
+{
+    __typeof__(&g_idle_add_full) real = REAL(g_idle_add_full);
+    struct source *s = real ? source_new(FN(function), data, NULL, 1, "g_idle_add_once") : NULL;
+    if (s) return real(G_PRIORITY_DEFAULT_IDLE, dispatch, s, destroy);
+    __typeof__(&g_idle_add_once) plain = REAL(g_idle_add_once);
+    return plain ? plain(function, data) : 0;
+}
+
+CTXVAR__EXPORT guint g_timeout_add_full(gint priority, guint interval, GSourceFunc function,
+                                        gpointer data, GDestroyNotify notify)
+{
+    __typeof__(&g_timeout_add_full) real = REAL(g_timeout_add_full);
+    if (!real) return 0;
+    struct source *s = source_new(FN(function), data, notify, 0, "g_timeout_add_full");
+    return s ? real(priority, interval, dispatch, s, destroy)
+             : real(priority, interval, function, data, notify);
+}
+
+CTXVAR__EXPORT guint g_timeout_add(guint interval, GSourceFunc function, gpointer data)
+{
+    __typeof__(&g_timeout_add_full) real = REAL(g_timeout_add_full);
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_timeout_add") : NULL;
+    if (s) return real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy);
+    __typeof__(&g_timeout_add) plain = REAL(g_timeout_add);
+    return plain ? plain(interval, function, data) : 0;
+}
+
+CTXVAR__EXPORT guint g_timeout_add_once(guint interval, GSourceOnceFunc function, gpointer data)
+{
+    __typeof__(&g_timeout_add_full) real = REAL(g_timeout_add_full);
+    struct source *s = real ? source_new(FN(function), data, NULL, 1, "g_timeout_add_once") : NULL;
+    if (s) return real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy);
+    __typeof__(&g_timeout_add_once) plain = REAL(g_timeout_add_once);
+    return plain ? plain(interval, function, data) : 0;
+}
+
+CTXVAR__EXPORT guint g_timeout_add_seconds_full(gint priority, guint interval, GSourceFunc function,
+                                                gpointer data, GDestroyNotify notify)
+{
+    __typeof__(&g_timeout_add_seconds_full) real = REAL(g_timeout_add_seconds_full);
+    if (!real) return 0;
+    struct source *s = source_new(FN(function), data, notify, 0, "g_timeout_add_seconds_full");
+    return s ? real(priority, interval, dispatch, s, destroy)
+             : real(priority, interval, function, data, notify);
+}
+
+CTXVAR__EXPORT guint g_timeout_add_seconds(guint interval, GSourceFunc function, gpointer data)
+{
+    __typeof__(&g_timeout_add_seconds_full) real = REAL(g_timeout_add_seconds_full);
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_timeout_add_seconds") : NULL;
+    if (s) return real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy);
+    __typeof__(&g_timeout_add_seconds) plain = REAL(g_timeout_add_seconds);
+    return plain ? plain(interval, function, data) : 0;
+}
+
+/* GLib may call the function at once, on this thread, when it owns the
+ * context: then it runs in the caller's context, which is the captured one,
+ * in a frame of its own like any callback. */
+CTXVAR__EXPORT void g_main_context_invoke_full(GMainContext *context, gint priority,
+                                               GSourceFunc function, gpointer data,
+                                               GDestroyNotify notify)
+{
+    __typeof__(&g_main_context_invoke_full) real = REAL(g_main_context_invoke_full);
+    if (!real) return;
+    struct source *s = source_new(FN(function), data, notify, 0, "g_main_context_invoke_full");
+    if (s) real(context, priority, dispatch, s, destroy);
+    else real(context, priority, function, data, notify);
+}
+
+CTXVAR__EXPORT void g_main_context_invoke(GMainContext *context, GSourceFunc function, gpointer data)
+{
+    __typeof__(&g_main_context_invoke_full) real = REAL(g_main_context_invoke_full);
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_main_context_invoke") : NULL;
+    if (s) {
+        real(context, G_PRIORITY_DEFAULT, dispatch, s, destroy);
+        return;
+    }
+    __typeof__(&g_main_context_invoke) plain = REAL(g_main_context_invoke);
+    if (plain) plain(context, function, data);
+}
+
+/* The address of GLib's exported variable `name`.  Not the next definition
+ * after us: a program that names g_idle_funcs gets a copy of it in its own
+ * data (a copy relocation), and GLib itself then uses that copy; the first
+ * definition in the global scope is the one.  A GLib loaded RTLD_LOCAL is
+ * asked by name. */
+static const void *glib_variable(_Atomic(void *) *cache, const char *name)
+{
+    void *v = atomic_load_explicit(cache, memory_order_acquire);
+    if (v) return v;
+    v = dlsym(RTLD_DEFAULT, name);
+    if (!v) {
+        void *lib = dlopen(GLIB_SONAME, RTLD_LAZY | RTLD_NOLOAD);
+        v = lib ? dlsym(lib, name) : NULL;
+        if (lib) dlclose(lib);
+    }
+    if (v) atomic_store_explicit(cache, v, memory_order_release);
+    return v;
+}
+
+/* Idle and timeout sources (the _seconds ones share the timeout's
+ * GSourceFuncs). */
+static int idle_or_timeout(const GSource *source)
+{
+    static _Atomic(void *) idle_cache, timeout_cache;
+    if (!source || !source->source_funcs) return 0;
+    const void *funcs = source->source_funcs;
+    return funcs == glib_variable(&idle_cache, "g_idle_funcs") ||
+           funcs == glib_variable(&timeout_cache, "g_timeout_funcs");
+}
+
+CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpointer data,
+                                          GDestroyNotify notify)
+{
+    __typeof__(&g_source_set_callback) real = REAL(g_source_set_callback);
+    if (!real) return;
+    struct source *s = ctxvar__loops_enabled() && idle_or_timeout(source)
+                           ? source_new(FN(func), data, notify, 0, "g_source_set_callback")
+                           : NULL;
+    if (s) real(source, dispatch, s, destroy);
+    else real(source, func, data, notify);
+}
+
+/* ---- Finding a source by the program's data ------------------------------------ */
+
+struct records {
+    gconstpointer data;
+    gpointer found[32];
+    int count;
+};
+
+static int collect(struct ctxvar__indexed *e, void *arg)
+{
+    struct records *r = arg;
+    r->found[r->count++] = (char *)e - offsetof(struct source, by_data);
+    return r->count == (int)(sizeof r->found / sizeof r->found[0]);
+}
+
+/* Our records that carry data, as GLib knows them (it compares the
+ * addresses and never reads them, so one freed since is just not found). */
+static int records_of(gpointer data, struct records *r)
+{
+    r->data = data;
+    r->count = 0;
+    if (ctxvar__loops_enabled()) ctxvar__index_visit(&by_data, data, collect, r);
+    return r->count;
+}
+
+CTXVAR__EXPORT GSource *g_main_context_find_source_by_user_data(GMainContext *context, gpointer user_data)
+{
+    __typeof__(&g_main_context_find_source_by_user_data) real = REAL(g_main_context_find_source_by_user_data);
+    if (!real) return NULL;
+    GSource *found = real(context, user_data);
+    struct records r;
+    for (int i = 0, n = found ? 0 : records_of(user_data, &r); i < n && !found; i++)
+        found = real(context, r.found[i]);
+    return found;
+}
+
+CTXVAR__EXPORT GSource *g_main_context_find_source_by_funcs_user_data(GMainContext *context,
+                                                                      GSourceFuncs *funcs,
+                                                                      gpointer user_data)
+{
+    __typeof__(&g_main_context_find_source_by_funcs_user_data) real =
+        REAL(g_main_context_find_source_by_funcs_user_data);
+    if (!real) return NULL;
+    GSource *found = real(context, funcs, user_data);
+    struct records r;
+    for (int i = 0, n = found ? 0 : records_of(user_data, &r); i < n && !found; i++)
+        found = real(context, funcs, r.found[i]);
+    return found;
+}
+
+CTXVAR__EXPORT gboolean g_source_remove_by_user_data(gpointer user_data)
+{
+    __typeof__(&g_source_remove_by_user_data) real = REAL(g_source_remove_by_user_data);
+    if (!real) return 0;
+    gboolean removed = real(user_data);
+    struct records r;
+    for (int i = 0, n = removed ? 0 : records_of(user_data, &r); i < n && !removed; i++)
+        removed = real(r.found[i]);
+    return removed;
+}
+
+CTXVAR__EXPORT gboolean g_source_remove_by_funcs_user_data(GSourceFuncs *funcs, gpointer user_data)
+{
+    __typeof__(&g_source_remove_by_funcs_user_data) real = REAL(g_source_remove_by_funcs_user_data);
+    if (!real) return 0;
+    gboolean removed = real(funcs, user_data);
+    struct records r;
+    for (int i = 0, n = removed ? 0 : records_of(user_data, &r); i < n && !removed; i++)
+        removed = real(funcs, r.found[i]);
+    return removed;
+}
+
+CTXVAR__EXPORT gboolean g_idle_remove_by_data(gpointer data)
+{
+    __typeof__(&g_idle_remove_by_data) real = REAL(g_idle_remove_by_data);
+    if (!real) return 0;
+    gboolean removed = real(data);
+    struct records r;
+    for (int i = 0, n = removed ? 0 : records_of(data, &r); i < n && !removed; i++)
+        removed = real(r.found[i]);
+    return removed;
+}
+#endif
