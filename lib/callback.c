@@ -29,7 +29,6 @@
  * its own start records (lib/handover.c), which also carry the thread's
  * release at exit.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -230,23 +229,3 @@ int ctxvar__index_visit_all(struct ctxvar__index *t,
     }
     return r;
 }
-
-/* ---- Libraries found lazily -------------------------------------------------- */
-
-#ifndef CTXVAR_STATIC_WRAP
-void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
-                             const char *soname)
-{
-    void *next = atomic_load_explicit(cache, memory_order_acquire);
-    if (next) return next;
-    next = dlsym(RTLD_NEXT, name);
-    if (!next || next == ours) {
-        void *lib = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
-        next = lib ? dlsym(lib, name) : NULL;
-        if (lib) dlclose(lib);
-        if (next == ours) next = NULL;
-    }
-    if (next) atomic_store_explicit(cache, next, memory_order_release);
-    return next;
-}
-#endif

@@ -180,18 +180,6 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
     errno = saved_errno;
 }
 
-void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
-                                     void (*call)(const struct ctxvar__callback *cb, void *io),
-                                     void *io)
-{
-    /* The worker forgets what it inherited when the job's frame is left,
-     * exactly as ctxvar_task_run arranges it for a frame already open
-     * (lib/frames.c): inside the job only the job's context shows anyway. */
-    struct ctxvar__thread *t = ctxvar__me();
-    if (t->inherited && !t->exited) t->forget_pending = 1;
-    ctxvar__callback_invoke(cb, call, io);
-}
-
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */
 static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
 {
@@ -238,31 +226,4 @@ int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address)
  * runtime loaded in an unusual order).  Asked by address, so the runtime
  * holds no relocation for the library's names and a program that never
  * calls them binds none. */
-static int in_runtime(void *p)
-{
-    Dl_info found, ours;
-    return dladdr(p, &found) && dladdr((void *)in_runtime, &ours) &&
-           found.dli_fbase == ours.dli_fbase;
-}
-
-void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname, const char *name)
-{
-    void *next = atomic_load_explicit(cache, memory_order_acquire);
-    if (next) return next;
-    int saved_errno = errno;
-    next = dlsym(RTLD_NEXT, name);
-    if (!next || in_runtime(next)) {
-        /* A plugin that links the library and was dlopen'ed RTLD_LOCAL
-         * reaches our definition (we are in the global scope) while the
-         * search after us does not see the library. */
-        void *lib = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
-        next = lib ? dlsym(lib, name) : NULL;
-        if (lib) dlclose(lib);
-        if (next && in_runtime(next)) next = NULL;
-    }
-    /* NULL is not kept: the library may be loaded later. */
-    if (next) atomic_store_explicit(cache, next, memory_order_release);
-    errno = saved_errno;
-    return next;
-}
 #endif

@@ -62,24 +62,6 @@ size_t ctxvar__keyed_count(void) CTXVAR__HIDDEN;
  * scheduled again runs in the context of the call that scheduled it. */
 void ctxvar__callback_recapture(struct ctxvar__callback *cb) CTXVAR__HIDDEN;
 
-/* Calls call(cb, io) as a pool job, like ctxvar_task_run: in cb's context,
- * and the worker thread, once it has run one, no longer shows the context
- * it inherited when the pool created it (the stale-context rule in
- * lib/frames.c).  The loop callbacks use ctxvar__callback_invoke, which
- * leaves a thread's inherited context alone. */
-void ctxvar__callback_invoke_as_task(const struct ctxvar__callback *cb,
-                                     void (*call)(const struct ctxvar__callback *cb, void *io),
-                                     void *io) CTXVAR__HIDDEN;
-
-/* The definition of `name` in the library `soname`, for an interposer of
- * that library, cached in *cache: the next one after ours, or, when the
- * library was dlopen'ed with RTLD_LOCAL (a plugin that links it) and the
- * search after us cannot see it, the one in the already loaded `soname`.
- * Never loads a library, never returns the runtime's own definition.
- * NULL when there is none. */
-void *ctxvar__library_symbol(_Atomic(void *) *cache, const char *soname,
-                             const char *name) CTXVAR__HIDDEN;
-
 /* The code of the loaded objects whose file name starts with `prefix`
  * ("libuv.so", "libevent"), found on first use and kept.  A library calls
  * its own exported functions through its PLT, so its internal calls reach
@@ -100,17 +82,5 @@ struct ctxvar__code_ranges {
 
 /* 1 when `address` (a return address) is in r's library. */
 int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
-
-/* CTXVAR__NEXT for a function of a library loaded on demand. */
-#define CTXVAR__LIBRARY_NEXT(soname, name)                                         \
-    __extension__({                                                                \
-        static _Atomic(void *) ctxvar__next_cache_;                                \
-        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,           \
-                                                   memory_order_acquire);          \
-        (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)             \
-                                ? ctxvar__next_                                    \
-                                : ctxvar__library_symbol(&ctxvar__next_cache_,     \
-                                                         soname, #name));          \
-    })
 
 #endif

@@ -294,10 +294,11 @@ int ctxvar__index_visit_all(struct ctxvar__index *t,
 
 /* ---- Libraries found lazily ------------------------------------------------------ */
 
-/* Like ctxvar__next_symbol, for a library's function: when the search after
- * us finds nothing (the library was dlopen()ed RTLD_LOCAL, by a plugin, and
- * its callers still reach us), the library already loaded under `soname` is
- * asked, never loaded: RTLD_NOLOAD. */
+/* The one lookup behind both macros: ctxvar__next_symbol is this with
+ * soname "libc.so.6".  For a library's function, when the search after us
+ * finds nothing (the library was dlopen()ed RTLD_LOCAL by a plugin, and its
+ * callers still reach us), the library already loaded under `soname` is
+ * asked, never loaded: RTLD_NOLOAD.  Keeps errno. */
 void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
                              const char *soname) CTXVAR__HIDDEN;
 

@@ -283,18 +283,31 @@ int ctxvar__is_environment_context(const ctxvar_ctx *c)
 }
 
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a has its own: shim/wrapped.c */
-void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
+void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
+                             const char *soname)
 {
     void *next = atomic_load_explicit(cache, memory_order_acquire);
     if (next) return next;
+    int saved_errno = errno;
     next = dlsym(RTLD_NEXT, name);
     if (!next || (ours && next == ours)) {
-        void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-        next = libc ? dlsym(libc, name) : NULL;
-        if (libc) dlclose(libc);
+        /* Found nothing after us (a library dlopen()ed RTLD_LOCAL by a
+         * plugin, whose callers still reach us), or ourselves (the runtime
+         * loaded in an unusual order): ask the library already loaded under
+         * soname, never loading it (RTLD_NOLOAD). */
+        void *lib = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
+        next = lib ? dlsym(lib, name) : NULL;
+        if (lib) dlclose(lib);
         if (ours && next == ours) next = NULL;
     }
-    atomic_store_explicit(cache, next, memory_order_release);
+    /* NULL is not kept: the library may be loaded later. */
+    if (next) atomic_store_explicit(cache, next, memory_order_release);
+    errno = saved_errno;
     return next;
+}
+
+void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
+{
+    return ctxvar__next_symbol_in(cache, name, ours, "libc.so.6");
 }
 #endif

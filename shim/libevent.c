@@ -49,8 +49,8 @@ int ctxvar__libevent_outside(const void *return_address)
 
 void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name)
 {
-    void *next = ctxvar__library_symbol(cache, LIBEVENT_SONAME, name);
-    return next ? next : ctxvar__library_symbol(cache, LIBEVENT_CORE_SONAME, name);
+    void *next = ctxvar__next_symbol_in(cache, name, NULL, LIBEVENT_SONAME);
+    return next ? next : ctxvar__next_symbol_in(cache, name, NULL, LIBEVENT_CORE_SONAME);
 }
 
 /* ---- Records -------------------------------------------------------------------- */

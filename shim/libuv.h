@@ -11,7 +11,7 @@
 #include "runtime.h"
 
 #define LIBUV_SONAME "libuv.so.1"
-#define UV_NEXT(name) CTXVAR__LIBRARY_NEXT(LIBUV_SONAME, name)
+#define UV_NEXT(name) CTXVAR__NEXT_IN(name, LIBUV_SONAME)
 
 /* Records are keyed by the handle or request the program passed.  A
  * handle has at most one record of each handle kind (its timer, idle,

@@ -82,7 +82,7 @@ static void call_work(const struct ctxvar__callback *cb, void *req)
 static void work_trampoline(uv_work_t *req)
 {
     struct ctxvar__keyed *rec = ctxvar__keyed_find(req, UV_KIND_REQ);
-    if (rec) ctxvar__callback_invoke_as_task(&rec->cb, call_work, req);
+    if (rec) ctxvar__callback_invoke_task(&rec->cb, call_work, req);
 }
 
 struct after_work_args {
