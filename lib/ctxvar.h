@@ -261,6 +261,37 @@
  *              record.
  *     APR-util apr_thread_pool_push, _top, _schedule (the owner passes
  *              unchanged), apr_thread_pool_tasks_cancel and pool cleanup.
+ *     libuv    uv_queue_work: the work callback runs as a task on a pool
+ *              thread, the after-work callback on the loop thread, both in
+ *              the context of the uv_queue_work call (a cancelled request's
+ *              UV_ECANCELED after-work callback too).  Every uv_fs_* given a
+ *              callback, uv_getaddrinfo, uv_getnameinfo, uv_random,
+ *              uv_write, uv_write2, uv_shutdown, uv_tcp_connect,
+ *              uv_pipe_connect, uv_udp_send: the context of the call (a NULL
+ *              callback, synchronous, passes through).  Handles:
+ *              uv_timer_start (every repeat; uv_timer_again keeps the
+ *              start's context), idle/prepare/check starts, uv_poll_start,
+ *              uv_signal_start(_oneshot), uv_listen, uv_read_start,
+ *              uv_udp_recv_start: the context of the start; uv_async_init:
+ *              of the init (uv_async_send captures nothing: it coalesces
+ *              and is async-signal-safe); uv_close's callback: of the
+ *              uv_close call, which also frees the handle's records.
+ *              Visible: req->data and handle->data are the program's; the
+ *              public callback members libuv fills from the arguments
+ *              (uv_work_t's work_cb and after_work_cb, uv_fs_t's cb, a
+ *              handle's close_cb, a stream's alloc_cb, read_cb and
+ *              connection_cb) hold the runtime's trampolines.
+ *     libevent EV_PERSIST events and bufferevent_setcb run in the context of
+ *              their registration (event_new, event_assign, event_set,
+ *              bufferevent_setcb); other events in that of the event_add,
+ *              event_active or event_base_once that scheduled them;
+ *              event_active on a persistent event captures nothing.
+ *              event_get_callback(_arg), event_get_assignment,
+ *              event_self_cbarg, bufferevent_getcb and the finalizers'
+ *              arguments are the program's; event_free, event_del,
+ *              event_debug_unassign and bufferevent_free free the records,
+ *              and an event embedded in a struct and assigned again frees
+ *              the old one.  libevent's calls to itself pass through.
  *   The libraries are bound lazily: the runtime has no DT_NEEDED on them,
  *   and a program that uses none never loads one.  A library loaded by a
  *   plugin with RTLD_LOCAL is found by its soname.  Out of memory, the call
@@ -269,7 +300,9 @@
  *   (CTXVAR_INHERIT=0 is about thread creation only and leaves it on).
  *   Not covered: header-only or macro libraries and libraries compiled
  *   into the program (Boost.Asio, TBB, libev's macros, node's bundled
- *   libuv): wrap at the submit site, post(ex, [t = ctxvar_wrap(fn, arg)]
+ *   libuv), and libuv's uv_fs_poll, uv_fs_event and uv_spawn exit
+ *   callbacks and libevent's evhttp, evconnlistener and evdns callbacks:
+ *   wrap at the submit site, post(ex, [t = ctxvar_wrap(fn, arg)]
  *   { ctxvar_task_run(t); }).  A GLib pool created before the runtime was
  *   loaded, or by libglib itself, runs its jobs unchanged.
  *

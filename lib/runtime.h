@@ -302,6 +302,9 @@ int ctxvar__index_visit_all(struct ctxvar__index *t,
 void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
                              const char *soname) CTXVAR__HIDDEN;
 
+/* CTXVAR__NEXT for a library's function.  Our own definition is not
+ * passed: taking its address would make the loader bind the name in every
+ * process at start-up, also in those that never use the library. */
 #define CTXVAR__NEXT_IN(name, soname)                                             \
     __extension__({                                                               \
         static _Atomic(void *) ctxvar__next_cache_;                               \
@@ -310,7 +313,7 @@ void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const voi
         (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)            \
                                 ? ctxvar__next_                                   \
                                 : ctxvar__next_symbol_in(&ctxvar__next_cache_, #name, \
-                                                         (const void *)&name, soname)); \
+                                                         NULL, soname));          \
     })
 
 /* ---- Shared inside lib/ -------------------------------------------------------- */

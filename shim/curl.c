@@ -49,6 +49,10 @@
 
 /* ---- libcurl's ABI ------------------------------------------------------------ */
 
+/* The library, when the search after us does not find it (a plugin that
+ * dlopen()ed it RTLD_LOCAL): its soname since libcurl 7.16. */
+#define CURL_SONAME "libcurl.so.4"
+
 typedef struct ctxvar__curl CURL;
 typedef struct ctxvar__curlm CURLM;
 struct curl_slist {
@@ -204,7 +208,7 @@ static struct curl_slist *list_for_transfer(const struct curl_slist *program)
 
 static CURLcode set_list(CURL *curl, struct curl_slist *list)
 {
-    __typeof__(&curl_easy_setopt) real = CTXVAR__NEXT(curl_easy_setopt);
+    __typeof__(&curl_easy_setopt) real = CTXVAR__NEXT_IN(curl_easy_setopt, CURL_SONAME);
     return real ? real(curl, CURLOPT_HTTPHEADER, list) : 0;
 }
 
@@ -262,7 +266,7 @@ static void end_transfer(CURL *curl)
 
 CTXVAR__EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
 {
-    __typeof__(&curl_easy_setopt) real = CTXVAR__NEXT(curl_easy_setopt);
+    __typeof__(&curl_easy_setopt) real = CTXVAR__NEXT_IN(curl_easy_setopt, CURL_SONAME);
     va_list ap;
     va_start(ap, option);
     /* The argument's type follows from the option number, as libcurl reads
@@ -293,7 +297,7 @@ CTXVAR__EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
 
 CTXVAR__EXPORT CURLcode curl_easy_perform(CURL *curl)
 {
-    __typeof__(&curl_easy_perform) real = CTXVAR__NEXT(curl_easy_perform);
+    __typeof__(&curl_easy_perform) real = CTXVAR__NEXT_IN(curl_easy_perform, CURL_SONAME);
     int saved_errno = errno;
     begin_transfer(curl);
     errno = saved_errno;
@@ -306,7 +310,7 @@ CTXVAR__EXPORT CURLcode curl_easy_perform(CURL *curl)
 
 CTXVAR__EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *curl)
 {
-    __typeof__(&curl_multi_add_handle) real = CTXVAR__NEXT(curl_multi_add_handle);
+    __typeof__(&curl_multi_add_handle) real = CTXVAR__NEXT_IN(curl_multi_add_handle, CURL_SONAME);
     int saved_errno = errno;
     int installed = begin_transfer(curl);
     errno = saved_errno;
@@ -323,7 +327,7 @@ CTXVAR__EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *curl)
 
 CTXVAR__EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *curl)
 {
-    __typeof__(&curl_multi_remove_handle) real = CTXVAR__NEXT(curl_multi_remove_handle);
+    __typeof__(&curl_multi_remove_handle) real = CTXVAR__NEXT_IN(curl_multi_remove_handle, CURL_SONAME);
     CURLMcode r = real ? real(m, curl) : 0;
     int saved_errno = errno;
     end_transfer(curl);
@@ -333,7 +337,7 @@ CTXVAR__EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *curl)
 
 CTXVAR__EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 {
-    __typeof__(&curl_multi_info_read) real = CTXVAR__NEXT(curl_multi_info_read);
+    __typeof__(&curl_multi_info_read) real = CTXVAR__NEXT_IN(curl_multi_info_read, CURL_SONAME);
     CURLMsg *msg = real ? real(m, msgs_in_queue) : NULL;
     if (msg && msg->msg == CURLMSG_DONE) {
         int saved_errno = errno;
@@ -345,7 +349,7 @@ CTXVAR__EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 
 CTXVAR__EXPORT void curl_easy_reset(CURL *curl)
 {
-    __typeof__(&curl_easy_reset) real = CTXVAR__NEXT(curl_easy_reset);
+    __typeof__(&curl_easy_reset) real = CTXVAR__NEXT_IN(curl_easy_reset, CURL_SONAME);
     if (real) real(curl);
     int saved_errno = errno;
     pthread_mutex_lock(&handles_lock);
@@ -356,7 +360,7 @@ CTXVAR__EXPORT void curl_easy_reset(CURL *curl)
 
 CTXVAR__EXPORT void curl_easy_cleanup(CURL *curl)
 {
-    __typeof__(&curl_easy_cleanup) real = CTXVAR__NEXT(curl_easy_cleanup);
+    __typeof__(&curl_easy_cleanup) real = CTXVAR__NEXT_IN(curl_easy_cleanup, CURL_SONAME);
     if (real) real(curl);
     int saved_errno = errno;
     pthread_mutex_lock(&handles_lock);
@@ -367,7 +371,7 @@ CTXVAR__EXPORT void curl_easy_cleanup(CURL *curl)
 
 CTXVAR__EXPORT CURL *curl_easy_duphandle(CURL *curl)
 {
-    __typeof__(&curl_easy_duphandle) real = CTXVAR__NEXT(curl_easy_duphandle);
+    __typeof__(&curl_easy_duphandle) real = CTXVAR__NEXT_IN(curl_easy_duphandle, CURL_SONAME);
     CURL *copy = real ? real(curl) : NULL;
     if (!copy || !ctxvar__http_enabled()) return copy;
     int saved_errno = errno;
