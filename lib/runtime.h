@@ -298,7 +298,9 @@ int ctxvar__index_visit_all(struct ctxvar__index *t,
  * soname "libc.so.6".  For a library's function, when the search after us
  * finds nothing (the library was dlopen()ed RTLD_LOCAL by a plugin, and its
  * callers still reach us), the library already loaded under `soname` is
- * asked, never loaded: RTLD_NOLOAD.  Keeps errno. */
+ * asked, never loaded: RTLD_NOLOAD.  `soname` may name alternatives,
+ * separated by ':' and tried in order ("libevent-2.1.so.7:libevent_core-2.1.so.7").
+ * Keeps errno. */
 void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
                              const char *soname) CTXVAR__HIDDEN;
 

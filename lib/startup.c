@@ -295,10 +295,20 @@ void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const voi
          * plugin, whose callers still reach us), or ourselves (the runtime
          * loaded in an unusual order): ask the library already loaded under
          * soname, never loading it (RTLD_NOLOAD). */
-        void *lib = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
-        next = lib ? dlsym(lib, name) : NULL;
-        if (lib) dlclose(lib);
-        if (ours && next == ours) next = NULL;
+        next = NULL;
+        for (const char *s = soname; *s && !next;) { /* "a.so.1:b.so.2" */
+            char one[64];
+            size_t len = strcspn(s, ":");
+            if (len < sizeof one) {
+                memcpy(one, s, len);
+                one[len] = '\0';
+                void *lib = dlopen(one, RTLD_LAZY | RTLD_NOLOAD);
+                next = lib ? dlsym(lib, name) : NULL;
+                if (lib) dlclose(lib);
+                if (ours && next == ours) next = NULL;
+            }
+            s += len + (s[len] == ':');
+        }
     }
     /* NULL is not kept: the library may be loaded later. */
     if (next) atomic_store_explicit(cache, next, memory_order_release);

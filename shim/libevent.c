@@ -47,12 +47,6 @@ int ctxvar__libevent_outside(const void *return_address)
     return !ctxvar__code_in(&libevent_code, return_address);
 }
 
-void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name)
-{
-    void *next = ctxvar__next_symbol_in(cache, name, NULL, LIBEVENT_SONAME);
-    return next ? next : ctxvar__next_symbol_in(cache, name, NULL, LIBEVENT_CORE_SONAME);
-}
-
 /* ---- Records -------------------------------------------------------------------- */
 
 struct event_record {

@@ -19,19 +19,9 @@
 #define LIBEVENT_SONAME "libevent-2.1.so.7"
 #define LIBEVENT_CORE_SONAME "libevent_core-2.1.so.7"
 
-void *ctxvar__libevent_symbol(_Atomic(void *) *cache, const char *name) CTXVAR__HIDDEN;
-
-/* The real `name` (ours or one we only call), typed as libevent's. */
-#define EV_NEXT(name)                                                            \
-    __extension__({                                                              \
-        static _Atomic(void *) ctxvar__next_cache_;                              \
-        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,         \
-                                                   memory_order_acquire);        \
-        (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)           \
-                                ? ctxvar__next_                                  \
-                                : ctxvar__libevent_symbol(&ctxvar__next_cache_,  \
-                                                          #name));               \
-    })
+/* The real `name` (ours or one we only call), typed as libevent's: in
+ * whichever of the two libraries is loaded. */
+#define EV_NEXT(name) CTXVAR__NEXT_IN(name, LIBEVENT_SONAME ":" LIBEVENT_CORE_SONAME)
 
 /* 1 when the code at `return_address` is not libevent's own (lib/keyed.h,
  * struct ctxvar__code_ranges).  event_set calls event_assign, and
