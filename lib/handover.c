@@ -335,7 +335,7 @@ void ctxvar__thread_discard(struct ctxvar__start *s)
 {
     struct ctxvar__thread *t = ctxvar__me();
     ctxvar__busy_push(t); /* frees: a signal handler must not change state meanwhile */
-    ctxvar__count_in(t, CTXVAR__STAT_INHERITED, -1);
+    ctxvar__count(CTXVAR__STAT_INHERITED, -1);
     ctxvar__ctx_release(s->context);
     record_give_back(s);
     ctxvar__busy_pop(t);
