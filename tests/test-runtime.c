@@ -34,6 +34,8 @@ TEST_IMPL(strerror_has_a_message_for_every_code)
         for (size_t j = i + 1; j < 8; j++)
             ASSERT(strcmp(ctxvar_strerror(codes[i]), ctxvar_strerror(codes[j])) != 0);
     ASSERT_STR(ctxvar_strerror(99999), ctxvar_strerror(-1));
+    for (size_t i = 0; i < 8; i++)
+        ASSERT(strcmp(ctxvar_strerror(codes[i]), ctxvar_strerror(99999)) != 0);
 }
 
 /* Refused calls: what CTXVAR_DEBUG=1 prints, and that the value never does. */
