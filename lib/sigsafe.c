@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "alloc.h"
 #include "annotate.h"
 #include "runtime.h"
 #include "sigsafe.h"
@@ -93,6 +94,19 @@ void ctxvar__deferred_drain(void)
     errno = saved_errno;
 }
 
+/* Room for `bytes`, or MAP_FAILED.  The fault-injection build counts it as
+ * one allocation (make fault fails each in turn), so that the walk that
+ * replaces it is tested too. */
+static void *scratch_map(size_t bytes)
+{
+#ifdef CTXVAR_FAULT_INJECTION
+    void *probe = ctxvar__alloc(1);
+    if (!probe) return MAP_FAILED;
+    free(probe);
+#endif
+    return mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
 int ctxvar__ctx_visit_sorted_sigsafe(const ctxvar_ctx *c,
                                      int (*fn)(const ctxvar__binding *b, void *arg), void *arg)
 {
@@ -102,7 +116,7 @@ int ctxvar__ctx_visit_sorted_sigsafe(const ctxvar_ctx *c,
     if (n <= ON_STACK) return ctxvar__ctx_visit_sorted_in(c, fn, arg, stack, ON_STACK);
     int saved_errno = errno; /* a failed mmap sets it; we fall back to walking */
     size_t bytes = n * sizeof stack[0];
-    void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *map = scratch_map(bytes);
     errno = saved_errno;
     if (map == MAP_FAILED) return ctxvar__ctx_visit_sorted_in(c, fn, arg, stack, ON_STACK);
     int r = ctxvar__ctx_visit_sorted_in(c, fn, arg, map, n);
