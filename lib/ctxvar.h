@@ -136,8 +136,10 @@
  *   main thread's first read seeds it from the environment, which
  *   allocates); a thread's first call in a process that dlopen()ed the
  *   runtime (glibc may allocate its thread-local block); a handler that
- *   longjmps out of an interrupted ctxvar call, which leaves it unfinished
- *   and the thread's later changes refused with EBUSY.
+ *   changes the context of a new thread before the runtime has set the
+ *   thread up (its first instructions, before the start routine); a handler
+ *   that longjmps out of an interrupted ctxvar call, which leaves it
+ *   unfinished and the thread's later changes refused with EBUSY.
  *
  * 2. VARIABLES
  *
