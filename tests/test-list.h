@@ -253,4 +253,6 @@ TEST(handler_at_every_instruction_of_set_and_reset_sees_before_or_after_and_leak
 TEST(handler_at_every_instruction_of_swap_and_swap_back_leaks_nothing, RUNTIME, NULL)
 TEST(handler_at_every_instruction_of_run_and_task_run_leaks_nothing, RUNTIME, NULL)
 TEST(handler_at_every_instruction_of_format_and_clear_leaks_nothing, RUNTIME, NULL)
+TEST(handler_at_every_instruction_of_malloc_and_free_formats_100_variables_exactly, RUNTIME,
+     "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
 TEST(handlers_at_high_rate_during_capture_release_and_set_reset_leak_nothing, RUNTIME, NULL)

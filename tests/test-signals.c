@@ -74,6 +74,9 @@ static ctxvar_ctx *kept;
 
 static void noop_task(void *arg) { (void)arg; }
 
+/* What the trap handler calls instead of handler_work, when set. */
+static void (*handler_work_hook)(void);
+
 static void handler_work(void)
 {
     steps++;
@@ -180,7 +183,8 @@ static void on_trap(int sig, siginfo_t *si, void *ucv)
     if (act_every ? instructions % act_every != act_at % act_every : instructions != act_at)
         return;
     int saved_errno = errno;
-    handler_work();
+    if (handler_work_hook) handler_work_hook();
+    else handler_work();
     errno = saved_errno;
     if (!act_every) {
         stepping = 0;
@@ -428,6 +432,65 @@ TEST_IMPL(handler_at_every_instruction_of_format_and_clear_leaks_nothing)
     expect_values("A", "a=A", NULL, "");
     at_every_point(format_clear_round, LONG_CALLS);
     check_after(base);
+}
+
+/* ---- Readers where malloc was interrupted -------------------------------------- */
+
+/* The readers allocate nothing: a handler at every instruction of malloc
+ * and free formats a context of 100 variables (beyond what fits on the
+ * stack to sort) and reads it, and both are exact.  The test runs with
+ * glibc's per-thread cache off and after a thread has existed, so that
+ * malloc takes its arena lock: a reader that called malloc there would
+ * wait for that lock forever. */
+static char expected_text[2048], handler_text[2048];
+static ctxvar *var_v50;
+
+static void format_in_handler(void)
+{
+    steps++;
+    int n = ctxvar_format(handler_text, sizeof handler_text);
+    if (n != (int)strlen(expected_text) || strcmp(handler_text, expected_text) != 0)
+        fail_in_handler("ctxvar_format of 100 variables where malloc was interrupted", handler_text);
+    if (!same(ctxvar_get(var_v50, NULL), "value-50"))
+        fail_in_handler("ctxvar_get where malloc was interrupted", ctxvar_get(var_v50, NULL));
+}
+
+static void *volatile allocated[2]; /* so that the compiler keeps the calls */
+
+static void malloc_round(void)
+{
+    step_begin();
+    allocated[0] = malloc(48);
+    allocated[1] = malloc(100000);
+    free(allocated[0]);
+    free(allocated[1]);
+    step_end();
+}
+
+TEST_IMPL(handler_at_every_instruction_of_malloc_and_free_formats_100_variables_exactly)
+{
+    skip_unless_stepping();
+#if defined(__SANITIZE_ADDRESS__)
+    test_skip("ASan's malloc replaces glibc's, whose arena lock this test relies on");
+#endif
+    char name[16], value[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "v%03d", i);
+        snprintf(value, sizeof value, "value-%d", i);
+        ASSERT_INT(0, ctxvar_set(test_var(name), value, NULL));
+    }
+    var_v50 = test_var("v050");
+    test_in_thread(read_a, NULL); /* from now on malloc locks its arena */
+    ASSERT(ctxvar_format(expected_text, sizeof expected_text) < (int)sizeof expected_text);
+    ASSERT(strncmp(expected_text, "v000=value-0 v001=value-1 ", 26) == 0);
+    install_trap_handler();
+    void (*work)(void) = format_in_handler;
+    handler_work_hook = work;
+    at_every_point(malloc_round, 1);
+    handler_work_hook = NULL;
+    check_handler();
+    fprintf(stderr, "%lu interruptions\n", steps);
+    ASSERT(steps > 100);
 }
 
 /* ---- At a high rate, from another thread ------------------------------------------- */
