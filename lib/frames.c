@@ -97,7 +97,6 @@ static __attribute__((noinline)) void release_slow(struct ctxvar__thread *t, ctx
     int saved_errno = errno;
     ctxvar__ref_give(t, c, 1);
     ctxvar__busy_leave(t);
-    ctxvar__deferred_drain(); /* what handlers released, now that none is in the way */
     errno = saved_errno;
 }
 

@@ -9,8 +9,9 @@
  * the interrupted call may be changing, and through free(), which may be
  * what it interrupted.  The context is put on a lock-free list instead and
  * freed by the next thread that drains the lists, from outside any handler
- * interruption: ctxvar_stats (so live_contexts is exact), a release that
- * takes the slow path, a thread creation.  A context with no reference
+ * interruption: ctxvar_stats (so live_contexts is exact) or a thread
+ * creation, neither of which a handler may call (a release may: it must
+ * not free what others deferred).  A context with no reference
  * left is nobody's to read, so its reference count is free to serve as the
  * list's link; a task's memory (which a handler's task run or task free
  * must not free either) links through its first word.  Pushes are a CAS

@@ -91,8 +91,8 @@ void ctxvar__reentered_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
 void ctxvar__reentered_free(void *p) CTXVAR__HIDDEN;
 
 /* Frees what handlers deferred (any thread's), from a thread that is not
- * interrupted: ctxvar_stats, a release that goes the slow way, a thread's
- * creation.  Two loads when there is nothing. */
+ * interrupted: ctxvar_stats, a thread's creation.  Two loads when there is
+ * nothing. */
 void ctxvar__deferred_drain(void) CTXVAR__HIDDEN;
 
 /* ctxvar__ctx_visit_sorted without malloc: on the stack for up to 64
