@@ -103,43 +103,34 @@
  *   explains each refused call in one line on stderr, prefixed "ctxvar: ".
  *   Nothing here aborts, exits or writes to stdout.
  *
- *   Signal handlers.  A handler runs in the middle of what its thread was
- *   doing, perhaps a ctxvar call.  Async-signal-safe at any point, reading
- *   the interrupted thread's context as it was just before or just after
- *   the change it interrupted, with no heap allocation and no lock (so a
- *   crash handler can log the crashing thread's ids: examples/crash_handler):
- *   ctxvar_get, ctxvar_format, ctxvar_ctx_get, ctxvar_ctx_count,
- *   ctxvar_ctx_foreach (when fn is), ctxvar_baggage_encode,
- *   ctxvar_baggage_current, ctxvar_name, ctxvar_named of an existing name,
- *   ctxvar_version, ctxvar_strerror, ctxvar_runtime_present; and
- *   ctxvar_capture, ctxvar_retain, and ctxvar_release or ctxvar_token_drop
- *   of a reference that is not the last (what the handler captured itself).
- *   Header-only, a translation unit's first call binds with dlsym, which is
- *   not safe: make one (ctxvar_named of what the handler reads) before
- *   installing the handler.
- *   The others may allocate, free or lock: like malloc, call them from a
- *   handler only where the program knows what it interrupted.  Called from
- *   a handler that interrupted a ctxvar call changing the same thread's
- *   state, each fails cleanly, changing and leaking nothing:
- *     EBUSY               ctxvar_set, ctxvar_reset (the token is not used
- *                         up), ctxvar_set_traceparent, ctxvar_baggage_decode,
- *                         ctxvar_stats
- *     NULL                ctxvar_swap (c is released), ctxvar_wrap,
- *                         ctxvar_wrap_ret
- *     nothing done        ctxvar_clear
- *     fn runs in the      ctxvar_run, ctxvar_task_run, ctxvar_task_call
- *     context as it is    (no new frame)
- *   and a last reference dropped there (ctxvar_release, ctxvar_token_drop,
- *   ctxvar_task_free, a task run) is freed later, by a thread not
- *   interrupted; ctxvar_stats frees it first, so live_contexts stays exact.
- *   Not covered: reads before the runtime's own constructor has run (the
- *   main thread's first read seeds it from the environment, which
- *   allocates); a thread's first call in a process that dlopen()ed the
- *   runtime (glibc may allocate its thread-local block); a handler that
- *   changes the context of a new thread before the runtime has set the
- *   thread up (its first instructions, before the start routine); a handler
- *   that longjmps out of an interrupted ctxvar call, which leaves it
- *   unfinished and the thread's later changes refused with EBUSY.
+ *   Signal handlers.  Async-signal-safe, from any handler at any point (no
+ *   heap, no lock; the interrupted thread's context as it was just before
+ *   or just after the change it interrupted): ctxvar_get, ctxvar_format,
+ *   ctxvar_ctx_get, ctxvar_ctx_count, ctxvar_ctx_foreach (if fn is),
+ *   ctxvar_baggage_encode, ctxvar_baggage_current, ctxvar_name, ctxvar_named
+ *   of an existing name, ctxvar_version, ctxvar_strerror,
+ *   ctxvar_runtime_present, ctxvar_capture, ctxvar_retain, and
+ *   ctxvar_release or ctxvar_token_drop of a reference not the last (one
+ *   the handler captured).  So a crash handler can log the crashing
+ *   thread's ids (examples/crash_handler).  Header-only, a translation
+ *   unit's first call binds with dlsym: make one before installing the
+ *   handler.  The other calls may allocate, free or lock; like malloc, call
+ *   them from a handler only where the program knows what it interrupted.
+ *   From a handler that interrupted a ctxvar call changing the same
+ *   thread's context they fail cleanly, changing and leaking nothing:
+ *   ctxvar_set, ctxvar_reset (tok not used up), ctxvar_set_traceparent,
+ *   ctxvar_baggage_decode, ctxvar_accept_headers and ctxvar_stats return
+ *   EBUSY; ctxvar_swap releases c and returns NULL; ctxvar_wrap and
+ *   ctxvar_wrap_ret return NULL; ctxvar_clear does nothing; ctxvar_run and
+ *   the task runs call fn in the context as it is, in no new frame.  A last
+ *   reference dropped there is freed later by an uninterrupted thread
+ *   (ctxvar_stats frees it first, so live_contexts stays exact).  Not
+ *   covered: reads before the runtime's constructor has run (the main
+ *   thread's first read seeds it, which allocates); a thread's first call
+ *   where the runtime was dlopen()ed (glibc may allocate its TLS); a change
+ *   from a handler in a new thread before the runtime has set it up; a
+ *   handler that longjmps out of an interrupted ctxvar call (the thread's
+ *   changes are then refused with EBUSY for good).
  *
  * 2. VARIABLES
  *

@@ -114,6 +114,8 @@ static void handler_work(void)
         if (ctxvar_get(var_h, NULL)) fail_in_handler("a refused set", ctxvar_get(var_h, NULL));
         ctxvar_token bogus = {0};
         if (ctxvar_reset(&bogus) != EBUSY) fail_in_handler("ctxvar_reset refused", "not EBUSY");
+        if (ctxvar_accept_headers(NULL, NULL, "h=1", NULL) != EBUSY)
+            fail_in_handler("ctxvar_accept_headers where ctxvar_set refused", "not EBUSY");
     } else if (set == 0) {
         allowed++;
         /* Back to what the interrupted thread had, exactly. */
