@@ -390,7 +390,9 @@ void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
 void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg)
 {
     struct ctxvar__thread *t = ctxvar__me();
-    if (t->exited) {
+    /* Exited, or from a signal handler that interrupted a change of this
+     * thread's state: fn runs in the context as it stands. */
+    if (t->exited || !ctxvar__busy_enter(t)) {
         fn(arg);
         return;
     }
