@@ -85,3 +85,10 @@ $(B)/examples/loop_server: examples/loop_server/server.c examples/loop_server/or
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@ $(LOOP_SERVER_FLAGS)
 endif
+
+# A SIGSEGV handler that logs the crashing thread's request id
+# (bats/signals.bats runs it).
+examples: $(B)/examples/crash_handler
+$(B)/examples/crash_handler: examples/crash_handler/crash_handler.c lib/ctxvar.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXAMPLES_CFLAGS) $(filter %.c,$^) -o $@

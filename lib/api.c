@@ -10,12 +10,12 @@
  * it found it.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "baggage.h"
 #include "runtime.h"
+#include "sigsafe.h"
 #include "text.h"
 #include "thread.h"
 
@@ -24,7 +24,7 @@
 static __attribute__((noinline)) const char *get_slow(const ctxvar *v, const char *fallback)
 {
     if (!v) return fallback;
-    const ctxvar__binding *b = ctxvar__ctx_find(ctxvar__current(ctxvar__me()), v);
+    const ctxvar__binding *b = ctxvar__ctx_find(ctxvar__current_sigsafe(ctxvar__me()), v);
     return b ? b->value : fallback;
 }
 
@@ -50,17 +50,12 @@ CTXVAR__EXPORT const char *ctxvar_get(const ctxvar *v, const char *fallback)
     return below ? get_below(below, v, fallback) : fallback;
 }
 
-CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
+static inline int set_marked(struct ctxvar__thread *t, ctxvar *v, const char *value,
+                             ctxvar_token *tok)
 {
     int *error = &errno; /* looked up once */
     int saved_errno = *error, err = 0;
-    struct ctxvar__thread *t = ctxvar__me();
     ctxvar_ctx *next;
-    if (!v) {
-        ctxvar__debug("ctxvar_set: NULL variable");
-        return EINVAL;
-    }
-    if (t->exited) return ESRCH;
     if (value) {
         size_t len = strnlen(value, CTXVAR_VALUE_MAX + 1);
         if (len > CTXVAR_VALUE_MAX) {
@@ -105,15 +100,25 @@ int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next, ctxva
     return 0;
 }
 
-static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar_token *tok)
+CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
+{
+    struct ctxvar__thread *t = ctxvar__me();
+    if (!v) {
+        ctxvar__debug("ctxvar_set: NULL variable");
+        return EINVAL;
+    }
+    if (t->exited) return ESRCH;
+    if (!ctxvar__busy_enter(t)) return EBUSY; /* a handler interrupted a change */
+    int err = set_marked(t, v, value, tok);
+    ctxvar__busy_leave(t);
+    return err;
+}
+
+static int reset_marked(struct ctxvar__thread *t, ctxvar_token *tok)
 {
     int *error = &errno; /* looked up once */
     int saved_errno = *error;
     ctxvar_ctx *next;
-    if (!tok) {
-        ctxvar__debug("ctxvar_reset: NULL token");
-        return EINVAL;
-    }
     if (tok->ctxvar__state == CTXVAR__TOKEN_USED) {
         ctxvar__debug("ctxvar_reset: token already reset or dropped");
         return EALREADY;
@@ -163,11 +168,24 @@ static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar
     return 0;
 }
 
+/* Marked (ctxvar__busy_enter) by the caller, which unmarks. */
+static __attribute__((noinline)) int reset_slow(struct ctxvar__thread *t, ctxvar_token *tok)
+{
+    if (!tok) {
+        ctxvar__debug("ctxvar_reset: NULL token");
+        return EINVAL;
+    }
+    return reset_marked(t, tok);
+}
+
 /* The usual reset, right after its set: the context before it is the
- * answer, and nothing here can change errno (free keeps it). */
+ * answer, and nothing here can change errno (free keeps it).  Marked before
+ * the token is checked against the thread's version, which a signal
+ * handler's change would make stale. */
 CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
 {
     struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) return EBUSY; /* a handler interrupted a change */
     if (__builtin_expect(tok && tok->ctxvar__state == CTXVAR__TOKEN_FILLED &&
                              tok->ctxvar__thread == t->uid && tok->ctxvar__frame == t->frame &&
                              tok->ctxvar__version == t->version && !t->exited,
@@ -177,18 +195,28 @@ CTXVAR__EXPORT int ctxvar_reset(ctxvar_token *tok)
         tok->ctxvar__previous = NULL;
         ctxvar_ctx *replaced = ctxvar__install(t, next);
         if (replaced) ctxvar__ref_give(t, replaced, 1);
+        ctxvar__busy_leave(t);
         return 0;
     }
-    return reset_slow(t, tok);
+    int err = reset_slow(t, tok);
+    ctxvar__busy_leave(t);
+    return err;
 }
 
 CTXVAR__EXPORT void ctxvar_token_drop(ctxvar_token *tok)
 {
     if (!tok || tok->ctxvar__state != CTXVAR__TOKEN_FILLED) return;
     int saved_errno = errno;
+    struct ctxvar__thread *t = ctxvar__me();
+    ctxvar_ctx *previous = tok->ctxvar__previous;
     tok->ctxvar__state = CTXVAR__TOKEN_USED;
-    if (tok->ctxvar__previous) ctxvar__ref_give(ctxvar__me(), tok->ctxvar__previous, 1);
     tok->ctxvar__previous = NULL;
+    if (!ctxvar__busy_enter(t)) {
+        ctxvar__reentered_release(previous); /* a handler: no thread state */
+    } else {
+        if (previous) ctxvar__ref_give(t, previous, 1);
+        ctxvar__busy_leave(t);
+    }
     errno = saved_errno;
 }
 
@@ -218,7 +246,6 @@ static int put_pair(const ctxvar__binding *b, void *p)
     ctxvar__text_put(t, "\"", 1);
     for (size_t i = 0; i < b->len; i++) {
         unsigned char c = (unsigned char)b->value[i];
-        char escape[8];
         switch (c) {
         case '"': ctxvar__text_put(t, "\\\"", 2); break;
         case '\\': ctxvar__text_put(t, "\\\\", 2); break;
@@ -227,7 +254,9 @@ static int put_pair(const ctxvar__binding *b, void *p)
         case '\t': ctxvar__text_put(t, "\\t", 2); break;
         default:
             if (c < 0x20 || c == 0x7f) {
-                snprintf(escape, sizeof escape, "\\u%04x", c);
+                /* By hand: snprintf is not async-signal-safe. */
+                const char escape[6] = {'\\', 'u', '0', '0', "0123456789abcdef"[c >> 4],
+                                        "0123456789abcdef"[c & 15]};
                 ctxvar__text_put(t, escape, 6);
             } else {
                 ctxvar__text_put(t, (const char *)&c, 1);
@@ -272,7 +301,7 @@ CTXVAR__EXPORT int ctxvar_format(char *buf, size_t size)
 {
     int saved_errno = errno;
     struct ctxvar__text t = ctxvar__text_start(buf, size);
-    ctxvar__ctx_visit_sorted(ctxvar__current(ctxvar__me()), put_pair, &t);
+    ctxvar__ctx_visit_sorted_sigsafe(ctxvar__current_sigsafe(ctxvar__me()), put_pair, &t);
     errno = saved_errno;
     return clamp_length(ctxvar__text_finish(&t));
 }
@@ -290,7 +319,7 @@ CTXVAR__EXPORT int ctxvar_baggage_encode(const ctxvar_ctx *c, char *buf, size_t 
 
 CTXVAR__EXPORT int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped)
 {
-    return ctxvar_baggage_encode(ctxvar__current(ctxvar__me()), buf, size, dropped);
+    return ctxvar_baggage_encode(ctxvar__current_sigsafe(ctxvar__me()), buf, size, dropped);
 }
 
 CTXVAR__EXPORT int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base,
@@ -302,7 +331,10 @@ CTXVAR__EXPORT int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *ba
         ctxvar__debug("ctxvar_baggage_decode: NULL %s", value ? "out" : "value");
         return EINVAL;
     }
+    struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) return EBUSY; /* a handler interrupted a change */
     int err = ctxvar__baggage_decode(value, base, out, skipped ? skipped : &ignored);
+    ctxvar__busy_leave(t);
     errno = saved_errno;
     return err;
 }

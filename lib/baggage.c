@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "sigsafe.h"
 #include "text.h"
 #include "w3c.h"
 
@@ -205,7 +206,7 @@ size_t ctxvar__baggage_encode_in(const ctxvar_ctx *c, char *buf, size_t size, si
 {
     struct encoding e = {ctxvar__text_start(buf, size), 0, 0};
     if (scratch) ctxvar__ctx_visit_sorted_in(c, encode_member, &e, scratch, room);
-    else ctxvar__ctx_visit_sorted(c, encode_member, &e);
+    else ctxvar__ctx_visit_sorted_sigsafe(c, encode_member, &e); /* no malloc: handlers */
     if (dropped) *dropped = e.dropped;
     return ctxvar__text_finish(&e.text);
 }

@@ -73,7 +73,7 @@ void *ctxvar__callback_new_empty(size_t size, void (*fn)(void), void *arg)
 
 void ctxvar__callback_release(struct ctxvar__callback *cb)
 {
-    ctxvar__ctx_release(cb->context);
+    ctxvar__context_release(cb->context);
     cb->context = NULL;
 }
 

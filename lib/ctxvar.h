@@ -103,6 +103,35 @@
  *   explains each refused call in one line on stderr, prefixed "ctxvar: ".
  *   Nothing here aborts, exits or writes to stdout.
  *
+ *   Signal handlers.  Async-signal-safe, from any handler at any point (no
+ *   heap, no lock; the interrupted thread's context as it was just before
+ *   or just after the change it interrupted): ctxvar_get, ctxvar_format,
+ *   ctxvar_ctx_get, ctxvar_ctx_count, ctxvar_ctx_foreach (if fn is),
+ *   ctxvar_baggage_encode, ctxvar_baggage_current, ctxvar_name, ctxvar_named
+ *   of an existing name, ctxvar_version, ctxvar_strerror,
+ *   ctxvar_runtime_present, ctxvar_capture, ctxvar_retain, and
+ *   ctxvar_release or ctxvar_token_drop of a reference not the last (one
+ *   the handler captured).  So a crash handler can log the crashing
+ *   thread's ids (examples/crash_handler).  Header-only, a translation
+ *   unit's first call binds with dlsym: make one before installing the
+ *   handler.  The other calls may allocate, free or lock; like malloc, call
+ *   them from a handler only where the program knows what it interrupted.
+ *   From a handler that interrupted a ctxvar call changing the same
+ *   thread's context they fail cleanly, changing and leaking nothing:
+ *   ctxvar_set, ctxvar_reset (tok not used up), ctxvar_set_traceparent,
+ *   ctxvar_baggage_decode, ctxvar_accept_headers and ctxvar_stats return
+ *   EBUSY; ctxvar_swap releases c and returns NULL; ctxvar_wrap and
+ *   ctxvar_wrap_ret return NULL; ctxvar_clear does nothing; ctxvar_run and
+ *   the task runs call fn in the context as it is, in no new frame.  A last
+ *   reference dropped there is freed later by an uninterrupted thread
+ *   (ctxvar_stats frees it first, so live_contexts stays exact).  Not
+ *   covered: reads before the runtime's constructor has run (the main
+ *   thread's first read seeds it, which allocates); a thread's first call
+ *   where the runtime was dlopen()ed (glibc may allocate its TLS); a change
+ *   from a handler in a new thread before the runtime has set it up; a
+ *   handler that longjmps out of an interrupted ctxvar call (the thread's
+ *   changes are then refused with EBUSY for good).
+ *
  * 2. VARIABLES
  *
  *   ctxvar *ctxvar_named(const char *name)
@@ -128,7 +157,8 @@
  *     EINVAL: v is NULL.  E2BIG: value too long.  ENOMEM.  ENOSYS: no runtime.
  *     ESRCH: the calling thread's context has been released for good at its
  *     exit (a thread the runtime did not start, past its thread_local
- *     destructors, or the thread that called exit()).
+ *     destructors, or the thread that called exit()).  EBUSY: called from a
+ *     signal handler that interrupted a ctxvar call (section 1).
  *     On any error nothing changes and tok is not filled.
  *
  *   int ctxvar_reset(ctxvar_token *tok)
@@ -138,6 +168,8 @@
  *     EINVAL: tok was never filled, or was filled in another thread or in
  *     another frame (see ctxvar_swap and ctxvar_run) - tok is not used up.
  *     ENOMEM: tok is not used up, retry or drop it.  ENOSYS: no runtime.
+ *     EBUSY: from a signal handler that interrupted a ctxvar call, checked
+ *     first (section 1); tok is not used up.
  *
  *   void ctxvar_token_drop(ctxvar_token *tok)
  *     Uses the token up without restoring anything.  Every filled token goes
@@ -428,7 +460,7 @@
  *     inherit_failures: threads that started with an empty context instead,
  *     because the runtime could not do its part (pthread_create still
  *     returned what the real one returned).  EINVAL for NULL; ENOSYS with no
- *     runtime (out is zeroed).
+ *     runtime (out is zeroed); EBUSY from a handler (section 1).
  *   const char *ctxvar_version(void)     the runtime's version ("1.0.0"), or
  *                                        this header's with no runtime.
  *   const char *ctxvar_strerror(int err) a static message for an error code.
@@ -608,6 +640,8 @@ static inline const char *ctxvar__error_text(int err)
     case EALREADY: return "token already reset or dropped";
     case ENOSYS: return "no ctxvar runtime in this process";
     case ESRCH: return "the calling thread has finished exiting";
+    case EBUSY: return "called from a signal handler that interrupted a ctxvar call "
+                       "changing this thread's context";
     default: return "unknown error";
     }
 }

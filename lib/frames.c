@@ -25,6 +25,7 @@
 
 #include "alloc.h"
 #include "runtime.h"
+#include "sigsafe.h"
 #include "thread.h"
 
 /* A reference on the context c (NULL: the empty one), from the calling
@@ -54,27 +55,48 @@ static __attribute__((noinline)) ctxvar_ctx *capture_slow(struct ctxvar__thread 
     return c;
 }
 
+/* From a handler that interrupted a change of this thread's state: a
+ * reference on the context's own count, the cache left alone. */
+static __attribute__((noinline, cold)) ctxvar_ctx *capture_reentered(struct ctxvar__thread *t)
+{
+    ctxvar_ctx *c = t->current;
+    return c ? ctxvar__reentered_retain(c) : NULL;
+}
+
 /* A reference from the thread's cache when it has one: no atomic at all. */
 CTXVAR__EXPORT ctxvar_ctx *ctxvar_capture(void)
 {
     struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) return capture_reentered(t);
     ctxvar_ctx *c = t->current;
 #pragma GCC unroll 4
     for (int i = 0; c && i < CTXVAR__REF_CACHE_ENTRIES; i++) {
         if (t->cache_node[i] == c && t->cache_refs[i] > 1) {
             t->cache_refs[i]--;
+            ctxvar__busy_leave(t);
             return c;
         }
     }
-    return capture_slow(t, c);
+    c = capture_slow(t, c);
+    ctxvar__busy_leave(t);
+    return c;
 }
 
-CTXVAR__EXPORT ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c) { return ref_take(ctxvar__me(), c); }
+CTXVAR__EXPORT ctxvar_ctx *ctxvar_retain(ctxvar_ctx *c)
+{
+    if (!c) return NULL;
+    struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) return ctxvar__reentered_retain(c);
+    ref_take(t, c);
+    ctxvar__busy_leave(t);
+    return c;
+}
 
 static __attribute__((noinline)) void release_slow(struct ctxvar__thread *t, ctxvar_ctx *c)
 {
     int saved_errno = errno;
     ctxvar__ref_give(t, c, 1);
+    ctxvar__busy_leave(t);
     errno = saved_errno;
 }
 
@@ -83,10 +105,15 @@ CTXVAR__EXPORT void ctxvar_release(ctxvar_ctx *c)
 {
     if (!c) return;
     struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) {
+        ctxvar__reentered_release(c);
+        return;
+    }
 #pragma GCC unroll 4
     for (int i = 0; i < CTXVAR__REF_CACHE_ENTRIES; i++) {
         if (t->cache_node[i] == c && t->cache_refs[i] < 2 * CTXVAR__REF_CACHE_BATCH) {
             t->cache_refs[i]++;
+            ctxvar__busy_leave(t);
             return;
         }
     }
@@ -120,7 +147,7 @@ CTXVAR__EXPORT int ctxvar_ctx_foreach(const ctxvar_ctx *c,
 {
     if (!fn) return 0;
     struct foreach_call call = {fn, arg};
-    return ctxvar__ctx_visit_sorted(c, call_foreach, &call);
+    return ctxvar__ctx_visit_sorted_sigsafe(c, call_foreach, &call);
 }
 
 /* ---- The stale-context rule --------------------------------------------------- */
@@ -147,11 +174,12 @@ static void forget_inherited(struct ctxvar__thread *t)
 CTXVAR__EXPORT void ctxvar_clear(void)
 {
     struct ctxvar__thread *t = ctxvar__me();
-    if (t->exited) return;
+    if (t->exited || !ctxvar__busy_enter(t)) return;
     ctxvar_ctx *inherited = t->inherited;
     t->inherited = NULL;
     ref_give(t, ctxvar__install(t, NULL));
     ctxvar__ctx_release(inherited);
+    ctxvar__busy_leave(t);
 }
 
 /* ---- Frames --------------------------------------------------------------------- */
@@ -159,10 +187,16 @@ CTXVAR__EXPORT void ctxvar_clear(void)
 CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
 {
     struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) {
+        /* A handler interrupted a change of this thread's state. */
+        ctxvar__reentered_release(c);
+        return NULL;
+    }
     if (t->exited || (c && ctxvar__ensure_registered(t) != 0)) {
         /* Cannot hold c past this thread's exit: refuse it whole. */
         ctxvar__debug("ctxvar_swap: the thread cannot hold a context now; released it");
-        ctxvar_release(c);
+        ref_give(t, c);
+        ctxvar__busy_leave(t);
         return NULL;
     }
     /* Swapping back what an earlier swap replaced returns to that frame;
@@ -190,7 +224,9 @@ CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
         frame = ++t->serial;
     }
     t->frame = frame;
-    return ctxvar__install(t, c);
+    ctxvar_ctx *previous = ctxvar__install(t, c);
+    ctxvar__busy_leave(t);
+    return previous;
 }
 
 /* The caller's state while a run or task runs, on the runner's stack. */
@@ -278,25 +314,41 @@ _Unwind_Reason_Code ctxvar__frame_personality(int version, _Unwind_Action action
     (void)version, (void)exception_class, (void)exception, (void)context;
     if (actions & _UA_CLEANUP_PHASE) {
         struct ctxvar__thread *t = ctxvar__me();
-        if (t->top_frame) leave_frame(t->top_frame);
+        if (t->top_frame) {
+            ctxvar__busy_push(t);
+            leave_frame(t->top_frame);
+            ctxvar__busy_pop(t);
+        }
     }
     return _URC_CONTINUE_UNWIND;
 }
 
-/* fn(arg) in a frame entered with `owned` current, left on every way out. */
+/* fn(arg) in a frame entered with `owned` current, left on every way out.
+ * Called marked (ctxvar__busy_enter); fn runs unmarked, returns unmarked. */
 static void *run_frame(struct ctxvar__thread *t, ctxvar_ctx *owned, void *(*fn)(void *), void *arg)
 {
     struct ctxvar__frame saved;
     enter_frame(t, &saved, owned);
+    ctxvar__busy_leave(t);
     void *result = ctxvar__guarded_call(fn, arg);
+    ctxvar__busy_push(t);
     leave_frame(&saved);
+    ctxvar__busy_pop(t);
     return result;
 }
 #else
+static void leave_frame_marked(struct ctxvar__frame *saved)
+{
+    ctxvar__busy_push(saved->thread);
+    leave_frame(saved);
+    ctxvar__busy_pop(saved->thread);
+}
+
 static void *run_frame(struct ctxvar__thread *t, ctxvar_ctx *owned, void *(*fn)(void *), void *arg)
 {
-    struct ctxvar__frame saved __attribute__((cleanup(leave_frame)));
+    struct ctxvar__frame saved __attribute__((cleanup(leave_frame_marked)));
     enter_frame(t, &saved, owned);
+    ctxvar__busy_leave(t);
     return fn(arg);
 }
 #endif
@@ -305,7 +357,9 @@ CTXVAR__EXPORT void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
 {
     if (!fn) return NULL;
     struct ctxvar__thread *t = ctxvar__me();
-    if (t->exited) return fn(arg);
+    /* Exited, or from a handler that interrupted a change of this thread's
+     * state: fn runs in the context as it stands. */
+    if (t->exited || !ctxvar__busy_enter(t)) return fn(arg);
     return run_frame(t, ref_take(t, c), fn, arg);
 }
 
@@ -325,7 +379,7 @@ static void *call_void(void *p)
 void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
 {
     struct ctxvar__thread *t = ctxvar__me();
-    if (t->exited) {
+    if (t->exited || !ctxvar__busy_enter(t)) {
         fn(arg);
         return;
     }
@@ -336,7 +390,9 @@ void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
 void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg)
 {
     struct ctxvar__thread *t = ctxvar__me();
-    if (t->exited) {
+    /* Exited, or from a signal handler that interrupted a change of this
+     * thread's state: fn runs in the context as it stands. */
+    if (t->exited || !ctxvar__busy_enter(t)) {
         fn(arg);
         return;
     }
@@ -353,17 +409,20 @@ static ctxvar_task *wrap(void (*fn)(void *), void *(*fn_ret)(void *), void *arg)
 {
     int saved_errno = errno;
     if (!fn && !fn_ret) return NULL;
+    struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) return NULL; /* malloc may be what the handler interrupted */
     ctxvar_task *task = ctxvar__alloc(sizeof *task);
     if (!task) {
         ctxvar__debug("ctxvar_wrap: out of memory");
+        ctxvar__busy_leave(t);
         errno = saved_errno;
         return NULL;
     }
-    struct ctxvar__thread *t = ctxvar__me();
     task->ctxvar__fn = fn;
     task->ctxvar__fn_ret = fn_ret;
     task->ctxvar__arg = arg;
     task->ctxvar__ctx = ref_take(t, ctxvar__current(t));
+    ctxvar__busy_leave(t);
     return task;
 }
 
@@ -378,10 +437,21 @@ CTXVAR__EXPORT void *ctxvar_task_call(void *task)
 {
     if (!task) return NULL;
     ctxvar_task copy = *(ctxvar_task *)task;
-    free(task);
     struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) {
+        /* From a handler that interrupted a change of this thread's state:
+         * fn runs in the context as it stands; the task's memory and
+         * context are freed later, by a thread not interrupted. */
+        ctxvar__reentered_free(task);
+        ctxvar__reentered_release(copy.ctxvar__ctx);
+        if (copy.ctxvar__fn_ret) return copy.ctxvar__fn_ret(copy.ctxvar__arg);
+        copy.ctxvar__fn(copy.ctxvar__arg);
+        return NULL;
+    }
+    free(task);
     if (t->exited) {
         ctxvar__ctx_release(copy.ctxvar__ctx);
+        ctxvar__busy_leave(t);
         if (copy.ctxvar__fn_ret) return copy.ctxvar__fn_ret(copy.ctxvar__arg);
         copy.ctxvar__fn(copy.ctxvar__arg);
         return NULL;
@@ -400,7 +470,15 @@ CTXVAR__EXPORT void ctxvar_task_free(ctxvar_task *task)
 {
     if (!task) return;
     int saved_errno = errno;
-    ref_give(ctxvar__me(), task->ctxvar__ctx);
+    struct ctxvar__thread *t = ctxvar__me();
+    if (!ctxvar__busy_enter(t)) { /* a handler: free nothing now */
+        ctxvar__reentered_release(task->ctxvar__ctx);
+        ctxvar__reentered_free(task);
+        errno = saved_errno;
+        return;
+    }
+    ref_give(t, task->ctxvar__ctx);
     free(task);
+    ctxvar__busy_leave(t);
     errno = saved_errno;
 }

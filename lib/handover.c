@@ -68,6 +68,7 @@
 
 #include "annotate.h"
 #include "runtime.h"
+#include "sigsafe.h"
 #include "thread.h"
 
 struct ctxvar__start {
@@ -309,6 +310,7 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     if (!(mode & CTXVAR__START_INHERIT)) return NULL;
     joinable = joinable && (mode & CTXVAR__START_RELEASE_AT_JOIN);
     ctxvar__exit_records_reap(0);
+    ctxvar__deferred_drain(); /* what signal handlers released */
     struct ctxvar__start *s = record_take();
     if (!s) {
         *failed = 1;
@@ -331,9 +333,12 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
 
 void ctxvar__thread_discard(struct ctxvar__start *s)
 {
+    struct ctxvar__thread *t = ctxvar__me();
+    ctxvar__busy_push(t); /* frees: a signal handler must not change state meanwhile */
     ctxvar__count(CTXVAR__STAT_INHERITED, -1);
     ctxvar__ctx_release(s->context);
     record_give_back(s);
+    ctxvar__busy_pop(t);
 }
 
 /* ---- The thread ------------------------------------------------------------------ */
@@ -343,6 +348,7 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
 {
     struct ctxvar__thread *t = ctxvar__me();
     ctxvar_ctx *inherited = s->context;
+    ctxvar__busy_push(t); /* a signal handler must not change state meanwhile */
     *fn = s->fn;
     *arg = s->arg;
     s->owner = t;
@@ -363,6 +369,7 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
     t->version = ++t->serial;
     atomic_store_explicit(&s->adopted, 1, memory_order_release);
     t->inherited = ctxvar__ctx_retain(inherited);
+    ctxvar__busy_pop(t);
     return s;
 }
 
@@ -440,6 +447,7 @@ void ctxvar__thread_end(struct ctxvar__start *s)
 {
     int expected = EXIT_RUNNING;
     struct ctxvar__thread *t = ctxvar__me();
+    ctxvar__busy_push(t); /* a signal handler must not change state meanwhile */
     if (t->cache_used) ctxvar__cache_flush_all(t);
     ctxvar__free_lists_drain(t);
     ctxvar__registry_remove(t); /* its live count goes to the shards */
@@ -455,6 +463,7 @@ void ctxvar__thread_end(struct ctxvar__start *s)
         atomic_store_explicit(&s->state, EXIT_REAPING, memory_order_release);
         reap_enqueue(s);
     }
+    ctxvar__busy_pop(t);
 }
 
 void ctxvar__exit_record_update(struct ctxvar__thread *t)
@@ -495,6 +504,8 @@ struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
 
 static void release_joined(struct ctxvar__start *s)
 {
+    struct ctxvar__thread *t = ctxvar__me();
+    ctxvar__busy_push(t); /* frees: a signal handler must not change state meanwhile */
     if (atomic_exchange_explicit(&s->state, EXIT_RELEASED, memory_order_acq_rel) == EXIT_HANDED_OVER) {
         CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tryjoin) */
         ctxvar__ctx_release(s->current);
@@ -505,6 +516,7 @@ static void release_joined(struct ctxvar__start *s)
         ctxvar__debug("a joined thread never handed its context over; it leaks");
     }
     record_give_back(s);
+    ctxvar__busy_pop(t);
 }
 
 void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)

@@ -13,6 +13,7 @@
 
 #include "baggage.h"
 #include "runtime.h"
+#include "sigsafe.h"
 #include "thread.h"
 
 /* Looked up, not interned: a name never interned is set nowhere. */
@@ -104,6 +105,7 @@ CTXVAR__EXPORT int ctxvar_accept_headers(const char *traceparent, const char *tr
         return E2BIG;
     }
     if (t->exited) return ESRCH;
+    if (!ctxvar__busy_enter(t)) return EBUSY; /* a signal handler interrupted a change */
 
     /* The request's trace replaces the thread's; its members go on top of
      * what the thread holds. */
@@ -125,6 +127,7 @@ CTXVAR__EXPORT int ctxvar_accept_headers(const char *traceparent, const char *tr
     ctxvar__ctx_release(c);
     if (err) ctxvar__debug("ctxvar_accept_headers: out of memory; the context is unchanged");
     else if (skipped) ctxvar__debug("ctxvar_accept_headers: %zu baggage members skipped", skipped);
+    ctxvar__busy_leave(t);
     errno = saved_errno;
     return err;
 }

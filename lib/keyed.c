@@ -176,7 +176,7 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
     if (old == now) return; /* the same context: the reference held will do */
     int saved_errno = errno;
     cb->context = ctxvar__capture_for_child();
-    ctxvar__ctx_release(old);
+    ctxvar__context_release(old); /* marked busy: a signal handler may interrupt it */
     errno = saved_errno;
 }
 

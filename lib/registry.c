@@ -38,6 +38,7 @@
 #include <pthread.h>
 
 #include "runtime.h"
+#include "sigsafe.h"
 #include "thread.h"
 
 __thread struct ctxvar__thread ctxvar__self;
@@ -92,8 +93,19 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__count(int which, long long delta)
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ctxvar__thread *registry;
 
-void ctxvar__registry_lock(void) { pthread_mutex_lock(&registry_lock); }
-void ctxvar__registry_unlock(void) { pthread_mutex_unlock(&registry_lock); }
+/* The holder is marked busy (lib/sigsafe.h): a signal handler that
+ * interrupts it must not take the lock again, nor change what it guards. */
+void ctxvar__registry_lock(void)
+{
+    ctxvar__busy_push(ctxvar__me());
+    pthread_mutex_lock(&registry_lock);
+}
+
+void ctxvar__registry_unlock(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+    ctxvar__busy_pop(ctxvar__me());
+}
 #define lock ctxvar__registry_lock
 #define unlock ctxvar__registry_unlock
 
@@ -171,6 +183,7 @@ extern void *__dso_handle;
 static void release_at_thread_exit(void *state)
 {
     struct ctxvar__thread *t = state;
+    ctxvar__busy_push(t); /* a signal handler must not change state meanwhile */
     ctxvar__registry_remove(t);
     ctxvar__cache_flush_all(t);
     t->free_lists_on = 0;
@@ -182,6 +195,7 @@ static void release_at_thread_exit(void *state)
     ctxvar__ctx_release(last);
     ctxvar__ctx_release(inherited);
     ctxvar__free_lists_drain(t);
+    ctxvar__busy_pop(t);
 }
 
 int ctxvar__ensure_registered(struct ctxvar__thread *t)
@@ -239,6 +253,9 @@ CTXVAR__EXPORT int ctxvar_stats(struct ctxvar_stats *out)
 {
     long long sum[CTXVAR__STAT_COUNT] = {0};
     if (!out) return EINVAL;
+    /* From a handler that interrupted the runtime, which may hold the lock. */
+    if (ctxvar__me()->busy) return EBUSY;
+    ctxvar__deferred_drain(); /* what handlers released is not alive */
     ctxvar__exit_records_reap(1); /* what ended threads hold is not alive */
     /* Under the registry lock, so that a thread folding its own count into
      * the shards at exit is counted once. */

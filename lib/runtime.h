@@ -185,6 +185,12 @@ void ctxvar__detach_prepare(pthread_t thread) CTXVAR__HIDDEN;
  * later or elsewhere. */
 ctxvar_ctx *ctxvar__capture_for_child(void) CTXVAR__HIDDEN;
 
+/* Drops such a reference (NULL: nothing).  Use this, not
+ * ctxvar__ctx_release: the thread is marked busy meanwhile, so that a
+ * signal handler interrupting the free changes nothing under it
+ * (lib/sigsafe.h). */
+void ctxvar__context_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
+
 /* Runs fn(arg) with c (borrowed) current in a new frame, then restores the
  * caller's, like ctxvar_run.  The stale-context rule does not apply: an
  * OpenMP thread that runs a region may be a request's own thread, whose

@@ -24,6 +24,7 @@
 
 #include "baggage.h"
 #include "runtime.h"
+#include "sigsafe.h"
 #include "thread.h"
 
 /* ---- Settings, fixed at initialisation ------------------------------------ */
@@ -127,7 +128,18 @@ out_of_memory:
     return ENOMEM;
 }
 
+static void seed_main_thread_marked(struct ctxvar__thread *t);
+
+/* Marked busy (lib/sigsafe.h): a signal handler interrupting the seeding
+ * must not change the state it is building. */
 static void seed_main_thread(struct ctxvar__thread *t)
+{
+    ctxvar__busy_push(t);
+    seed_main_thread_marked(t);
+    ctxvar__busy_pop(t);
+}
+
+static void seed_main_thread_marked(struct ctxvar__thread *t)
 {
     int expected = 0;
     if (t->not_main) return;

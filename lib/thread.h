@@ -63,6 +63,8 @@ struct ctxvar__thread {
     unsigned char free_lists_on;    /* registered and not exiting: keep blocks */
     unsigned char handed_over;      /* exit_record holds what the thread holds */
     unsigned char cache_root;       /* bit i: cache entry i is a root */
+    unsigned char busy;             /* changing this state now: a signal handler
+                                       that interrupts must not (lib/sigsafe.h) */
     /* What each ctxvar_swap replaced, so that swapping it back in restores
      * its frame (tokens filled before the swap work again). */
     struct {

@@ -179,7 +179,7 @@ static void run_task(void *block)
     ctxvar_ctx *context = h->context;
     if (h->is_loop) memcpy(data, block, BOUNDS_SIZE);
     ctxvar__run_in(context, h->fn, data);
-    ctxvar__ctx_release(context);
+    ctxvar__context_release(context);
 }
 
 /* Fills our block's header; returns our block's size and alignment. */
@@ -253,7 +253,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
     }
     task_begin(&block.header, fn, data, cpyfn, arg_size, &arg_align, false, &size);
     next(run_task, &block, copy_task, size, arg_align, if_clause, flags, depend, priority, detach);
-    ctxvar__ctx_release(block.header.context);
+    ctxvar__context_release(block.header.context);
 }
 
 
@@ -282,7 +282,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
         task_begin(&block.header, fn, data, cpyfn, arg_size, &arg_align, true, &size);       \
         next(run_task, &block, copy_task, size, arg_align, flags, num_tasks, priority, start, \
              end, step);                                                                     \
-        ctxvar__ctx_release(block.header.context);                                           \
+        ctxvar__context_release(block.header.context);                                       \
     }
 
 INTERPOSE_TASKLOOP(GOMP_taskloop, long)

@@ -246,3 +246,13 @@ TEST(otel_records_match_the_context_after_20000_random_changes, RUNTIME, "CTXVAR
 TEST(otel_threads_racing_to_build_one_record_share_it, RUNTIME, "CTXVAR_OTEL=1")
 TEST(otel_key_map_holds_256_keys_and_later_variables_are_left_out, RUNTIME, "CTXVAR_OTEL=1")
 TEST(otel_off_leaves_the_pointer_null_and_publishes_nothing, RUNTIME, NULL)
+
+/* Signal handlers that interrupt the runtime in the same thread (test-signals.c). */
+TEST(handler_at_every_instruction_of_capture_and_release_sees_the_context_and_leaks_nothing, RUNTIME, NULL)
+TEST(handler_at_every_instruction_of_set_and_reset_sees_before_or_after_and_leaks_nothing, RUNTIME, NULL)
+TEST(handler_at_every_instruction_of_swap_and_swap_back_leaks_nothing, RUNTIME, NULL)
+TEST(handler_at_every_instruction_of_run_and_task_run_leaks_nothing, RUNTIME, NULL)
+TEST(handler_at_every_instruction_of_format_and_clear_leaks_nothing, RUNTIME, NULL)
+TEST(handler_at_every_instruction_of_malloc_and_free_formats_100_variables_exactly, RUNTIME,
+     "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
+TEST(handlers_at_high_rate_during_capture_release_and_set_reset_leak_nothing, RUNTIME, NULL)

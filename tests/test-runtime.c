@@ -24,16 +24,18 @@ TEST_IMPL(version_is_1_0_0)
 
 TEST_IMPL(strerror_has_a_message_for_every_code)
 {
-    static const int codes[] = {0, EINVAL, E2BIG, ENOMEM, EALREADY, ENOSYS, ESRCH, 99999, -1};
+    static const int codes[] = {0, EINVAL, E2BIG, ENOMEM, EALREADY, ENOSYS, ESRCH, EBUSY, 99999, -1};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *m = ctxvar_strerror(codes[i]);
         if (!m || !*m) test_fail(__FILE__, __LINE__, "ctxvar_strerror(%d) empty", codes[i]);
     }
     /* Distinct codes, distinct messages; unknown codes share one. */
-    for (size_t i = 0; i < 7; i++)
-        for (size_t j = i + 1; j < 7; j++)
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = i + 1; j < 8; j++)
             ASSERT(strcmp(ctxvar_strerror(codes[i]), ctxvar_strerror(codes[j])) != 0);
     ASSERT_STR(ctxvar_strerror(99999), ctxvar_strerror(-1));
+    for (size_t i = 0; i < 8; i++)
+        ASSERT(strcmp(ctxvar_strerror(codes[i]), ctxvar_strerror(99999)) != 0);
 }
 
 /* Refused calls: what CTXVAR_DEBUG=1 prints, and that the value never does. */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bats
+# Signal handlers and the runtime: a crash handler that logs the crashing
+# thread's request id (examples/crash_handler).  ctxvar_get and
+# ctxvar_format are async-signal-safe; the handler lets the signal kill the
+# process as it would without it.  (Handlers that interrupt ctxvar calls
+# themselves: tests/test-signals.c.)
+
+load helpers
+
+# The program under ctxrun with core dumps off: status and stderr as left
+# by `run --separate-stderr`.
+crash_under_ctxrun() {
+    run --separate-stderr bash -c 'ulimit -c 0; exec "$@"' _ "$CTXRUN" "$@"
+}
+
+@test "a SIGSEGV handler logs the crashing thread's request id and context, and the process still dies of SIGSEGV" {
+    crash_under_ctxrun --set tenant=acme -- "$B/examples/crash_handler" r2
+    [ "$status" -eq 139 ]
+    [ "$stderr" = "crash_handler: SIGSEGV in request r2 (request_id=r2 tenant=acme)" ]
+    [ "$output" = "" ]
+}
+
+@test "the crash handler names whichever request crashed, not another thread's" {
+    for r in r1 r3; do
+        crash_under_ctxrun -- "$B/examples/crash_handler" "$r"
+        [ "$status" -eq 139 ]
+        [ "$stderr" = "crash_handler: SIGSEGV in request $r (request_id=$r)" ]
+    done
+}
+
+@test "without the runtime the crash handler logs no request and the process dies the same way" {
+    run --separate-stderr bash -c 'ulimit -c 0; exec "$@"' _ "$B/examples/crash_handler" r2
+    [ "$status" -eq 139 ]
+    [ "$stderr" = "crash_handler: SIGSEGV in request (none) ()" ]
+}
