@@ -78,28 +78,6 @@ static inline int set_marked(struct ctxvar__thread *t, ctxvar *v, const char *va
     return 0;
 }
 
-int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next, ctxvar_token *tok,
-                               ctxvar *v)
-{
-    int err;
-    if (next && !t->registered && (err = ctxvar__ensure_registered(t)) != 0) {
-        ctxvar__ctx_release(next);
-        return err;
-    }
-    ctxvar_ctx *previous = ctxvar__install(t, next);
-    if (tok) {
-        tok->ctxvar__state = CTXVAR__TOKEN_FILLED;
-        tok->ctxvar__thread = t->uid ? t->uid : ctxvar__thread_uid(t);
-        tok->ctxvar__frame = t->frame;
-        tok->ctxvar__version = t->version;
-        tok->ctxvar__var = v;
-        tok->ctxvar__previous = previous;
-    } else if (previous) {
-        ctxvar__ref_give(t, previous, 1);
-    }
-    return 0;
-}
-
 CTXVAR__EXPORT int ctxvar_set(ctxvar *v, const char *value, ctxvar_token *tok)
 {
     struct ctxvar__thread *t = ctxvar__me();

@@ -236,8 +236,27 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__install(str
  * tok so that ctxvar_reset undoes it (v: the variable the token restores;
  * NULL: ctxvar_reset brings back the whole context before), or gives the
  * previous context away when tok is NULL.  0, or ENOMEM with next released
- * and nothing changed.  lib/api.c. */
-int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next, ctxvar_token *tok,
-                               ctxvar *v) CTXVAR__HIDDEN;
+ * and nothing changed.  Inline: it is half of every ctxvar_set. */
+static inline int ctxvar__install_with_token(struct ctxvar__thread *t, ctxvar_ctx *next,
+                                             ctxvar_token *tok, ctxvar *v)
+{
+    int err;
+    if (next && !t->registered && (err = ctxvar__ensure_registered(t)) != 0) {
+        ctxvar__ctx_release(next);
+        return err;
+    }
+    ctxvar_ctx *previous = ctxvar__install(t, next);
+    if (tok) {
+        tok->ctxvar__state = CTXVAR__TOKEN_FILLED;
+        tok->ctxvar__thread = t->uid ? t->uid : ctxvar__thread_uid(t);
+        tok->ctxvar__frame = t->frame;
+        tok->ctxvar__version = t->version;
+        tok->ctxvar__var = v;
+        tok->ctxvar__previous = previous;
+    } else if (previous) {
+        ctxvar__ref_give(t, previous, 1);
+    }
+    return 0;
+}
 
 #endif
