@@ -226,6 +226,21 @@ $(BATS_DIR)/loops_event: $(BATS_SRC)/loops_event.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -D_GNU_SOURCE $< -o $@ $(LOOPS_EVENT_FLAGS)
 
+# A library that is not libevent but exports its names (as libev's
+# libevent emulation does), and a program that uses it: the runtime must
+# leave them alone (bats/loops_libevent.bats).
+IMPOSTOR_PROGRAMS := $(BATS_DIR)/libimpostor_event.so $(BATS_DIR)/impostor_event_main
+bats-programs: $(IMPOSTOR_PROGRAMS)
+test: $(IMPOSTOR_PROGRAMS)
+
+$(BATS_DIR)/libimpostor_event.so: $(BATS_SRC)/impostor_event.c
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $< -o $@
+
+$(BATS_DIR)/impostor_event_main: $(BATS_SRC)/impostor_event_main.c $(BATS_DIR)/libimpostor_event.so $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -L$(BATS_DIR) -limpostor_event -Wl,-rpath,'$$ORIGIN'
+
 # A plugin that links libuv, dlopen'ed RTLD_LOCAL by a program that does
 # not: the runtime finds libuv's functions in the already loaded library.
 $(BATS_DIR)/libloops_plugin.so: $(BATS_SRC)/loops_plugin.c $(BATS_DEPS)

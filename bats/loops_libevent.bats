@@ -152,3 +152,14 @@ CLIENT_ERROR cannot increment or decrement non-numeric value
 exit status: 0
 EOF
 }
+
+@test "a library that is not libevent but exports event_new and event_add gets exactly the program's callback and argument" {
+    # libev's libevent emulation exports these names with structs of its
+    # own: with no libevent loaded, the runtime leaves such calls alone.
+    run -0 --separate-stderr preloaded "$PROGS/impostor_event_main"
+    expect_no_stderr
+    expect_output <<'EOF2'
+callback: fd -1, what 1, arg the program's, context r1
+the library kept: callback the program's, arg the program's
+EOF2
+}

@@ -44,7 +44,10 @@ static struct ctxvar__code_ranges libevent_code = {.prefix = "libevent"};
 
 int ctxvar__libevent_outside(const void *return_address)
 {
-    return !ctxvar__code_in(&libevent_code, return_address);
+    /* With no libevent loaded, the event_* that reached us is another
+     * library's (libev's libevent emulation exports the same names), whose
+     * structs are not libevent's: it passes through untouched. */
+    return !ctxvar__code_in(&libevent_code, return_address) && libevent_code.count > 0;
 }
 
 /* ---- Records -------------------------------------------------------------------- */
