@@ -128,9 +128,11 @@ $(B)/fault/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map
 WRAPPED := $(shell sed -n 's/^ *X(\([a-z_0-9]*\)).*/\1/p' shim/wrapped.h)
 comma := ,
 WRAP_LDFLAGS := $(addprefix -Wl$(comma)--wrap=,$(WRAPPED))
-# The event-loop interposers are left out too: a static program binds its
-# libuv or libevent at link time, and no dynamic search would find them.
-STATIC_SRCS := $(filter-out shim/openmp.c shim/syslog.c shim/curl.c shim/libuv%.c shim/libevent%.c,$(RUNTIME_SRCS))
+# The event-loop and library-pool interposers are left out too: a static
+# program binds its GLib, APR, libuv or libevent at link time, and no
+# dynamic search would find them.
+STATIC_SRCS := $(filter-out shim/openmp.c shim/syslog.c shim/curl.c shim/libuv%.c shim/libevent%.c \
+                           shim/glib%.c shim/apr.c,$(RUNTIME_SRCS))
 STATIC_OBJS := $(patsubst %.c,$(B)/static/%.o,$(STATIC_SRCS))
 
 $(B)/static/%.o: %.c $(RUNTIME_HDRS)
