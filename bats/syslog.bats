@@ -138,3 +138,10 @@ check_lines() {
     run cat "$BATS_TEST_TMPDIR/dgrams"
     [ "$output" = "<14>app: abc a=$big b=$big" ]
 }
+
+@test "a line the program masked out is not formatted: a fortified build's writable %n format goes unrun, as without the runtime" {
+    run -0 --separate-stderr "$PROGS/syslog_lines_fortified" masked
+    [ "$stderr" = "app: after the masked line" ]
+    run -0 --separate-stderr "$CTXRUN" --syslog --set tenant=acme -- "$PROGS/syslog_lines_fortified" masked
+    [ "$stderr" = "app: after the masked line tenant=acme" ]
+}

@@ -200,26 +200,25 @@ static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
     return 0;
 }
 
-int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address)
+int ctxvar__code_outside(struct ctxvar__code_ranges *r, const void *address)
 {
     int state = atomic_load_explicit(&r->state, memory_order_acquire);
     if (state != 2) {
         int expected = 0;
-        if (atomic_compare_exchange_strong(&r->state, &expected, 1)) {
-            int saved_errno = errno;
-            dl_iterate_phdr(collect_ranges, r);
-            errno = saved_errno;
-            atomic_store_explicit(&r->state, 2, memory_order_release);
-        } else {
-            /* Another thread is looking: the calls it is for come first,
-             * and a call that overtakes it is taken as the program's. */
-            return 0;
-        }
+        if (!atomic_compare_exchange_strong(&r->state, &expected, 1))
+            return 0; /* another thread is looking: unknown, so hands off */
+        int saved_errno = errno;
+        dl_iterate_phdr(collect_ranges, r);
+        errno = saved_errno;
+        atomic_store_explicit(&r->state, 2, memory_order_release);
     }
+    /* The library not loaded: the name that reached us is another
+     * library's, which is left alone too. */
+    if (r->count == 0) return 0;
     unsigned long a = (unsigned long)address;
     for (int i = 0; i < r->count; i++)
-        if (a >= r->range[i].start && a < r->range[i].end) return 1;
-    return 0;
+        if (a >= r->range[i].start && a < r->range[i].end) return 0;
+    return 1;
 }
 
 /* 1 when p is in this copy of the runtime: found ourselves again (the

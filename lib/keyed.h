@@ -80,7 +80,11 @@ struct ctxvar__code_ranges {
     } range[8];
 };
 
-/* 1 when `address` (a return address) is in r's library. */
-int ctxvar__code_in(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
+/* 1 when `address` (a return address) is known to be outside r's library
+ * while that library is loaded: a call the runtime may carry.  0 when it is
+ * the library's own, when the library is not loaded (another library
+ * exports the same names), or while another thread is still finding the
+ * library's code (unknown): such calls pass through. */
+int ctxvar__code_outside(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
 
 #endif

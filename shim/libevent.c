@@ -46,8 +46,9 @@ int ctxvar__libevent_outside(const void *return_address)
 {
     /* With no libevent loaded, the event_* that reached us is another
      * library's (libev's libevent emulation exports the same names), whose
-     * structs are not libevent's: it passes through untouched. */
-    return !ctxvar__code_in(&libevent_code, return_address) && libevent_code.count > 0;
+     * structs are not libevent's: ctxvar__code_outside then says 0 and the
+     * call passes through untouched. */
+    return ctxvar__code_outside(&libevent_code, return_address);
 }
 
 /* ---- Records -------------------------------------------------------------------- */

@@ -38,7 +38,7 @@ static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
 
 int ctxvar__uv_carry(const void *return_address)
 {
-    return ctxvar__loops_enabled() && !ctxvar__code_in(&libuv_code, return_address);
+    return ctxvar__loops_enabled() && ctxvar__code_outside(&libuv_code, return_address);
 }
 
 struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), const char *what,

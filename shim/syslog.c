@@ -53,10 +53,14 @@ enum { LINE_ON_STACK = 1024, SUFFIX_ON_STACK = 512 };
  * caller frees when it is not line).  flag < 0: plain vsnprintf; else the
  * fortified one with that flag.  0, or -1 when the call should go through
  * unchanged (nothing to add, or we could not). */
-static int render(char *line, size_t room, char **out, int saved_errno, int flag,
+static int render(char *line, size_t room, char **out, int saved_errno, int pri, int flag,
                   const char *fmt, va_list ap)
 {
     if (!ctxvar__syslog_enabled()) return -1;
+    /* A priority the program masked out (setlogmask) is dropped by glibc
+     * before it formats anything: so it must be here, where formatting
+     * could run a fortified check, or cost a copy, for nothing. */
+    if (!(LOG_MASK(LOG_PRI(pri)) & setlogmask(0))) return -1;
     ctxvar_ctx *c = ctxvar__current_borrowed();
     if (!c) return -1;
 
@@ -133,7 +137,7 @@ CTXVAR__EXPORT void vsyslog(int pri, const char *fmt, va_list ap)
     char line[LINE_ON_STACK], *text;
     va_list mine;
     va_copy(mine, ap);
-    int rendered = render(line, sizeof line, &text, saved_errno, -1, fmt, mine);
+    int rendered = render(line, sizeof line, &text, saved_errno, pri, -1, fmt, mine);
     va_end(mine);
     errno = saved_errno;
     if (rendered == 0) {
@@ -159,7 +163,7 @@ CTXVAR__EXPORT void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap
     char line[LINE_ON_STACK], *text;
     va_list mine;
     va_copy(mine, ap);
-    int rendered = render(line, sizeof line, &text, saved_errno, flag, fmt, mine);
+    int rendered = render(line, sizeof line, &text, saved_errno, pri, flag, fmt, mine);
     va_end(mine);
     errno = saved_errno;
     if (rendered == 0) {

@@ -96,10 +96,23 @@ static void long_message(size_t n)
     free(text);
 }
 
+/* A debug line the program masked out, whose format (writable, with %n)
+ * a fortified build refuses to run: glibc drops the line before it
+ * formats anything, so the program goes on. */
+static void masked(void)
+{
+    char fmt[] = "masked %n line";
+    int written = 0;
+    setlogmask(LOG_UPTO(LOG_INFO));
+    syslog(LOG_DEBUG, fmt, &written);
+    syslog(LOG_INFO, "after the masked line");
+}
+
 int main(int argc, char **argv)
 {
     openlog("app", LOG_PERROR, LOG_USER);
-    if (argc == 2 && strcmp(argv[1], "lines") == 0) lines();
+    if (argc == 2 && strcmp(argv[1], "masked") == 0) masked();
+    else if (argc == 2 && strcmp(argv[1], "lines") == 0) lines();
     else if (argc == 3 && strcmp(argv[1], "long") == 0) long_message(strtoul(argv[2], NULL, 10));
     else return 2;
     closelog();
