@@ -124,17 +124,27 @@ static struct handle *find(CURL *curl, int create)
     return h;
 }
 
-static void forget(CURL *curl)
+/* Takes curl's record out of the table (the caller frees it with
+ * handle_free), or NULL. */
+static struct handle *take(CURL *curl)
 {
     for (struct handle **p = slot_of(curl); *p; p = &(*p)->next) {
         if ((*p)->curl != curl) continue;
         struct handle *h = *p;
         *p = h->next;
-        free(h->ours);
-        free(h);
-        return;
+        return h;
     }
+    return NULL;
 }
+
+static void handle_free(struct handle *h)
+{
+    if (!h) return;
+    free(h->ours);
+    free(h);
+}
+
+static void forget(CURL *curl) { handle_free(take(curl)); }
 
 /* ---- The list for one transfer ---------------------------------------------- */
 
@@ -361,11 +371,16 @@ CTXVAR__EXPORT void curl_easy_reset(CURL *curl)
 CTXVAR__EXPORT void curl_easy_cleanup(CURL *curl)
 {
     __typeof__(&curl_easy_cleanup) real = CTXVAR__NEXT_IN(curl_easy_cleanup, CURL_SONAME);
-    if (real) real(curl);
+    /* Out of the table before the handle is freed: once it is, another
+     * thread's curl_easy_init may get the same address and record it. */
     int saved_errno = errno;
     pthread_mutex_lock(&handles_lock);
-    forget(curl);
+    struct handle *h = take(curl);
     pthread_mutex_unlock(&handles_lock);
+    errno = saved_errno;
+    if (real) real(curl);
+    saved_errno = errno;
+    handle_free(h);
     errno = saved_errno;
 }
 
