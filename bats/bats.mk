@@ -210,7 +210,8 @@ $(BATS_DIR)/otel_omp: $(BATS_SRC)/otel_omp.c $(BATS_DEPS)
 LOOPS_UV_FLAGS := $(shell pkg-config --cflags --libs libuv 2>/dev/null)
 LOOPS_EVENT_FLAGS := $(shell pkg-config --cflags --libs libevent 2>/dev/null)
 ifneq ($(LOOPS_UV_FLAGS),)
-LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)/libloops_plugin.so
+LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)/libloops_plugin.so \
+                  $(BATS_DIR)/uv_read_again
 endif
 ifneq ($(LOOPS_EVENT_FLAGS),)
 LOOPS_PROGRAMS += $(BATS_DIR)/loops_event
@@ -221,6 +222,10 @@ test: $(LOOPS_PROGRAMS)
 $(BATS_DIR)/loops_uv: $(BATS_SRC)/loops_uv.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -D_GNU_SOURCE $< -o $@ $(LOOPS_UV_FLAGS)
+
+$(BATS_DIR)/uv_read_again: $(BATS_SRC)/uv_read_again.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ $(LOOPS_UV_FLAGS)
 
 $(BATS_DIR)/loops_event: $(BATS_SRC)/loops_event.c $(BATS_DEPS)
 	@mkdir -p $(@D)

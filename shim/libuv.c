@@ -28,28 +28,58 @@
 
 #include "libuv.h"
 
-/* A new record for handle's callback(s), in the table (replacing any
- * earlier one of the same kind); NULL to pass the program's through. */
-static struct uv_record *handle_begin(const void *handle, int kind, void (*fn)(void),
-                                      void (*fn2)(void), const char *what, const void *caller)
+/* What a start asks for, applied once the real call has succeeded: a
+ * start libuv refuses (UV_EALREADY for a stream already reading, UV_EINVAL
+ * for a closing handle) must leave the handle's callbacks as they were. */
+struct handle_start {
+    struct uv_record *r;
+    int fresh;                    /* r was made for this start */
+    void (*fn)(void), (*fn2)(void);
+};
+
+/* 1 when the start is carried: a new record for handle's callback(s) is in
+ * the table, or the handle's earlier one is noted in *hs, to be updated by
+ * handle_end.  0 to pass the program's callbacks through. */
+static int handle_begin(const void *handle, int kind, void (*fn)(void), void (*fn2)(void),
+                        const char *what, const void *caller, struct handle_start *hs)
 {
-    if (!fn || !handle || !ctxvar__uv_carry(caller)) return NULL;
+    if (!fn || !handle || !ctxvar__uv_carry(caller)) return 0;
+    hs->fn = fn;
+    hs->fn2 = fn2;
     /* A restart (a timer started again from its own callback, say) updates
      * the handle's record in place: no allocation.  Only the loop thread
      * touches a handle's record, and a running trampoline has its own
      * copy. */
     struct ctxvar__keyed *old = ctxvar__keyed_find(handle, kind);
     if (old) {
-        old->cb.fn = fn;
-        ((struct uv_record *)(void *)old)->fn2 = fn2;
-        ctxvar__callback_recapture(&old->cb);
-        return (struct uv_record *)(void *)old;
+        hs->r = (struct uv_record *)(void *)old;
+        hs->fresh = 0;
+        return 1;
     }
     struct uv_record *r = ctxvar__keyed_new(sizeof *r, handle, kind, fn, NULL, what);
-    if (!r) return NULL;
+    if (!r) return 0;
     r->fn2 = fn2;
     ctxvar__keyed_put(&r->k);
-    return r;
+    hs->r = r;
+    hs->fresh = 1;
+    return 1;
+}
+
+/* After the real start: on success an earlier record takes the new
+ * callbacks and the caller's context; on failure libuv kept nothing of this
+ * start, so a record made for it goes and an earlier one stays as it was. */
+static int handle_end(const void *handle, int kind, const struct handle_start *hs, int result)
+{
+    if (result < 0) {
+        if (hs->fresh) ctxvar__keyed_drop(handle, kind);
+        return result;
+    }
+    if (!hs->fresh) {
+        hs->r->k.cb.fn = hs->fn;
+        hs->r->fn2 = hs->fn2;
+        ctxvar__callback_recapture(&hs->r->k.cb);
+    }
+    return result;
 }
 
 /* In a handle's trampoline: its record, copied, so that the callback may
@@ -96,24 +126,24 @@ CTXVAR__EXPORT int uv_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t t
     if (!next) return UV_ENOSYS;
     /* Our own trampoline: uv_timer_again restarting, or the program
      * passing back what it read: the start's record stays. */
+    struct handle_start hs;
     if (cb == timer_trampoline ||
-        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start", UV_CALLER))
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start", UV_CALLER,
+                      &hs))
         return next(handle, cb, timeout, repeat);
-    /* On failure (a closing handle) libuv keeps nothing; the record waits
-     * for the next start or uv_close. */
-    return next(handle, timer_trampoline, timeout, repeat);
+    return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, timer_trampoline, timeout, repeat));
 }
 
 CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_cb cb)
 {
     __typeof__(&uv_async_init) next = UV_NEXT(uv_async_init);
     if (!next) return UV_ENOSYS;
-    if (!handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER))
+    struct handle_start hs;
+    if (!handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER,
+                      &hs))
         return next(loop, handle, cb);
-    int result = next(loop, handle, async_trampoline);
-    /* Not initialised: the program will not close it. */
-    if (result < 0) ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
-    return result;
+    /* Not initialised: the program will not close it, the record goes. */
+    return handle_end(handle, UV_KIND_HANDLE, &hs, next(loop, handle, async_trampoline));
 }
 
 #define INTERPOSE_SIMPLE_START(type, name)                                                \
@@ -121,11 +151,12 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
     {                                                                                     \
         __typeof__(&uv_##name##_start) next = UV_NEXT(uv_##name##_start);                 \
         if (!next) return UV_ENOSYS;                                                      \
+        struct handle_start hs;                                                           \
         if (cb == name##_trampoline ||                                                    \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL,               \
-                          "uv_" #name "_start", UV_CALLER))                       \
+                          "uv_" #name "_start", UV_CALLER, &hs))                          \
             return next(handle, cb);                                                      \
-        return next(handle, name##_trampoline);                                           \
+        return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, name##_trampoline));  \
     }
 INTERPOSE_SIMPLE_START(idle, idle)
 INTERPOSE_SIMPLE_START(prepare, prepare)
@@ -159,10 +190,12 @@ CTXVAR__EXPORT int uv_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb)
 {
     __typeof__(&uv_poll_start) next = UV_NEXT(uv_poll_start);
     if (!next) return UV_ENOSYS;
+    struct handle_start hs;
     if (cb == poll_trampoline ||
-        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start", UV_CALLER))
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start", UV_CALLER,
+                      &hs))
         return next(handle, events, cb);
-    return next(handle, events, poll_trampoline);
+    return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, events, poll_trampoline));
 }
 
 static void call_signal(const struct ctxvar__callback *cb, void *io)
@@ -183,11 +216,12 @@ static void signal_trampoline(uv_signal_t *handle, int signum)
     {                                                                                      \
         __typeof__(&name) next = UV_NEXT(name);                                            \
         if (!next) return UV_ENOSYS;                                                       \
+        struct handle_start hs;                                                            \
         if (cb == signal_trampoline ||                                                     \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name,         \
-                          UV_CALLER))                                                      \
+                          UV_CALLER, &hs))                                                 \
             return next(handle, cb, signum);                                               \
-        return next(handle, signal_trampoline, signum);                                    \
+        return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, signal_trampoline, signum)); \
     }
 INTERPOSE_SIGNAL(uv_signal_start)
 INTERPOSE_SIGNAL(uv_signal_start_oneshot)
@@ -210,10 +244,11 @@ CTXVAR__EXPORT int uv_listen(uv_stream_t *stream, int backlog, uv_connection_cb 
 {
     __typeof__(&uv_listen) next = UV_NEXT(uv_listen);
     if (!next) return UV_ENOSYS;
+    struct handle_start hs;
     if (cb == connection_trampoline ||
-        !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", UV_CALLER))
+        !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", UV_CALLER, &hs))
         return next(stream, backlog, cb);
-    return next(stream, backlog, connection_trampoline);
+    return handle_end(stream, UV_KIND_HANDLE, &hs, next(stream, backlog, connection_trampoline));
 }
 
 /* ---- Reading: an allocation callback and a read callback --------------------------- */
@@ -249,11 +284,12 @@ CTXVAR__EXPORT int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_r
 {
     __typeof__(&uv_read_start) next = UV_NEXT(uv_read_start);
     if (!next) return UV_ENOSYS;
+    struct handle_start hs;
     if ((alloc_cb == alloc_trampoline && read_cb == read_trampoline) || !alloc_cb || !read_cb ||
         !handle_begin(stream, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))read_cb,
-                      "uv_read_start", UV_CALLER))
+                      "uv_read_start", UV_CALLER, &hs))
         return next(stream, alloc_cb, read_cb);
-    return next(stream, alloc_trampoline, read_trampoline);
+    return handle_end(stream, UV_KIND_READ, &hs, next(stream, alloc_trampoline, read_trampoline));
 }
 
 static void call_udp_recv(const struct ctxvar__callback *cb, void *io)
@@ -278,12 +314,13 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
 {
     __typeof__(&uv_udp_recv_start) next = UV_NEXT(uv_udp_recv_start);
     if (!next) return UV_ENOSYS;
+    struct handle_start hs;
     if ((alloc_cb == alloc_trampoline && recv_cb == udp_recv_trampoline) || !alloc_cb ||
         !recv_cb ||
         !handle_begin(handle, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))recv_cb,
-                      "uv_udp_recv_start", UV_CALLER))
+                      "uv_udp_recv_start", UV_CALLER, &hs))
         return next(handle, alloc_cb, recv_cb);
-    return next(handle, alloc_trampoline, udp_recv_trampoline);
+    return handle_end(handle, UV_KIND_READ, &hs, next(handle, alloc_trampoline, udp_recv_trampoline));
 }
 
 /* ---- Closing --------------------------------------------------------------------- */
@@ -307,12 +344,15 @@ CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
         ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
         ctxvar__keyed_drop(handle, UV_KIND_READ);
     }
+    struct handle_start hs;
     if (close_cb == close_trampoline ||
-        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", UV_CALLER)) {
+        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", UV_CALLER,
+                      &hs)) {
         next(handle, close_cb);
         return;
     }
     next(handle, close_trampoline);
+    handle_end(handle, UV_KIND_CLOSE, &hs, 0); /* uv_close cannot fail */
 }
 #else
 /* No uv.h at build time: no libuv interposers (ISO C wants a declaration). */

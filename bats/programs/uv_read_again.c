@@ -1,0 +1,63 @@
+/* uv_read_again.c - a second uv_read_start on a stream that is already
+ * reading: libuv refuses it (UV_EALREADY) and keeps the first callbacks,
+ * with the runtime preloaded as without it (bats/loops_libuv.bats). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "ctxvar.h"
+
+static char buffer[64];
+
+static void alloc_first(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+    (void)h, (void)size;
+    *buf = uv_buf_init(buffer, sizeof buffer);
+}
+
+static void alloc_second(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+    (void)h, (void)size;
+    printf("the second allocation callback ran\n");
+    *buf = uv_buf_init(buffer, sizeof buffer);
+}
+
+static void read_first(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    if (n > 0)
+        printf("read by the first callbacks: %.*s (request_id=%s)\n", (int)n, buf->base,
+               ctxvar_get(ctxvar_named("request_id"), "none"));
+    uv_read_stop(s);
+    uv_close((uv_handle_t *)s, NULL);
+}
+
+static void read_second(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    printf("the second read callback ran (%zd)\n", n);
+    uv_read_stop(s);
+    uv_close((uv_handle_t *)s, NULL);
+}
+
+int main(void)
+{
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 1;
+    uv_loop_t *loop = uv_default_loop();
+    uv_pipe_t pipe;
+    uv_pipe_init(loop, &pipe, 0);
+    uv_pipe_open(&pipe, fds[0]);
+    ctxvar_set(ctxvar_named("request_id"), "first", NULL);
+    printf("first start: %d\n", uv_read_start((uv_stream_t *)&pipe, alloc_first, read_first));
+    ctxvar_set(ctxvar_named("request_id"), "second", NULL);
+    int r = uv_read_start((uv_stream_t *)&pipe, alloc_second, read_second);
+    printf("second start: %s\n", r == UV_EALREADY ? "UV_EALREADY" : r == 0 ? "0" : uv_err_name(r));
+    ctxvar_set(ctxvar_named("request_id"), "loop", NULL);
+    if (write(fds[1], "x", 1) != 1) return 1;
+    uv_run(loop, UV_RUN_DEFAULT);
+    close(fds[1]);
+    return 0;
+}
