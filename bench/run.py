@@ -190,9 +190,10 @@ def cycle_wall(build, runtime, nvars, pairs, cycles, samples_per_run):
     return Stat(plain), Stat(preloaded), Stat(ratios)
 
 
-def paired_wall(argv, runtime, metric, pairs):
-    """cycle_wall for any program printing METRIC.plain / METRIC.runtime samples."""
-    plain, preloaded, ratios = [], [], []
+def paired_wall_lists(argv, runtime, metric, pairs):
+    """Per-pair medians of METRIC.plain and METRIC.runtime (lists, in pair
+    order) from runs of argv without and with the runtime, alternately."""
+    plain, preloaded = [], []
     for p in range(pairs):
         got = {}
         for pre in ((None, runtime) if p % 2 == 0 else (runtime, None)):
@@ -203,7 +204,13 @@ def paired_wall(argv, runtime, metric, pairs):
             got[key] = statistics.median(s[key].values())
         plain.append(got[metric + ".plain"])
         preloaded.append(got[metric + ".runtime"])
-        ratios.append(preloaded[-1] / plain[-1])
+    return plain, preloaded
+
+
+def paired_wall(argv, runtime, metric, pairs):
+    """cycle_wall for any program printing METRIC.plain / METRIC.runtime samples."""
+    plain, preloaded = paired_wall_lists(argv, runtime, metric, pairs)
+    ratios = [b / a for a, b in zip(plain, preloaded)]
     return Stat(plain), Stat(preloaded), Stat(ratios)
 
 
@@ -377,22 +384,6 @@ def http_section(build, runtime, quick, row, skipped, progress):
         skipped("11", figure, "off", "≤ +2 µs", str(e))
 
 
-def paired_wall_lists(argv, runtime, metric, pairs):
-    """paired_wall's raw per-pair lists (plain, preloaded), in pair order."""
-    plain, preloaded = [], []
-    for p in range(pairs):
-        got = {}
-        for pre in ((None, runtime) if p % 2 == 0 else (runtime, None)):
-            key = metric + (".runtime" if pre else ".plain")
-            s = run(argv, preload=pre)
-            if key not in s:
-                raise CouldNotRun("%s: no %s samples" % (os.path.basename(argv[0]), key))
-            got[key] = statistics.median(s[key].values())
-        plain.append(got[metric + ".plain"])
-        preloaded.append(got[metric + ".runtime"])
-    return plain, preloaded
-
-
 def loops_section(build, runtime, quick, row, skipped, progress):
     """13. Event loops (bench/loops.c, built where libuv's and libevent's
     development files are installed): what the runtime adds per callback,
@@ -462,19 +453,9 @@ def glib_section(build, runtime, quick, row, skipped, progress):
              ["idle", "100000", "3"], "idle")):
         try:
             progress("%s, %d alternating pairs" % (figure, pairs))
-            plain, pre, added = [], [], []
-            for p in range(pairs):
-                got = {}
-                for pl in ((None, runtime) if p % 2 == 0 else (runtime, None)):
-                    key = metric + (".runtime" if pl else ".plain")
-                    samples = run([prog] + prog_args, preload=pl)
-                    if key not in samples:
-                        raise CouldNotRun("glib: no %s samples" % key)
-                    got[key] = statistics.median(samples[key].values())
-                plain.append(got[metric + ".plain"])
-                pre.append(got[metric + ".runtime"])
-                added.append(pre[-1] - plain[-1])
-            plain, pre, added = Stat(plain), Stat(pre), Stat(added)
+            plain, pre = paired_wall_lists([prog] + prog_args, runtime, metric, pairs)
+            added = Stat([b - a for a, b in zip(plain, pre)])
+            plain, pre = Stat(plain), Stat(pre)
             row(num, figure + ": added cost", "same binary, no runtime: %s" % plain.text(
                 "{:,.0f}", " ns"), pre.text("{:,.0f}", " ns"), added.text("{:+,.0f}", " ns"),
                 "≤ +60 ns", stat_verdict(added, 60, True))
