@@ -17,6 +17,8 @@ setup() {
         skip "the scratch directory is on a nosuid mount"
     fi
     cp "$RUNTIME" "$SUID_DIR/libctxvar.so"
+    # Under its soname too: the name a linked program's loader looks for.
+    cp "$RUNTIME" "$SUID_DIR/libctxvar.so.1"
     # Let the unprivileged user reach the scratch programs.
     local dir=$SUID_DIR
     while [ "$dir" != / ] && [ "$dir" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
