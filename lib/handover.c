@@ -52,6 +52,20 @@
  * the table mode the record is always in the table, and the joiner takes it
  * after the join.  When the table is full, the thread releases its own.
  *
+ * THE CREATOR'S HINT
+ *
+ * Most joins are made by the thread that created the thread, soon after:
+ * often before the new thread has run at all, when only the mark-and-table
+ * path above could find the record.  So a creator remembers, in its own
+ * state, the pthread_t it last created joinable, the pool index of the
+ * record it gave it, and that record's generation (a count every give-back
+ * of a pool record increments).  A join of that pthread_t takes the record
+ * from the pool directly when its generation has not moved: then nobody has
+ * released it, and only a join or the reaping of a detached thread would,
+ * so it is the record of the thread being joined, whatever became of other
+ * threads that had the same pthread_t.  The pool is static memory, so the
+ * check reads nothing that may have been freed; heap records get no hint.
+ *
  * FORK
  *
  * A forked child releases what the threads of adopted records held: in the
@@ -75,6 +89,7 @@ struct ctxvar__start {
     atomic_int busy;                 /* taken from the pool */
     atomic_int state;                /* EXIT_*, once adopted */
     atomic_int adopted;              /* the thread runs with release at join */
+    atomic_uint generation;          /* pool records: uses so far (the creator's hint) */
     int joinable;                    /* release at join was asked for */
     int pooled;                      /* in the static pool, else on the heap */
     int listed;                      /* on the heap list */
@@ -91,7 +106,7 @@ struct ctxvar__start {
 
 enum { EXIT_RUNNING, EXIT_DETACHED, EXIT_HANDED_OVER, EXIT_REAPING, EXIT_RELEASED };
 enum { SLOT_EMPTY, SLOT_NO_HANDOVER, SLOT_JOIN_PENDING, SLOT_IN_TABLE, SLOT_MARKS };
-#define RECORD_ATOMICS offsetof(struct ctxvar__start, joinable) /* busy, state, adopted */
+#define RECORD_ATOMICS offsetof(struct ctxvar__start, joinable) /* busy .. generation */
 
 /* ---- The pool ---------------------------------------------------------------- */
 
@@ -158,6 +173,7 @@ CTXVAR__BEFORE_THREAD_START static void record_give_back(struct ctxvar__start *s
 {
     atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
     if (s->pooled) {
+        atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
         CTXVAR__HAPPENS_BEFORE(&s->busy); /* our uses come before record_take's next user */
         atomic_store_explicit(&s->busy, 0, memory_order_release);
         return;
@@ -172,17 +188,20 @@ CTXVAR__BEFORE_THREAD_START static void record_give_back(struct ctxvar__start *s
 
 /* ---- Exit slots ----------------------------------------------------------------- */
 
-/* The table: open addressing on pthread_t, keys never 0, a taken entry's
- * key left as a tombstone.  Two threads inserting the same key at once may
- * leave it twice; the second copy is taken by the next join of a thread
- * with that pthread_t, or nobody's: never a wrong release, at worst a
- * record kept. */
-#define TABLE_SIZE 4096
-#define TABLE_PROBES 32
-#define TOMBSTONE ((uintptr_t)1)
+/* The table: buckets of four entries, one cache line each, chosen by a
+ * hash of the pthread_t; keys never 0, a taken entry's key back to 0.  A
+ * key lives only in its own bucket, so looking for it reads one line and
+ * never walks a chain, and nothing is left behind to skip (the joiner-first
+ * hand-over of every create+join goes through here).  A full bucket means
+ * ENOSPC: the thread then releases its own, like a detached one.  Two
+ * threads inserting the same key at once may leave it twice; the second
+ * copy is taken by the next join of a thread with that pthread_t, or
+ * nobody's: never a wrong release, at worst a record kept. */
+#define TABLE_BUCKETS 1024
+#define TABLE_WAYS 4
 static struct table_entry {
     _Atomic(uintptr_t) key, value;
-} table[TABLE_SIZE];
+} table[TABLE_BUCKETS][TABLE_WAYS] __attribute__((aligned(64)));
 
 /* Only atomics touch the table and the records' busy, state and adopted
  * words, which helgrind and DRD take for plain accesses: they ignore those
@@ -199,50 +218,43 @@ CTXVAR__AFTER_DETECTION static void atomics_only(void)
     for (int i = 0; i < POOL_SIZE; i++) CTXVAR__ATOMIC_WORDS(&pool[i], RECORD_ATOMICS);
 }
 
-static size_t table_home(uintptr_t key) { return (size_t)((key >> 4) * 0x9e3779b97f4a7c15u >> 52); }
+/* pthread_t values are addresses, 16-byte aligned at least: Fibonacci
+ * hashing of the rest spreads neighbours over the buckets. */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline struct table_entry *table_bucket(uintptr_t key)
+{
+    return table[(size_t)((uint64_t)(key >> 4) * 0x9e3779b97f4a7c15u >> 54)];
+}
+_Static_assert(TABLE_BUCKETS == 1 << 10, "table_bucket keeps 10 bits of the hash");
 
 CTXVAR__BEFORE_THREAD_START static struct table_entry *table_find(uintptr_t key)
 {
-    for (size_t i = 0, h = table_home(key); i < TABLE_PROBES; i++) {
-        struct table_entry *e = &table[(h + i) % TABLE_SIZE];
-        uintptr_t k = atomic_load_explicit(&e->key, memory_order_acquire);
-        if (k == key) return e;
-        if (k == 0) return NULL;
-    }
+    struct table_entry *bucket = table_bucket(key);
+    for (int i = 0; i < TABLE_WAYS; i++)
+        if (atomic_load_explicit(&bucket[i].key, memory_order_acquire) == key) return &bucket[i];
     return NULL;
 }
 
-/* 0, EEXIST (*found: the value there), or ENOSPC.  One pass: a key is
- * never past an empty entry, so the first empty entry ends the search, and
- * the key goes into the first tombstone seen before it, or into it. */
+/* 0, EEXIST (*found: the value there), or ENOSPC (the bucket is full). */
 CTXVAR__BEFORE_THREAD_START static int table_insert(uintptr_t key, uintptr_t value,
                                                     uintptr_t *found)
 {
-    size_t h = table_home(key);
-    for (size_t i = 0; i < TABLE_PROBES; i++) {
-        struct table_entry *e = &table[(h + i) % TABLE_SIZE];
-        uintptr_t k = atomic_load_explicit(&e->key, memory_order_acquire);
-        if (k == key) {
-            *found = atomic_load_explicit(&e->value, memory_order_acquire);
+    struct table_entry *bucket = table_bucket(key);
+    const struct table_entry *e = table_find(key);
+    if (e) {
+        *found = atomic_load_explicit(&e->value, memory_order_acquire);
+        return EEXIST;
+    }
+    for (int i = 0; i < TABLE_WAYS; i++) {
+        uintptr_t k = 0;
+        if (atomic_compare_exchange_strong_explicit(&bucket[i].key, &k, key, memory_order_acq_rel,
+                                                    memory_order_relaxed)) {
+            atomic_store_explicit(&bucket[i].value, value, memory_order_release);
+            return 0;
+        }
+        if (k == key) { /* inserted meanwhile */
+            *found = atomic_load_explicit(&bucket[i].value, memory_order_acquire);
             return EEXIST;
         }
-        if (k != 0) continue;
-        /* The end of key's chain: claim a tombstone before it, else this. */
-        for (size_t j = 0; j <= i; j++) {
-            e = &table[(h + j) % TABLE_SIZE];
-            k = atomic_load_explicit(&e->key, memory_order_relaxed);
-            if ((k == 0 || k == TOMBSTONE) &&
-                atomic_compare_exchange_strong_explicit(&e->key, &k, key, memory_order_acq_rel,
-                                                        memory_order_relaxed)) {
-                atomic_store_explicit(&e->value, value, memory_order_release);
-                return 0;
-            }
-            if (k == key) {
-                *found = atomic_load_explicit(&e->value, memory_order_acquire);
-                return EEXIST;
-            }
-        }
-        /* Every entry up to here was taken meanwhile: look further on. */
     }
     return ENOSPC;
 }
@@ -253,7 +265,7 @@ CTXVAR__BEFORE_THREAD_START static uintptr_t table_take(uintptr_t key)
     struct table_entry *e = table_find(key);
     if (!e) return 0;
     uintptr_t value = atomic_exchange_explicit(&e->value, 0, memory_order_acq_rel);
-    atomic_store_explicit(&e->key, TOMBSTONE, memory_order_release);
+    atomic_store_explicit(&e->key, 0, memory_order_release);
     return value;
 }
 
@@ -267,12 +279,22 @@ static uintptr_t table_get(uintptr_t key)
 CTXVAR__BEFORE_THREAD_START static _Atomic(uintptr_t) *tls_slot(pthread_t thread)
 {
 #if CTXVAR__THREAD_POINTER
-    long offset = atomic_load_explicit(&ctxvar__self_offset, memory_order_relaxed);
-    if (offset && atomic_load_explicit(&ctxvar__pthread_is_tp, memory_order_relaxed))
+    long offset = atomic_load_explicit(&ctxvar__pthread_state_offset, memory_order_relaxed);
+    if (offset)
         return &((struct ctxvar__thread *)((uintptr_t)thread + (uintptr_t)offset))->exit_slot;
 #endif
     (void)thread;
     return NULL;
+}
+
+/* pthread_self(), without the call when pthread_t is the thread pointer. */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline pthread_t self_pthread(void)
+{
+#if CTXVAR__THREAD_POINTER
+    if (atomic_load_explicit(&ctxvar__pthread_state_offset, memory_order_relaxed))
+        return (pthread_t)ctxvar__thread_pointer();
+#endif
+    return pthread_self();
 }
 
 /* In the thread, before its start routine: publishes s; 1 when a joiner
@@ -309,7 +331,7 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     int mode = ctxvar__thread_start_mode();
     if (!(mode & CTXVAR__START_INHERIT)) return NULL;
     joinable = joinable && (mode & CTXVAR__START_RELEASE_AT_JOIN);
-    ctxvar__exit_records_reap(0);
+    if (atomic_load_explicit(&reap_any, memory_order_relaxed)) ctxvar__exit_records_reap(0);
     ctxvar__deferred_drain(); /* what signal handlers released */
     struct ctxvar__start *s = record_take();
     if (!s) {
@@ -328,7 +350,16 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
      * of its own, one more shared atomic for every thread. */
     ctxvar__count_in(creator, CTXVAR__STAT_INHERITED, 1);
     atomic_store_explicit(&s->state, joinable ? EXIT_RUNNING : EXIT_DETACHED, memory_order_relaxed);
+    creator->created = 0;
+    creator->created_record = joinable && s->pooled ? s : NULL;
+    creator->created_generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
     return s;
+}
+
+void ctxvar__thread_created(pthread_t thread)
+{
+    struct ctxvar__thread *creator = ctxvar__me();
+    if (creator->created_record) creator->created = (uintptr_t)thread;
 }
 
 void ctxvar__thread_discard(struct ctxvar__start *s)
@@ -352,7 +383,7 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
     *fn = s->fn;
     *arg = s->arg;
     s->owner = t;
-    s->thread = pthread_self();
+    s->thread = self_pthread();
     s->tid = gettid();
     /* A joinable thread no joiner can find (a detacher came first, or the
      * table is full) is released like a detached one. */
@@ -410,6 +441,7 @@ static void give_back_locked(struct ctxvar__start *s)
 {
     atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
     if (s->pooled) {
+        atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
         atomic_store_explicit(&s->busy, 0, memory_order_release);
         return;
     }
@@ -482,6 +514,14 @@ struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
     if (!(atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire) &
           CTXVAR__START_RELEASE_AT_JOIN))
         return j; /* no records unless threads get them */
+    const struct ctxvar__thread *me = ctxvar__me();
+    if (me->created == (uintptr_t)thread && me->created) {
+        struct ctxvar__start *s = me->created_record;
+        if (atomic_load_explicit(&s->generation, memory_order_acquire) == me->created_generation) {
+            j.record = s; /* still the record this thread gave it: see "The creator's hint" */
+            return j;
+        }
+    }
     _Atomic(uintptr_t) *slot = tls_slot(thread);
     if (!slot) {
         j.look_in_table = 1;
@@ -531,6 +571,8 @@ void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
         }
         return;
     }
+    struct ctxvar__thread *me = ctxvar__me();
+    if (me->created == (uintptr_t)thread) me->created = 0; /* gone: its pthread_t may name another */
     struct ctxvar__start *s = j.record;
     if (!s && j.look_in_table) {
         uintptr_t found = table_take((uintptr_t)thread);
@@ -544,6 +586,8 @@ void ctxvar__detach_prepare(pthread_t thread)
     if (!(atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire) &
           CTXVAR__START_RELEASE_AT_JOIN))
         return;
+    struct ctxvar__thread *me = ctxvar__me();
+    if (me->created == (uintptr_t)thread) me->created = 0; /* nobody may join it now */
     uintptr_t seen = SLOT_EMPTY;
     _Atomic(uintptr_t) *slot = tls_slot(thread);
     if (slot) {
@@ -588,6 +632,7 @@ static void release_in_child(struct ctxvar__start *s, const struct ctxvar__threa
     }
     atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
     if (s->pooled) {
+        atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
         atomic_store_explicit(&s->busy, 0, memory_order_relaxed);
     } else {
         heap_unlink_locked(s);
@@ -608,11 +653,14 @@ void ctxvar__exit_records_release_others(void)
     atomic_store_explicit(&reap_any, NULL, memory_order_relaxed);
     /* The table's other entries name threads that do not exist here. */
     uintptr_t self = (uintptr_t)pthread_self();
-    for (size_t i = 0; i < TABLE_SIZE; i++) {
-        uintptr_t k = atomic_load_explicit(&table[i].key, memory_order_relaxed);
-        if (k > TOMBSTONE && k != self) {
-            atomic_store_explicit(&table[i].value, 0, memory_order_relaxed);
-            atomic_store_explicit(&table[i].key, TOMBSTONE, memory_order_relaxed);
+    for (size_t b = 0; b < TABLE_BUCKETS; b++) {
+        for (int i = 0; i < TABLE_WAYS; i++) {
+            struct table_entry *e = &table[b][i];
+            uintptr_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
+            if (k != 0 && k != self) {
+                atomic_store_explicit(&e->value, 0, memory_order_relaxed);
+                atomic_store_explicit(&e->key, 0, memory_order_relaxed);
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 atomic_int ctxvar__cpu_has_popcnt;
 #if CTXVAR__THREAD_POINTER
 atomic_long ctxvar__self_offset;
-atomic_int ctxvar__pthread_is_tp;
+atomic_long ctxvar__pthread_state_offset;
 #endif
 
 void ctxvar__platform_init(const void *self)
@@ -25,12 +25,13 @@ void ctxvar__platform_init(const void *self)
     uintptr_t tp = ctxvar__thread_pointer();
     long offset = (long)((uintptr_t)self - tp);
     /* cppcheck-suppress nullPointer ; set by the asm above */
-    if (offset < 0 && ((const long *)descriptor)[1] == offset)
+    if (offset < 0 && ((const long *)descriptor)[1] == offset) {
         atomic_store_explicit(&ctxvar__self_offset, offset, memory_order_relaxed);
-    /* glibc's pthread_t is the address of its struct pthread, which is the
-     * thread control block the thread pointer points at. */
-    atomic_store_explicit(&ctxvar__pthread_is_tp, (uintptr_t)pthread_self() == tp,
-                          memory_order_relaxed);
+        /* glibc's pthread_t is the address of its struct pthread, which is
+         * the thread control block the thread pointer points at. */
+        if ((uintptr_t)pthread_self() == tp)
+            atomic_store_explicit(&ctxvar__pthread_state_offset, offset, memory_order_relaxed);
+    }
 #else
     (void)self;
 #endif

@@ -83,8 +83,10 @@ extern void __libc_free(void *p);
 /* The offset of the thread's state from the thread pointer once
  * ctxvar__platform_init has seen the TLS static; 0 when unknown. */
 extern atomic_long ctxvar__self_offset CTXVAR__HIDDEN;
-/* 1 once start-up has seen that pthread_t is the thread pointer. */
-extern atomic_int ctxvar__pthread_is_tp CTXVAR__HIDDEN;
+/* The same offset from a pthread_t, once start-up has seen that pthread_t
+ * is the thread pointer (then another thread's state is at its pthread_t
+ * plus this); 0 when unknown. */
+extern atomic_long ctxvar__pthread_state_offset CTXVAR__HIDDEN;
 
 static inline uintptr_t ctxvar__thread_pointer(void)
 {

@@ -190,12 +190,8 @@ void ctxvar__memory_put(void *p, size_t size)
     free(p);
 }
 
-void ctxvar__free_lists_drain(struct ctxvar__thread *t)
+void ctxvar__free_lists_free(struct ctxvar__free_lists *lists)
 {
-    struct ctxvar__free_lists *lists = t->free_lists;
-    t->free_lists_on = 0;
-    t->free_lists = NULL;
-    if (!lists) return;
     for (int class = 0; class < FREE_LIST_CLASSES; class++) {
         for (void *p = lists->head[class], *next; p; p = next) {
             next = *(void **)p;

@@ -51,27 +51,17 @@ ctxvar__me_by_descriptor(void)
 
 /* ---- Statistics ---------------------------------------------------------------- */
 
-#define STAT_SHARDS 64
-static struct stat_shard {
-    _Alignas(64) atomic_llong value[CTXVAR__STAT_COUNT];
-} stat_shards[STAT_SHARDS];
+struct ctxvar__stat_shard ctxvar__stat_shards[CTXVAR__STAT_SHARDS];
 static atomic_uint next_shard;
 
-CTXVAR__BEFORE_THREAD_START static struct stat_shard *shard_of(struct ctxvar__thread *t)
+CTXVAR__BEFORE_THREAD_START struct ctxvar__stat_shard *ctxvar__shard_choose(struct ctxvar__thread *t)
 {
-    if (!t->shard)
-        t->shard = (unsigned char)(1 + atomic_fetch_add_explicit(&next_shard, 1,
-                                                                 memory_order_relaxed) % STAT_SHARDS);
-    return &stat_shards[t->shard - 1];
+    t->shard = (unsigned char)(1 + atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) %
+                                       CTXVAR__STAT_SHARDS);
+    return &ctxvar__stat_shards[t->shard - 1];
 }
 
 void ctxvar__count_inherit_failure(void) { ctxvar__count(CTXVAR__STAT_FAILED, 1); }
-
-CTXVAR__BEFORE_THREAD_START void ctxvar__count_in(struct ctxvar__thread *t, int which,
-                                                  long long delta)
-{
-    atomic_fetch_add_explicit(&shard_of(t)->value[which], delta, memory_order_relaxed);
-}
 
 CTXVAR__BEFORE_THREAD_START void ctxvar__count(int which, long long delta)
 {
@@ -125,7 +115,7 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__registry_add(struct ctxvar__thread *t)
 static void unlink_locked(struct ctxvar__thread *t)
 {
     if (!t->listed) return;
-    atomic_fetch_add_explicit(&shard_of(ctxvar__me())->value[CTXVAR__STAT_LIVE],
+    atomic_fetch_add_explicit(&ctxvar__shard_of(ctxvar__me())->value[CTXVAR__STAT_LIVE],
                               atomic_load_explicit(&t->live, memory_order_relaxed),
                               memory_order_relaxed);
     atomic_store_explicit(&t->live, 0, memory_order_relaxed);
@@ -136,7 +126,7 @@ static void unlink_locked(struct ctxvar__thread *t)
     t->listed = 0;
 }
 
-void ctxvar__registry_remove(struct ctxvar__thread *t)
+void ctxvar__registry_unlist(struct ctxvar__thread *t)
 {
     if (!REGISTRY_IN_USE || !t->listed) return;
     lock();
@@ -260,9 +250,9 @@ CTXVAR__EXPORT int ctxvar_stats(struct ctxvar_stats *out)
     /* Under the registry lock, so that a thread folding its own count into
      * the shards at exit is counted once. */
     if (REGISTRY_IN_USE) lock();
-    for (int s = 0; s < STAT_SHARDS; s++)
+    for (int s = 0; s < CTXVAR__STAT_SHARDS; s++)
         for (int i = 0; i < CTXVAR__STAT_COUNT; i++)
-            sum[i] += atomic_load_explicit(&stat_shards[s].value[i], memory_order_relaxed);
+            sum[i] += atomic_load_explicit(&ctxvar__stat_shards[s].value[i], memory_order_relaxed);
     for (const struct ctxvar__thread *t = REGISTRY_IN_USE ? registry : NULL; t; t = t->next)
         sum[CTXVAR__STAT_LIVE] += atomic_load_explicit(&t->live, memory_order_relaxed);
     if (REGISTRY_IN_USE) unlock();

@@ -136,16 +136,27 @@ struct ctxvar__start;
  * snapshot when CTXVAR_INHERIT is not 0 and this copy is the process's
  * runtime (a second copy loaded from another path defers).  Initialises the
  * runtime first. */
-int ctxvar__thread_start_mode(void) CTXVAR__HIDDEN;
 extern atomic_int ctxvar__start_mode CTXVAR__HIDDEN;
 #define CTXVAR__START_INHERIT 1          /* the new thread gets a snapshot */
 #define CTXVAR__START_RELEASE_AT_JOIN 2  /* a joinable one, an exit record */
+#define CTXVAR__START_SETTLED 4          /* the settings have been read */
+int ctxvar__thread_start_mode_settle(void) CTXVAR__HIDDEN;
+static inline int ctxvar__thread_start_mode(void)
+{
+    int mode = atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire);
+    return __builtin_expect(mode & CTXVAR__START_SETTLED, 1) ? mode
+                                                             : ctxvar__thread_start_mode_settle();
+}
 
 /* Before the real creation: a start record holding fn, arg and a snapshot
  * of the caller's context, or NULL when the thread gets nothing
  * (inheritance off, or out of memory: then *failed is 1). */
 struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int joinable,
                                              int *failed) CTXVAR__HIDDEN;
+
+/* After the real creation succeeded: `thread` is the new thread's id, which
+ * its joiner will name (the creator remembers which record it gave it). */
+void ctxvar__thread_created(pthread_t thread) CTXVAR__HIDDEN;
 
 /* After the real creation failed: no thread will read s. */
 void ctxvar__thread_discard(struct ctxvar__start *s) CTXVAR__HIDDEN;

@@ -27,8 +27,8 @@
 #include "runtime.h"
 #include "sigsafe.h"
 
-static _Atomic(ctxvar_ctx *) deferred_contexts;
-static _Atomic(void *) deferred_blocks;
+_Atomic(ctxvar_ctx *) ctxvar__deferred_contexts;
+_Atomic(void *) ctxvar__deferred_blocks;
 
 void ctxvar__reentered_release(ctxvar_ctx *c)
 {
@@ -39,22 +39,22 @@ void ctxvar__reentered_release(ctxvar_ctx *c)
                                                   memory_order_relaxed))
             return;
     /* The last reference: ours alone, nobody can raise it now. */
-    ctxvar_ctx *head = atomic_load_explicit(&deferred_contexts, memory_order_relaxed);
+    ctxvar_ctx *head = atomic_load_explicit(&ctxvar__deferred_contexts, memory_order_relaxed);
     do {
         atomic_store_explicit(&c->refs, (size_t)(uintptr_t)head, memory_order_relaxed);
-        CTXVAR__HAPPENS_BEFORE(&deferred_contexts);
-    } while (!atomic_compare_exchange_weak_explicit(&deferred_contexts, &head, c,
+        CTXVAR__HAPPENS_BEFORE(&ctxvar__deferred_contexts);
+    } while (!atomic_compare_exchange_weak_explicit(&ctxvar__deferred_contexts, &head, c,
                                                     memory_order_release, memory_order_relaxed));
 }
 
 void ctxvar__reentered_free(void *p)
 {
     if (!p) return;
-    void *head = atomic_load_explicit(&deferred_blocks, memory_order_relaxed);
+    void *head = atomic_load_explicit(&ctxvar__deferred_blocks, memory_order_relaxed);
     do {
         *(void **)p = head;
-        CTXVAR__HAPPENS_BEFORE(&deferred_blocks);
-    } while (!atomic_compare_exchange_weak_explicit(&deferred_blocks, &head, p,
+        CTXVAR__HAPPENS_BEFORE(&ctxvar__deferred_blocks);
+    } while (!atomic_compare_exchange_weak_explicit(&ctxvar__deferred_blocks, &head, p,
                                                     memory_order_release, memory_order_relaxed));
 }
 
@@ -67,25 +67,22 @@ void ctxvar__context_release(ctxvar_ctx *c)
     ctxvar__busy_pop(t);
 }
 
-void ctxvar__deferred_drain(void)
+void ctxvar__deferred_drain_some(void)
 {
-    if (!atomic_load_explicit(&deferred_contexts, memory_order_relaxed) &&
-        !atomic_load_explicit(&deferred_blocks, memory_order_relaxed))
-        return;
     struct ctxvar__thread *t = ctxvar__me();
     if (t->busy) return; /* ourselves in a handler: a later drain will do */
     int saved_errno = errno;
     ctxvar__busy_push(t);
-    ctxvar_ctx *c = atomic_exchange_explicit(&deferred_contexts, NULL, memory_order_acquire);
-    CTXVAR__HAPPENS_AFTER(&deferred_contexts);
+    ctxvar_ctx *c = atomic_exchange_explicit(&ctxvar__deferred_contexts, NULL, memory_order_acquire);
+    CTXVAR__HAPPENS_AFTER(&ctxvar__deferred_contexts);
     while (c) {
         ctxvar_ctx *next = (ctxvar_ctx *)(uintptr_t)atomic_load_explicit(&c->refs, memory_order_relaxed);
         atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
         ctxvar__ctx_release(c);
         c = next;
     }
-    void *p = atomic_exchange_explicit(&deferred_blocks, NULL, memory_order_acquire);
-    CTXVAR__HAPPENS_AFTER(&deferred_blocks);
+    void *p = atomic_exchange_explicit(&ctxvar__deferred_blocks, NULL, memory_order_acquire);
+    CTXVAR__HAPPENS_AFTER(&ctxvar__deferred_blocks);
     while (p) {
         void *next = *(void **)p;
         free(p);

@@ -90,10 +90,21 @@ void ctxvar__reentered_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
 /* Memory from malloc, at least a pointer's size, freed later. */
 void ctxvar__reentered_free(void *p) CTXVAR__HIDDEN;
 
+/* What handlers deferred: contexts linked through their reference count
+ * word, and blocks linked through their first word. */
+extern _Atomic(ctxvar_ctx *) ctxvar__deferred_contexts CTXVAR__HIDDEN;
+extern _Atomic(void *) ctxvar__deferred_blocks CTXVAR__HIDDEN;
+void ctxvar__deferred_drain_some(void) CTXVAR__HIDDEN;
+
 /* Frees what handlers deferred (any thread's), from a thread that is not
- * interrupted: ctxvar_stats, a thread's creation.  Two loads when there is
- * nothing. */
-void ctxvar__deferred_drain(void) CTXVAR__HIDDEN;
+ * interrupted: ctxvar_stats, a thread's creation.  Two loads, inline, when
+ * there is nothing: every thread creation asks. */
+static inline void ctxvar__deferred_drain(void)
+{
+    if (atomic_load_explicit(&ctxvar__deferred_contexts, memory_order_relaxed) ||
+        atomic_load_explicit(&ctxvar__deferred_blocks, memory_order_relaxed))
+        ctxvar__deferred_drain_some();
+}
 
 /* ctxvar__ctx_visit_sorted without malloc: on the stack for up to 64
  * bindings, in an anonymous mapping beyond (mmap and munmap are system

@@ -202,8 +202,8 @@ static void read_environment(void)
     copy_environment();
     if (!is_primary) ctxvar__debug("another copy of the runtime is loaded; this one defers to it");
     int mode = inherit_enabled && is_primary
-                   ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
-                   : 0;
+                   ? CTXVAR__START_SETTLED | CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN
+                   : CTXVAR__START_SETTLED;
     atomic_store_explicit(&ctxvar__start_mode, mode, memory_order_release);
     atomic_store_explicit(&environment_read, 1, memory_order_release);
 }
@@ -245,7 +245,7 @@ ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t)
 
 /* ---- What the interposers ask ------------------------------------------------- */
 
-int ctxvar__thread_start_mode(void)
+int ctxvar__thread_start_mode_settle(void)
 {
     ctxvar__ensure_settings();
     return atomic_load_explicit(&ctxvar__start_mode, memory_order_relaxed);

@@ -6,7 +6,7 @@
  * links to the registry (lib/registry.c) and to its exit record
  * (lib/handover.c).  A thread that never touches ctxvar costs nothing but
  * the block's size: glibc zeroes it for every new thread, which is why it
- * is kept to 272 bytes.
+ * is kept to 280 bytes.
  *
  * Who writes what: only the thread itself, with three exceptions, each
  * ordered by an atomic: a joiner or detacher marks `exit_slot` before the
@@ -72,7 +72,8 @@ struct ctxvar__thread {
         unsigned long long frame;
     } swapped_from[4];
     ctxvar_ctx *cache_node[CTXVAR__REF_CACHE_ENTRIES];  /* NULL: entry unused */
-    unsigned cache_refs[CTXVAR__REF_CACHE_ENTRIES];     /* 1 .. 2 * batch */
+    unsigned char cache_refs[CTXVAR__REF_CACHE_ENTRIES]; /* 1 .. 2 * batch */
+    unsigned created_generation; /* of created_record (below; here it fills a hole) */
     const ctxvar_ctx *cache_anchor[CTXVAR__REF_CACHE_ENTRIES];
     const ctxvar_ctx *cache_anchors; /* every entry's anchor when all share one */
     struct ctxvar__free_lists *free_lists; /* made on the first block kept */
@@ -86,10 +87,17 @@ struct ctxvar__thread {
     /* Where a joiner finds the exit record (lib/handover.c): written by the
      * thread, and marked by a joiner or detacher that comes first. */
     _Atomic(uintptr_t) exit_slot;
+    /* The last joinable thread this thread created (0: none), with the
+     * pool record it gave it and that record's generation: a join of it,
+     * the commonest join, then finds the record without the thread's slot
+     * (lib/handover.c, "The creator's hint"). */
+    uintptr_t created;
+    struct ctxvar__start *created_record; /* NULL: a heap record, no hint */
     struct ctxvar__thread *prev, *next; /* the registry, while listed */
     struct ctxvar__frame *top_frame; /* the innermost run or task frame */
 };
-_Static_assert(sizeof(struct ctxvar__thread) <= 272, "thread state outgrew 272 bytes");
+_Static_assert(sizeof(struct ctxvar__thread) <= 280, "thread state outgrew 280 bytes");
+_Static_assert(2 * CTXVAR__REF_CACHE_BATCH <= 255, "cache_refs holds up to twice a batch");
 
 /* Named, so that platform.c can find its TLS descriptor. */
 extern __thread struct ctxvar__thread ctxvar__self CTXVAR__HIDDEN;
@@ -157,8 +165,19 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline void ctxvar__cache_check(struct
 /* Gives back every cached reference. */
 void ctxvar__cache_flush_all(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
-/* Stops t keeping freed blocks for reuse and frees those it kept. */
-void ctxvar__free_lists_drain(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+/* Frees the blocks kept on `lists`, and the lists. */
+void ctxvar__free_lists_free(struct ctxvar__free_lists *lists) CTXVAR__HIDDEN;
+
+/* Stops t keeping freed blocks for reuse and frees those it kept.  Inline:
+ * every thread's end asks, and most threads kept none. */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline void
+ctxvar__free_lists_drain(struct ctxvar__thread *t)
+{
+    struct ctxvar__free_lists *lists = t->free_lists;
+    t->free_lists_on = 0;
+    t->free_lists = NULL;
+    if (lists) ctxvar__free_lists_free(lists);
+}
 
 /* Whether registered threads keep freed blocks (not in the sanitizer and
  * fault-injection builds, which must see every allocation). */
@@ -178,16 +197,41 @@ int ctxvar__ensure_registered(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 /* Puts t in the registry (a thread a forked child must clean up after). */
 void ctxvar__registry_add(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 /* Takes t out, its live count folded into the shards. */
-void ctxvar__registry_remove(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+void ctxvar__registry_unlist(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+CTXVAR__BEFORE_THREAD_START_INLINE static inline void
+ctxvar__registry_remove(struct ctxvar__thread *t)
+{
+    if (t->listed) ctxvar__registry_unlist(t);
+}
 
 /* In a forked child: releases what the thread of state t, which does not
  * exist there, held. */
 void ctxvar__thread_state_release(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
+/* ctxvar_stats' counters, in shards: each thread adds to the shard it was
+ * given on first use, so that threads rarely share a cache line. */
 enum { CTXVAR__STAT_LIVE, CTXVAR__STAT_INHERITED, CTXVAR__STAT_FAILED, CTXVAR__STAT_COUNT };
+#define CTXVAR__STAT_SHARDS 64
+struct ctxvar__stat_shard {
+    _Alignas(64) atomic_llong value[CTXVAR__STAT_COUNT];
+};
+extern struct ctxvar__stat_shard ctxvar__stat_shards[CTXVAR__STAT_SHARDS] CTXVAR__HIDDEN;
+struct ctxvar__stat_shard *ctxvar__shard_choose(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+
+CTXVAR__BEFORE_THREAD_START_INLINE static inline struct ctxvar__stat_shard *
+ctxvar__shard_of(struct ctxvar__thread *t)
+{
+    return t->shard ? &ctxvar__stat_shards[t->shard - 1] : ctxvar__shard_choose(t);
+}
+
 void ctxvar__count(int which, long long delta) CTXVAR__HIDDEN;
-/* The same, for the calling thread's state t. */
-void ctxvar__count_in(struct ctxvar__thread *t, int which, long long delta) CTXVAR__HIDDEN;
+/* The same, for the calling thread's state t.  Inline: every thread
+ * creation counts. */
+CTXVAR__BEFORE_THREAD_START_INLINE static inline void
+ctxvar__count_in(struct ctxvar__thread *t, int which, long long delta)
+{
+    atomic_fetch_add_explicit(&ctxvar__shard_of(t)->value[which], delta, memory_order_relaxed);
+}
 
 /* A number for tokens to tell this thread from every other, made on first use. */
 unsigned long long ctxvar__thread_uid(struct ctxvar__thread *t) CTXVAR__HIDDEN;

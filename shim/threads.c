@@ -81,7 +81,9 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
         return r;
     }
     r = real(thread, attr, start_posix_thread, s);
-    if (r != 0) {
+    if (r == 0) {
+        ctxvar__thread_created(*thread);
+    } else {
         saved_errno = *error;
         ctxvar__thread_discard(s);
         *error = saved_errno;
@@ -102,7 +104,9 @@ CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
         return r;
     }
     r = real(thread, start_c11_thread, s);
-    if (r != thrd_success) {
+    if (r == thrd_success) {
+        ctxvar__thread_created((pthread_t)*thread);
+    } else {
         saved_errno = errno;
         ctxvar__thread_discard(s);
         errno = saved_errno;

@@ -325,3 +325,54 @@ TEST_IMPL(fork_child_releases_what_ended_and_running_threads_held)
     ctxvar_clear();
     ASSERT_ULL(0, test_live());
 }
+
+/* A creator remembers the last thread it created, so that its own join of
+ * that thread finds the record at once.  Here another thread joins that
+ * thread first and then creates threads until one gets the same pthread_t
+ * (glibc hands a joined thread's cached stack, and so its id, to the next
+ * thread created with the same size).  When the creator joins that id, it
+ * must release the new thread's record, not the one it remembers: the
+ * new thread's two contexts and its record go, and nothing else. */
+static pthread_t remembered;
+static sem_t remembered_ready, reused_ready;
+static pthread_t reused;
+static int reuse_tries;
+
+static void *join_remembered_then_reuse_its_id(void *arg)
+{
+    sem_wait(&remembered_ready);
+    CHECK_PT(pthread_join(remembered, NULL));
+    for (reuse_tries = 1; reuse_tries <= 100; reuse_tries++) {
+        CHECK_PT(pthread_create(&reused, NULL, own_contexts_then_block, NULL));
+        if (pthread_equal(reused, remembered)) break;
+        sem_post(&finish);
+        CHECK_PT(pthread_join(reused, NULL));
+        sem_wait(&running);
+    }
+    sem_post(&reused_ready);
+    return arg;
+}
+
+TEST_IMPL(creator_joining_a_reused_thread_id_releases_the_new_threads_record)
+{
+    SKIP_UNDER_TSAN("ThreadSanitizer keeps joined threads' stacks: no id is reused");
+    CHECK_PT(sem_init(&running, 0, 0));
+    CHECK_PT(sem_init(&finish, 0, 0));
+    CHECK_PT(sem_init(&remembered_ready, 0, 0));
+    CHECK_PT(sem_init(&reused_ready, 0, 0));
+    setup_ended();
+    test_set("req", "r1");
+    pthread_t joiner;
+    CHECK_PT(pthread_create(&joiner, NULL, join_remembered_then_reuse_its_id, NULL));
+    unsigned long long base = test_live();
+    CHECK_PT(pthread_create(&remembered, NULL, own_contexts_then_end, NULL)); /* the last created */
+    sem_post(&remembered_ready);
+    sem_wait(&reused_ready);
+    ASSERT(reuse_tries <= 100); /* the id came back */
+    sem_wait(&running);         /* the reused thread owns its two contexts */
+    ASSERT_ULL(base + 2, test_live());
+    sem_post(&finish);
+    CHECK_PT(pthread_join(reused, NULL)); /* by the id this thread remembers */
+    ASSERT_ULL(base, test_live());
+    CHECK_PT(pthread_join(joiner, NULL));
+}
