@@ -93,6 +93,7 @@ struct ctxvar__start {
     int joinable;                    /* release at join was asked for */
     int pooled;                      /* in the static pool, else on the heap */
     int listed;                      /* on the heap list */
+    int in_table;                    /* the thread put it in the table */
     void (*fn)(void);                /* the start routine, as the shim's */
     void *arg;                       /*   trampoline calls it */
     ctxvar_ctx *context;             /* owned until the thread adopts it */
@@ -310,6 +311,7 @@ CTXVAR__BEFORE_THREAD_START static int publish(struct ctxvar__start *s)
         if (seen != SLOT_JOIN_PENDING) return 0; /* NO_HANDOVER: detached first */
         CTXVAR__HAPPENS_AFTER(slot); /* the joiner's mark, before we store over it */
         if (table_insert((uintptr_t)s->thread, (uintptr_t)s, &seen) == 0) {
+            s->in_table = 1;
             atomic_store_explicit(slot, SLOT_IN_TABLE, memory_order_release);
             CTXVAR__HAPPENS_BEFORE(slot); /* our store, before a joiner reads the slot again */
             return 1;
@@ -318,7 +320,10 @@ CTXVAR__BEFORE_THREAD_START static int publish(struct ctxvar__start *s)
         CTXVAR__HAPPENS_BEFORE(slot); /* as above */
         return 0;
     }
-    if (table_insert((uintptr_t)s->thread, (uintptr_t)s, &seen) == 0) return 1;
+    if (table_insert((uintptr_t)s->thread, (uintptr_t)s, &seen) == 0) {
+        s->in_table = 1;
+        return 1;
+    }
     if (seen == SLOT_NO_HANDOVER) table_take((uintptr_t)s->thread); /* the mark is used */
     return 0;
 }
@@ -342,6 +347,7 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     s->fn = fn;
     s->arg = arg;
     s->joinable = joinable;
+    s->in_table = 0;
     struct ctxvar__thread *creator = ctxvar__me();
     s->context = ctxvar__ctx_retain(ctxvar__current(creator));
     ctxvar__otel_prepare_child(s->context);
@@ -545,8 +551,16 @@ struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
 static void release_joined(struct ctxvar__start *s)
 {
     struct ctxvar__thread *t = ctxvar__me();
+    /* A thread that could not publish its record (a detacher came first,
+     * or the table was full) releases its own, as a detached one: found
+     * through the creator's hint, such a record is left to it. */
+    int state = atomic_load_explicit(&s->state, memory_order_acquire);
+    do {
+        if (state != EXIT_RUNNING && state != EXIT_HANDED_OVER) return;
+    } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, EXIT_RELEASED,
+                                                    memory_order_acq_rel, memory_order_acquire));
     ctxvar__busy_push(t); /* frees: a signal handler must not change state meanwhile */
-    if (atomic_exchange_explicit(&s->state, EXIT_RELEASED, memory_order_acq_rel) == EXIT_HANDED_OVER) {
+    if (state == EXIT_HANDED_OVER) {
         CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tryjoin) */
         ctxvar__ctx_release(s->current);
         ctxvar__ctx_release(s->inherited);
@@ -577,6 +591,12 @@ void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
     if (!s && j.look_in_table) {
         uintptr_t found = table_take((uintptr_t)thread);
         if (found >= SLOT_MARKS) s = (struct ctxvar__start *)found;
+    } else if (s && s->in_table && table_get((uintptr_t)thread) == (uintptr_t)s) {
+        /* Found through the creator's hint, and also in the table (where
+         * the table mode, or an earlier joiner's mark, made the thread put
+         * it): its entry goes, or it would name the next thread with this
+         * pthread_t. */
+        table_take((uintptr_t)thread);
     }
     if (s) release_joined(s);
 }

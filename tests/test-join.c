@@ -376,3 +376,47 @@ TEST_IMPL(creator_joining_a_reused_thread_id_releases_the_new_threads_record)
     ASSERT_ULL(base, test_live());
     CHECK_PT(pthread_join(joiner, NULL));
 }
+
+/* A join by a thread other than the creator finds the record through the
+ * thread's slot (or, in the portable build, the table), as does a join by
+ * the creator once it has created another thread since: both release what
+ * the thread held, under ThreadSanitizer too. */
+static pthread_t to_join;
+
+static void *join_it(void *arg)
+{
+    CHECK_PT(pthread_join(to_join, NULL));
+    return arg;
+}
+
+TEST_IMPL(a_thread_joined_by_another_than_its_creator_releases_what_it_held)
+{
+    setup_ended();
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    CHECK_PT(pthread_create(&to_join, NULL, own_contexts_then_end, NULL));
+    expect_held_until_joined(base);
+    pthread_t joiner;
+    CHECK_PT(pthread_create(&joiner, NULL, join_it, NULL));
+    CHECK_PT(pthread_join(joiner, NULL));
+    ASSERT_ULL(base, test_live());
+}
+
+TEST_IMPL(a_creator_joining_an_earlier_thread_releases_what_it_held)
+{
+    setup_ended();
+    CHECK_PT(sem_init(&running, 0, 0));
+    CHECK_PT(sem_init(&finish, 0, 0));
+    test_set("req", "r1");
+    unsigned long long base = test_live();
+    pthread_t earlier, later;
+    CHECK_PT(pthread_create(&earlier, NULL, own_contexts_then_end, NULL));
+    CHECK_PT(pthread_create(&later, NULL, own_contexts_then_block, NULL));
+    sem_wait(&running);
+    expect_held_until_joined(base + 2); /* later's two, then earlier's three */
+    CHECK_PT(pthread_join(earlier, NULL));
+    ASSERT_ULL(base + 2, test_live());
+    sem_post(&finish);
+    CHECK_PT(pthread_join(later, NULL));
+    ASSERT_ULL(base, test_live());
+}

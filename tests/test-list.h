@@ -134,6 +134,8 @@ TEST(detach_while_running_releases_context_at_exit, RUNTIME, NULL)
 TEST(thread_detaching_itself_in_its_key_destructor_releases_context, RUNTIME, NULL)
 TEST(fork_child_releases_what_ended_and_running_threads_held, RUNTIME, NULL)
 TEST(creator_joining_a_reused_thread_id_releases_the_new_threads_record, RUNTIME, NULL)
+TEST(a_thread_joined_by_another_than_its_creator_releases_what_it_held, RUNTIME, NULL)
+TEST(a_creator_joining_an_earlier_thread_releases_what_it_held, RUNTIME, NULL)
 
 /* Thread pools: test-tasks.c */
 TEST(wrap_captures_context_at_wrap_time, RUNTIME, NULL)
