@@ -57,8 +57,8 @@
  * Most joins are made by the thread that created the thread, soon after:
  * often before the new thread has run at all, when only the mark-and-table
  * path above could find the record.  So a creator remembers, in its own
- * state, the pthread_t it last created joinable, the pool index of the
- * record it gave it, and that record's generation (a count every give-back
+ * state, the pthread_t it last created joinable, the pool record it gave
+ * it, and that record's generation (a count every give-back
  * of a pool record increments).  A join of that pthread_t takes the record
  * from the pool directly when its generation has not moved: then nobody has
  * released it, and only a join or the reaping of a detached thread would,
@@ -170,13 +170,20 @@ static void heap_unlink_locked(struct ctxvar__start *s)
     s->prev = s->next = NULL;
 }
 
+/* A pool record back to the pool, a new generation: a creator's hint to it
+ * no longer holds. */
+CTXVAR__BEFORE_THREAD_START static void pool_give_back(struct ctxvar__start *s)
+{
+    atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
+    CTXVAR__HAPPENS_BEFORE(&s->busy); /* our uses come before record_take's next user */
+    atomic_store_explicit(&s->busy, 0, memory_order_release);
+}
+
 CTXVAR__BEFORE_THREAD_START static void record_give_back(struct ctxvar__start *s)
 {
     atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
     if (s->pooled) {
-        atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
-        CTXVAR__HAPPENS_BEFORE(&s->busy); /* our uses come before record_take's next user */
-        atomic_store_explicit(&s->busy, 0, memory_order_release);
+        pool_give_back(s);
         return;
     }
     if (s->listed) {
@@ -227,12 +234,17 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline struct table_entry *table_bucke
 }
 _Static_assert(TABLE_BUCKETS == 1 << 10, "table_bucket keeps 10 bits of the hash");
 
-CTXVAR__BEFORE_THREAD_START static struct table_entry *table_find(uintptr_t key)
+CTXVAR__BEFORE_THREAD_START_INLINE static inline struct table_entry *
+bucket_find(struct table_entry *bucket, uintptr_t key)
 {
-    struct table_entry *bucket = table_bucket(key);
     for (int i = 0; i < TABLE_WAYS; i++)
         if (atomic_load_explicit(&bucket[i].key, memory_order_acquire) == key) return &bucket[i];
     return NULL;
+}
+
+CTXVAR__BEFORE_THREAD_START static struct table_entry *table_find(uintptr_t key)
+{
+    return bucket_find(table_bucket(key), key);
 }
 
 /* 0, EEXIST (*found: the value there), or ENOSPC (the bucket is full). */
@@ -240,7 +252,7 @@ CTXVAR__BEFORE_THREAD_START static int table_insert(uintptr_t key, uintptr_t val
                                                     uintptr_t *found)
 {
     struct table_entry *bucket = table_bucket(key);
-    const struct table_entry *e = table_find(key);
+    const struct table_entry *e = bucket_find(bucket, key);
     if (e) {
         *found = atomic_load_explicit(&e->value, memory_order_acquire);
         return EEXIST;
@@ -260,14 +272,19 @@ CTXVAR__BEFORE_THREAD_START static int table_insert(uintptr_t key, uintptr_t val
     return ENOSPC;
 }
 
+/* Entry e's value, the entry removed. */
+CTXVAR__BEFORE_THREAD_START static uintptr_t entry_take(struct table_entry *e)
+{
+    uintptr_t value = atomic_exchange_explicit(&e->value, 0, memory_order_acq_rel);
+    atomic_store_explicit(&e->key, 0, memory_order_release);
+    return value;
+}
+
 /* The value for key, removed; 0 when there is none. */
 CTXVAR__BEFORE_THREAD_START static uintptr_t table_take(uintptr_t key)
 {
     struct table_entry *e = table_find(key);
-    if (!e) return 0;
-    uintptr_t value = atomic_exchange_explicit(&e->value, 0, memory_order_acq_rel);
-    atomic_store_explicit(&e->key, 0, memory_order_release);
-    return value;
+    return e ? entry_take(e) : 0;
 }
 
 static uintptr_t table_get(uintptr_t key)
@@ -447,8 +464,7 @@ static void give_back_locked(struct ctxvar__start *s)
 {
     atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
     if (s->pooled) {
-        atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
-        atomic_store_explicit(&s->busy, 0, memory_order_release);
+        pool_give_back(s);
         return;
     }
     if (s->listed) heap_unlink_locked(s);
@@ -591,12 +607,13 @@ void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
     if (!s && j.look_in_table) {
         uintptr_t found = table_take((uintptr_t)thread);
         if (found >= SLOT_MARKS) s = (struct ctxvar__start *)found;
-    } else if (s && s->in_table && table_get((uintptr_t)thread) == (uintptr_t)s) {
+    } else if (s && s->in_table) {
         /* Found through the creator's hint, and also in the table (where
          * the table mode, or an earlier joiner's mark, made the thread put
          * it): its entry goes, or it would name the next thread with this
          * pthread_t. */
-        table_take((uintptr_t)thread);
+        struct table_entry *e = table_find((uintptr_t)thread);
+        if (e && atomic_load_explicit(&e->value, memory_order_acquire) == (uintptr_t)s) entry_take(e);
     }
     if (s) release_joined(s);
 }
@@ -652,8 +669,7 @@ static void release_in_child(struct ctxvar__start *s, const struct ctxvar__threa
     }
     atomic_store_explicit(&s->adopted, 0, memory_order_relaxed);
     if (s->pooled) {
-        atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
-        atomic_store_explicit(&s->busy, 0, memory_order_relaxed);
+        pool_give_back(s);
     } else {
         heap_unlink_locked(s);
         ctxvar__early_free(s);
