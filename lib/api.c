@@ -64,9 +64,9 @@ static inline int set_marked(struct ctxvar__thread *t, ctxvar *v, const char *va
             return E2BIG;
         }
         ctxvar__binding *b = ctxvar__binding_new(v, value, len);
-        err = b ? ctxvar__ctx_with(t->current ? t->current : ctxvar__current(t), b, &next) : ENOMEM;
+        err = b ? ctxvar__ctx_with(ctxvar__current(t), b, &next) : ENOMEM;
     } else {
-        err = ctxvar__ctx_without(t->current ? t->current : ctxvar__current(t), v, &next);
+        err = ctxvar__ctx_without(ctxvar__current(t), v, &next);
     }
     if (!err) err = ctxvar__install_with_token(t, next, tok, v);
     if (err) {

@@ -347,9 +347,11 @@ CTXVAR__BEFORE_THREAD_START static int publish(struct ctxvar__start *s)
 
 /* ---- The creator --------------------------------------------------------------- */
 
-struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int joinable, int *failed)
+struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int joinable,
+                                             struct ctxvar__prepared *p)
 {
-    *failed = 0;
+    p->failed = 0;
+    p->created = NULL;
     int mode = ctxvar__thread_start_mode();
     if (!(mode & CTXVAR__START_INHERIT)) return NULL;
     joinable = joinable && (mode & CTXVAR__START_RELEASE_AT_JOIN);
@@ -357,7 +359,7 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     ctxvar__deferred_drain(); /* what signal handlers released */
     struct ctxvar__start *s = record_take();
     if (!s) {
-        *failed = 1;
+        p->failed = 1;
         ctxvar__debug("pthread_create: out of memory; the new thread starts empty");
         return NULL;
     }
@@ -374,15 +376,12 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
     ctxvar__count_in(creator, CTXVAR__STAT_INHERITED, 1);
     atomic_store_explicit(&s->state, joinable ? EXIT_RUNNING : EXIT_DETACHED, memory_order_relaxed);
     creator->created = 0;
-    creator->created_record = joinable && s->pooled ? s : NULL;
-    creator->created_generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
+    if (joinable && s->pooled) {
+        creator->created_record = s;
+        creator->created_generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
+        p->created = &creator->created; /* ctxvar__thread_created fills it in */
+    }
     return s;
-}
-
-void ctxvar__thread_created(pthread_t thread)
-{
-    struct ctxvar__thread *creator = ctxvar__me();
-    if (creator->created_record) creator->created = (uintptr_t)thread;
 }
 
 void ctxvar__thread_discard(struct ctxvar__start *s)
@@ -489,8 +488,7 @@ void ctxvar__exit_records_reap(int all)
         if (reap_tail == s) reap_tail = previous;
         atomic_store_explicit(&s->state, EXIT_RELEASED, memory_order_relaxed);
         CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tgkill) */
-        ctxvar__ctx_release(s->current);
-        ctxvar__ctx_release(s->inherited);
+        ctxvar__ctx_release_pair(s->current, s->inherited);
         give_back_locked(s);
     }
     atomic_store_explicit(&reap_any, reap_head, memory_order_relaxed);
@@ -578,8 +576,7 @@ static void release_joined(struct ctxvar__start *s)
     ctxvar__busy_push(t); /* frees: a signal handler must not change state meanwhile */
     if (state == EXIT_HANDED_OVER) {
         CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tryjoin) */
-        ctxvar__ctx_release(s->current);
-        ctxvar__ctx_release(s->inherited);
+        ctxvar__ctx_release_pair(s->current, s->inherited);
     } else {
         /* The start routine never ended through our trampoline (it left by
          * longjmp, say): what the thread held went with its TLS. */
@@ -659,8 +656,7 @@ static void release_in_child(struct ctxvar__start *s, const struct ctxvar__threa
     switch (atomic_load_explicit(&s->state, memory_order_acquire)) {
     case EXIT_HANDED_OVER:
     case EXIT_REAPING:
-        ctxvar__ctx_release(s->current);
-        ctxvar__ctx_release(s->inherited);
+        ctxvar__ctx_release_pair(s->current, s->inherited);
         break;
     case EXIT_RELEASED: /* its joiner was releasing it: may leak, never goes twice */
         break;

@@ -117,10 +117,11 @@ void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(pr
  *
  * An interposer of thread creation does, around the real call:
  *
- *     s = ctxvar__thread_prepare(start, arg, joinable, &failed);
+ *     s = ctxvar__thread_prepare(start, arg, joinable, &prepared);
  *     r = real(..., s ? our_trampoline : start, s ? s : arg);
+ *     if (s && r == 0) ctxvar__thread_created(&prepared, new_thread_id);
  *     if (s && r != 0) ctxvar__thread_discard(s);
- *     if (!s && r == 0 && failed) ctxvar__count_inherit_failure();
+ *     if (!s && r == 0 && prepared.failed) ctxvar__count_inherit_failure();
  *
  * and its trampoline, in the new thread:
  *
@@ -148,15 +149,26 @@ static inline int ctxvar__thread_start_mode(void)
                                                              : ctxvar__thread_start_mode_settle();
 }
 
+/* What ctxvar__thread_prepare tells its caller besides the record. */
+struct ctxvar__prepared {
+    int failed;         /* no record because memory ran out: count it if the thread starts */
+    uintptr_t *created; /* where the creator remembers the new thread's id, or NULL */
+};
+
 /* Before the real creation: a start record holding fn, arg and a snapshot
  * of the caller's context, or NULL when the thread gets nothing
- * (inheritance off, or out of memory: then *failed is 1). */
+ * (inheritance off, or out of memory: then p->failed is 1). */
 struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int joinable,
-                                             int *failed) CTXVAR__HIDDEN;
+                                             struct ctxvar__prepared *p) CTXVAR__HIDDEN;
 
 /* After the real creation succeeded: `thread` is the new thread's id, which
- * its joiner will name (the creator remembers which record it gave it). */
-void ctxvar__thread_created(pthread_t thread) CTXVAR__HIDDEN;
+ * its joiner will name (the creator remembers which record it gave it).
+ * Inline: it is one store into the creator's own thread state, on the path
+ * of every thread creation. */
+static inline void ctxvar__thread_created(const struct ctxvar__prepared *p, pthread_t thread)
+{
+    if (p->created) *p->created = (uintptr_t)thread;
+}
 
 /* After the real creation failed: no thread will read s. */
 void ctxvar__thread_discard(struct ctxvar__start *s) CTXVAR__HIDDEN;

@@ -8,8 +8,9 @@
  *
  * The main thread is seeded from BAGGAGE, TRACEPARENT and TRACESTATE when it
  * first reads its context, or at load, whichever comes first; the flag
- * main_seeded says it is done (or that this process's main thread must not
- * be seeded: a forked child keeps the forking thread's context).  Seeding
+ * ctxvar__main_seeded says it is done (or that this process's main thread
+ * must not be seeded: a forked child keeps the forking thread's context),
+ * and lets ctxvar__current skip the call on every other read.  Seeding
  * registers the main thread for release at exit, which does not seed again:
  * ctxvar__ensure_registered initialises the settings only, and the seed
  * runs after that, from ensure_init alone.
@@ -41,7 +42,7 @@ static int syslog_enabled;          /* CTXVAR_SYSLOG == 1: syslog lines carry th
 static int http_enabled;            /* CTXVAR_HTTP == 1: outgoing HTTP carries the context */
 static int otel_enabled;            /* CTXVAR_OTEL == 1: OpenTelemetry process/thread context */
 static int is_primary = 1;          /* 0: another copy of the runtime came first */
-static atomic_int main_seeded;
+atomic_int ctxvar__main_seeded;     /* declared in lib/thread.h */
 static int environment_had_context; /* the seed was not empty */
 atomic_int ctxvar__start_mode;
 
@@ -147,7 +148,7 @@ static void seed_main_thread_marked(struct ctxvar__thread *t)
         t->not_main = 1;
         return;
     }
-    if (!atomic_compare_exchange_strong(&main_seeded, &expected, 1)) return;
+    if (!atomic_compare_exchange_strong(&ctxvar__main_seeded, &expected, 1)) return;
     ctxvar_ctx *seeded;
     if (context_from_environment(t->current, &seeded) != 0) {
         ctxvar__debug("out of memory reading the environment; the main thread starts empty");
@@ -218,7 +219,7 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_settings(void)
 CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_init(void)
 {
     ctxvar__ensure_settings();
-    if (!atomic_load_explicit(&main_seeded, memory_order_relaxed) && is_primary &&
+    if (!atomic_load_explicit(&ctxvar__main_seeded, memory_order_relaxed) && is_primary &&
         atomic_load_explicit(&environment_read, memory_order_acquire))
         seed_main_thread(ctxvar__me());
 }
@@ -229,14 +230,13 @@ void ctxvar__startup_forked(void)
 {
     /* The forking thread is this process's main thread now (tid == pid):
      * it must not be seeded from the environment over its own context. */
-    atomic_store(&main_seeded, 1);
+    atomic_store(&ctxvar__main_seeded, 1);
 }
 
-ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t)
+ctxvar_ctx *ctxvar__current_seeded(struct ctxvar__thread *t)
 {
     ctxvar_ctx *c = t->current;
-    if (__builtin_expect(!c && !t->not_main &&
-                             !atomic_load_explicit(&main_seeded, memory_order_acquire), 0)) {
+    if (!c && !t->not_main && !atomic_load_explicit(&ctxvar__main_seeded, memory_order_acquire)) {
         ctxvar__ensure_init();
         c = t->current;
     }

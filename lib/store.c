@@ -212,6 +212,16 @@ void ctxvar__ctx_release(ctxvar_ctx *c)
     if (c && drop_ref(&c->refs)) node_free(c, 1);
 }
 
+void ctxvar__ctx_release_pair(ctxvar_ctx *a, ctxvar_ctx *b)
+{
+    if (a == b) {
+        if (a) ctxvar__node_release(a, 2, 1);
+        return;
+    }
+    ctxvar__ctx_release(a);
+    ctxvar__ctx_release(b);
+}
+
 void ctxvar__node_release(ctxvar_ctx *n, size_t refs, int is_root)
 {
     if (refs == 1 ? drop_ref(&n->refs)

@@ -83,6 +83,9 @@ CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__ctx_retain(
     return owned;
 }
 void ctxvar__ctx_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
+/* Releases a and b; one atomic step when they are the same context (an
+ * ended thread's current and inherited contexts mostly are). */
+void ctxvar__ctx_release_pair(ctxvar_ctx *a, ctxvar_ctx *b) CTXVAR__HIDDEN;
 
 /* Drops `refs` references to node n at once (a root when is_root), freeing
  * it when they were the last. */

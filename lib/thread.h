@@ -256,7 +256,17 @@ void ctxvar__exit_records_release_others(void) CTXVAR__HIDDEN;
  * main thread from the environment, on the empty path only, so that a read
  * from another library's constructor still sees the seed while a read with
  * a context costs nothing. */
-ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+extern atomic_int ctxvar__main_seeded CTXVAR__HIDDEN; /* the main thread's seed is done */
+ctxvar_ctx *ctxvar__current_seeded(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+static inline ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t)
+{
+    ctxvar_ctx *c = t->current;
+    if (__builtin_expect(c || t->not_main ||
+                             atomic_load_explicit(&ctxvar__main_seeded, memory_order_acquire),
+                         1))
+        return c;
+    return ctxvar__current_seeded(t);
+}
 
 /* ---- Changing the current context ------------------------------------------ */
 

@@ -66,23 +66,24 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                   void *(*start)(void *), void *arg)
 {
     int *error = &errno; /* errno's address, looked up once */
-    int saved_errno = *error, failed, r;
+    int saved_errno = *error, r;
+    struct ctxvar__prepared prepared;
     __typeof__(&pthread_create) real = CTXVAR__NEXT(pthread_create);
     if (!real) return EAGAIN; /* no glibc below us: no thread can start */
     int detach_state = PTHREAD_CREATE_JOINABLE;
     if (attr && pthread_attr_getdetachstate(attr, &detach_state) != 0)
         detach_state = PTHREAD_CREATE_DETACHED; /* unknown: the thread releases its own */
     struct ctxvar__start *s = ctxvar__thread_prepare(
-        (void (*)(void))start, arg, detach_state == PTHREAD_CREATE_JOINABLE, &failed);
+        (void (*)(void))start, arg, detach_state == PTHREAD_CREATE_JOINABLE, &prepared);
     *error = saved_errno;
     if (!s) {
         r = real(thread, attr, start, arg);
-        if (r == 0 && failed) ctxvar__count_inherit_failure();
+        if (r == 0 && prepared.failed) ctxvar__count_inherit_failure();
         return r;
     }
     r = real(thread, attr, start_posix_thread, s);
     if (r == 0) {
-        ctxvar__thread_created(*thread);
+        ctxvar__thread_created(&prepared, *thread);
     } else {
         saved_errno = *error;
         ctxvar__thread_discard(s);
@@ -93,19 +94,20 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 
 CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
 {
-    int saved_errno = errno, failed, r;
+    int saved_errno = errno, r;
     __typeof__(&thrd_create) real = CTXVAR__NEXT(thrd_create);
     if (!real) return thrd_error;
-    struct ctxvar__start *s = ctxvar__thread_prepare((void (*)(void))start, arg, 1, &failed);
+    struct ctxvar__prepared prepared;
+    struct ctxvar__start *s = ctxvar__thread_prepare((void (*)(void))start, arg, 1, &prepared);
     errno = saved_errno;
     if (!s) {
         r = real(thread, start, arg);
-        if (r == thrd_success && failed) ctxvar__count_inherit_failure();
+        if (r == thrd_success && prepared.failed) ctxvar__count_inherit_failure();
         return r;
     }
     r = real(thread, start_c11_thread, s);
     if (r == thrd_success) {
-        ctxvar__thread_created((pthread_t)*thread);
+        ctxvar__thread_created(&prepared, (pthread_t)*thread);
     } else {
         saved_errno = errno;
         ctxvar__thread_discard(s);
