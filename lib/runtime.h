@@ -48,15 +48,39 @@ void ctxvar__ensure_init(void) CTXVAR__HIDDEN;
 /* The settings alone, without the seed. */
 void ctxvar__ensure_settings(void) CTXVAR__HIDDEN;
 
+/* What the interposers ask on every call, as bits of one word that
+ * start-up settles once (ctxvar__features_settle reads the settings and
+ * seeds the main thread, as the first call into the runtime must; until
+ * both are done it is asked again).  A library callback or a pool job
+ * checks a bit, not a function call. */
+extern atomic_int ctxvar__features CTXVAR__HIDDEN;
+#define CTXVAR__FEATURE_SETTLED 1
+#define CTXVAR__FEATURE_PROPAGATION 2
+#define CTXVAR__FEATURE_EXPORT 4
+#define CTXVAR__FEATURE_LOOPS 8
+#define CTXVAR__FEATURE_SYSLOG 16
+#define CTXVAR__FEATURE_HTTP 32
+#define CTXVAR__FEATURE_OTEL 64
+int ctxvar__features_settle(void) CTXVAR__HIDDEN;
+static inline int ctxvar__feature(int which)
+{
+    int f = atomic_load_explicit(&ctxvar__features, memory_order_acquire);
+    if (__builtin_expect(!(f & CTXVAR__FEATURE_SETTLED), 0)) f = ctxvar__features_settle();
+    return (f & which) != 0;
+}
+
 /* Whether OpenMP regions and tasks, SIGEV_THREAD notifications and library
  * callbacks should carry their creator's context: this copy is the
  * process's runtime.  Unlike inheritance at thread creation,
  * CTXVAR_INHERIT=0 does not turn this off. */
-int ctxvar__propagation_enabled(void) CTXVAR__HIDDEN;
+static inline int ctxvar__propagation_enabled(void)
+{
+    return ctxvar__feature(CTXVAR__FEATURE_PROPAGATION);
+}
 
 /* Whether child processes get the calling thread's context in their
  * environment: CTXVAR_EXPORT is not 0 and this copy is the runtime. */
-int ctxvar__export_enabled(void) CTXVAR__HIDDEN;
+static inline int ctxvar__export_enabled(void) { return ctxvar__feature(CTXVAR__FEATURE_EXPORT); }
 
 /* The opt-outs and opt-ins of the outlets beyond threads and processes, read
  * once at load: CTXVAR_LOOPS=0 stops carrying context through event loops
@@ -64,10 +88,10 @@ int ctxvar__export_enabled(void) CTXVAR__HIDDEN;
  * only); CTXVAR_SYSLOG=1, CTXVAR_HTTP=1 and CTXVAR_OTEL=1 turn on the syslog
  * suffix, outgoing HTTP headers and the OpenTelemetry contexts.  Each is 0
  * in a copy of the runtime that defers to another. */
-int ctxvar__loops_enabled(void) CTXVAR__HIDDEN;
-int ctxvar__syslog_enabled(void) CTXVAR__HIDDEN;
-int ctxvar__http_enabled(void) CTXVAR__HIDDEN;
-int ctxvar__otel_enabled(void) CTXVAR__HIDDEN;
+static inline int ctxvar__loops_enabled(void) { return ctxvar__feature(CTXVAR__FEATURE_LOOPS); }
+static inline int ctxvar__syslog_enabled(void) { return ctxvar__feature(CTXVAR__FEATURE_SYSLOG); }
+static inline int ctxvar__http_enabled(void) { return ctxvar__feature(CTXVAR__FEATURE_HTTP); }
+static inline int ctxvar__otel_enabled(void) { return ctxvar__feature(CTXVAR__FEATURE_OTEL); }
 
 /* The value the environment variable `name` (BAGGAGE, TRACEPARENT or
  * TRACESTATE) had when the runtime read it at start-up, as a private copy

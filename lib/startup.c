@@ -251,40 +251,28 @@ int ctxvar__thread_start_mode_settle(void)
     return atomic_load_explicit(&ctxvar__start_mode, memory_order_relaxed);
 }
 
-int ctxvar__export_enabled(void)
-{
-    ctxvar__ensure_init();
-    return export_enabled && is_primary;
-}
+atomic_int ctxvar__features; /* declared in lib/runtime.h */
 
-int ctxvar__propagation_enabled(void)
+int ctxvar__features_settle(void)
 {
     ctxvar__ensure_init();
-    return is_primary;
-}
-
-int ctxvar__loops_enabled(void)
-{
-    ctxvar__ensure_init();
-    return loops_enabled && is_primary;
-}
-
-int ctxvar__syslog_enabled(void)
-{
-    ctxvar__ensure_init();
-    return syslog_enabled && is_primary;
-}
-
-int ctxvar__http_enabled(void)
-{
-    ctxvar__ensure_init();
-    return http_enabled && is_primary;
-}
-
-int ctxvar__otel_enabled(void)
-{
-    ctxvar__ensure_init();
-    return otel_enabled && is_primary;
+    int f = 0;
+    if (is_primary) {
+        f = CTXVAR__FEATURE_PROPAGATION;
+        if (export_enabled) f |= CTXVAR__FEATURE_EXPORT;
+        if (loops_enabled) f |= CTXVAR__FEATURE_LOOPS;
+        if (syslog_enabled) f |= CTXVAR__FEATURE_SYSLOG;
+        if (http_enabled) f |= CTXVAR__FEATURE_HTTP;
+        if (otel_enabled) f |= CTXVAR__FEATURE_OTEL;
+    }
+    /* Settled when nothing is left for ctxvar__ensure_init to do: the
+     * settings are read and the main thread is seeded (or never will be). */
+    if (atomic_load_explicit(&environment_read, memory_order_acquire) &&
+        (!is_primary || atomic_load_explicit(&ctxvar__main_seeded, memory_order_acquire))) {
+        f |= CTXVAR__FEATURE_SETTLED;
+        atomic_store_explicit(&ctxvar__features, f, memory_order_release);
+    }
+    return f;
 }
 
 ctxvar_ctx *ctxvar__current_borrowed(void) { return ctxvar__current(ctxvar__me()); }
