@@ -30,6 +30,15 @@ jobs_of_four_requests() {
     expect_no_stderr
 }
 
+@test "job records are reused: 20,000 jobs from two requests each see their pusher's id, and the heap stays flat from round 2 to 20" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" reuse
+    expect_output <<'EOF2'
+jobs that saw their pusher's request_id: 20000 of 20000
+heap in use from round 2 to round 20: grew less than 256 KiB
+EOF2
+    expect_no_stderr
+}
+
 @test "GTask thread functions run in their caller's context, and an async task's callback too; the loop thread's own is back" {
     run -0 --separate-stderr preloaded "$PROGS/loops_glib" gtask
     expect_output <<'EOF2'

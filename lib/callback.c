@@ -49,13 +49,16 @@ void *ctxvar__callback_new(size_t size, void (*fn)(void), void *arg, const char 
 {
     if (!ctxvar__propagation_enabled()) return NULL;
     int saved_errno = errno;
-    struct ctxvar__callback *cb = ctxvar__alloc(size);
+    unsigned home;
+    struct ctxvar__callback *cb = ctxvar__record_memory_get(size, &home);
     errno = saved_errno;
     if (!cb) {
         ctxvar__debug("%s: out of memory; the callback runs without context", what);
         return NULL;
     }
     ctxvar__callback_capture(cb, fn, arg);
+    cb->home = home;
+    cb->size = (unsigned)size;
     return cb;
 }
 
@@ -68,6 +71,7 @@ void *ctxvar__callback_new_empty(size_t size, void (*fn)(void), void *arg)
     cb->fn = fn;
     cb->arg = arg;
     cb->context = NULL;
+    cb->home = 0; /* plain malloc memory */
     return cb;
 }
 
@@ -82,7 +86,7 @@ void ctxvar__callback_free(struct ctxvar__callback *cb)
     if (!cb) return;
     int saved_errno = errno;
     ctxvar__callback_release(cb);
-    free(cb);
+    ctxvar__record_memory_put(cb, cb->size, cb->home);
     errno = saved_errno;
 }
 

@@ -26,6 +26,23 @@
  * bindings), so that set/reset pairs reuse memory without a round trip
  * through malloc.  It gives them back at exit.  Not in the sanitizer and
  * fault-injection builds, which must see every allocation.
+ *
+ * RECORDS THAT GO HOME
+ *
+ * A callback record is mostly made on one thread (the one that registers a
+ * callback or pushes a job) and freed on another (the loop or pool worker
+ * that ran it).  Through malloc that is a producer and a consumer: the
+ * consumer's cache overflows, the producer's runs dry, and both end up at
+ * the arena's lock for every record, one more cache line crossing cores.
+ * So such a record remembers its home, the statistics shard of the thread
+ * that made it, and whoever frees it pushes it onto that home's stack for
+ * its size class.  A thread of that shard that needs a record and has none
+ * in its own chain takes the whole stack with one exchange.  Nothing ever
+ * pops a single block off a shared stack, so the ABA problem of lock-free
+ * stacks cannot arise: a push only links the block it owns in front of
+ * whatever the head is when its compare-and-swap succeeds.  The stacks
+ * hold at most the most records that were ever in flight at once, and are
+ * reused, never freed; a thread's chain is freed with its free lists.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -135,6 +152,7 @@ void ctxvar__lender_give(ctxvar_ctx *n, int is_root) { ctxvar__ref_give(ctxvar__
 /* Outside the TLS block, which every new thread's creation clears. */
 struct ctxvar__free_lists {
     void *head[FREE_LIST_CLASSES]; /* linked through each block's first word */
+    void *home_chain[FREE_LIST_CLASSES]; /* records taken back from this shard's stacks */
     unsigned char count[FREE_LIST_CLASSES];
 };
 
@@ -150,14 +168,22 @@ void *ctxvar__memory_get(size_t size)
     return p;
 }
 
-/* The thread's first kept block: make its lists (out of line, so that the
- * usual put needs no stack frame). */
+/* A registered thread's lists, made on first use (out of line, so that
+ * the usual get and put need no stack frame); NULL when it keeps none. */
+static __attribute__((noinline)) struct ctxvar__free_lists *free_lists_make(struct ctxvar__thread *t)
+{
+    if (!t->free_lists_on) return NULL;
+    int saved_errno = errno; /* a failed calloc sets it; malloc and free are the fallback */
+    t->free_lists = calloc(1, sizeof *t->free_lists);
+    errno = saved_errno;
+    return t->free_lists;
+}
+
+/* The thread's first kept block: make its lists. */
 static __attribute__((noinline)) void memory_put_first(struct ctxvar__thread *t, void *p,
                                                        size_t class)
 {
-    int saved_errno = errno; /* a failed calloc sets it; free is the fallback */
-    struct ctxvar__free_lists *lists = t->free_lists = calloc(1, sizeof *lists);
-    errno = saved_errno;
+    struct ctxvar__free_lists *lists = free_lists_make(t);
     if (!lists) {
         free(p);
         return;
@@ -197,6 +223,56 @@ void ctxvar__free_lists_free(struct ctxvar__free_lists *lists)
             next = *(void **)p;
             free(p);
         }
+        for (void *p = lists->home_chain[class], *next; p; p = next) {
+            next = *(void **)p;
+            free(p);
+        }
     }
     free(lists);
+}
+
+/* ---- Records that go home ---------------------------------------------------- */
+
+static _Atomic(void *) home_stacks[CTXVAR__STAT_SHARDS][FREE_LIST_CLASSES];
+
+void *ctxvar__record_memory_get(size_t size, unsigned *home)
+{
+    size_t class = (size - 1) / 16;
+    *home = 0;
+    if (!CTXVAR__FREE_LISTS || class >= FREE_LIST_CLASSES) return ctxvar__alloc(size);
+    struct ctxvar__thread *t = ctxvar__me();
+    struct ctxvar__free_lists *lists = t->free_lists;
+    if (!lists && !(lists = free_lists_make(t))) return ctxvar__alloc(size);
+    unsigned shard = (unsigned)(ctxvar__shard_of(t) - ctxvar__stat_shards);
+    void *p = lists->home_chain[class];
+    if (!p) {
+        _Atomic(void *) *stack = &home_stacks[shard][class];
+        if (atomic_load_explicit(stack, memory_order_relaxed))
+            p = atomic_exchange_explicit(stack, NULL, memory_order_acquire);
+        if (!p) {
+            p = ctxvar__alloc((class + 1) * 16); /* every block of a class is one size */
+            if (!p) return NULL;
+            *(void **)p = NULL; /* a new block: the chain ends here */
+        }
+    }
+    lists->home_chain[class] = *(void **)p;
+    *home = shard + 1;
+    return p;
+}
+
+void ctxvar__record_memory_put(void *p, size_t size, unsigned home)
+{
+    if (!home) {
+        free(p);
+        return;
+    }
+    size_t class = (size - 1) / 16;
+    /* Freed, to helgrind and DRD, as free() would tell them (lib/annotate.h). */
+    CTXVAR__NEW_MEMORY(p, (class + 1) * 16);
+    _Atomic(void *) *stack = &home_stacks[home - 1][class];
+    void *head = atomic_load_explicit(stack, memory_order_relaxed);
+    do {
+        *(void **)p = head;
+    } while (!atomic_compare_exchange_weak_explicit(stack, &head, p, memory_order_release,
+                                                    memory_order_relaxed));
 }

@@ -257,6 +257,7 @@ struct ctxvar__callback {
     void (*fn)(void);       /* the program's function, cast back by the caller */
     void *arg;              /* the program's argument */
     ctxvar_ctx *context;    /* owned: the registering thread's context */
+    unsigned home, size;    /* where ctxvar__callback_free returns a new record (lib/alloc.h) */
 };
 
 /* Fills *cb (on the caller's stack, say) with fn, arg and the calling

@@ -137,7 +137,7 @@ static struct job *job_new(const struct pool *p, gpointer data)
             (gpointer(*)(size_t))ctxvar__next_symbol_in(&g_malloc_cache, "g_malloc", NULL, GLIB_SONAME);
         job = g_malloc_ ? g_malloc_(sizeof *job) : NULL;
         if (!job) return NULL;
-        job->cb = (struct ctxvar__callback){(void (*)(void))p->func, data, NULL};
+        job->cb = (struct ctxvar__callback){.fn = (void (*)(void))p->func, .arg = data}; /* home 0: malloc memory */
     }
     job->item_free = p->item_free;
     job->pool = NULL;
