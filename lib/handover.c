@@ -416,7 +416,7 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
      * every thread start saves them. */
     t->exit_record = s;
     t->registered = 1;
-    t->free_lists_on = CTXVAR__FREE_LISTS;
+    t->free_lists_on = CTXVAR__KEEPS_MEMORY;
     t->current = inherited;
     ctxvar__otel_follow_new_thread(inherited);
     t->version = ++t->serial;

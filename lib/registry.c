@@ -198,7 +198,7 @@ int ctxvar__ensure_registered(struct ctxvar__thread *t)
         ctxvar__registry_add(t);
     }
     t->registered = 1;
-    t->free_lists_on = CTXVAR__FREE_LISTS;
+    t->free_lists_on = CTXVAR__KEEPS_MEMORY;
     return 0;
 }
 

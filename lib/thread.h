@@ -179,14 +179,25 @@ ctxvar__free_lists_drain(struct ctxvar__thread *t)
     if (lists) ctxvar__free_lists_free(lists);
 }
 
-/* Whether registered threads keep freed blocks (not in the sanitizer and
- * fault-injection builds, which must see every allocation). */
+/* Whether registered threads keep freed blocks of the store (not in the
+ * sanitizer and fault-injection builds, which must see every allocation),
+ * and whether they take back callback records freed on other threads
+ * (lib/refcache.c, "Records that go home"): that reuse is ordered by the
+ * stacks' own release and acquire, which ThreadSanitizer follows, so the
+ * TSan build keeps it and checks it; ASan and the fault build do not. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
     defined(CTXVAR_FAULT_INJECTION)
 #define CTXVAR__FREE_LISTS 0
 #else
 #define CTXVAR__FREE_LISTS 1
 #endif
+#if defined(__SANITIZE_ADDRESS__) || defined(CTXVAR_FAULT_INJECTION)
+#define CTXVAR__RECORDS_GO_HOME 0
+#else
+#define CTXVAR__RECORDS_GO_HOME 1
+#endif
+/* What t->free_lists_on becomes when a thread registers. */
+#define CTXVAR__KEEPS_MEMORY (CTXVAR__FREE_LISTS || CTXVAR__RECORDS_GO_HOME)
 
 /* ---- lib/registry.c: registration, release at exit, statistics --------------- */
 
