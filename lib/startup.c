@@ -233,14 +233,12 @@ void ctxvar__startup_forked(void)
     atomic_store(&ctxvar__main_seeded, 1);
 }
 
+/* ctxvar__current's slow path (lib/thread.h), taken only when it found no
+ * context on what may be the main thread before its seed. */
 ctxvar_ctx *ctxvar__current_seeded(struct ctxvar__thread *t)
 {
-    ctxvar_ctx *c = t->current;
-    if (!c && !t->not_main && !atomic_load_explicit(&ctxvar__main_seeded, memory_order_acquire)) {
-        ctxvar__ensure_init();
-        c = t->current;
-    }
-    return c;
+    ctxvar__ensure_init();
+    return t->current;
 }
 
 /* ---- What the interposers ask ------------------------------------------------- */
