@@ -246,7 +246,8 @@ static void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *saved, c
     ctxvar__otel_follow(owned, saved->context);
     t->frame = ++t->serial;
     t->version = ++t->serial;
-    ctxvar__cache_check(t);
+    /* No cache check: the caller's context, whose entries the cache holds,
+     * stays alive in `saved` until the frame is left (lib/refcache.c). */
 }
 
 static void leave_frame(struct ctxvar__frame *saved)

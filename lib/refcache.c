@@ -12,11 +12,15 @@
  * one at a time with none.
  *
  * An entry only holds nodes that live at least as long as the root
- * `anchor`, and only while the anchor is the thread's current context, the
- * context it borrows from, or that one's twin (ctxvar__cache_check runs on
- * every change of the current context).  So the cache never keeps alive
- * anything that would otherwise be freed, and ctxvar_stats' live_contexts
- * stays exact.  An entry in use always holds at least one reference, so its
+ * `anchor`, and only while the anchor is kept alive by the thread's current
+ * context (it is that context, the context it borrows from, or that one's
+ * twin) or by a frame the thread is running in: a frame entered for
+ * ctxvar_run, a task or a library callback holds the caller's context until
+ * it is left, so entering one checks nothing, and the loop thread that runs
+ * a callback in a request's context keeps its own entries for when it comes
+ * back.  ctxvar__cache_check runs on every other change of the current
+ * context.  So the cache never keeps alive anything that would otherwise be
+ * freed, and ctxvar_stats' live_contexts stays exact.  An entry in use always holds at least one reference, so its
  * node cannot be freed and its address reused under it.
  *
  * FREE LISTS
@@ -78,10 +82,23 @@ static void cache_flush(struct ctxvar__thread *t, int i)
 
 __attribute__((noinline)) void ctxvar__cache_flush_unheld(struct ctxvar__thread *t)
 {
+    /* What stays is kept alive by the current context: noting the one
+     * anchor it shares, or else the current context itself, keeps the next
+     * checks inline (what keeps an entry's anchor alive and is itself kept
+     * alive by the next current context keeps the entry valid). */
+    const ctxvar_ctx *common = NULL;
+    int mixed = 0;
     for (int i = 0; i < ENTRIES; i++) {
         const ctxvar_ctx *anchor = t->cache_anchor[i]; /* NULL when unused */
-        if (anchor && !anchor_held(t, anchor)) cache_flush(t, i);
+        if (!anchor) continue;
+        if (!anchor_held(t, anchor)) {
+            cache_flush(t, i);
+            continue;
+        }
+        if (common && common != anchor) mixed = 1;
+        common = anchor;
     }
+    t->cache_anchors = mixed ? t->current : common;
 }
 
 void ctxvar__cache_flush_all(struct ctxvar__thread *t)

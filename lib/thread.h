@@ -75,7 +75,7 @@ struct ctxvar__thread {
     unsigned char cache_refs[CTXVAR__REF_CACHE_ENTRIES]; /* 1 .. 2 * batch */
     unsigned created_generation; /* of created_record (below; here it fills a hole) */
     const ctxvar_ctx *cache_anchor[CTXVAR__REF_CACHE_ENTRIES];
-    const ctxvar_ctx *cache_anchors; /* every entry's anchor when all share one */
+    const ctxvar_ctx *cache_anchors; /* a root keeping every entry's anchor alive, or NULL */
     struct ctxvar__free_lists *free_lists; /* made on the first block kept */
     /* Registered threads count contexts made and freed here, in
      * ctxvar_stats' live_contexts, without a locked instruction; the sum is
