@@ -6,6 +6,11 @@
  *     loops uvtimer COUNT ROUNDS   a libuv timer restarted from its own
  *                                  callback (uv_timer_start, timeout 0): a
  *                                  start and an empty callback each
+ *     loops uvtimers COUNT ROUNDS  a loop running COUNT timers, each
+ *                                  initialised and started (0 ms) once,
+ *                                  its empty callback run, then closed: a
+ *                                  server's many timeouts, each timer
+ *                                  handle's whole life
  *     loops uvwork COUNT ROUNDS    uv_queue_work jobs, 64 in flight: the
  *                                  submit, the empty job on a pool thread,
  *                                  the empty after-work callback
@@ -43,6 +48,28 @@ static double uvtimer(long count)
     uv_close((uv_handle_t *)&timer, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    return (double)(t1 - t0) / (double)count;
+}
+
+static void timer_fired(uv_timer_t *timer) { BENCH_OPAQUE(timer); }
+
+static double uvtimers(long count)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_timer_t *timers = malloc((size_t)count * sizeof *timers);
+    if (!timers) bench_die("out of memory");
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < count; i++) {
+        uv_timer_init(&loop, &timers[i]);
+        uv_timer_start(&timers[i], timer_fired, 0, 0);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (long i = 0; i < count; i++) uv_close((uv_handle_t *)&timers[i], NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uint64_t t1 = bench_now_ns();
+    uv_loop_close(&loop);
+    free(timers);
     return (double)(t1 - t0) / (double)count;
 }
 
@@ -101,14 +128,15 @@ static double evtimer(long count)
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) bench_die("usage: loops uvtimer|uvwork|evtimer COUNT ROUNDS");
+    if (argc < 4) bench_die("usage: loops uvtimer|uvtimers|uvwork|evtimer COUNT ROUNDS");
     long count = atol(argv[2]);
     int rounds = atoi(argv[3]);
-    double (*measure)(long) = strcmp(argv[1], "uvtimer") == 0  ? uvtimer
+    double (*measure)(long) = strcmp(argv[1], "uvtimer") == 0    ? uvtimer
+                              : strcmp(argv[1], "uvtimers") == 0 ? uvtimers
                               : strcmp(argv[1], "uvwork") == 0 ? uvwork
                               : strcmp(argv[1], "evtimer") == 0 ? evtimer
                                                                  : NULL;
-    if (!measure || count <= 0 || rounds <= 0) bench_die("usage: loops uvtimer|uvwork|evtimer COUNT ROUNDS");
+    if (!measure || count <= 0 || rounds <= 0) bench_die("usage: loops uvtimer|uvtimers|uvwork|evtimer COUNT ROUNDS");
     bench_set_vars(10);
     char metric[64];
     snprintf(metric, sizeof metric, "%s.%s", argv[1], ctxvar_runtime_present() ? "runtime" : "plain");

@@ -400,6 +400,9 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                 ("13a", "1,000,000 libuv timer callbacks, each restarting its timer "
                  "(`uv_timer_start` 0 ms) in a 10-variable context: per callback",
                  "uvtimer", "1000000", 1.05),
+                ("13a", "a loop running 1,000,000 timers, each initialised, started (0 ms) "
+                 "once in a 10-variable context, its empty callback run, then closed: per "
+                 "timer", "uvtimers", "1000000", 1.05),
                 ("13b", "200,000 `uv_queue_work` jobs, 64 in flight, empty job and "
                  "after-work callback: per job", "uvwork", "200000", None),
                 ("13c", "1,000,000 libevent timer callbacks, each re-adding its event "

@@ -23,6 +23,13 @@
  *                                  never a data race, and what it hands over
  *                                  is ordered by the two above
  *
+ * and one for memcheck, under any valgrind tool:
+ *
+ *   CTXVAR__READ_ANYWAY(p, size)   words read on purpose before anything
+ *                                  may have written them (a library's
+ *                                  reserved words, whose content a check
+ *                                  word vouches for): defined, to memcheck
+ *
  * Cost: a request is a few instructions that do nothing outside valgrind,
  * but it writes its arguments to the stack.  So each annotation is a load
  * and a branch not taken on a flag that is set at load only when helgrind
@@ -41,7 +48,8 @@
 
 /* (cppcheck cannot evaluate __has_include: it checks the build without.) */
 #if defined(__has_include) && !defined(__CPPCHECK__)
-#if __has_include(<valgrind/helgrind.h>) && __has_include(<valgrind/drd.h>)
+#if __has_include(<valgrind/helgrind.h>) && __has_include(<valgrind/drd.h>) && \
+    __has_include(<valgrind/memcheck.h>)
 #define CTXVAR__ANNOTATIONS 1
 #endif
 #endif
@@ -52,6 +60,16 @@
 #if CTXVAR__ANNOTATIONS
 #include <valgrind/helgrind.h>
 #include <valgrind/drd.h> /* after helgrind.h, whose happens-before requests it keeps */
+#include <valgrind/memcheck.h>
+
+/* 1 when any valgrind tool runs the process (lib/annotate.c). */
+extern atomic_int ctxvar__under_valgrind CTXVAR__HIDDEN;
+#define CTXVAR__READ_ANYWAY(p, size)                                              \
+    do {                                                                          \
+        if (__builtin_expect(atomic_load_explicit(&ctxvar__under_valgrind,        \
+                                                  memory_order_relaxed), 0))      \
+            (void)VALGRIND_MAKE_MEM_DEFINED(p, size);                             \
+    } while (0)
 
 /* 1 when helgrind or DRD runs the process (lib/annotate.c). */
 extern atomic_int ctxvar__race_detector CTXVAR__HIDDEN;
@@ -85,6 +103,7 @@ extern atomic_int ctxvar__race_detector CTXVAR__HIDDEN;
 #define CTXVAR__HAPPENS_AFTER(sync) ((void)(sync))
 #define CTXVAR__NEW_MEMORY(p, size) ((void)(p), (void)(size))
 #define CTXVAR__ATOMIC_WORDS(p, size) ((void)(p), (void)(size))
+#define CTXVAR__READ_ANYWAY(p, size) ((void)(p), (void)(size))
 #define CTXVAR__AFTER_DETECTION __attribute__((unused))
 #endif
 

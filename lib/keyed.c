@@ -216,8 +216,10 @@ int ctxvar__code_outside(struct ctxvar__code_ranges *r, const void *address)
      * library's, which is left alone too. */
     if (r->count == 0) return 0;
     unsigned long a = (unsigned long)address;
+    if (a == atomic_load_explicit(&r->last_outside, memory_order_relaxed)) return 1;
     for (int i = 0; i < r->count; i++)
         if (a >= r->range[i].start && a < r->range[i].end) return 0;
+    atomic_store_explicit(&r->last_outside, a, memory_order_relaxed);
     return 1;
 }
 

@@ -74,6 +74,7 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb) CTXVAR__HIDDEN;
 struct ctxvar__code_ranges {
     const char *prefix;
     _Atomic int state; /* 0 not looked for, 1 being looked for, 2 found */
+    _Atomic unsigned long last_outside; /* the last address found outside: most calls repeat it */
     int count;
     struct {
         unsigned long start, end;

@@ -9,9 +9,9 @@
  * at the start (or at uv_async_init: uv_async_send is async-signal-safe,
  * coalesces, and is called by libuv itself, so it captures nothing), and
  * every callback until the next start runs in it; the loop thread's own
- * context is back after each.  The record is keyed by the handle's address
- * (lib/keyed.c), since libuv calls back with the handle, whose data field
- * is the program's.  A new start replaces it; uv_close frees it (libuv
+ * context is back after each.  The record is kept with the handle
+ * (shim/libuv_req.c, "Where records are kept"), since libuv calls back
+ * with the handle, whose data field is the program's.  A new start replaces it; uv_close frees it (libuv
  * calls nothing of a closing handle but its close callback), and a close
  * callback runs in the context of the uv_close call.
  *
@@ -50,16 +50,16 @@ static int handle_begin(const void *handle, int kind, void (*fn)(void), void (*f
      * the handle's record in place: no allocation.  Only the loop thread
      * touches a handle's record, and a running trampoline has its own
      * copy. */
-    struct ctxvar__keyed *old = ctxvar__keyed_find(handle, kind);
+    struct uv_record *old = ctxvar__uv_find(handle, kind);
     if (old) {
-        hs->r = (struct uv_record *)(void *)old;
+        hs->r = old;
         hs->fresh = 0;
         return 1;
     }
     struct uv_record *r = ctxvar__keyed_new(sizeof *r, handle, kind, fn, NULL, what);
     if (!r) return 0;
     r->fn2 = fn2;
-    ctxvar__keyed_put(&r->k);
+    ctxvar__uv_put(r);
     hs->r = r;
     hs->fresh = 1;
     return 1;
@@ -71,7 +71,7 @@ static int handle_begin(const void *handle, int kind, void (*fn)(void), void (*f
 static int handle_end(const void *handle, int kind, const struct handle_start *hs, int result)
 {
     if (result < 0) {
-        if (hs->fresh) ctxvar__keyed_drop(handle, kind);
+        if (hs->fresh) ctxvar__uv_drop(handle, kind);
         return result;
     }
     if (!hs->fresh) {
@@ -88,12 +88,15 @@ static int handle_end(const void *handle, int kind, const struct handle_start *h
  * context.  0 when there is none. */
 static int handle_record(const void *handle, int kind, struct uv_record *copy)
 {
-    struct ctxvar__keyed *rec = ctxvar__keyed_find(handle, kind);
-    if (!rec) return 0;
+    struct uv_record *rec = ctxvar__uv_find(handle, kind);
+    if (!rec) {
+        ctxvar__debug("libuv: a handle called back with no record; its callback is lost");
+        return 0;
+    }
     /* The callback fields only: the table's link may be rewritten by
      * another thread's insertion meanwhile. */
-    copy->k.cb = rec->cb;
-    copy->fn2 = ((struct uv_record *)(void *)rec)->fn2;
+    copy->k.cb = rec->k.cb;
+    copy->fn2 = rec->fn2;
     return 1;
 }
 
@@ -327,12 +330,12 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
 
 static void close_trampoline(uv_handle_t *handle)
 {
-    struct ctxvar__keyed *rec = ctxvar__keyed_take(handle, UV_KIND_CLOSE);
+    struct uv_record *rec = ctxvar__uv_take(handle, UV_KIND_CLOSE);
     if (!rec) return;
     /* The close callback usually frees the handle: nothing of ours is
      * read after it. */
-    ctxvar__callback_invoke(&rec->cb, call_with_handle, handle);
-    ctxvar__callback_free(&rec->cb);
+    ctxvar__callback_invoke(&rec->k.cb, call_with_handle, handle);
+    ctxvar__callback_free(&rec->k.cb);
 }
 
 CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
@@ -341,8 +344,8 @@ CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
     if (!next) return;
     /* libuv calls nothing of a closing handle but its close callback. */
     if (ctxvar__loops_enabled()) {
-        ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
-        ctxvar__keyed_drop(handle, UV_KIND_READ);
+        ctxvar__uv_drop(handle, UV_KIND_HANDLE);
+        ctxvar__uv_drop(handle, UV_KIND_READ);
     }
     struct handle_start hs;
     if (close_cb == close_trampoline ||

@@ -3,12 +3,11 @@
  * given a callback, uv_getaddrinfo, uv_getnameinfo, uv_random, uv_write,
  * uv_write2, uv_shutdown, uv_tcp_connect, uv_pipe_connect, uv_udp_send.
  *
- * libuv calls a request's callback with the request itself, whose fields
- * (req->data above all) belong to the program, so nothing of ours can
- * travel in it: the record {callback, context} is kept in a table keyed by
- * the request's address (lib/keyed.c), libuv is given a trampoline, and
- * the trampoline takes the record out, runs the program's callback in the
- * captured context, then frees it.  Every started request gets its
+ * libuv calls a request's callback with the request itself, whose public
+ * fields (req->data above all) belong to the program: the record {callback,
+ * context} is kept with the request (see "Where records are kept" below),
+ * libuv is given a trampoline, and the trampoline takes the record out,
+ * runs the program's callback in the captured context, then frees it.  Every started request gets its
  * callback called exactly once, also when cancelled (uv_cancel: status
  * UV_ECANCELED) or when its handle is closed, so that is where the record
  * goes; a call that fails at once (r < 0) never calls back, and the record
@@ -29,12 +28,97 @@
 #ifdef CTXVAR_WITH_LIBUV
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/auxv.h>
 
 #include "libuv.h"
 
 #define STRIP(...) __VA_ARGS__
 
 static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
+
+/* ---- Where records are kept -------------------------------------------------
+ *
+ * libuv calls back with the program's own handle or request, and the
+ * program owns their public fields, so a record must be found from the
+ * object's address.  A table keyed by address (lib/keyed.c) does that
+ * under a mutex: a uv_queue_work job looked its record up three times, on
+ * two threads, about a third of what the runtime added to the job.
+ *
+ * Every request starts with six pointer-sized words libuv declares private
+ * and reserved (uv_req_t's `reserved`), every handle with a union of four
+ * (uv_handle_t's `u.reserved`).  On Unix no libuv from 1.0 to 1.52 reads
+ * or writes the last four of a request's (1.0 called the first two
+ * `active_queue` and used them) nor any of a handle's (`u.fd` is Windows').
+ * So with a libuv of those versions a record lives in two of them: its
+ * address, and a check word, the address mixed with the object's address,
+ * the kind and a per-process secret from the kernel's AT_RANDOM bytes.  The
+ * check tells our record from whatever the words held before (a handle's
+ * memory is the program's, uninitialised or reused), so a record is found
+ * only where it was put.  A handle's read callbacks use one pair, its
+ * other callback the other; a request uses reserved[4] and [5]; a close
+ * callback, once per handle, stays in the table.  A later libuv might find a use for those words, so
+ * any version past the last one checked keeps its records in the table. */
+
+#define UV_NEWEST_CHECKED_MINOR 52
+
+_Atomic int ctxvar__uv_place;
+uintptr_t ctxvar__uv_secret;
+
+int ctxvar__uv_place_decide(void)
+{
+    /* Every thread that decides comes to the same answer, so a race only
+     * repeats the work. */
+    unsigned (*version)(void) = UV_NEXT(uv_version);
+    unsigned v = version ? version() : 0;
+    const unsigned char *random = (const unsigned char *)getauxval(AT_RANDOM);
+    uintptr_t secret = (uintptr_t)0x9e3779b9u;
+    if (random) memcpy(&secret, random, sizeof secret);
+    ctxvar__uv_secret = secret | 1;
+    int place = (v >> 16) == 1 && ((v >> 8) & 0xff) <= UV_NEWEST_CHECKED_MINOR ? 1 : 2;
+    atomic_store_explicit(&ctxvar__uv_place, place, memory_order_release);
+    if (place == 2)
+        ctxvar__debug("libuv %u.%u is newer than the runtime knows; its records are kept in a table",
+                      v >> 16, (v >> 8) & 0xff);
+    return place;
+}
+
+struct uv_record *ctxvar__uv_find_in_table(const void *object, int kind)
+{
+    return (struct uv_record *)(void *)ctxvar__keyed_find(object, kind);
+}
+
+struct uv_record *ctxvar__uv_take_from_table(const void *object, int kind)
+{
+    return (struct uv_record *)(void *)ctxvar__keyed_take(object, kind);
+}
+
+void ctxvar__uv_put(struct uv_record *r)
+{
+    const void *object = r->k.key;
+    void **slot = ctxvar__uv_slot(object, r->k.kind);
+    if (!slot) {
+        ctxvar__keyed_put(&r->k);
+        return;
+    }
+    /* A handle restarted while its record was held updates that record
+     * in place (shim/libuv.c); one found here was left by a start libuv
+     * still holds, as the table would replace it.  A request's words are
+     * not read: no record of a request outlives its callback. */
+    struct uv_record *old =
+        r->k.kind == UV_KIND_REQ ? NULL : ctxvar__uv_slot_read(slot, object, r->k.kind);
+    slot[0] = r;
+    slot[1] = ctxvar__uv_check_word(r, object, r->k.kind);
+    if (old && old != r) ctxvar__callback_free(&old->k.cb);
+}
+
+void ctxvar__uv_drop(const void *object, int kind)
+{
+    struct uv_record *r = ctxvar__uv_take(object, kind);
+    if (r) ctxvar__callback_free(&r->k.cb);
+}
+
+/* ---- Requests ------------------------------------------------------------------ */
 
 int ctxvar__uv_carry(const void *return_address)
 {
@@ -48,25 +132,25 @@ struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), co
     struct uv_record *r = ctxvar__keyed_new(sizeof *r, req, UV_KIND_REQ, fn, NULL, what);
     if (!r) return NULL;
     r->fn2 = NULL;
-    ctxvar__keyed_put(&r->k);
+    ctxvar__uv_put(r);
     return r;
 }
 
 void ctxvar__uv_request_end(const void *req, int r)
 {
-    if (r < 0) ctxvar__keyed_drop(req, UV_KIND_REQ);
+    if (r < 0) ctxvar__uv_drop(req, UV_KIND_REQ);
 }
 
 void ctxvar__uv_request_finish(const void *req,
                                void (*call)(const struct ctxvar__callback *cb, void *io), void *io)
 {
-    struct ctxvar__keyed *rec = ctxvar__keyed_take(req, UV_KIND_REQ);
+    struct uv_record *rec = ctxvar__uv_take(req, UV_KIND_REQ);
     if (!rec) {
         ctxvar__debug("libuv: a request completed with no record; its callback is lost");
         return;
     }
-    ctxvar__callback_invoke(&rec->cb, call, io);
-    ctxvar__callback_free(&rec->cb);
+    ctxvar__callback_invoke(&rec->k.cb, call, io);
+    ctxvar__callback_free(&rec->k.cb);
 }
 
 /* ---- uv_queue_work ---------------------------------------------------------- */
@@ -81,8 +165,8 @@ static void call_work(const struct ctxvar__callback *cb, void *req)
  * after-work one (on the loop thread) takes the record out. */
 static void work_trampoline(uv_work_t *req)
 {
-    struct ctxvar__keyed *rec = ctxvar__keyed_find(req, UV_KIND_REQ);
-    if (rec) ctxvar__callback_invoke_task(&rec->cb, call_work, req);
+    struct uv_record *rec = ctxvar__uv_find(req, UV_KIND_REQ);
+    if (rec) ctxvar__callback_invoke_task(&rec->k.cb, call_work, req);
 }
 
 struct after_work_args {

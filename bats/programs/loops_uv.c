@@ -13,6 +13,11 @@
  *   loops_uv cancel                 uv_cancel of queued work and fs requests,
  *                                   uv_close of timers before they fire;
  *                                   live_contexts before and after
+ *   loops_uv leftovers              handles and a request whose memory held
+ *                                   something else before libuv's init:
+ *                                   bytes of garbage, or a byte-for-byte copy
+ *                                   of a started timer and of a queued work
+ *                                   request; live_contexts before and after
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +252,73 @@ static int cancel(void)
     return 0;
 }
 
+/* ---- leftovers --------------------------------------------------------------
+ *
+ * The runtime keeps a libuv record in words libuv reserves inside the
+ * handle or request, next to a check word that names the object's address:
+ * whatever those words held before (the program's garbage, a copy of
+ * another object carrying that object's record) must never be taken for a
+ * record. */
+
+static void on_leftover_timer(uv_timer_t *timer)
+{
+    say("timer", timer->data);
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void on_leftover_work(uv_work_t *req) { say("work", req->data); }
+static void on_leftover_after(uv_work_t *req, int status)
+{
+    say(status == 0 ? "after" : "after?", req->data);
+}
+
+static int leftovers(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    unsigned long long before = live_contexts();
+    uv_timer_t *garbage = malloc(sizeof *garbage), *original = malloc(sizeof *original),
+               *copy = malloc(sizeof *copy);
+    uv_work_t *work = malloc(sizeof *work), *work_copy = malloc(sizeof *work_copy);
+    if (!garbage || !original || !copy || !work || !work_copy) return 1;
+    ctxvar_token token;
+
+    memset(garbage, 0xa5, sizeof *garbage);
+    uv_timer_init(loop, garbage);
+    garbage->data = "garbage";
+    ctxvar_set(request_id, "garbage", &token);
+    uv_timer_start(garbage, on_leftover_timer, 2, 0);
+    ctxvar_reset(&token);
+
+    uv_timer_init(loop, original);
+    original->data = "original";
+    ctxvar_set(request_id, "original", &token);
+    uv_timer_start(original, on_leftover_timer, 1, 0);
+    ctxvar_reset(&token);
+    /* The copy carries the original's words; a new start must not take
+     * the original's record for its own and move it to "copy". */
+    memcpy(copy, original, sizeof *copy);
+    uv_timer_init(loop, copy);
+    copy->data = "copy";
+    ctxvar_set(request_id, "copy", &token);
+    uv_timer_start(copy, on_leftover_timer, 3, 0);
+    ctxvar_reset(&token);
+
+    work->data = "work";
+    ctxvar_set(request_id, "work", &token);
+    uv_queue_work(loop, work, on_leftover_work, on_leftover_after);
+    ctxvar_reset(&token);
+    memcpy(work_copy, work, sizeof *work_copy);
+    work_copy->data = "work-copy";
+    ctxvar_set(request_id, "work-copy", &token);
+    uv_queue_work(loop, work_copy, on_leftover_work, on_leftover_after);
+    ctxvar_reset(&token);
+
+    uv_run(loop, UV_RUN_DEFAULT);
+    free(garbage), free(original), free(copy), free(work), free(work_copy);
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return uv_loop_close(loop) != 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -254,6 +326,7 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "requests") == 0) return requests(atoi(argv[2]), atoi(argv[3]));
     if (argc >= 2 && strcmp(argv[1], "timers") == 0) return timers();
     if (argc >= 2 && strcmp(argv[1], "cancel") == 0) return cancel();
-    fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel\n");
+    if (argc >= 2 && strcmp(argv[1], "leftovers") == 0) return leftovers();
+    fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers\n");
     return 2;
 }
