@@ -76,6 +76,13 @@ int ctxvar__uv_place_decide(void)
     if (random) memcpy(&secret, random, sizeof secret);
     ctxvar__uv_secret = secret | 1;
     int place = (v >> 16) == 1 && ((v >> 8) & 0xff) <= UV_NEWEST_CHECKED_MINOR ? 1 : 2;
+#ifdef CTXVAR_FAULT_INJECTION
+    /* The fault-injection build keeps every record in the table, so that
+     * `make fault` fails the table's own allocations too and the table
+     * stays tested against the installed libuv; the other builds test the
+     * words. */
+    place = 2;
+#endif
     atomic_store_explicit(&ctxvar__uv_place, place, memory_order_release);
     if (place == 2)
         ctxvar__debug("libuv %u.%u is newer than the runtime knows; its records are kept in a table",
