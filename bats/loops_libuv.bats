@@ -148,12 +148,13 @@ EOF
     grep -q 'symbol `pthread_create' <<<"$output"
 }
 
-@test "a second uv_read_start that libuv refuses with UV_EALREADY leaves the first callbacks and their context in place" {
+@test "a second uv_read_start (UV_EALREADY) or a uv_listen that libuv refuses leaves the first callbacks and their context in place" {
     run -0 --separate-stderr preloaded "$PROGS/uv_read_again"
     expect_no_stderr
     expect_output <<'EOF2'
 first start: 0
 second start: UV_EALREADY
+listen on it: refused
 read by the first callbacks: x (request_id=first)
 EOF2
 }

@@ -32,14 +32,14 @@
  * start libuv refuses (UV_EALREADY for a stream already reading, UV_EINVAL
  * for a closing handle) must leave the handle's callbacks as they were. */
 struct handle_start {
-    struct uv_record *r;
-    int fresh;                    /* r was made for this start */
+    int fresh;                    /* a record was made for this start */
+    void **words;                 /* where the earlier record is, when not in the table */
     void (*fn)(void), (*fn2)(void);
 };
 
-/* 1 when the start is carried: a new record for handle's callback(s) is in
- * the table, or the handle's earlier one is noted in *hs, to be updated by
- * handle_end.  0 to pass the program's callbacks through. */
+/* 1 when the start is carried: a new record for handle's callback(s) holds
+ * them and the caller's context, or the handle's earlier one is to be
+ * updated by handle_end.  0 to pass the program's callbacks through. */
 static int handle_begin(const void *handle, int kind, void (*fn)(void), void (*fn2)(void),
                         const char *what, const void *caller, struct handle_start *hs)
 {
@@ -47,20 +47,14 @@ static int handle_begin(const void *handle, int kind, void (*fn)(void), void (*f
     hs->fn = fn;
     hs->fn2 = fn2;
     /* A restart (a timer started again from its own callback, say) updates
-     * the handle's record in place: no allocation.  Only the loop thread
-     * touches a handle's record, and a running trampoline has its own
-     * copy. */
-    struct uv_record *old = ctxvar__uv_find(handle, kind);
-    if (old) {
-        hs->r = old;
+     * the handle's record in place.  Only the loop thread touches a
+     * handle's record, and a running trampoline has its own copy. */
+    struct uv_record current;
+    if (ctxvar__uv_lookup_at(handle, kind, &current, &hs->words)) {
         hs->fresh = 0;
         return 1;
     }
-    struct uv_record *r = ctxvar__keyed_new(sizeof *r, handle, kind, fn, NULL, what);
-    if (!r) return 0;
-    r->fn2 = fn2;
-    ctxvar__uv_put(r);
-    hs->r = r;
+    if (!ctxvar__uv_attach(handle, kind, fn, fn2, what)) return 0;
     hs->fresh = 1;
     return 1;
 }
@@ -74,30 +68,19 @@ static int handle_end(const void *handle, int kind, const struct handle_start *h
         if (hs->fresh) ctxvar__uv_drop(handle, kind);
         return result;
     }
-    if (!hs->fresh) {
-        hs->r->k.cb.fn = hs->fn;
-        hs->r->fn2 = hs->fn2;
-        ctxvar__callback_recapture(&hs->r->k.cb);
-    }
+    if (!hs->fresh) ctxvar__uv_update_at(hs->words, handle, kind, hs->fn, hs->fn2);
     return result;
 }
 
 /* In a handle's trampoline: its record, copied, so that the callback may
- * close the handle (freeing the record) or restart it (replacing it) while
- * it runs; the frame the copy is run in holds its own reference on the
- * context.  0 when there is none. */
+ * close the handle (releasing the record) or restart it (replacing it)
+ * while it runs; the frame the copy is run in holds its own reference on
+ * the context.  0 when there is none. */
 static int handle_record(const void *handle, int kind, struct uv_record *copy)
 {
-    struct uv_record *rec = ctxvar__uv_find(handle, kind);
-    if (!rec) {
-        ctxvar__debug("libuv: a handle called back with no record; its callback is lost");
-        return 0;
-    }
-    /* The callback fields only: the table's link may be rewritten by
-     * another thread's insertion meanwhile. */
-    copy->k.cb = rec->k.cb;
-    copy->fn2 = rec->fn2;
-    return 1;
+    if (ctxvar__uv_lookup(handle, kind, copy)) return 1;
+    ctxvar__debug("libuv: a handle called back with no record; its callback is lost");
+    return 0;
 }
 
 /* ---- Callbacks that take the handle alone ------------------------------------ */
@@ -330,12 +313,12 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
 
 static void close_trampoline(uv_handle_t *handle)
 {
-    struct uv_record *rec = ctxvar__uv_take(handle, UV_KIND_CLOSE);
-    if (!rec) return;
+    struct uv_record rec;
+    if (!ctxvar__uv_detach(handle, UV_KIND_CLOSE, &rec)) return;
     /* The close callback usually frees the handle: nothing of ours is
      * read after it. */
-    ctxvar__callback_invoke(&rec->k.cb, call_with_handle, handle);
-    ctxvar__callback_free(&rec->k.cb);
+    ctxvar__callback_invoke(&rec.k.cb, call_with_handle, handle);
+    ctxvar_release(rec.k.cb.context);
 }
 
 CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)

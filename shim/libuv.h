@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 #include "annotate.h"
@@ -33,73 +34,140 @@ struct uv_record {
     void (*fn2)(void);
 };
 
-/* Where the records are kept (shim/libuv_req.c, "Where records are kept"):
- * in two words of the object that libuv reserves and never touches on
- * Unix, when the running libuv is a version known to leave them alone,
- * else in the table keyed by address (lib/keyed.c).  The same calls either
- * way; the object and kind of a record are r->k.key and r->k.kind. */
-void ctxvar__uv_put(struct uv_record *r) CTXVAR__HIDDEN;
+/* Where records are kept (shim/libuv_req.c, "Where records are kept"): in
+ * the four words libuv reserves in every request and handle and never
+ * touches on Unix, when the running libuv is a version known to leave them
+ * alone, else (and for close callbacks, and for a handle's second kind of
+ * record) as a struct uv_record in the table keyed by address
+ * (lib/keyed.c).  The same calls either way.  A record read out is a copy
+ * in a struct uv_record on the caller's stack: the program's callbacks in
+ * k.cb.fn and fn2, the context in k.cb.context. */
+
+/* A new record for (object, kind) holding fn, fn2 and the calling thread's
+ * context; 0 when there is none (propagation off, out of memory: said
+ * under CTXVAR_DEBUG=1, naming `what`), and the caller passes the program's
+ * callbacks through.  A request's words are written without being read. */
+int ctxvar__uv_attach(const void *object, int kind, void (*fn)(void), void (*fn2)(void),
+                      const char *what) CTXVAR__HIDDEN;
+
+/* Gives (object, kind)'s record new callbacks and the calling thread's
+ * context: a handle started again. */
+void ctxvar__uv_update(const void *object, int kind, void (*fn)(void), void (*fn2)(void)) CTXVAR__HIDDEN;
+
+/* Takes (object, kind)'s record away: 1 and *copy, whose context reference
+ * is now the caller's to release (ctxvar_release), or 0. */
+int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy) CTXVAR__HIDDEN;
+
+/* Takes (object, kind)'s record away and releases it: the object is gone. */
 void ctxvar__uv_drop(const void *object, int kind) CTXVAR__HIDDEN;
 
 /* 1 in the object, 2 in the table, 0 not decided yet. */
 extern _Atomic int ctxvar__uv_place CTXVAR__HIDDEN;
+/* Set once any record of a kind that has words went to the table. */
+extern _Atomic int ctxvar__uv_table_used CTXVAR__HIDDEN;
 extern uintptr_t ctxvar__uv_secret CTXVAR__HIDDEN;
 int ctxvar__uv_place_decide(void) CTXVAR__HIDDEN;
-struct uv_record *ctxvar__uv_find_in_table(const void *object, int kind) CTXVAR__HIDDEN;
-struct uv_record *ctxvar__uv_take_from_table(const void *object, int kind) CTXVAR__HIDDEN;
+int ctxvar__uv_lookup_in_table(const void *object, int kind, struct uv_record *copy) CTXVAR__HIDDEN;
 
-/* The object's pair of words for a kind of record, or NULL when the
- * record goes in the table: always for a close callback, which is rare and
- * must not share a pair with the callback a refused restart of a closing
- * handle would put. */
-static inline void **ctxvar__uv_slot(const void *object, int kind)
+/* The object's four words, or NULL when its records go in the table: a
+ * request's reserved[2..5], a handle's u.reserved[0..3]; a close
+ * callback's never (it is rare, and a refused restart of a closing handle
+ * must not displace it). */
+static inline void **ctxvar__uv_words(const void *object, int kind)
 {
     int place = atomic_load_explicit(&ctxvar__uv_place, memory_order_acquire);
     if (__builtin_expect(place == 0, 0)) place = ctxvar__uv_place_decide();
-    if (place != 1) return NULL;
-    switch (kind) {
-    case UV_KIND_REQ: return &((uv_req_t *)(uintptr_t)object)->reserved[4];
-    case UV_KIND_READ: return &((uv_handle_t *)(uintptr_t)object)->u.reserved[0];
-    case UV_KIND_HANDLE: return &((uv_handle_t *)(uintptr_t)object)->u.reserved[2];
-    default: return NULL;
-    }
+    if (place != 1 || kind == UV_KIND_CLOSE) return NULL;
+    if (kind == UV_KIND_REQ) return &((uv_req_t *)(uintptr_t)object)->reserved[2];
+    return &((uv_handle_t *)(uintptr_t)object)->u.reserved[0];
 }
 
-/* What the second word holds next to a record: tells our record from
- * whatever the words held before. */
-static inline void *ctxvar__uv_check_word(const void *record, const void *object, int kind)
+/* Words hold {fn, fn2, context, check}; function pointers travel as their
+ * bytes (C does not convert them to void *). */
+_Static_assert(sizeof(void (*)(void)) == sizeof(void *), "a function pointer fits a word");
+
+static inline void *ctxvar__uv_fn_word(void (*fn)(void))
 {
-    return (void *)((uintptr_t)record ^ ((uintptr_t)object * 31u) ^ (uintptr_t)(unsigned)kind ^
-                    ctxvar__uv_secret);
+    void *w;
+    memcpy(&w, &fn, sizeof w);
+    return w;
 }
 
-static inline struct uv_record *ctxvar__uv_slot_read(void **slot, const void *object, int kind)
+static inline void (*ctxvar__uv_word_fn(void *w))(void)
 {
-    /* libuv never writes these words: before our first record they hold
-     * whatever the program's memory held, which the check word is for. */
-    CTXVAR__READ_ANYWAY(slot, 2 * sizeof *slot);
-    void *record = slot[0];
-    if (!record || slot[1] != ctxvar__uv_check_word(record, object, kind)) return NULL;
-    return record;
+    void (*fn)(void);
+    memcpy(&fn, &w, sizeof fn);
+    return fn;
 }
 
-/* The record of (object, kind), borrowed, or NULL. */
-static inline struct uv_record *ctxvar__uv_find(const void *object, int kind)
+/* The fourth word: the other three mixed with the object's address, a
+ * per-process secret and the kind.  It tells a record of ours from
+ * whatever the words held before (garbage, or a copy of another
+ * object's). */
+#define CTXVAR__UV_ROTATE(x, n) ((x) << (n) | (x) >> (sizeof(uintptr_t) * 8 - (n)))
+static inline uintptr_t ctxvar__uv_mix(void *const *w, const void *object)
 {
-    void **slot = ctxvar__uv_slot(object, kind);
-    if (!slot) return ctxvar__uv_find_in_table(object, kind);
-    return ctxvar__uv_slot_read(slot, object, kind);
+    uintptr_t fn2 = (uintptr_t)w[1], context = (uintptr_t)w[2];
+    return (uintptr_t)w[0] ^ CTXVAR__UV_ROTATE(fn2, 7) ^ CTXVAR__UV_ROTATE(context, 13) ^
+           (uintptr_t)object * 31u ^ ctxvar__uv_secret;
 }
 
-/* The record of (object, kind), no longer with it (the caller frees it), or
+static inline void *ctxvar__uv_check(void *const *w, const void *object, int kind)
+{
+    return (void *)(ctxvar__uv_mix(w, object) ^ (uintptr_t)(unsigned)kind);
+}
+
+/* The kind of the record the words hold, or 0.  libuv never writes them:
+ * before our first record they hold what the program's memory held, which
+ * the runtime reads on purpose (and tells memcheck so). */
+static inline int ctxvar__uv_words_kind(void **w, const void *object)
+{
+    CTXVAR__READ_ANYWAY(w, 4 * sizeof *w);
+    if (!w[0]) return 0;
+    uintptr_t kind = (uintptr_t)w[3] ^ ctxvar__uv_mix(w, object);
+    return kind == UV_KIND_HANDLE || kind == UV_KIND_READ || kind == UV_KIND_REQ ? (int)kind : 0;
+}
+
+static inline int ctxvar__uv_words_hold(void **w, const void *object, int kind)
+{
+    return ctxvar__uv_words_kind(w, object) == kind;
+}
+
+/* 1 and a copy of (object, kind)'s record, its context borrowed, or 0;
+ * *words is set to the object's words when the record is there, else to
  * NULL. */
-static inline struct uv_record *ctxvar__uv_take(const void *object, int kind)
+static inline int ctxvar__uv_lookup_at(const void *object, int kind, struct uv_record *copy,
+                                       void ***words)
 {
-    void **slot = ctxvar__uv_slot(object, kind);
-    if (!slot) return ctxvar__uv_take_from_table(object, kind);
-    struct uv_record *r = ctxvar__uv_slot_read(slot, object, kind);
-    if (r) slot[0] = slot[1] = NULL;
-    return r;
+    void **w = ctxvar__uv_words(object, kind);
+    *words = NULL;
+    if (w && ctxvar__uv_words_hold(w, object, kind)) {
+        copy->k.cb.fn = ctxvar__uv_word_fn(w[0]);
+        copy->fn2 = ctxvar__uv_word_fn(w[1]);
+        copy->k.cb.context = w[2];
+        *words = w;
+        return 1;
+    }
+    if (w && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) return 0;
+    return ctxvar__uv_lookup_in_table(object, kind, copy);
+}
+
+static inline int ctxvar__uv_lookup(const void *object, int kind, struct uv_record *copy)
+{
+    void **words;
+    return ctxvar__uv_lookup_at(object, kind, copy, &words);
+}
+
+/* ctxvar__uv_update for a record found in `words` (NULL: in the table):
+ * a timer restarted from its own callback, with the same callback in the
+ * same context, changes nothing and costs a few compares. */
+static inline void ctxvar__uv_update_at(void **words, const void *object, int kind,
+                                        void (*fn)(void), void (*fn2)(void))
+{
+    if (words && words[2] == ctxvar__current_borrowed() && words[0] == ctxvar__uv_fn_word(fn) &&
+        words[1] == ctxvar__uv_fn_word(fn2))
+        return;
+    ctxvar__uv_update(object, kind, fn, fn2);
 }
 
 /* 1 when a call from `return_address` should be carried: CTXVAR_LOOPS is
@@ -109,19 +177,16 @@ static inline struct uv_record *ctxvar__uv_take(const void *object, int kind)
 int ctxvar__uv_carry(const void *return_address) CTXVAR__HIDDEN;
 #define UV_CALLER __builtin_return_address(0)
 
-/* A record for a one-shot request, put with the request, capturing the caller's
- * context; NULL when the callback should be passed through as it is
- * (no callback: the call is synchronous; not carried; out of memory). */
-struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), const char *what,
-                                           const void *caller) CTXVAR__HIDDEN;
-
-/* After the real call: when it failed (r < 0), libuv will not call back,
- * so the record goes. */
-void ctxvar__uv_request_end(const void *req, int r) CTXVAR__HIDDEN;
+/* 1 when the callback(s) of a one-shot request are carried: a record for
+ * req holds them and the caller's context.  0 when they should be passed
+ * through as they are (no callback: the call is synchronous; not carried;
+ * out of memory). */
+int ctxvar__uv_request_begin(const void *req, void (*fn)(void), void (*fn2)(void),
+                             const char *what, const void *caller) CTXVAR__HIDDEN;
 
 /* In a request's trampoline: takes the request's record, calls call(cb, io)
- * in its context, frees it.  The record is out of the table before the
- * program's callback runs, which may reuse the request at once. */
+ * in its context, releases it.  The record is taken before the program's
+ * callback runs, which may reuse the request at once. */
 void ctxvar__uv_request_finish(const void *req,
                                void (*call)(const struct ctxvar__callback *cb, void *io),
                                void *io) CTXVAR__HIDDEN;

@@ -7,11 +7,11 @@
  * fields (req->data above all) belong to the program: the record {callback,
  * context} is kept with the request (see "Where records are kept" below),
  * libuv is given a trampoline, and the trampoline takes the record out,
- * runs the program's callback in the captured context, then frees it.  Every started request gets its
- * callback called exactly once, also when cancelled (uv_cancel: status
- * UV_ECANCELED) or when its handle is closed, so that is where the record
- * goes; a call that fails at once (r < 0) never calls back, and the record
- * goes then.  A NULL callback makes the uv_fs_* calls, uv_getaddrinfo,
+ * runs the program's callback in the captured context, then releases it.
+ * Every started request gets its callback called exactly once, also when
+ * cancelled (uv_cancel: status UV_ECANCELED) or when its handle is closed,
+ * so that is where the record goes; a call that fails at once (r < 0)
+ * never calls back, and the record goes then.  A NULL callback makes the uv_fs_* calls, uv_getaddrinfo,
  * uv_getnameinfo and uv_random synchronous: they pass through untouched.
  *
  * Visible to the program: the public callback fields libuv fills from the
@@ -23,7 +23,7 @@
  * context, and a pool thread that has run one no longer shows the context
  * it inherited when libuv created it.  uv_queue_work's after_work_cb is
  * reached through our trampoline even when the program passed NULL, since
- * that is where the record is freed. */
+ * that is where the record goes. */
 #include "loops.h"
 #ifdef CTXVAR_WITH_LIBUV
 #include <errno.h>
@@ -42,27 +42,36 @@ static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
  * libuv calls back with the program's own handle or request, and the
  * program owns their public fields, so a record must be found from the
  * object's address.  A table keyed by address (lib/keyed.c) does that
- * under a mutex: a uv_queue_work job looked its record up three times, on
- * two threads, about a third of what the runtime added to the job.
+ * under a mutex, and each record is a block of its own: a uv_queue_work
+ * job used to look its record up three times, on two threads.
  *
  * Every request starts with six pointer-sized words libuv declares private
  * and reserved (uv_req_t's `reserved`), every handle with a union of four
  * (uv_handle_t's `u.reserved`).  On Unix no libuv from 1.0 to 1.52 reads
  * or writes the last four of a request's (1.0 called the first two
- * `active_queue` and used them) nor any of a handle's (`u.fd` is Windows').
- * So with a libuv of those versions a record lives in two of them: its
- * address, and a check word, the address mixed with the object's address,
- * the kind and a per-process secret from the kernel's AT_RANDOM bytes.  The
- * check tells our record from whatever the words held before (a handle's
- * memory is the program's, uninitialised or reused), so a record is found
- * only where it was put.  A handle's read callbacks use one pair, its
- * other callback the other; a request uses reserved[4] and [5]; a close
- * callback, once per handle, stays in the table.  A later libuv might find a use for those words, so
- * any version past the last one checked keeps its records in the table. */
+ * `active_queue` and used them) nor any of a handle's (`u.fd` is
+ * Windows').  So with a libuv of those versions the record itself lives in
+ * those four words: the program's callback, its second one, the context
+ * (a reference of its own), and a check word, the three mixed with the
+ * object's address, the kind and a per-process secret from the kernel's
+ * AT_RANDOM bytes.  The check tells our record from whatever the words
+ * held before (a handle's memory is the program's, uninitialised or
+ * reused, or a byte-for-byte copy of another object), so a record is
+ * found only where it was put; nothing is allocated, and the words share
+ * the cache lines libuv is reading anyway.
+ *
+ * A handle has one set of words: its timer (idle, poll ...) callback or its
+ * read callbacks, whichever comes first; a second kind on the same handle
+ * goes to the table, and from then on lookups that miss the words look
+ * there too.  Close callbacks, once per handle, always go to the table,
+ * so that a start libuv refuses on a closing handle cannot displace one.
+ * A later libuv might find a use for the words, so any version past the
+ * last one checked keeps all its records in the table. */
 
 #define UV_NEWEST_CHECKED_MINOR 52
 
 _Atomic int ctxvar__uv_place;
+_Atomic int ctxvar__uv_table_used;
 uintptr_t ctxvar__uv_secret;
 
 int ctxvar__uv_place_decide(void)
@@ -85,44 +94,116 @@ int ctxvar__uv_place_decide(void)
 #endif
     atomic_store_explicit(&ctxvar__uv_place, place, memory_order_release);
     if (place == 2)
-        ctxvar__debug("libuv %u.%u is newer than the runtime knows; its records are kept in a table",
-                      v >> 16, (v >> 8) & 0xff);
+        ctxvar__debug("libuv %u.%u: its records are kept in a table", v >> 16, (v >> 8) & 0xff);
     return place;
 }
 
-struct uv_record *ctxvar__uv_find_in_table(const void *object, int kind)
+static void words_write(void **w, const void *object, int kind, void (*fn)(void),
+                        void (*fn2)(void), ctxvar_ctx *context)
 {
-    return (struct uv_record *)(void *)ctxvar__keyed_find(object, kind);
+    w[0] = ctxvar__uv_fn_word(fn);
+    w[1] = ctxvar__uv_fn_word(fn2);
+    w[2] = context;
+    w[3] = ctxvar__uv_check(w, object, kind);
 }
 
-struct uv_record *ctxvar__uv_take_from_table(const void *object, int kind)
+static void words_clear(void **w) { w[0] = w[1] = w[2] = w[3] = NULL; }
+
+/* ---- The table, for what has no words ---- */
+
+static int table_attach(const void *object, int kind, void (*fn)(void), void (*fn2)(void),
+                        const char *what)
 {
-    return (struct uv_record *)(void *)ctxvar__keyed_take(object, kind);
+    struct uv_record *r = ctxvar__keyed_new(sizeof *r, object, kind, fn, NULL, what);
+    if (!r) return 0;
+    r->fn2 = fn2;
+    if (kind != UV_KIND_CLOSE && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed))
+        atomic_store_explicit(&ctxvar__uv_table_used, 1, memory_order_relaxed);
+    ctxvar__keyed_put(&r->k);
+    return 1;
 }
 
-void ctxvar__uv_put(struct uv_record *r)
+int ctxvar__uv_lookup_in_table(const void *object, int kind, struct uv_record *copy)
 {
-    const void *object = r->k.key;
-    void **slot = ctxvar__uv_slot(object, r->k.kind);
-    if (!slot) {
-        ctxvar__keyed_put(&r->k);
+    const struct uv_record *r = (const void *)ctxvar__keyed_find(object, kind);
+    if (!r) return 0;
+    /* The callback fields only: the table's link may be rewritten by
+     * another thread's insertion meanwhile. */
+    copy->k.cb = r->k.cb;
+    copy->fn2 = r->fn2;
+    return 1;
+}
+
+/* ---- The four calls ---- */
+
+int ctxvar__uv_attach(const void *object, int kind, void (*fn)(void), void (*fn2)(void),
+                      const char *what)
+{
+    if (!ctxvar__propagation_enabled()) return 0;
+    void **w = ctxvar__uv_words(object, kind);
+    if (w && kind != UV_KIND_REQ) {
+        /* A handle's words may hold its other kind of record; one of this
+         * kind is replaced, as the table would replace it (a handle that
+         * libuv still held, started again through a path we did not see). */
+        int held = ctxvar__uv_words_kind(w, object);
+        if (held == kind) ctxvar_release(w[2]);
+        else if (held) w = NULL;
+    }
+    if (!w) return table_attach(object, kind, fn, fn2, what);
+    /* ctxvar_capture takes the reference from the thread's cache, and the
+     * loop thread mostly gives it back there (ctxvar_release): a timer
+     * started and closed in the loop's own context costs no atomic. */
+    int saved_errno = errno;
+    words_write(w, object, kind, fn, fn2, ctxvar_capture());
+    errno = saved_errno;
+    return 1;
+}
+
+void ctxvar__uv_update(const void *object, int kind, void (*fn)(void), void (*fn2)(void))
+{
+    void **w = ctxvar__uv_words(object, kind);
+    if (w && ctxvar__uv_words_hold(w, object, kind)) {
+        ctxvar_ctx *old = w[2], *now = ctxvar__current_borrowed();
+        int saved_errno = errno;
+        if (old != now) {
+            now = ctxvar_capture();
+            ctxvar_release(old);
+        }
+        words_write(w, object, kind, fn, fn2, now);
+        errno = saved_errno;
         return;
     }
-    /* A handle restarted while its record was held updates that record
-     * in place (shim/libuv.c); one found here was left by a start libuv
-     * still holds, as the table would replace it.  A request's words are
-     * not read: no record of a request outlives its callback. */
-    struct uv_record *old =
-        r->k.kind == UV_KIND_REQ ? NULL : ctxvar__uv_slot_read(slot, object, r->k.kind);
-    slot[0] = r;
-    slot[1] = ctxvar__uv_check_word(r, object, r->k.kind);
-    if (old && old != r) ctxvar__callback_free(&old->k.cb);
+    struct uv_record *r = (struct uv_record *)(void *)ctxvar__keyed_find(object, kind);
+    if (!r) return;
+    r->k.cb.fn = fn;
+    r->fn2 = fn2;
+    ctxvar__callback_recapture(&r->k.cb);
+}
+
+int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy)
+{
+    void **w = ctxvar__uv_words(object, kind);
+    if (w && ctxvar__uv_words_hold(w, object, kind)) {
+        copy->k.cb.fn = ctxvar__uv_word_fn(w[0]);
+        copy->fn2 = ctxvar__uv_word_fn(w[1]);
+        copy->k.cb.context = w[2];
+        words_clear(w);
+        return 1;
+    }
+    if (w && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) return 0;
+    struct uv_record *r = (struct uv_record *)(void *)ctxvar__keyed_take(object, kind);
+    if (!r) return 0;
+    copy->k.cb = r->k.cb;
+    copy->fn2 = r->fn2;
+    r->k.cb.context = NULL; /* now the copy's */
+    ctxvar__callback_free(&r->k.cb);
+    return 1;
 }
 
 void ctxvar__uv_drop(const void *object, int kind)
 {
-    struct uv_record *r = ctxvar__uv_take(object, kind);
-    if (r) ctxvar__callback_free(&r->k.cb);
+    struct uv_record r;
+    if (ctxvar__uv_detach(object, kind, &r)) ctxvar_release(r.k.cb.context);
 }
 
 /* ---- Requests ------------------------------------------------------------------ */
@@ -132,15 +213,11 @@ int ctxvar__uv_carry(const void *return_address)
     return ctxvar__loops_enabled() && ctxvar__code_outside(&libuv_code, return_address);
 }
 
-struct uv_record *ctxvar__uv_request_begin(const void *req, void (*fn)(void), const char *what,
-                                           const void *caller)
+int ctxvar__uv_request_begin(const void *req, void (*fn)(void), void (*fn2)(void),
+                             const char *what, const void *caller)
 {
-    if (!fn || !req || !ctxvar__uv_carry(caller)) return NULL;
-    struct uv_record *r = ctxvar__keyed_new(sizeof *r, req, UV_KIND_REQ, fn, NULL, what);
-    if (!r) return NULL;
-    r->fn2 = NULL;
-    ctxvar__uv_put(r);
-    return r;
+    if (!fn || !req || !ctxvar__uv_carry(caller)) return 0;
+    return ctxvar__uv_attach(req, UV_KIND_REQ, fn, fn2, what);
 }
 
 void ctxvar__uv_request_end(const void *req, int r)
@@ -151,13 +228,13 @@ void ctxvar__uv_request_end(const void *req, int r)
 void ctxvar__uv_request_finish(const void *req,
                                void (*call)(const struct ctxvar__callback *cb, void *io), void *io)
 {
-    struct uv_record *rec = ctxvar__uv_take(req, UV_KIND_REQ);
-    if (!rec) {
+    struct uv_record rec;
+    if (!ctxvar__uv_detach(req, UV_KIND_REQ, &rec)) {
         ctxvar__debug("libuv: a request completed with no record; its callback is lost");
         return;
     }
-    ctxvar__callback_invoke(&rec->k.cb, call, io);
-    ctxvar__callback_free(&rec->k.cb);
+    ctxvar__callback_invoke(&rec.k.cb, call, io);
+    ctxvar_release(rec.k.cb.context);
 }
 
 /* ---- uv_queue_work ---------------------------------------------------------- */
@@ -172,8 +249,11 @@ static void call_work(const struct ctxvar__callback *cb, void *req)
  * after-work one (on the loop thread) takes the record out. */
 static void work_trampoline(uv_work_t *req)
 {
-    struct uv_record *rec = ctxvar__uv_find(req, UV_KIND_REQ);
-    if (rec) ctxvar__callback_invoke_task(&rec->k.cb, call_work, req);
+    struct uv_record rec;
+    if (ctxvar__uv_lookup(req, UV_KIND_REQ, &rec))
+        ctxvar__callback_invoke_task(&rec.k.cb, call_work, req);
+    else
+        ctxvar__debug("libuv: work started with no record; it is lost");
 }
 
 struct after_work_args {
@@ -199,10 +279,9 @@ CTXVAR__EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wor
 {
     __typeof__(&uv_queue_work) next = UV_NEXT(uv_queue_work);
     if (!next) return UV_ENOSYS;
-    struct uv_record *r =
-        ctxvar__uv_request_begin(req, (void (*)(void))work_cb, "uv_queue_work", UV_CALLER);
-    if (!r) return next(loop, req, work_cb, after_work_cb);
-    r->fn2 = (void (*)(void))after_work_cb;
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))work_cb, (void (*)(void))after_work_cb,
+                                  "uv_queue_work", UV_CALLER))
+        return next(loop, req, work_cb, after_work_cb);
     int result = next(loop, req, work_trampoline, after_work_trampoline);
     ctxvar__uv_request_end(req, result);
     return result;
@@ -219,7 +298,7 @@ static void fs_trampoline(uv_fs_t *req) { ctxvar__uv_request_finish(req, call_fs
     {                                                                                      \
         __typeof__(&name) next = UV_NEXT(name);                                            \
         if (!next) return UV_ENOSYS;                                                       \
-        if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, #name, UV_CALLER))          \
+        if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, #name, UV_CALLER))          \
             return next(loop, req, STRIP ARGS, cb);                                        \
         int result = next(loop, req, STRIP ARGS, fs_trampoline);                           \
         ctxvar__uv_request_end(req, result);                                               \
@@ -299,7 +378,7 @@ CTXVAR__EXPORT int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_get
 {
     __typeof__(&uv_getaddrinfo) next = UV_NEXT(uv_getaddrinfo);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getaddrinfo", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_getaddrinfo", UV_CALLER))
         return next(loop, req, cb, node, service, hints);
     int result = next(loop, req, getaddrinfo_trampoline, node, service, hints);
     ctxvar__uv_request_end(req, result);
@@ -324,7 +403,7 @@ CTXVAR__EXPORT int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_get
 {
     __typeof__(&uv_getnameinfo) next = UV_NEXT(uv_getnameinfo);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_getnameinfo", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_getnameinfo", UV_CALLER))
         return next(loop, req, cb, addr, flags);
     int result = next(loop, req, getnameinfo_trampoline, addr, flags);
     ctxvar__uv_request_end(req, result);
@@ -348,7 +427,7 @@ CTXVAR__EXPORT int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_
 {
     __typeof__(&uv_random) next = UV_NEXT(uv_random);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_random", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_random", UV_CALLER))
         return next(loop, req, buf, length, flags, cb);
     int result = next(loop, req, buf, length, flags, random_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -378,7 +457,7 @@ CTXVAR__EXPORT int uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t
 {
     __typeof__(&uv_write) next = UV_NEXT(uv_write);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_write", UV_CALLER))
         return next(req, handle, bufs, nbufs, cb);
     int result = next(req, handle, bufs, nbufs, uv_write_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -390,7 +469,7 @@ CTXVAR__EXPORT int uv_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf_
 {
     __typeof__(&uv_write2) next = UV_NEXT(uv_write2);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_write2", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_write2", UV_CALLER))
         return next(req, handle, bufs, nbufs, send_handle, cb);
     int result = next(req, handle, bufs, nbufs, send_handle, uv_write_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -401,7 +480,7 @@ CTXVAR__EXPORT int uv_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutd
 {
     __typeof__(&uv_shutdown) next = UV_NEXT(uv_shutdown);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_shutdown", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_shutdown", UV_CALLER))
         return next(req, handle, cb);
     int result = next(req, handle, uv_shutdown_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -413,7 +492,7 @@ CTXVAR__EXPORT int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const str
 {
     __typeof__(&uv_tcp_connect) next = UV_NEXT(uv_tcp_connect);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_tcp_connect", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_tcp_connect", UV_CALLER))
         return next(req, handle, addr, cb);
     int result = next(req, handle, addr, uv_connect_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -426,7 +505,7 @@ CTXVAR__EXPORT void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const 
 {
     __typeof__(&uv_pipe_connect) next = UV_NEXT(uv_pipe_connect);
     if (!next) return;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_pipe_connect", UV_CALLER)) {
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_pipe_connect", UV_CALLER)) {
         next(req, handle, name, cb);
         return;
     }
@@ -438,7 +517,7 @@ CTXVAR__EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_bu
 {
     __typeof__(&uv_udp_send) next = UV_NEXT(uv_udp_send);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, "uv_udp_send", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_udp_send", UV_CALLER))
         return next(req, handle, bufs, nbufs, addr, cb);
     int result = next(req, handle, bufs, nbufs, addr, uv_udp_send_cb_trampoline);
     ctxvar__uv_request_end(req, result);

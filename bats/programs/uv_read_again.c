@@ -1,6 +1,8 @@
 /* uv_read_again.c - a second uv_read_start on a stream that is already
  * reading: libuv refuses it (UV_EALREADY) and keeps the first callbacks,
- * with the runtime preloaded as without it (bats/loops_libuv.bats). */
+ * with the runtime preloaded as without it; so does a uv_listen on that
+ * stream, whose record the runtime cannot keep in the handle's words,
+ * which the read callbacks hold (bats/loops_libuv.bats). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,12 @@ static void read_second(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     uv_close((uv_handle_t *)s, NULL);
 }
 
+static void on_connection(uv_stream_t *server, int status)
+{
+    (void)server;
+    printf("a connection callback ran (%d)\n", status);
+}
+
 int main(void)
 {
     int fds[2];
@@ -55,6 +63,9 @@ int main(void)
     ctxvar_set(ctxvar_named("request_id"), "second", NULL);
     int r = uv_read_start((uv_stream_t *)&pipe, alloc_second, read_second);
     printf("second start: %s\n", r == UV_EALREADY ? "UV_EALREADY" : r == 0 ? "0" : uv_err_name(r));
+    ctxvar_set(ctxvar_named("request_id"), "listen", NULL);
+    r = uv_listen((uv_stream_t *)&pipe, 1, on_connection);
+    printf("listen on it: %s\n", r < 0 ? "refused" : "accepted");
     ctxvar_set(ctxvar_named("request_id"), "loop", NULL);
     if (write(fds[1], "x", 1) != 1) return 1;
     uv_run(loop, UV_RUN_DEFAULT);
