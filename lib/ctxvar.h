@@ -312,7 +312,11 @@
  *              public callback members libuv fills from the arguments
  *              (uv_work_t's work_cb and after_work_cb, uv_fs_t's cb, a
  *              handle's close_cb, a stream's alloc_cb, read_cb and
- *              connection_cb) hold the runtime's trampolines.
+ *              connection_cb) hold the runtime's trampolines.  With
+ *              libuv 1.0 to 1.52 the runtime's record of a request or
+ *              handle is kept in words libuv reserves in the struct and
+ *              has never used on Unix (a request's reserved[2..5], a
+ *              handle's u.reserved): a program must not write there.
  *     libevent EV_PERSIST events and bufferevent_setcb run in the context of
  *              their registration (event_new, event_assign, event_set,
  *              bufferevent_setcb); other events in that of the event_add,

@@ -3,12 +3,13 @@
  * with an argument of ours (lib/keyed.c).
  *
  * libuv calls a work or timer callback with the request or handle the
- * program gave it, and the program reads its own fields there (req->data),
- * so the record cannot travel in the object: it is kept in a table keyed
- * by the object's address.  libevent does take an argument of ours, but
- * the program may free an event embedded in its own struct with free(), so
- * its records are keyed by the event's address as well, and registering a
- * new event at an old address replaces (and frees) the old record.
+ * program gave it, and the program reads its own fields there (req->data);
+ * its records live in words libuv reserves in the object when the libuv
+ * is a version known to leave them alone, and here otherwise
+ * (shim/libuv_req.c).  libevent does take an argument of ours, but the
+ * program may free an event embedded in its own struct with free(), so its
+ * records are keyed by the event's address, and registering a new event at
+ * an old address replaces (and frees) the old record.
  *
  * The table is sharded by address, each shard a hash table under its own
  * mutex, held only to link or unlink: lookups and updates are O(1).  A
