@@ -396,17 +396,19 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                 "bench/loops was not built (libuv1-dev, libevent-dev)")
     else:
         pairs = 4 if quick else 12
-        for num, figure, mode, count, target_ratio in (
+        # The per-callback target is for one callback; a timer's whole life
+        # (start, callback, close) is judged by its ratio alone.
+        for num, figure, mode, count, target_ns, target_ratio in (
                 ("13a", "1,000,000 libuv timer callbacks, each restarting its timer "
                  "(`uv_timer_start` 0 ms) in a 10-variable context: per callback",
-                 "uvtimer", "1000000", 1.05),
+                 "uvtimer", "1000000", 60, 1.05),
                 ("13a", "a loop running 1,000,000 timers, each initialised, started (0 ms) "
                  "once in a 10-variable context, its empty callback run, then closed: per "
-                 "timer", "uvtimers", "1000000", 1.05),
+                 "timer", "uvtimers", "1000000", None, 1.05),
                 ("13b", "200,000 `uv_queue_work` jobs, 64 in flight, empty job and "
-                 "after-work callback: per job", "uvwork", "200000", None),
+                 "after-work callback: per job", "uvwork", "200000", 60, None),
                 ("13c", "1,000,000 libevent timer callbacks, each re-adding its event "
-                 "(`event_add` 0 s): per callback", "evtimer", "1000000", None)):
+                 "(`event_add` 0 s): per callback", "evtimer", "1000000", 60, None)):
             try:
                 progress("%s, %d alternating pairs" % (figure, pairs))
                 plain_l, pre_l = paired_wall_lists([prog, mode, count, "3"], runtime, mode, pairs)
@@ -416,8 +418,9 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                 row(num, figure + ": added", "same binary, no runtime: %s" % plain.text(
                     "{:,.1f}", " ns"), "%s (+%s)" % (pre.text("{:,.1f}", " ns"),
                                                      added.text("{:,.1f}", " ns")),
-                    ratio.text("{:.3f}", "×"), "≤ +60 ns",
-                    stat_verdict(added, 60, True))
+                    ratio.text("{:.3f}", "×"),
+                    "≤ +%d ns" % target_ns if target_ns else "– (three calls)",
+                    stat_verdict(added, target_ns, True) if target_ns else "–")
                 if target_ratio:
                     row(num, figure + ": wall ratio", "same binary, no runtime",
                         pre.text("{:,.1f}", " ns"), ratio.text("{:.3f}", "×"),
