@@ -11,6 +11,15 @@ setup() {
     [ -x "$PROGS/loops_uv" ] || skip "libuv1-dev is not installed"
 }
 
+# `loops_uv MODE` under valgrind memcheck with one pool thread: any error
+# or definite leak fails the run (exit 99).
+memchecked_loops_uv() {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    UV_THREADPOOL_SIZE=1 run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q \
+        --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+        "$PROGS/loops_uv" "$1"
+}
+
 # The lines `loops_uv requests THREADS JOBS` must print, sorted.
 expected_requests() {
     local threads=$1 jobs=$2 t j what
@@ -106,20 +115,14 @@ EOF
     # The runtime reads those words before it knows what they hold (the
     # check word vouches for them), and tells memcheck so: a program that is
     # clean under valgrind stays clean with the runtime.
-    command -v valgrind >/dev/null || skip "valgrind is not installed"
-    UV_THREADPOOL_SIZE=1 run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q \
-        --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
-        "$PROGS/loops_uv" leftovers
+    memchecked_loops_uv leftovers
     [ "${lines[-1]}" = "live_contexts back to baseline: yes" ]
     [ "${#lines[@]}" -eq 8 ]
     expect_no_stderr
 }
 
 @test "cancellation and closing leak nothing under valgrind memcheck" {
-    command -v valgrind >/dev/null || skip "valgrind is not installed"
-    UV_THREADPOOL_SIZE=1 run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q \
-        --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
-        "$PROGS/loops_uv" cancel
+    memchecked_loops_uv cancel
     [ "${lines[-1]}" = "live_contexts back to baseline: yes" ]
     [ "${lines[1]}" = "cancelled c0: request_id=c0" ]
     expect_no_stderr
