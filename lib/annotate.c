@@ -1,11 +1,11 @@
-/* annotate.c - whether helgrind or DRD runs the process, or any valgrind
- * tool: the flags that turn the annotations of lib/annotate.h on. */
+/* annotate.c - whether helgrind or DRD runs the process, or memcheck: the
+ * flags that turn the annotations of lib/annotate.h on. */
 #include "annotate.h"
 
 #if CTXVAR__ANNOTATIONS
 
 atomic_int ctxvar__race_detector;
-atomic_int ctxvar__under_valgrind;
+atomic_int ctxvar__under_memcheck;
 
 /* At load, before the program's own threads and before the constructors
  * that annotate (CTXVAR__AFTER_DETECTION).  Threads that other libraries'
@@ -16,7 +16,10 @@ __attribute__((constructor(101))) static void detect_race_detector(void)
 {
     static const char probe = 0;
     if (!RUNNING_ON_VALGRIND) return;
-    atomic_store_explicit(&ctxvar__under_valgrind, 1, memory_order_relaxed);
+    /* memcheck alone answers a request for validity bits (1: done). */
+    unsigned char bits;
+    if (VALGRIND_GET_VBITS(&probe, &bits, 1) == 1)
+        atomic_store_explicit(&ctxvar__under_memcheck, 1, memory_order_relaxed);
     /* Each tool answers a request of its own: helgrind the number of
      * addressable bytes asked about, DRD a thread number.  Other tools leave
      * the default (helgrind.h's -2 arrives as 0xfffffffe). */

@@ -23,7 +23,8 @@
  *                                  never a data race, and what it hands over
  *                                  is ordered by the two above
  *
- * and one for memcheck, under any valgrind tool:
+ * and one for memcheck, when memcheck runs the process (not callgrind, so
+ * that callgrind counts what a real run executes):
  *
  *   CTXVAR__READ_ANYWAY(p, size)   words read on purpose before anything
  *                                  may have written them (a library's
@@ -62,11 +63,11 @@
 #include <valgrind/drd.h> /* after helgrind.h, whose happens-before requests it keeps */
 #include <valgrind/memcheck.h>
 
-/* 1 when any valgrind tool runs the process (lib/annotate.c). */
-extern atomic_int ctxvar__under_valgrind CTXVAR__HIDDEN;
+/* 1 when memcheck runs the process (lib/annotate.c). */
+extern atomic_int ctxvar__under_memcheck CTXVAR__HIDDEN;
 #define CTXVAR__READ_ANYWAY(p, size)                                              \
     do {                                                                          \
-        if (__builtin_expect(atomic_load_explicit(&ctxvar__under_valgrind,        \
+        if (__builtin_expect(atomic_load_explicit(&ctxvar__under_memcheck,        \
                                                   memory_order_relaxed), 0))      \
             (void)VALGRIND_MAKE_MEM_DEFINED(p, size);                             \
     } while (0)
