@@ -49,6 +49,19 @@ static int handle_begin(const void *handle, int kind, void (*fn)(void), void (*f
     /* A restart (a timer started again from its own callback, say) updates
      * the handle's record in place.  Only the loop thread touches a
      * handle's record, and a running trampoline has its own copy. */
+    void **w = ctxvar__uv_words(handle, kind);
+    int held = w ? ctxvar__uv_words_kind(w, handle) : 0;
+    if (held == kind) {
+        hs->words = w;
+        hs->fresh = 0;
+        return 1;
+    }
+    /* The usual first start: words that hold nothing, no record in the
+     * table. */
+    if (w && !held && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) {
+        hs->fresh = ctxvar__uv_attach_to_words(w, handle, kind, fn, fn2);
+        return hs->fresh;
+    }
     struct uv_record current;
     if (ctxvar__uv_lookup_at(handle, kind, &current, &hs->words)) {
         hs->fresh = 0;
@@ -326,10 +339,7 @@ CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
     __typeof__(&uv_close) next = UV_NEXT(uv_close);
     if (!next) return;
     /* libuv calls nothing of a closing handle but its close callback. */
-    if (ctxvar__loops_enabled()) {
-        ctxvar__uv_drop(handle, UV_KIND_HANDLE);
-        ctxvar__uv_drop(handle, UV_KIND_READ);
-    }
+    if (ctxvar__loops_enabled()) ctxvar__uv_forget_handle(handle);
     struct handle_start hs;
     if (close_cb == close_trampoline ||
         !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", UV_CALLER,

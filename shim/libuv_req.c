@@ -150,13 +150,7 @@ int ctxvar__uv_attach(const void *object, int kind, void (*fn)(void), void (*fn2
         else if (held) w = NULL;
     }
     if (!w) return table_attach(object, kind, fn, fn2, what);
-    /* ctxvar_capture takes the reference from the thread's cache, and the
-     * loop thread mostly gives it back there (ctxvar_release): a timer
-     * started and closed in the loop's own context costs no atomic. */
-    int saved_errno = errno;
-    words_write(w, object, kind, fn, fn2, ctxvar_capture());
-    errno = saved_errno;
-    return 1;
+    return ctxvar__uv_attach_to_words(w, object, kind, fn, fn2);
 }
 
 void ctxvar__uv_update(const void *object, int kind, void (*fn)(void), void (*fn2)(void))
@@ -197,6 +191,31 @@ int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy)
     copy->fn2 = r->fn2;
     r->k.cb.context = NULL; /* now the copy's */
     ctxvar__callback_free(&r->k.cb);
+    return 1;
+}
+
+void ctxvar__uv_forget_handle(const void *handle)
+{
+    void **w = ctxvar__uv_words(handle, UV_KIND_HANDLE);
+    if (w) {
+        if (ctxvar__uv_words_kind(w, handle)) {
+            ctxvar_ctx *context = w[2];
+            words_clear(w);
+            ctxvar_release(context);
+        }
+        if (!atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) return;
+    }
+    ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
+    ctxvar__keyed_drop(handle, UV_KIND_READ);
+}
+
+int ctxvar__uv_attach_to_words(void **w, const void *object, int kind, void (*fn)(void),
+                               void (*fn2)(void))
+{
+    if (!ctxvar__propagation_enabled()) return 0;
+    int saved_errno = errno;
+    words_write(w, object, kind, fn, fn2, ctxvar_capture());
+    errno = saved_errno;
     return 1;
 }
 
