@@ -315,8 +315,9 @@
  *              connection_cb) hold the runtime's trampolines.  With
  *              libuv 1.0 to 1.52 the runtime's record of a request or
  *              handle is kept in words libuv reserves in the struct and
- *              has never used on Unix (a request's reserved[2..5], a
- *              handle's u.reserved): a program must not write there.
+ *              has never used on Unix (a request's reserved[2..5], the
+ *              u.reserved of any handle but an async one): a program must
+ *              not write there.
  *     libevent EV_PERSIST events and bufferevent_setcb run in the context of
  *              their registration (event_new, event_assign, event_set,
  *              bufferevent_setcb); other events in that of the event_add,

@@ -18,7 +18,8 @@
  * ctxvar_run, a task or a library callback holds the caller's context until
  * it is left, so entering one checks nothing, and the loop thread that runs
  * a callback in a request's context keeps its own entries for when it comes
- * back.  ctxvar__cache_check runs on every other change of the current
+ * back (unless the callback changes its context: that check gives back
+ * what the new context does not keep alive).  ctxvar__cache_check runs on every other change of the current
  * context.  So the cache never keeps alive anything that would otherwise be
  * freed, and ctxvar_stats' live_contexts stays exact.  An entry in use always holds at least one reference, so its
  * node cannot be freed and its address reused under it.

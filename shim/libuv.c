@@ -113,7 +113,11 @@ static void handle_trampoline(uv_handle_t *handle)
 /* handle_trampoline under each callback type.  libuv calls them with the
  * handle alone; defining one per type keeps every call exactly typed. */
 static void timer_trampoline(uv_timer_t *h) { handle_trampoline((uv_handle_t *)h); }
-static void async_trampoline(uv_async_t *h) { handle_trampoline((uv_handle_t *)h); }
+static void async_trampoline(uv_async_t *h)
+{
+    struct uv_record r;
+    if (handle_record(h, UV_KIND_ASYNC, &r)) ctxvar__callback_invoke(&r.k.cb, call_with_handle, h);
+}
 static void idle_trampoline(uv_idle_t *h) { handle_trampoline((uv_handle_t *)h); }
 static void prepare_trampoline(uv_prepare_t *h) { handle_trampoline((uv_handle_t *)h); }
 static void check_trampoline(uv_check_t *h) { handle_trampoline((uv_handle_t *)h); }
@@ -138,11 +142,11 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
     __typeof__(&uv_async_init) next = UV_NEXT(uv_async_init);
     if (!next) return UV_ENOSYS;
     struct handle_start hs;
-    if (!handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER,
+    if (!handle_begin(handle, UV_KIND_ASYNC, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER,
                       &hs))
         return next(loop, handle, cb);
     /* Not initialised: the program will not close it, the record goes. */
-    return handle_end(handle, UV_KIND_HANDLE, &hs, next(loop, handle, async_trampoline));
+    return handle_end(handle, UV_KIND_ASYNC, &hs, next(loop, handle, async_trampoline));
 }
 
 #define INTERPOSE_SIMPLE_START(type, name)                                                \
@@ -279,10 +283,34 @@ static void read_trampoline(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
     if (handle_record(stream, UV_KIND_READ, &r)) ctxvar__callback_invoke(&r.k.cb, call_read, &a);
 }
 
+/* A program that passes back one of the callbacks it read from the handle
+ * (uv_read_start(s, s->alloc_cb, my_read)) passes our trampoline: it means
+ * its own callback, which the handle's record holds.  1 when *fn is now the
+ * program's own (or was never ours); 0 when it is ours and no record says
+ * whose (then the start is passed through as it is). */
+static int own_callback(const void *handle, void (**fn)(void), void (*trampoline)(void),
+                        int second)
+{
+    if (*fn != trampoline) return 1;
+    struct uv_record r;
+    if (!ctxvar__uv_lookup(handle, UV_KIND_READ, &r)) return 0;
+    *fn = second ? r.fn2 : r.k.cb.fn;
+    return 1;
+}
+
 CTXVAR__EXPORT int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 {
     __typeof__(&uv_read_start) next = UV_NEXT(uv_read_start);
     if (!next) return UV_ENOSYS;
+    if (alloc_cb != alloc_trampoline || read_cb != read_trampoline) {
+        void (*alloc)(void) = (void (*)(void))alloc_cb, (*read)(void) = (void (*)(void))read_cb;
+        if (ctxvar__loops_enabled() &&
+            own_callback(stream, &alloc, (void (*)(void))alloc_trampoline, 0) &&
+            own_callback(stream, &read, (void (*)(void))read_trampoline, 1)) {
+            alloc_cb = (uv_alloc_cb)alloc;
+            read_cb = (uv_read_cb)read;
+        }
+    }
     struct handle_start hs;
     if ((alloc_cb == alloc_trampoline && read_cb == read_trampoline) || !alloc_cb || !read_cb ||
         !handle_begin(stream, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))read_cb,
@@ -313,6 +341,15 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
 {
     __typeof__(&uv_udp_recv_start) next = UV_NEXT(uv_udp_recv_start);
     if (!next) return UV_ENOSYS;
+    if (alloc_cb != alloc_trampoline || recv_cb != udp_recv_trampoline) {
+        void (*alloc)(void) = (void (*)(void))alloc_cb, (*recv)(void) = (void (*)(void))recv_cb;
+        if (ctxvar__loops_enabled() &&
+            own_callback(handle, &alloc, (void (*)(void))alloc_trampoline, 0) &&
+            own_callback(handle, &recv, (void (*)(void))udp_recv_trampoline, 1)) {
+            alloc_cb = (uv_alloc_cb)alloc;
+            recv_cb = (uv_udp_recv_cb)recv;
+        }
+    }
     struct handle_start hs;
     if ((alloc_cb == alloc_trampoline && recv_cb == udp_recv_trampoline) || !alloc_cb ||
         !recv_cb ||

@@ -25,6 +25,7 @@ enum {
     UV_KIND_READ,
     UV_KIND_CLOSE,
     UV_KIND_REQ,
+    UV_KIND_ASYNC, /* an async handle's callback: libuv uses its words */
 };
 
 /* fn (in k.cb) is the program's callback; fn2 its second one, when the call
@@ -79,12 +80,13 @@ int ctxvar__uv_lookup_in_table(const void *object, int kind, struct uv_record *c
 /* The object's four words, or NULL when its records go in the table: a
  * request's reserved[2..5], a handle's u.reserved[0..3]; a close
  * callback's never (it is rare, and a refused restart of a closing handle
- * must not displace it). */
+ * must not displace it), nor an async handle's (libuv 1.45 and later keep
+ * a busy count in its u.fd, updated from any thread). */
 static inline void **ctxvar__uv_words(const void *object, int kind)
 {
     int place = atomic_load_explicit(&ctxvar__uv_place, memory_order_acquire);
     if (__builtin_expect(place == 0, 0)) place = ctxvar__uv_place_decide();
-    if (place != 1 || kind == UV_KIND_CLOSE) return NULL;
+    if (place != 1 || kind == UV_KIND_CLOSE || kind == UV_KIND_ASYNC) return NULL;
     if (kind == UV_KIND_REQ) return &((uv_req_t *)(uintptr_t)object)->reserved[2];
     return &((uv_handle_t *)(uintptr_t)object)->u.reserved[0];
 }

@@ -27,9 +27,12 @@
 #include "loops.h"
 #ifdef CTXVAR_WITH_LIBUV
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/auxv.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "libuv.h"
 
@@ -49,12 +52,13 @@ static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
  * and reserved (uv_req_t's `reserved`), every handle with a union of four
  * (uv_handle_t's `u.reserved`).  On Unix no libuv from 1.0 to 1.52 reads
  * or writes the last four of a request's (1.0 called the first two
- * `active_queue` and used them) nor any of a handle's (`u.fd` is
- * Windows').  So with a libuv of those versions the record itself lives in
+ * `active_queue` and used them) nor any of a handle's but an async
+ * handle's: from 1.45, `u.fd`, overlaid on the first word, is its busy
+ * count, which uv_async_send updates from any thread, so async handles
+ * keep their records in the table.  So with a libuv of those versions the record itself lives in
  * those four words: the program's callback, its second one, the context
  * (a reference of its own), and a check word, the three mixed with the
- * object's address, the kind and a per-process secret from the kernel's
- * AT_RANDOM bytes.  The check tells our record from whatever the words
+ * object's address, the kind and a per-process random secret.  The check tells our record from whatever the words
  * held before (a handle's memory is the program's, uninitialised or
  * reused, or a byte-for-byte copy of another object), so a record is
  * found only where it was put; nothing is allocated, and the words share
@@ -66,25 +70,45 @@ static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
  * there too.  Close callbacks, once per handle, always go to the table,
  * so that a start libuv refuses on a closing handle cannot displace one.
  * A later libuv might find a use for the words, so any version past the
- * last one checked keeps all its records in the table. */
+ * last one checked keeps all its records in the table; so does a 32-bit
+ * process, where garbage would pass a 32-bit check word too often. */
 
 #define UV_NEWEST_CHECKED_MINOR 52
 
 _Atomic int ctxvar__uv_place;
 _Atomic int ctxvar__uv_table_used;
 uintptr_t ctxvar__uv_secret;
+static pthread_once_t place_once = PTHREAD_ONCE_INIT;
 
-int ctxvar__uv_place_decide(void)
+/* The secret of the check words: random bytes of its own.  Not the
+ * kernel's AT_RANDOM bytes, from which glibc makes the stack protector's
+ * canary and the pointer guard: a check word is readable wherever the
+ * program's handles are, and a secret mixed in by XOR can be read back
+ * from one.  The secret only has to make garbage unlikely to pass, so
+ * without getrandom the address space layout and the clock will do. */
+static uintptr_t new_secret(void)
 {
-    /* Every thread that decides comes to the same answer, so a race only
-     * repeats the work. */
+    uintptr_t secret = 0;
+    int saved_errno = errno;
+    if (getrandom(&secret, sizeof secret, GRND_NONBLOCK) != (ssize_t)sizeof secret) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        secret = (uintptr_t)&secret ^ (uintptr_t)now.tv_nsec * 0x9e3779b9u ^
+                 (uintptr_t)now.tv_sec << 20 ^ (uintptr_t)getpid() * 0x85ebca6bu;
+    }
+    errno = saved_errno;
+    return secret | 1;
+}
+
+static void decide_place(void)
+{
     unsigned (*version)(void) = UV_NEXT(uv_version);
     unsigned v = version ? version() : 0;
-    const unsigned char *random = (const unsigned char *)getauxval(AT_RANDOM);
-    uintptr_t secret = (uintptr_t)0x9e3779b9u;
-    if (random) memcpy(&secret, random, sizeof secret);
-    ctxvar__uv_secret = secret | 1;
+    ctxvar__uv_secret = new_secret();
     int place = (v >> 16) == 1 && ((v >> 8) & 0xff) <= UV_NEWEST_CHECKED_MINOR ? 1 : 2;
+    /* On 32 bits garbage would pass a check word once in about a billion
+     * handles: too often. */
+    if (sizeof(void *) < 8) place = 2;
 #ifdef CTXVAR_FAULT_INJECTION
     /* The fault-injection build keeps every record in the table, so that
      * `make fault` fails the table's own allocations too and the table
@@ -95,7 +119,12 @@ int ctxvar__uv_place_decide(void)
     atomic_store_explicit(&ctxvar__uv_place, place, memory_order_release);
     if (place == 2)
         ctxvar__debug("libuv %u.%u: its records are kept in a table", v >> 16, (v >> 8) & 0xff);
-    return place;
+}
+
+int ctxvar__uv_place_decide(void)
+{
+    pthread_once(&place_once, decide_place);
+    return atomic_load_explicit(&ctxvar__uv_place, memory_order_acquire);
 }
 
 static void words_write(void **w, const void *object, int kind, void (*fn)(void),
@@ -117,7 +146,9 @@ static int table_attach(const void *object, int kind, void (*fn)(void), void (*f
     struct uv_record *r = ctxvar__keyed_new(sizeof *r, object, kind, fn, NULL, what);
     if (!r) return 0;
     r->fn2 = fn2;
-    if (kind != UV_KIND_CLOSE && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed))
+    /* Close and async callbacks are only ever looked for in the table. */
+    if (kind != UV_KIND_CLOSE && kind != UV_KIND_ASYNC &&
+        !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed))
         atomic_store_explicit(&ctxvar__uv_table_used, 1, memory_order_relaxed);
     ctxvar__keyed_put(&r->k);
     return 1;
@@ -196,6 +227,12 @@ int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy)
 
 void ctxvar__uv_forget_handle(const void *handle)
 {
+    /* Not an async handle's words: libuv may be updating them from another
+     * thread (uv_async_send). */
+    if (((const uv_handle_t *)handle)->type == UV_ASYNC) {
+        ctxvar__keyed_drop(handle, UV_KIND_ASYNC);
+        return;
+    }
     void **w = ctxvar__uv_words(handle, UV_KIND_HANDLE);
     if (w) {
         if (ctxvar__uv_words_kind(w, handle)) {

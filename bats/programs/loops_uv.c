@@ -14,10 +14,11 @@
  *                                   uv_close of timers before they fire;
  *                                   live_contexts before and after
  *   loops_uv leftovers              handles and a request whose memory held
- *                                   something else before libuv's init:
- *                                   bytes of garbage, or a byte-for-byte copy
- *                                   of a started timer and of a queued work
- *                                   request; live_contexts before and after
+ *                                   something else before libuv's init
+ *                                   (garbage, a byte-for-byte copy of a
+ *                                   started timer), and async handles whose
+ *                                   words libuv uses; live_contexts before
+ *                                   and after
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,8 +258,11 @@ static int cancel(void)
  * The runtime keeps a libuv record in words libuv reserves inside the
  * handle or request, next to a check word that names the object's address:
  * whatever those words held before (the program's garbage, a copy of
- * another object carrying that object's record) must never be taken for a
- * record. */
+ * another handle carrying that handle's record) must never be taken for a
+ * record.  An async handle's words are libuv's own from 1.45 on (a busy
+ * count in u.fd, which uv_async_send updates from any thread): the program
+ * writes there as such a libuv would, and the async callback must still
+ * run in its context. */
 
 static void on_leftover_timer(uv_timer_t *timer)
 {
@@ -272,14 +276,39 @@ static void on_leftover_after(uv_work_t *req, int status)
     say(status == 0 ? "after" : "after?", req->data);
 }
 
+static uv_async_t leftover_async;
+static uv_timer_t async_deadline;
+
+static void on_leftover_async(uv_async_t *async)
+{
+    say("async", async->data);
+    uv_close((uv_handle_t *)async, NULL);
+    uv_close((uv_handle_t *)&async_deadline, NULL);
+}
+
+static void on_async_deadline(uv_timer_t *timer)
+{
+    printf("the async callback never ran\n");
+    uv_close((uv_handle_t *)&leftover_async, NULL);
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+/* What libuv 1.45 and later do to an async handle's u.fd. */
+static void use_async_words_as_libuv_does(uv_async_t *async)
+{
+    async->u.fd = 0;
+    __atomic_fetch_add(&async->u.fd, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&async->u.fd, -1, __ATOMIC_SEQ_CST);
+}
+
 static int leftovers(void)
 {
     uv_loop_t *loop = uv_default_loop();
     unsigned long long before = live_contexts();
     uv_timer_t *garbage = malloc(sizeof *garbage), *original = malloc(sizeof *original),
                *copy = malloc(sizeof *copy);
-    uv_work_t *work = malloc(sizeof *work), *work_copy = malloc(sizeof *work_copy);
-    if (!garbage || !original || !copy || !work || !work_copy) return 1;
+    uv_work_t *work = malloc(sizeof *work);
+    if (!garbage || !original || !copy || !work) return 1;
     ctxvar_token token;
 
     memset(garbage, 0xa5, sizeof *garbage);
@@ -303,18 +332,33 @@ static int leftovers(void)
     uv_timer_start(copy, on_leftover_timer, 3, 0);
     ctxvar_reset(&token);
 
+    memset(work, 0xa5, sizeof *work);
     work->data = "work";
     ctxvar_set(request_id, "work", &token);
     uv_queue_work(loop, work, on_leftover_work, on_leftover_after);
     ctxvar_reset(&token);
-    memcpy(work_copy, work, sizeof *work_copy);
-    work_copy->data = "work-copy";
-    ctxvar_set(request_id, "work-copy", &token);
-    uv_queue_work(loop, work_copy, on_leftover_work, on_leftover_after);
+
+    /* Async handles inited and closed unsent give their records back too. */
+    for (int i = 0; i < 3; i++) {
+        uv_async_t unsent;
+        ctxvar_set(request_id, "unsent", &token);
+        uv_async_init(loop, &unsent, on_leftover_async);
+        ctxvar_reset(&token);
+        use_async_words_as_libuv_does(&unsent);
+        uv_close((uv_handle_t *)&unsent, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    leftover_async.data = "async";
+    ctxvar_set(request_id, "async", &token);
+    uv_async_init(loop, &leftover_async, on_leftover_async);
     ctxvar_reset(&token);
+    use_async_words_as_libuv_does(&leftover_async);
+    uv_timer_init(loop, &async_deadline);
+    uv_timer_start(&async_deadline, on_async_deadline, 2000, 0);
+    uv_async_send(&leftover_async);
 
     uv_run(loop, UV_RUN_DEFAULT);
-    free(garbage), free(original), free(copy), free(work), free(work_copy);
+    free(garbage), free(original), free(copy), free(work);
     printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
     return uv_loop_close(loop) != 0;
 }

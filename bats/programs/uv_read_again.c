@@ -2,7 +2,10 @@
  * reading: libuv refuses it (UV_EALREADY) and keeps the first callbacks,
  * with the runtime preloaded as without it; so does a uv_listen on that
  * stream, whose record the runtime cannot keep in the handle's words,
- * which the read callbacks hold (bats/loops_libuv.bats). */
+ * which the read callbacks hold.  Then the stream is started again with
+ * the allocation callback read back from it (s->alloc_cb, the runtime's
+ * trampoline) and a new read callback: the program's own allocation
+ * callback must run, in the new start's context (bats/loops_libuv.bats). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,15 @@
 #include "ctxvar.h"
 
 static char buffer[64];
+static int fds[2];
+static ctxvar *request_id;
+
+static unsigned long long live_contexts(void)
+{
+    struct ctxvar_stats s;
+    ctxvar_stats(&s);
+    return s.live_contexts;
+}
 
 static void alloc_first(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
@@ -27,13 +39,32 @@ static void alloc_second(uv_handle_t *h, size_t size, uv_buf_t *buf)
     *buf = uv_buf_init(buffer, sizeof buffer);
 }
 
+static void read_third(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    if (n > 0)
+        printf("read by the third callback: %.*s (request_id=%s)\n", (int)n, buf->base,
+               ctxvar_get(request_id, "none"));
+    uv_read_stop(s);
+    uv_close((uv_handle_t *)s, NULL);
+}
+
 static void read_first(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     if (n > 0)
         printf("read by the first callbacks: %.*s (request_id=%s)\n", (int)n, buf->base,
-               ctxvar_get(ctxvar_named("request_id"), "none"));
+               ctxvar_get(request_id, "none"));
+    /* Started again with the allocation callback read back from the
+     * stream (under the runtime its trampoline, standing for alloc_first;
+     * uv_read_stop clears the field) and a new read callback, in another
+     * request. */
+    uv_alloc_cb alloc = s->alloc_cb;
     uv_read_stop(s);
-    uv_close((uv_handle_t *)s, NULL);
+    ctxvar_token token;
+    ctxvar_set(request_id, "third", &token);
+    int r = uv_read_start(s, alloc, read_third);
+    ctxvar_reset(&token);
+    printf("third start: %d\n", r);
+    if (r != 0 || write(fds[1], "y", 1) != 1) uv_close((uv_handle_t *)s, NULL);
 }
 
 static void read_second(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -52,23 +83,26 @@ static void on_connection(uv_stream_t *server, int status)
 
 int main(void)
 {
-    int fds[2];
+    request_id = ctxvar_named("request_id");
+    unsigned long long before = live_contexts();
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 1;
     uv_loop_t *loop = uv_default_loop();
     uv_pipe_t pipe;
     uv_pipe_init(loop, &pipe, 0);
     uv_pipe_open(&pipe, fds[0]);
-    ctxvar_set(ctxvar_named("request_id"), "first", NULL);
+    ctxvar_set(request_id, "first", NULL);
     printf("first start: %d\n", uv_read_start((uv_stream_t *)&pipe, alloc_first, read_first));
-    ctxvar_set(ctxvar_named("request_id"), "second", NULL);
+    ctxvar_set(request_id, "second", NULL);
     int r = uv_read_start((uv_stream_t *)&pipe, alloc_second, read_second);
     printf("second start: %s\n", r == UV_EALREADY ? "UV_EALREADY" : r == 0 ? "0" : uv_err_name(r));
-    ctxvar_set(ctxvar_named("request_id"), "listen", NULL);
+    ctxvar_set(request_id, "listen", NULL);
     r = uv_listen((uv_stream_t *)&pipe, 1, on_connection);
     printf("listen on it: %s\n", r < 0 ? "refused" : "accepted");
-    ctxvar_set(ctxvar_named("request_id"), "loop", NULL);
+    ctxvar_set(request_id, "loop", NULL);
     if (write(fds[1], "x", 1) != 1) return 1;
     uv_run(loop, UV_RUN_DEFAULT);
     close(fds[1]);
-    return 0;
+    ctxvar_clear();
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return uv_loop_close(loop) != 0;
 }
