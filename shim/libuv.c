@@ -141,8 +141,13 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
 {
     __typeof__(&uv_async_init) next = UV_NEXT(uv_async_init);
     if (!next) return UV_ENOSYS;
+    /* Our trampoline, read back from an async handle (a closed one, or
+     * another): no record says whose callback it stands for, and recording
+     * it as the program's would make it call itself.  Passed through, it
+     * finds no record (README, "What is not covered"). */
     struct handle_start hs;
-    if (!handle_begin(handle, UV_KIND_ASYNC, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER,
+    if (cb == async_trampoline ||
+        !handle_begin(handle, UV_KIND_ASYNC, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER,
                       &hs))
         return next(loop, handle, cb);
     /* Not initialised: the program will not close it, the record goes. */
@@ -287,7 +292,9 @@ static void read_trampoline(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
  * (uv_read_start(s, s->alloc_cb, my_read)) passes our trampoline: it means
  * its own callback, which the handle's record holds.  1 when *fn is now the
  * program's own (or was never ours); 0 when it is ours and no record says
- * whose (then the start is passed through as it is). */
+ * whose: then the start is passed through as it is, never recorded (our
+ * trampoline as the program's callback would call itself), and the
+ * callbacks find no record (README, "What is not covered"). */
 static int own_callback(const void *handle, void (**fn)(void), void (*trampoline)(void),
                         int second)
 {
@@ -312,7 +319,7 @@ CTXVAR__EXPORT int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_r
         }
     }
     struct handle_start hs;
-    if ((alloc_cb == alloc_trampoline && read_cb == read_trampoline) || !alloc_cb || !read_cb ||
+    if (alloc_cb == alloc_trampoline || read_cb == read_trampoline || !alloc_cb || !read_cb ||
         !handle_begin(stream, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))read_cb,
                       "uv_read_start", UV_CALLER, &hs))
         return next(stream, alloc_cb, read_cb);
@@ -351,8 +358,7 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
         }
     }
     struct handle_start hs;
-    if ((alloc_cb == alloc_trampoline && recv_cb == udp_recv_trampoline) || !alloc_cb ||
-        !recv_cb ||
+    if (alloc_cb == alloc_trampoline || recv_cb == udp_recv_trampoline || !alloc_cb || !recv_cb ||
         !handle_begin(handle, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))recv_cb,
                       "uv_udp_recv_start", UV_CALLER, &hs))
         return next(handle, alloc_cb, recv_cb);

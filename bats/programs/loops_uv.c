@@ -293,6 +293,21 @@ static void on_async_deadline(uv_timer_t *timer)
     uv_close((uv_handle_t *)timer, NULL);
 }
 
+/* An async handle given the callback member of another (the runtime's
+ * trampoline): that callback is lost, but nothing may call itself. */
+static uv_async_t passed_from, passed_to;
+static uv_timer_t passed_deadline;
+
+static void on_passed_from(uv_async_t *async) { say("async", async->data); }
+
+static void close_passed(uv_timer_t *timer)
+{
+    uv_close((uv_handle_t *)&passed_from, NULL);
+    uv_close((uv_handle_t *)&passed_to, NULL);
+    uv_close((uv_handle_t *)timer, NULL);
+    printf("async passed back: closed\n");
+}
+
 /* What libuv 1.45 and later do to an async handle's u.fd. */
 static void use_async_words_as_libuv_does(uv_async_t *async)
 {
@@ -356,6 +371,15 @@ static int leftovers(void)
     uv_timer_init(loop, &async_deadline);
     uv_timer_start(&async_deadline, on_async_deadline, 2000, 0);
     uv_async_send(&leftover_async);
+
+    passed_from.data = "passed-from";
+    ctxvar_set(request_id, "passed-from", &token);
+    uv_async_init(loop, &passed_from, on_passed_from);
+    uv_async_init(loop, &passed_to, passed_from.async_cb);
+    ctxvar_reset(&token);
+    uv_async_send(&passed_to);
+    uv_timer_init(loop, &passed_deadline);
+    uv_timer_start(&passed_deadline, close_passed, 50, 0);
 
     uv_run(loop, UV_RUN_DEFAULT);
     free(garbage), free(original), free(copy), free(work);
