@@ -79,6 +79,24 @@ EOF2
     done
 }
 
+@test "one thread's requests carry its context as it changes: the same twice, set and reset, inside ctxvar_run and back" {
+    # The runtime keeps a thread's last headers while its context is
+    # unchanged; every change (a set, its reset, entering and leaving a
+    # run) must show in the next request.
+    run -0 client changes "$URL"
+    [ "${lines[*]}" = "/c1: 0 /c1-again: 0 /c2: 0 /c1-back: 0 /c2-run: 0 /c1-after-run: 0" ]
+    local path id
+    for path in c1:c1 c1-again:c1 c2:c2 c1-back:c1 c2-run:c2 c1-after-run:c1; do
+        id=${path#*:}
+        run headers_of "/${path%%:*}"
+        expect_output <<EOF2
+  traceparent: $TP
+  tracestate: vendor=x
+  baggage: request_id=$id,tenant=acme
+EOF2
+    done
+}
+
 @test "a reused handle keeps the program's headers first, its list unchanged, and none of ours once the context is empty" {
     run -0 client reuse "$URL"
     expect_output <<'EOF2'

@@ -134,6 +134,12 @@ struct ctxvar__trace_headers {
 int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h) CTXVAR__HIDDEN;
 void ctxvar__trace_headers_free(struct ctxvar__trace_headers *h) CTXVAR__HIDDEN;
 
+/* The same, kept for the calling thread until its context changes (made
+ * again only then): borrowed, valid until the thread's next call or change
+ * of context.  NULL when no memory or no thread key is left: the caller
+ * then uses ctxvar__trace_headers_current.  Keeps errno. */
+const struct ctxvar__trace_headers *ctxvar__trace_headers_cached(void) CTXVAR__HIDDEN;
+
 /* With CTXVAR_DEBUG=1, one line on stderr: "ctxvar: " + the message. */
 void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(printf, 1, 2)));
 

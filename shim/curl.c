@@ -169,14 +169,19 @@ static int program_sets(const struct curl_slist *list, const char *name, size_t 
  * NULL when there is nothing to add (or no memory: said). */
 static struct curl_slist *list_for_transfer(const struct curl_slist *program)
 {
-    struct ctxvar__trace_headers th;
-    if (ctxvar__trace_headers_current(&th) != 0) {
-        ctxvar__debug("http: no memory for the trace headers; the request goes without them");
-        return NULL;
+    /* The thread's last headers when its context has not changed since. */
+    struct ctxvar__trace_headers own;
+    const struct ctxvar__trace_headers *th = ctxvar__trace_headers_cached();
+    if (!th) {
+        if (ctxvar__trace_headers_current(&own) != 0) {
+            ctxvar__debug("http: no memory for the trace headers; the request goes without them");
+            return NULL;
+        }
+        th = &own;
     }
     const char *names[3] = {"traceparent", "tracestate", "baggage"};
-    const char *values[3] = {th.traceparent, th.tracestate, th.baggage};
-    size_t lens[3] = {th.traceparent_len, th.tracestate_len, th.baggage_len};
+    const char *values[3] = {th->traceparent, th->tracestate, th->baggage};
+    size_t lens[3] = {th->traceparent_len, th->tracestate_len, th->baggage_len};
     size_t nodes = 0, text = 0;
     int send[3];
     for (const struct curl_slist *p = program; p; p = p->next) nodes++;
@@ -212,7 +217,7 @@ static struct curl_slist *list_for_transfer(const struct curl_slist *program)
         }
         for (size_t i = 0; i < nodes; i++) list[i].next = i + 1 < nodes ? &list[i + 1] : NULL;
     }
-    ctxvar__trace_headers_free(&th);
+    if (th == &own) ctxvar__trace_headers_free(&own);
     return list;
 }
 

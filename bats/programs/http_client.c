@@ -4,7 +4,8 @@
  *
  *   http_client MODE BASE_URL [ARG]
  *
- * MODE: easy, threads, multi, reuse, own, redirect, dup, reset, h2, hostile.
+ * MODE: easy, threads, multi, reuse, own, redirect, dup, reset, h2, hostile,
+ * changes.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -185,6 +186,45 @@ static void h2(void)
     curl_easy_cleanup(h);
 }
 
+/* One thread, one handle, its context changing between requests in every
+ * way: the same context twice, a set and its reset, a ctxvar_run in a
+ * snapshot and the return from it.  The runtime keeps a thread's last
+ * headers while its context is unchanged; each request must still carry
+ * the context current when it was made. */
+static CURL *changing;
+static char changing_url[512];
+
+static void get_on_changing(const char *path)
+{
+    curl_easy_setopt(changing, CURLOPT_URL,
+                     (snprintf(changing_url, sizeof changing_url, "%s%s", base, path), changing_url));
+    printf("%s: %d\n", path, (int)curl_easy_perform(changing));
+}
+
+static void *inside_run(void *arg)
+{
+    get_on_changing(arg);
+    return NULL;
+}
+
+static void changes(void)
+{
+    changing = handle_for("/c1", changing_url, sizeof changing_url);
+    set("request_id", "c1");
+    get_on_changing("/c1");
+    get_on_changing("/c1-again");
+    ctxvar_token token;
+    ctxvar_set(ctxvar_named("request_id"), "c2", &token);
+    ctxvar_ctx *c2 = ctxvar_capture();
+    get_on_changing("/c2");
+    ctxvar_reset(&token);
+    get_on_changing("/c1-back");
+    ctxvar_run(c2, inside_run, "/c2-run");
+    get_on_changing("/c1-after-run");
+    ctxvar_release(c2);
+    curl_easy_cleanup(changing);
+}
+
 /* 64 members of 128 bytes and more: the encoder's caps, not the request,
  * give way. */
 static void hostile(void)
@@ -223,6 +263,7 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "dup") == 0) dup_and_reset();
     else if (strcmp(mode, "h2") == 0) h2();
     else if (strcmp(mode, "hostile") == 0) hostile();
+    else if (strcmp(mode, "changes") == 0) changes();
     else return 2;
     curl_global_cleanup();
     return 0;
