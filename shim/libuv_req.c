@@ -55,14 +55,15 @@ static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
  * `active_queue` and used them) nor any of a handle's but an async
  * handle's: from 1.45, `u.fd`, overlaid on the first word, is its busy
  * count, which uv_async_send updates from any thread, so async handles
- * keep their records in the table.  So with a libuv of those versions the record itself lives in
- * those four words: the program's callback, its second one, the context
- * (a reference of its own), and a check word, the three mixed with the
- * object's address, the kind and a per-process random secret.  The check tells our record from whatever the words
- * held before (a handle's memory is the program's, uninitialised or
- * reused, or a byte-for-byte copy of another object), so a record is
- * found only where it was put; nothing is allocated, and the words share
- * the cache lines libuv is reading anyway.
+ * keep their records in the table.  With a libuv of those versions the
+ * record itself lives in those four words: the program's callback, its
+ * second one, the context (a reference of its own), and a check word, the
+ * three mixed with the object's address, the kind and a per-process random
+ * secret.  The check tells our record from whatever the words held before
+ * (a handle's memory is the program's, uninitialised or reused, or a
+ * byte-for-byte copy of another object), so a record is found only where
+ * it was put; nothing is allocated, and the words share the cache lines
+ * libuv is reading anyway.
  *
  * A handle has one set of words: its timer (idle, poll ...) callback or its
  * read callbacks, whichever comes first; a second kind on the same handle
