@@ -136,7 +136,8 @@ int main(int argc, char **argv)
                               : strcmp(argv[1], "uvwork") == 0 ? uvwork
                               : strcmp(argv[1], "evtimer") == 0 ? evtimer
                                                                  : NULL;
-    if (!measure || count <= 0 || rounds <= 0) bench_die("usage: loops uvtimer|uvtimers|uvwork|evtimer COUNT ROUNDS");
+    if (!measure || count <= 0 || rounds <= 0)
+        bench_die("usage: loops uvtimer|uvtimers|uvwork|evtimer COUNT ROUNDS");
     bench_set_vars(10);
     char metric[64];
     snprintf(metric, sizeof metric, "%s.%s", argv[1], ctxvar_runtime_present() ? "runtime" : "plain");

@@ -106,7 +106,10 @@ static void cache_free(void *p)
     free(cache);
 }
 
-static void make_cache_key(void) { cache_key_made = pthread_key_create(&cache_key, cache_free) == 0; }
+static void make_cache_key(void)
+{
+    cache_key_made = pthread_key_create(&cache_key, cache_free) == 0;
+}
 
 const struct ctxvar__trace_headers *ctxvar__trace_headers_cached(void)
 {

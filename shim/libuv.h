@@ -53,7 +53,8 @@ int ctxvar__uv_attach(const void *object, int kind, void (*fn)(void), void (*fn2
 
 /* Gives (object, kind)'s record new callbacks and the calling thread's
  * context: a handle started again. */
-void ctxvar__uv_update(const void *object, int kind, void (*fn)(void), void (*fn2)(void)) CTXVAR__HIDDEN;
+void ctxvar__uv_update(const void *object, int kind, void (*fn)(void),
+                       void (*fn2)(void)) CTXVAR__HIDDEN;
 
 /* Takes (object, kind)'s record away: 1 and *copy, whose context reference
  * is now the caller's to release (ctxvar_release), or 0. */
