@@ -26,6 +26,17 @@ headers_of() {
     awk -v want="GET $1" '/^GET /{on = ($0 == want); next} on' "$LOG"
 }
 
+# expect_request_headers PATH ID: GET PATH carried the client's trace
+# headers, with request_id=ID in its baggage, and nothing else.
+expect_request_headers() {
+    run headers_of "$1"
+    expect_output <<EOF2
+  traceparent: $TP
+  tracestate: vendor=x
+  baggage: request_id=$2,tenant=acme
+EOF2
+}
+
 client() {
     TRACESTATE=vendor=x "$CTXRUN" --http --traceparent "$TP" --set tenant=acme -- \
         "$PROGS/http_client" "$@" 2>/dev/null
@@ -56,12 +67,7 @@ EOF2
     run -0 client threads "$URL"
     local t
     for t in t1 t2 t3; do
-        run headers_of "/$t"
-        expect_output <<EOF2
-  traceparent: $TP
-  tracestate: vendor=x
-  baggage: request_id=$t,tenant=acme
-EOF2
+        expect_request_headers "/$t" "$t"
     done
 }
 
@@ -70,12 +76,7 @@ EOF2
     [ "${lines[*]}" = "add again: 7 /m1: 0 /m2: 0 /m3: 0" ]
     local m
     for m in m1 m2 m3; do
-        run headers_of "/$m"
-        expect_output <<EOF2
-  traceparent: $TP
-  tracestate: vendor=x
-  baggage: request_id=$m,tenant=acme
-EOF2
+        expect_request_headers "/$m" "$m"
     done
 }
 
@@ -85,15 +86,9 @@ EOF2
     # run) must show in the next request.
     run -0 client changes "$URL"
     [ "${lines[*]}" = "/c1: 0 /c1-again: 0 /c2: 0 /c1-back: 0 /c2-run: 0 /c1-after-run: 0" ]
-    local path id
+    local path
     for path in c1:c1 c1-again:c1 c2:c2 c1-back:c1 c2-run:c2 c1-after-run:c1; do
-        id=${path#*:}
-        run headers_of "/${path%%:*}"
-        expect_output <<EOF2
-  traceparent: $TP
-  tracestate: vendor=x
-  baggage: request_id=$id,tenant=acme
-EOF2
+        expect_request_headers "/${path%%:*}" "${path#*:}"
     done
 }
 

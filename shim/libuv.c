@@ -305,19 +305,31 @@ static int own_callback(const void *handle, void (**fn)(void), void (*trampoline
     return 1;
 }
 
+/* own_callback for a read start's two callbacks (uv_read_start,
+ * uv_udp_recv_start): both replaced, or neither.  Both ours is a restart
+ * with what the record holds, passed through as it is. */
+static void own_read_callbacks(const void *handle, void (**alloc)(void), void (**second)(void),
+                               void (*second_trampoline)(void))
+{
+    void (*a)(void) = *alloc, (*b)(void) = *second;
+    if ((a == (void (*)(void))alloc_trampoline && b == second_trampoline) ||
+        !ctxvar__loops_enabled())
+        return;
+    if (own_callback(handle, &a, (void (*)(void))alloc_trampoline, 0) &&
+        own_callback(handle, &b, second_trampoline, 1)) {
+        *alloc = a;
+        *second = b;
+    }
+}
+
 CTXVAR__EXPORT int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 {
     __typeof__(&uv_read_start) next = UV_NEXT(uv_read_start);
     if (!next) return UV_ENOSYS;
-    if (alloc_cb != alloc_trampoline || read_cb != read_trampoline) {
-        void (*alloc)(void) = (void (*)(void))alloc_cb, (*read)(void) = (void (*)(void))read_cb;
-        if (ctxvar__loops_enabled() &&
-            own_callback(stream, &alloc, (void (*)(void))alloc_trampoline, 0) &&
-            own_callback(stream, &read, (void (*)(void))read_trampoline, 1)) {
-            alloc_cb = (uv_alloc_cb)alloc;
-            read_cb = (uv_read_cb)read;
-        }
-    }
+    void (*alloc)(void) = (void (*)(void))alloc_cb, (*read)(void) = (void (*)(void))read_cb;
+    own_read_callbacks(stream, &alloc, &read, (void (*)(void))read_trampoline);
+    alloc_cb = (uv_alloc_cb)alloc;
+    read_cb = (uv_read_cb)read;
     struct handle_start hs;
     if (alloc_cb == alloc_trampoline || read_cb == read_trampoline || !alloc_cb || !read_cb ||
         !handle_begin(stream, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))read_cb,
@@ -348,15 +360,10 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
 {
     __typeof__(&uv_udp_recv_start) next = UV_NEXT(uv_udp_recv_start);
     if (!next) return UV_ENOSYS;
-    if (alloc_cb != alloc_trampoline || recv_cb != udp_recv_trampoline) {
-        void (*alloc)(void) = (void (*)(void))alloc_cb, (*recv)(void) = (void (*)(void))recv_cb;
-        if (ctxvar__loops_enabled() &&
-            own_callback(handle, &alloc, (void (*)(void))alloc_trampoline, 0) &&
-            own_callback(handle, &recv, (void (*)(void))udp_recv_trampoline, 1)) {
-            alloc_cb = (uv_alloc_cb)alloc;
-            recv_cb = (uv_udp_recv_cb)recv;
-        }
-    }
+    void (*alloc)(void) = (void (*)(void))alloc_cb, (*recv)(void) = (void (*)(void))recv_cb;
+    own_read_callbacks(handle, &alloc, &recv, (void (*)(void))udp_recv_trampoline);
+    alloc_cb = (uv_alloc_cb)alloc;
+    recv_cb = (uv_udp_recv_cb)recv;
     struct handle_start hs;
     if (alloc_cb == alloc_trampoline || recv_cb == udp_recv_trampoline || !alloc_cb || !recv_cb ||
         !handle_begin(handle, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))recv_cb,
