@@ -19,7 +19,8 @@
  *
  * Work a library's thread pool runs goes through
  * ctxvar__callback_invoke_task instead, so that the stale-context rule
- * applies to that pool's workers as to any other (lib/frames.c).
+ * applies to that pool's workers as to any other; both live with the
+ * frames they enter, in lib/frames.c.
  *
  * Records an interposer must find again later by an address (the pool a
  * job was pushed to, the program's data that a remove-by-data call names, a
@@ -88,32 +89,6 @@ void ctxvar__callback_free(struct ctxvar__callback *cb)
     ctxvar__callback_release(cb);
     ctxvar__record_memory_put(cb, cb->size, cb->home);
     errno = saved_errno;
-}
-
-struct invocation {
-    const struct ctxvar__callback *cb;
-    void (*call)(const struct ctxvar__callback *, void *);
-    void *io;
-};
-
-static void invoke(void *p)
-{
-    const struct invocation *i = p;
-    i->call(i->cb, i->io);
-}
-
-void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
-                             void (*call)(const struct ctxvar__callback *cb, void *io), void *io)
-{
-    struct invocation i = {cb, call, io};
-    ctxvar__run_in(cb->context, invoke, &i);
-}
-
-void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
-                                  void (*call)(const struct ctxvar__callback *cb, void *io), void *io)
-{
-    struct invocation i = {cb, call, io};
-    ctxvar__run_as_task(cb->context, invoke, &i);
 }
 
 /* ---- Indexes -----------------------------------------------------------------

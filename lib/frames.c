@@ -29,16 +29,36 @@
 #include "thread.h"
 
 /* A reference on the context c (NULL: the empty one), from the calling
- * thread's cache when it has one. */
-static ctxvar_ctx *ref_take(struct ctxvar__thread *t, ctxvar_ctx *c)
+ * thread's cache when it has one.  The usual case, an entry for c with
+ * references to spare, is inline: every frame takes one and gives it back,
+ * and that pair is most of what a callback costs. */
+static inline ctxvar_ctx *ref_take(struct ctxvar__thread *t, ctxvar_ctx *c)
 {
-    if (c) ctxvar__ref_take(t, c, c, 1);
+    if (!c) return c;
+#pragma GCC unroll 4
+    for (int i = 0; i < CTXVAR__REF_CACHE_ENTRIES; i++) {
+        if (t->cache_node[i] == c && t->cache_refs[i] > 1) {
+            t->cache_refs[i]--;
+            return c;
+        }
+    }
+    ctxvar__ref_take(t, c, c, 1);
     return c;
 }
 
-static void ref_give(struct ctxvar__thread *t, ctxvar_ctx *c)
+/* An entry for c has room: the reference goes back to it.  (An entry holds
+ * one reference at least, so c is never freed here.) */
+static inline void ref_give(struct ctxvar__thread *t, ctxvar_ctx *c)
 {
-    if (c) ctxvar__ref_give(t, c, 1);
+    if (!c) return;
+#pragma GCC unroll 4
+    for (int i = 0; i < CTXVAR__REF_CACHE_ENTRIES; i++) {
+        if (t->cache_node[i] == c && t->cache_refs[i] < 2 * CTXVAR__REF_CACHE_BATCH) {
+            t->cache_refs[i]++;
+            return;
+        }
+    }
+    ctxvar__ref_give(t, c, 1);
 }
 
 ctxvar_ctx *ctxvar__capture_for_child(void)
@@ -48,10 +68,17 @@ ctxvar_ctx *ctxvar__capture_for_child(void)
 
 /* ---- Snapshots ---------------------------------------------------------------- */
 
+/* errno is kept: seeding the main thread allocates, and the interposers
+ * that capture must leave errno as the program's call left it. */
 static __attribute__((noinline)) ctxvar_ctx *capture_slow(struct ctxvar__thread *t, ctxvar_ctx *c)
 {
-    if (!c) return ref_take(t, ctxvar__current(t)); /* may seed the main thread */
-    ctxvar__ref_take(t, c, c, 1);
+    if (c) {
+        ctxvar__ref_take(t, c, c, 1);
+        return c;
+    }
+    int saved_errno = errno;
+    c = ref_take(t, ctxvar__current(t)); /* may seed the main thread */
+    errno = saved_errno;
     return c;
 }
 
@@ -237,7 +264,8 @@ struct ctxvar__frame {
     struct ctxvar__frame *outer;
 };
 
-static void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *saved, ctxvar_ctx *owned)
+static inline void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *saved,
+                               ctxvar_ctx *owned)
 {
     *saved = (struct ctxvar__frame){t, t->current, t->frame, t->version, t->top_frame};
     t->top_frame = saved;
@@ -250,7 +278,9 @@ static void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *saved, c
      * stays alive in `saved` until the frame is left (lib/refcache.c). */
 }
 
-static void leave_frame(struct ctxvar__frame *saved)
+/* Inlined in run_frame, which every callback passes through; the
+ * personality routine below calls the out-of-line copy. */
+static inline __attribute__((always_inline)) void leave_frame_inline(struct ctxvar__frame *saved)
 {
     struct ctxvar__thread *t = saved->thread;
     ctxvar_ctx *inner = t->current;
@@ -263,6 +293,8 @@ static void leave_frame(struct ctxvar__frame *saved)
     ctxvar__cache_check(t);
     if (--t->depth == 0 && t->forget_pending) forget_inherited(t);
 }
+
+static void leave_frame(struct ctxvar__frame *saved) { leave_frame_inline(saved); }
 
 /* ---- Leaving a frame on every way out ---------------------------------------------
  *
@@ -326,14 +358,16 @@ _Unwind_Reason_Code ctxvar__frame_personality(int version, _Unwind_Action action
 
 /* fn(arg) in a frame entered with `owned` current, left on every way out.
  * Called marked (ctxvar__busy_enter); fn runs unmarked, returns unmarked. */
-static void *run_frame(struct ctxvar__thread *t, ctxvar_ctx *owned, void *(*fn)(void *), void *arg)
+static inline __attribute__((always_inline)) void *run_frame(struct ctxvar__thread *t,
+                                                             ctxvar_ctx *owned,
+                                                             void *(*fn)(void *), void *arg)
 {
     struct ctxvar__frame saved;
     enter_frame(t, &saved, owned);
     ctxvar__busy_leave(t);
     void *result = ctxvar__guarded_call(fn, arg);
     ctxvar__busy_push(t);
-    leave_frame(&saved);
+    leave_frame_inline(&saved);
     ctxvar__busy_pop(t);
     return result;
 }
@@ -377,10 +411,19 @@ static void *call_void(void *p)
     return NULL;
 }
 
-void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
+/* The thread, marked (ctxvar__busy_enter), when a frame can be entered on
+ * it; NULL when it has exited, or from a handler that interrupted a change
+ * of its state: the callback then runs in the context as it stands. */
+static inline struct ctxvar__thread *frame_thread(void)
 {
     struct ctxvar__thread *t = ctxvar__me();
-    if (t->exited || !ctxvar__busy_enter(t)) {
+    return t->exited || !ctxvar__busy_enter(t) ? NULL : t;
+}
+
+void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
+{
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
         fn(arg);
         return;
     }
@@ -390,10 +433,8 @@ void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
 
 void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg)
 {
-    struct ctxvar__thread *t = ctxvar__me();
-    /* Exited, or from a signal handler that interrupted a change of this
-     * thread's state: fn runs in the context as it stands. */
-    if (t->exited || !ctxvar__busy_enter(t)) {
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
         fn(arg);
         return;
     }
@@ -402,6 +443,103 @@ void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg)
     if (t->inherited) forget_inherited(t);
     struct void_call call = {fn, arg};
     run_frame(t, ref_take(t, c), call_void, &call);
+}
+
+/* ---- Library callbacks -------------------------------------------------------------
+ *
+ * The interposers' trampolines run the program's callbacks here, one frame
+ * call away: every library callback pays for these layers, and an event
+ * loop runs millions. */
+
+struct invocation {
+    const struct ctxvar__callback *cb;
+    void (*call)(const struct ctxvar__callback *, void *);
+    void *io;
+};
+
+static void *invoke(void *p)
+{
+    const struct invocation *i = p;
+    i->call(i->cb, i->io);
+    return NULL;
+}
+
+void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
+                             void (*call)(const struct ctxvar__callback *cb, void *io), void *io)
+{
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
+        call(cb, io);
+        return;
+    }
+    struct invocation i = {cb, call, io};
+    run_frame(t, ref_take(t, cb->context), invoke, &i);
+}
+
+void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
+                                  void (*call)(const struct ctxvar__callback *cb, void *io),
+                                  void *io)
+{
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
+        call(cb, io);
+        return;
+    }
+    if (t->inherited) forget_inherited(t);
+    struct invocation i = {cb, call, io};
+    run_frame(t, ref_take(t, cb->context), invoke, &i);
+}
+
+void ctxvar__callback_invoke_owned(const struct ctxvar__callback *cb,
+                                   void (*call)(const struct ctxvar__callback *cb, void *io),
+                                   void *io)
+{
+    ctxvar_ctx *c = cb->context; /* call may free the record */
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
+        call(cb, io);
+        ctxvar_release(c);
+        return;
+    }
+    struct invocation i = {cb, call, io};
+    run_frame(t, c, invoke, &i); /* the frame gives the reference back */
+}
+
+/* fn(arg) in a frame entered with `owned` current: fn takes one pointer,
+ * of whatever type; it is called here as taking a void *, which every ABI
+ * we build for passes alike.  On x86-64 run_frame's call is made by
+ * ctxvar__guarded_call, in assembly, straight to fn: no thunk. */
+static inline __attribute__((always_inline)) void run_one(struct ctxvar__thread *t,
+                                                          ctxvar_ctx *owned, void (*fn)(void),
+                                                          void *arg)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    run_frame(t, owned, (void *(*)(void *))fn, arg);
+#else
+    struct void_call call = {(void (*)(void *))fn, arg};
+    run_frame(t, owned, call_void, &call);
+#endif
+}
+
+void ctxvar__callback_run(ctxvar_ctx *c, void (*fn)(void), void *arg)
+{
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
+        ((void (*)(void *))fn)(arg);
+        return;
+    }
+    run_one(t, ref_take(t, c), fn, arg);
+}
+
+void ctxvar__callback_run_owned(ctxvar_ctx *c, void (*fn)(void), void *arg)
+{
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
+        ((void (*)(void *))fn)(arg);
+        ctxvar_release(c);
+        return;
+    }
+    run_one(t, c, fn, arg);
 }
 
 /* ---- Tasks ------------------------------------------------------------------------ */

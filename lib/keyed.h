@@ -89,4 +89,13 @@ struct ctxvar__code_ranges {
  * library's code (unknown): such calls pass through. */
 int ctxvar__code_outside(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
 
+/* The same, inline for the call most calls are: from the address found
+ * outside last time (written only once the library's code is known). */
+static inline int ctxvar__code_outside_fast(struct ctxvar__code_ranges *r, const void *address)
+{
+    if ((unsigned long)address == atomic_load_explicit(&r->last_outside, memory_order_relaxed))
+        return 1;
+    return ctxvar__code_outside(r, address);
+}
+
 #endif

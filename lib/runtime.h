@@ -294,6 +294,20 @@ void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
                                   void (*call)(const struct ctxvar__callback *cb, void *io),
                                   void *io) CTXVAR__HIDDEN;
 
+/* ctxvar__callback_invoke for a record taken out of wherever it was kept
+ * (a one-shot request's): the frame takes over cb's context reference and
+ * gives it back when it is left, so the caller releases nothing. */
+void ctxvar__callback_invoke_owned(const struct ctxvar__callback *cb,
+                                   void (*call)(const struct ctxvar__callback *cb, void *io),
+                                   void *io) CTXVAR__HIDDEN;
+
+/* fn(arg), for a callback the library calls with one pointer (a libuv
+ * handle's), with c (borrowed) current in a new frame, like
+ * ctxvar__callback_invoke without a call function in between; _owned takes
+ * over the reference c, as ctxvar__callback_invoke_owned does. */
+void ctxvar__callback_run(ctxvar_ctx *c, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
+void ctxvar__callback_run_owned(ctxvar_ctx *c, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
+
 /* A record in which the callback runs with no context: for a library whose
  * queue must only ever hold records (a GLib pool hands every item to the one
  * trampoline), when the record with a context could not be allocated.  From

@@ -85,7 +85,8 @@ static void once_trampoline(evutil_socket_t fd, short what, void *p)
 {
     struct event_record *r = p;
     struct event_args a = {fd, what};
-    ctxvar__callback_invoke(&r->k.cb, call_event, &a);
+    ctxvar__callback_invoke_owned(&r->k.cb, call_event, &a);
+    r->k.cb.context = NULL; /* given back by the frame */
     ctxvar__callback_free(&r->k.cb);
 }
 

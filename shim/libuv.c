@@ -37,47 +37,65 @@ struct handle_start {
     void (*fn)(void), (*fn2)(void);
 };
 
-/* 1 when the start is carried: a new record for handle's callback(s) holds
- * them and the caller's context, or the handle's earlier one is to be
- * updated by handle_end.  0 to pass the program's callbacks through. */
-static int handle_begin(const void *handle, int kind, void (*fn)(void), void (*fn2)(void),
-                        const char *what, const void *caller, struct handle_start *hs)
+/* handle_begin when the words cannot settle it: the record is in the table,
+ * or the words hold a record of the handle's other kind. */
+static __attribute__((noinline)) int handle_begin_general(const void *handle, int kind,
+                                                          const char *what,
+                                                          struct handle_start *hs)
 {
-    if (!fn || !handle || !ctxvar__uv_carry(caller)) return 0;
-    hs->fn = fn;
-    hs->fn2 = fn2;
-    /* A restart (a timer started again from its own callback, say) updates
-     * the handle's record in place.  Only the loop thread touches a
-     * handle's record, and a running trampoline has its own copy. */
-    void **w = ctxvar__uv_words(handle, kind);
-    int held = w ? ctxvar__uv_words_kind(w, handle) : 0;
-    if (held == kind) {
-        hs->words = w;
-        hs->fresh = 0;
-        return 1;
-    }
-    /* The usual first start: words that hold nothing, no record in the
-     * table. */
-    if (w && !held && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) {
-        hs->fresh = ctxvar__uv_attach_to_words(w, handle, kind, fn, fn2);
-        return hs->fresh;
-    }
     struct uv_record current;
     if (ctxvar__uv_lookup_at(handle, kind, &current, &hs->words)) {
         hs->fresh = 0;
         return 1;
     }
-    if (!ctxvar__uv_attach(handle, kind, fn, fn2, what)) return 0;
+    if (!ctxvar__uv_attach(handle, kind, hs->fn, hs->fn2, what)) return 0;
     hs->fresh = 1;
     return 1;
+}
+
+/* 1 when the start is carried: a new record for handle's callback(s) holds
+ * them and the caller's context, or the handle's earlier one is to be
+ * updated by handle_end.  0 to pass the program's callbacks through.
+ * Inlined in every start: a loop may start millions of timers. */
+static inline __attribute__((always_inline)) int handle_begin(const void *handle, int kind,
+                                                              void (*fn)(void), void (*fn2)(void),
+                                                              const char *what,
+                                                              const void *caller,
+                                                              struct handle_start *hs)
+{
+    if (!fn || !handle || !ctxvar__uv_carry(caller)) return 0;
+    hs->fn = fn;
+    hs->fn2 = fn2;
+    void **w = ctxvar__uv_words(handle, kind);
+    if (w) {
+        /* A restart (a timer started again from its own callback, say)
+         * updates the handle's record in place.  Only the loop thread
+         * touches a handle's record, and a running trampoline has its own
+         * copy. */
+        int held = ctxvar__uv_words_kind(w, handle);
+        if (held == kind) {
+            hs->words = w;
+            hs->fresh = 0;
+            return 1;
+        }
+        /* The usual first start: words that hold nothing, no record in
+         * the table. */
+        if (!held && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) {
+            /* ctxvar_capture keeps errno. */
+            ctxvar__uv_words_write(w, handle, kind, fn, fn2, ctxvar_capture());
+            return hs->fresh = 1;
+        }
+    }
+    return handle_begin_general(handle, kind, what, hs);
 }
 
 /* After the real start: on success an earlier record takes the new
  * callbacks and the caller's context; on failure libuv kept nothing of this
  * start, so a record made for it goes and an earlier one stays as it was. */
-static int handle_end(const void *handle, int kind, const struct handle_start *hs, int result)
+static inline int handle_end(const void *handle, int kind, const struct handle_start *hs,
+                             int result)
 {
-    if (result < 0) {
+    if (__builtin_expect(result < 0, 0)) {
         if (hs->fresh) ctxvar__uv_drop(handle, kind);
         return result;
     }
@@ -98,16 +116,11 @@ static int handle_record(const void *handle, int kind, struct uv_record *copy)
 
 /* ---- Callbacks that take the handle alone ------------------------------------ */
 
-static void call_with_handle(const struct ctxvar__callback *cb, void *handle)
-{
-    ((void (*)(uv_handle_t *))cb->fn)(handle);
-}
-
 static void handle_trampoline(uv_handle_t *handle)
 {
     struct uv_record r;
     if (handle_record(handle, UV_KIND_HANDLE, &r))
-        ctxvar__callback_invoke(&r.k.cb, call_with_handle, handle);
+        ctxvar__callback_run(r.k.cb.context, r.k.cb.fn, handle);
 }
 
 /* handle_trampoline under each callback type.  libuv calls them with the
@@ -116,7 +129,7 @@ static void timer_trampoline(uv_timer_t *h) { handle_trampoline((uv_handle_t *)h
 static void async_trampoline(uv_async_t *h)
 {
     struct uv_record r;
-    if (handle_record(h, UV_KIND_ASYNC, &r)) ctxvar__callback_invoke(&r.k.cb, call_with_handle, h);
+    if (handle_record(h, UV_KIND_ASYNC, &r)) ctxvar__callback_run(r.k.cb.context, r.k.cb.fn, h);
 }
 static void idle_trampoline(uv_idle_t *h) { handle_trampoline((uv_handle_t *)h); }
 static void prepare_trampoline(uv_prepare_t *h) { handle_trampoline((uv_handle_t *)h); }
@@ -374,24 +387,45 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
 
 /* ---- Closing --------------------------------------------------------------------- */
 
+/* libuv calls nothing of a closing handle but its close callback: its
+ * other records go. */
+static void forget_handle(const void *handle)
+{
+    /* Not an async handle's words: libuv may be updating them from another
+     * thread (uv_async_send). */
+    if (((const uv_handle_t *)handle)->type == UV_ASYNC) {
+        ctxvar__keyed_drop(handle, UV_KIND_ASYNC);
+        return;
+    }
+    void **w = ctxvar__uv_words(handle, UV_KIND_HANDLE);
+    if (w) {
+        if (ctxvar__uv_words_kind(w, handle)) {
+            ctxvar_ctx *context = w[2];
+            ctxvar__uv_words_clear(w);
+            ctxvar_release(context);
+        }
+        if (!atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) return;
+    }
+    ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
+    ctxvar__keyed_drop(handle, UV_KIND_READ);
+}
+
 static void close_trampoline(uv_handle_t *handle)
 {
     struct uv_record rec;
     if (!ctxvar__uv_detach(handle, UV_KIND_CLOSE, &rec)) return;
     /* The close callback usually frees the handle: nothing of ours is
      * read after it. */
-    ctxvar__callback_invoke(&rec.k.cb, call_with_handle, handle);
-    ctxvar_release(rec.k.cb.context);
+    ctxvar__callback_run_owned(rec.k.cb.context, rec.k.cb.fn, handle);
 }
 
 CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
 {
     __typeof__(&uv_close) next = UV_NEXT(uv_close);
     if (!next) return;
-    /* libuv calls nothing of a closing handle but its close callback. */
-    if (ctxvar__loops_enabled()) ctxvar__uv_forget_handle(handle);
+    if (ctxvar__loops_enabled()) forget_handle(handle);
     struct handle_start hs;
-    if (close_cb == close_trampoline ||
+    if (!close_cb || close_cb == close_trampoline ||
         !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", UV_CALLER,
                       &hs)) {
         next(handle, close_cb);

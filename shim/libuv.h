@@ -63,12 +63,7 @@ int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy) CTXV
 /* Takes (object, kind)'s record away and releases it: the object is gone. */
 void ctxvar__uv_drop(const void *object, int kind) CTXVAR__HIDDEN;
 
-/* ctxvar__uv_drop of a closing handle's callback and read callbacks. */
-void ctxvar__uv_forget_handle(const void *handle) CTXVAR__HIDDEN;
 
-/* ctxvar__uv_attach into words known to hold no record. */
-int ctxvar__uv_attach_to_words(void **w, const void *object, int kind, void (*fn)(void),
-                               void (*fn2)(void)) CTXVAR__HIDDEN;
 
 /* 1 in the object, 2 in the table, 0 not decided yet. */
 extern _Atomic int ctxvar__uv_place CTXVAR__HIDDEN;
@@ -127,6 +122,19 @@ static inline void *ctxvar__uv_check(void *const *w, const void *object, int kin
     return (void *)(ctxvar__uv_mix(w, object) ^ (uintptr_t)(unsigned)kind);
 }
 
+/* Makes the words a record of (object, kind): fn, fn2 and `context`, a
+ * reference the words now own. */
+static inline void ctxvar__uv_words_write(void **w, const void *object, int kind,
+                                          void (*fn)(void), void (*fn2)(void), ctxvar_ctx *context)
+{
+    w[0] = ctxvar__uv_fn_word(fn);
+    w[1] = ctxvar__uv_fn_word(fn2);
+    w[2] = context;
+    w[3] = ctxvar__uv_check(w, object, kind);
+}
+
+static inline void ctxvar__uv_words_clear(void **w) { w[0] = w[1] = w[2] = w[3] = NULL; }
+
 /* The kind of the record the words hold, or 0.  libuv never writes them:
  * before our first record they hold what the program's memory held, which
  * the runtime reads on purpose (and tells memcheck so). */
@@ -138,9 +146,12 @@ static inline int ctxvar__uv_words_kind(void **w, const void *object)
     return kind == UV_KIND_HANDLE || kind == UV_KIND_READ || kind == UV_KIND_REQ ? (int)kind : 0;
 }
 
+/* ctxvar__uv_words_kind(w, object) == kind, for a kind words can hold, in
+ * one compare. */
 static inline int ctxvar__uv_words_hold(void **w, const void *object, int kind)
 {
-    return ctxvar__uv_words_kind(w, object) == kind;
+    CTXVAR__READ_ANYWAY(w, 4 * sizeof *w);
+    return w[0] && w[3] == ctxvar__uv_check(w, object, kind);
 }
 
 /* 1 and a copy of (object, kind)'s record, its context borrowed, or 0;
@@ -184,7 +195,12 @@ static inline void ctxvar__uv_update_at(void **words, const void *object, int ki
  * not 0 and the caller is not libuv itself (its loop initialisation
  * registers an async handle of its own, uv_fs_poll its own stats and
  * timers: lib/keyed.h, struct ctxvar__code_ranges). */
-int ctxvar__uv_carry(const void *return_address) CTXVAR__HIDDEN;
+extern struct ctxvar__code_ranges ctxvar__libuv_code CTXVAR__HIDDEN;
+static inline int ctxvar__uv_carry(const void *return_address)
+{
+    return ctxvar__loops_enabled() &&
+           ctxvar__code_outside_fast(&ctxvar__libuv_code, return_address);
+}
 #define UV_CALLER __builtin_return_address(0)
 
 /* 1 when the callback(s) of a one-shot request are carried: a record for

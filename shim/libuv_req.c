@@ -38,7 +38,7 @@
 
 #define STRIP(...) __VA_ARGS__
 
-static struct ctxvar__code_ranges libuv_code = {.prefix = "libuv.so"};
+struct ctxvar__code_ranges ctxvar__libuv_code = {.prefix = "libuv.so"};
 
 /* ---- Where records are kept -------------------------------------------------
  *
@@ -128,17 +128,6 @@ int ctxvar__uv_place_decide(void)
     return atomic_load_explicit(&ctxvar__uv_place, memory_order_acquire);
 }
 
-static void words_write(void **w, const void *object, int kind, void (*fn)(void),
-                        void (*fn2)(void), ctxvar_ctx *context)
-{
-    w[0] = ctxvar__uv_fn_word(fn);
-    w[1] = ctxvar__uv_fn_word(fn2);
-    w[2] = context;
-    w[3] = ctxvar__uv_check(w, object, kind);
-}
-
-static void words_clear(void **w) { w[0] = w[1] = w[2] = w[3] = NULL; }
-
 /* ---- The table, for what has no words ---- */
 
 static int table_attach(const void *object, int kind, void (*fn)(void), void (*fn2)(void),
@@ -182,7 +171,8 @@ int ctxvar__uv_attach(const void *object, int kind, void (*fn)(void), void (*fn2
         else if (held) w = NULL;
     }
     if (!w) return table_attach(object, kind, fn, fn2, what);
-    return ctxvar__uv_attach_to_words(w, object, kind, fn, fn2);
+    ctxvar__uv_words_write(w, object, kind, fn, fn2, ctxvar_capture()); /* which keeps errno */
+    return 1;
 }
 
 void ctxvar__uv_update(const void *object, int kind, void (*fn)(void), void (*fn2)(void))
@@ -195,7 +185,7 @@ void ctxvar__uv_update(const void *object, int kind, void (*fn)(void), void (*fn
             now = ctxvar_capture();
             ctxvar_release(old);
         }
-        words_write(w, object, kind, fn, fn2, now);
+        ctxvar__uv_words_write(w, object, kind, fn, fn2, now);
         errno = saved_errno;
         return;
     }
@@ -213,7 +203,7 @@ int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy)
         copy->k.cb.fn = ctxvar__uv_word_fn(w[0]);
         copy->fn2 = ctxvar__uv_word_fn(w[1]);
         copy->k.cb.context = w[2];
-        words_clear(w);
+        ctxvar__uv_words_clear(w);
         return 1;
     }
     if (w && !atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) return 0;
@@ -226,37 +216,6 @@ int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy)
     return 1;
 }
 
-void ctxvar__uv_forget_handle(const void *handle)
-{
-    /* Not an async handle's words: libuv may be updating them from another
-     * thread (uv_async_send). */
-    if (((const uv_handle_t *)handle)->type == UV_ASYNC) {
-        ctxvar__keyed_drop(handle, UV_KIND_ASYNC);
-        return;
-    }
-    void **w = ctxvar__uv_words(handle, UV_KIND_HANDLE);
-    if (w) {
-        if (ctxvar__uv_words_kind(w, handle)) {
-            ctxvar_ctx *context = w[2];
-            words_clear(w);
-            ctxvar_release(context);
-        }
-        if (!atomic_load_explicit(&ctxvar__uv_table_used, memory_order_relaxed)) return;
-    }
-    ctxvar__keyed_drop(handle, UV_KIND_HANDLE);
-    ctxvar__keyed_drop(handle, UV_KIND_READ);
-}
-
-int ctxvar__uv_attach_to_words(void **w, const void *object, int kind, void (*fn)(void),
-                               void (*fn2)(void))
-{
-    if (!ctxvar__propagation_enabled()) return 0;
-    int saved_errno = errno;
-    words_write(w, object, kind, fn, fn2, ctxvar_capture());
-    errno = saved_errno;
-    return 1;
-}
-
 void ctxvar__uv_drop(const void *object, int kind)
 {
     struct uv_record r;
@@ -264,11 +223,6 @@ void ctxvar__uv_drop(const void *object, int kind)
 }
 
 /* ---- Requests ------------------------------------------------------------------ */
-
-int ctxvar__uv_carry(const void *return_address)
-{
-    return ctxvar__loops_enabled() && ctxvar__code_outside(&libuv_code, return_address);
-}
 
 int ctxvar__uv_request_begin(const void *req, void (*fn)(void), void (*fn2)(void),
                              const char *what, const void *caller)
@@ -290,8 +244,7 @@ void ctxvar__uv_request_finish(const void *req,
         ctxvar__debug("libuv: a request completed with no record; its callback is lost");
         return;
     }
-    ctxvar__callback_invoke(&rec.k.cb, call, io);
-    ctxvar_release(rec.k.cb.context);
+    ctxvar__callback_invoke_owned(&rec.k.cb, call, io);
 }
 
 /* ---- uv_queue_work ---------------------------------------------------------- */
