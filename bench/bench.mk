@@ -47,7 +47,7 @@ bench-profile: $(B)/libctxvar.so $(BENCH_PROGRAMS)
 
 # bench/loops.c, the event-loop rows: built with Debian's libuv and libevent
 # where their development files are installed (run.py says when not).
-# `python3 bench/run.py --only loops` runs those rows alone.
+# `python3 bench/run.py --only 13` runs those rows alone.
 BENCH_LOOPS_FLAGS := $(shell pkg-config --cflags --libs libuv libevent 2>/dev/null)
 ifneq ($(BENCH_LOOPS_FLAGS),)
 bench-programs: $(BENCH_DIR)/loops

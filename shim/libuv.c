@@ -419,20 +419,31 @@ static void close_trampoline(uv_handle_t *handle)
     ctxvar__callback_run_owned(rec.k.cb.context, rec.k.cb.fn, handle);
 }
 
-CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
+/* uv_close with a close callback, out of line: uv_close without one, a
+ * timer's usual end, stays short. */
+static __attribute__((noinline)) void close_with_callback(uv_handle_t *handle,
+                                                          uv_close_cb close_cb,
+                                                          void (*next)(uv_handle_t *, uv_close_cb),
+                                                          const void *caller)
 {
-    __typeof__(&uv_close) next = UV_NEXT(uv_close);
-    if (!next) return;
-    if (ctxvar__loops_enabled()) forget_handle(handle);
     struct handle_start hs;
-    if (!close_cb || close_cb == close_trampoline ||
-        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", UV_CALLER,
+    if (close_cb == close_trampoline ||
+        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", caller,
                       &hs)) {
         next(handle, close_cb);
         return;
     }
     next(handle, close_trampoline);
     handle_end(handle, UV_KIND_CLOSE, &hs, 0); /* uv_close cannot fail */
+}
+
+CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
+{
+    __typeof__(&uv_close) next = UV_NEXT(uv_close);
+    if (!next) return;
+    if (ctxvar__loops_enabled()) forget_handle(handle);
+    if (close_cb) close_with_callback(handle, close_cb, next, UV_CALLER);
+    else next(handle, NULL);
 }
 #else
 /* No uv.h at build time: no libuv interposers (ISO C wants a declaration). */

@@ -107,14 +107,14 @@ static inline void (*ctxvar__uv_word_fn(void *w))(void)
 
 /* The fourth word: the other three mixed with the object's address, a
  * per-process secret and the kind.  It tells a record of ours from
- * whatever the words held before (garbage, or a copy of another
- * object's). */
-#define CTXVAR__UV_ROTATE(x, n) ((x) << (n) | (x) >> (sizeof(uintptr_t) * 8 - (n)))
+ * whatever the words held before: garbage passes only by matching the
+ * random secret, and a byte-for-byte copy of another object's record
+ * only at that object's own address.  XOR alone does that, in a few
+ * instructions: every start, callback and close computes it. */
 static inline uintptr_t ctxvar__uv_mix(void *const *w, const void *object)
 {
-    uintptr_t fn2 = (uintptr_t)w[1], context = (uintptr_t)w[2];
-    return (uintptr_t)w[0] ^ CTXVAR__UV_ROTATE(fn2, 7) ^ CTXVAR__UV_ROTATE(context, 13) ^
-           (uintptr_t)object * 31u ^ ctxvar__uv_secret;
+    return (uintptr_t)w[0] ^ (uintptr_t)w[1] ^ (uintptr_t)w[2] ^ (uintptr_t)object ^
+           ctxvar__uv_secret;
 }
 
 static inline void *ctxvar__uv_check(void *const *w, const void *object, int kind)
