@@ -1,13 +1,15 @@
 /* frames.c - snapshots, and running code in a context other than the
  * thread's own: ctxvar_capture and its kin, ctxvar_swap, ctxvar_run, the
- * wrapped tasks of thread pools, and ctxvar__run_in for the interposers.
+ * wrapped tasks of thread pools, and for the interposers the library
+ * callbacks (ctxvar__callback_invoke and its kin) and OpenMP regions
+ * (ctxvar__run_in).
  *
  * A frame is the dynamic extent in which a token may be reset (see
  * lib/thread.h).  ctxvar_run and a task run enter a new frame with the
  * given context and restore exactly the caller's context, frame and version
  * on every way out: return, C++ exception, pthread_exit and cancellation,
- * which unwind ("Leaving a frame on every way out" below).  ctxvar_swap opens a frame too, but returns:
- * the caller swaps back.
+ * which unwind ("Leaving a frame on every way out" below).  ctxvar_swap
+ * opens a frame too, but returns: the caller swaps back.
  *
  * THE STALE-CONTEXT RULE
  *
@@ -15,9 +17,10 @@
  * inherits that request's context; once the thread runs a wrapped task it
  * is a worker, and what it inherited stops being its context for good.  What
  * it set itself stays.  Out of memory, it shows nothing rather than
- * something stale.  OpenMP regions and timer notifications (ctxvar__run_in)
- * do not count: an OpenMP thread that runs a region may be a request's own
- * thread, whose inherited context must stay.
+ * something stale.  OpenMP regions, timer notifications and event-loop
+ * callbacks (ctxvar__run_in, ctxvar__callback_invoke) do not count: an
+ * OpenMP thread that runs a region may be a request's own thread, whose
+ * inherited context must stay.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -427,20 +430,6 @@ void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
         fn(arg);
         return;
     }
-    struct void_call call = {fn, arg};
-    run_frame(t, ref_take(t, c), call_void, &call);
-}
-
-void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg)
-{
-    struct ctxvar__thread *t = frame_thread();
-    if (!t) {
-        fn(arg);
-        return;
-    }
-    /* A library's pool worker is a worker like any other: what it inherited
-     * from whichever request made the pool grow stops being its context. */
-    if (t->inherited) forget_inherited(t);
     struct void_call call = {fn, arg};
     run_frame(t, ref_take(t, c), call_void, &call);
 }

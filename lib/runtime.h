@@ -250,12 +250,7 @@ void ctxvar__context_release(ctxvar_ctx *c) CTXVAR__HIDDEN;
  * inherited context must stay. */
 void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg) CTXVAR__HIDDEN;
 
-/* The same as a pool task: the stale-context rule applies, so a library's
- * pool worker that runs one never again shows the context it inherited
- * (lib/frames.c, "The stale-context rule"). */
-void ctxvar__run_as_task(ctxvar_ctx *c, void (*fn)(void *), void *arg) CTXVAR__HIDDEN;
-
-/* ---- Callbacks (lib/callback.c) ---------------------------------------------------- */
+/* ---- Callbacks (records in lib/callback.c, calls in lib/frames.c) ---------------- */
 
 /* A callback registered with a library, carried into the context it was
  * registered in.  Records may be larger: an interposer's fields follow. */
@@ -288,8 +283,9 @@ void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
                              void (*call)(const struct ctxvar__callback *cb, void *io),
                              void *io) CTXVAR__HIDDEN;
 
-/* The same, run as a pool task (ctxvar__run_as_task): for work a library's
- * thread pool runs, where the worker must stop showing what it inherited. */
+/* The same, run as a pool task: for work a library's thread pool runs, where
+ * the worker must stop showing what it inherited (the stale-context rule,
+ * lib/frames.c). */
 void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
                                   void (*call)(const struct ctxvar__callback *cb, void *io),
                                   void *io) CTXVAR__HIDDEN;

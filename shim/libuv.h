@@ -109,8 +109,11 @@ static inline void (*ctxvar__uv_word_fn(void *w))(void)
  * per-process secret and the kind.  It tells a record of ours from
  * whatever the words held before: garbage passes only by matching the
  * random secret, and a byte-for-byte copy of another object's record
- * only at that object's own address.  XOR alone does that, in a few
- * instructions: every start, callback and close computes it. */
+ * only at that object's own address (read elsewhere, it decodes as its
+ * kind XOR the two addresses, never a kind: handles and requests are
+ * 8-byte aligned, and the kinds differ in their low three bits only).
+ * XOR alone does that, in a few instructions: every start, callback and
+ * close computes it. */
 static inline uintptr_t ctxvar__uv_mix(void *const *w, const void *object)
 {
     return (uintptr_t)w[0] ^ (uintptr_t)w[1] ^ (uintptr_t)w[2] ^ (uintptr_t)object ^
