@@ -222,6 +222,23 @@ def callgrind_total(out_file):
     raise CouldNotRun("no totals in " + out_file)
 
 
+def callgrind_per_unit(configs, argv_for, sizes):
+    """Instructions per unit of work in each configuration ({key: (preload,
+    env_extra)}): callgrind's totals of argv_for(n) for the two sizes n,
+    differenced, so that start-up and exit cancel out."""
+    small, large = sizes
+    totals = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (key, (preload, env)) in enumerate(configs.items()):
+            for n in sizes:
+                out = os.path.join(tmp, "callgrind.%d.%d" % (i, n))
+                run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + argv_for(n),
+                    preload=preload, env_extra=env)
+                totals[key, n] = callgrind_total(out)
+    return {key: (totals[key, large] - totals[key, small]) / float(large - small)
+            for key in configs}
+
+
 def callgrind_cycle(build, runtime, nvars, n, tmp, keep=False):
     """Instructions the runtime adds per cycle; the four callgrind files."""
     prog = os.path.join(build, "bench", "cycle")
@@ -395,15 +412,8 @@ def http_section(build, runtime, quick, row, skipped, progress):
         return
     try:
         progress(figure)
-        totals = {}
-        with tempfile.TemporaryDirectory() as tmp:
-            for m, env in modes:
-                for n in (200, 400):
-                    out = os.path.join(tmp, "http.%s.%d" % (m, n))
-                    run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                         prog, "1", str(n)], preload=runtime, env_extra=env)
-                    totals[m, n] = callgrind_total(out)
-        per = {m: (totals[m, 400] - totals[m, 200]) / 200.0 for m, _ in modes}
+        per = callgrind_per_unit({m: (runtime, env) for m, env in modes},
+                                 lambda n: [prog, "1", str(n)], (200, 400))
         row("11b", figure, "off: %s; the program's own headers: %s" % (
             "{:,.0f}".format(per["off"]), "{:,.0f}".format(per["own"])),
             "on: {:,.0f}".format(per["on"]), "{:+,.0f}".format(per["on"] - per["own"]),
@@ -490,15 +500,8 @@ def loops_instructions(prog, runtime, row, skipped, progress):
         return
     try:
         progress(figure)
-        totals = {}
-        with tempfile.TemporaryDirectory() as tmp:
-            for pre in (None, runtime):
-                for n in (20000, 40000):
-                    out = os.path.join(tmp, "loops.%s.%d" % ("rt" if pre else "plain", n))
-                    run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                         prog, "uvtimers", str(n), "1"], preload=pre)
-                    totals[pre is not None, n] = callgrind_total(out)
-        per = {on: (totals[on, 40000] - totals[on, 20000]) / 20000.0 for on in (False, True)}
+        per = callgrind_per_unit({False: (None, None), True: (runtime, None)},
+                                 lambda n: [prog, "uvtimers", str(n), "1"], (20000, 40000))
         row("13a", figure, "libuv alone: {:,.0f}".format(per[False]),
             "{:,.0f}".format(per[True]), "{:+,.0f} ({:.2f}×)".format(
                 per[True] - per[False], per[True] / per[False]), "–", "–")
