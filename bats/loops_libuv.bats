@@ -155,7 +155,7 @@ EOF
     grep -q 'symbol `pthread_create' <<<"$output"
 }
 
-@test "a refused uv_read_start or uv_listen leaves the first callbacks and their context; a start given back s->alloc_cb runs the program's own" {
+@test "a refused uv_read_start or uv_listen leaves the first callbacks and their context; a start given back s->alloc_cb, or both callbacks, runs the program's own in the new context" {
     run -0 --separate-stderr preloaded "$PROGS/uv_read_again"
     expect_no_stderr
     expect_output <<'EOF2'
@@ -165,6 +165,8 @@ listen on it: refused
 read by the first callbacks: x (request_id=first)
 third start: 0
 read by the third callback: y (request_id=third)
+fourth start, both callbacks read back: 0
+read by the third callback: z (request_id=fourth)
 live_contexts back to baseline: yes
 EOF2
 }

@@ -11,15 +11,17 @@
  * every callback until the next start runs in it; the loop thread's own
  * context is back after each.  The record is kept with the handle
  * (shim/libuv_req.c, "Where records are kept"), since libuv calls back
- * with the handle, whose data field is the program's.  A new start replaces it; uv_close frees it (libuv
- * calls nothing of a closing handle but its close callback), and a close
- * callback runs in the context of the uv_close call.
+ * with the handle, whose data field is the program's.  A new start
+ * replaces it; uv_close frees it (libuv calls nothing of a closing handle
+ * but its close callback), and a close callback runs in the context of the
+ * uv_close call.
  *
  * Visible to the program: the handle's public callback fields (close_cb,
  * read_cb, alloc_cb, connection_cb) hold our trampolines.  A program that
  * passes them back to libuv (uv_read_start(s, s->alloc_cb, s->read_cb)) is
- * recognised, and its record kept, as is libuv's own uv_timer_again, which
- * restarts the timer with the callback it holds: ours.
+ * recognised: its own callbacks are started again, in the new start's
+ * context.  libuv's own uv_timer_again, which restarts the timer with the
+ * callback it holds (ours), keeps the record as it is.
  */
 #include "loops.h"
 #ifdef CTXVAR_WITH_LIBUV
@@ -319,15 +321,15 @@ static int own_callback(const void *handle, void (**fn)(void), void (*trampoline
 }
 
 /* own_callback for a read start's two callbacks (uv_read_start,
- * uv_udp_recv_start): both replaced, or neither.  Both ours is a restart
- * with what the record holds, passed through as it is. */
+ * uv_udp_recv_start): both replaced, or neither.  Both read back is a
+ * restart with the program's own callbacks, which takes the new start's
+ * context like any other start by the program (libuv never restarts a
+ * read itself). */
 static void own_read_callbacks(const void *handle, void (**alloc)(void), void (**second)(void),
                                void (*second_trampoline)(void))
 {
     void (*a)(void) = *alloc, (*b)(void) = *second;
-    if ((a == (void (*)(void))alloc_trampoline && b == second_trampoline) ||
-        !ctxvar__loops_enabled())
-        return;
+    if (!ctxvar__loops_enabled()) return;
     if (own_callback(handle, &a, (void (*)(void))alloc_trampoline, 0) &&
         own_callback(handle, &b, second_trampoline, 1)) {
         *alloc = a;

@@ -5,7 +5,9 @@
  * which the read callbacks hold.  Then the stream is started again with
  * the allocation callback read back from it (s->alloc_cb, the runtime's
  * trampoline) and a new read callback: the program's own allocation
- * callback must run, in the new start's context (bats/loops_libuv.bats). */
+ * callback must run, in the new start's context; and once more with both
+ * callbacks read back, which must also take the new start's context
+ * (bats/loops_libuv.bats). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +43,23 @@ static void alloc_second(uv_handle_t *h, size_t size, uv_buf_t *buf)
 
 static void read_third(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
+    static int restarted;
     if (n > 0)
         printf("read by the third callback: %.*s (request_id=%s)\n", (int)n, buf->base,
                ctxvar_get(request_id, "none"));
+    if (n > 0 && !restarted++) {
+        /* Started again with both callbacks read back from the stream,
+         * in a fourth request: the same callbacks, the new context. */
+        uv_alloc_cb alloc = s->alloc_cb;
+        uv_read_cb read = s->read_cb;
+        uv_read_stop(s);
+        ctxvar_token token;
+        ctxvar_set(request_id, "fourth", &token);
+        int r = uv_read_start(s, alloc, read);
+        ctxvar_reset(&token);
+        printf("fourth start, both callbacks read back: %d\n", r);
+        if (r == 0 && write(fds[1], "z", 1) == 1) return;
+    }
     uv_read_stop(s);
     uv_close((uv_handle_t *)s, NULL);
 }
