@@ -34,6 +34,11 @@ int main(void)
 {
     sigset_t usr1;
     int sig;
+    /* From the defaults, whatever ran the suite (a background job of a
+     * shell without job control ignores SIGINT and SIGQUIT): the test
+     * checks they come back to these. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &usr1, NULL);
