@@ -60,8 +60,8 @@ static double uvtimers(long count)
     uv_timer_t *timers = malloc((size_t)count * sizeof *timers);
     if (!timers) bench_die("out of memory");
     /* Memory a server reuses: already mapped (the kernel's page faults,
-     * a tenth of the time and most of its noise, are not the loop's), and
-     * not zeroed, so that every start checks what the handle's words hold. */
+     * about a tenth of the time, are not the loop's work), and not zeroed,
+     * so that every start checks what the handle's words hold. */
     memset(timers, 0xA5, (size_t)count * sizeof *timers);
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < count; i++) {

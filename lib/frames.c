@@ -474,6 +474,8 @@ void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
         call(cb, io);
         return;
     }
+    /* A library's pool worker is a worker like any other: what it inherited
+     * from whichever request made the pool grow stops being its context. */
     if (t->inherited) forget_inherited(t);
     struct invocation i = {cb, call, io};
     run_frame(t, ref_take(t, cb->context), invoke, &i);

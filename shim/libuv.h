@@ -63,8 +63,6 @@ int ctxvar__uv_detach(const void *object, int kind, struct uv_record *copy) CTXV
 /* Takes (object, kind)'s record away and releases it: the object is gone. */
 void ctxvar__uv_drop(const void *object, int kind) CTXVAR__HIDDEN;
 
-
-
 /* 1 in the object, 2 in the table, 0 not decided yet. */
 extern _Atomic int ctxvar__uv_place CTXVAR__HIDDEN;
 /* Set once any record of a kind that has words went to the table. */
