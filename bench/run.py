@@ -222,18 +222,21 @@ def callgrind_total(out_file):
     raise CouldNotRun("no totals in " + out_file)
 
 
-def callgrind_per_unit(configs, argv_for, sizes):
+def callgrind_per_unit(configs, argv_for, sizes, timeout=300):
     """Instructions per unit of work in each configuration ({key: (preload,
     env_extra)}): callgrind's totals of argv_for(n) for the two sizes n,
-    differenced, so that start-up and exit cancel out."""
+    differenced, so that start-up and exit cancel out.  CouldNotRun without
+    valgrind."""
+    if not shutil.which("valgrind"):
+        raise CouldNotRun("valgrind is not installed")
     small, large = sizes
     totals = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="ctxvar-bench-") as tmp:
         for i, (key, (preload, env)) in enumerate(configs.items()):
             for n in sizes:
                 out = os.path.join(tmp, "callgrind.%d.%d" % (i, n))
                 run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + argv_for(n),
-                    preload=preload, env_extra=env)
+                    preload=preload, env_extra=env, timeout=timeout)
                 totals[key, n] = callgrind_total(out)
     return {key: (totals[key, large] - totals[key, small]) / float(large - small)
             for key in configs}
@@ -327,26 +330,15 @@ def otel_rows(build, runtime, quick, row, skipped, progress):
             skipped(num, figure + ", CTXVAR_OTEL=1", "CTXVAR_OTEL unset", target, str(e))
     # The cycle's wall time moves by more than 5% between neighbouring runs on
     # a busy machine; what the records add to it is counted here instead.
-    if not shutil.which("valgrind"):
-        skipped("12d", "create+join cycle, CTXVAR_OTEL=1: instructions", "CTXVAR_OTEL unset",
-                "–", "valgrind is not installed")
-        return
     try:
         n = 250
         progress("thread cycle with CTXVAR_OTEL=1 and without, callgrind %d and %d cycles"
                  % (n, 2 * n))
-        totals = {}
-        with tempfile.TemporaryDirectory(prefix="ctxvar-bench-") as tmp:
-            for otel in (False, True):
-                for count in (n, 2 * n):
-                    out = os.path.join(tmp, "cycle.%s.%d.cg" % ("on" if otel else "off", count))
-                    run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                         os.path.join(bench, "cycle"), "10", "0", str(count), "1"],
-                        preload=runtime, env_extra={"CTXVAR_OTEL": "1"} if otel else None,
-                        timeout=600)
-                    totals[(otel, count)] = callgrind_total(out)
-        off = (totals[(False, 2 * n)] - totals[(False, n)]) / n
-        on = (totals[(True, 2 * n)] - totals[(True, n)]) / n
+        per = callgrind_per_unit(
+            {False: (runtime, None), True: (runtime, {"CTXVAR_OTEL": "1"})},
+            lambda count: [os.path.join(bench, "cycle"), "10", "0", str(count), "1"],
+            (n, 2 * n), timeout=600)
+        off, on = per[False], per[True]
         row("12d", "`pthread_create`+`pthread_join` cycle, 10-variable context, "
             "CTXVAR_OTEL=1: user-space instructions per cycle (callgrind)",
             "same runtime, CTXVAR_OTEL unset: %s" % format(round(off), ","),
@@ -407,9 +399,6 @@ def http_section(build, runtime, quick, row, skipped, progress):
     figure = ("instructions the runtime itself adds per `curl_easy_perform`, beyond the "
               "headers' own cost: `CTXVAR_HTTP=1` against the program setting the same "
               "headers (callgrind)")
-    if not shutil.which("valgrind"):
-        skipped("11b", figure, "–", "–", "valgrind is not installed")
-        return
     try:
         progress(figure)
         per = callgrind_per_unit({m: (runtime, env) for m, env in modes},
@@ -495,9 +484,6 @@ def loops_instructions(prog, runtime, row, skipped, progress):
     difference of runs of 20,000 and 40,000 timers, with and without it."""
     figure = ("the same loop, instructions per timer (callgrind: the difference of "
               "20,000 and 40,000 timers)")
-    if not shutil.which("valgrind"):
-        skipped("13a", figure, "–", "–", "valgrind is not installed")
-        return
     try:
         progress(figure)
         per = callgrind_per_unit({False: (None, None), True: (runtime, None)},

@@ -41,6 +41,19 @@ static void alloc_second(uv_handle_t *h, size_t size, uv_buf_t *buf)
     *buf = uv_buf_init(buffer, sizeof buffer);
 }
 
+/* Stops s and starts it again with alloc and read in request `id`: what
+ * uv_read_start returns.  The callbacks are read from s by the caller
+ * first: uv_read_stop clears the fields. */
+static int restart_in(uv_stream_t *s, uv_alloc_cb alloc, uv_read_cb read, const char *id)
+{
+    uv_read_stop(s);
+    ctxvar_token token;
+    ctxvar_set(request_id, id, &token);
+    int r = uv_read_start(s, alloc, read);
+    ctxvar_reset(&token);
+    return r;
+}
+
 static void read_third(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     static int restarted;
@@ -50,13 +63,7 @@ static void read_third(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n > 0 && !restarted++) {
         /* Started again with both callbacks read back from the stream,
          * in a fourth request: the same callbacks, the new context. */
-        uv_alloc_cb alloc = s->alloc_cb;
-        uv_read_cb read = s->read_cb;
-        uv_read_stop(s);
-        ctxvar_token token;
-        ctxvar_set(request_id, "fourth", &token);
-        int r = uv_read_start(s, alloc, read);
-        ctxvar_reset(&token);
+        int r = restart_in(s, s->alloc_cb, s->read_cb, "fourth");
         printf("fourth start, both callbacks read back: %d\n", r);
         if (r == 0 && write(fds[1], "z", 1) == 1) return;
     }
@@ -70,15 +77,9 @@ static void read_first(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         printf("read by the first callbacks: %.*s (request_id=%s)\n", (int)n, buf->base,
                ctxvar_get(request_id, "none"));
     /* Started again with the allocation callback read back from the
-     * stream (under the runtime its trampoline, standing for alloc_first;
-     * uv_read_stop clears the field) and a new read callback, in another
-     * request. */
-    uv_alloc_cb alloc = s->alloc_cb;
-    uv_read_stop(s);
-    ctxvar_token token;
-    ctxvar_set(request_id, "third", &token);
-    int r = uv_read_start(s, alloc, read_third);
-    ctxvar_reset(&token);
+     * stream (under the runtime its trampoline, standing for alloc_first)
+     * and a new read callback, in another request. */
+    int r = restart_in(s, s->alloc_cb, read_third, "third");
     printf("third start: %d\n", r);
     if (r != 0 || write(fds[1], "y", 1) != 1) uv_close((uv_handle_t *)s, NULL);
 }
