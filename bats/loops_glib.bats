@@ -120,6 +120,27 @@ EOF2
     expect_no_stderr
 }
 
+@test "44 sources sharing one data are found and removed by it in GLib's own order, as without the runtime" {
+    # GLib walks a context's sources by priority, then in the order they
+    # were attached; the runtime used to offer its records newest first,
+    # and at most 32 of them.
+    local order="found in order: high timeout own" i
+    for ((i = 0; i < 40; i++)); do order+=" more$i"; done
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" shared
+    expect_output <<EOF
+g_idle_remove_by_data(x): 1
+first timeout: high
+$order
+g_source_remove_by_user_data(x) once none is left: 0
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+    # The same lines without the runtime (whose ctxvar_set says it is absent).
+    local with_runtime=$output
+    run -0 "$PROGS/loops_glib" shared
+    [ "$(sed 1d <<<"$output")" = "$with_runtime" ]
+}
+
 @test "a pool freed with immediate=TRUE hands each dropped job's data to the program's item-free function once and frees its record" {
     run -0 --separate-stderr preloaded "$PROGS/loops_glib" free
     expect_output < <(free_expected)

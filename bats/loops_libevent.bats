@@ -65,6 +65,9 @@ EOF
 }
 
 @test "the getters, event_self_cbarg and finalizers give the program its own callbacks and arguments" {
+    # After event_finalize the getters show the finalizer and the argument,
+    # as libevent does, also once the finalizer ran (they used to read a
+    # freed record then).
     run -0 --separate-stderr preloaded "$PROGS/loops_event" getters
     expect_output <<'EOF'
 event_get_callback: program's
@@ -73,11 +76,15 @@ self arg: the event
 event_get_assignment: base same fd -1 events 0 callback program's arg program's
 bufferevent_getcb: read program's write none event program's arg program's
 finalized arg: request_id=g
+finalizing pending: event_get_callback the finalizer event_get_callback_arg program's event_get_assignment the finalizer program's
+finalized embedded: request_id=g
+finalizing done: event_get_callback the finalizer event_get_callback_arg program's event_get_assignment the finalizer program's
+embedded embedded: request_id=again
 EOF
     expect_no_stderr
 }
 
-@test "events freed unfired, embedded events reused, finalized events and freed bufferevents give every context back" {
+@test "events freed unfired, embedded events reused, finalized events, freed bufferevents and libevent's own loopexit events give every context back" {
     run -0 --separate-stderr preloaded "$PROGS/loops_event" frees
     expect_output <<'EOF'
 finalized f0: request_id=f0
@@ -100,6 +107,14 @@ EOF
         "$PROGS/loops_event" frees
     [ "${lines[-1]}" = "live_contexts back to baseline: yes" ]
     [ "${lines[0]}" = "finalized f0: request_id=f0" ]
+    expect_no_stderr
+}
+
+@test "the getters read nothing freed under valgrind memcheck, also after a finalizer ran" {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q --error-exitcode=99 \
+        "$PROGS/loops_event" getters
+    [ "${lines[-2]}" = "finalizing done: event_get_callback the finalizer event_get_callback_arg program's event_get_assignment the finalizer program's" ]
     expect_no_stderr
 }
 

@@ -115,6 +115,39 @@ EOF
     expect_no_stderr
 }
 
+@test "uv_write, which reaches uv_write2 by a tail call, uv_write2 and uv_shutdown call back once each, in their own request" {
+    # Debian's uv_write ends in a jump to uv_write2, which then sees the
+    # program's return address and the trampoline uv_write was given; taken
+    # for the program's call, it used to replace the write's record with one
+    # calling the trampoline itself, and the callback was lost.
+    run -0 --separate-stderr preloaded "$PROGS/loops_uv" streams
+    expect_output <<'EOF'
+uv_write: 0
+uv_write2: 0
+uv_shutdown: 0
+written s0: request_id=s0
+written s1: request_id=s1
+shut down s2: request_id=s2
+read 10 bytes to eof: request_id=reader
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+}
+
+@test "a close callback read back from another handle is lost, as documented, and CTXVAR_DEBUG=1 says so" {
+    # libuv runs close callbacks latest first.
+    run -0 --separate-stderr "$PROGS/loops_uv" closecb
+    expect_output <<'EOF'
+closed b: 
+closed a: 
+EOF
+    run -0 --separate-stderr env CTXVAR_DEBUG=1 LD_PRELOAD="$RUNTIME" "$PROGS/loops_uv" closecb
+    expect_output <<'EOF'
+closed a: 
+EOF
+    [ "$stderr" = "ctxvar: libuv: a handle closed with no record; its close callback is lost" ]
+}
+
 @test "memcheck finds no error in reading libuv's reserved words, garbage or never written" {
     # The runtime reads those words before it knows what they hold (the
     # check word vouches for them), and tells memcheck so: a program that is

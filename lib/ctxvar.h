@@ -275,7 +275,9 @@
  *       function is still called with its data, exactly once, after that.
  *   The library sees what the program passed wherever the program can look
  *   back: comparators, item-free and destroy notifies get the program's
- *   data, and the remove- and find-by-data functions find sources by it.
+ *   data, and the remove- and find-by-data functions find sources by it,
+ *   the one GLib's own walk of the context comes to first (by priority,
+ *   then in the order the sources were attached).
  *   Covered:
  *     GLib     GThreadPool (g_thread_pool_new, _new_full, _push,
  *              _set_sort_function, _move_to_front, _free), so GTask's
@@ -325,10 +327,15 @@
  *              event_active on a persistent event captures nothing.
  *              event_get_callback(_arg), event_get_assignment,
  *              event_self_cbarg, bufferevent_getcb and the finalizers'
- *              arguments are the program's; event_free, event_del,
+ *              arguments are the program's (after event_finalize the
+ *              getters show its finalizer, as libevent's do); a finalizer
+ *              runs in its event's context.  event_free, event_del,
  *              event_debug_unassign and bufferevent_free free the records,
  *              and an event embedded in a struct and assigned again frees
- *              the old one.  libevent's calls to itself pass through.
+ *              the old one.  libevent's calls to itself pass through,
+ *              also those it makes by a tail call (event_base_loopexit's
+ *              to event_base_once), told by the callback they pass; so do
+ *              libuv's (uv_write's to uv_write2).
  *   The libraries are bound lazily: the runtime has no DT_NEEDED on them,
  *   and a program that uses none never loads one.  A library loaded by a
  *   plugin with RTLD_LOCAL is found by its soname.  Out of memory, the call

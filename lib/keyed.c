@@ -181,50 +181,74 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
 }
 
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */
+/* The runtime's own code: the object this file is linked into, whatever
+ * its name. */
+static struct ctxvar__code_ranges runtime_code;
+
 static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
 {
     (void)size;
     struct ctxvar__code_ranges *r = p;
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    if (strncmp(base, r->prefix, strlen(r->prefix)) != 0) return 0;
-    int max = (int)(sizeof r->range / sizeof r->range[0]);
+    if (r->prefix) {
+        const char *name = info->dlpi_name ? info->dlpi_name : "";
+        const char *base = strrchr(name, '/');
+        base = base ? base + 1 : name;
+        if (strncmp(base, r->prefix, strlen(r->prefix)) != 0) return 0;
+    }
+    int max = (int)(sizeof r->range / sizeof r->range[0]), first = r->count, ours = 0;
+    unsigned long here = (unsigned long)(uintptr_t)collect_ranges;
     for (int i = 0; i < info->dlpi_phnum && r->count < max; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
         r->range[r->count].start = info->dlpi_addr + ph->p_vaddr;
         r->range[r->count].end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        ours |= here >= r->range[r->count].start && here < r->range[r->count].end;
         r->count++;
     }
+    if (!r->prefix && !ours) r->count = first;
+    return 0;
+}
+
+/* 1 once r's code is known; 0 while another thread is finding it. */
+static int ranges_known(struct ctxvar__code_ranges *r)
+{
+    if (atomic_load_explicit(&r->state, memory_order_acquire) == 2) return 1;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&r->state, &expected, 1)) return 0;
+    int saved_errno = errno;
+    dl_iterate_phdr(collect_ranges, r);
+    errno = saved_errno;
+    atomic_store_explicit(&r->state, 2, memory_order_release);
+    return 1;
+}
+
+static int ranges_hold(const struct ctxvar__code_ranges *r, unsigned long a)
+{
+    for (int i = 0; i < r->count; i++)
+        if (a >= r->range[i].start && a < r->range[i].end) return 1;
     return 0;
 }
 
 int ctxvar__code_outside(struct ctxvar__code_ranges *r, const void *address)
 {
-    int state = atomic_load_explicit(&r->state, memory_order_acquire);
-    if (state != 2) {
-        int expected = 0;
-        if (!atomic_compare_exchange_strong(&r->state, &expected, 1))
-            return 0; /* another thread is looking: unknown, so hands off */
-        int saved_errno = errno;
-        dl_iterate_phdr(collect_ranges, r);
-        errno = saved_errno;
-        atomic_store_explicit(&r->state, 2, memory_order_release);
-    }
+    /* Unknown yet: hands off. */
+    if (!ranges_known(r)) return 0;
     /* The library not loaded: the name that reached us is another
      * library's, which is left alone too. */
     if (r->count == 0) return 0;
     unsigned long a = (unsigned long)address;
     if (a == atomic_load_explicit(&r->last_outside, memory_order_relaxed)) return 1;
-    for (int i = 0; i < r->count; i++)
-        if (a >= r->range[i].start && a < r->range[i].end) return 0;
+    if (ranges_hold(r, a)) return 0;
     atomic_store_explicit(&r->last_outside, a, memory_order_relaxed);
     return 1;
 }
 
-/* 1 when p is in this copy of the runtime: found ourselves again (the
- * runtime loaded in an unusual order).  Asked by address, so the runtime
- * holds no relocation for the library's names and a program that never
- * calls them binds none. */
+int ctxvar__code_foreign(struct ctxvar__code_ranges *r, void (*fn)(void))
+{
+    if (!ranges_known(r) || !ranges_known(&runtime_code)) return 0;
+    unsigned long a = (unsigned long)(uintptr_t)fn;
+    if (ranges_hold(r, a) || ranges_hold(&runtime_code, a)) return 0;
+    atomic_store_explicit(&r->last_foreign, a, memory_order_relaxed);
+    return 1;
+}
 #endif

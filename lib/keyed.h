@@ -20,7 +20,9 @@
 #ifndef CTXVAR_KEYED_H
 #define CTXVAR_KEYED_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime.h"
 
@@ -76,6 +78,7 @@ struct ctxvar__code_ranges {
     const char *prefix;
     _Atomic int state; /* 0 not looked for, 1 being looked for, 2 found */
     _Atomic unsigned long last_outside; /* the last address found outside: most calls repeat it */
+    _Atomic unsigned long last_foreign; /* the last callback found foreign (below) */
     int count;
     struct {
         unsigned long start, end;
@@ -96,6 +99,26 @@ static inline int ctxvar__code_outside_fast(struct ctxvar__code_ranges *r, const
     if ((unsigned long)address == atomic_load_explicit(&r->last_outside, memory_order_relaxed))
         return 1;
     return ctxvar__code_outside(r, address);
+}
+
+/* 1 when `fn`, a callback handed to an interposer, is neither r's library's
+ * code nor the runtime's: the program's own.  The caller's return address
+ * does not tell a call the library makes by a tail call: libuv's uv_write
+ * ends in a jump to uv_write2 and libevent's event_base_loopexit in one to
+ * event_base_once, which then return straight to the program, whose address
+ * is the one on the stack.  What they pass does tell: the library's own
+ * callback, or the trampoline our interposer of the outer call gave it.
+ * Such calls pass through, as the library's own do.  0 also while another
+ * thread is still finding the code (unknown). */
+int ctxvar__code_foreign(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR__HIDDEN;
+
+/* The same, inline for the usual call: the callback found foreign last time
+ * (most programs start many handles with one callback). */
+static inline int ctxvar__code_foreign_fast(struct ctxvar__code_ranges *r, void (*fn)(void))
+{
+    if ((unsigned long)(uintptr_t)fn == atomic_load_explicit(&r->last_foreign, memory_order_relaxed))
+        return 1;
+    return ctxvar__code_foreign(r, fn);
 }
 
 #endif

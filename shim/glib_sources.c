@@ -38,7 +38,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "alloc.h"
 #include "glib.h"
 
 struct source {
@@ -70,6 +73,9 @@ gboolean g_idle_remove_by_data(gpointer data);
 GSource *g_main_context_find_source_by_user_data(GMainContext *context, gpointer user_data);
 GSource *g_main_context_find_source_by_funcs_user_data(GMainContext *context, GSourceFuncs *funcs,
                                                        gpointer user_data);
+gint g_source_get_priority(GSource *source);
+guint g_source_get_id(GSource *source);
+void g_source_destroy(GSource *source);
 
 #define REAL(name) CTXVAR__NEXT_IN(name, GLIB_SONAME)
 
@@ -231,7 +237,7 @@ CTXVAR__EXPORT void g_main_context_invoke(GMainContext *context, GSourceFunc fun
  * data (a copy relocation), and GLib itself then uses that copy; the first
  * definition in the global scope is the one.  A GLib loaded RTLD_LOCAL is
  * asked by name. */
-static const void *glib_variable(_Atomic(void *) *cache, const char *name)
+static void *glib_variable(_Atomic(void *) *cache, const char *name)
 {
     void *v = atomic_load_explicit(cache, memory_order_acquire);
     if (v) return v;
@@ -247,9 +253,10 @@ static const void *glib_variable(_Atomic(void *) *cache, const char *name)
 
 /* Idle and timeout sources (the _seconds ones share the timeout's
  * GSourceFuncs). */
+static _Atomic(void *) idle_cache, timeout_cache;
+
 static int idle_or_timeout(const GSource *source)
 {
-    static _Atomic(void *) idle_cache, timeout_cache;
     if (!source || !source->source_funcs) return 0;
     const void *funcs = source->source_funcs;
     return funcs == glib_variable(&idle_cache, "g_idle_funcs") ||
@@ -268,86 +275,136 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
     else real(source, func, data, notify);
 }
 
-/* ---- Finding a source by the program's data ------------------------------------ */
+/* ---- Finding a source by the program's data ------------------------------------
+ *
+ * GLib finds by data the first matching source of the context, walking its
+ * sources by priority and, within one, in the order they were attached.
+ * The program's data may be a source's own (not scheduled through us) or
+ * in any number of our records: each is asked of GLib, and of the sources
+ * found the one GLib would come to first wins, by priority, then by id
+ * (GLib numbers sources in the order they are attached).  A source whose
+ * priority was changed after it was attached goes to the end of its new
+ * priority's sources in GLib's walk, which its id does not show: between
+ * two such sources with the same data, the one found may differ.  The
+ * remove functions are GLib's own composition: find, then destroy. */
 
 struct records {
-    gconstpointer data;
-    gpointer found[32];
-    int count;
+    gpointer *found, space[16];
+    size_t count, capacity;
 };
 
+/* Under the index's bucket lock: memory only, no call into GLib. */
 static int collect(struct ctxvar__indexed *e, void *arg)
 {
     struct records *r = arg;
+    if (r->count == r->capacity) {
+        gpointer *grown = ctxvar__alloc(2 * r->capacity * sizeof *grown);
+        if (!grown) {
+            ctxvar__debug("GLib: out of memory finding sources by data; some not looked at");
+            return 1;
+        }
+        memcpy(grown, r->found, r->count * sizeof *grown);
+        if (r->found != r->space) free(r->found);
+        r->found = grown;
+        r->capacity *= 2;
+    }
     r->found[r->count++] = (char *)e - offsetof(struct source, by_data);
-    return r->count == (int)(sizeof r->found / sizeof r->found[0]);
+    return 0;
 }
 
 /* Our records that carry data, as GLib knows them (it compares the
- * addresses and never reads them, so one freed since is just not found). */
-static int records_of(gpointer data, struct records *r)
+ * addresses and never reads them, so one freed since is just not found);
+ * records_done frees the list. */
+static size_t records_of(gpointer data, struct records *r)
 {
-    r->data = data;
+    r->found = r->space;
     r->count = 0;
+    r->capacity = sizeof r->space / sizeof r->space[0];
     if (ctxvar__loops_enabled()) ctxvar__index_visit(&by_data, data, collect, r);
     return r->count;
 }
 
+static void records_done(struct records *r)
+{
+    if (r->found != r->space) free(r->found);
+}
+
+/* 1 when GLib's walk of a context comes to a before b. */
+static int walked_before(GSource *a, GSource *b)
+{
+    __typeof__(&g_source_get_priority) priority = REAL(g_source_get_priority);
+    __typeof__(&g_source_get_id) id = REAL(g_source_get_id);
+    if (!priority || !id) return 0;
+    gint pa = priority(a), pb = priority(b);
+    return pa != pb ? pa < pb : id(a) < id(b);
+}
+
+/* The source GLib's find would return for data had the program's sources
+ * been scheduled without us: funcs NULL for any kind of source. */
+static GSource *find_first(GMainContext *context, GSourceFuncs *funcs, gpointer data)
+{
+    __typeof__(&g_main_context_find_source_by_user_data) find = REAL(g_main_context_find_source_by_user_data);
+    __typeof__(&g_main_context_find_source_by_funcs_user_data) find_funcs =
+        REAL(g_main_context_find_source_by_funcs_user_data);
+    if (!find || !find_funcs) return NULL;
+    GSource *first = funcs ? find_funcs(context, funcs, data) : find(context, data);
+    struct records r;
+    for (size_t i = 0, n = records_of(data, &r); i < n; i++) {
+        GSource *found = funcs ? find_funcs(context, funcs, r.found[i]) : find(context, r.found[i]);
+        if (found && (!first || walked_before(found, first))) first = found;
+    }
+    records_done(&r);
+    return first;
+}
+
+/* GLib's remove-by-data functions: the first source found goes. */
+static gboolean remove_first(GSourceFuncs *funcs, gpointer data)
+{
+    __typeof__(&g_source_destroy) destroy_source = REAL(g_source_destroy);
+    GSource *first = destroy_source ? find_first(NULL, funcs, data) : NULL;
+    if (!first) return 0;
+    destroy_source(first);
+    return 1;
+}
+
 CTXVAR__EXPORT GSource *g_main_context_find_source_by_user_data(GMainContext *context, gpointer user_data)
 {
-    __typeof__(&g_main_context_find_source_by_user_data) real = REAL(g_main_context_find_source_by_user_data);
-    if (!real) return NULL;
-    GSource *found = real(context, user_data);
-    struct records r;
-    for (int i = 0, n = found ? 0 : records_of(user_data, &r); i < n && !found; i++)
-        found = real(context, r.found[i]);
-    return found;
+    return find_first(context, NULL, user_data);
 }
 
 CTXVAR__EXPORT GSource *g_main_context_find_source_by_funcs_user_data(GMainContext *context,
                                                                       GSourceFuncs *funcs,
                                                                       gpointer user_data)
 {
-    __typeof__(&g_main_context_find_source_by_funcs_user_data) real =
-        REAL(g_main_context_find_source_by_funcs_user_data);
-    if (!real) return NULL;
-    GSource *found = real(context, funcs, user_data);
-    struct records r;
-    for (int i = 0, n = found ? 0 : records_of(user_data, &r); i < n && !found; i++)
-        found = real(context, funcs, r.found[i]);
-    return found;
+    /* GLib's own check of funcs reports a NULL one. */
+    if (!funcs) {
+        __typeof__(&g_main_context_find_source_by_funcs_user_data) real =
+            REAL(g_main_context_find_source_by_funcs_user_data);
+        return real ? real(context, funcs, user_data) : NULL;
+    }
+    return find_first(context, funcs, user_data);
 }
 
 CTXVAR__EXPORT gboolean g_source_remove_by_user_data(gpointer user_data)
 {
-    __typeof__(&g_source_remove_by_user_data) real = REAL(g_source_remove_by_user_data);
-    if (!real) return 0;
-    gboolean removed = real(user_data);
-    struct records r;
-    for (int i = 0, n = removed ? 0 : records_of(user_data, &r); i < n && !removed; i++)
-        removed = real(r.found[i]);
-    return removed;
+    return remove_first(NULL, user_data);
 }
 
 CTXVAR__EXPORT gboolean g_source_remove_by_funcs_user_data(GSourceFuncs *funcs, gpointer user_data)
 {
-    __typeof__(&g_source_remove_by_funcs_user_data) real = REAL(g_source_remove_by_funcs_user_data);
-    if (!real) return 0;
-    gboolean removed = real(funcs, user_data);
-    struct records r;
-    for (int i = 0, n = removed ? 0 : records_of(user_data, &r); i < n && !removed; i++)
-        removed = real(funcs, r.found[i]);
-    return removed;
+    if (!funcs) {
+        __typeof__(&g_source_remove_by_funcs_user_data) real = REAL(g_source_remove_by_funcs_user_data);
+        return real ? real(funcs, user_data) : 0;
+    }
+    return remove_first(funcs, user_data);
 }
 
 CTXVAR__EXPORT gboolean g_idle_remove_by_data(gpointer data)
 {
     __typeof__(&g_idle_remove_by_data) real = REAL(g_idle_remove_by_data);
+    GSourceFuncs *idle = glib_variable(&idle_cache, "g_idle_funcs");
     if (!real) return 0;
-    gboolean removed = real(data);
-    struct records r;
-    for (int i = 0, n = removed ? 0 : records_of(data, &r); i < n && !removed; i++)
-        removed = real(r.found[i]);
-    return removed;
+    /* GLib's is the idle sources' remove_by_funcs_user_data. */
+    return idle ? remove_first(idle, data) : real(data);
 }
 #endif

@@ -51,12 +51,15 @@ int ctxvar__libevent_outside(const void *return_address)
     return ctxvar__code_outside(&libevent_code, return_address);
 }
 
+int ctxvar__libevent_foreign(void (*fn)(void)) { return ctxvar__code_foreign_fast(&libevent_code, fn); }
+
 /* ---- Records -------------------------------------------------------------------- */
 
 struct event_record {
     struct ctxvar__keyed k;       /* cb: the program's callback and argument */
     int persistent;               /* EV_PERSIST: keep the registration's context */
-    event_finalize_callback_fn finalizer; /* the program's, while finalizing */
+    event_finalize_callback_fn finalizer; /* the program's, once finalizing */
+    int frees_event;              /* event_free_finalize: libevent frees the event */
 };
 
 struct event_args {
@@ -98,6 +101,7 @@ static struct event_record *record_new(const struct event *ev, short events, eve
     if (!r) return NULL;
     r->persistent = (events & EV_PERSIST) != 0;
     r->finalizer = NULL;
+    r->frees_event = 0;
     return r;
 }
 
@@ -121,6 +125,25 @@ static struct event_record *record_of(const struct event *ev)
     return get_arg(ev);
 }
 
+static void finalize_trampoline(struct event *ev, void *p);
+
+/* What the program passed for an event whose callback libevent shows as
+ * `*cb` and whose argument as `*arg`, written over them when they are
+ * ours: the program's callback, or once the event is finalizing its
+ * finalizer, which libevent keeps in the callback's place. */
+static void program_view(event_callback_fn *cb, void **arg)
+{
+    const struct event_record *r = *arg;
+    if (*cb == event_trampoline || *cb == once_trampoline) {
+        *cb = (event_callback_fn)r->k.cb.fn;
+    } else if ((void (*)(void))*cb == (void (*)(void))finalize_trampoline) {
+        *cb = (event_callback_fn)(void (*)(void))r->finalizer;
+    } else {
+        return;
+    }
+    *arg = r->k.cb.arg;
+}
+
 /* ---- Registering ----------------------------------------------------------------- */
 
 CTXVAR__EXPORT struct event *event_new(struct event_base *base, evutil_socket_t fd, short events,
@@ -128,7 +151,7 @@ CTXVAR__EXPORT struct event *event_new(struct event_base *base, evutil_socket_t 
 {
     __typeof__(&event_new) next = EV_NEXT(event_new);
     if (!next) return NULL;
-    if (!cb || cb == event_trampoline || !EV_CARRY()) return next(base, fd, events, cb, arg);
+    if (!cb || !EV_CARRY_CB(cb)) return next(base, fd, events, cb, arg);
     struct event_record *r = record_new(NULL, events, cb, arg, "event_new");
     if (!r) return next(base, fd, events, cb, arg);
     struct event *ev = next(base, fd, events, event_trampoline, r);
@@ -147,7 +170,7 @@ CTXVAR__EXPORT int event_assign(struct event *ev, struct event_base *base, evuti
 {
     __typeof__(&event_assign) next = EV_NEXT(event_assign);
     if (!next) return -1;
-    if (cb == event_trampoline || !EV_CARRY()) return next(ev, base, fd, events, cb, arg);
+    if (cb ? !EV_CARRY_CB(cb) : !EV_CARRY()) return next(ev, base, fd, events, cb, arg);
     struct event_record *r = cb ? record_new(ev, events, cb, arg, "event_assign") : NULL;
     if (!r) {
         /* Reassigned without us: what we kept for that address is stale. */
@@ -168,7 +191,7 @@ CTXVAR__EXPORT void event_set(struct event *ev, evutil_socket_t fd, short events
 {
     __typeof__(&event_set) next = EV_NEXT(event_set);
     if (!next) return;
-    if (cb == event_trampoline || !EV_CARRY()) {
+    if (cb ? !EV_CARRY_CB(cb) : !EV_CARRY()) {
         next(ev, fd, events, cb, arg);
         return;
     }
@@ -212,7 +235,7 @@ CTXVAR__EXPORT int event_base_once(struct event_base *base, evutil_socket_t fd, 
 {
     __typeof__(&event_base_once) next = EV_NEXT(event_base_once);
     if (!next) return -1;
-    if (!cb || !EV_CARRY()) return next(base, fd, events, cb, arg, timeout);
+    if (!cb || !EV_CARRY_CB(cb)) return next(base, fd, events, cb, arg, timeout);
     struct event_record *r = record_new(NULL, events, cb, arg, "event_base_once");
     if (!r) return next(base, fd, events, cb, arg, timeout);
     int result = next(base, fd, events, once_trampoline, r, timeout);
@@ -243,59 +266,89 @@ CTXVAR__EXPORT void event_debug_unassign(struct event *ev)
     if (r) ctxvar__callback_free(&r->cb);
 }
 
-static void call_finalizer(const struct ctxvar__callback *cb, void *ev)
+struct finalize_args {
+    event_finalize_callback_fn finalizer;
+    struct event *ev;
+};
+
+static void call_finalizer(const struct ctxvar__callback *cb, void *io)
 {
-    const struct event_record *r = (const struct event_record *)(const void *)cb;
-    r->finalizer(ev, cb->arg);
+    const struct finalize_args *a = io;
+    a->finalizer(a->ev, cb->arg);
 }
 
 /* libevent calls a finalizer with the event's argument, ours: the program's
- * gets its own.  The event is done with, and so is the record. */
+ * gets its own, in the event's context (as its callback would run).
+ *
+ * event_free_finalize: libevent frees the event after this, and the record
+ * (out of the table since the call) goes now.  event_finalize: the event's
+ * memory stays the program's, which may still read the finalizer and its
+ * argument back (libevent's getters give them), so the record stays in the
+ * table, keyed by the event, without its context, until the address is
+ * assigned again, freed with event_free or unassigned.  The finalizer may
+ * free that memory and another thread assign an event there at once, so
+ * nothing of the record is touched after the call. */
 static void finalize_trampoline(struct event *ev, void *p)
 {
     struct event_record *r = p;
-    ctxvar__callback_invoke(&r->k.cb, call_finalizer, ev);
-    ctxvar__callback_free(&r->k.cb);
+    struct finalize_args a = {r->finalizer, ev};
+    if (r->frees_event) {
+        ctxvar__callback_invoke_owned(&r->k.cb, call_finalizer, &a);
+        r->k.cb.context = NULL; /* given back by the frame */
+        ctxvar__callback_free(&r->k.cb);
+        return;
+    }
+    struct ctxvar__callback copy = r->k.cb;
+    r->k.cb.context = NULL; /* the frame's now */
+    ctxvar__callback_invoke_owned(&copy, call_finalizer, &a);
 }
 
-#define INTERPOSE_FINALIZE(name)                                                          \
+#define INTERPOSE_FINALIZE(name, frees)                                                   \
     CTXVAR__EXPORT int name(unsigned flags, struct event *ev, event_finalize_callback_fn cb) \
     {                                                                                     \
         __typeof__(&name) next = EV_NEXT(name);                                           \
         if (!next) return -1;                                                             \
-        struct event_record *r = EV_CARRY() && cb ? record_of(ev) : NULL;                 \
-        if (!r || r->k.key != ev || cb == finalize_trampoline) return next(flags, ev, cb); \
-        ctxvar__keyed_take(ev, EV_KIND_EVENT);                                            \
+        struct event_record *r = cb && EV_CARRY_CB(cb) ? record_of(ev) : NULL;            \
+        if (!r || r->k.key != ev || r->finalizer) return next(flags, ev, cb);             \
+        if (frees) ctxvar__keyed_take(ev, EV_KIND_EVENT);                                 \
         r->finalizer = cb;                                                                \
+        r->frees_event = frees;                                                           \
         int result = next(flags, ev, finalize_trampoline);                                \
         if (result != 0) {                                                                \
             r->finalizer = NULL;                                                          \
-            ctxvar__keyed_put(&r->k);                                                     \
+            if (frees) ctxvar__keyed_put(&r->k);                                          \
         }                                                                                 \
         return result;                                                                    \
     }
-INTERPOSE_FINALIZE(event_finalize)
-INTERPOSE_FINALIZE(event_free_finalize)
+INTERPOSE_FINALIZE(event_finalize, 0)
+INTERPOSE_FINALIZE(event_free_finalize, 1)
 
 /* ---- What the program reads back ------------------------------------------------------ */
 
 CTXVAR__EXPORT event_callback_fn event_get_callback(const struct event *ev)
 {
     __typeof__(&event_get_callback) next = EV_NEXT(event_get_callback);
-    if (!next) return NULL;
+    void *(*get_arg)(const struct event *) = EV_NEXT(event_get_callback_arg);
+    if (!next || !get_arg) return NULL;
     event_callback_fn cb = next(ev);
-    if ((cb == event_trampoline || cb == once_trampoline) && EV_CARRY())
-        cb = (event_callback_fn)((struct event_record *)record_of(ev))->k.cb.fn;
+    if (EV_CARRY()) {
+        void *arg = get_arg(ev);
+        program_view(&cb, &arg);
+    }
     return cb;
 }
 
 CTXVAR__EXPORT void *event_get_callback_arg(const struct event *ev)
 {
     __typeof__(&event_get_callback_arg) next = EV_NEXT(event_get_callback_arg);
-    if (!next) return NULL;
+    event_callback_fn (*get_callback)(const struct event *) = EV_NEXT(event_get_callback);
+    if (!next || !get_callback) return NULL;
     void *arg = next(ev);
-    struct event_record *r = EV_CARRY() ? record_of(ev) : NULL;
-    return r ? r->k.cb.arg : arg;
+    if (EV_CARRY()) {
+        event_callback_fn cb = get_callback(ev);
+        program_view(&cb, &arg);
+    }
+    return arg;
 }
 
 CTXVAR__EXPORT void event_get_assignment(const struct event *ev, struct event_base **base_out,
@@ -307,11 +360,7 @@ CTXVAR__EXPORT void event_get_assignment(const struct event *ev, struct event_ba
     event_callback_fn cb = NULL;
     void *arg = NULL;
     next(ev, base_out, fd_out, events_out, &cb, &arg);
-    if ((cb == event_trampoline || cb == once_trampoline) && EV_CARRY()) {
-        const struct event_record *r = arg;
-        cb = (event_callback_fn)r->k.cb.fn;
-        arg = r->k.cb.arg;
-    }
+    if (EV_CARRY()) program_view(&cb, &arg);
     if (callback_out) *callback_out = cb;
     if (arg_out) *arg_out = arg;
 }

@@ -29,10 +29,20 @@
  * reading back exactly what they assigned: those calls pass through. */
 int ctxvar__libevent_outside(const void *return_address) CTXVAR__HIDDEN;
 
+/* 1 when the callback `fn` is neither libevent's nor ours (lib/keyed.h,
+ * ctxvar__code_foreign): event_base_loopexit schedules its own callback
+ * through event_base_once by a tail call, which looks like the program's
+ * call. */
+int ctxvar__libevent_foreign(void (*fn)(void)) CTXVAR__HIDDEN;
+
 /* Whether a call should be carried: the loops are on and the caller is not
  * libevent. */
 #define EV_CARRY() \
     (ctxvar__loops_enabled() && ctxvar__libevent_outside(__builtin_return_address(0)))
+
+/* Whether a call registering the callback `fn` should be carried: EV_CARRY,
+ * and the callback is not libevent's own nor ours. */
+#define EV_CARRY_CB(fn) (EV_CARRY() && ctxvar__libevent_foreign((void (*)(void))(fn)))
 
 /* Records keyed by an event or a bufferevent. */
 enum {

@@ -60,14 +60,17 @@ static void event_trampoline(struct bufferevent *bev, short what, void *p)
     run_buffer(p, bev, what, 2);
 }
 
+#define FOREIGN_OR_NULL(fn) (!(fn) || ctxvar__libevent_foreign((void (*)(void))(fn)))
+
 CTXVAR__EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_cb readcb,
                                       bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
                                       void *arg)
 {
     __typeof__(&bufferevent_setcb) next = EV_NEXT(bufferevent_setcb);
     if (!next) return;
-    if (readcb == read_trampoline || writecb == write_trampoline || eventcb == event_trampoline ||
-        !EV_CARRY()) {
+    /* Ours passed back (nested calls) or libevent's own: through. */
+    if (!EV_CARRY() || !FOREIGN_OR_NULL(readcb) || !FOREIGN_OR_NULL(writecb) ||
+        !FOREIGN_OR_NULL(eventcb)) {
         next(bev, readcb, writecb, eventcb, arg);
         return;
     }

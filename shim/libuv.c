@@ -65,7 +65,7 @@ static inline __attribute__((always_inline)) int handle_begin(const void *handle
                                                               const void *caller,
                                                               struct handle_start *hs)
 {
-    if (!fn || !handle || !ctxvar__uv_carry(caller)) return 0;
+    if (!fn || !handle || !ctxvar__uv_carry(caller, fn)) return 0;
     hs->fn = fn;
     hs->fn2 = fn2;
     void **w = ctxvar__uv_words(handle, kind);
@@ -415,7 +415,10 @@ static void forget_handle(const void *handle)
 static void close_trampoline(uv_handle_t *handle)
 {
     struct uv_record rec;
-    if (!ctxvar__uv_detach(handle, UV_KIND_CLOSE, &rec)) return;
+    if (!ctxvar__uv_detach(handle, UV_KIND_CLOSE, &rec)) {
+        ctxvar__debug("libuv: a handle closed with no record; its close callback is lost");
+        return;
+    }
     /* The close callback usually frees the handle: nothing of ours is
      * read after it. */
     ctxvar__callback_run_owned(rec.k.cb.context, rec.k.cb.fn, handle);

@@ -192,15 +192,18 @@ static inline void ctxvar__uv_update_at(void **words, const void *object, int ki
     ctxvar__uv_update(object, kind, fn, fn2);
 }
 
-/* 1 when a call from `return_address` should be carried: CTXVAR_LOOPS is
- * not 0 and the caller is not libuv itself (its loop initialisation
- * registers an async handle of its own, uv_fs_poll its own stats and
- * timers: lib/keyed.h, struct ctxvar__code_ranges). */
+/* 1 when a call from `return_address` passing `fn` should be carried:
+ * CTXVAR_LOOPS is not 0, the caller is not libuv itself (its loop
+ * initialisation registers an async handle of its own, uv_fs_poll its own
+ * stats and timers), and neither is the callback (uv_write reaches
+ * uv_write2 by a tail call, with the caller's return address and our
+ * trampoline): lib/keyed.h, struct ctxvar__code_ranges. */
 extern struct ctxvar__code_ranges ctxvar__libuv_code CTXVAR__HIDDEN;
-static inline int ctxvar__uv_carry(const void *return_address)
+static inline int ctxvar__uv_carry(const void *return_address, void (*fn)(void))
 {
     return ctxvar__loops_enabled() &&
-           ctxvar__code_outside_fast(&ctxvar__libuv_code, return_address);
+           ctxvar__code_outside_fast(&ctxvar__libuv_code, return_address) &&
+           ctxvar__code_foreign_fast(&ctxvar__libuv_code, fn);
 }
 #define UV_CALLER __builtin_return_address(0)
 

@@ -227,7 +227,7 @@ void ctxvar__uv_drop(const void *object, int kind)
 int ctxvar__uv_request_begin(const void *req, void (*fn)(void), void (*fn2)(void),
                              const char *what, const void *caller)
 {
-    if (!fn || !req || !ctxvar__uv_carry(caller)) return 0;
+    if (!fn || !req || !ctxvar__uv_carry(caller, fn)) return 0;
     return ctxvar__uv_attach(req, UV_KIND_REQ, fn, fn2, what);
 }
 

@@ -15,7 +15,8 @@
  *   loops_event buffers             bufferevents over a socketpair
  *   loops_event getters             what the program reads back
  *   loops_event frees               events freed unfired, embedded events
- *                                   reused, finalizers, bufferevent_free;
+ *                                   reused, finalizers, bufferevent_free,
+ *                                   bases freed before their loopexit;
  *                                   live_contexts before and after
  */
 #include <stdio.h>
@@ -254,6 +255,41 @@ static void on_final(struct event *ev, void *arg)
     say("finalized", arg);
 }
 
+static void on_conn_final(struct event *ev, void *arg)
+{
+    (void)ev;
+    const struct conn *c = arg;
+    say("finalized", c->label);
+}
+
+/* event_finalize on an event the program keeps: libevent shows the
+ * finalizer in the callback's place, and the argument, before and after
+ * the finalizer ran (which runs in the event's context, as its callback
+ * would); the memory may then be assigned again. */
+static void finalize_kept(struct event_base *base, struct conn *c)
+{
+    event_finalize(0, &c->ev, on_conn_final);
+    for (int ran = 0; ran < 2; ran++) {
+        if (ran) event_base_loop(base, EVLOOP_NONBLOCK);
+        event_callback_fn cb = NULL;
+        void *arg = NULL;
+        event_get_assignment(&c->ev, NULL, NULL, NULL, &cb, &arg);
+        printf("finalizing %s: event_get_callback %s event_get_callback_arg %s "
+               "event_get_assignment %s %s\n", ran ? "done" : "pending",
+               event_get_callback(&c->ev) == (event_callback_fn)(void (*)(void))on_conn_final
+                   ? "the finalizer" : "other",
+               event_get_callback_arg(&c->ev) == (void *)c ? "program's" : "other",
+               cb == (event_callback_fn)(void (*)(void))on_conn_final ? "the finalizer" : "other",
+               arg == c ? "program's" : "other");
+    }
+    ctxvar_token token;
+    set_request("again", &token);
+    event_assign(&c->ev, base, -1, 0, on_embedded, c);
+    event_active(&c->ev, EV_READ, 1);
+    ctxvar_reset(&token);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
 static int getters(void)
 {
     struct event_base *base = event_base_new();
@@ -293,6 +329,7 @@ static int getters(void)
     event_free_finalize(0, ev, on_final);
     event_free(self);
     event_base_loop(base, EVLOOP_NONBLOCK);
+    finalize_kept(base, &c);
     event_base_free(base);
     return 0;
 }
@@ -338,6 +375,12 @@ static int frees(void)
         bufferevent_setcb(bev, on_read, on_write, on_event, labels[i]);
         bufferevent_free(bev);
         close(sv[1]);
+        /* libevent's own one-shot event: event_base_loopexit schedules it
+         * through event_base_once by a tail call, which looks like the
+         * program's call; its base is freed before it fires. */
+        struct event_base *other = event_base_new();
+        event_base_loopexit(other, &later);
+        event_base_free(other);
         ctxvar_reset(&token);
     }
     event_base_loop(base, EVLOOP_NONBLOCK);

@@ -13,6 +13,9 @@
  *        idle main added itself.
  * remove: sources removed by the program's data before they fire, and one
  *        kept, scheduled while request_id=rm and run while main has loop.
+ * shared: 44 sources with one data (idle, timeout, a source type of the
+ *        program's own, several priorities): found and removed by data in
+ *        GLib's own order.
  * free: an exclusive one-thread pool freed with immediate=TRUE holding 3
  *        queued jobs: the program's item-free function gets each one's data.
  * sort: a sort function and move_to_front on a pool with one busy thread.
@@ -326,6 +329,76 @@ static int run_remove(void)
     return 0;
 }
 
+/* ---- shared: many sources with one data --------------------------------- */
+
+static gboolean never_ready(GSource *source, gint *timeout)
+{
+    (void)source;
+    *timeout = -1;
+    return FALSE;
+}
+
+static gboolean never_dispatched(GSource *source, GSourceFunc callback, gpointer data)
+{
+    (void)source, (void)callback, (void)data;
+    return G_SOURCE_REMOVE;
+}
+
+/* A source type of the program's own: the runtime leaves its callback
+ * alone, so its data is GLib's to find. */
+static GSourceFuncs own_funcs = {never_ready, NULL, never_dispatched, NULL, NULL, NULL};
+
+enum { SHARED_MORE = 40 };
+
+static int run_shared(void)
+{
+    static char x[] = "x";
+    unsigned long long before = live();
+    guint ids[4 + SHARED_MORE];
+    const char *names[4 + SHARED_MORE];
+    char more[SHARED_MORE][16];
+    int n = 0;
+    set_or_say("request_id", "shared");
+    names[n] = "timeout";
+    ids[n++] = g_timeout_add_full(G_PRIORITY_DEFAULT, 60000, must_not_run, x, NULL);
+    GSource *own = g_source_new(&own_funcs, sizeof(GSource));
+    g_source_set_callback(own, must_not_run, x, NULL);
+    names[n] = "own";
+    ids[n++] = g_source_attach(own, NULL);
+    g_source_unref(own);
+    names[n] = "idle";
+    ids[n++] = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, must_not_run, x, NULL);
+    names[n] = "high";
+    ids[n++] = g_timeout_add_full(G_PRIORITY_HIGH, 60000, must_not_run, x, NULL);
+    for (int i = 0; i < SHARED_MORE; i++) {
+        snprintf(more[i], sizeof more[i], "more%d", i);
+        names[n] = more[i];
+        ids[n++] = g_timeout_add_full(G_PRIORITY_DEFAULT, 60000, must_not_run, x, NULL);
+    }
+    /* The idle source comes after 42 of the others in GLib's walk. */
+    printf("g_idle_remove_by_data(x): %d\n", g_idle_remove_by_data(x));
+    GSource *found = g_main_context_find_source_by_funcs_user_data(NULL, &g_timeout_funcs, x);
+    printf("first timeout: %s\n", !found ? "none" : g_source_get_id(found) == ids[3] ? "high" : "other");
+    /* Then every one in GLib's order: found, then removed. */
+    char order[4096] = "";
+    while ((found = g_main_context_find_source_by_user_data(NULL, x))) {
+        guint id = g_source_get_id(found);
+        const char *name = "?";
+        for (int i = 0; i < n; i++)
+            if (ids[i] == id) name = names[i];
+        if (strlen(order) + strlen(name) + 2 < sizeof order) {
+            strcat(order, " ");
+            strcat(order, name);
+        }
+        if (!g_source_remove_by_user_data(x)) break;
+    }
+    printf("found in order:%s\n", order);
+    printf("g_source_remove_by_user_data(x) once none is left: %d\n", g_source_remove_by_user_data(x));
+    clear_context();
+    printf("live_contexts back to baseline: %s\n", live() == before ? "yes" : "no");
+    return 0;
+}
+
 /* ---- free, sort ---------------------------------------------------------- */
 
 static GMutex gate_lock;
@@ -524,6 +597,7 @@ int main(int argc, char **argv)
     if (strcmp(what, "gtask") == 0) return run_gtask();
     if (strcmp(what, "sources") == 0) return run_sources();
     if (strcmp(what, "remove") == 0) return run_remove();
+    if (strcmp(what, "shared") == 0) return run_shared();
     if (strcmp(what, "free") == 0) return run_free();
     if (strcmp(what, "sort") == 0) return run_sort();
     if (strcmp(what, "func") == 0) return run_func();

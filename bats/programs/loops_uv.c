@@ -13,6 +13,14 @@
  *   loops_uv cancel                 uv_cancel of queued work and fs requests,
  *                                   uv_close of timers before they fire;
  *                                   live_contexts before and after
+ *   loops_uv streams                uv_write, uv_write2 and uv_shutdown on
+ *                                   a pipe, each in its own request, read
+ *                                   by a reader started in another (libuv's
+ *                                   uv_write reaches uv_write2 by a tail
+ *                                   call); live_contexts before and after
+ *   loops_uv closecb                a timer closed with the close_cb member
+ *                                   read back from another (a callback the
+ *                                   runtime cannot find: documented lost)
  *   loops_uv leftovers              handles and a request whose memory held
  *                                   something else before libuv's init
  *                                   (garbage, a byte-for-byte copy of a
@@ -24,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "show.h"
@@ -387,6 +396,104 @@ static int leftovers(void)
     return uv_loop_close(loop) != 0;
 }
 
+/* ---- streams ---------------------------------------------------------------- */
+
+static char stream_labels[3][16];
+static size_t received;
+
+static void on_written(uv_write_t *req, int status)
+{
+    say(status == 0 ? "written" : "written?", req->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    say(status == 0 ? "shut down" : "shut down?", req->data);
+    uv_close((uv_handle_t *)req->handle, NULL);
+}
+
+static void reader_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)handle;
+    static char space[256];
+    *buf = uv_buf_init(space, suggested < sizeof space ? (unsigned)suggested : sizeof space);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (n > 0) {
+        received += (size_t)n;
+        return;
+    }
+    if (n == UV_EOF) {
+        char what[64];
+        snprintf(what, sizeof what, "read %zu bytes to", received);
+        say(what, stream->data);
+        uv_close((uv_handle_t *)stream, NULL);
+    }
+}
+
+static int streams(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    unsigned long long before = live_contexts();
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 1;
+    uv_pipe_t writer, reader;
+    uv_pipe_init(loop, &writer, 0);
+    uv_pipe_init(loop, &reader, 0);
+    uv_pipe_open(&writer, fds[0]);
+    uv_pipe_open(&reader, fds[1]);
+    static char reader_label[] = "eof";
+    reader.data = reader_label;
+    ctxvar_token token;
+    ctxvar_set(request_id, "reader", &token);
+    uv_read_start((uv_stream_t *)&reader, reader_alloc, on_read);
+    ctxvar_reset(&token);
+    uv_write_t writes[2];
+    uv_shutdown_t shutdown;
+    uv_buf_t buf = uv_buf_init("hello", 5);
+    for (int i = 0; i < 3; i++) {
+        snprintf(stream_labels[i], sizeof stream_labels[i], "s%d", i);
+        ctxvar_set(request_id, stream_labels[i], &token);
+        if (i == 0) {
+            writes[i].data = stream_labels[i];
+            printf("uv_write: %d\n", uv_write(&writes[i], (uv_stream_t *)&writer, &buf, 1, on_written));
+        } else if (i == 1) {
+            writes[i].data = stream_labels[i];
+            printf("uv_write2: %d\n",
+                   uv_write2(&writes[i], (uv_stream_t *)&writer, &buf, 1, NULL, on_written));
+        } else {
+            shutdown.data = stream_labels[i];
+            printf("uv_shutdown: %d\n", uv_shutdown(&shutdown, (uv_stream_t *)&writer, on_shutdown));
+        }
+        ctxvar_reset(&token);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return uv_loop_close(loop) == 0 ? 0 : 1;
+}
+
+/* ---- closecb ---------------------------------------------------------------- */
+
+static void on_closed_label(uv_handle_t *handle) { say("closed", handle->data); }
+
+static int closecb(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_timer_t a, b;
+    static char label_a[] = "a", label_b[] = "b";
+    uv_timer_init(loop, &a);
+    uv_timer_init(loop, &b);
+    a.data = label_a;
+    b.data = label_b;
+    uv_close((uv_handle_t *)&a, on_closed_label);
+    uv_close((uv_handle_t *)&b, a.close_cb);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return uv_loop_close(loop) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -395,6 +502,9 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "timers") == 0) return timers();
     if (argc >= 2 && strcmp(argv[1], "cancel") == 0) return cancel();
     if (argc >= 2 && strcmp(argv[1], "leftovers") == 0) return leftovers();
-    fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers\n");
+    if (argc >= 2 && strcmp(argv[1], "streams") == 0) return streams();
+    if (argc >= 2 && strcmp(argv[1], "closecb") == 0) return closecb();
+    fprintf(stderr,
+            "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers | streams | closecb\n");
     return 2;
 }
