@@ -84,7 +84,7 @@ EOF
     expect_no_stderr
 }
 
-@test "events freed unfired, embedded events reused, finalized events, freed bufferevents and libevent's own loopexit events give every context back" {
+@test "events freed unfired, embedded events reused, finalized events, freed bufferevents, libevent's own loopexit events and event_base_once events of a freed base give every context back" {
     run -0 --separate-stderr preloaded "$PROGS/loops_event" frees
     expect_output <<'EOF'
 finalized f0: request_id=f0

@@ -329,8 +329,10 @@
  *              event_self_cbarg, bufferevent_getcb and the finalizers'
  *              arguments are the program's (after event_finalize the
  *              getters show its finalizer, as libevent's do); a finalizer
- *              runs in its event's context.  event_free, event_del,
- *              event_debug_unassign and bufferevent_free free the records,
+ *              runs in its event's context.  event_free,
+ *              event_debug_unassign and bufferevent_free free the records
+ *              (event_del keeps it: the event may be added again),
+ *              event_base_free those of its once events that never fired,
  *              and an event embedded in a struct and assigned again frees
  *              the old one.  libevent's calls to itself pass through,
  *              also those it makes by a tail call (event_base_loopexit's

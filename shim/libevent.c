@@ -34,6 +34,7 @@
 #include "loops.h"
 #ifdef CTXVAR_WITH_LIBEVENT
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "libevent.h"
@@ -57,6 +58,7 @@ int ctxvar__libevent_foreign(void (*fn)(void)) { return ctxvar__code_foreign_fas
 
 struct event_record {
     struct ctxvar__keyed k;       /* cb: the program's callback and argument */
+    struct ctxvar__indexed by_base; /* event_base_once's, until it fires */
     int persistent;               /* EV_PERSIST: keep the registration's context */
     event_finalize_callback_fn finalizer; /* the program's, once finalizing */
     int frees_event;              /* event_free_finalize: libevent frees the event */
@@ -82,12 +84,23 @@ static void event_trampoline(evutil_socket_t fd, short what, void *p)
     ctxvar__callback_invoke(&copy, call_event, &a);
 }
 
+/* event_base_once's records, by base, until they fire: libevent frees a
+ * once event that never fired in event_base_free, calling nothing, so
+ * that is where the records left go (event_base_free below). */
+static struct ctxvar__index once_by_base;
+
 /* event_base_once's: libevent frees its event after the one call, and so
- * do we. */
+ * do we, unless event_base_free has taken the record already (libevent
+ * does not run once events there; should one, the record is the freeing
+ * call's). */
 static void once_trampoline(evutil_socket_t fd, short what, void *p)
 {
     struct event_record *r = p;
     struct event_args a = {fd, what};
+    if (!ctxvar__index_remove(&once_by_base, &r->by_base)) {
+        ctxvar__callback_invoke(&r->k.cb, call_event, &a);
+        return;
+    }
     ctxvar__callback_invoke_owned(&r->k.cb, call_event, &a);
     r->k.cb.context = NULL; /* given back by the frame */
     ctxvar__callback_free(&r->k.cb);
@@ -238,10 +251,45 @@ CTXVAR__EXPORT int event_base_once(struct event_base *base, evutil_socket_t fd, 
     if (!cb || !EV_CARRY_CB(cb)) return next(base, fd, events, cb, arg, timeout);
     struct event_record *r = record_new(NULL, events, cb, arg, "event_base_once");
     if (!r) return next(base, fd, events, cb, arg, timeout);
+    ctxvar__index_add(&once_by_base, &r->by_base, base);
     int result = next(base, fd, events, once_trampoline, r, timeout);
-    if (result != 0) ctxvar__callback_free(&r->k.cb);
+    if (result != 0 && ctxvar__index_remove(&once_by_base, &r->by_base))
+        ctxvar__callback_free(&r->k.cb);
     return result;
 }
+
+/* ---- Freeing a base ------------------------------------------------------------------ */
+
+/* Unlinks each of a base's once records onto a list (through the keyed
+ * link, unused by once records, which are never in the table). */
+static int take_once(struct ctxvar__indexed *e, void *list)
+{
+    struct event_record *r = (struct event_record *)(void *)((char *)e - offsetof(struct event_record, by_base));
+    ctxvar__index_unlink_locked(e);
+    r->k.next = *(struct ctxvar__keyed **)list;
+    *(struct ctxvar__keyed **)list = &r->k;
+    return 0;
+}
+
+/* The base's once records are taken before libevent frees it (another
+ * thread may get its address for a new base at once) and freed after. */
+#define INTERPOSE_BASE_FREE(name)                                                          \
+    CTXVAR__EXPORT void name(struct event_base *base)                                      \
+    {                                                                                      \
+        __typeof__(&name) next = EV_NEXT(name);                                            \
+        if (!next) return;                                                                 \
+        struct ctxvar__keyed *taken = NULL;                                                \
+        if (base && ctxvar__loops_enabled())                                               \
+            ctxvar__index_visit(&once_by_base, base, take_once, &taken);                   \
+        next(base);                                                                        \
+        while (taken) {                                                                    \
+            struct ctxvar__keyed *k = taken;                                               \
+            taken = k->next;                                                               \
+            ctxvar__callback_free(&k->cb);                                                 \
+        }                                                                                  \
+    }
+INTERPOSE_BASE_FREE(event_base_free)
+INTERPOSE_BASE_FREE(event_base_free_nofinalize)
 
 /* ---- Freeing and finalizing ---------------------------------------------------------- */
 

@@ -16,7 +16,8 @@
  *   loops_event getters             what the program reads back
  *   loops_event frees               events freed unfired, embedded events
  *                                   reused, finalizers, bufferevent_free,
- *                                   bases freed before their loopexit;
+ *                                   bases freed before their loopexit or
+ *                                   event_base_once events fired;
  *                                   live_contexts before and after
  */
 #include <stdio.h>
@@ -381,6 +382,12 @@ static int frees(void)
         struct event_base *other = event_base_new();
         event_base_loopexit(other, &later);
         event_base_free(other);
+        /* The program's one-shot events whose base is freed before they
+         * fire: libevent frees them, calling nothing. */
+        other = event_base_new();
+        event_base_once(other, -1, EV_TIMEOUT, on_label, labels[i], &later);
+        if (i % 2) event_base_free_nofinalize(other);
+        else event_base_free(other);
         ctxvar_reset(&token);
     }
     event_base_loop(base, EVLOOP_NONBLOCK);
