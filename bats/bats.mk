@@ -12,7 +12,8 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
-    linked static_context create_result pool bypass pool_stress \
+    linked static_context create_result own_id_freed tgkill_refused fork_in_handler pool bypass \
+    pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
     dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client \
     otel_threads otel_omp)
@@ -81,6 +82,18 @@ $(BATS_DIR)/static_context: $(BATS_SRC)/static_context.c $(BATS_DEPS)
 	$(BATS_CC) -static $< -o $@
 
 $(BATS_DIR)/create_result: $(BATS_SRC)/create_result.c
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/own_id_freed: $(BATS_SRC)/own_id_freed.c
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/tgkill_refused: $(BATS_SRC)/tgkill_refused.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/fork_in_handler: $(BATS_SRC)/fork_in_handler.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
 

@@ -135,3 +135,14 @@ added_runtime() {
     run -0 --separate-stderr bash -c 'exec -a ctxrun "$1" -- sh -c "printf %s \"\$LD_PRELOAD\""' _ "$CTXRUN"
     [ "$output" = "$(added_runtime)" ]
 }
+
+@test "under a seccomp filter that refuses tgkill, the contexts of 2,000 ended detached threads are still released" {
+    # The runtime asks the kernel whether a detached thread is gone with a
+    # tgkill of signal 0; refused, it used to keep every such context.
+    run -0 --separate-stderr preloaded "$PROGS/tgkill_refused"
+    expect_output <<'EOF2'
+tgkill refused: EPERM
+live_contexts back to baseline: yes
+EOF2
+    expect_no_stderr
+}

@@ -142,6 +142,17 @@ EOF
     expect_no_stderr
 }
 
+@test "a thread that unmaps the memory pthread_create stored its id in, before the call returns, does not crash the creator" {
+    # The runtime used to read the id back from that memory after the call.
+    run "$PROGS/own_id_freed"
+    [ "$status" -ne 2 ] || skip "this process may not create SCHED_FIFO threads"
+    [ "$status" -eq 0 ]
+    [ "$output" = "100 threads ran" ]
+    run -0 --separate-stderr preloaded "$PROGS/own_id_freed"
+    [ "$output" = "100 threads ran" ]
+    expect_no_stderr
+}
+
 @test "the runtime writes nothing to stdout even with CTXVAR_DEBUG=1" {
     run -0 --separate-stderr "$PROGS/create_result"
     local plain=$output

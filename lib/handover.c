@@ -54,17 +54,19 @@
  *
  * THE CREATOR'S HINT
  *
- * Most joins are made by the thread that created the thread, soon after:
- * often before the new thread has run at all, when only the mark-and-table
- * path above could find the record.  So a creator remembers, in its own
- * state, the pthread_t it last created joinable, the pool record it gave
- * it, and that record's generation (a count every give-back
- * of a pool record increments).  A join of that pthread_t takes the record
- * from the pool directly when its generation has not moved: then nobody has
- * released it, and only a join or the reaping of a detached thread would,
- * so it is the record of the thread being joined, whatever became of other
- * threads that had the same pthread_t.  The pool is static memory, so the
- * check reads nothing that may have been freed; heap records get no hint.
+ * Most joins are made by the thread that created the thread, soon after.
+ * So a creator remembers, in its own state, the pool record it gave the
+ * last thread it created joinable, and that record's generation (a count
+ * every give-back of a pool record increments); the thread, as it begins,
+ * writes its pthread_t in the record.  A join of that pthread_t takes the
+ * record from the pool directly when its generation has not moved: then
+ * nobody has released it, and only a join or the reaping of a detached
+ * thread would, so it is the record of the thread being joined, whatever
+ * became of other threads that had the same pthread_t.  The pool is static
+ * memory, so the check reads nothing that may have been freed; heap
+ * records get no hint.  The creator does not read the id pthread_create
+ * wrote: the new thread may have freed that memory by the time the call
+ * returns.  A join before the thread began takes the mark-and-table path.
  *
  * FORK
  *
@@ -77,6 +79,8 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -90,6 +94,7 @@ struct ctxvar__start {
     atomic_int state;                /* EXIT_*, once adopted */
     atomic_int adopted;              /* the thread runs with release at join */
     atomic_uint generation;          /* pool records: uses so far (the creator's hint) */
+    _Atomic(uintptr_t) begun_as;     /* the thread's pthread_t once it began, for the hint */
     int joinable;                    /* release at join was asked for */
     int pooled;                      /* in the static pool, else on the heap */
     int listed;                      /* on the heap list */
@@ -107,7 +112,7 @@ struct ctxvar__start {
 
 enum { EXIT_RUNNING, EXIT_DETACHED, EXIT_HANDED_OVER, EXIT_REAPING, EXIT_RELEASED };
 enum { SLOT_EMPTY, SLOT_NO_HANDOVER, SLOT_JOIN_PENDING, SLOT_IN_TABLE, SLOT_MARKS };
-#define RECORD_ATOMICS offsetof(struct ctxvar__start, joinable) /* busy .. generation */
+#define RECORD_ATOMICS offsetof(struct ctxvar__start, joinable) /* busy .. begun_as */
 
 /* ---- The pool ---------------------------------------------------------------- */
 
@@ -351,7 +356,6 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
                                              struct ctxvar__prepared *p)
 {
     p->failed = 0;
-    p->created = NULL;
     int mode = ctxvar__thread_start_mode();
     if (!(mode & CTXVAR__START_INHERIT)) return NULL;
     joinable = joinable && (mode & CTXVAR__START_RELEASE_AT_JOIN);
@@ -375,12 +379,10 @@ struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int jo
      * of its own, one more shared atomic for every thread. */
     ctxvar__count_in(creator, CTXVAR__STAT_INHERITED, 1);
     atomic_store_explicit(&s->state, joinable ? EXIT_RUNNING : EXIT_DETACHED, memory_order_relaxed);
-    creator->created = 0;
-    if (joinable && s->pooled) {
-        creator->created_record = s;
+    atomic_store_explicit(&s->begun_as, 0, memory_order_relaxed);
+    creator->created_record = joinable && s->pooled ? s : NULL;
+    if (creator->created_record)
         creator->created_generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
-        p->created = &creator->created; /* ctxvar__thread_created fills it in */
-    }
     return s;
 }
 
@@ -407,6 +409,7 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
     s->owner = t;
     s->thread = self_pthread();
     s->tid = gettid();
+    atomic_store_explicit(&s->begun_as, (uintptr_t)s->thread, memory_order_relaxed);
     /* A joinable thread no joiner can find (a detacher came first, or the
      * table is full) is released like a detached one. */
     if (s->joinable && !publish(s))
@@ -432,7 +435,7 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
  * lock.  Such a thread's own destructors may still run, and set, after its
  * start routine ends; it is done with its context only when the kernel has
  * finished it, which tgkill(signal 0) tells without waiting: ESRCH once the
- * thread is gone. */
+ * thread is gone (or /proc, where tgkill is refused: task_gone). */
 static struct ctxvar__start *reap_head, *reap_tail;
 
 static void reap_enqueue(struct ctxvar__start *s)
@@ -450,10 +453,30 @@ static void reap_enqueue(struct ctxvar__start *s)
     ctxvar__registry_unlock();
 }
 
+/* When tgkill is refused (a seccomp filter that answers EPERM, say): gone
+ * when /proc/self/task/TID is, while /proc/self/task itself is there; not
+ * known to be gone otherwise (no /proc, stat refused too), and the record
+ * waits: releasing what a live thread may still use is worse than keeping
+ * it. */
+static int task_gone(pid_t tid)
+{
+    static const char dir[] = "/proc/self/task/";
+    char path[sizeof dir + 12], digits[12];
+    int n = 0;
+    for (unsigned v = (unsigned)tid; n == 0 || v; v /= 10) digits[n++] = (char)('0' + v % 10);
+    memcpy(path, dir, sizeof dir - 1);
+    for (int i = 0; i < n; i++) path[sizeof dir - 1 + i] = digits[n - 1 - i];
+    path[sizeof dir - 1 + n] = '\0';
+    struct stat st;
+    if (stat(path, &st) == 0 || errno != ENOENT) return 0;
+    return stat("/proc/self/task", &st) == 0;
+}
+
 static int thread_gone(pid_t pid, pid_t tid)
 {
     int saved_errno = errno;
-    int gone = syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH;
+    int gone = 0;
+    if (syscall(SYS_tgkill, pid, tid, 0) != 0) gone = errno == ESRCH || task_gone(tid);
     errno = saved_errno;
     return gone;
 }
@@ -535,12 +558,11 @@ struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
           CTXVAR__START_RELEASE_AT_JOIN))
         return j; /* no records unless threads get them */
     const struct ctxvar__thread *me = ctxvar__me();
-    if (me->created == (uintptr_t)thread && me->created) {
-        struct ctxvar__start *s = me->created_record;
-        if (atomic_load_explicit(&s->generation, memory_order_acquire) == me->created_generation) {
-            j.record = s; /* still the record this thread gave it: see "The creator's hint" */
-            return j;
-        }
+    struct ctxvar__start *s = me->created_record;
+    if (s && atomic_load_explicit(&s->generation, memory_order_acquire) == me->created_generation &&
+        atomic_load_explicit(&s->begun_as, memory_order_relaxed) == (uintptr_t)thread) {
+        j.record = s; /* still the record this thread gave it: see "The creator's hint" */
+        return j;
     }
     _Atomic(uintptr_t) *slot = tls_slot(thread);
     if (!slot) {
@@ -599,8 +621,8 @@ void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
         return;
     }
     struct ctxvar__thread *me = ctxvar__me();
-    if (me->created == (uintptr_t)thread) me->created = 0; /* gone: its pthread_t may name another */
     struct ctxvar__start *s = j.record;
+    if (s && s == me->created_record) me->created_record = NULL; /* given back below */
     if (!s && j.look_in_table) {
         uintptr_t found = table_take((uintptr_t)thread);
         if (found >= SLOT_MARKS) s = (struct ctxvar__start *)found;
@@ -621,7 +643,13 @@ void ctxvar__detach_prepare(pthread_t thread)
           CTXVAR__START_RELEASE_AT_JOIN))
         return;
     struct ctxvar__thread *me = ctxvar__me();
-    if (me->created == (uintptr_t)thread) me->created = 0; /* nobody may join it now */
+    /* Nobody may join it now.  Not begun yet, it may be the hinted thread
+     * or not: the hint goes either way. */
+    const struct ctxvar__start *hinted = me->created_record;
+    if (hinted) {
+        uintptr_t begun = atomic_load_explicit(&hinted->begun_as, memory_order_relaxed);
+        if (begun == 0 || begun == (uintptr_t)thread) me->created_record = NULL;
+    }
     uintptr_t seen = SLOT_EMPTY;
     _Atomic(uintptr_t) *slot = tls_slot(thread);
     if (slot) {

@@ -25,7 +25,8 @@
  * first kind are found through their records.  It is guarded by a mutex,
  * taken at a listed thread's registration and exit and by ctxvar_stats,
  * and held across fork by pthread_atfork so that no child finds it held by
- * a thread it does not have.  A mutex, not a spinlock: a waiter sleeps, so
+ * a thread it does not have (unless the forking thread holds it: a fork
+ * from a signal handler, see in_registry_lock).  A mutex, not a spinlock: a waiter sleeps, so
  * a high-priority real-time thread can never spin forever on a lock that a
  * lower-priority thread on its CPU holds.
  *
@@ -83,17 +84,29 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__count(int which, long long delta)
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ctxvar__thread *registry;
 
+/* Set while this thread takes, holds or gives back the lock.  A program
+ * may fork from a signal handler that interrupted it there (the scan of
+ * ended threads holds the lock across a few system calls): the fork
+ * handlers must then neither wait for the lock, which would never come
+ * back, nor walk what the holder may have half changed. */
+static _Thread_local unsigned char in_registry_lock;
+static _Thread_local unsigned char forked_in_lock; /* this thread's fork, see above */
+
 /* The holder is marked busy (lib/sigsafe.h): a signal handler that
  * interrupts it must not take the lock again, nor change what it guards. */
 void ctxvar__registry_lock(void)
 {
     ctxvar__busy_push(ctxvar__me());
+    in_registry_lock = 1;
+    __asm__ volatile("" ::: "memory"); /* set before the lock is taken, for a handler */
     pthread_mutex_lock(&registry_lock);
 }
 
 void ctxvar__registry_unlock(void)
 {
     pthread_mutex_unlock(&registry_lock);
+    __asm__ volatile("" ::: "memory"); /* cleared after the lock is given back */
+    in_registry_lock = 0;
     ctxvar__busy_pop(ctxvar__me());
 }
 #define lock ctxvar__registry_lock
@@ -213,10 +226,28 @@ void ctxvar__thread_state_release(struct ctxvar__thread *t)
 
 /* ---- fork ------------------------------------------------------------------------------ */
 
+static void before_fork(void)
+{
+    forked_in_lock = in_registry_lock;
+    if (!forked_in_lock) lock();
+}
+
+static void after_fork_in_parent(void)
+{
+    if (!forked_in_lock) unlock();
+}
+
 /* In the child of fork: only the forking thread exists; release the
- * contexts the others held. */
+ * contexts the others held.  Forked from a handler that interrupted this
+ * thread's hold of the lock, the registry may be half changed: the others'
+ * contexts stay (this child leaks them), and the lock stays the
+ * interrupted code's, which releases it if the handler returns. */
 static void release_other_threads(void)
 {
+    if (forked_in_lock) {
+        ctxvar__startup_forked();
+        return;
+    }
     struct ctxvar__thread *me = &ctxvar__self;
     for (struct ctxvar__thread *t = registry, *next; t; t = next) {
         next = t->next;
@@ -234,7 +265,7 @@ static void release_other_threads(void)
 
 void ctxvar__registry_init(void)
 {
-    pthread_atfork(lock, unlock, release_other_threads);
+    pthread_atfork(before_fork, after_fork_in_parent, release_other_threads);
 }
 
 /* ---- ctxvar_stats --------------------------------------------------------------------- */

@@ -149,7 +149,6 @@ void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(pr
  *
  *     s = ctxvar__thread_prepare(start, arg, joinable, &prepared);
  *     r = real(..., s ? our_trampoline : start, s ? s : arg);
- *     if (s && r == 0) ctxvar__thread_created(&prepared, new_thread_id);
  *     if (s && r != 0) ctxvar__thread_discard(s);
  *     if (!s && r == 0 && prepared.failed) ctxvar__count_inherit_failure();
  *
@@ -181,8 +180,7 @@ static inline int ctxvar__thread_start_mode(void)
 
 /* What ctxvar__thread_prepare tells its caller besides the record. */
 struct ctxvar__prepared {
-    int failed;         /* no record because memory ran out: count it if the thread starts */
-    uintptr_t *created; /* where the creator remembers the new thread's id, or NULL */
+    int failed; /* no record because memory ran out: count it if the thread starts */
 };
 
 /* Before the real creation: a start record holding fn, arg and a snapshot
@@ -190,15 +188,6 @@ struct ctxvar__prepared {
  * (inheritance off, or out of memory: then p->failed is 1). */
 struct ctxvar__start *ctxvar__thread_prepare(void (*fn)(void), void *arg, int joinable,
                                              struct ctxvar__prepared *p) CTXVAR__HIDDEN;
-
-/* After the real creation succeeded: `thread` is the new thread's id, which
- * its joiner will name (the creator remembers which record it gave it).
- * Inline: it is one store into the creator's own thread state, on the path
- * of every thread creation. */
-static inline void ctxvar__thread_created(const struct ctxvar__prepared *p, pthread_t thread)
-{
-    if (p->created) *p->created = (uintptr_t)thread;
-}
 
 /* After the real creation failed: no thread will read s. */
 void ctxvar__thread_discard(struct ctxvar__start *s) CTXVAR__HIDDEN;

@@ -87,12 +87,12 @@ struct ctxvar__thread {
     /* Where a joiner finds the exit record (lib/handover.c): written by the
      * thread, and marked by a joiner or detacher that comes first. */
     _Atomic(uintptr_t) exit_slot;
-    /* The last joinable thread this thread created (0: none), with the
-     * pool record it gave it and that record's generation: a join of it,
-     * the commonest join, then finds the record without the thread's slot
-     * (lib/handover.c, "The creator's hint"). */
-    uintptr_t created;
-    struct ctxvar__start *created_record; /* NULL: a heap record, no hint */
+    /* The pool record this thread gave the last joinable thread it
+     * created (NULL: none, or a heap record), with that record's
+     * generation: a join of that thread, the commonest join, then finds the
+     * record without the thread's slot (lib/handover.c, "The creator's
+     * hint"). */
+    struct ctxvar__start *created_record;
     struct ctxvar__thread *prev, *next; /* the registry, while listed */
     struct ctxvar__frame *top_frame; /* the innermost run or task frame */
 };

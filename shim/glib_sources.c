@@ -39,7 +39,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "alloc.h"
 #include "glib.h"
@@ -290,38 +289,43 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
 
 struct records {
     gpointer *found, space[16];
-    size_t count, capacity;
+    size_t count, capacity, carried;
 };
 
-/* Under the index's bucket lock: memory only, no call into GLib. */
+/* Under the index's bucket lock, which a fork handler takes too: nothing
+ * but stores (no allocation, no call into GLib). */
 static int collect(struct ctxvar__indexed *e, void *arg)
 {
     struct records *r = arg;
-    if (r->count == r->capacity) {
-        gpointer *grown = ctxvar__alloc(2 * r->capacity * sizeof *grown);
-        if (!grown) {
-            ctxvar__debug("GLib: out of memory finding sources by data; some not looked at");
-            return 1;
-        }
-        memcpy(grown, r->found, r->count * sizeof *grown);
-        if (r->found != r->space) free(r->found);
-        r->found = grown;
-        r->capacity *= 2;
-    }
-    r->found[r->count++] = (char *)e - offsetof(struct source, by_data);
+    if (r->count < r->capacity) r->found[r->count++] = (char *)e - offsetof(struct source, by_data);
+    r->carried++;
     return 0;
 }
 
 /* Our records that carry data, as GLib knows them (it compares the
  * addresses and never reads them, so one freed since is just not found);
- * records_done frees the list. */
+ * records_done frees the list.  Counted first, then room made outside the
+ * lock, then collected again. */
 static size_t records_of(gpointer data, struct records *r)
 {
     r->found = r->space;
-    r->count = 0;
     r->capacity = sizeof r->space / sizeof r->space[0];
-    if (ctxvar__loops_enabled()) ctxvar__index_visit(&by_data, data, collect, r);
-    return r->count;
+    r->count = 0;
+    if (!ctxvar__loops_enabled()) return 0;
+    for (;;) {
+        r->count = r->carried = 0;
+        ctxvar__index_visit(&by_data, data, collect, r);
+        if (r->carried <= r->capacity) return r->count;
+        size_t capacity = r->carried + r->carried / 2;
+        gpointer *grown = ctxvar__alloc(capacity * sizeof *grown);
+        if (!grown) {
+            ctxvar__debug("GLib: out of memory finding sources by data; some not looked at");
+            return r->count;
+        }
+        if (r->found != r->space) free(r->found);
+        r->found = grown;
+        r->capacity = capacity;
+    }
 }
 
 static void records_done(struct records *r)

@@ -56,6 +56,7 @@ static popen_fn real_popen(void)
 
 static void lock_process_starts(void);
 static void unlock_process_starts(void);
+static void reset_process_starts(void);
 
 /* At load: a lookup takes the loader's lock, and popen's bookkeeping is
  * held across fork so that no child finds it locked. */
@@ -64,7 +65,7 @@ __attribute__((constructor)) static void find_real_functions(void)
     real_posix_spawn();
     real_system();
     real_popen();
-    pthread_atfork(lock_process_starts, unlock_process_starts, unlock_process_starts);
+    pthread_atfork(lock_process_starts, unlock_process_starts, reset_process_starts);
 }
 
 /* ---- system and popen -------------------------------------------------------- */
@@ -80,8 +81,13 @@ __attribute__((constructor)) static void find_real_functions(void)
 
 #define SHELL_PATH "/bin/sh"
 
-static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t popen_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Recursive: popen_lock is held across the start of a shell, and a
+ * program may fork from a signal handler that interrupted that (or
+ * system's short bookkeeping), on the thread holding the lock; the fork
+ * handler below then takes it once more instead of waiting for itself, as
+ * glibc's own popen lock allows. */
+static pthread_mutex_t system_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_mutex_t popen_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 /* A forked child must not find either lock held by a thread it does not
  * have. */
@@ -95,6 +101,20 @@ static void unlock_process_starts(void)
 {
     pthread_mutex_unlock(&popen_lock);
     pthread_mutex_unlock(&system_lock);
+}
+
+/* In the child, the only thread is a copy of the forking one, under
+ * another id, so the recursive locks' owner is a thread it does not have:
+ * made anew, unlocked (what a fork from a handler interrupted, if the
+ * handler returns, finds them so and its unlock fails harmlessly). */
+static void reset_process_starts(void)
+{
+    pthread_mutexattr_t recursive;
+    pthread_mutexattr_init(&recursive);
+    pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&system_lock, &recursive);
+    pthread_mutex_init(&popen_lock, &recursive);
+    pthread_mutexattr_destroy(&recursive);
 }
 
 /* system.  POSIX: the caller ignores SIGINT and SIGQUIT and blocks SIGCHLD

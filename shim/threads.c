@@ -81,10 +81,11 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
         if (r == 0 && prepared.failed) ctxvar__count_inherit_failure();
         return r;
     }
+    /* *thread is not read after the call: the new thread may already have
+     * freed the memory it is in (a job struct that holds its own thread's
+     * id, freed by that thread). */
     r = real(thread, attr, start_posix_thread, s);
-    if (r == 0) {
-        ctxvar__thread_created(&prepared, *thread);
-    } else {
+    if (r != 0) {
         saved_errno = *error;
         ctxvar__thread_discard(s);
         *error = saved_errno;
@@ -105,10 +106,8 @@ CTXVAR__EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
         if (r == thrd_success && prepared.failed) ctxvar__count_inherit_failure();
         return r;
     }
-    r = real(thread, start_c11_thread, s);
-    if (r == thrd_success) {
-        ctxvar__thread_created(&prepared, (pthread_t)*thread);
-    } else {
+    r = real(thread, start_c11_thread, s); /* *thread not read after: see pthread_create */
+    if (r != thrd_success) {
         saved_errno = errno;
         ctxvar__thread_discard(s);
         errno = saved_errno;

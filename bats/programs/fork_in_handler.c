@@ -1,0 +1,62 @@
+/* fork_in_handler - a SIGALRM handler that forks (the child exits at once,
+ * the parent waits for it) every millisecond while the program keeps the
+ * runtime busy with what holds its locks:
+ *
+ *   fork_in_handler popen N   N popen("true") / pclose pairs
+ *   fork_in_handler stats N   N ctxvar_stats calls (the registry lock)
+ *
+ * fork() from a signal handler runs the fork handlers on a thread that may
+ * be holding the very locks they take; glibc's own (the popen list) allow
+ * for it, and so must the runtime's.  Prints "done, forked: yes" (at least
+ * one fork ran in a handler) and exits 0; a deadlock never prints.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctxvar.h"
+
+static volatile sig_atomic_t forks;
+
+static void fork_now(int sig)
+{
+    (void)sig;
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    if (child > 0 && waitpid(child, NULL, 0) == child) forks = forks + 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || (strcmp(argv[1], "popen") != 0 && strcmp(argv[1], "stats") != 0)) {
+        fprintf(stderr, "usage: fork_in_handler popen|stats N\n");
+        return 2;
+    }
+    int popens = strcmp(argv[1], "popen") == 0;
+    long n = atol(argv[2]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fork_now;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every_ms, NULL);
+    for (long i = 0; i < n; i++) {
+        if (popens) {
+            FILE *f = popen("true", "r");
+            if (f) pclose(f);
+        } else {
+            struct ctxvar_stats s;
+            ctxvar_stats(&s);
+        }
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    printf("done, forked: %s\n", forks > 0 ? "yes" : "no");
+    return 0;
+}

@@ -1,0 +1,80 @@
+/* tgkill_refused - detached threads in a process whose seccomp filter
+ * answers tgkill with EPERM (a sandbox that lets a program signal nothing).
+ * The runtime learns that a detached thread is gone, and may release what
+ * it held, by a tgkill of signal 0; refused, it must find out otherwise, or
+ * every such thread's context stays alive for good.
+ *
+ * Output: "tgkill refused: EPERM", then after 2,000 detached threads, each
+ * in a context of its own creator's, "live_contexts back to baseline: yes"
+ * (it waits up to 10 s for the threads to be gone).  Without a runtime the
+ * second line says "no runtime".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ctxvar.h"
+
+enum { THREADS = 2000 };
+
+static void *quick(void *arg) { return arg; }
+
+static unsigned long long live(void)
+{
+    struct ctxvar_stats s;
+    return ctxvar_stats(&s) == 0 ? s.live_contexts : 0;
+}
+
+int main(void)
+{
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+        perror("seccomp");
+        return 1;
+    }
+    printf("tgkill refused: %s\n",
+           syscall(SYS_tgkill, getpid(), gettid(), 0) == 0 ? "no" : errno == EPERM ? "EPERM" : "other");
+    ctxvar *request_id = ctxvar_named("request_id");
+    struct ctxvar_stats probe;
+    if (ctxvar_stats(&probe) != 0) {
+        puts("no runtime");
+        return 0;
+    }
+    unsigned long long before = live();
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (int i = 0; i < THREADS; i++) {
+        char value[16];
+        snprintf(value, sizeof value, "r%d", i);
+        ctxvar_token token;
+        ctxvar_set(request_id, value, &token);
+        pthread_t t;
+        int r;
+        while ((r = pthread_create(&t, &attr, quick, NULL)) == EAGAIN) usleep(100);
+        ctxvar_reset(&token);
+        if (r != 0) {
+            printf("pthread_create: %s\n", strerror(r));
+            return 1;
+        }
+    }
+    int back = 0;
+    for (int waited = 0; waited < 1000 && !(back = live() == before); waited++) usleep(10000);
+    printf("live_contexts back to baseline: %s\n", back ? "yes" : "no");
+    return 0;
+}
