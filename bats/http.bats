@@ -53,6 +53,34 @@ client() {
 EOF2
 }
 
+@test "a URL without a scheme, which libcurl takes for HTTP, gets the headers too" {
+    run -0 client schemeless "127.0.0.1:$(cat "$BATS_TEST_TMPDIR/port")"
+    [ "$output" = "/schemeless: 0" ]
+    run headers_of /schemeless
+    expect_output <<EOF2
+  traceparent: $TP
+  tracestate: vendor=x
+  baggage: tenant=acme
+EOF2
+}
+
+@test "a mail sent over SMTP keeps the program's MIME headers and gets none of ours" {
+    # libcurl takes CURLOPT_HTTPHEADER as a MIME message's top-level headers
+    # too: trace headers there would be delivered inside the mail.
+    local mail_log="$BATS_TEST_TMPDIR/mail" smtp
+    python3 "$ROOT/bats/programs/smtp_recorder.py" "$BATS_TEST_TMPDIR/smtp_port" "$mail_log" &
+    smtp=$!
+    while [ ! -e "$BATS_TEST_TMPDIR/smtp_port" ]; do sleep 0.05; done
+    run -0 client mail "smtp://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/smtp_port")/"
+    kill "$smtp"
+    wait "$smtp" 2>/dev/null || true
+    [ "$output" = "mail: 0" ]
+    run grep -ci -E '^(traceparent|tracestate|baggage):' "$mail_log"
+    [ "$output" = 0 ]
+    grep -q '^X-Mailer: http_client' "$mail_log"
+    grep -q '^hello' "$mail_log"
+}
+
 @test "without --http, or with an empty context, no header is added" {
     run -0 env TRACESTATE=vendor=x "$CTXRUN" --traceparent "$TP" --set tenant=acme -- "$PROGS/http_client" easy "$URL"
     run -0 env CTXVAR_HTTP=1 LD_PRELOAD="$RUNTIME" "$PROGS/http_client" easy "$URL"

@@ -34,15 +34,20 @@ crash_under_ctxrun() {
     [ "$stderr" = "crash_handler: SIGSEGV in request (none) ()" ]
 }
 
-@test "fork from a signal handler that interrupted popen or ctxvar_stats on the same thread does not deadlock in the runtime's fork handlers" {
+@test "fork from a signal handler that interrupted popen, ctxvar_stats or a set with CTXVAR_OTEL=1 on the same thread does not deadlock in the runtime's fork handlers" {
     # The handlers took locks the interrupted code held (the popen list's,
-    # held across the shell's start; the registry's), and waited for ever.
+    # held across the shell's start; the registry's; the profilers' key
+    # map's, taken at every set once 400 names had filled it), and waited
+    # for ever.
     run -0 --separate-stderr timeout 120 "$PROGS/fork_in_handler" popen 1000
     [ "$output" = "done, forked: yes" ]
     run -0 --separate-stderr preloaded timeout 120 "$PROGS/fork_in_handler" popen 1000
     [ "$output" = "done, forked: yes" ]
     expect_no_stderr
     run -0 --separate-stderr preloaded timeout 120 "$PROGS/fork_in_handler" stats 2000000
+    [ "$output" = "done, forked: yes" ]
+    expect_no_stderr
+    CTXVAR_OTEL=1 run -0 --separate-stderr preloaded timeout 120 "$PROGS/fork_in_handler" sets 3000000
     [ "$output" = "done, forked: yes" ]
     expect_no_stderr
 }

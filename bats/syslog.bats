@@ -109,6 +109,20 @@ check_lines() {
     expect_output < <(expected_lines | sed -E 's/ (note=|request_id=|tenant=).*$//')
 }
 
+@test "syslog and vsyslog leave errno as glibc does, also when glibc's formatting fails" {
+    # The runtime used to put back the errno of the call's start.
+    local expected="ordinary line: 0
+invalid wide character: EILSEQ
+vsyslog, invalid wide character: EILSEQ" program
+    for program in syslog_lines syslog_lines_fortified; do
+        with_dev_log "$PROGS/$program" errno >"$BATS_TEST_TMPDIR/out"
+        [ "$(cat "$BATS_TEST_TMPDIR/out")" = "$expected" ]
+        with_dev_log "$CTXRUN" --syslog --set tenant=acme -- "$PROGS/$program" errno \
+            >"$BATS_TEST_TMPDIR/out"
+        [ "$(cat "$BATS_TEST_TMPDIR/out")" = "$expected" ]
+    done
+}
+
 @test "CTXVAR_SYSLOG=0 leaves syslog lines unchanged" {
     with_dev_log env CTXVAR_SYSLOG=0 "$CTXRUN" --set tenant=acme -- "$PROGS/syslog_lines" long 10
     run cat "$BATS_TEST_TMPDIR/err"

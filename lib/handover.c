@@ -453,23 +453,33 @@ static void reap_enqueue(struct ctxvar__start *s)
     ctxvar__registry_unlock();
 }
 
-/* When tgkill is refused (a seccomp filter that answers EPERM, say): gone
- * when /proc/self/task/TID is, while /proc/self/task itself is there; not
- * known to be gone otherwise (no /proc, stat refused too), and the record
- * waits: releasing what a live thread may still use is worse than keeping
- * it. */
-static int task_gone(pid_t tid)
+/* /proc/self/task/TID, NUL-terminated, in `path` (room for 40 bytes). */
+static void task_path(char *path, pid_t tid)
 {
     static const char dir[] = "/proc/self/task/";
-    char path[sizeof dir + 12], digits[12];
+    char digits[12];
     int n = 0;
     for (unsigned v = (unsigned)tid; n == 0 || v; v /= 10) digits[n++] = (char)('0' + v % 10);
     memcpy(path, dir, sizeof dir - 1);
     for (int i = 0; i < n; i++) path[sizeof dir - 1 + i] = digits[n - 1 - i];
     path[sizeof dir - 1 + n] = '\0';
+}
+
+/* When tgkill is refused (a seccomp filter that answers EPERM, say): gone
+ * when /proc/self/task/TID is, while the calling thread's own entry is
+ * there, which says that this /proc numbers threads as gettid does (a
+ * /proc mounted for another PID namespace would have no entry for either,
+ * and every live thread would look gone).  Not known to be gone otherwise
+ * (no /proc, stat refused too), and the record waits: releasing what a
+ * live thread may still use is worse than keeping it. */
+static int task_gone(pid_t tid)
+{
+    char path[40];
     struct stat st;
+    task_path(path, tid);
     if (stat(path, &st) == 0 || errno != ENOENT) return 0;
-    return stat("/proc/self/task", &st) == 0;
+    task_path(path, gettid());
+    return stat(path, &st) == 0;
 }
 
 static int thread_gone(pid_t pid, pid_t tid)

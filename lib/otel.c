@@ -93,9 +93,13 @@
 
 #include "otel.h"
 #include "runtime.h"
+#include "sigsafe.h"
 #include "thread.h"
 #include "w3c.h"
 
+/* The only thread-local variable of this file, which the linker places
+ * first: it sits at offset 0 of the runtime's TLS block (bats/otel.bats
+ * checks), where readers of the format find it most simply. */
 __thread struct ctxvar__otel_record *otel_thread_ctx_v1;
 atomic_int ctxvar__otel_on;
 char ctxvar__otel_nothing;
@@ -104,12 +108,14 @@ char ctxvar__otel_nothing;
 
 #define KEY_TABLE 512 /* twice the keys: a probe always meets an empty slot */
 
+/* Taken by the fork handlers, with its phase (lib/sigsafe.h). */
 static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+#define FORK_STATE ctxvar__fork_locks[CTXVAR__FORK_LOCK_OTEL_KEYS]
 static const struct ctxvar *keys[CTXVAR__OTEL_KEYS_MAX];   /* under keys_lock */
 static atomic_uint key_count;
 static _Atomic(const struct ctxvar *) key_table[KEY_TABLE];
 static unsigned char key_table_index[KEY_TABLE]; /* written before its slot */
-static int said_full;
+static atomic_int said_full; /* the map is full, and the debug line said so */
 
 unsigned ctxvar__otel_key_count(void) { return atomic_load(&key_count); }
 const char *ctxvar__otel_key_name(unsigned i) { return keys[i]->name; }
@@ -131,10 +137,10 @@ static int key_add_locked(const struct ctxvar *var)
     unsigned n = atomic_load_explicit(&key_count, memory_order_relaxed);
     if (index >= 0) return index;
     if (n == CTXVAR__OTEL_KEYS_MAX) {
-        if (!said_full)
+        if (!atomic_load_explicit(&said_full, memory_order_relaxed))
             ctxvar__debug("otel: the key map holds %d keys; %s and later new variables are "
                           "left out of thread context records", CTXVAR__OTEL_KEYS_MAX, var->name);
-        said_full = 1;
+        atomic_store_explicit(&said_full, 1, memory_order_relaxed);
         return -1;
     }
     unsigned i = var->hash % KEY_TABLE;
@@ -264,14 +270,17 @@ static void *build_whole(const ctxvar_ctx *c)
     ctxvar__ctx_visit_sorted(c, gather_one, &g);
     int missing = 0;
     for (unsigned i = 0; i < g.n; i++) missing |= (g.index[i] = key_index(g.shown[i]->var)) < 0;
+    /* A full map, said so, takes no new key: no lock then (a program with
+     * more variables than keys would take it at every set). */
+    if (missing && atomic_load_explicit(&said_full, memory_order_relaxed)) missing = 0;
     if (missing) {
-        pthread_mutex_lock(&keys_lock);
+        ctxvar__phased_lock(&keys_lock, &FORK_STATE.phase);
         unsigned before = atomic_load_explicit(&key_count, memory_order_relaxed);
         for (unsigned i = 0; i < g.n; i++)
             if (g.index[i] < 0) g.index[i] = key_add_locked(g.shown[i]->var);
         if (atomic_load_explicit(&key_count, memory_order_relaxed) != before)
             ctxvar__otel_process_update();
-        pthread_mutex_unlock(&keys_lock);
+        ctxvar__phased_unlock(&keys_lock, &FORK_STATE.phase);
     }
     return lay_out(&g);
 }
@@ -460,16 +469,27 @@ void ctxvar__otel_point(const ctxvar_ctx *c, const ctxvar_ctx *before)
 
 /* ---- Turning on, and fork ------------------------------------------------------ */
 
-static void before_fork(void) { pthread_mutex_lock(&keys_lock); }
-static void after_fork_in_parent(void) { pthread_mutex_unlock(&keys_lock); }
+static void before_fork(void)
+{
+    FORK_STATE.forked_holding = !ctxvar__fork_prepare_lock(&keys_lock, FORK_STATE.phase);
+}
+
+static void after_fork_in_parent(void)
+{
+    if (!FORK_STATE.forked_holding) pthread_mutex_unlock(&keys_lock);
+}
 
 /* The parent's mapping was not inherited (MADV_DONTFORK): the child is a
- * new process for readers, with its own instance id. */
+ * new process for readers, with its own instance id.  Forked from a
+ * handler that interrupted a change of the key map, it publishes nothing:
+ * the map may be half written. */
 static void after_fork_in_child(void)
 {
-    if (ctxvar__otel_process_publish(1) != 0)
+    if (FORK_STATE.forked_holding)
+        ctxvar__debug("otel: forked from a signal handler amid a key change; no process context");
+    else if (ctxvar__otel_process_publish(1) != 0)
         ctxvar__debug("otel: a forked child could not publish its process context");
-    pthread_mutex_unlock(&keys_lock);
+    ctxvar__fork_child_reset(&keys_lock);
 }
 
 /* At load: with CTXVAR_OTEL=1, publishes the process context and turns the
@@ -477,9 +497,9 @@ static void after_fork_in_child(void)
 __attribute__((constructor)) static void otel_on_load(void)
 {
     if (!ctxvar__otel_enabled()) return;
-    pthread_mutex_lock(&keys_lock);
+    ctxvar__phased_lock(&keys_lock, &FORK_STATE.phase);
     int published = ctxvar__otel_process_publish(0) == 0;
-    pthread_mutex_unlock(&keys_lock);
+    ctxvar__phased_unlock(&keys_lock, &FORK_STATE.phase);
     if (!published) {
         ctxvar__debug("otel: could not publish the process context; no thread context either");
         return;

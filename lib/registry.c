@@ -26,7 +26,7 @@
  * taken at a listed thread's registration and exit and by ctxvar_stats,
  * and held across fork by pthread_atfork so that no child finds it held by
  * a thread it does not have (unless the forking thread holds it: a fork
- * from a signal handler, see in_registry_lock).  A mutex, not a spinlock: a waiter sleeps, so
+ * from a signal handler, lib/sigsafe.h).  A mutex, not a spinlock: a waiter sleeps, so
  * a high-priority real-time thread can never spin forever on a lock that a
  * lower-priority thread on its CPU holds.
  *
@@ -81,32 +81,24 @@ CTXVAR__BEFORE_THREAD_START void ctxvar__count(int which, long long delta)
 #define REGISTRY_IN_USE 1
 #endif
 
+/* Taken by the fork handlers, with its phase (lib/sigsafe.h): the scan of
+ * ended threads holds it across a few system calls, and a program may
+ * fork from a signal handler that interrupted that. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+#define FORK_STATE ctxvar__fork_locks[CTXVAR__FORK_LOCK_REGISTRY]
 static struct ctxvar__thread *registry;
-
-/* Set while this thread takes, holds or gives back the lock.  A program
- * may fork from a signal handler that interrupted it there (the scan of
- * ended threads holds the lock across a few system calls): the fork
- * handlers must then neither wait for the lock, which would never come
- * back, nor walk what the holder may have half changed. */
-static _Thread_local unsigned char in_registry_lock;
-static _Thread_local unsigned char forked_in_lock; /* this thread's fork, see above */
 
 /* The holder is marked busy (lib/sigsafe.h): a signal handler that
  * interrupts it must not take the lock again, nor change what it guards. */
 void ctxvar__registry_lock(void)
 {
     ctxvar__busy_push(ctxvar__me());
-    in_registry_lock = 1;
-    __asm__ volatile("" ::: "memory"); /* set before the lock is taken, for a handler */
-    pthread_mutex_lock(&registry_lock);
+    ctxvar__phased_lock(&registry_lock, &FORK_STATE.phase);
 }
 
 void ctxvar__registry_unlock(void)
 {
-    pthread_mutex_unlock(&registry_lock);
-    __asm__ volatile("" ::: "memory"); /* cleared after the lock is given back */
-    in_registry_lock = 0;
+    ctxvar__phased_unlock(&registry_lock, &FORK_STATE.phase);
     ctxvar__busy_pop(ctxvar__me());
 }
 #define lock ctxvar__registry_lock
@@ -228,39 +220,38 @@ void ctxvar__thread_state_release(struct ctxvar__thread *t)
 
 static void before_fork(void)
 {
-    forked_in_lock = in_registry_lock;
-    if (!forked_in_lock) lock();
+    ctxvar__busy_push(ctxvar__me());
+    FORK_STATE.forked_holding = !ctxvar__fork_prepare_lock(&registry_lock, FORK_STATE.phase);
 }
 
 static void after_fork_in_parent(void)
 {
-    if (!forked_in_lock) unlock();
+    if (!FORK_STATE.forked_holding) pthread_mutex_unlock(&registry_lock);
+    ctxvar__busy_pop(ctxvar__me());
 }
 
 /* In the child of fork: only the forking thread exists; release the
  * contexts the others held.  Forked from a handler that interrupted this
  * thread's hold of the lock, the registry may be half changed: the others'
- * contexts stay (this child leaks them), and the lock stays the
- * interrupted code's, which releases it if the handler returns. */
+ * contexts stay (this child leaks them). */
 static void release_other_threads(void)
 {
-    if (forked_in_lock) {
-        ctxvar__startup_forked();
-        return;
-    }
     struct ctxvar__thread *me = &ctxvar__self;
-    for (struct ctxvar__thread *t = registry, *next; t; t = next) {
-        next = t->next;
-        if (t == me) continue;
-        unlink_locked(t); /* its live count goes to the shards */
-        /* A thread with an exit record is released from its record. */
-        if (!t->exit_record) ctxvar__thread_state_release(t);
+    if (!FORK_STATE.forked_holding) {
+        for (struct ctxvar__thread *t = registry, *next; t; t = next) {
+            next = t->next;
+            if (t == me) continue;
+            unlink_locked(t); /* its live count goes to the shards */
+            /* A thread with an exit record is released from its record. */
+            if (!t->exit_record) ctxvar__thread_state_release(t);
+        }
+        ctxvar__exit_records_release_others();
+        registry = me->listed ? me : NULL;
+        me->prev = me->next = NULL;
     }
-    ctxvar__exit_records_release_others();
-    registry = me->listed ? me : NULL;
-    me->prev = me->next = NULL;
     ctxvar__startup_forked();
-    unlock();
+    ctxvar__fork_child_reset(&registry_lock);
+    ctxvar__busy_pop(ctxvar__me());
 }
 
 void ctxvar__registry_init(void)

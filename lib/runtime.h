@@ -363,6 +363,15 @@ int ctxvar__index_visit_all(struct ctxvar__index *t,
 void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
                              const char *soname) CTXVAR__HIDDEN;
 
+/* The address of a library's exported variable `name`, cached in *cache:
+ * the first definition in the global scope, not the next after us (a
+ * program that names the variable gets a copy in its own data, a copy
+ * relocation, which the library then uses too), else the one in the
+ * library already loaded under `soname` (RTLD_NOLOAD; alternatives
+ * separated by ':'), or NULL.  Keeps errno. */
+void *ctxvar__library_variable(_Atomic(void *) *cache, const char *name,
+                               const char *soname) CTXVAR__HIDDEN;
+
 /* CTXVAR__NEXT for a library's function.  Our own definition is not
  * passed: taking its address would make the loader bind the name in every
  * process at start-up, also in those that never use the library. */

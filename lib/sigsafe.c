@@ -122,3 +122,7 @@ int ctxvar__ctx_visit_sorted_sigsafe(const ctxvar_ctx *c,
     errno = saved_errno;
     return r;
 }
+
+_Thread_local struct ctxvar__fork_lock_state ctxvar__fork_locks[CTXVAR__FORK_LOCKS];
+
+void ctxvar__fork_child_reset(pthread_mutex_t *m) { pthread_mutex_init(m, NULL); }

@@ -33,6 +33,8 @@
 #ifndef CTXVAR_SIGSAFE_H
 #define CTXVAR_SIGSAFE_H
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "thread.h"
@@ -112,5 +114,74 @@ static inline void ctxvar__deferred_drain(void)
 int ctxvar__ctx_visit_sorted_sigsafe(const ctxvar_ctx *c,
                                      int (*fn)(const ctxvar__binding *b, void *arg),
                                      void *arg) CTXVAR__HIDDEN;
+
+/* ---- Locks that fork handlers take --------------------------------------------
+ *
+ * The runtime's fork handlers take its locks, so that a forked child never
+ * finds one held by a thread it does not have, nor what it guards half
+ * changed.  A program may fork from a signal handler that interrupted a
+ * thread holding one of them (POSIX leaves that undefined; glibc's own
+ * popen lock allows it): the handler must not wait for its own thread.  So
+ * each such lock has a thread-local phase, which its users set around
+ * taking it (ctxvar__phased_lock, _unlock): 1 while taking it, 2 while
+ * holding it, 3 while giving it back, 0 otherwise.  A fork handler asks
+ * ctxvar__fork_prepare_lock, which takes the lock when the thread was
+ * outside it (whoever holds it will give it back), leaves it alone when the
+ * thread holds it, and in between takes it only if it is free: busy, it
+ * counts as the thread's own (it is, but for a thread that was waiting
+ * while another one held it, a case whose child may then find what the
+ * lock guards half changed).  Where it returns 0, the parent does not
+ * unlock after the fork (the interrupted code will) and the child walks
+ * nothing the lock guards; the child makes the lock anew either way
+ * (ctxvar__fork_child_reset), as its one thread is another than the one
+ * that locked it. */
+
+static inline void ctxvar__phased_lock(pthread_mutex_t *m, unsigned char *phase)
+{
+    *phase = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    pthread_mutex_lock(m);
+    atomic_signal_fence(memory_order_seq_cst);
+    *phase = 2;
+}
+
+static inline void ctxvar__phased_unlock(pthread_mutex_t *m, unsigned char *phase)
+{
+    *phase = 3;
+    atomic_signal_fence(memory_order_seq_cst);
+    pthread_mutex_unlock(m);
+    atomic_signal_fence(memory_order_seq_cst);
+    *phase = 0;
+}
+
+/* In a fork's prepare handler: 1 when the lock was taken for the fork (the
+ * parent's handler gives it back), 0 when the forking thread counts as
+ * holding it already. */
+static inline int ctxvar__fork_prepare_lock(pthread_mutex_t *m, unsigned char phase)
+{
+    if (phase == 0) {
+        pthread_mutex_lock(m);
+        return 1;
+    }
+    return phase != 2 && pthread_mutex_trylock(m) == 0;
+}
+
+void ctxvar__fork_child_reset(pthread_mutex_t *m) CTXVAR__HIDDEN;
+
+/* Each such lock's phase on this thread, and whether this thread's fork
+ * counted as holding it.  Kept here (lib/sigsafe.c), not beside the locks:
+ * lib/otel.c defines no thread-local variable but otel_thread_ctx_v1, which
+ * then stays at offset 0 of the runtime's TLS block, where readers of that
+ * format find it most simply. */
+enum ctxvar__fork_lock_id {
+    CTXVAR__FORK_LOCK_REGISTRY,  /* lib/registry.c */
+    CTXVAR__FORK_LOCK_OTEL_KEYS, /* lib/otel.c */
+    CTXVAR__FORK_LOCK_NOTIFY,    /* shim/notify.c */
+    CTXVAR__FORK_LOCKS
+};
+struct ctxvar__fork_lock_state {
+    unsigned char phase, forked_holding;
+};
+extern _Thread_local struct ctxvar__fork_lock_state ctxvar__fork_locks[CTXVAR__FORK_LOCKS] CTXVAR__HIDDEN;
 
 #endif

@@ -318,4 +318,27 @@ void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *
 {
     return ctxvar__next_symbol_in(cache, name, ours, "libc.so.6");
 }
+
+void *ctxvar__library_variable(_Atomic(void *) *cache, const char *name, const char *soname)
+{
+    void *v = atomic_load_explicit(cache, memory_order_acquire);
+    if (v) return v;
+    int saved_errno = errno;
+    v = dlsym(RTLD_DEFAULT, name);
+    for (const char *s = soname; *s && !v;) {
+        char one[64];
+        size_t len = strcspn(s, ":");
+        if (len < sizeof one) {
+            memcpy(one, s, len);
+            one[len] = '\0';
+            void *lib = dlopen(one, RTLD_LAZY | RTLD_NOLOAD);
+            v = lib ? dlsym(lib, name) : NULL;
+            if (lib) dlclose(lib);
+        }
+        s += len + (s[len] == ':');
+    }
+    if (v) atomic_store_explicit(cache, v, memory_order_release);
+    errno = saved_errno;
+    return v;
+}
 #endif

@@ -1,4 +1,4 @@
-/* curl.c - with CTXVAR_HTTP=1, an HTTP request a program makes with libcurl
+/* curl.c - with CTXVAR_HTTP=1, an HTTP(S) request a program makes with libcurl
  * carries the context of the thread that started the transfer in
  * traceparent, tracestate and baggage headers: the same values a child
  * process started from that thread would get in TRACEPARENT, TRACESTATE and
@@ -75,7 +75,11 @@ enum {
     CURLOPTTYPE_OBJECTPOINT = 10000,
     CURLOPTTYPE_FUNCTIONPOINT = 20000,
     CURLOPTTYPE_OFF_T = 30000,
+    CURLOPT_URL = CURLOPTTYPE_OBJECTPOINT + 2,
     CURLOPT_HTTPHEADER = CURLOPTTYPE_OBJECTPOINT + 23,
+    CURLOPT_DEFAULT_PROTOCOL = CURLOPTTYPE_OBJECTPOINT + 238,
+    CURLOPT_CURLU = CURLOPTTYPE_OBJECTPOINT + 282,
+    CURLUPART_SCHEME = 1,
     CURLMSG_DONE = 1,
 };
 
@@ -87,14 +91,30 @@ CURL *curl_easy_duphandle(CURL *h);
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
 CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
 CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
+int curl_url_get(void *url, int what, char **part, unsigned flags);
+void curl_free(void *p);
 
 /* ---- What we keep per handle -------------------------------------------------- */
 
-/* A handle whose header list the program set, or to which we gave ours. */
+/* What a handle's URL says of its protocol: libcurl takes CURLOPT_HTTPHEADER
+ * for the MIME headers of SMTP and IMAP messages too, where trace headers
+ * would end up inside the mail, so ours go only with HTTP and HTTPS. */
+enum url_kind {
+    URL_UNSET,      /* no URL seen: no headers */
+    URL_HTTP,       /* http:// or https:// */
+    URL_OTHER,      /* another scheme, or a host libcurl guesses another one from */
+    URL_NO_SCHEME,  /* no scheme: the default protocol's (HTTP unless set) */
+};
+
+/* A handle whose URL or header list the program set, or to which we gave
+ * ours. */
 struct handle {
     CURL *curl;
     struct curl_slist *program;   /* the program's CURLOPT_HTTPHEADER (borrowed) */
     struct curl_slist *ours;      /* set for the current transfer, or NULL */
+    void *url_handle;             /* the program's CURLOPT_CURLU (borrowed), or NULL */
+    unsigned char url;            /* enum url_kind of CURLOPT_URL */
+    unsigned char default_other;  /* CURLOPT_DEFAULT_PROTOCOL names no HTTP */
     struct handle *next;
 };
 
@@ -145,6 +165,45 @@ static void handle_free(struct handle *h)
 }
 
 static void forget(CURL *curl) { handle_free(take(curl)); }
+
+/* ---- The protocol ---------------------------------------------------------------- */
+
+static int is_http_scheme(const char *scheme, size_t len)
+{
+    return (len == 4 && strncasecmp(scheme, "http", 4) == 0) ||
+           (len == 5 && strncasecmp(scheme, "https", 5) == 0);
+}
+
+/* What CURLOPT_URL's text says, as libcurl reads it: a scheme before
+ * "://", else a guess from the host's first label (libcurl's own list),
+ * else the default protocol. */
+static enum url_kind url_kind_of(const char *url)
+{
+    if (!url) return URL_UNSET;
+    const char *sep = strstr(url, "://");
+    if (sep) return is_http_scheme(url, (size_t)(sep - url)) ? URL_HTTP : URL_OTHER;
+    static const char *const guessed[] = {"ftp.", "dict.", "ldap.", "imap.", "smtp.", "pop3."};
+    for (size_t i = 0; i < sizeof guessed / sizeof guessed[0]; i++)
+        if (strncasecmp(url, guessed[i], strlen(guessed[i])) == 0) return URL_OTHER;
+    return URL_NO_SCHEME;
+}
+
+/* 1 when curl's transfer is HTTP or HTTPS as far as its options say.
+ * Under handles_lock. */
+static int transfer_is_http(const struct handle *h)
+{
+    if (!h) return 0;
+    if (h->url_handle) {
+        int (*get)(void *, int, char **, unsigned) = CTXVAR__NEXT_IN(curl_url_get, CURL_SONAME);
+        void (*release)(void *) = CTXVAR__NEXT_IN(curl_free, CURL_SONAME);
+        char *scheme = NULL;
+        int http = get && release && get(h->url_handle, CURLUPART_SCHEME, &scheme, 0) == 0 &&
+                   scheme && is_http_scheme(scheme, strlen(scheme));
+        if (scheme && release) release(scheme);
+        return http;
+    }
+    return h->url == URL_HTTP || (h->url == URL_NO_SCHEME && !h->default_other);
+}
 
 /* ---- The list for one transfer ---------------------------------------------- */
 
@@ -241,14 +300,12 @@ static int begin_transfer(CURL *curl)
         pthread_mutex_unlock(&handles_lock);
         return 0;
     }
-    const struct curl_slist *program = h ? h->program : NULL;
-    struct curl_slist *list = list_for_transfer(program);
-    if (list && !h && !(h = find(curl, 1))) {
-        ctxvar__debug("http: no memory to track a handle; the request goes without the trace "
-                      "headers");
-        free(list);
-        list = NULL;
+    if (!transfer_is_http(h)) {
+        pthread_mutex_unlock(&handles_lock);
+        return 0;
     }
+    const struct curl_slist *program = h->program;
+    struct curl_slist *list = list_for_transfer(program);
     if (list) {
         if (set_list(curl, list) == 0) {
             h->ours = list;
@@ -279,6 +336,31 @@ static void end_transfer(CURL *curl)
 
 /* ---- The interposers ------------------------------------------------------------ */
 
+/* What curl_easy_setopt set that decides our headers: the program's list,
+ * and what says the protocol.  Strings are read now (libcurl copies
+ * them); a URL handle is asked at each transfer (the program may change
+ * it). */
+static void remember(CURL *curl, CURLoption option, void *v)
+{
+    int saved_errno = errno;
+    pthread_mutex_lock(&handles_lock);
+    struct handle *h = find(curl, 1);
+    if (!h) {
+        ctxvar__debug("http: no memory to track a handle; its requests go without the trace "
+                      "headers");
+    } else if (option == CURLOPT_HTTPHEADER) {
+        h->program = v;
+    } else if (option == CURLOPT_URL) {
+        h->url = (unsigned char)url_kind_of(v);
+    } else if (option == CURLOPT_CURLU) {
+        h->url_handle = v;
+    } else {
+        h->default_other = v && !is_http_scheme(v, strlen(v));
+    }
+    pthread_mutex_unlock(&handles_lock);
+    errno = saved_errno;
+}
+
 CTXVAR__EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
 {
     __typeof__(&curl_easy_setopt) real = CTXVAR__NEXT_IN(curl_easy_setopt, CURL_SONAME);
@@ -296,15 +378,10 @@ CTXVAR__EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
     } else {
         void *v = va_arg(ap, void *);
         r = real ? real(curl, option, v) : 0;
-        if (option == CURLOPT_HTTPHEADER && r == 0 && ctxvar__http_enabled()) {
-            int saved_errno = errno;
-            pthread_mutex_lock(&handles_lock);
-            struct handle *h = find(curl, v != NULL);
-            if (h) h->program = v;
-            else if (v) ctxvar__debug("http: no memory to track a handle's header list");
-            pthread_mutex_unlock(&handles_lock);
-            errno = saved_errno;
-        }
+        if ((option == CURLOPT_HTTPHEADER || option == CURLOPT_URL || option == CURLOPT_CURLU ||
+             option == CURLOPT_DEFAULT_PROTOCOL) &&
+            r == 0 && ctxvar__http_enabled())
+            remember(curl, option, v);
     }
     va_end(ap);
     return r;
@@ -401,7 +478,12 @@ CTXVAR__EXPORT CURL *curl_easy_duphandle(CURL *curl)
         struct curl_slist *program = h->program;
         int had_ours = h->ours != NULL;
         struct handle *d = find(copy, 1);
-        if (d) d->program = program;
+        if (d) {
+            d->program = program;
+            d->url_handle = h->url_handle;
+            d->url = h->url;
+            d->default_other = h->default_other;
+        }
         /* A copy made mid-transfer took our list's pointer: it must not
          * keep a list we free when the original's transfer ends. */
         if (had_ours) set_list(copy, program);

@@ -34,7 +34,6 @@
  * are not in the GLib this runtime is built for.
  */
 #ifndef CTXVAR_STATIC_WRAP /* a static program links GLib itself */
-#include <dlfcn.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -231,23 +230,10 @@ CTXVAR__EXPORT void g_main_context_invoke(GMainContext *context, GSourceFunc fun
     if (plain) plain(context, function, data);
 }
 
-/* The address of GLib's exported variable `name`.  Not the next definition
- * after us: a program that names g_idle_funcs gets a copy of it in its own
- * data (a copy relocation), and GLib itself then uses that copy; the first
- * definition in the global scope is the one.  A GLib loaded RTLD_LOCAL is
- * asked by name. */
+/* The address of GLib's exported variable `name` (lib/runtime.h). */
 static void *glib_variable(_Atomic(void *) *cache, const char *name)
 {
-    void *v = atomic_load_explicit(cache, memory_order_acquire);
-    if (v) return v;
-    v = dlsym(RTLD_DEFAULT, name);
-    if (!v) {
-        void *lib = dlopen(GLIB_SONAME, RTLD_LAZY | RTLD_NOLOAD);
-        v = lib ? dlsym(lib, name) : NULL;
-        if (lib) dlclose(lib);
-    }
-    if (v) atomic_store_explicit(cache, v, memory_order_release);
-    return v;
+    return ctxvar__library_variable(cache, name, GLIB_SONAME);
 }
 
 /* Idle and timeout sources (the _seconds ones share the timeout's

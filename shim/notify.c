@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "runtime.h"
+#include "sigsafe.h"
 
 #define RETIRE_SECONDS 2
 #define BUCKETS 256
@@ -49,14 +50,27 @@ struct notify {
     struct notify *next;            /* in its bucket, or in the retired queue */
 };
 
+/* Taken by the fork handlers, with its phase (lib/sigsafe.h): it is held
+ * while retired records are freed, and a program may fork from a signal
+ * handler that interrupted that. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+#define FORK_STATE ctxvar__fork_locks[CTXVAR__FORK_LOCK_NOTIFY]
 static struct notify *live[BUCKETS];                /* by (kind, id) */
 static struct notify *retired_oldest, *retired_newest;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void lock_registry(void) { pthread_mutex_lock(&registry_lock); }
-static void unlock_registry(void) { pthread_mutex_unlock(&registry_lock); }
-static void register_atfork(void) { pthread_atfork(lock_registry, unlock_registry, unlock_registry); }
+static void lock_registry(void) { ctxvar__phased_lock(&registry_lock, &FORK_STATE.phase); }
+static void unlock_registry(void) { ctxvar__phased_unlock(&registry_lock, &FORK_STATE.phase); }
+static void before_fork(void)
+{
+    FORK_STATE.forked_holding = !ctxvar__fork_prepare_lock(&registry_lock, FORK_STATE.phase);
+}
+static void after_fork_in_parent(void)
+{
+    if (!FORK_STATE.forked_holding) pthread_mutex_unlock(&registry_lock);
+}
+static void after_fork_in_child(void) { ctxvar__fork_child_reset(&registry_lock); }
+static void register_atfork(void) { pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child); }
 
 static uintptr_t timer_id(timer_t timer)
 {

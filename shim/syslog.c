@@ -146,7 +146,7 @@ CTXVAR__EXPORT void vsyslog(int pri, const char *fmt, va_list ap)
         __typeof__(&vsyslog) real = CTXVAR__NEXT(vsyslog);
         if (real) real(pri, fmt, ap);
     }
-    errno = saved_errno;
+    /* errno as glibc left it, as without the runtime. */
 }
 
 CTXVAR__EXPORT void syslog(int pri, const char *fmt, ...)
@@ -172,7 +172,7 @@ CTXVAR__EXPORT void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap
         __typeof__(&__vsyslog_chk) real = CTXVAR__NEXT(__vsyslog_chk);
         if (real) real(pri, flag, fmt, ap);
     }
-    errno = saved_errno;
+    /* errno as glibc left it, as without the runtime. */
 }
 
 CTXVAR__EXPORT void __syslog_chk(int pri, int flag, const char *fmt, ...)

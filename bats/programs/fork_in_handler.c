@@ -4,6 +4,8 @@
  *
  *   fork_in_handler popen N   N popen("true") / pclose pairs
  *   fork_in_handler stats N   N ctxvar_stats calls (the registry lock)
+ *   fork_in_handler sets N    N set/reset pairs over 400 names (with
+ *                             CTXVAR_OTEL=1, the profilers' key map lock)
  *
  * fork() from a signal handler runs the fork handlers on a thread that may
  * be holding the very locks they take; glibc's own (the popen list) allow
@@ -33,11 +35,12 @@ static void fork_now(int sig)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "popen") != 0 && strcmp(argv[1], "stats") != 0)) {
-        fprintf(stderr, "usage: fork_in_handler popen|stats N\n");
+    if (argc != 3 || (strcmp(argv[1], "popen") != 0 && strcmp(argv[1], "stats") != 0 &&
+                      strcmp(argv[1], "sets") != 0)) {
+        fprintf(stderr, "usage: fork_in_handler popen|stats|sets N\n");
         return 2;
     }
-    int popens = strcmp(argv[1], "popen") == 0;
+    int popens = strcmp(argv[1], "popen") == 0, sets = strcmp(argv[1], "sets") == 0;
     long n = atol(argv[2]);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -50,6 +53,12 @@ int main(int argc, char **argv)
         if (popens) {
             FILE *f = popen("true", "r");
             if (f) pclose(f);
+        } else if (sets) {
+            char name[16];
+            snprintf(name, sizeof name, "k%ld", i % 400);
+            ctxvar_token token;
+            ctxvar_set(ctxvar_named(name), "v", &token);
+            ctxvar_reset(&token);
         } else {
             struct ctxvar_stats s;
             ctxvar_stats(&s);

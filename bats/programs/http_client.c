@@ -5,7 +5,9 @@
  *   http_client MODE BASE_URL [ARG]
  *
  * MODE: easy, threads, multi, reuse, own, redirect, dup, reset, h2, hostile,
- * changes.
+ * changes; mail (BASE_URL an smtp:// one: a MIME message whose header list
+ * is the program's "X-Mailer: http_client"); schemeless (BASE_URL without
+ * "http://", which libcurl takes for HTTP).
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -244,6 +246,27 @@ static void hostile(void)
     printf("encoded: %s\n", encoded);
 }
 
+/* libcurl takes CURLOPT_HTTPHEADER as the message's top-level MIME
+ * headers here. */
+static void mail(void)
+{
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, base);
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, "<from@example.org>");
+    struct curl_slist *to = curl_slist_append(NULL, "<to@example.org>");
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, to);
+    struct curl_slist *headers = curl_slist_append(NULL, "X-Mailer: http_client");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_mime *mime = curl_mime_init(h);
+    curl_mime_data(curl_mime_addpart(mime), "hello", CURL_ZERO_TERMINATED);
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+    printf("mail: %d\n", (int)curl_easy_perform(h));
+    curl_easy_cleanup(h);
+    curl_mime_free(mime);
+    curl_slist_free_all(headers);
+    curl_slist_free_all(to);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) return 2;
@@ -264,6 +287,8 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "h2") == 0) h2();
     else if (strcmp(mode, "hostile") == 0) hostile();
     else if (strcmp(mode, "changes") == 0) changes();
+    else if (strcmp(mode, "mail") == 0) mail();
+    else if (strcmp(mode, "schemeless") == 0) get("/schemeless", NULL);
     else return 2;
     curl_global_cleanup();
     return 0;

@@ -6,6 +6,10 @@
  *
  *   syslog_lines lines      the ordinary cases, one thread after another
  *   syslog_lines long N     one message of N bytes ('a' .. 'z' repeated)
+ *   syslog_lines errno      the errno each of three calls leaves: an
+ *                           ordinary line, a %ls of an invalid wide
+ *                           character (glibc's formatting fails: EILSEQ),
+ *                           and vsyslog of the same; printed on stdout
  */
 #define _DEFAULT_SOURCE /* vsyslog */
 #include <errno.h>
@@ -108,12 +112,27 @@ static void masked(void)
     syslog(LOG_INFO, "after the masked line");
 }
 
+/* glibc leaves errno as its formatting left it; so must the runtime. */
+static void errno_left(void)
+{
+    errno = 0;
+    syslog(LOG_INFO, "ordinary");
+    printf("ordinary line: %d\n", errno);
+    errno = 0;
+    syslog(LOG_INFO, "%ls", L"\xd800");
+    printf("invalid wide character: %s\n", errno == EILSEQ ? "EILSEQ" : strerror(errno));
+    errno = 0;
+    log_v(LOG_INFO, "%ls", L"\xd800");
+    printf("vsyslog, invalid wide character: %s\n", errno == EILSEQ ? "EILSEQ" : strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     openlog("app", LOG_PERROR, LOG_USER);
     if (argc == 2 && strcmp(argv[1], "masked") == 0) masked();
     else if (argc == 2 && strcmp(argv[1], "lines") == 0) lines();
     else if (argc == 3 && strcmp(argv[1], "long") == 0) long_message(strtoul(argv[2], NULL, 10));
+    else if (argc == 2 && strcmp(argv[1], "errno") == 0) errno_left();
     else return 2;
     closelog();
     return 0;
