@@ -233,6 +233,7 @@ CTXVAR__EXPORT void g_main_context_invoke(GMainContext *context, GSourceFunc fun
 /* The address of GLib's exported variable `name` (lib/runtime.h). */
 static void *glib_variable(_Atomic(void *) *cache, const char *name)
 {
+    /* cppcheck-suppress CastIntegerToAddressAtReturn ; it misreads the _Atomic(void *) declaration */
     return ctxvar__library_variable(cache, name, GLIB_SONAME);
 }
 
