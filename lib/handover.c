@@ -710,6 +710,13 @@ static void release_in_child(struct ctxvar__start *s, const struct ctxvar__threa
     }
 }
 
+void ctxvar__exit_records_forget_others(void)
+{
+    heap_records = NULL;
+    reap_head = reap_tail = NULL;
+    atomic_store_explicit(&reap_any, NULL, memory_order_relaxed);
+}
+
 void ctxvar__exit_records_release_others(void)
 {
     const struct ctxvar__thread *me = &ctxvar__self;

@@ -232,12 +232,15 @@ static void after_fork_in_parent(void)
 
 /* In the child of fork: only the forking thread exists; release the
  * contexts the others held.  Forked from a handler that interrupted this
- * thread's hold of the lock, the registry may be half changed: the others'
- * contexts stay (this child leaks them). */
+ * thread inside the lock (or while another thread held it), the lists may
+ * be half changed: they are cut to this thread without being walked, and
+ * the others' contexts stay (this child leaks them). */
 static void release_other_threads(void)
 {
     struct ctxvar__thread *me = &ctxvar__self;
-    if (!FORK_STATE.forked_holding) {
+    if (FORK_STATE.forked_holding) {
+        ctxvar__exit_records_forget_others();
+    } else {
         for (struct ctxvar__thread *t = registry, *next; t; t = next) {
             next = t->next;
             if (t == me) continue;
@@ -246,9 +249,9 @@ static void release_other_threads(void)
             if (!t->exit_record) ctxvar__thread_state_release(t);
         }
         ctxvar__exit_records_release_others();
-        registry = me->listed ? me : NULL;
-        me->prev = me->next = NULL;
     }
+    registry = me->listed ? me : NULL;
+    me->prev = me->next = NULL;
     ctxvar__startup_forked();
     ctxvar__fork_child_reset(&registry_lock);
     ctxvar__busy_pop(ctxvar__me());

@@ -132,9 +132,11 @@ int ctxvar__ctx_visit_sorted_sigsafe(const ctxvar_ctx *c,
  * while another one held it, a case whose child may then find what the
  * lock guards half changed).  Where it returns 0, the parent does not
  * unlock after the fork (the interrupted code will) and the child walks
- * nothing the lock guards; the child makes the lock anew either way
- * (ctxvar__fork_child_reset), as its one thread is another than the one
- * that locked it. */
+ * nothing the lock guards (it cuts it to its own thread, or leaves it);
+ * the child makes the lock anew either way (ctxvar__fork_child_reset), as
+ * its one thread is another than the one that locked it.  Not covered:
+ * such a fork while another thread forks too, which may hold another of
+ * the locks the handler then waits for. */
 
 static inline void ctxvar__phased_lock(pthread_mutex_t *m, unsigned char *phase)
 {

@@ -261,6 +261,11 @@ void ctxvar__exit_records_reap(int all) CTXVAR__HIDDEN;
  * handed over to their exit records, or still hold. */
 void ctxvar__exit_records_release_others(void) CTXVAR__HIDDEN;
 
+/* In a forked child whose lists another thread may have left half changed
+ * (a fork from a signal handler, lib/sigsafe.h): forgets what the others
+ * held without walking it, and leaks it. */
+void ctxvar__exit_records_forget_others(void) CTXVAR__HIDDEN;
+
 /* ---- lib/startup.c ----------------------------------------------------------- */
 
 /* The current context (borrowed).  Initialises the runtime, and seeds the

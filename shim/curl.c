@@ -100,11 +100,13 @@ void curl_free(void *p);
  * for the MIME headers of SMTP and IMAP messages too, where trace headers
  * would end up inside the mail, so ours go only with HTTP and HTTPS. */
 enum url_kind {
-    URL_UNSET,      /* no URL seen: no headers */
-    URL_HTTP,       /* http:// or https:// */
-    URL_OTHER,      /* another scheme, or a host libcurl guesses another one from */
-    URL_NO_SCHEME,  /* no scheme: the default protocol's (HTTP unless set) */
+    URL_UNSET,         /* no URL seen: no headers */
+    URL_HTTP,          /* scheme http or https */
+    URL_OTHER,         /* another scheme */
+    URL_GUESS_HTTP,    /* no scheme; libcurl's guess from the host: HTTP */
+    URL_GUESS_OTHER,   /* no scheme; libcurl's guess from the host: another */
 };
+enum default_protocol { DEFAULT_UNSET, DEFAULT_HTTP, DEFAULT_OTHER };
 
 /* A handle whose URL or header list the program set, or to which we gave
  * ours. */
@@ -114,7 +116,7 @@ struct handle {
     struct curl_slist *ours;      /* set for the current transfer, or NULL */
     void *url_handle;             /* the program's CURLOPT_CURLU (borrowed), or NULL */
     unsigned char url;            /* enum url_kind of CURLOPT_URL */
-    unsigned char default_other;  /* CURLOPT_DEFAULT_PROTOCOL names no HTTP */
+    unsigned char default_protocol; /* enum default_protocol: CURLOPT_DEFAULT_PROTOCOL */
     struct handle *next;
 };
 
@@ -174,18 +176,25 @@ static int is_http_scheme(const char *scheme, size_t len)
            (len == 5 && strncasecmp(scheme, "https", 5) == 0);
 }
 
-/* What CURLOPT_URL's text says, as libcurl reads it: a scheme before
- * "://", else a guess from the host's first label (libcurl's own list),
- * else the default protocol. */
+/* What CURLOPT_URL's text says, as libcurl reads it: a scheme is a letter
+ * then letters, digits, '+', '-' or '.', then ":/" (one slash will do), at
+ * the very start; without one, libcurl uses CURLOPT_DEFAULT_PROTOCOL if set,
+ * else guesses from the host's first label (after any "user@"). */
 static enum url_kind url_kind_of(const char *url)
 {
     if (!url) return URL_UNSET;
-    const char *sep = strstr(url, "://");
-    if (sep) return is_http_scheme(url, (size_t)(sep - url)) ? URL_HTTP : URL_OTHER;
+    size_t n = 0;
+    if ((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')) {
+        n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+        if (url[n] == ':' && url[n + 1] == '/')
+            return is_http_scheme(url, n) ? URL_HTTP : URL_OTHER;
+    }
+    const char *host = url, *at = strchr(url, '@'), *path = strpbrk(url, "/?#");
+    if (at && (!path || at < path)) host = at + 1;
     static const char *const guessed[] = {"ftp.", "dict.", "ldap.", "imap.", "smtp.", "pop3."};
     for (size_t i = 0; i < sizeof guessed / sizeof guessed[0]; i++)
-        if (strncasecmp(url, guessed[i], strlen(guessed[i])) == 0) return URL_OTHER;
-    return URL_NO_SCHEME;
+        if (strncasecmp(host, guessed[i], strlen(guessed[i])) == 0) return URL_GUESS_OTHER;
+    return URL_GUESS_HTTP;
 }
 
 /* 1 when curl's transfer is HTTP or HTTPS as far as its options say.
@@ -202,7 +211,14 @@ static int transfer_is_http(const struct handle *h)
         if (scheme && release) release(scheme);
         return http;
     }
-    return h->url == URL_HTTP || (h->url == URL_NO_SCHEME && !h->default_other);
+    switch (h->url) {
+    case URL_HTTP: return 1;
+    case URL_GUESS_HTTP:
+    case URL_GUESS_OTHER:
+        if (h->default_protocol != DEFAULT_UNSET) return h->default_protocol == DEFAULT_HTTP;
+        return h->url == URL_GUESS_HTTP;
+    default: return 0;
+    }
 }
 
 /* ---- The list for one transfer ---------------------------------------------- */
@@ -355,7 +371,9 @@ static void remember(CURL *curl, CURLoption option, void *v)
     } else if (option == CURLOPT_CURLU) {
         h->url_handle = v;
     } else {
-        h->default_other = v && !is_http_scheme(v, strlen(v));
+        h->default_protocol = !v                              ? DEFAULT_UNSET
+                              : is_http_scheme(v, strlen(v)) ? DEFAULT_HTTP
+                                                             : DEFAULT_OTHER;
     }
     pthread_mutex_unlock(&handles_lock);
     errno = saved_errno;
@@ -482,7 +500,7 @@ CTXVAR__EXPORT CURL *curl_easy_duphandle(CURL *curl)
             d->program = program;
             d->url_handle = h->url_handle;
             d->url = h->url;
-            d->default_other = h->default_other;
+            d->default_protocol = h->default_protocol;
         }
         /* A copy made mid-transfer took our list's pointer: it must not
          * keep a list we free when the original's transfer ends. */

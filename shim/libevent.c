@@ -37,8 +37,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <event2/event_struct.h>
-
 #include "libevent.h"
 
 /* ---- Who is calling ------------------------------------------------------------- */
@@ -63,6 +61,7 @@ struct event_record {
     struct ctxvar__indexed by_base; /* event_base_once's, until it fires */
     int persistent;               /* EV_PERSIST: keep the registration's context */
     event_finalize_callback_fn finalizer; /* the program's, once finalizing */
+    int frees_event;              /* event_free_finalize: libevent frees the event */
 };
 
 struct event_args {
@@ -115,6 +114,7 @@ static struct event_record *record_new(const struct event *ev, short events, eve
     if (!r) return NULL;
     r->persistent = (events & EV_PERSIST) != 0;
     r->finalizer = NULL;
+    r->frees_event = 0;
     return r;
 }
 
@@ -336,68 +336,55 @@ static void call_finalizer(const struct ctxvar__callback *cb, void *io)
     a->finalizer(a->ev, cb->arg);
 }
 
-/* 1 when struct event, as built here, is the running libevent's: its public
- * layout (event2/event_struct.h) is fixed within an ABI, which the size
- * confirms. */
-static int event_layout_known(void)
-{
-    static _Atomic int known; /* 0 not asked, 1 yes, 2 no */
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
-    if (!k) {
-        size_t (*size)(void) = EV_NEXT(event_get_struct_event_size);
-        k = size && size() == sizeof(struct event) ? 1 : 2;
-        atomic_store_explicit(&known, k, memory_order_relaxed);
-    }
-    return k == 1;
-}
-
 /* libevent calls a finalizer with the event's argument, ours: the program's
  * gets its own, in the event's context (as its callback would run).
  *
- * Before the call, the event is given what the program passed: libevent
- * keeps the finalizer in the callback's place, and reads neither member
- * again (it frees the event after an event_free_finalize), while its
- * getters read both; so the event shows the program's finalizer and
- * argument from then on, as without the runtime, and the record goes at
- * once.  The finalizer may free the event's memory, and another thread
- * reuse it, so nothing of the event or the record is touched after the
- * call.  With a libevent whose struct event is not the one built here, the
- * record stays (without its context) for the getters to read: leaked, as
- * nothing says when they are done. */
+ * event_free_finalize: libevent frees the event after this, and the record
+ * (out of the table since the call) goes now.  event_finalize: the event's
+ * memory stays the program's, which may still read the finalizer and its
+ * argument back (libevent's getters give them), so the record stays in the
+ * table, keyed by the event, without its context, until the address is
+ * assigned again, freed with event_free or unassigned.  (Writing the
+ * program's finalizer and argument into the event instead, and freeing the
+ * record, would race with another thread's getter, which reads the two with
+ * two calls: it could pair our trampoline with the program's argument.)
+ * The finalizer may free that memory and another thread assign an event
+ * there at once, so nothing of the record is touched after the call. */
 static void finalize_trampoline(struct event *ev, void *p)
 {
     struct event_record *r = p;
     struct finalize_args a = {r->finalizer, ev};
+    if (r->frees_event) {
+        ctxvar__callback_invoke_owned(&r->k.cb, call_finalizer, &a);
+        r->k.cb.context = NULL; /* given back by the frame */
+        ctxvar__callback_free(&r->k.cb);
+        return;
+    }
     struct ctxvar__callback copy = r->k.cb;
     r->k.cb.context = NULL; /* the frame's now */
-    if (event_layout_known()) {
-        ev->ev_evcallback.evcb_cb_union.evcb_evfinalize = r->finalizer;
-        ev->ev_evcallback.evcb_arg = r->k.cb.arg;
-        ctxvar__callback_free(&r->k.cb);
-    }
     ctxvar__callback_invoke_owned(&copy, call_finalizer, &a);
 }
 
-/* The record leaves the table at once: the program may free the event in
- * the finalizer, and another thread assign one at that address. */
-#define INTERPOSE_FINALIZE(name)                                                          \
+#define INTERPOSE_FINALIZE(name, frees)                                                   \
     CTXVAR__EXPORT int name(unsigned flags, struct event *ev, event_finalize_callback_fn cb) \
     {                                                                                     \
         __typeof__(&name) next = EV_NEXT(name);                                           \
         if (!next) return -1;                                                             \
         struct event_record *r = cb && EV_CARRY_CB(cb) ? record_of(ev) : NULL;            \
-        if (!r || r->k.key != ev) return next(flags, ev, cb);                             \
-        ctxvar__keyed_take(ev, EV_KIND_EVENT);                                            \
+        if (!r || r->k.key != ev || r->finalizer) return next(flags, ev, cb);             \
+        if (frees) ctxvar__keyed_take(ev, EV_KIND_EVENT);                                 \
         r->finalizer = cb;                                                                \
+        r->frees_event = frees;                                                           \
         int result = next(flags, ev, finalize_trampoline);                                \
         if (result != 0) {                                                                \
             r->finalizer = NULL;                                                          \
-            ctxvar__keyed_put(&r->k);                                                     \
+            if (frees) ctxvar__keyed_put(&r->k);                                          \
         }                                                                                 \
         return result;                                                                    \
     }
-INTERPOSE_FINALIZE(event_finalize)
-INTERPOSE_FINALIZE(event_free_finalize)
+INTERPOSE_FINALIZE(event_finalize, 0)
+INTERPOSE_FINALIZE(event_free_finalize, 1)
+
 
 /* ---- What the program reads back ------------------------------------------------------ */
 

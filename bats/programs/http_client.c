@@ -7,7 +7,7 @@
  * MODE: easy, threads, multi, reuse, own, redirect, dup, reset, h2, hostile,
  * changes; mail (BASE_URL an smtp:// one: a MIME message whose header list
  * is the program's "X-Mailer: http_client"); schemeless (BASE_URL without
- * "http://", which libcurl takes for HTTP).
+ * "http://", which libcurl takes for HTTP, and a "://" later in the query).
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "hostile") == 0) hostile();
     else if (strcmp(mode, "changes") == 0) changes();
     else if (strcmp(mode, "mail") == 0) mail();
-    else if (strcmp(mode, "schemeless") == 0) get("/schemeless", NULL);
+    else if (strcmp(mode, "schemeless") == 0) get("/schemeless?next=http://x", NULL);
     else return 2;
     curl_global_cleanup();
     return 0;
