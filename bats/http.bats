@@ -64,6 +64,18 @@ EOF2
 EOF2
 }
 
+@test "an ftp:// URL fetched through an HTTP proxy sends the proxy the headers" {
+    run -0 client proxied "$URL"
+    [ "$output" = "proxied: 0" ]
+    run headers_of ftp://example.invalid/proxied
+    expect_output <<EOF2
+  Proxy-Connection: Keep-Alive
+  traceparent: $TP
+  tracestate: vendor=x
+  baggage: tenant=acme
+EOF2
+}
+
 @test "a mail sent over SMTP keeps the program's MIME headers and gets none of ours" {
     # libcurl takes CURLOPT_HTTPHEADER as a MIME message's top-level headers
     # too: trace headers there would be delivered inside the mail.

@@ -424,12 +424,11 @@
  *         handle(req);              // its logs, threads and children carry it
  *         ctxvar_reset(&tok);
  *
- *   Outgoing requests.  With CTXVAR_HTTP=1 (ctxrun --http), HTTP and HTTPS
- *   requests a program makes with libcurl (curl_easy_perform,
- *   curl_multi_add_handle; not mail, whose MIME headers libcurl takes from
- *   the same list) carry the context of the thread that started the
- *   transfer as
- *   traceparent, tracestate and baggage headers, encoded as for a child
+ *   Outgoing requests.  With CTXVAR_HTTP=1 (ctxrun --http), requests a
+ *   program makes with libcurl (curl_easy_perform, curl_multi_add_handle;
+ *   not mail over SMTP or IMAP, whose MIME headers libcurl takes from the
+ *   same list) carry the context of the thread that started the transfer
+ *   as traceparent, tracestate and baggage headers, encoded as for a child
  *   process; a header the program set itself (any case) is never replaced
  *   or repeated, and its CURLOPT_HTTPHEADER list is never changed.  Off by
  *   default: the headers go to whatever host the program calls.

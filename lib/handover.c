@@ -710,11 +710,30 @@ static void release_in_child(struct ctxvar__start *s, const struct ctxvar__threa
     }
 }
 
+/* In a forked child: the table's entries other than this thread's name
+ * threads that do not exist here, whose pthread_t new threads may reuse.
+ * Atomics only: safe whatever state another thread left the table in. */
+static void table_forget_others(void)
+{
+    uintptr_t self = (uintptr_t)pthread_self();
+    for (size_t b = 0; b < TABLE_BUCKETS; b++) {
+        for (int i = 0; i < TABLE_WAYS; i++) {
+            struct table_entry *e = &table[b][i];
+            uintptr_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
+            if (k != 0 && k != self) {
+                atomic_store_explicit(&e->value, 0, memory_order_relaxed);
+                atomic_store_explicit(&e->key, 0, memory_order_relaxed);
+            }
+        }
+    }
+}
+
 void ctxvar__exit_records_forget_others(void)
 {
     heap_records = NULL;
     reap_head = reap_tail = NULL;
     atomic_store_explicit(&reap_any, NULL, memory_order_relaxed);
+    table_forget_others();
 }
 
 void ctxvar__exit_records_release_others(void)
@@ -728,16 +747,5 @@ void ctxvar__exit_records_release_others(void)
     }
     reap_head = reap_tail = NULL; /* released above */
     atomic_store_explicit(&reap_any, NULL, memory_order_relaxed);
-    /* The table's other entries name threads that do not exist here. */
-    uintptr_t self = (uintptr_t)pthread_self();
-    for (size_t b = 0; b < TABLE_BUCKETS; b++) {
-        for (int i = 0; i < TABLE_WAYS; i++) {
-            struct table_entry *e = &table[b][i];
-            uintptr_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
-            if (k != 0 && k != self) {
-                atomic_store_explicit(&e->value, 0, memory_order_relaxed);
-                atomic_store_explicit(&e->key, 0, memory_order_relaxed);
-            }
-        }
-    }
+    table_forget_others();
 }

@@ -1,5 +1,5 @@
-/* curl.c - with CTXVAR_HTTP=1, an HTTP(S) request a program makes with libcurl
- * carries the context of the thread that started the transfer in
+/* curl.c - with CTXVAR_HTTP=1, a request a program makes with libcurl (but
+ * a mail's) carries the context of the thread that started the transfer in
  * traceparent, tracestate and baggage headers: the same values a child
  * process started from that thread would get in TRACEPARENT, TRACESTATE and
  * BAGGAGE (lib/headers.c, on lib/baggage.c's encoder: name order, 64
@@ -98,15 +98,18 @@ void curl_free(void *p);
 
 /* What a handle's URL says of its protocol: libcurl takes CURLOPT_HTTPHEADER
  * for the MIME headers of SMTP and IMAP messages too, where trace headers
- * would end up inside the mail, so ours go only with HTTP and HTTPS. */
+ * would end up inside the mail, so ours are left out of those transfers.
+ * Every other one gets them, and libcurl decides where custom headers go,
+ * as it does for the program's (to an HTTP proxy for an ftp:// URL, say;
+ * nowhere for plain FTP). */
 enum url_kind {
-    URL_UNSET,         /* no URL seen: no headers */
-    URL_HTTP,          /* scheme http or https */
-    URL_OTHER,         /* another scheme */
-    URL_GUESS_HTTP,    /* no scheme; libcurl's guess from the host: HTTP */
-    URL_GUESS_OTHER,   /* no scheme; libcurl's guess from the host: another */
+    URL_UNSET,        /* no URL seen yet */
+    URL_MAIL,         /* scheme smtp, smtps, imap or imaps */
+    URL_OTHER,        /* any other scheme */
+    URL_GUESS_MAIL,   /* no scheme; libcurl's guess from the host: SMTP or IMAP */
+    URL_GUESS_OTHER,  /* no scheme; libcurl's guess from the host: another */
 };
-enum default_protocol { DEFAULT_UNSET, DEFAULT_HTTP, DEFAULT_OTHER };
+enum default_protocol { DEFAULT_UNSET, DEFAULT_MAIL, DEFAULT_OTHER };
 
 /* A handle whose URL or header list the program set, or to which we gave
  * ours. */
@@ -170,10 +173,12 @@ static void forget(CURL *curl) { handle_free(take(curl)); }
 
 /* ---- The protocol ---------------------------------------------------------------- */
 
-static int is_http_scheme(const char *scheme, size_t len)
+static int is_mail_scheme(const char *scheme, size_t len)
 {
-    return (len == 4 && strncasecmp(scheme, "http", 4) == 0) ||
-           (len == 5 && strncasecmp(scheme, "https", 5) == 0);
+    static const char *const mail[] = {"smtp", "smtps", "imap", "imaps"};
+    for (size_t i = 0; i < sizeof mail / sizeof mail[0]; i++)
+        if (len == strlen(mail[i]) && strncasecmp(scheme, mail[i], len) == 0) return 1;
+    return 0;
 }
 
 /* What CURLOPT_URL's text says, as libcurl reads it: a scheme is a letter
@@ -186,37 +191,35 @@ static enum url_kind url_kind_of(const char *url)
     size_t n = 0;
     if ((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')) {
         n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
-        if (url[n] == ':' && url[n + 1] == '/')
-            return is_http_scheme(url, n) ? URL_HTTP : URL_OTHER;
+        if (url[n] == ':' && url[n + 1] == '/') return is_mail_scheme(url, n) ? URL_MAIL : URL_OTHER;
     }
     const char *host = url, *at = strchr(url, '@'), *path = strpbrk(url, "/?#");
     if (at && (!path || at < path)) host = at + 1;
-    static const char *const guessed[] = {"ftp.", "dict.", "ldap.", "imap.", "smtp.", "pop3."};
-    for (size_t i = 0; i < sizeof guessed / sizeof guessed[0]; i++)
-        if (strncasecmp(host, guessed[i], strlen(guessed[i])) == 0) return URL_GUESS_OTHER;
-    return URL_GUESS_HTTP;
+    return strncasecmp(host, "smtp.", 5) == 0 || strncasecmp(host, "imap.", 5) == 0
+               ? URL_GUESS_MAIL
+               : URL_GUESS_OTHER;
 }
 
-/* 1 when curl's transfer is HTTP or HTTPS as far as its options say.
- * Under handles_lock. */
-static int transfer_is_http(const struct handle *h)
+/* 1 when curl's transfer is a mail's, as far as its options say.  Under
+ * handles_lock. */
+static int transfer_is_mail(const struct handle *h)
 {
     if (!h) return 0;
     if (h->url_handle) {
         int (*get)(void *, int, char **, unsigned) = CTXVAR__NEXT_IN(curl_url_get, CURL_SONAME);
         void (*release)(void *) = CTXVAR__NEXT_IN(curl_free, CURL_SONAME);
         char *scheme = NULL;
-        int http = get && release && get(h->url_handle, CURLUPART_SCHEME, &scheme, 0) == 0 &&
-                   scheme && is_http_scheme(scheme, strlen(scheme));
+        int mail = get && release && get(h->url_handle, CURLUPART_SCHEME, &scheme, 0) == 0 &&
+                   scheme && is_mail_scheme(scheme, strlen(scheme));
         if (scheme && release) release(scheme);
-        return http;
+        return mail;
     }
     switch (h->url) {
-    case URL_HTTP: return 1;
-    case URL_GUESS_HTTP:
+    case URL_MAIL: return 1;
+    case URL_GUESS_MAIL:
     case URL_GUESS_OTHER:
-        if (h->default_protocol != DEFAULT_UNSET) return h->default_protocol == DEFAULT_HTTP;
-        return h->url == URL_GUESS_HTTP;
+        if (h->default_protocol != DEFAULT_UNSET) return h->default_protocol == DEFAULT_MAIL;
+        return h->url == URL_GUESS_MAIL;
     default: return 0;
     }
 }
@@ -316,12 +319,18 @@ static int begin_transfer(CURL *curl)
         pthread_mutex_unlock(&handles_lock);
         return 0;
     }
-    if (!transfer_is_http(h)) {
+    if (transfer_is_mail(h)) {
         pthread_mutex_unlock(&handles_lock);
         return 0;
     }
-    const struct curl_slist *program = h->program;
+    const struct curl_slist *program = h ? h->program : NULL;
     struct curl_slist *list = list_for_transfer(program);
+    if (list && !h && !(h = find(curl, 1))) {
+        ctxvar__debug("http: no memory to track a handle; the request goes without the trace "
+                      "headers");
+        free(list);
+        list = NULL;
+    }
     if (list) {
         if (set_list(curl, list) == 0) {
             h->ours = list;
@@ -372,7 +381,7 @@ static void remember(CURL *curl, CURLoption option, void *v)
         h->url_handle = v;
     } else {
         h->default_protocol = !v                              ? DEFAULT_UNSET
-                              : is_http_scheme(v, strlen(v)) ? DEFAULT_HTTP
+                              : is_mail_scheme(v, strlen(v)) ? DEFAULT_MAIL
                                                              : DEFAULT_OTHER;
     }
     pthread_mutex_unlock(&handles_lock);

@@ -7,7 +7,8 @@
  * MODE: easy, threads, multi, reuse, own, redirect, dup, reset, h2, hostile,
  * changes; mail (BASE_URL an smtp:// one: a MIME message whose header list
  * is the program's "X-Mailer: http_client"); schemeless (BASE_URL without
- * "http://", which libcurl takes for HTTP, and a "://" later in the query).
+ * "http://", which libcurl takes for HTTP, and a "://" later in the query);
+ * proxied (an ftp:// URL through BASE_URL as an HTTP proxy).
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -246,6 +247,19 @@ static void hostile(void)
     printf("encoded: %s\n", encoded);
 }
 
+/* An ftp:// URL through an HTTP proxy: libcurl sends the proxy an HTTP
+ * request, with the custom headers. */
+static void proxied(void)
+{
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, "ftp://example.invalid/proxied");
+    curl_easy_setopt(h, CURLOPT_PROXY, base);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, stderr);
+    printf("proxied: %d\n", (int)curl_easy_perform(h));
+    curl_easy_cleanup(h);
+}
+
 /* libcurl takes CURLOPT_HTTPHEADER as the message's top-level MIME
  * headers here. */
 static void mail(void)
@@ -288,6 +302,7 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "hostile") == 0) hostile();
     else if (strcmp(mode, "changes") == 0) changes();
     else if (strcmp(mode, "mail") == 0) mail();
+    else if (strcmp(mode, "proxied") == 0) proxied();
     else if (strcmp(mode, "schemeless") == 0) get("/schemeless?next=http://x", NULL);
     else return 2;
     curl_global_cleanup();
