@@ -281,6 +281,27 @@ int ctxvar__is_environment_context(const ctxvar_ctx *c)
 }
 
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a has its own: shim/wrapped.c */
+/* `name` in the first library already loaded under one of `soname`'s
+ * names ("a.so.1:b.so.2"), never loading one (RTLD_NOLOAD); not `ours`. */
+static void *find_in_loaded(const char *soname, const char *name, const void *ours)
+{
+    void *found = NULL;
+    for (const char *s = soname; *s && !found;) {
+        char one[64];
+        size_t len = strcspn(s, ":");
+        if (len < sizeof one) {
+            memcpy(one, s, len);
+            one[len] = '\0';
+            void *lib = dlopen(one, RTLD_LAZY | RTLD_NOLOAD);
+            found = lib ? dlsym(lib, name) : NULL;
+            if (lib) dlclose(lib);
+            if (ours && found == ours) found = NULL;
+        }
+        s += len + (s[len] == ':');
+    }
+    return found;
+}
+
 void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
                              const char *soname)
 {
@@ -288,26 +309,10 @@ void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const voi
     if (next) return next;
     int saved_errno = errno;
     next = dlsym(RTLD_NEXT, name);
-    if (!next || (ours && next == ours)) {
-        /* Found nothing after us (a library dlopen()ed RTLD_LOCAL by a
-         * plugin, whose callers still reach us), or ourselves (the runtime
-         * loaded in an unusual order): ask the library already loaded under
-         * soname, never loading it (RTLD_NOLOAD). */
-        next = NULL;
-        for (const char *s = soname; *s && !next;) { /* "a.so.1:b.so.2" */
-            char one[64];
-            size_t len = strcspn(s, ":");
-            if (len < sizeof one) {
-                memcpy(one, s, len);
-                one[len] = '\0';
-                void *lib = dlopen(one, RTLD_LAZY | RTLD_NOLOAD);
-                next = lib ? dlsym(lib, name) : NULL;
-                if (lib) dlclose(lib);
-                if (ours && next == ours) next = NULL;
-            }
-            s += len + (s[len] == ':');
-        }
-    }
+    /* Found nothing after us (a library dlopen()ed RTLD_LOCAL by a plugin,
+     * whose callers still reach us), or ourselves (the runtime loaded in an
+     * unusual order): ask the library already loaded under soname. */
+    if (!next || (ours && next == ours)) next = find_in_loaded(soname, name, ours);
     /* NULL is not kept: the library may be loaded later. */
     if (next) atomic_store_explicit(cache, next, memory_order_release);
     errno = saved_errno;
@@ -325,18 +330,7 @@ void *ctxvar__library_variable(_Atomic(void *) *cache, const char *name, const c
     if (v) return v;
     int saved_errno = errno;
     v = dlsym(RTLD_DEFAULT, name);
-    for (const char *s = soname; *s && !v;) {
-        char one[64];
-        size_t len = strcspn(s, ":");
-        if (len < sizeof one) {
-            memcpy(one, s, len);
-            one[len] = '\0';
-            void *lib = dlopen(one, RTLD_LAZY | RTLD_NOLOAD);
-            v = lib ? dlsym(lib, name) : NULL;
-            if (lib) dlclose(lib);
-        }
-        s += len + (s[len] == ':');
-    }
+    if (!v) v = find_in_loaded(soname, name, NULL);
     if (v) atomic_store_explicit(cache, v, memory_order_release);
     errno = saved_errno;
     return v;
