@@ -26,9 +26,9 @@
  * taken at a listed thread's registration and exit and by ctxvar_stats,
  * and held across fork by pthread_atfork so that no child finds it held by
  * a thread it does not have (unless the forking thread holds it: a fork
- * from a signal handler, lib/sigsafe.h).  A mutex, not a spinlock: a waiter sleeps, so
- * a high-priority real-time thread can never spin forever on a lock that a
- * lower-priority thread on its CPU holds.
+ * from a signal handler, lib/sigsafe.h).  A mutex, not a spinlock: a
+ * waiter sleeps, so a high-priority real-time thread can never spin
+ * forever on a lock that a lower-priority thread on its CPU holds.
  *
  * Statistics are sharded atomics, so that threads do not share a cache
  * line; listed threads count live contexts in their own state, summed under

@@ -33,7 +33,6 @@
 #ifndef CTXVAR_SIGSAFE_H
 #define CTXVAR_SIGSAFE_H
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 

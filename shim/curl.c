@@ -371,8 +371,8 @@ static void remember(CURL *curl, CURLoption option, void *v)
     pthread_mutex_lock(&handles_lock);
     struct handle *h = find(curl, 1);
     if (!h) {
-        ctxvar__debug("http: no memory to track a handle; its requests go without the trace "
-                      "headers");
+        ctxvar__debug("http: no memory to note a handle's option; its transfers are taken "
+                      "for what its other options say");
     } else if (option == CURLOPT_HTTPHEADER) {
         h->program = v;
     } else if (option == CURLOPT_URL) {
