@@ -31,6 +31,17 @@ EOF2
     expect_no_stderr
 }
 
+@test "an owner cancelled again and again while four threads push its tasks: no task runs twice, every record is freed" {
+    # A cancellation used to free records whose push had not reached APR
+    # yet, which APR then ran: a freed record, SIGSEGV.
+    run -0 --separate-stderr preloaded "$PROGS/loops_apr" race
+    expect_output <<'EOF2'
+tasks run more than once: 0
+live_contexts back to baseline: yes
+EOF2
+    expect_no_stderr
+}
+
 @test "CTXVAR_LOOPS=0 gives APR's plain behaviour: tasks run in the context their worker was created in" {
     local r
     run -0 --separate-stderr preloaded "$PROGS/loops_apr" tasks

@@ -61,11 +61,17 @@ apr_status_t apr_thread_pool_create(apr_thread_pool_t **me, apr_size_t init_thre
 
 #define REAL(name) CTXVAR__NEXT_IN(name, APRUTIL_SONAME)
 
+/* A record's life: PUSHING while its push is in APR's hands (a worker may
+ * already run it; a cancellation leaves it alone), then QUEUED, or RAN when
+ * a worker ran it first, which leaves the freeing to the pusher. */
+enum { TASK_PUSHING, TASK_QUEUED, TASK_RAN };
+
 struct task {
     struct ctxvar__callback cb;   /* fn: the program's func; arg: its param */
     struct ctxvar__indexed queued;  /* key: the pool, until it runs or is cancelled */
     void *owner;
-    unsigned long long serial; /* order of submission, for cancellation */
+    atomic_int state;             /* TASK_*: who frees it */
+    unsigned long long serial; /* taken once APR holds it, for cancellation */
 };
 
 static struct ctxvar__index queued;
@@ -82,6 +88,10 @@ static void *run_task(apr_thread_t *thread, void *record)
     struct task *t = record;
     ctxvar__index_remove(&queued, &t->queued);
     ctxvar__callback_invoke_task(&t->cb, call_task, thread);
+    int pushing = TASK_PUSHING;
+    if (atomic_compare_exchange_strong_explicit(&t->state, &pushing, TASK_RAN, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return NULL; /* its push has not returned: the pusher frees it */
     ctxvar__callback_free(&t->cb);
     return NULL;
 }
@@ -93,9 +103,22 @@ static struct task *task_new(apr_thread_pool_t *me, apr_thread_start_t func, voi
     struct task *t = ctxvar__callback_new(sizeof *t, (void (*)(void))func, param, what);
     if (!t) return NULL;
     t->owner = owner;
-    t->serial = atomic_fetch_add_explicit(&submitted, 1, memory_order_relaxed) + 1;
+    atomic_init(&t->state, TASK_PUSHING);
+    t->serial = 0;
     ctxvar__index_add(&queued, &t->queued, me);
     return t;
+}
+
+/* After the real push: APR holds the task, so a cancellation that begins
+ * from now on (its serial is no later) may free it.  Unless a worker ran
+ * it meanwhile: then it is the pusher's to free. */
+static void queued_by_apr(struct task *t)
+{
+    t->serial = atomic_fetch_add_explicit(&submitted, 1, memory_order_relaxed) + 1;
+    int pushing = TASK_PUSHING;
+    if (!atomic_compare_exchange_strong_explicit(&t->state, &pushing, TASK_QUEUED,
+                                                 memory_order_acq_rel, memory_order_acquire))
+        ctxvar__callback_free(&t->cb);
 }
 
 #define INTERPOSE_ADD(name, WHEN)                                                        \
@@ -109,7 +132,9 @@ static struct task *task_new(apr_thread_pool_t *me, apr_thread_start_t func, voi
         /* Not freed on an error: APR queues the task before it tries to    \
          * start a thread, whose failure it returns; a task it never queued \
          * (out of memory) is freed with its pool. */                        \
-        return real(me, run_task, t, when, owner);                                        \
+        apr_status_t rv = real(me, run_task, t, when, owner);                             \
+        queued_by_apr(t);                                                                 \
+        return rv;                                                                        \
     }
 
 INTERPOSE_ADD(apr_thread_pool_push, apr_byte_t when)
@@ -131,7 +156,10 @@ static int take_cancelled(struct ctxvar__indexed *e, void *arg)
     struct cancelled *c = arg;
     struct task *t = (struct task *)((char *)e - offsetof(struct task, queued));
     int cancelled = c->any_owner ? !(c->busy && !t->owner) : t->owner == c->owner;
-    if (cancelled && t->serial <= c->before) {
+    /* Only what APR held when the cancellation began: a push still in
+     * progress then may or may not have been removed. */
+    if (cancelled && atomic_load_explicit(&t->state, memory_order_acquire) == TASK_QUEUED &&
+        t->serial <= c->before) {
         ctxvar__index_unlink_locked(e);
         t->queued.next = c->list ? &c->list->queued : NULL;
         c->list = t;
@@ -154,8 +182,9 @@ CTXVAR__EXPORT apr_status_t apr_thread_pool_tasks_cancel(apr_thread_pool_t *me, 
 {
     __typeof__(&apr_thread_pool_tasks_cancel) real = REAL(apr_thread_pool_tasks_cancel);
     if (!real) return 70023;
-    /* A task submitted while APR cancels may or may not have been removed:
-     * its record is left alone (it runs, or stays until a later cancel). */
+    /* A task whose push had not returned when the cancellation began may
+     * or may not have been removed: its record is left alone (it runs, or
+     * stays until a later cancel or the pool's end). */
     struct cancelled c = {owner, owner == NULL, 1, atomic_load(&submitted), NULL};
     apr_status_t rv = real(me, owner);
     if (!me || !ctxvar__loops_enabled()) return rv;

@@ -8,11 +8,15 @@
  * cancel: one busy thread; tasks of owners A and B queued; A's cancelled,
  *        B's run; then tasks queued behind a busy thread when the pool is
  *        destroyed; live_contexts back to its starting value.
+ * race: 4 threads push 20,000 tasks each, owned by one owner, inside a
+ *        request, while another thread cancels that owner again and again;
+ *        then how many tasks ran more than once (0) and live_contexts.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <apr_general.h>
 #include <apr_thread_pool.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "show.h"
@@ -189,6 +193,56 @@ static int run_cancel(apr_pool_t *parent)
     return 0;
 }
 
+/* ---- race ------------------------------------------------------------------ */
+
+enum { RACE_PUSHERS = 4, RACE_TASKS = 20000 };
+static apr_thread_pool_t *race_pool;
+static int race_owner;
+static unsigned char race_runs[RACE_PUSHERS * RACE_TASKS];
+static volatile int race_over;
+
+static void *race_task(apr_thread_t *thread, void *index)
+{
+    (void)thread;
+    __atomic_add_fetch(&race_runs[(uintptr_t)index], 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void *race_pusher(void *first)
+{
+    set_or_say("request_id", "race");
+    for (uintptr_t i = 0; i < RACE_TASKS; i++)
+        apr_thread_pool_push(race_pool, race_task, (void *)((uintptr_t)first + i), 0, &race_owner);
+    return NULL;
+}
+
+static void *race_canceller(void *unused)
+{
+    (void)unused;
+    while (!__atomic_load_n(&race_over, __ATOMIC_RELAXED))
+        apr_thread_pool_tasks_cancel(race_pool, &race_owner);
+    return NULL;
+}
+
+static int run_race(apr_pool_t *pool)
+{
+    unsigned long long before = live();
+    apr_thread_pool_create(&race_pool, 2, 4, pool);
+    pthread_t pushers[RACE_PUSHERS], canceller;
+    pthread_create(&canceller, NULL, race_canceller, NULL);
+    for (uintptr_t i = 0; i < RACE_PUSHERS; i++)
+        pthread_create(&pushers[i], NULL, race_pusher, (void *)(i * RACE_TASKS));
+    for (int i = 0; i < RACE_PUSHERS; i++) pthread_join(pushers[i], NULL);
+    __atomic_store_n(&race_over, 1, __ATOMIC_RELAXED);
+    pthread_join(canceller, NULL);
+    apr_thread_pool_destroy(race_pool);
+    int twice = 0;
+    for (int i = 0; i < RACE_PUSHERS * RACE_TASKS; i++) twice += race_runs[i] > 1;
+    printf("tasks run more than once: %d\n", twice);
+    printf("live_contexts back to baseline: %s\n", live() == before ? "yes" : "no");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "";
@@ -199,7 +253,8 @@ int main(int argc, char **argv)
     int r = 2;
     if (strcmp(what, "tasks") == 0) r = run_tasks(pool);
     else if (strcmp(what, "cancel") == 0) r = run_cancel(pool);
-    else fprintf(stderr, "usage: loops_apr tasks|cancel\n");
+    else if (strcmp(what, "race") == 0) r = run_race(pool);
+    else fprintf(stderr, "usage: loops_apr tasks|cancel|race\n");
     apr_pool_destroy(pool);
     apr_terminate();
     return r;
