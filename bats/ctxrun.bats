@@ -97,6 +97,23 @@ scratch_dir() {
     [ "$stderr" = "ctxrun: value of 'k' is longer than 4096 bytes" ]
 }
 
+@test "a value that is not UTF-8 counts once replaced: 1365 bad bytes (4095) arrive, 1366 (4098) are a usage error" {
+    require_runtime
+    local value
+    value=$(head -c 1365 /dev/zero | tr '\0' '\377')
+    run -0 --separate-stderr "$CTXRUN" --set "k=$value" -- "$B/ctxvar" get k
+    [ "$(printf %s "$output" | wc -c)" -eq 4095 ] # U+FFFD, three bytes, for each
+    [ "$(printf %s "$output" | head -c 3 | od -An -tx1 | tr -d ' ')" = efbfbd ]
+    run -2 --separate-stderr "$CTXRUN" --set "k=${value}$(printf '\377')" true
+    [ "$output" = "" ]
+    [ "$stderr" = "ctxrun: value of 'k' is longer than 4096 bytes once its bytes that are not UTF-8 are replaced" ]
+    value=$(printf '%%FF%.0s' {1..1366})
+    run -2 --separate-stderr "$CTXRUN" --baggage "k=$value" true
+    [ "$stderr" = "ctxrun: --baggage: value of 'k' is longer than 4096 bytes once its bytes that are not UTF-8 are replaced" ]
+    run -0 --separate-stderr "$CTXRUN" --baggage "k=${value#%FF}" -- "$B/ctxvar" get k
+    [ "$(printf %s "$output" | wc -c)" -eq 4095 ]
+}
+
 @test "an unknown option is a usage error" {
     run -2 --separate-stderr "$CTXRUN" --frobnicate true
     [ "$output" = "" ]
@@ -710,7 +727,8 @@ expect_traceparent_rule() {
                  00-00000000000000000000000000000000-b7ad6b7169203331-01 \
                  00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01 \
                  00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01 "00-$ids-1" \
-                 "00_${ids/-/_}_01" 00- ''; do
+                 "00_${ids/-/_}_01" 00- '' "01-$ids-01-a"$'\r\n'"X-Injected: 1" \
+                 "01-$ids-01-a b" "01-$ids-01-a"$'\t'b; do
         expect_traceparent_rule "$value" refused
     done
 }

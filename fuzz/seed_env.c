@@ -11,7 +11,8 @@
  * TRACESTATE are set, then their values separated by NUL bytes.  Checked:
  * the result equals ctxvar__baggage_decode of BAGGAGE on the base, plus
  * traceparent when ctxvar__traceparent_valid says so (and it fits in 4096
- * bytes), plus tracestate when TRACEPARENT was valid (same length limit);
+ * bytes), plus tracestate when TRACEPARENT was valid and it is too (same
+ * length limit);
  * the base stays; everything is released.  (A valid later-version
  * TRACEPARENT longer than 4096 bytes is not bound, and then neither is
  * TRACESTATE: a seed in the corpus found that it once was.)
@@ -97,7 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         FUZZ_CHECK(!binds(seeded, "traceparent"));
     }
-    if (seeded_traceparent && value[2] && strlen(value[2]) <= CTXVAR_VALUE_MAX) {
+    if (seeded_traceparent && value[2] && strlen(value[2]) <= CTXVAR_VALUE_MAX &&
+        ctxvar__tracestate_valid(value[2])) {
         FUZZ_CHECK(holds(seeded, "tracestate", value[2]));
         extra++;
     } else {

@@ -33,7 +33,11 @@ static int reference_valid(const char *s)
     if (strncmp(s, "ff", 2) == 0) return 0;          /* version 255 is invalid */
     if (all_zero(s + 3, 32) || all_zero(s + 36, 16)) return 0;
     if (strncmp(s, "00", 2) == 0) return n == 55;    /* version 00: nothing more */
-    return n == 55 || s[55] == '-';                  /* later: more fields after '-' */
+    if (n == 55) return 1;
+    if (s[55] != '-') return 0;                      /* later: more fields after '-', */
+    for (size_t i = 56; i < n; i++)                  /* of visible ASCII: a header value */
+        if (s[i] <= ' ' || s[i] > '~') return 0;
+    return 1;
 }
 
 static void check(const char *s)

@@ -232,9 +232,15 @@ static void parse_setting(const char *arg, struct setting *out)
     if (!ctxvar__w3c_name_valid(arg, name_len))
         fail(EXIT_USAGE, "invalid variable name '", arg, name_len,
              "' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')");
-    if (strlen(eq + 1) > CTXVAR_VALUE_MAX)
+    size_t value_len = strlen(eq + 1);
+    if (value_len > CTXVAR_VALUE_MAX)
         fail(EXIT_USAGE, "value of '", arg, name_len,
              "' is longer than 4096 bytes");
+    /* It travels as baggage, whose decoder replaces what is not UTF-8
+     * (w3c.h, "UTF-8"): it must still fit once replaced. */
+    if (ctxvar__w3c_repaired_length((const unsigned char *)eq + 1, value_len) > CTXVAR_VALUE_MAX)
+        fail(EXIT_USAGE, "value of '", arg, name_len,
+             "' is longer than 4096 bytes once its bytes that are not UTF-8 are replaced");
     out->name = arg;
     out->name_len = name_len;
     out->value = eq + 1;
@@ -242,11 +248,12 @@ static void parse_setting(const char *arg, struct setting *out)
 
 /* Checks the value text[0..len) of the member named key the way the runtime
  * decodes it (baggage-octets, raw UTF-8, %HH escapes but not %00, at most
- * 4096 bytes once decoded), or exits with a usage error that names the key
- * but never shows the value. */
+ * 4096 bytes once decoded and what is not UTF-8 replaced), or exits with a
+ * usage error that names the key but never shows the value. */
 static void check_baggage_value(const char *key, size_t key_len, const char *text,
                                 size_t len)
 {
+    static unsigned char bytes[CTXVAR_VALUE_MAX];
     size_t decoded = 0;
     for (size_t i = 0; i < len; i++, decoded++) {
         unsigned char c = (unsigned char)text[i];
@@ -260,14 +267,19 @@ static void check_baggage_value(const char *key, size_t key_len, const char *tex
                 fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
                      "' holds an escaped NUL (%00)");
             i += 2;
+            c = (unsigned char)(hi << 4 | lo);
         } else if (c < 0x80 && !ctxvar__w3c_is_baggage_octet(c)) {
             fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
                  "' holds a byte that must be percent-encoded");
         }
+        if (decoded == CTXVAR_VALUE_MAX)
+            fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
+                 "' is longer than 4096 bytes once decoded");
+        bytes[decoded] = c;
     }
-    if (decoded > CTXVAR_VALUE_MAX)
+    if (ctxvar__w3c_repaired_length(bytes, decoded) > CTXVAR_VALUE_MAX)
         fail(EXIT_USAGE, "--baggage: value of '", key, key_len,
-             "' is longer than 4096 bytes once decoded");
+             "' is longer than 4096 bytes once its bytes that are not UTF-8 are replaced");
 }
 
 /* Splits the W3C baggage value after --baggage into members, appending one

@@ -38,8 +38,11 @@
  *
  * The one rule repeated here is which of the three variables a child gets
  * (lib/childenv.c, "THE RULE"): BAGGAGE when the encoding is not empty,
- * TRACEPARENT when it is valid, TRACESTATE only with it.  `ctxvar env`
- * prints what a child started from a thread with this context gets.
+ * TRACEPARENT when it is valid, TRACESTATE only with it and when valid.
+ * `ctxvar env` prints what a child started from a thread with this context
+ * gets.  (A thread whose context is still the one its process started with
+ * passes on the process's own three variables byte for byte instead; they
+ * differ from what is printed only in what the runtime could not read.)
  *
  * Exit status: 0; 1 when `get` or `traceparent` finds nothing; 2 for a usage
  * error, or when the output cannot be written or memory is short.  Nothing
@@ -274,6 +277,8 @@ static _Noreturn void cmd_env(int argc, char **argv)
         traceparent = NULL;
     const char *tracestate =
         traceparent ? ctxvar_get(variable("tracestate", 10), NULL) : NULL;
+    if (tracestate != NULL && !ctxvar__w3c_tracestate_valid(tracestate))
+        tracestate = NULL;
     put_assignment("BAGGAGE", baggage[0] != '\0' ? baggage : NULL);
     put_assignment("TRACEPARENT", traceparent);
     put_assignment("TRACESTATE", tracestate);

@@ -319,8 +319,10 @@ CTXVAR__EXPORT int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *ba
 
 CTXVAR__EXPORT int ctxvar_set_traceparent(const char *value, ctxvar_token *tok)
 {
-    if (!value || !ctxvar__traceparent_valid(value)) {
-        ctxvar__debug("ctxvar_set_traceparent: not a valid traceparent");
+    if (!value || !ctxvar__traceparent_valid(value) ||
+        strnlen(value, CTXVAR_VALUE_MAX + 1) > CTXVAR_VALUE_MAX) {
+        ctxvar__debug("ctxvar_set_traceparent: not a valid traceparent (or longer than 4096 "
+                      "bytes)");
         return EINVAL;
     }
     return ctxvar_set(ctxvar_named("traceparent"), value, tok);

@@ -26,30 +26,6 @@ static void trim(const char **begin, const char **end)
     while (*end > *begin && ctxvar__w3c_is_ows((*end)[-1])) (*end)--;
 }
 
-/* The length of the well-formed UTF-8 sequence at s (n bytes left), or 0
- * when there is none; *valid_prefix is how many of its bytes were right,
- * the "maximal subpart" that one U+FFFD replaces (Unicode 15, 3.9). */
-static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *valid_prefix)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len;
-    *valid_prefix = 1;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) len = 2;
-    else if (c >= 0xe0 && c <= 0xef) len = 3;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4;
-    else return 0;
-    if (c == 0xe0) lo = 0xa0;
-    else if (c == 0xed) hi = 0x9f;
-    else if (c == 0xf0) lo = 0x90;
-    else if (c == 0xf4) hi = 0x8f;
-    for (size_t i = 1; i < len; i++, lo = 0x80, hi = 0xbf) {
-        if (i >= n || s[i] < lo || s[i] > hi) return 0;
-        *valid_prefix = i + 1;
-    }
-    return len;
-}
-
 /* Percent-decodes [begin, end) into out (room for CTXVAR_VALUE_MAX bytes),
  * then, as W3C Baggage requires, replaces what is not UTF-8 with U+FFFD.
  * Returns the length, or -1 with *why set. */
@@ -83,7 +59,7 @@ static long decode_value(const char *begin, const char *end, char *out, const ch
         raw[raw_len++] = c;
     }
     for (size_t i = 0, step, prefix; i < raw_len; i += step) {
-        size_t seq = utf8_sequence(raw + i, raw_len - i, &prefix);
+        size_t seq = ctxvar__w3c_utf8_sequence(raw + i, raw_len - i, &prefix);
         const unsigned char *bytes = seq ? raw + i : (const unsigned char *)"\xef\xbf\xbd";
         size_t n = seq ? seq : 3;
         step = seq ? seq : prefix;
@@ -181,7 +157,10 @@ static int encode_member(const ctxvar__binding *b, void *p)
     if (var->name[0] == '_' || ctxvar__w3c_is_trace_header(var->name, var->name_len)) return 0;
     size_t member = var->name_len + 1 + encoded_value_length(b);
     size_t with_comma = member + (e->members ? 1 : 0);
-    if (e->members == CTXVAR_BAGGAGE_MAX_MEMBERS ||
+    /* A value that is not UTF-8 would be decoded longer (w3c.h, "UTF-8"):
+     * past 4096 bytes, no receiver could hold it. */
+    if (ctxvar__w3c_arrives_too_long(b->value, b->len) ||
+        e->members == CTXVAR_BAGGAGE_MAX_MEMBERS ||
         e->text.len + with_comma > CTXVAR_BAGGAGE_MAX_BYTES) {
         e->dropped++; /* whole members only: a cut value would be a wrong value */
         return 0;

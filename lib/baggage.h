@@ -46,4 +46,9 @@ static inline int ctxvar__traceparent_valid(const char *v)
     return ctxvar__w3c_traceparent_valid(v);
 }
 
+static inline int ctxvar__tracestate_valid(const char *v)
+{
+    return ctxvar__w3c_tracestate_valid(v);
+}
+
 #endif

@@ -178,15 +178,8 @@ static void keep_if_later(const ctxvar__binding *b, void *p)
         l->heap.a[l->heap.n++] = b;
 }
 
-/* baggage-octet, as lib/baggage.c defines it: printable US-ASCII but
- * space, '"', ',', ';' and '\'.  '%' is one too, but is escaped. */
-static int is_baggage_octet(unsigned char c)
-{
-    return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) ||
-           (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
-}
-
-static int passes_unescaped(unsigned char c) { return is_baggage_octet(c) && c != '%'; }
+/* A baggage-octet (w3c.h) but '%', which is one too but is escaped. */
+static int passes_unescaped(unsigned char c) { return ctxvar__w3c_is_baggage_octet(c) && c != '%'; }
 
 /* The baggage text being written, in name order. */
 struct baggage {
@@ -203,14 +196,18 @@ static int baggage_full(const struct baggage *g)
 }
 
 /* Adds b, the next exportable binding in name order, if it fits; a member
- * that does not fit is left out whole, never cut.  Returns baggage_full. */
+ * that does not fit is left out whole, never cut, and so is one that would
+ * arrive longer than a value can be (w3c.h, "UTF-8").  Returns
+ * baggage_full. */
 static int baggage_add(struct baggage *g, const ctxvar__binding *b)
 {
     static const char hex[] = "0123456789ABCDEF";
     const struct ctxvar *var = b->var;
     size_t member = var->name_len + 1;
     for (size_t i = 0; i < b->len; i++) member += passes_unescaped((unsigned char)b->value[i]) ? 1 : 3;
-    if (g->len + member + (g->members ? 1 : 0) > MAX_BYTES) return baggage_full(g);
+    if (g->len + member + (g->members ? 1 : 0) > MAX_BYTES ||
+        ctxvar__w3c_arrives_too_long(b->value, b->len))
+        return baggage_full(g);
     char *out = g->buf + g->len;
     if (g->members++) *out++ = ',';
     memcpy(out, var->name, var->name_len);
@@ -428,6 +425,7 @@ void ctxvar__child_env_build(struct ctxvar__child_env *e, char *const *envp, int
         tp = binding_named(ctx, "traceparent", 11);
         if (tp && !ctxvar__traceparent_valid(tp->value)) tp = NULL;
         ts = tp ? binding_named(ctx, "tracestate", 10) : NULL;
+        if (ts && !ctxvar__tracestate_valid(ts->value)) ts = NULL;
     }
     if (!wanted[VAR_TRACEPARENT]) tp = NULL;
     if (!wanted[VAR_TRACESTATE]) ts = NULL;

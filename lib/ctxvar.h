@@ -382,7 +382,11 @@
  *     At most CTXVAR_BAGGAGE_MAX_MEMBERS (64) members and
  *     CTXVAR_BAGGAGE_MAX_BYTES (8192) bytes are carried: a member that does
  *     not fit is dropped whole, never cut, and counted in *dropped (if not
- *     NULL).  Returns the length like snprintf; NUL-terminates when size > 0.
+ *     NULL).  So is a value that would not arrive whole: W3C Baggage has
+ *     its decoder replace what is not UTF-8 with U+FFFD (3 bytes for each
+ *     bad byte or sequence), and a value that would then exceed 4096 bytes
+ *     could not be held.  Returns the length like snprintf; NUL-terminates
+ *     when size > 0.
  *   int ctxvar_baggage_current(char *buf, size_t size, size_t *dropped)
  *     The same for the calling thread's current context.
  *   int ctxvar_baggage_decode(const char *value, const ctxvar_ctx *base,
@@ -393,21 +397,28 @@
  *     are accepted and dropped; the last of a repeated key wins; an empty
  *     value binds "".  A member is skipped, and counted in *skipped (if not
  *     NULL), when it has no '=', its key is not a valid variable name or is
- *     traceparent/tracestate, its value has a byte that must be escaped, a
- *     bad escape or an escaped NUL, or decodes to more than 4096 bytes.
+ *     traceparent/tracestate, its value has an ASCII byte that must be
+ *     escaped, a bad escape or an escaped NUL, or decodes to more than 4096
+ *     bytes.  Bytes >= 0x80 are let through unescaped, as raw UTF-8 (many
+ *     senders write it); once decoded, what is not UTF-8 becomes U+FFFD, as
+ *     W3C Baggage requires, and the 4096 bytes count after that.
  *     0, EINVAL (value or out NULL), ENOMEM, ENOSYS.
  *   int ctxvar_set_traceparent(const char *value, ctxvar_token *tok)
  *     ctxvar_set of the variable traceparent, after checking value: version
  *     00 is exactly 00-<32 lowercase hex, not all 0>-<16 lowercase hex, not
  *     all 0>-<2 hex flags>; a later version (not ff) is read by those four
- *     fields and may continue after a '-'.  EINVAL for anything else.
+ *     fields and may continue after a '-' in visible ASCII (no space, no
+ *     control byte: the value becomes an HTTP header).  At most 4096 bytes.
+ *     EINVAL for anything else.
  *   int ctxvar_accept_headers(const char *traceparent, const char *tracestate,
  *                             const char *baggage, ctxvar_token *tok)
  *     The receiving side of a request, in one call at its entry: makes the
  *     raw header values of an incoming request (any may be NULL) the calling
  *     thread's context.  traceparent and tracestate replace the thread's
  *     (a NULL traceparent leaves the thread with none, and a tracestate is
- *     kept only with a traceparent, as W3C Trace Context says); the baggage
+ *     kept only with a traceparent, as W3C Trace Context says, and only
+ *     when valid: at most 32 members key=value by W3C's rules, no key
+ *     twice; an invalid one is dropped, the traceparent kept); the baggage
  *     members are bound on top of the thread's other variables, decoded as
  *     ctxvar_baggage_decode does (a malformed member is skipped, never an
  *     error).  When tok is not NULL it is filled like ctxvar_set's, and
@@ -457,7 +468,9 @@
  *   environment's size: the new environment is built in an anonymous
  *   mapping of its own (if none can be made, the environment passes on
  *   unchanged, with a diagnostic).  A TRACEPARENT is exported only when
- *   valid (TRACESTATE only with it).
+ *   valid (TRACESTATE only with it, and when valid).  A process whose
+ *   BAGGAGE named a private variable ('_') never passes it on byte for
+ *   byte: its children get the encoding, which leaves it out.
  *
  * 7. RUNTIME
  *
@@ -489,7 +502,8 @@
  *                     or one whose key is not a valid name, is skipped.
  *   TRACEPARENT       a W3C traceparent; when valid, seeds the main thread's
  *                     variable traceparent (an invalid one is ignored), and
- *   TRACESTATE        then seeds tracestate.
+ *   TRACESTATE        then seeds tracestate, when valid too (an invalid one is
+ *                     ignored, the traceparent kept).
  *   CTXVAR_INHERIT=0  threads start empty instead of inheriting.
  *   CTXVAR_EXPORT=0   child processes get the environment unchanged.
  *   CTXVAR_LOOPS=0    event loops and library pools run callbacks as they
@@ -698,7 +712,7 @@ static ctxvar_ctx *ctxvar__absent_retain(ctxvar_ctx *c) { return c; }
 static void ctxvar__absent_release(ctxvar_ctx *c) { (void)c; }
 static ctxvar_ctx *ctxvar__absent_swap(ctxvar_ctx *c) { (void)c; return NULL; }
 static void *ctxvar__absent_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
-{ (void)c; return fn(arg); }
+{ (void)c; return fn ? fn(arg) : NULL; }
 static const char *ctxvar__absent_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
                                           const char *fallback)
 { (void)c; (void)v; return fallback; }

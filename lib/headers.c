@@ -24,18 +24,6 @@ static const ctxvar__binding *binding_named(const ctxvar_ctx *c, const char *nam
     return var && c ? ctxvar__ctx_find(c, var) : NULL;
 }
 
-/* 1 when v can be a header value as it is: visible ASCII, space and tab
- * only (W3C tracestate is made of those).  A CR or LF would end the header
- * and start another the program never wrote. */
-static int header_safe(const char *v, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c != '\t' && (c < 0x20 || c > 0x7e)) return 0;
-    }
-    return 1;
-}
-
 int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h)
 {
     const ctxvar_ctx *c = ctxvar__current_borrowed();
@@ -46,8 +34,8 @@ int ctxvar__trace_headers_current(struct ctxvar__trace_headers *h)
         h->traceparent = tp->value;
         h->traceparent_len = tp->len;
         const ctxvar__binding *ts = binding_named(c, "tracestate", 10);
-        if (ts && !header_safe(ts->value, ts->len)) {
-            ctxvar__debug("http: tracestate holds a byte a header cannot carry; not sent");
+        if (ts && !ctxvar__tracestate_valid(ts->value)) {
+            ctxvar__debug("http: the tracestate is not a valid one; not sent");
             ts = NULL;
         }
         if (ts) {
@@ -170,6 +158,12 @@ CTXVAR__EXPORT int ctxvar_accept_headers(const char *traceparent, const char *tr
     if (tracestate && strnlen(tracestate, CTXVAR_VALUE_MAX + 1) > CTXVAR_VALUE_MAX) {
         ctxvar__debug("ctxvar_accept_headers: tracestate longer than %d bytes", CTXVAR_VALUE_MAX);
         return E2BIG;
+    }
+    if (tracestate && !ctxvar__tracestate_valid(tracestate)) {
+        /* W3C: a tracestate that cannot be parsed is dropped; the
+         * traceparent stands. */
+        ctxvar__debug("ctxvar_accept_headers: not a valid tracestate; dropped");
+        tracestate = NULL;
     }
     if (t->exited) return ESRCH;
     if (!ctxvar__busy_enter(t)) return EBUSY; /* a signal handler interrupted a change */

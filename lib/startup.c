@@ -73,6 +73,19 @@ static int env_is(const char *name, const char *value)
 
 static const char *const environment_names[3] = {"BAGGAGE", "TRACEPARENT", "TRACESTATE"};
 static char *environment_copies[3];
+static int environment_private; /* BAGGAGE at load names a private ('_') key */
+
+/* 1 when a member of the baggage value v has a key starting with '_',
+ * well-formed or not. */
+static int baggage_names_private(const char *v)
+{
+    for (const char *p = v; p; p = strchr(p, ',')) {
+        if (*p == ',') p++;
+        while (ctxvar__w3c_is_ows(*p)) p++;
+        if (*p == '_') return 1;
+    }
+    return 0;
+}
 
 static void copy_environment(void)
 {
@@ -80,6 +93,8 @@ static void copy_environment(void)
         const char *v = secure_getenv(environment_names[i]);
         environment_copies[i] = v ? strdup(v) : NULL;
     }
+    const char *baggage = secure_getenv("BAGGAGE");
+    environment_private = baggage && baggage_names_private(baggage);
 }
 
 const char *ctxvar__environment_at_load(const char *name)
@@ -92,7 +107,7 @@ const char *ctxvar__environment_at_load(const char *name)
 
 /* The environment variables a process gets its context from, bound on top
  * of `base` (borrowed) into *out: BAGGAGE's members, and TRACEPARENT when
- * valid with TRACESTATE.  0 or ENOMEM. */
+ * valid with TRACESTATE when that is valid too.  0 or ENOMEM. */
 static int context_from_environment(const ctxvar_ctx *base, ctxvar_ctx **out)
 {
     const char *baggage = secure_getenv("BAGGAGE");
@@ -110,6 +125,10 @@ static int context_from_environment(const ctxvar_ctx *base, ctxvar_ctx **out)
         ctxvar__debug("TRACEPARENT is not a valid traceparent (or longer than 4096 "
                       "bytes): ignored, with TRACESTATE");
         traceparent = NULL;
+    }
+    if (traceparent && tracestate && !ctxvar__tracestate_valid(tracestate)) {
+        ctxvar__debug("TRACESTATE is not a valid tracestate: ignored, TRACEPARENT kept");
+        tracestate = NULL;
     }
     const char *names[2] = {"traceparent", "tracestate"};
     const char *values[2] = {traceparent, traceparent ? tracestate : NULL};
@@ -275,8 +294,11 @@ int ctxvar__features_settle(void)
 
 ctxvar_ctx *ctxvar__current_borrowed(void) { return ctxvar__current(ctxvar__me()); }
 
+/* Never when BAGGAGE named a private variable: passed on byte for byte, it
+ * would reach the child, which no private variable may. */
 int ctxvar__is_environment_context(const ctxvar_ctx *c)
 {
+    if (environment_private) return 0;
     return c ? (c->flags & CTXVAR__CTX_FROM_ENVIRONMENT) != 0 : !environment_had_context;
 }
 

@@ -33,12 +33,30 @@
  *                   Version 00 is exactly those 55 characters.  A later
  *                   version is read by the same four fields and may go on,
  *                   but only after a '-', so that a parser for version 00
- *                   keeps working when new fields are added.  No length
+ *                   keeps working when new fields are added, and only in
+ *                   visible ASCII: the value becomes an HTTP header, where
+ *                   a CR or LF would end it and start one the sender never
+ *                   wrote, and a space or control byte is no field.  No length
  *                   limit is applied here: the spec sets none for later
  *                   versions, and CTXVAR_VALUE_MAX is a limit of ctxvar's
  *                   values, which each caller that stores the header checks
  *                   itself (the runtime's reading of TRACEPARENT and
  *                   ctxrun's --traceparent both do).
+ *
+ *   tracestate      W3C Trace Context: at most 32 list-members separated by
+ *                   ',' with OWS around them, empty ones allowed; each is
+ *                   key '=' value.  A key, by level 2's rule (which
+ *                   every level 1 key meets), is a lowercase letter or a
+ *                   digit then up to 255 of [a-z0-9_*\/@-].  A value is
+ *                   1 to 256 bytes of printable ASCII other than ',' and
+ *                   '=', not ending in a space.  No key twice.
+ *
+ *   UTF-8           W3C Baggage decodes a value to UTF-8 and replaces what
+ *                   is not UTF-8 with U+FFFD, one for each maximal subpart
+ *                   (Unicode 15, section 3.9).  A byte that is not UTF-8
+ *                   grows from 1 byte to 3, so a value within 4096 bytes
+ *                   can arrive longer: the encoders and ctxrun count a
+ *                   value by its length once replaced.
  *
  * Everything is static inline and depends on nothing but the C library's
  * string functions and ctxvar.h's limits, so that ctxrun, which links
@@ -129,7 +147,112 @@ static inline int ctxvar__w3c_traceparent_valid(const char *v)
     if (!ctxvar__w3c_lower_hex(v + 36, 16, &zero) || zero) return 0;
     if (!ctxvar__w3c_lower_hex(v + 53, 2, &zero)) return 0;
     if (v[0] == '0' && v[1] == '0') return len == 55;
-    return len == 55 || v[55] == '-';
+    if (len == 55) return 1;
+    if (v[55] != '-') return 0;
+    for (const char *p = v + 56; *p; p++)
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) return 0;
+    return 1;
+}
+
+/* 1 when key[0..len) is a valid tracestate key (see the top). */
+static inline int ctxvar__w3c_tracestate_key_valid(const char *key, size_t len)
+{
+    if (len == 0 || len > 256) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = key[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '-' && c != '*' && c != '/' && c != '@')))
+            return 0;
+    }
+    return 1;
+}
+
+/* The next tracestate member of the list at *p, its blanks around it
+ * removed, as [*b, *e); *p moves past it and its comma, or to NULL after
+ * the last. */
+static inline void ctxvar__w3c_tracestate_next(const char **p, const char **b, const char **e)
+{
+    const char *end = strchr(*p, ',');
+    if (!end) end = *p + strlen(*p);
+    *b = *p;
+    *e = end;
+    while (*b < *e && ctxvar__w3c_is_ows(**b)) (*b)++;
+    while (*e > *b && ctxvar__w3c_is_ows((*e)[-1])) (*e)--;
+    *p = *end ? end + 1 : NULL;
+}
+
+/* 1 when the NUL-terminated v is a valid tracestate (see the top).  Nothing
+ * is stored: the exec paths call this with little stack, so a repeated key
+ * is found by reading the rest of the list again, at most 32 members. */
+static inline int ctxvar__w3c_tracestate_valid(const char *v)
+{
+    size_t members = 0;
+    for (const char *p = v, *b, *e; p;) {
+        ctxvar__w3c_tracestate_next(&p, &b, &e);
+        if (b == e) continue;
+        const char *eq = memchr(b, '=', (size_t)(e - b));
+        if (!eq || ++members > 32 || !ctxvar__w3c_tracestate_key_valid(b, (size_t)(eq - b)))
+            return 0;
+        size_t key_len = (size_t)(eq - b), value_len = (size_t)(e - eq - 1);
+        if (value_len == 0 || value_len > 256) return 0;
+        for (size_t i = 1; i <= value_len; i++) {
+            unsigned char c = (unsigned char)eq[i];
+            if (c < 0x20 || c > 0x7e || c == ',' || c == '=') return 0;
+        }
+        for (const char *q = p, *qb, *qe; q;) {
+            ctxvar__w3c_tracestate_next(&q, &qb, &qe);
+            if ((size_t)(qe - qb) > key_len && qb[key_len] == '=' && memcmp(qb, b, key_len) == 0)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* The length of the well-formed UTF-8 sequence at s (n > 0 bytes left), or
+ * 0 when there is none; *valid_prefix is how many of its bytes were right,
+ * the maximal subpart that one U+FFFD replaces. */
+static inline size_t ctxvar__w3c_utf8_sequence(const unsigned char *s, size_t n,
+                                               size_t *valid_prefix)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t len;
+    *valid_prefix = 1;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c >= 0xe0 && c <= 0xef) len = 3;
+    else if (c >= 0xf0 && c <= 0xf4) len = 4;
+    else return 0;
+    if (c == 0xe0) lo = 0xa0;
+    else if (c == 0xed) hi = 0x9f;
+    else if (c == 0xf0) lo = 0x90;
+    else if (c == 0xf4) hi = 0x8f;
+    for (size_t i = 1; i < len; i++, lo = 0x80, hi = 0xbf) {
+        if (i >= n || s[i] < lo || s[i] > hi) return 0;
+        *valid_prefix = i + 1;
+    }
+    return len;
+}
+
+/* The length of s[0..n) once what is not UTF-8 is replaced by U+FFFD. */
+static inline size_t ctxvar__w3c_repaired_length(const unsigned char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0, step, prefix; i < n; i += step) {
+        size_t seq = ctxvar__w3c_utf8_sequence(s + i, n - i, &prefix);
+        len += seq ? seq : 3;
+        step = seq ? seq : prefix;
+    }
+    return len;
+}
+
+/* 1 when the value v[0..len) would arrive longer than CTXVAR_VALUE_MAX
+ * bytes once its receiver replaced what is not UTF-8: the encoders leave
+ * such a member out.  Only a value of more than a third of that can grow
+ * so far, so the usual value costs one compare. */
+static inline int ctxvar__w3c_arrives_too_long(const char *v, size_t len)
+{
+    return len > CTXVAR_VALUE_MAX / 3 &&
+           ctxvar__w3c_repaired_length((const unsigned char *)v, len) > CTXVAR_VALUE_MAX;
 }
 
 #endif

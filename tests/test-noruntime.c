@@ -63,6 +63,9 @@ TEST_IMPL(noruntime_run_calls_fn_and_returns_result)
     int calls = 0;
     ASSERT_PTR(&calls, ctxvar_run(NULL, return_arg, &calls));
     ASSERT_INT(1, calls);
+    /* fn NULL: nothing happens, NULL is returned, as with the runtime. */
+    ASSERT_PTR(NULL, ctxvar_run(NULL, NULL, &calls));
+    ASSERT_INT(1, calls);
 }
 
 static void count_call(void *arg) { ++*(int *)arg; }

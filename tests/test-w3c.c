@@ -76,6 +76,15 @@ static const struct {
     {"cc-" TRACE "-" PARENT "-01-what-the-future-holds", 1},
     {"01-" TRACE "-" PARENT "-01-", 1},
     {"fe-" TRACE "-" PARENT "-ff", 1},
+    {"01-" TRACE "-" PARENT "-01-~!{}/=", 1},
+    /* A later version's tail becomes an HTTP header: no CR, LF, space or
+     * other control byte, which would end it or start another. */
+    {"01-" TRACE "-" PARENT "-01-a\r\nX-Injected: 1", 0},
+    {"01-" TRACE "-" PARENT "-01-a\nb", 0},
+    {"01-" TRACE "-" PARENT "-01-a b", 0},
+    {"01-" TRACE "-" PARENT "-01-a\tb", 0},
+    {"01-" TRACE "-" PARENT "-01-\x7f", 0},
+    {"01-" TRACE "-" PARENT "-01-\xc3\xa9", 0},
     {"ff-" TRACE "-" PARENT "-01", 0},
     {"00-" TRACE "-" PARENT "-01-", 0},
     {"00-" TRACE "-" PARENT "-010", 0},
@@ -107,8 +116,9 @@ TEST_IMPL(w3c_traceparent_rule_is_what_set_traceparent_accepts)
     }
 }
 
-/* The rule has no length limit (a later version may go on); holding the
- * value is what fails, with the E2BIG of any value over CTXVAR_VALUE_MAX. */
+/* The rule has no length limit (a later version may go on); a traceparent
+ * the runtime could not hold, over CTXVAR_VALUE_MAX, is not one it accepts:
+ * EINVAL, as from ctxvar_accept_headers. */
 TEST_IMPL(w3c_traceparent_rule_has_no_length_limit)
 {
     char *v = malloc(CTXVAR_VALUE_MAX + 2);
@@ -121,8 +131,85 @@ TEST_IMPL(w3c_traceparent_rule_has_no_length_limit)
     v[CTXVAR_VALUE_MAX] = 'x';
     v[CTXVAR_VALUE_MAX + 1] = '\0';
     ASSERT_INT(1, ctxvar__w3c_traceparent_valid(v));
-    ASSERT_INT(E2BIG, ctxvar_set_traceparent(v, NULL));
+    ASSERT_INT(EINVAL, ctxvar_set_traceparent(v, NULL));
+    ASSERT_INT(EINVAL, ctxvar_accept_headers(v, NULL, NULL, NULL));
     free(v);
+}
+
+/* ---- tracestate ---------------------------------------------------------- */
+
+static const struct {
+    const char *value;
+    int valid;
+} tracestate_cases[] = {
+    {"rojo=00f067aa0ba902b7", 1},
+    {"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", 1},
+    {" rojo=1 ,\tcongo=2\t", 1},
+    {"a=1,,b=2", 1},
+    {"", 1},
+    {" , ", 1},
+    {"t@s=1", 1},
+    {"0tenant@sys=1", 1},
+    {"k_-*/@9=v", 1},
+    {"k=a b", 1},
+    {"k= lead", 1},
+    {"k=!~", 1},
+    {"K=1", 0},
+    {"_k=1", 0},
+    {"-k=1", 0},
+    {"k.x=1", 0},
+    {"k=", 0},
+    {"k", 0},
+    {"=v", 0},
+    {"k =v", 0},
+    {"k=a=b", 0},
+    {"k=a\tb", 0},
+    {"k=\x7f", 0},
+    {"k=caf\xc3\xa9", 0},
+    {"k=a\r\nX-Injected: 1", 0},
+    {"a=1,b=2,a=3", 0},
+    {"ab=1,a=2", 1},
+    {"a=1,ab=2", 1},
+};
+
+TEST_IMPL(w3c_tracestate_rule_is_what_accept_headers_keeps)
+{
+    for (size_t i = 0; i < sizeof tracestate_cases / sizeof tracestate_cases[0]; i++) {
+        const char *v = tracestate_cases[i].value;
+        ASSERT_INT(tracestate_cases[i].valid, ctxvar__w3c_tracestate_valid(v));
+        ctxvar_token tok;
+        ASSERT_INT(0, ctxvar_accept_headers("00-" TRACE "-" PARENT "-01", v, NULL, &tok));
+        ASSERT_STR("00-" TRACE "-" PARENT "-01", ctxvar_get(test_var("traceparent"), NULL));
+        ASSERT_STR(tracestate_cases[i].valid ? v : NULL, ctxvar_get(test_var("tracestate"), NULL));
+        ASSERT_INT(0, ctxvar_reset(&tok));
+    }
+}
+
+/* 32 members and no more; a key of 256 bytes, a value of 256, no more. */
+TEST_IMPL(w3c_tracestate_limits)
+{
+    char v[32 * 8 + 16] = "";
+    for (int i = 0; i < 32; i++) snprintf(v + strlen(v), 8, "%sk%d=1", i ? "," : "", i);
+    ASSERT_INT(1, ctxvar__w3c_tracestate_valid(v));
+    strcat(v, ",k32=1");
+    ASSERT_INT(0, ctxvar__w3c_tracestate_valid(v));
+
+    char long_key[256 + 1 + 1 + 1 + 1];
+    memset(long_key, 'k', 256);
+    strcpy(long_key + 256, "=1");
+    ASSERT_INT(1, ctxvar__w3c_tracestate_valid(long_key));
+    memset(long_key, 'k', 257);
+    strcpy(long_key + 257, "=1");
+    ASSERT_INT(0, ctxvar__w3c_tracestate_valid(long_key));
+
+    char long_value[2 + 257 + 1];
+    memcpy(long_value, "k=", 2);
+    memset(long_value + 2, 'v', 256);
+    long_value[2 + 256] = '\0';
+    ASSERT_INT(1, ctxvar__w3c_tracestate_valid(long_value));
+    long_value[2 + 256] = 'v';
+    long_value[2 + 257] = '\0';
+    ASSERT_INT(0, ctxvar__w3c_tracestate_valid(long_value));
 }
 
 /* ---- Baggage ------------------------------------------------------------- */
@@ -238,6 +325,48 @@ TEST_IMPL(w3c_ows_is_space_and_tab)
     ASSERT_STR("unset", ctxvar_ctx_get(ctx, test_var("j"), "unset"));
     ASSERT_INT(1, (int)skipped);
     ctxvar_release(ctx);
+}
+
+/* A value that is not UTF-8 grows as it is decoded (one U+FFFD, 3 bytes,
+ * for each bad byte): the encoder carries it only if it will still fit in
+ * 4096 bytes at the other end, and says it dropped it otherwise. */
+TEST_IMPL(w3c_encoder_drops_a_value_that_would_decode_too_long)
+{
+    enum { FITS = CTXVAR_VALUE_MAX / 3 }; /* 1365 bad bytes: 4095 once replaced */
+    char *value = malloc(FITS + 2);
+    ASSERT_NOT_NULL(value);
+    memset(value, 0xff, FITS + 1);
+    value[FITS] = '\0';
+    ASSERT_INT(0, ctxvar_set(test_var("raw"), value, NULL));
+    char *buf = malloc(CTXVAR_BAGGAGE_MAX_BYTES + 1);
+    ASSERT_NOT_NULL(buf);
+    size_t dropped = 99;
+    ASSERT_INT(4 + 3 * FITS, ctxvar_baggage_current(buf, CTXVAR_BAGGAGE_MAX_BYTES + 1, &dropped));
+    ASSERT_INT(0, (int)dropped);
+    ctxvar_ctx *ctx = NULL;
+    size_t skipped = 99;
+    ASSERT_INT(0, ctxvar_baggage_decode(buf, NULL, &ctx, &skipped));
+    ASSERT_INT(0, (int)skipped);
+    const char *got = ctxvar_ctx_get(ctx, test_var("raw"), NULL);
+    ASSERT_NOT_NULL(got);
+    ASSERT_INT(3 * FITS, (int)strlen(got));
+    ASSERT_INT(0, memcmp(got, "\xef\xbf\xbd", 3));
+    ctxvar_release(ctx);
+
+    value[FITS] = (char)0xff;
+    value[FITS + 1] = '\0';
+    ASSERT_INT(0, ctxvar_set(test_var("raw"), value, NULL));
+    ASSERT_INT(0, ctxvar_baggage_current(buf, CTXVAR_BAGGAGE_MAX_BYTES + 1, &dropped));
+    ASSERT_INT(1, (int)dropped);
+    /* The same value in valid UTF-8 is not replaced: all of it travels. */
+    for (int i = 0; i + 2 <= FITS; i += 2) memcpy(value + i, "\xc3\xa9", 2);
+    value[FITS - 1] = 'x';
+    value[FITS] = 'y';
+    ASSERT_INT(0, ctxvar_set(test_var("raw"), value, NULL));
+    ASSERT_INT(4 + 3 * (FITS - 1) + 2, ctxvar_baggage_current(buf, CTXVAR_BAGGAGE_MAX_BYTES + 1, &dropped));
+    ASSERT_INT(0, (int)dropped);
+    free(buf);
+    free(value);
 }
 
 /* traceparent and tracestate, by length as well as bytes, and nothing
