@@ -136,6 +136,24 @@ added_runtime() {
     [ "$output" = "$(added_runtime)" ]
 }
 
+@test "joining or detaching a thread handle of 0 returns glibc's error, as without the runtime, in the six ways glibc answers" {
+    local expected
+    expected=$(cat <<'EOF2'
+pthread_join: ESRCH
+pthread_timedjoin_np: ESRCH
+pthread_clockjoin_np: ESRCH
+pthread_detach: ESRCH
+thrd_join: thrd_error
+thrd_detach: thrd_error
+EOF2
+)
+    run -0 --separate-stderr "$PROGS/join_zero"
+    [ "$output" = "$expected" ]
+    run -0 --separate-stderr preloaded "$PROGS/join_zero"
+    [ "$output" = "$expected" ]
+    expect_no_stderr
+}
+
 @test "under a seccomp filter that refuses tgkill, the contexts of 2,000 ended detached threads are still released" {
     # The runtime asks the kernel whether a detached thread is gone with a
     # tgkill of signal 0; refused, it used to keep every such context.

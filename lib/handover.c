@@ -564,6 +564,10 @@ void ctxvar__exit_record_update(struct ctxvar__thread *t)
 struct ctxvar__join ctxvar__join_prepare(pthread_t thread)
 {
     struct ctxvar__join j = {NULL, 0, 0};
+    /* 0 is never a thread (a handle never set, joined by mistake): glibc
+     * answers ESRCH, and its "TLS" is at address 0 plus an offset.  Nor
+     * may it match a hint whose thread has not begun (begun_as 0). */
+    if (thread == 0) return j;
     if (!(atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire) &
           CTXVAR__START_RELEASE_AT_JOIN))
         return j; /* no records unless threads get them */
@@ -649,6 +653,7 @@ void ctxvar__join_finish(pthread_t thread, struct ctxvar__join j, int joined)
 
 void ctxvar__detach_prepare(pthread_t thread)
 {
+    if (thread == 0) return; /* never a thread: see ctxvar__join_prepare */
     if (!(atomic_load_explicit(&ctxvar__start_mode, memory_order_acquire) &
           CTXVAR__START_RELEASE_AT_JOIN))
         return;
