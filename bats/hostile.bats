@@ -154,6 +154,16 @@ EOF2
     expect_no_stderr
 }
 
+@test "a program whose own malloc starts a thread, at any of its first 12 calls, starts under BAGGAGE and TRACEPARENT instead of hanging" {
+    local at tp=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+    for at in 1 2 3 4 5 6 7 8 9 10 11 12; do
+        MALLOC_THREAD_AT=$at BAGGAGE=k=v TRACEPARENT=$tp \
+            run -0 --separate-stderr preloaded timeout 20 "$PROGS/malloc_thread"
+        [ "$output" = "started: 1"$'\n'"main: k=v traceparent=$tp" ] || { echo "at $at: $output" >&2; false; }
+        expect_no_stderr
+    done
+}
+
 @test "under a seccomp filter that refuses tgkill, the contexts of 2,000 ended detached threads are still released" {
     # The runtime asks the kernel whether a detached thread is gone with a
     # tgkill of signal 0; refused, it used to keep every such context.

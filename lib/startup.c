@@ -228,11 +228,23 @@ static void read_environment(void)
     atomic_store_explicit(&environment_read, 1, memory_order_release);
 }
 
+/* Set while this thread runs initialise or read_environment.  They call
+ * the program's malloc (strdup, dlsym), which may start a thread (an
+ * allocator's background thread) or call anything else we interpose, and
+ * every such call settles here first: on the same thread, pthread_once
+ * would wait for itself.  Such a call goes on with the defaults instead,
+ * as a call before environ is set does.  (After otel.c in the link, so
+ * otel_thread_ctx_v1 keeps offset 0 of the TLS block.) */
+static _Thread_local unsigned char settling;
+
 CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_settings(void)
 {
     if (__builtin_expect(atomic_load_explicit(&environment_read, memory_order_acquire), 1)) return;
+    if (settling) return;
+    settling = 1;
     if (!atomic_load_explicit(&initialised, memory_order_acquire)) pthread_once(&init_once, initialise);
     if (environ) pthread_once(&environment_once, read_environment);
+    settling = 0;
 }
 
 CTXVAR__BEFORE_THREAD_START void ctxvar__ensure_init(void)
