@@ -16,7 +16,7 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
     dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client \
-    otel_threads otel_omp)
+    otel_threads otel_omp otel_sdk_writer otel_other_context.so otel_key_race)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -38,6 +38,18 @@ $(BATS_DIR)/std_thread: $(BATS_SRC)/std_thread.cpp $(BATS_DEPS)
 $(BATS_DIR)/thrd: $(BATS_SRC)/thrd.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/otel_sdk_writer: $(BATS_SRC)/otel_sdk_writer.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -Wl,--export-dynamic-symbol=otel_thread_ctx_v1 $< -o $@
+
+$(BATS_DIR)/otel_key_race: $(BATS_SRC)/otel_key_race.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -g $< -o $@
+
+$(BATS_DIR)/otel_other_context.so: $(BATS_SRC)/otel_other_context.c
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $< -o $@
 
 $(BATS_DIR)/libctor_thread.so: $(BATS_SRC)/ctor_thread_lib.c $(BATS_DEPS)
 	@mkdir -p $(@D)

@@ -92,7 +92,7 @@ xs() { printf 'x%.0s' $(seq "$1"); }
     start_threads_with_otel
     run -0 python3 "$READER" "$(main_pid)"
     [ "${#lines[@]}" = 4 ]
-    [ "${lines[0]}" = "service.name=otel_threads" ]
+    [ "${lines[0]}" = "service.name=unknown_service:otel_threads" ]
     [[ "${lines[1]}" =~ ^service\.instance\.id=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
     [ "${lines[2]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
     # Keys in the order they first appeared: main's two at load, then the
@@ -111,6 +111,26 @@ xs() { printf 'x%.0s' $(seq "$1"); }
     [ "${lines[0]}" = "service.name=checkout" ]
 }
 
+@test "with no OTEL_SERVICE_NAME, service.name in OTEL_RESOURCE_ATTRIBUTES names the service, percent-decoded" {
+    start_program env OTEL_RESOURCE_ATTRIBUTES='deployment.environment=prod, service.name = pay%20ments ,k=v' \
+        "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[0]}" = "service.name=pay ments" ]
+}
+
+@test "OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES" {
+    start_program env OTEL_SERVICE_NAME=checkout OTEL_RESOURCE_ATTRIBUTES=service.name=other \
+        "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[0]}" = "service.name=checkout" ]
+}
+
+@test "a service name that is not UTF-8 is published with U+FFFD, which a strict protobuf reader takes" {
+    start_program env OTEL_SERVICE_NAME=$'svc\xff' "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[0]}" = "service.name=svc$(printf '\357\277\275')" ]
+}
+
 @test "an outside reader finds each stopped thread's trace id, span id, flags and attributes" {
     start_threads_with_otel
     run -0 python3 "$READER" --threads "$(main_pid)"
@@ -120,7 +140,7 @@ thread empty: none
 thread gone: $MAIN_IDS request_id=r0 user_id=alice
 thread long: $MAIN_IDS a_big=$(xs 255) b_big=$(xs 255) c_big=$(xs 96)
 thread main: $MAIN_IDS request_id=r0 user_id=alice
-thread run: $MAIN_IDS request_id=r0 tenant=acme user_id=alice
+thread run: $MAIN_IDS request_id=r0 tenant=acme$(printf '\357\277\275') user_id=alice
 thread set: $SET_IDS request_id=r1 user_id=alice
 thread task: $MAIN_IDS job=j7 request_id=r0 user_id=alice
 EOF
@@ -175,11 +195,86 @@ thread set: $set_header $attrs_r1
 EOF
 }
 
+@test "the mapping is named only once its header is whole: a profiler reads it as the naming prctl returns" {
+    # prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, address, size, name): the
+    # address is the third argument, in %rdx at the system call's entry.
+    cat >"$BATS_TEST_TMPDIR/order.gdb" <<'EOF'
+set pagination off
+set environment CTXVAR_OTEL=1
+catch syscall prctl
+condition 1 $rdi == 0x53564d41
+run
+printf "at the naming prctl: signature %s, time %s\n", (*(unsigned long long *)$rdx == 0x5854435f4c45544fULL) ? "OTEL_CTX" : "missing", (*(unsigned long long *)($rdx + 16) != 0) ? "set" : "0"
+kill
+quit
+EOF
+    run -0 timeout 120 gdb -nx -batch -ex "set environment LD_PRELOAD=$RUNTIME" \
+        -x "$BATS_TEST_TMPDIR/order.gdb" "$B/examples/print_context"
+    grep -qx "at the naming prctl: signature OTEL_CTX, time set" <<<"$output" || { echo "$output" >&2; false; }
+}
+
+@test "a record never uses a key index before the published key map holds it" {
+    # gdb holds thread A inside the republication its new key started
+    # (the first one, main's request_id at load, is let through), and runs
+    # thread B alone: B sets the same variable.  B may wait for A (it does
+    # now: gdb interrupts it after 3 s) but must not point at a record
+    # whose entry has index 1 while the map is [request_id].  It did.
+    cat >"$BATS_TEST_TMPDIR/race.gdb" <<'EOF'
+set pagination off
+set breakpoint pending on
+set environment CTXVAR_OTEL=1
+break ctxvar__otel_process_update
+break b_done
+ignore 1 1
+run
+set scheduler-locking on
+thread 3
+delete 1
+python
+import threading
+threading.Timer(3.0, lambda: gdb.post_event(lambda: gdb.execute("interrupt"))).start()
+end
+continue
+thread 3
+set $r = *(unsigned char **)&otel_thread_ctx_v1
+printf "B's attributes: "
+output/x *($r + 28)@(*(unsigned short *)($r + 26))
+printf "\n"
+kill
+quit
+EOF
+    run -0 timeout 120 gdb -nx -batch -ex "set environment LD_PRELOAD=$RUNTIME" \
+        -x "$BATS_TEST_TMPDIR/race.gdb" "$PROGS/otel_key_race"
+    # request_id=r0 alone: key 0, 2 bytes.
+    grep -qx "B's attributes: {0x0, 0x2, 0x72, 0x30}" <<<"$output" || { echo "$output" >&2; false; }
+}
+
 @test "with CTXVAR_DEBUG=1 a cut record names the variables concerned, never a value" {
     start_program env CTXVAR_DEBUG=1 "$CTXRUN" --otel --set request_id=r0 --set user_id=alice -- "$PROG"
     grep -qx 'ctxvar: otel: a thread context record shows 0 of 6 variables whole; cut: a_big' "$ERR" ||
         { cat "$ERR" >&2; false; }
     ! grep -Eq 'xxxx|alice|r0' "$ERR"
+}
+
+@test "a program exporting its own otel_thread_ctx_v1 keeps its pointer, and the runtime publishes no process context" {
+    run -0 --separate-stderr env CTXVAR_DEBUG=1 "$CTXRUN" --otel -- "$PROGS/otel_sdk_writer"
+    expect_output <<'EOF'
+pointer after ctxvar_set: the program's
+pointer in a new thread after ctxvar_set: the program's
+OTEL_CTX mappings: 0
+EOF
+    # (ctxrun's own CTXVAR_DEBUG lines come first.)
+    grep -qx "ctxvar: otel: another OpenTelemetry thread or process context writer is in the process; this runtime publishes none" <<<"$stderr"
+}
+
+@test "a process context published before the runtime's start-up is the only one: the runtime publishes none" {
+    # Constructors run in reverse load order: the second library first.
+    LD_PRELOAD="$RUNTIME:$PROGS/otel_other_context.so" CTXVAR_OTEL=1 CTXVAR_DEBUG=1 \
+        run -0 --separate-stderr grep -c OTEL_CTX /proc/self/maps
+    [ "$output" = 1 ]
+    [ "$stderr" = "ctxvar: otel: another OpenTelemetry thread or process context writer is in the process; this runtime publishes none" ]
+    CTXVAR_OTEL=1 run -0 --separate-stderr preloaded grep -c OTEL_CTX /proc/self/maps
+    [ "$output" = 1 ]
 }
 
 @test "without CTXVAR_OTEL there is no mapping and every thread's pointer stays NULL" {
@@ -206,7 +301,7 @@ EOF
     run -0 python3 "$READER" "$parent"
     local parent_lines=("${lines[@]}")
     run -0 python3 "$READER" "$child"
-    [ "${lines[0]}" = "service.name=otel_threads" ]
+    [ "${lines[0]}" = "service.name=unknown_service:otel_threads" ]
     [ "${lines[2]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
     [[ "${lines[1]}" == service.instance.id=* ]]
     [ "${lines[1]}" != "${parent_lines[1]}" ]

@@ -515,8 +515,10 @@
  *                     - the process context: a mapping named OTEL_CTX (in
  *                       /proc/PID/maps as /memfd:OTEL_CTX, or [anon:OTEL_CTX])
  *                       holding a protobuf ProcessContext with the resource
- *                       attributes service.name (OTEL_SERVICE_NAME, else the
- *                       program's name) and service.instance.id (a random
+ *                       attributes service.name (OTEL_SERVICE_NAME, else
+ *                       service.name in OTEL_RESOURCE_ATTRIBUTES, else
+ *                       "unknown_service:" and the program's name; what is
+ *                       not UTF-8 becomes U+FFFD) and service.instance.id (a random
  *                       UUID, new in every process, a forked child too), and
  *                       threadlocal.schema_version and
  *                       threadlocal.attribute_key_map (the attribute names,
@@ -531,7 +533,11 @@
  *                       show.  A value is cut to 255 bytes, and the
  *                       attributes to 612 bytes in name order (cut at a
  *                       UTF-8 character; CTXVAR_DEBUG=1 names the variables
- *                       concerned).
+ *                       concerned); what is not UTF-8 shows as U+FFFD.
+ *                     Neither when the process already has such a writer
+ *                     (the program exports its own otel_thread_ctx_v1, or
+ *                     an OTEL_CTX mapping exists at start-up): one per
+ *                     process, as OpenTelemetry requires.
  *                     Every change of the thread's context (set, reset,
  *                     scope exit, swap, run, task, a new thread, OpenMP
  *                     regions, timer notifications) moves the pointer before

@@ -44,7 +44,9 @@
  * from the `traceparent` variable when it holds a valid W3C traceparent,
  * and every exported variable (not traceparent or tracestate, which travel
  * as their own headers, and never a private one, whose name starts with
- * '_') as an attribute, in name order.  A value longer than 255 bytes (one
+ * '_') as an attribute, in name order.  Values are UTF-8, as the format
+ * says (a variable may hold any bytes: what is not UTF-8 shows as U+FFFD).
+ * A value longer than 255 bytes (one
  * length byte) is cut to 255, at a UTF-8 character boundary; once 612
  * bytes are used the value that does not fit is cut to what is left, and
  * the variables after it are left out; CTXVAR_DEBUG=1 names the variables
@@ -78,18 +80,30 @@
  * index takes no lock (an open-addressed table keyed by the variable's
  * hash, which is unique per variable); adding keys takes `keys_lock`, adds
  * every new key a record needs, and republishes the process context once.
+ * A record uses an index only once the published map holds it
+ * (keys_published): another thread finds a key in the table as soon as it
+ * is added, and a reader refreshing its map must find the key there.
  * Past 256 keys, a new variable is left out of records (said once under
  * CTXVAR_DEBUG=1).
  *
  * Turning on: at load with CTXVAR_OTEL=1, after the process context is
  * published (a thread that already had a context points at it from its
- * next change; the main thread at once).  A forked child publishes its own
+ * next change; the main thread at once).  Not when the process already
+ * has a writer of these formats (an OpenTelemetry SDK in the program that
+ * exports its own otel_thread_ctx_v1, or an OTEL_CTX mapping already
+ * there): OpenTelemetry allows one process context per process, and two
+ * writers would overwrite each other's thread pointers.  A writer that
+ * comes later (a library loaded after ours) cannot be seen at load: the
+ * README says so.  A forked child publishes its own
  * process context, with a new instance id (the parent's mapping is not
  * inherited); its records and key map are the parent's, copied.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "otel.h"
 #include "runtime.h"
@@ -113,6 +127,10 @@ static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
 #define FORK_STATE ctxvar__fork_locks[CTXVAR__FORK_LOCK_OTEL_KEYS]
 static const struct ctxvar *keys[CTXVAR__OTEL_KEYS_MAX];   /* under keys_lock */
 static atomic_uint key_count;
+/* How many keys the published key map holds.  A record shows only those:
+ * a reader that meets an index refreshes its map, and must find the key
+ * there (key_count goes up first, the map is published, then this). */
+static atomic_uint keys_published;
 static _Atomic(const struct ctxvar *) key_table[KEY_TABLE];
 static unsigned char key_table_index[KEY_TABLE]; /* written before its slot */
 static atomic_int said_full; /* the map is full, and the debug line said so */
@@ -120,8 +138,8 @@ static atomic_int said_full; /* the map is full, and the debug line said so */
 unsigned ctxvar__otel_key_count(void) { return atomic_load(&key_count); }
 const char *ctxvar__otel_key_name(unsigned i) { return keys[i]->name; }
 
-/* var's key index, or -1 when it has none yet.  No lock. */
-static int key_index(const struct ctxvar *var)
+/* var's key index, published or not, or -1 when it has none yet. */
+static int key_lookup(const struct ctxvar *var)
 {
     for (unsigned i = var->hash % KEY_TABLE;; i = (i + 1) % KEY_TABLE) {
         const struct ctxvar *v = atomic_load_explicit(&key_table[i], memory_order_acquire);
@@ -130,10 +148,28 @@ static int key_index(const struct ctxvar *var)
     }
 }
 
+/* var's key index when the published map has it, else -1.  No lock. */
+static int key_index(const struct ctxvar *var)
+{
+    int index = key_lookup(var);
+    return index >= 0 && (unsigned)index < atomic_load_explicit(&keys_published,
+                                                                 memory_order_acquire)
+               ? index
+               : -1;
+}
+
+/* Under keys_lock, after the process context was published with every key
+ * there is. */
+static void keys_now_published(void)
+{
+    atomic_store_explicit(&keys_published, atomic_load_explicit(&key_count, memory_order_relaxed),
+                          memory_order_release);
+}
+
 /* Under keys_lock: gives var the next index; -1 when the map is full. */
 static int key_add_locked(const struct ctxvar *var)
 {
-    int index = key_index(var);
+    int index = key_lookup(var);
     unsigned n = atomic_load_explicit(&key_count, memory_order_relaxed);
     if (index >= 0) return index;
     if (n == CTXVAR__OTEL_KEYS_MAX) {
@@ -187,13 +223,32 @@ static unsigned hex_byte(const char *s)
                       ctxvar__w3c_hex_value((unsigned char)s[1]));
 }
 
-/* How many of value[0..len) fit in `room` bytes without splitting a UTF-8
- * character (a continuation byte never starts the part left out). */
-static size_t utf8_prefix(const char *value, size_t len, size_t room)
+/* Writes value[0..len) to out as UTF-8, what is not UTF-8 as U+FFFD, as
+ * many whole characters as fit in `room` bytes; returns the bytes written
+ * and sets *whole when all of the value went in. */
+static size_t put_utf8(uint8_t *out, size_t room, const char *value, size_t len, int *whole)
 {
-    if (len <= room) return len;
-    while (room > 0 && ((unsigned char)value[room] & 0xc0) == 0x80) room--;
-    return room;
+    size_t n = 0, i = 0;
+    for (size_t step, prefix; i < len; i += step) {
+        size_t seq = ctxvar__w3c_utf8_sequence((const unsigned char *)value + i, len - i, &prefix);
+        const char *bytes = seq ? value + i : "\xef\xbf\xbd";
+        size_t count = seq ? seq : 3;
+        step = seq ? seq : prefix;
+        if (n + count > room) break;
+        memcpy(out + n, bytes, count);
+        n += count;
+    }
+    *whole = i >= len;
+    return n;
+}
+
+/* 1 when value[0..len) is UTF-8 throughout. */
+static int is_utf8(const char *value, size_t len)
+{
+    for (size_t i = 0, step, prefix; i < len; i += step)
+        if (!(step = ctxvar__w3c_utf8_sequence((const unsigned char *)value + i, len - i, &prefix)))
+            return 0;
+    return 1;
 }
 
 /* The trace fields of a record from the traceparent binding tp (NULL, or
@@ -242,12 +297,12 @@ static void *lay_out(const struct gather *g)
         if (g->index[i] < 0) continue;
         if (used + 2 > sizeof attrs) break;
         size_t room = sizeof attrs - used - 2, limit = room < 255 ? room : 255;
-        size_t len = utf8_prefix(b->value, b->len, limit);
-        if (len < b->len && !cut) cut = b->var->name;
-        if (len == b->len) whole++;
+        int all;
+        size_t len = put_utf8(attrs + used + 2, limit, b->value, b->len, &all);
+        if (!all && !cut) cut = b->var->name;
+        whole += all;
         attrs[used++] = (uint8_t)g->index[i];
         attrs[used++] = (uint8_t)len;
-        memcpy(attrs + used, b->value, len);
         used += len;
     }
     int exact = whole == g->n + g->left_out;
@@ -275,11 +330,16 @@ static void *build_whole(const ctxvar_ctx *c)
     if (missing && atomic_load_explicit(&said_full, memory_order_relaxed)) missing = 0;
     if (missing) {
         ctxvar__phased_lock(&keys_lock, &FORK_STATE.phase);
-        unsigned before = atomic_load_explicit(&key_count, memory_order_relaxed);
         for (unsigned i = 0; i < g.n; i++)
             if (g.index[i] < 0) g.index[i] = key_add_locked(g.shown[i]->var);
-        if (atomic_load_explicit(&key_count, memory_order_relaxed) != before)
-            ctxvar__otel_process_update();
+        /* New keys, or keys an earlier update could not publish. */
+        unsigned count = atomic_load_explicit(&key_count, memory_order_relaxed);
+        if (count != atomic_load_explicit(&keys_published, memory_order_relaxed) &&
+            ctxvar__otel_process_update() == 0)
+            keys_now_published();
+        unsigned published = atomic_load_explicit(&keys_published, memory_order_relaxed);
+        for (unsigned i = 0; i < g.n; i++)
+            if (g.index[i] >= 0 && (unsigned)g.index[i] >= published) g.index[i] = -1;
         ctxvar__phased_unlock(&keys_lock, &FORK_STATE.phase);
     }
     return lay_out(&g);
@@ -365,7 +425,8 @@ static void *derive(const ctxvar_ctx *c, const ctxvar_ctx *before)
         shown = 0;
     } else {
         if ((index = key_index(v)) < 0) return NULL;
-        if (added && added->len > 255) return NULL;
+        /* Longer than an entry holds, or to be repaired: built whole. */
+        if (added && (added->len > 255 || !is_utf8(added->value, added->len))) return NULL;
         for (size_t i = 0; i + 2 <= used; i += 2u + attrs[i + 1]) {
             if (attrs[i] == index) {
                 cut_at = insert_at = i;
@@ -489,7 +550,47 @@ static void after_fork_in_child(void)
         ctxvar__debug("otel: forked from a signal handler amid a key change; no process context");
     else if (ctxvar__otel_process_publish(1) != 0)
         ctxvar__debug("otel: a forked child could not publish its process context");
+    else
+        keys_now_published();
     ctxvar__fork_child_reset(&keys_lock);
+}
+
+/* 1 when /proc/self/maps names an OTEL_CTX mapping. */
+static int process_context_exists(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    static const char name[] = "OTEL_CTX";
+    enum { NAME = sizeof name - 1 };
+    char buf[4096 + NAME];
+    size_t kept = 0;
+    int found = 0;
+    for (ssize_t n; !found && (n = read(fd, buf + kept, sizeof buf - kept)) > 0;) {
+        size_t len = kept + (size_t)n;
+        for (size_t i = 0; !found && i + NAME <= len; i++) found = memcmp(buf + i, name, NAME) == 0;
+        kept = len < NAME - 1 ? len : NAME - 1; /* a name cut by the read */
+        memmove(buf, buf + len - kept, kept);
+    }
+    close(fd);
+    return found;
+}
+
+/* 1 when something else in the process writes these formats (see THE KEY
+ * MAP's last paragraph): an otel_thread_ctx_v1 that the program's symbol
+ * lookup finds before ours, or a process context already published. */
+static int another_writer(void)
+{
+#ifndef CTXVAR_STATIC_WRAP
+    Dl_info info;
+    if (dladdr((void *)another_writer, &info) && info.dli_fname) {
+        void *self = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        void *ours = self ? dlsym(self, "otel_thread_ctx_v1") : NULL;
+        if (self) dlclose(self);
+        void *first = dlsym(RTLD_DEFAULT, "otel_thread_ctx_v1");
+        if (ours && first && ours != first) return 1;
+    }
+#endif
+    return process_context_exists();
 }
 
 /* At load: with CTXVAR_OTEL=1, publishes the process context and turns the
@@ -497,8 +598,14 @@ static void after_fork_in_child(void)
 __attribute__((constructor)) static void otel_on_load(void)
 {
     if (!ctxvar__otel_enabled()) return;
+    if (another_writer()) {
+        ctxvar__debug("otel: another OpenTelemetry thread or process context writer is in the "
+                      "process; this runtime publishes none");
+        return;
+    }
     ctxvar__phased_lock(&keys_lock, &FORK_STATE.phase);
     int published = ctxvar__otel_process_publish(0) == 0;
+    if (published) keys_now_published();
     ctxvar__phased_unlock(&keys_lock, &FORK_STATE.phase);
     if (!published) {
         ctxvar__debug("otel: could not publish the process context; no thread context either");

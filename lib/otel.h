@@ -106,9 +106,10 @@ static inline void ctxvar__otel_prepare_child(const ctxvar_ctx *c)
  * child: a new one, with a new instance id): 0, or -1 when it could not. */
 int ctxvar__otel_process_publish(int forked) CTXVAR__HIDDEN;
 
-/* Publishes again with the key map's current keys (a key was added).
- * Called with the key map's lock held. */
-void ctxvar__otel_process_update(void) CTXVAR__HIDDEN;
+/* Publishes again with the key map's current keys (a key was added): 0,
+ * or -1 when out of memory (the old map stays).  Called with the key map's
+ * lock held. */
+int ctxvar__otel_process_update(void) CTXVAR__HIDDEN;
 
 /* The key map, read by the process context encoder: the number of keys and
  * the name of key i (NUL-terminated, lives for the process). */

@@ -26,8 +26,9 @@
  *                                         each publication a larger value
  *            24  uint64 payload           its address in this process
  *
- * Publishing writes everything but the time, a full fence, then the time.
- * An update writes 0 to the time, a fence, the new pointer and size, a
+ * Publishing writes everything but the time, a full fence, then the time,
+ * and names the mapping last: a profiler watches that prctl and reads at
+ * once, a few times, then not until it next looks.  An update writes 0 to the time, a fence, the new pointer and size, a
  * fence, a new time, and names the mapping again.  A reader reads the
  * time (0: retry), the rest, the payload, then the time again: unchanged
  * means what it read is whole.  So the old payload may be freed once the
@@ -46,8 +47,12 @@
  *                              ArrayValue array_value [5]; } }
  *     ArrayValue     { repeated AnyValue values [1]; }
  *
- * Resource attributes: service.name (OTEL_SERVICE_NAME, else the program's
- * name) and service.instance.id (a random UUID, new in each process).
+ * Resource attributes: service.name, chosen as OpenTelemetry's SDKs choose
+ * it (OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES,
+ * percent-decoded, else "unknown_service:" and the program's name), and
+ * service.instance.id (a random UUID, new in each process).  Protobuf's
+ * strings are UTF-8, and a strict reader refuses the whole message for one
+ * that is not: what is not UTF-8 in the name becomes U+FFFD.
  * Attributes: threadlocal.schema_version, the version of the thread
  * record's layout ("tlsdesc_v1_dev", the name the layout has been
  * published under), and threadlocal.attribute_key_map, the key map.
@@ -69,6 +74,7 @@
 #include "alloc.h"
 #include "otel.h"
 #include "runtime.h"
+#include "w3c.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
@@ -174,19 +180,85 @@ static void put_kv_key_map(struct out *o, uint8_t tag, const char *key, unsigned
     }
 }
 
-static const char *service_name(void)
+/* service.name, chosen once per process (see the top). */
+static char service[512];
+
+/* Appends s[0..n) to service from *len, what is not UTF-8 as U+FFFD, as
+ * much as fits whole. */
+static void service_put(size_t *len, const char *s, size_t n)
 {
+    for (size_t i = 0, step, prefix; i < n; i += step) {
+        size_t seq = ctxvar__w3c_utf8_sequence((const unsigned char *)s + i, n - i, &prefix);
+        const char *bytes = seq ? s + i : "\xef\xbf\xbd";
+        size_t count = seq ? seq : 3;
+        step = seq ? seq : prefix;
+        if (*len + count >= sizeof service) return;
+        memcpy(service + *len, bytes, count);
+        *len += count;
+    }
+}
+
+/* The value of service.name in OTEL_RESOURCE_ATTRIBUTES (key=value pairs
+ * separated by ',', values percent-encoded as in W3C Baggage), decoded
+ * into service; the last one given wins.  0 when there is none. */
+static int service_from_resource_attributes(const char *list)
+{
+    int found = 0;
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        const char *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        const char *key = p, *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq) continue;
+        const char *key_end = eq, *v = eq + 1, *v_end = end;
+        while (key < key_end && ctxvar__w3c_is_ows(*key)) key++;
+        while (key_end > key && ctxvar__w3c_is_ows(key_end[-1])) key_end--;
+        while (v < v_end && ctxvar__w3c_is_ows(*v)) v++;
+        while (v_end > v && ctxvar__w3c_is_ows(v_end[-1])) v_end--;
+        if (key_end - key != 12 || memcmp(key, "service.name", 12) != 0 || v == v_end) continue;
+        char decoded[sizeof service];
+        size_t n = 0;
+        for (const char *c = v; c < v_end && n < sizeof decoded; c++) {
+            int hi = *c == '%' && v_end - c >= 3 ? ctxvar__w3c_hex_value((unsigned char)c[1]) : -1;
+            int lo = hi >= 0 ? ctxvar__w3c_hex_value((unsigned char)c[2]) : -1;
+            if (lo >= 0 && (hi | lo)) {
+                decoded[n++] = (char)(hi << 4 | lo);
+                c += 2;
+            } else {
+                decoded[n++] = *c;
+            }
+        }
+        size_t len = 0;
+        service_put(&len, decoded, n);
+        service[len] = '\0';
+        found = len > 0;
+    }
+    return found;
+}
+
+static void choose_service_name(void)
+{
+    size_t len = 0;
     const char *name = secure_getenv("OTEL_SERVICE_NAME");
-    if (name && *name) return name;
-    return program_invocation_short_name && *program_invocation_short_name
-               ? program_invocation_short_name
-               : "unknown_service";
+    if (name && *name) {
+        service_put(&len, name, strlen(name));
+        service[len] = '\0';
+        return;
+    }
+    const char *attributes = secure_getenv("OTEL_RESOURCE_ATTRIBUTES");
+    if (attributes && service_from_resource_attributes(attributes)) return;
+    service_put(&len, "unknown_service", 15);
+    const char *program = program_invocation_short_name;
+    if (program && *program) {
+        service_put(&len, ":", 1);
+        service_put(&len, program, strlen(program));
+    }
+    service[len] = '\0';
 }
 
 /* The ProcessContext message, in memory of its own; NULL when out of memory. */
 static char *encode(size_t *size)
 {
-    const char *service = service_name();
+    if (!service[0]) choose_service_name();
     unsigned keys = ctxvar__otel_key_count();
     size_t resource = field_size(kv_string_size("service.name", service)) +
                       field_size(kv_string_size("service.instance.id", instance_id));
@@ -246,8 +318,9 @@ static int name_mapping(void)
                  (unsigned long)"OTEL_CTX");
 }
 
-/* A new, named mapping in `mapping`: 0, or -1. */
-static int map(void)
+/* A new mapping in `mapping`, not named yet: 0, or -1.  *from_memfd
+ * tells whether readers can already find it by its file's name. */
+static int map(int *from_memfd)
 {
     long page = sysconf(_SC_PAGESIZE);
     mapping_size = page > 0 ? (size_t)page : 4096;
@@ -259,17 +332,12 @@ static int map(void)
             m = mmap(NULL, mapping_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
         close(fd);
     }
-    int from_memfd = m != MAP_FAILED;
-    if (!from_memfd)
+    *from_memfd = m != MAP_FAILED;
+    if (!*from_memfd)
         m = mmap(NULL, mapping_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return -1;
     mapping = m;
     (void)madvise(m, mapping_size, MADV_DONTFORK);
-    if (name_mapping() != 0 && !from_memfd) {
-        munmap(m, mapping_size);
-        mapping = NULL;
-        return -1;
-    }
     return 0;
 }
 
@@ -283,8 +351,9 @@ int ctxvar__otel_process_publish(int forked)
     }
     make_instance_id();
     size_t size = 0;
+    int from_memfd = 0;
     char *message = encode(&size);
-    if (!message || map() != 0) {
+    if (!message || map(&from_memfd) != 0) {
         free(message);
         errno = saved_errno;
         return -1;
@@ -296,20 +365,31 @@ int ctxvar__otel_process_publish(int forked)
     mapping->payload = (uint64_t)(uintptr_t)payload;
     atomic_thread_fence(memory_order_seq_cst);
     __atomic_store_n(&mapping->published_at_ns, next_time(), __ATOMIC_RELAXED);
+    /* Named last: a profiler watches the naming prctl and reads the
+     * mapping at once, a few times, then not again until it next looks. */
+    if (name_mapping() != 0 && !from_memfd) {
+        /* Anonymous and unnamed: no reader could ever find it. */
+        munmap(mapping, mapping_size);
+        mapping = NULL;
+        payload = NULL;
+        free(message);
+        errno = saved_errno;
+        return -1;
+    }
     errno = saved_errno;
     return 0;
 }
 
-void ctxvar__otel_process_update(void)
+int ctxvar__otel_process_update(void)
 {
     int saved_errno = errno;
     size_t size = 0;
     char *message = mapping ? encode(&size) : NULL;
     if (!message) {
-        /* Readers keep the key map they have and ignore the new indexes. */
+        /* Readers keep the key map they have; records show no new key. */
         if (mapping) ctxvar__debug("otel: out of memory republishing the key map");
         errno = saved_errno;
-        return;
+        return -1;
     }
     char *old = payload;
     __atomic_store_n(&mapping->published_at_ns, 0, __ATOMIC_RELAXED);
@@ -322,4 +402,5 @@ void ctxvar__otel_process_update(void)
     (void)name_mapping();
     free(old);
     errno = saved_errno;
+    return 0;
 }

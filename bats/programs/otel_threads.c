@@ -10,7 +10,8 @@
  *             a private variable set here
  *   set       inherits main's, then sets request_id and its own traceparent
  *   empty     ctxvar_clear(): nothing to show
- *   run       inside ctxvar_run() of a snapshot with tenant=acme
+ *   run       inside ctxvar_run() of a snapshot with tenant="acme\xff"
+ *             (not UTF-8: the record shows U+FFFD for the last byte)
  *   task      inside a wrapped pool task submitted from a context with
  *             job=j7
  *   long      three values of 300 bytes and one after: the 612-byte cut
@@ -70,7 +71,7 @@ static void *thread_main(void *arg)
         ctxvar_clear();
     } else if (strcmp(label, "run") == 0) {
         ctxvar_token tok;
-        ctxvar_set(ctxvar_named("tenant"), "acme", &tok);
+        ctxvar_set(ctxvar_named("tenant"), "acme\xff", &tok);
         ctxvar_ctx *snapshot = ctxvar_capture();
         ctxvar_reset(&tok);
         ctxvar_run(snapshot, stop_in_run, arg);
