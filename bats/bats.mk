@@ -244,7 +244,7 @@ LOOPS_UV_FLAGS := $(shell pkg-config --cflags --libs libuv 2>/dev/null)
 LOOPS_EVENT_FLAGS := $(shell pkg-config --cflags --libs libevent 2>/dev/null)
 ifneq ($(LOOPS_UV_FLAGS),)
 LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)/libloops_plugin.so \
-                  $(BATS_DIR)/uv_read_again
+                  $(BATS_DIR)/uv_read_again $(BATS_DIR)/loops_reload
 endif
 ifneq ($(LOOPS_EVENT_FLAGS),)
 LOOPS_PROGRAMS += $(BATS_DIR)/loops_event
@@ -255,6 +255,11 @@ test: $(LOOPS_PROGRAMS)
 $(BATS_DIR)/loops_uv: $(BATS_SRC)/loops_uv.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -D_GNU_SOURCE $< -o $@ $(LOOPS_UV_FLAGS)
+
+# Loads the libraries itself (dlopen): libuv's header only.
+$(BATS_DIR)/loops_reload: $(BATS_SRC)/loops_reload.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ $(shell pkg-config --cflags libuv) -ldl
 
 $(BATS_DIR)/uv_read_again: $(BATS_SRC)/uv_read_again.c $(BATS_DEPS)
 	@mkdir -p $(@D)

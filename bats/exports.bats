@@ -51,7 +51,8 @@ INTERPOSED="pthread_create thrd_create
     g_source_remove_by_user_data g_source_remove_by_funcs_user_data g_idle_remove_by_data
     g_main_context_find_source_by_user_data g_main_context_find_source_by_funcs_user_data
     apr_thread_pool_push apr_thread_pool_top apr_thread_pool_schedule
-    apr_thread_pool_tasks_cancel apr_thread_pool_create"
+    apr_thread_pool_tasks_cancel apr_thread_pool_create
+    dlclose"
 # And the TLS variable profilers read each thread's context record from.
 OTHER_EXPORTS="otel_thread_ctx_v1"
 

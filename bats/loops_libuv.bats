@@ -165,6 +165,32 @@ EOF
     expect_no_stderr
 }
 
+# loops_reload: after each round the program unloads the library and maps
+# memory where it was, so the next copy lands elsewhere.
+expect_three_rounds() {
+    expect_output <<'EOF'
+round 0: result 0, callback: request_id=r0
+round 1: result 0, callback: request_id=r1
+round 2: result 0, callback: request_id=r2
+done
+EOF
+    expect_no_stderr
+}
+
+@test "libuv dlopen'ed, unloaded and loaded again elsewhere, three times, RTLD_LOCAL and RTLD_GLOBAL: each round's callback in its request's context" {
+    local mode
+    for mode in uv-local uv-global; do
+        run -0 --separate-stderr preloaded "$PROGS/loops_reload" "$mode"
+        expect_three_rounds
+    done
+}
+
+@test "libevent dlopen'ed, unloaded and loaded again elsewhere, three times: each round's one-shot timer in its request's context" {
+    [ -x "$PROGS/loops_event" ] || skip "libevent-dev is not installed"
+    run -0 --separate-stderr preloaded "$PROGS/loops_reload" event
+    expect_three_rounds
+}
+
 @test "a plugin dlopen'ed RTLD_LOCAL with its own libuv gets its work in each request's context" {
     run -0 --separate-stderr bash -c "LD_PRELOAD='$RUNTIME' '$PROGS/loops_plugin_main' '$PROGS/libloops_plugin.so' | LC_ALL=C sort"
     expect_output <<'EOF'

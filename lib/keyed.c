@@ -209,6 +209,9 @@ static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
     return 0;
 }
 
+/* Every library's ranges once found, for ctxvar__code_ranges_unloaded. */
+static struct ctxvar__code_ranges *_Atomic listed_ranges;
+
 /* 1 once r's code is known; 0 while another thread is finding it. */
 static int ranges_known(struct ctxvar__code_ranges *r)
 {
@@ -216,10 +219,34 @@ static int ranges_known(struct ctxvar__code_ranges *r)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&r->state, &expected, 1)) return 0;
     int saved_errno = errno;
+    r->count = 0;
     dl_iterate_phdr(collect_ranges, r);
     errno = saved_errno;
+    expected = 0;
+    if (r->prefix && atomic_compare_exchange_strong(&r->listed, &expected, 1)) {
+        struct ctxvar__code_ranges *head = atomic_load(&listed_ranges);
+        do r->next = head;
+        while (!atomic_compare_exchange_weak(&listed_ranges, &head, r));
+    }
     atomic_store_explicit(&r->state, 2, memory_order_release);
     return 1;
+}
+
+void ctxvar__code_ranges_unloaded(void)
+{
+    Dl_info info;
+    for (struct ctxvar__code_ranges *r = atomic_load(&listed_ranges); r; r = r->next) {
+        if (atomic_load_explicit(&r->state, memory_order_acquire) != 2 || r->count == 0 ||
+            dladdr((void *)(uintptr_t)r->range[0].start, &info))
+            continue;
+        /* Its library is gone: the caches first, so that no call takes a
+         * remembered address for the program's once the code is found
+         * again, then unknown (calls pass through until it is). */
+        atomic_store_explicit(&r->last_outside, 0, memory_order_relaxed);
+        atomic_store_explicit(&r->last_foreign, 0, memory_order_relaxed);
+        int found = 2;
+        atomic_compare_exchange_strong(&r->state, &found, 0);
+    }
 }
 
 static int ranges_hold(const struct ctxvar__code_ranges *r, unsigned long a)

@@ -72,8 +72,10 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb) CTXVAR__HIDDEN;
  * handle, libevent's bufferevents assign and read back their own events);
  * they are told apart by the caller's return address and passed through,
  * since the library relies on what it registered and has no request to
- * carry.  A copy of the library dlopen'ed after the first use is not seen
- * (its calls are then treated as the program's). */
+ * carry.  A second copy of the library dlopen'ed after the first use is not
+ * seen (its calls are then treated as the program's); when the program
+ * unloads the library (dlclose), its code is looked for again on next use,
+ * wherever it was loaded again. */
 struct ctxvar__code_ranges {
     const char *prefix;
     _Atomic int state; /* 0 not looked for, 1 being looked for, 2 found */
@@ -83,7 +85,13 @@ struct ctxvar__code_ranges {
     struct {
         unsigned long start, end;
     } range[8];
+    struct ctxvar__code_ranges *next; /* the list of all, once found (written once) */
+    atomic_int listed;
 };
+
+/* After the program's dlclose: the ranges of a library no longer loaded are
+ * forgotten, to be looked for again on next use. */
+void ctxvar__code_ranges_unloaded(void) CTXVAR__HIDDEN;
 
 /* 1 when `address` (a return address) is known to be outside r's library
  * while that library is loaded: a call the runtime may carry.  0 when it is

@@ -585,7 +585,7 @@ static int another_writer(void)
     if (dladdr((void *)another_writer, &info) && info.dli_fname) {
         void *self = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
         void *ours = self ? dlsym(self, "otel_thread_ctx_v1") : NULL;
-        if (self) dlclose(self);
+        if (self) ctxvar__real_dlclose(self);
         void *first = dlsym(RTLD_DEFAULT, "otel_thread_ctx_v1");
         if (ours && first && ours != first) return 1;
     }

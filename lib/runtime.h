@@ -360,8 +360,20 @@ int ctxvar__index_visit_all(struct ctxvar__index *t,
  * asked, never loaded: RTLD_NOLOAD.  `soname` may name alternatives,
  * separated by ':' and tried in order ("libevent-2.1.so.7:libevent_core-2.1.so.7").
  * Keeps errno. */
-void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
-                             const char *soname) CTXVAR__HIDDEN;
+/* Where a library's symbol is kept once found: one per call site.  Every
+ * one is listed when first filled, so that when the program unloads a
+ * library (dlclose) those whose address went with it are emptied and
+ * looked up again on next use: a plugin host may unload a library and load
+ * it again elsewhere, and a kept address would then be a jump into
+ * unmapped memory. */
+struct ctxvar__library_symbol {
+    _Atomic(void *) address;
+    struct ctxvar__library_symbol *next; /* written once, before listing */
+    atomic_int listed;
+};
+
+void *ctxvar__next_symbol_in(struct ctxvar__library_symbol *kept, const char *name,
+                             const void *ours, const char *soname) CTXVAR__HIDDEN;
 
 /* The address of a library's exported variable `name`, cached in *cache:
  * the first definition in the global scope, not the next after us (a
@@ -369,20 +381,29 @@ void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const voi
  * relocation, which the library then uses too), else the one in the
  * library already loaded under `soname` (RTLD_NOLOAD; alternatives
  * separated by ':'), or NULL.  Keeps errno. */
-void *ctxvar__library_variable(_Atomic(void *) *cache, const char *name,
+void *ctxvar__library_variable(struct ctxvar__library_symbol *kept, const char *name,
                                const char *soname) CTXVAR__HIDDEN;
+
+/* The C library's dlclose, not our interposer (shim/dlclose.c): for the
+ * handles the runtime opens with RTLD_NOLOAD, which unload nothing. */
+int ctxvar__real_dlclose(void *handle) CTXVAR__HIDDEN;
+
+/* After the program's dlclose succeeded: every kept library symbol whose
+ * address is in no loaded object any more is emptied, and so are the code
+ * ranges of a library that went (lib/keyed.c). */
+void ctxvar__libraries_unloaded(void) CTXVAR__HIDDEN;
 
 /* CTXVAR__NEXT for a library's function.  Our own definition is not
  * passed: taking its address would make the loader bind the name in every
  * process at start-up, also in those that never use the library. */
 #define CTXVAR__NEXT_IN(name, soname)                                             \
     __extension__({                                                               \
-        static _Atomic(void *) ctxvar__next_cache_;                               \
-        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_cache_,          \
+        static struct ctxvar__library_symbol ctxvar__next_kept_;                  \
+        void *ctxvar__next_ = atomic_load_explicit(&ctxvar__next_kept_.address,   \
                                                    memory_order_acquire);         \
         (__typeof__(&name))(__builtin_expect(ctxvar__next_ != NULL, 1)            \
                                 ? ctxvar__next_                                   \
-                                : ctxvar__next_symbol_in(&ctxvar__next_cache_, #name, \
+                                : ctxvar__next_symbol_in(&ctxvar__next_kept_, #name, \
                                                          NULL, soname));          \
     })
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "baggage.h"
+#include "keyed.h"
 #include "runtime.h"
 #include "sigsafe.h"
 #include "thread.h"
@@ -328,7 +329,7 @@ static void *find_in_loaded(const char *soname, const char *name, const void *ou
             one[len] = '\0';
             void *lib = dlopen(one, RTLD_LAZY | RTLD_NOLOAD);
             found = lib ? dlsym(lib, name) : NULL;
-            if (lib) dlclose(lib);
+            if (lib) ctxvar__real_dlclose(lib);
             if (ours && found == ours) found = NULL;
         }
         s += len + (s[len] == ':');
@@ -336,37 +337,78 @@ static void *find_in_loaded(const char *soname, const char *name, const void *ou
     return found;
 }
 
-void *ctxvar__next_symbol_in(_Atomic(void *) *cache, const char *name, const void *ours,
-                             const char *soname)
+/* The function after us named `name`, else the one in the library loaded
+ * under soname (see ctxvar__next_symbol_in), else NULL. */
+static void *next_after_us(const char *name, const void *ours, const char *soname)
 {
-    void *next = atomic_load_explicit(cache, memory_order_acquire);
-    if (next) return next;
     int saved_errno = errno;
-    next = dlsym(RTLD_NEXT, name);
+    void *next = dlsym(RTLD_NEXT, name);
     /* Found nothing after us (a library dlopen()ed RTLD_LOCAL by a plugin,
      * whose callers still reach us), or ourselves (the runtime loaded in an
      * unusual order): ask the library already loaded under soname. */
     if (!next || (ours && next == ours)) next = find_in_loaded(soname, name, ours);
-    /* NULL is not kept: the library may be loaded later. */
-    if (next) atomic_store_explicit(cache, next, memory_order_release);
     errno = saved_errno;
     return next;
 }
 
-void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
+/* Every kept library symbol, for ctxvar__libraries_unloaded: pushed once
+ * each, never removed (they are static). */
+static struct ctxvar__library_symbol *_Atomic library_symbols;
+
+/* Keeps `address` in `kept` (NULL is not kept: the library may be loaded
+ * later) and lists `kept` the first time. */
+static void *keep(struct ctxvar__library_symbol *kept, void *address)
 {
-    return ctxvar__next_symbol_in(cache, name, ours, "libc.so.6");
+    if (!address) return NULL;
+    atomic_store_explicit(&kept->address, address, memory_order_release);
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&kept->listed, &expected, 1)) {
+        struct ctxvar__library_symbol *head = atomic_load(&library_symbols);
+        do kept->next = head;
+        while (!atomic_compare_exchange_weak(&library_symbols, &head, kept));
+    }
+    return address;
 }
 
-void *ctxvar__library_variable(_Atomic(void *) *cache, const char *name, const char *soname)
+void *ctxvar__next_symbol_in(struct ctxvar__library_symbol *kept, const char *name,
+                             const void *ours, const char *soname)
 {
-    void *v = atomic_load_explicit(cache, memory_order_acquire);
+    void *next = atomic_load_explicit(&kept->address, memory_order_acquire);
+    return next ? next : keep(kept, next_after_us(name, ours, soname));
+}
+
+void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
+{
+    /* The C library is never unloaded: a plain cache. */
+    void *next = atomic_load_explicit(cache, memory_order_acquire);
+    if (next) return next;
+    next = next_after_us(name, ours, "libc.so.6");
+    if (next) atomic_store_explicit(cache, next, memory_order_release);
+    return next;
+}
+
+void *ctxvar__library_variable(struct ctxvar__library_symbol *kept, const char *name,
+                               const char *soname)
+{
+    void *v = atomic_load_explicit(&kept->address, memory_order_acquire);
     if (v) return v;
     int saved_errno = errno;
     v = dlsym(RTLD_DEFAULT, name);
     if (!v) v = find_in_loaded(soname, name, NULL);
-    if (v) atomic_store_explicit(cache, v, memory_order_release);
     errno = saved_errno;
-    return v;
+    return keep(kept, v);
+}
+
+void ctxvar__libraries_unloaded(void)
+{
+    int saved_errno = errno;
+    Dl_info info;
+    for (struct ctxvar__library_symbol *s = atomic_load(&library_symbols); s; s = s->next) {
+        void *address = atomic_load_explicit(&s->address, memory_order_acquire);
+        if (address && !dladdr(address, &info))
+            atomic_compare_exchange_strong(&s->address, &address, NULL);
+    }
+    ctxvar__code_ranges_unloaded();
+    errno = saved_errno;
 }
 #endif

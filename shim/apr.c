@@ -189,7 +189,7 @@ CTXVAR__EXPORT apr_status_t apr_thread_pool_tasks_cancel(apr_thread_pool_t *me, 
     apr_status_t rv = real(me, owner);
     if (!me || !ctxvar__loops_enabled()) return rv;
     if (!owner) {
-        static _Atomic(void *) busy_cache;
+        static struct ctxvar__library_symbol busy_cache;
         apr_size_t (*busy)(apr_thread_pool_t *) = (apr_size_t(*)(apr_thread_pool_t *))
             ctxvar__next_symbol_in(&busy_cache, "apr_thread_pool_busy_count", NULL, APRUTIL_SONAME);
         c.busy = !busy || busy(me) != 0;
@@ -214,7 +214,7 @@ CTXVAR__EXPORT apr_status_t apr_thread_pool_create(apr_thread_pool_t **me, apr_s
     if (!real) return 70023;
     apr_status_t rv = real(me, init_threads, max_threads, pool);
     if (rv != 0 || !me || !*me || !ctxvar__loops_enabled()) return rv;
-    static _Atomic(void *) register_cache, null_cache;
+    static struct ctxvar__library_symbol register_cache, null_cache;
     void (*register_cleanup)(apr_pool_t *, const void *, apr_status_t (*)(void *),
                              apr_status_t (*)(void *)) =
         (void (*)(apr_pool_t *, const void *, apr_status_t (*)(void *), apr_status_t (*)(void *)))

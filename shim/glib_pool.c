@@ -132,7 +132,7 @@ static struct job *job_new(const struct pool *p, gpointer data)
                                            "g_thread_pool_push");
     if (!job) job = ctxvar__callback_new_empty(sizeof *job, (void (*)(void))p->func, data);
     if (!job) {
-        static _Atomic(void *) g_malloc_cache;
+        static struct ctxvar__library_symbol g_malloc_cache;
         gpointer (*g_malloc_)(size_t) =
             (gpointer(*)(size_t))ctxvar__next_symbol_in(&g_malloc_cache, "g_malloc", NULL, GLIB_SONAME);
         job = g_malloc_ ? g_malloc_(sizeof *job) : NULL;

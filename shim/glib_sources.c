@@ -231,15 +231,14 @@ CTXVAR__EXPORT void g_main_context_invoke(GMainContext *context, GSourceFunc fun
 }
 
 /* The address of GLib's exported variable `name` (lib/runtime.h). */
-static void *glib_variable(_Atomic(void *) *cache, const char *name)
+static void *glib_variable(struct ctxvar__library_symbol *kept, const char *name)
 {
-    /* cppcheck-suppress CastIntegerToAddressAtReturn ; it misreads the _Atomic(void *) declaration */
-    return ctxvar__library_variable(cache, name, GLIB_SONAME);
+    return ctxvar__library_variable(kept, name, GLIB_SONAME);
 }
 
 /* Idle and timeout sources (the _seconds ones share the timeout's
  * GSourceFuncs). */
-static _Atomic(void *) idle_cache, timeout_cache;
+static struct ctxvar__library_symbol idle_cache, timeout_cache;
 
 static int idle_or_timeout(const GSource *source)
 {

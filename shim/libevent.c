@@ -275,7 +275,7 @@ static int take_once(struct ctxvar__indexed *e, void *list)
  * event_init made (the legacy API's event_once schedules on it). */
 static struct event_base *base_to_free(struct event_base *base)
 {
-    static _Atomic(void *) current_cache;
+    static struct ctxvar__library_symbol current_cache;
     if (base) return base;
     struct event_base **current = ctxvar__library_variable(&current_cache, "event_global_current_base_",
                                                            LIBEVENT_SONAME ":" LIBEVENT_CORE_SONAME);
