@@ -247,7 +247,7 @@ LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)
                   $(BATS_DIR)/uv_read_again $(BATS_DIR)/loops_reload
 endif
 ifneq ($(LOOPS_EVENT_FLAGS),)
-LOOPS_PROGRAMS += $(BATS_DIR)/loops_event
+LOOPS_PROGRAMS += $(BATS_DIR)/loops_event $(BATS_DIR)/bufferevent_unlocked
 endif
 bats-programs: $(LOOPS_PROGRAMS)
 test: $(LOOPS_PROGRAMS)
@@ -268,6 +268,10 @@ $(BATS_DIR)/uv_read_again: $(BATS_SRC)/uv_read_again.c $(BATS_DEPS)
 $(BATS_DIR)/loops_event: $(BATS_SRC)/loops_event.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -D_GNU_SOURCE $< -o $@ $(LOOPS_EVENT_FLAGS)
+
+$(BATS_DIR)/bufferevent_unlocked: $(BATS_SRC)/bufferevent_unlocked.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ $(LOOPS_EVENT_FLAGS) $(shell pkg-config --libs libevent_pthreads 2>/dev/null)
 
 # A library that is not libevent but exports its names (as libev's
 # libevent emulation does), and a program that uses it: the runtime must

@@ -64,6 +64,23 @@ EOF
     expect_no_stderr
 }
 
+@test "a bufferevent with unlocked, deferred callbacks: another thread's setcb or free between libevent reading the callback and calling it, as without the runtime" {
+    # The old callback still runs, with its old argument and, under the
+    # runtime, the context of the setcb that registered them; its record
+    # used to be freed under it (a call through NULL).
+    local mode expected
+    for mode in setcb "free 2"; do
+        run -0 --separate-stderr "$PROGS/bufferevent_unlocked" $mode
+        expected=$output
+        [ "${lines[0]}" = "callbacks: $([ "$mode" = setcb ] && echo 20 || echo 1)" ]
+        run -0 --separate-stderr preloaded "$PROGS/bufferevent_unlocked" $mode
+        [ "$output" = "$expected" ] || { echo "$mode: $output" >&2; false; }
+        [ "${lines[1]}" = "argument and context agree: yes" ]
+        [ "${lines[2]}" = "live_contexts back to baseline: yes" ]
+        expect_no_stderr
+    done
+}
+
 @test "the getters, event_self_cbarg and finalizers give the program its own callbacks and arguments" {
     # After event_finalize the getters show the finalizer and the argument,
     # as libevent does, also once the finalizer ran (they used to read a

@@ -258,6 +258,30 @@ CTXVAR__EXPORT int event_base_once(struct event_base *base, evutil_socket_t fd, 
     return result;
 }
 
+/* ---- Records freed by the loop -------------------------------------------------------- */
+
+/* A once event's callback that frees the record it is given: run by the
+ * base's loop thread after the callback it was running, so after any
+ * callback that was handed that record before it was retired. */
+static void free_retired(evutil_socket_t fd, short what, void *retired)
+{
+    (void)fd, (void)what;
+    ctxvar__callback_free(retired);
+}
+
+int ctxvar__libevent_free_later(struct event_base *base, struct ctxvar__callback *retired)
+{
+    __typeof__(&event_base_once) next = EV_NEXT(event_base_once);
+    if (!base || !next) return -1;
+    struct event_record *r = record_new(NULL, EV_TIMEOUT, free_retired, retired, "bufferevent");
+    if (!r) return -1;
+    static const struct timeval now;
+    ctxvar__index_add(&once_by_base, &r->by_base, base);
+    if (next(base, -1, EV_TIMEOUT, once_trampoline, r, &now) == 0) return 0;
+    if (ctxvar__index_remove(&once_by_base, &r->by_base)) ctxvar__callback_free(&r->k.cb);
+    return -1;
+}
+
 /* ---- Freeing a base ------------------------------------------------------------------ */
 
 /* Unlinks each of a base's once records onto a list (through the keyed
@@ -283,7 +307,9 @@ static struct event_base *base_to_free(struct event_base *base)
 }
 
 /* The base's once records are taken before libevent frees it (another
- * thread may get its address for a new base at once) and freed after. */
+ * thread may get its address for a new base at once) and freed after,
+ * with the bufferevent records they were to free (its loop runs no more
+ * callbacks). */
 #define INTERPOSE_BASE_FREE(name)                                                          \
     CTXVAR__EXPORT void name(struct event_base *base)                                      \
     {                                                                                      \
@@ -296,6 +322,7 @@ static struct event_base *base_to_free(struct event_base *base)
         while (taken) {                                                                    \
             struct ctxvar__keyed *k = taken;                                               \
             taken = k->next;                                                               \
+            if (k->cb.fn == (void (*)(void))free_retired) ctxvar__callback_free(k->cb.arg); \
             ctxvar__callback_free(&k->cb);                                                 \
         }                                                                                  \
     }

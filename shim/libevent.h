@@ -50,4 +50,10 @@ enum {
     EV_KIND_BUFFEREVENT,
 };
 
+/* Frees `retired`, a bufferevent's record that libevent may still call
+ * back with, once `base`'s loop has finished the callbacks it is running
+ * (shim/libevent_buffer.c): a once event of ours on that base, or with the
+ * base when it is freed first.  0, or -1 when that could not be arranged. */
+int ctxvar__libevent_free_later(struct event_base *base, struct ctxvar__callback *retired) CTXVAR__HIDDEN;
+
 #endif

@@ -5,9 +5,15 @@
  *
  * The callback argument libevent keeps is our record {read, write, event
  * callbacks, argument, context}; it is also kept by the bufferevent's
- * address (lib/keyed.c), replaced by the next bufferevent_setcb and freed
- * by bufferevent_free, which first clears the callbacks so that none runs
- * after it.  As for events (shim/libevent.c), only calls from outside
+ * address (lib/keyed.c), replaced by the next bufferevent_setcb and
+ * retired by bufferevent_free.  A record replaced or retired is not freed
+ * at once: with BEV_OPT_DEFER_CALLBACKS and BEV_OPT_UNLOCK_CALLBACKS the
+ * loop thread reads the callback and its argument (our record) under the
+ * bufferevent's lock, lets go of the lock, then calls, so another thread's
+ * bufferevent_setcb or bufferevent_free may come in between, and libevent
+ * then still runs the old callback with its old argument.  The record is
+ * freed by the base's loop once the callback it is running has returned:
+ * a once event of ours (shim/libevent.c), or with the base.  As for events (shim/libevent.c), only calls from outside
  * libevent are carried: filters and evhttp set callbacks of their own on
  * the bufferevents they own, and read them back.
  */
@@ -39,7 +45,7 @@ static void call_buffer(const struct ctxvar__callback *cb, void *io)
 }
 
 /* From a copy: the callback may free the bufferevent or set new callbacks,
- * which frees the record. */
+ * which retires the record. */
 static void run_buffer(void *p, struct bufferevent *bev, short what, int which)
 {
     /* The callback fields only: the table's link may be rewritten by
@@ -61,6 +67,22 @@ static void event_trampoline(struct bufferevent *bev, short what, void *p)
 }
 
 #define FOREIGN_OR_NULL(fn) (!(fn) || ctxvar__libevent_foreign((void (*)(void))(fn)))
+
+/* A record libevent may still call back with, freed by the loop of `base`
+ * (see the top); at once only when that cannot be arranged (out of memory,
+ * no base), as a CTXVAR_DEBUG=1 line says. */
+static void retire(struct event_base *base, struct ctxvar__keyed *old)
+{
+    if (ctxvar__libevent_free_later(base, &old->cb) == 0) return;
+    ctxvar__debug("bufferevent: could not defer freeing a replaced record; freed now");
+    ctxvar__callback_free(&old->cb);
+}
+
+static struct event_base *base_of(struct bufferevent *bev)
+{
+    __typeof__(&bufferevent_get_base) get = EV_NEXT(bufferevent_get_base);
+    return get ? get(bev) : NULL;
+}
 
 CTXVAR__EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_cb readcb,
                                       bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
@@ -86,13 +108,11 @@ CTXVAR__EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_
     }
     r->write = writecb;
     r->event = eventcb;
-    /* libevent switches to the new record before the old one is freed, so
-     * a callback on another thread never gets a freed one. */
     struct ctxvar__keyed *old = ctxvar__keyed_take(bev, EV_KIND_BUFFEREVENT);
     ctxvar__keyed_put(&r->k);
     next(bev, readcb ? read_trampoline : NULL, writecb ? write_trampoline : NULL,
          eventcb ? event_trampoline : NULL, r);
-    if (old) ctxvar__callback_free(&old->cb);
+    if (old) retire(base_of(bev), old);
 }
 
 CTXVAR__EXPORT void bufferevent_getcb(struct bufferevent *bev, bufferevent_data_cb *readcb_out,
@@ -119,15 +139,17 @@ CTXVAR__EXPORT void bufferevent_getcb(struct bufferevent *bev, bufferevent_data_
     if (arg_out) *arg_out = arg;
 }
 
-/* libevent clears the callbacks first thing, so none of ours runs after. */
+/* libevent clears the callbacks first thing, so none of ours starts after;
+ * one already started may still be using the record (see the top). */
 CTXVAR__EXPORT void bufferevent_free(struct bufferevent *bev)
 {
     __typeof__(&bufferevent_free) next = EV_NEXT(bufferevent_free);
     if (!next) return;
     struct ctxvar__keyed *r =
         bev && ctxvar__loops_enabled() ? ctxvar__keyed_take(bev, EV_KIND_BUFFEREVENT) : NULL;
+    struct event_base *base = r ? base_of(bev) : NULL; /* bev may be gone after */
     next(bev);
-    if (r) ctxvar__callback_free(&r->cb);
+    if (r) retire(base, r);
 }
 #else
 /* No event2/event.h at build time: no bufferevent interposers. */
