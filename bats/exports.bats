@@ -39,7 +39,7 @@ INTERPOSED="pthread_create thrd_create
     uv_timer_start uv_async_init uv_idle_start uv_prepare_start uv_check_start
     uv_poll_start uv_signal_start uv_signal_start_oneshot uv_listen uv_read_start
     uv_udp_recv_start uv_close
-    event_new event_assign event_set event_add event_active event_base_once event_base_free
+    event_new event_assign event_set event_add event_del event_del_block event_active event_base_once event_base_free
     event_base_free_nofinalize event_free event_debug_unassign event_finalize event_free_finalize event_get_callback
     event_get_callback_arg event_get_assignment
     bufferevent_setcb bufferevent_getcb bufferevent_free

@@ -117,6 +117,15 @@ EOF
     expect_no_stderr
 }
 
+@test "events embedded in structs the program frees with free() keep no context: after their one-shot callback, or after event_del" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event" dropped
+    expect_output <<'EOF'
+fired: 100, each in its request: yes
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+}
+
 @test "the frees leak nothing under valgrind memcheck" {
     command -v valgrind >/dev/null || skip "valgrind is not installed"
     run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q \

@@ -11,12 +11,15 @@
  * no lookup).  Records are also kept by the event's address (lib/keyed.c):
  * an event embedded in the program's own struct is freed with free(), and
  * the next event assigned at that address replaces and frees the old
- * record; event_free and event_debug_unassign free it at once.
+ * record; event_free and event_debug_unassign free it at once.  Until then
+ * such a record holds no context once it can run no more without a new
+ * event_add: a one-shot event's callback takes it, and event_del (and
+ * event_del_block) gives it back.
  *
  * When: a persistent event (EV_PERSIST) runs in the context of its
- * registration (event_new, event_assign, event_set); any other event in the
- * context of the call that scheduled it (event_add, event_active,
- * event_base_once).  event_active on a persistent event captures nothing:
+ * registration (event_new, event_assign, event_set), or after an event_del
+ * of the event_add that starts it again; any other event in the context of
+ * the call that scheduled it (event_add, event_active, event_base_once).  event_active on a persistent event captures nothing:
  * like a signal it may coalesce with other activations.  After each
  * callback the loop thread's own context is back.
  *
@@ -60,6 +63,7 @@ struct event_record {
     struct ctxvar__keyed k;       /* cb: the program's callback and argument */
     struct ctxvar__indexed by_base; /* event_base_once's, until it fires */
     int persistent;               /* EV_PERSIST: keep the registration's context */
+    int deleted;                  /* a persistent event's context given back by event_del */
     event_finalize_callback_fn finalizer; /* the program's, once finalizing */
     int frees_event;              /* event_free_finalize: libevent frees the event */
 };
@@ -76,12 +80,23 @@ static void call_event(const struct ctxvar__callback *cb, void *io)
 }
 
 /* The callback may free, reassign or re-add its own event, and so free or
- * change the record: it runs from a copy, whose context the frame holds. */
+ * change the record: it runs from a copy, whose context the frame holds.
+ * A one-shot event's call ends its scheduling, so the record gives its
+ * context to the frame: an event embedded in a struct the program then
+ * frees (without event_free, as it may) keeps none.  event_add and
+ * event_active capture again.  Not a signal's: libevent calls it once for
+ * each signal that came. */
 static void event_trampoline(evutil_socket_t fd, short what, void *p)
 {
-    struct ctxvar__callback copy = ((struct event_record *)p)->k.cb;
+    struct event_record *r = p;
+    struct ctxvar__callback copy = r->k.cb;
     struct event_args a = {fd, what};
-    ctxvar__callback_invoke(&copy, call_event, &a);
+    if (r->persistent || (what & EV_SIGNAL)) {
+        ctxvar__callback_invoke(&copy, call_event, &a);
+        return;
+    }
+    copy.context = __atomic_exchange_n(&r->k.cb.context, NULL, __ATOMIC_ACQ_REL);
+    ctxvar__callback_invoke_owned(&copy, call_event, &a);
 }
 
 /* event_base_once's records, by base, until they fire: libevent frees a
@@ -113,6 +128,7 @@ static struct event_record *record_new(const struct event *ev, short events, eve
         ctxvar__keyed_new(sizeof *r, ev, EV_KIND_EVENT, (void (*)(void))cb, arg, what);
     if (!r) return NULL;
     r->persistent = (events & EV_PERSIST) != 0;
+    r->deleted = 0;
     r->finalizer = NULL;
     r->frees_event = 0;
     return r;
@@ -227,9 +243,51 @@ CTXVAR__EXPORT int event_add(struct event *ev, const struct timeval *timeout)
     if (!next) return -1;
     if (EV_CARRY()) {
         struct event_record *r = record_of(ev);
-        if (r && !r->persistent) ctxvar__callback_recapture(&r->k.cb);
+        if (r && (!r->persistent || r->deleted)) {
+            r->deleted = 0;
+            ctxvar__callback_recapture(&r->k.cb);
+        }
     }
     return next(ev, timeout);
+}
+
+/* An event deleted may never be added again (the program frees the struct
+ * it is embedded in, as it may): its record gives its context back, and
+ * the next event_add takes the caller's.  libevent's event_del and
+ * event_del_block wait for the event's callback to return when it runs on
+ * another thread, so none is using the context then.  Not
+ * event_del_noblock, which does not wait. */
+static void give_back_context(struct event *ev)
+{
+    struct event_record *r = record_of(ev);
+    if (!r) return;
+    ctxvar_ctx *c = __atomic_exchange_n(&r->k.cb.context, NULL, __ATOMIC_ACQ_REL);
+    if (r->persistent) r->deleted = 1;
+    if (c) {
+        int saved_errno = errno;
+        ctxvar__context_release(c);
+        errno = saved_errno;
+    }
+}
+
+CTXVAR__EXPORT int event_del(struct event *ev)
+{
+    __typeof__(&event_del) next = EV_NEXT(event_del);
+    if (!next) return -1;
+    int carry = EV_CARRY(); /* the caller's address, here */
+    int result = next(ev);
+    if (result == 0 && carry) give_back_context(ev);
+    return result;
+}
+
+CTXVAR__EXPORT int event_del_block(struct event *ev)
+{
+    __typeof__(&event_del_block) next = EV_NEXT(event_del_block);
+    if (!next) return -1;
+    int carry = EV_CARRY();
+    int result = next(ev);
+    if (result == 0 && carry) give_back_context(ev);
+    return result;
 }
 
 CTXVAR__EXPORT void event_active(struct event *ev, int res, short ncalls)

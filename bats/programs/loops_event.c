@@ -19,6 +19,11 @@
  *                                   bases freed before their loopexit or
  *                                   event_base_once events fired;
  *                                   live_contexts before and after
+ *   loops_event dropped             events embedded in structs the program
+ *                                   frees with free(), as it may, after
+ *                                   their one-shot timer fired, or after
+ *                                   event_del (one-shot or EV_PERSIST);
+ *                                   live_contexts before and after
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,6 +402,55 @@ static int frees(void)
     return 0;
 }
 
+/* ---- dropped ------------------------------------------------------------------------ */
+
+struct owner {
+    struct event timeout;
+    char label[16];
+};
+
+static int dropped_fired, dropped_right;
+
+static void on_owner(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    const struct owner *o = arg;
+    char want[32], got[64];
+    snprintf(want, sizeof want, "request_id=%s", o->label);
+    ctxvar_format(got, sizeof got);
+    dropped_fired++;
+    dropped_right += strcmp(got, want) == 0;
+}
+
+static int dropped(void)
+{
+    enum { N = 300 };
+    static const struct timeval now = {0, 0}, later = {100, 0};
+    struct event_base *base = event_base_new();
+    struct owner *owners[N];
+    unsigned long long before = live_contexts();
+    for (int i = 0; i < N; i++) {
+        struct owner *o = owners[i] = malloc(sizeof *o);
+        snprintf(o->label, sizeof o->label, "d%d", i);
+        ctxvar_token token;
+        set_request(o->label, &token);
+        /* A third fire at once; a third wait, one-shot; a third persist. */
+        event_assign(&o->timeout, base, -1, i % 3 == 2 ? EV_PERSIST : 0, on_owner, o);
+        evtimer_add(&o->timeout, i % 3 == 0 ? &now : &later);
+        ctxvar_reset(&token);
+    }
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    for (int i = 0; i < N; i++) {
+        if (i % 3) event_del(&owners[i]->timeout);
+        free(owners[i]); /* no event_free: the struct is the program's */
+    }
+    printf("fired: %d, each in its request: %s\n", dropped_fired,
+           dropped_right == dropped_fired ? "yes" : "no");
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    event_base_free(base);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -406,6 +460,8 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "buffers") == 0) return buffers();
     if (argc >= 2 && strcmp(argv[1], "getters") == 0) return getters();
     if (argc >= 2 && strcmp(argv[1], "frees") == 0) return frees();
-    fprintf(stderr, "usage: loops_event requests THREADS N | when | buffers | getters | frees\n");
+    if (argc >= 2 && strcmp(argv[1], "dropped") == 0) return dropped();
+    fprintf(stderr, "usage: loops_event requests THREADS N | when | buffers | getters | frees | "
+                    "dropped\n");
     return 2;
 }
