@@ -12,7 +12,7 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
-    linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread fork_in_handler pool bypass \
+    linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread popen_buffer fork_in_handler pool bypass \
     pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
     dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client \
@@ -106,6 +106,10 @@ $(BATS_DIR)/tgkill_refused: $(BATS_SRC)/tgkill_refused.c $(BATS_DEPS)
 	$(BATS_CC) $< -o $@
 
 $(BATS_DIR)/join_zero: $(BATS_SRC)/join_zero.c
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/popen_buffer: $(BATS_SRC)/popen_buffer.c
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
 

@@ -581,6 +581,17 @@ EOF
     expect_no_stderr
 }
 
+@test "a popen stream's buffer is the pipe's block size, as glibc's: a program's writes reach the shell at the same points" {
+    local expected='w: buffer 4096, pending after 5000 bytes: 904
+r: buffer 4096, read: hi
+status: 0 0'
+    run -0 --separate-stderr "$PROGS/popen_buffer"
+    [ "$output" = "$expected" ]
+    run -0 --separate-stderr preloaded "$PROGS/popen_buffer"
+    [ "$output" = "$expected" ]
+    expect_no_stderr
+}
+
 @test "popen returns the command's output and pclose its status unchanged" {
     run_recorded plain "$PROGS/spawn_one" popen 'printf "a\nb\n"; exit 5'
     run_recorded runtime preloaded "$PROGS/spawn_one" popen 'printf "a\nb\n"; exit 5' k=v

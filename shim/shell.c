@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,8 +231,11 @@ CTXVAR__EXPORT int system(const char *command)
  * neither needs interposing.  The cookie stream gets the pipe's descriptor
  * as its fileno (a cookie stream otherwise has none, and programs poll or
  * fstat a popen stream's descriptor); stdio never uses it for anything
- * else on a cookie stream.  Its buffer is BUFSIZ bytes where glibc's is the
- * pipe's st_blksize: the bytes that pass are the same.
+ * else on a cookie stream.  Its buffer is sized as glibc sizes a popen
+ * stream's, the pipe's st_blksize when that is below BUFSIZ (stdio would
+ * give a cookie stream BUFSIZ), so that a program's writes reach the
+ * shell at the same points: it is the stream record's own tail, freed
+ * with it.
  *
  * POSIX: a popen child must not inherit the streams of earlier popen calls
  * still open in the parent; every open stream is on a list, and each new
@@ -242,6 +246,7 @@ struct popen_stream {
     int fd;
     pid_t pid; /* 0 until the shell is started */
     struct popen_stream *next;
+    char buffer[BUFSIZ]; /* the stream's */
 };
 static struct popen_stream *popen_streams;
 
@@ -373,6 +378,11 @@ static FILE *popen_with(spawn_fn spawn, const char *command, const char *mode)
         return NULL;
     }
     stream->_fileno = p->fd;
+    struct stat st;
+    size_t size = BUFSIZ;
+    if (fstat(p->fd, &st) == 0 && st.st_blksize > 0 && (size_t)st.st_blksize < size)
+        size = (size_t)st.st_blksize;
+    setvbuf(stream, p->buffer, _IOFBF, size);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
