@@ -174,10 +174,15 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
 {
     ctxvar_ctx *old = cb->context, *now = ctxvar__current_borrowed();
     if (old == now) return; /* the same context: the reference held will do */
-    int saved_errno = errno;
-    cb->context = ctxvar__capture_for_child();
-    ctxvar__context_release(old); /* marked busy: a signal handler may interrupt it */
-    errno = saved_errno;
+    /* From the thread's reference cache (ctxvar_capture keeps errno): a
+     * one-shot event re-added from its own callback, which took the
+     * record's context, takes one at every add. */
+    cb->context = ctxvar_capture();
+    if (old) {
+        int saved_errno = errno;
+        ctxvar__context_release(old); /* marked busy: a signal handler may interrupt it */
+        errno = saved_errno;
+    }
 }
 
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */

@@ -52,7 +52,7 @@ int ctxvar__libevent_outside(const void *return_address)
      * library's (libev's libevent emulation exports the same names), whose
      * structs are not libevent's: ctxvar__code_outside then says 0 and the
      * call passes through untouched. */
-    return ctxvar__code_outside(&libevent_code, return_address);
+    return ctxvar__code_outside_fast(&libevent_code, return_address);
 }
 
 int ctxvar__libevent_foreign(void (*fn)(void)) { return ctxvar__code_foreign_fast(&libevent_code, fn); }
