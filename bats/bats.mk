@@ -16,7 +16,8 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     pool_stress \
     omp_context notify spawn_requests spawn_child spawn_one hostile omp_edge \
     dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client \
-    otel_threads otel_omp otel_sdk_writer otel_other_context.so otel_key_race)
+    otel_threads otel_omp otel_sdk_writer libotel_sdk.so otel_sdk_linked otel_other_context.so \
+    otel_key_race)
 
 .PHONY: bats-programs
 bats-programs: $(BATS_PROGRAMS)
@@ -46,6 +47,14 @@ $(BATS_DIR)/otel_sdk_writer: $(BATS_SRC)/otel_sdk_writer.c $(BATS_DEPS)
 $(BATS_DIR)/otel_key_race: $(BATS_SRC)/otel_key_race.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -g $< -o $@
+
+$(BATS_DIR)/libotel_sdk.so: $(BATS_SRC)/otel_sdk_lib.c
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $< -o $@
+
+$(BATS_DIR)/otel_sdk_linked: $(BATS_SRC)/otel_sdk_writer.c $(BATS_DIR)/libotel_sdk.so $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -DSDK_IN_LIBRARY $< -o $@ -L$(BATS_DIR) -lotel_sdk -Wl,-rpath,'$$ORIGIN'
 
 $(BATS_DIR)/otel_other_context.so: $(BATS_SRC)/otel_other_context.c
 	@mkdir -p $(@D)

@@ -118,6 +118,19 @@ xs() { printf 'x%.0s' $(seq "$1"); }
     [ "${lines[0]}" = "service.name=pay ments" ]
 }
 
+@test "OTEL_RESOURCE_ATTRIBUTES: keys are percent-decoded too, and a value with an error is discarded whole" {
+    local attributes expected
+    for attributes in 'service%2Ename=encoded-key' 'service.name=bad%zz' 'service.name=bad%' \
+                      'k,service.name=x' 'service.name=%00'; do
+        start_program env OTEL_RESOURCE_ATTRIBUTES="$attributes" "$CTXRUN" --otel -- "$PROG"
+        run -0 python3 "$READER" "$(main_pid)"
+        expected=unknown_service:otel_threads
+        [ "$attributes" = 'service%2Ename=encoded-key' ] && expected=encoded-key
+        [ "${lines[0]}" = "service.name=$expected" ] || { echo "$attributes: ${lines[0]}" >&2; false; }
+        kill "${PIDS[-1]}"
+    done
+}
+
 @test "OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES" {
     start_program env OTEL_SERVICE_NAME=checkout OTEL_RESOURCE_ATTRIBUTES=service.name=other \
         "$CTXRUN" --otel -- "$PROG"
@@ -265,6 +278,24 @@ OTEL_CTX mappings: 0
 EOF
     # (ctxrun's own CTXVAR_DEBUG lines come first.)
     grep -qx "ctxvar: otel: another OpenTelemetry thread or process context writer is in the process; this runtime publishes none" <<<"$stderr"
+}
+
+@test "an OpenTelemetry SDK's otel_thread_ctx_v1 in a library the program links keeps its pointer too" {
+    run -0 --separate-stderr env CTXVAR_DEBUG=1 "$CTXRUN" --otel -- "$PROGS/otel_sdk_linked"
+    expect_output <<'EOF'
+pointer after ctxvar_set: the program's
+pointer in a new thread after ctxvar_set: the program's
+OTEL_CTX mappings: 0
+EOF
+    grep -qx "ctxvar: otel: another OpenTelemetry thread or process context writer is in the process; this runtime publishes none" <<<"$stderr"
+}
+
+@test "a path holding OTEL_CTX (a program's directory) is no process context: the runtime still publishes" {
+    mkdir -p "$BATS_TEST_TMPDIR/OTEL_CTX_tools"
+    cp "$(command -v grep)" "$BATS_TEST_TMPDIR/OTEL_CTX_tools/grep"
+    CTXVAR_OTEL=1 run -0 --separate-stderr preloaded "$BATS_TEST_TMPDIR/OTEL_CTX_tools/grep" -c \
+        '/memfd:OTEL_CTX\|\[anon:OTEL_CTX\]' /proc/self/maps
+    [ "$output" = 1 ]
 }
 
 @test "a process context published before the runtime's start-up is the only one: the runtime publishes none" {

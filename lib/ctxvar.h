@@ -422,8 +422,8 @@
  *     thread's context.  traceparent and tracestate replace the thread's
  *     (a NULL traceparent leaves the thread with none, and a tracestate is
  *     kept only with a traceparent, as W3C Trace Context says, and only
- *     when valid: at most 32 members key=value by W3C's rules, no key
- *     twice; an invalid one is dropped, the traceparent kept); the baggage
+ *     when valid: at most 32 members key=value by W3C's rules; an
+ *     invalid one is dropped, the traceparent kept); the baggage
  *     members are bound on top of the thread's other variables, decoded as
  *     ctxvar_baggage_decode does (a malformed member is skipped, never an
  *     error).  When tok is not NULL it is filled like ctxvar_set's, and

@@ -546,8 +546,11 @@ static void after_fork_in_parent(void)
  * the map may be half written. */
 static void after_fork_in_child(void)
 {
-    if (FORK_STATE.forked_holding)
+    if (FORK_STATE.forked_holding) {
+        /* The parent's mapping is not here: nothing may write to it. */
+        ctxvar__otel_process_forget();
         ctxvar__debug("otel: forked from a signal handler amid a key change; no process context");
+    }
     else if (ctxvar__otel_process_publish(1) != 0)
         ctxvar__debug("otel: a forked child could not publish its process context");
     else
@@ -555,20 +558,42 @@ static void after_fork_in_child(void)
     ctxvar__fork_child_reset(&keys_lock);
 }
 
-/* 1 when /proc/self/maps names an OTEL_CTX mapping. */
+/* 1 when the line of /proc/self/maps in line[0..len) is a process
+ * context: its path, the sixth column, starts as readers look for one. */
+static int names_process_context(const char *line, size_t len)
+{
+    static const char *const names[] = {"/memfd:OTEL_CTX", "[anon:OTEL_CTX]",
+                                        "[anon_shmem:OTEL_CTX]"};
+    size_t i = 0;
+    for (int field = 0; field < 5; field++) {
+        while (i < len && line[i] != ' ') i++;
+        while (i < len && line[i] == ' ') i++;
+    }
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        size_t n = strlen(names[k]);
+        if (len - i >= n && memcmp(line + i, names[k], n) == 0) return 1;
+    }
+    return 0;
+}
+
+/* 1 when /proc/self/maps shows a process context. */
 static int process_context_exists(void)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
-    static const char name[] = "OTEL_CTX";
-    enum { NAME = sizeof name - 1 };
-    char buf[4096 + NAME];
+    char buf[8192];
     size_t kept = 0;
     int found = 0;
     for (ssize_t n; !found && (n = read(fd, buf + kept, sizeof buf - kept)) > 0;) {
-        size_t len = kept + (size_t)n;
-        for (size_t i = 0; !found && i + NAME <= len; i++) found = memcmp(buf + i, name, NAME) == 0;
-        kept = len < NAME - 1 ? len : NAME - 1; /* a name cut by the read */
+        size_t len = kept + (size_t)n, start = 0;
+        for (size_t i = 0; !found && i < len; i++) {
+            if (buf[i] != '\n') continue;
+            found = names_process_context(buf + start, i - start);
+            start = i + 1;
+        }
+        /* A line cut by the read moves to the front; one longer than the
+         * buffer (a path of thousands of bytes) is read as it comes. */
+        kept = start < len && len - start < sizeof buf ? len - start : 0;
         memmove(buf, buf + len - kept, kept);
     }
     close(fd);
@@ -577,7 +602,11 @@ static int process_context_exists(void)
 
 /* 1 when something else in the process writes these formats (see THE KEY
  * MAP's last paragraph): an otel_thread_ctx_v1 that the program's symbol
- * lookup finds before ours, or a process context already published. */
+ * lookup finds before ours (the executable's, a library preloaded first),
+ * one after ours (a library the program links: its own references then
+ * bind to ours, and both would write one variable), or a process context
+ * already published.  One after ours that comes with another copy of the
+ * runtime is that copy's, which defers to this one. */
 static int another_writer(void)
 {
 #ifndef CTXVAR_STATIC_WRAP
@@ -589,6 +618,8 @@ static int another_writer(void)
         void *first = dlsym(RTLD_DEFAULT, "otel_thread_ctx_v1");
         if (ours && first && ours != first) return 1;
     }
+    if (dlsym(RTLD_NEXT, "otel_thread_ctx_v1") && !dlsym(RTLD_NEXT, CTXVAR__RUNTIME_SYMBOL))
+        return 1;
 #endif
     return process_context_exists();
 }

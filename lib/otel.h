@@ -106,6 +106,10 @@ static inline void ctxvar__otel_prepare_child(const ctxvar_ctx *c)
  * child: a new one, with a new instance id): 0, or -1 when it could not. */
 int ctxvar__otel_process_publish(int forked) CTXVAR__HIDDEN;
 
+/* In a forked child that publishes nothing: forgets the parent's mapping,
+ * which the child does not have (MADV_DONTFORK). */
+void ctxvar__otel_process_forget(void) CTXVAR__HIDDEN;
+
 /* Publishes again with the key map's current keys (a key was added): 0,
  * or -1 when out of memory (the old map stays).  Called with the key map's
  * lock held. */

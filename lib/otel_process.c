@@ -198,41 +198,59 @@ static void service_put(size_t *len, const char *s, size_t n)
     }
 }
 
-/* The value of service.name in OTEL_RESOURCE_ATTRIBUTES (key=value pairs
- * separated by ',', values percent-encoded as in W3C Baggage), decoded
- * into service; the last one given wins.  0 when there is none. */
+/* Percent-decodes [begin, end) into out (room for `room` bytes), cut to
+ * fit; the length, or -1 for a bad escape (or an escaped NUL). */
+static long percent_decode(const char *begin, const char *end, char *out, size_t room)
+{
+    size_t n = 0;
+    for (const char *c = begin; c < end; c++) {
+        char byte = *c;
+        if (byte == '%') {
+            int hi = end - c >= 3 ? ctxvar__w3c_hex_value((unsigned char)c[1]) : -1;
+            int lo = hi >= 0 ? ctxvar__w3c_hex_value((unsigned char)c[2]) : -1;
+            if (lo < 0 || (hi | lo) == 0) return -1;
+            byte = (char)(hi << 4 | lo);
+            c += 2;
+        }
+        if (n < room) out[n++] = byte;
+    }
+    return (long)n;
+}
+
+/* The value of service.name in OTEL_RESOURCE_ATTRIBUTES, decoded into
+ * service: key=value pairs separated by ',', keys and values
+ * percent-encoded as in W3C Baggage, the last of a key given twice
+ * winning.  As OpenTelemetry's resource SDK says, a value with any error
+ * (a member without '=', a bad escape) is discarded whole.  0 when there
+ * is no name. */
 static int service_from_resource_attributes(const char *list)
 {
-    int found = 0;
-    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+    char key[64], value[sizeof service];
+    long found = 0;
+    for (const char *p = list; p;) {
         const char *end = strchr(p, ',');
         if (!end) end = p + strlen(p);
-        const char *key = p, *eq = memchr(p, '=', (size_t)(end - p));
-        if (!eq) continue;
-        const char *key_end = eq, *v = eq + 1, *v_end = end;
-        while (key < key_end && ctxvar__w3c_is_ows(*key)) key++;
-        while (key_end > key && ctxvar__w3c_is_ows(key_end[-1])) key_end--;
-        while (v < v_end && ctxvar__w3c_is_ows(*v)) v++;
-        while (v_end > v && ctxvar__w3c_is_ows(v_end[-1])) v_end--;
-        if (key_end - key != 12 || memcmp(key, "service.name", 12) != 0 || v == v_end) continue;
-        char decoded[sizeof service];
-        size_t n = 0;
-        for (const char *c = v; c < v_end && n < sizeof decoded; c++) {
-            int hi = *c == '%' && v_end - c >= 3 ? ctxvar__w3c_hex_value((unsigned char)c[1]) : -1;
-            int lo = hi >= 0 ? ctxvar__w3c_hex_value((unsigned char)c[2]) : -1;
-            if (lo >= 0 && (hi | lo)) {
-                decoded[n++] = (char)(hi << 4 | lo);
-                c += 2;
-            } else {
-                decoded[n++] = *c;
-            }
-        }
+        const char *b = p, *e = end;
+        while (b < e && ctxvar__w3c_is_ows(*b)) b++;
+        while (e > b && ctxvar__w3c_is_ows(e[-1])) e--;
+        p = *end ? end + 1 : NULL;
+        if (b == e) continue;
+        const char *eq = memchr(b, '=', (size_t)(e - b));
+        if (!eq) return 0;
+        const char *key_end = eq, *v = eq + 1;
+        while (key_end > b && ctxvar__w3c_is_ows(key_end[-1])) key_end--;
+        while (v < e && ctxvar__w3c_is_ows(*v)) v++;
+        long key_len = percent_decode(b, key_end, key, sizeof key);
+        long value_len = percent_decode(v, e, value, sizeof value);
+        if (key_len < 0 || value_len < 0) return 0;
+        if (key_len != 12 || memcmp(key, "service.name", 12) != 0) continue;
         size_t len = 0;
-        service_put(&len, decoded, n);
+        service_put(&len, value, (size_t)value_len);
         service[len] = '\0';
-        found = len > 0;
+        found = (long)len;
     }
-    return found;
+    if (!found) service[0] = '\0';
+    return found > 0;
 }
 
 static void choose_service_name(void)
@@ -339,6 +357,12 @@ static int map(int *from_memfd)
     mapping = m;
     (void)madvise(m, mapping_size, MADV_DONTFORK);
     return 0;
+}
+
+void ctxvar__otel_process_forget(void)
+{
+    mapping = NULL;
+    payload = NULL; /* the parent's copy, in the child's memory: left */
 }
 
 int ctxvar__otel_process_publish(int forked)

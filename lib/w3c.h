@@ -49,7 +49,10 @@
  *                   every level 1 key meets), is a lowercase letter or a
  *                   digit then up to 255 of [a-z0-9_*\/@-].  A value is
  *                   1 to 256 bytes of printable ASCII other than ',' and
- *                   '=', not ending in a space.  No key twice.
+ *                   '=', not ending in a space.  A key given twice is the
+ *                   sender's mistake, which W3C lets a receiver keep as it
+ *                   is (its test suite expects the tracestate inherited),
+ *                   and so does ctxvar.
  *
  *   UTF-8           W3C Baggage decodes a value to UTF-8 and replaces what
  *                   is not UTF-8 with U+FFFD, one for each maximal subpart
@@ -182,8 +185,7 @@ static inline void ctxvar__w3c_tracestate_next(const char **p, const char **b, c
 }
 
 /* 1 when the NUL-terminated v is a valid tracestate (see the top).  Nothing
- * is stored: the exec paths call this with little stack, so a repeated key
- * is found by reading the rest of the list again, at most 32 members. */
+ * is stored: the exec paths call this with little stack. */
 static inline int ctxvar__w3c_tracestate_valid(const char *v)
 {
     size_t members = 0;
@@ -193,16 +195,11 @@ static inline int ctxvar__w3c_tracestate_valid(const char *v)
         const char *eq = memchr(b, '=', (size_t)(e - b));
         if (!eq || ++members > 32 || !ctxvar__w3c_tracestate_key_valid(b, (size_t)(eq - b)))
             return 0;
-        size_t key_len = (size_t)(eq - b), value_len = (size_t)(e - eq - 1);
+        size_t value_len = (size_t)(e - eq - 1);
         if (value_len == 0 || value_len > 256) return 0;
         for (size_t i = 1; i <= value_len; i++) {
             unsigned char c = (unsigned char)eq[i];
             if (c < 0x20 || c > 0x7e || c == ',' || c == '=') return 0;
-        }
-        for (const char *q = p, *qb, *qe; q;) {
-            ctxvar__w3c_tracestate_next(&q, &qb, &qe);
-            if ((size_t)(qe - qb) > key_len && qb[key_len] == '=' && memcmp(qb, b, key_len) == 0)
-                return 0;
         }
     }
     return 1;

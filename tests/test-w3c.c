@@ -167,7 +167,8 @@ static const struct {
     {"k=\x7f", 0},
     {"k=caf\xc3\xa9", 0},
     {"k=a\r\nX-Injected: 1", 0},
-    {"a=1,b=2,a=3", 0},
+    {"a=1,b=2,a=3", 1}, /* W3C: a receiver may keep a key given twice */
+    {"foo=1,foo=1", 1},
     {"ab=1,a=2", 1},
     {"a=1,ab=2", 1},
 };

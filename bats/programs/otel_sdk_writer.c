@@ -1,6 +1,7 @@
 /* otel_sdk_writer - a program that carries its own OpenTelemetry thread
  * context writer, as one with an SDK that implements the format does: its
- * executable exports otel_thread_ctx_v1 and points it at its own record.
+ * executable exports otel_thread_ctx_v1 (or, built with SDK_IN_LIBRARY, a
+ * library it links does) and points it at its own record.
  * Under `ctxrun --otel` the runtime must leave that pointer alone and
  * publish no process context of its own (OpenTelemetry allows one per
  * process).
@@ -17,7 +18,11 @@
 
 #include "ctxvar.h"
 
+#ifdef SDK_IN_LIBRARY
+extern __thread void *otel_thread_ctx_v1; /* bats/programs/otel_sdk_lib.c */
+#else
 __attribute__((visibility("default"))) __thread void *otel_thread_ctx_v1;
+#endif
 
 static char record[40]; /* what the SDK would lay out; its bytes do not matter here */
 
