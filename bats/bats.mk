@@ -260,7 +260,7 @@ LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)
                   $(BATS_DIR)/uv_read_again $(BATS_DIR)/loops_reload
 endif
 ifneq ($(LOOPS_EVENT_FLAGS),)
-LOOPS_PROGRAMS += $(BATS_DIR)/loops_event $(BATS_DIR)/bufferevent_unlocked
+LOOPS_PROGRAMS += $(BATS_DIR)/loops_event $(BATS_DIR)/bufferevent_unlocked $(BATS_DIR)/loops_event_threads
 endif
 bats-programs: $(LOOPS_PROGRAMS)
 test: $(LOOPS_PROGRAMS)
@@ -281,6 +281,10 @@ $(BATS_DIR)/uv_read_again: $(BATS_SRC)/uv_read_again.c $(BATS_DEPS)
 $(BATS_DIR)/loops_event: $(BATS_SRC)/loops_event.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -D_GNU_SOURCE $< -o $@ $(LOOPS_EVENT_FLAGS)
+
+$(BATS_DIR)/loops_event_threads: $(BATS_SRC)/loops_event_threads.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ $(LOOPS_EVENT_FLAGS) $(shell pkg-config --libs libevent_pthreads 2>/dev/null)
 
 $(BATS_DIR)/bufferevent_unlocked: $(BATS_SRC)/bufferevent_unlocked.c $(BATS_DEPS)
 	@mkdir -p $(@D)

@@ -117,12 +117,44 @@ EOF
     expect_no_stderr
 }
 
-@test "events embedded in structs the program frees with free() keep no context: after their one-shot callback, or after event_del" {
+@test "one-shot events embedded in structs the program frees with free() keep no context: after their callback, or after event_del" {
     run -0 --separate-stderr preloaded "$PROGS/loops_event" dropped
     expect_output <<'EOF'
-fired: 100, each in its request: yes
+fired: 150, each in its request: yes
 live_contexts back to baseline: yes
 EOF
+    expect_no_stderr
+}
+
+@test "event_add and event_del of one event on two threads, and event_del of a running EV_FINALIZE event, give each reference back once" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" adddel
+    [ "$output" = "live_contexts back to baseline: yes" ]
+    expect_no_stderr
+    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" finalizedel
+    expect_output <<'EOF'
+ran: yes
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+}
+
+@test "a persistent event deleted and then fired by event_active runs in its registration's context" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" delactive
+    [ "$output" = "persistent, deleted, then activated: request_id=r1" ]
+    expect_no_stderr
+}
+
+@test "a bufferevent with unlocked callbacks freed by a finalizer that event_base_free runs keeps no context" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" finalizerfree
+    [ "$output" = "live_contexts back to baseline: yes" ]
+    expect_no_stderr
+}
+
+@test "a bufferevent whose callbacks were set twice: one run of the loop (EVLOOP_ONCE) gets the data, as without the runtime" {
+    run -0 --separate-stderr "$PROGS/loops_event_threads" looponce
+    [ "$output" = "reads after one run of the loop: 1" ]
+    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" looponce
+    [ "$output" = "reads after one run of the loop: 1" ]
     expect_no_stderr
 }
 

@@ -172,12 +172,15 @@ size_t ctxvar__keyed_count(void) { return atomic_load_explicit(&records, memory_
 
 void ctxvar__callback_recapture(struct ctxvar__callback *cb)
 {
-    ctxvar_ctx *old = cb->context, *now = ctxvar__current_borrowed();
+    ctxvar_ctx *old = __atomic_load_n(&cb->context, __ATOMIC_ACQUIRE),
+               *now = ctxvar__current_borrowed();
     if (old == now) return; /* the same context: the reference held will do */
     /* From the thread's reference cache (ctxvar_capture keeps errno): a
      * one-shot event re-added from its own callback, which took the
-     * record's context, takes one at every add. */
-    cb->context = ctxvar_capture();
+     * record's context, takes one at every add.  Exchanged, not stored: a
+     * trampoline or an event_del on another thread may take the record's
+     * reference at the same time, and each reference goes back once. */
+    old = __atomic_exchange_n(&cb->context, ctxvar_capture(), __ATOMIC_ACQ_REL);
     if (old) {
         int saved_errno = errno;
         ctxvar__context_release(old); /* marked busy: a signal handler may interrupt it */

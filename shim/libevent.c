@@ -12,14 +12,14 @@
  * an event embedded in the program's own struct is freed with free(), and
  * the next event assigned at that address replaces and frees the old
  * record; event_free and event_debug_unassign free it at once.  Until then
- * such a record holds no context once it can run no more without a new
- * event_add: a one-shot event's callback takes it, and event_del (and
+ * a one-shot event's record holds no context once it can run no more
+ * without a new event_add: its callback takes it, and event_del (and
  * event_del_block) gives it back.
  *
  * When: a persistent event (EV_PERSIST) runs in the context of its
- * registration (event_new, event_assign, event_set), or after an event_del
- * of the event_add that starts it again; any other event in the context of
- * the call that scheduled it (event_add, event_active, event_base_once).  event_active on a persistent event captures nothing:
+ * registration (event_new, event_assign, event_set); any other event in the
+ * context of the call that scheduled it (event_add, event_active,
+ * event_base_once).  event_active on a persistent event captures nothing:
  * like a signal it may coalesce with other activations.  After each
  * callback the loop thread's own context is back.
  *
@@ -29,9 +29,9 @@
  * staying there.  A trampoline passed back to us (nested calls) is
  * recognised and passed through.
  *
- * Not covered: an event_add of a one-shot event from another thread while
- * that event's callback is starting on the loop thread (the context is
- * replaced under the callback); a process with both libevent-2.1 and
+ * Not covered: an event_add and an event_del of one one-shot event on two
+ * threads at once may leave it added with no context (the del gives back
+ * what the add just captured); a process with both libevent-2.1 and
  * libevent_core-2.1 loaded uses the first one found after us.
  */
 #include "loops.h"
@@ -63,7 +63,6 @@ struct event_record {
     struct ctxvar__keyed k;       /* cb: the program's callback and argument */
     struct ctxvar__indexed by_base; /* event_base_once's, until it fires */
     int persistent;               /* EV_PERSIST: keep the registration's context */
-    int deleted;                  /* a persistent event's context given back by event_del */
     event_finalize_callback_fn finalizer; /* the program's, once finalizing */
     int frees_event;              /* event_free_finalize: libevent frees the event */
 };
@@ -128,7 +127,6 @@ static struct event_record *record_new(const struct event *ev, short events, eve
         ctxvar__keyed_new(sizeof *r, ev, EV_KIND_EVENT, (void (*)(void))cb, arg, what);
     if (!r) return NULL;
     r->persistent = (events & EV_PERSIST) != 0;
-    r->deleted = 0;
     r->finalizer = NULL;
     r->frees_event = 0;
     return r;
@@ -243,26 +241,26 @@ CTXVAR__EXPORT int event_add(struct event *ev, const struct timeval *timeout)
     if (!next) return -1;
     if (EV_CARRY()) {
         struct event_record *r = record_of(ev);
-        if (r && (!r->persistent || r->deleted)) {
-            r->deleted = 0;
-            ctxvar__callback_recapture(&r->k.cb);
-        }
+        if (r && !r->persistent) ctxvar__callback_recapture(&r->k.cb);
     }
     return next(ev, timeout);
 }
 
-/* An event deleted may never be added again (the program frees the struct
- * it is embedded in, as it may): its record gives its context back, and
- * the next event_add takes the caller's.  libevent's event_del and
- * event_del_block wait for the event's callback to return when it runs on
- * another thread, so none is using the context then.  Not
- * event_del_noblock, which does not wait. */
+/* A one-shot event deleted may never be added again (the program frees
+ * the struct it is embedded in, as it may): its record gives its context
+ * back, and the next event_add or event_active takes the caller's.  Its
+ * trampoline takes the context before it calls (by exchange, as here and
+ * in a new capture), so a callback running on another thread holds its
+ * own reference whether libevent waited for it or not (event_del does
+ * not for EV_FINALIZE events).  A persistent event keeps its
+ * registration's context: event_active and event_add capture nothing for
+ * it (see the top); one embedded in a struct the program frees after
+ * event_del keeps it until that address is assigned again. */
 static void give_back_context(struct event *ev)
 {
     struct event_record *r = record_of(ev);
-    if (!r) return;
+    if (!r || r->persistent) return;
     ctxvar_ctx *c = __atomic_exchange_n(&r->k.cb.context, NULL, __ATOMIC_ACQ_REL);
-    if (r->persistent) r->deleted = 1;
     if (c) {
         int saved_errno = errno;
         ctxvar__context_release(c);
@@ -327,10 +325,15 @@ static void free_retired(evutil_socket_t fd, short what, void *retired)
     ctxvar__callback_free(retired);
 }
 
+/* The base this thread is freeing: its callbacks are over, and a once
+ * event added to it now would be freed unrun (finalizers that free a
+ * bufferevent run inside event_base_free). */
+static _Thread_local const struct event_base *freeing_base;
+
 int ctxvar__libevent_free_later(struct event_base *base, struct ctxvar__callback *retired)
 {
     __typeof__(&event_base_once) next = EV_NEXT(event_base_once);
-    if (!base || !next) return -1;
+    if (!base || !next || base == freeing_base) return -1;
     struct event_record *r = record_new(NULL, EV_TIMEOUT, free_retired, retired, "bufferevent");
     if (!r) return -1;
     static const struct timeval now;
@@ -376,7 +379,10 @@ static struct event_base *base_to_free(struct event_base *base)
         struct ctxvar__keyed *taken = NULL;                                                \
         struct event_base *freed = ctxvar__loops_enabled() ? base_to_free(base) : NULL;    \
         if (freed) ctxvar__index_visit(&once_by_base, freed, take_once, &taken);           \
+        const struct event_base *outer = freeing_base;                                     \
+        freeing_base = freed;                                                              \
         next(base);                                                                        \
+        freeing_base = outer;                                                              \
         while (taken) {                                                                    \
             struct ctxvar__keyed *k = taken;                                               \
             taken = k->next;                                                               \

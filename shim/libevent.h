@@ -53,7 +53,9 @@ enum {
 /* Frees `retired`, a bufferevent's record that libevent may still call
  * back with, once `base`'s loop has finished the callbacks it is running
  * (shim/libevent_buffer.c): a once event of ours on that base, or with the
- * base when it is freed first.  0, or -1 when that could not be arranged. */
+ * base when it is freed first.  0, or -1 when that could not be arranged
+ * (out of memory, no base) or need not be (the base is being freed on
+ * this thread: its callbacks are over), and the caller frees it. */
 int ctxvar__libevent_free_later(struct event_base *base, struct ctxvar__callback *retired) CTXVAR__HIDDEN;
 
 #endif

@@ -6,14 +6,17 @@
  * The callback argument libevent keeps is our record {read, write, event
  * callbacks, argument, context}; it is also kept by the bufferevent's
  * address (lib/keyed.c), replaced by the next bufferevent_setcb and
- * retired by bufferevent_free.  A record replaced or retired is not freed
- * at once: with BEV_OPT_DEFER_CALLBACKS and BEV_OPT_UNLOCK_CALLBACKS the
- * loop thread reads the callback and its argument (our record) under the
- * bufferevent's lock, lets go of the lock, then calls, so another thread's
- * bufferevent_setcb or bufferevent_free may come in between, and libevent
- * then still runs the old callback with its old argument.  The record is
- * freed by the base's loop once the callback it is running has returned:
- * a once event of ours (shim/libevent.c), or with the base.  As for events (shim/libevent.c), only calls from outside
+ * retired by bufferevent_free, and freed then: libevent calls a
+ * bufferevent's callbacks under its lock, which those calls take.  Except
+ * with BEV_OPT_UNLOCK_CALLBACKS: the loop thread reads the callback and its
+ * argument (our record) under the lock, lets go of it, then calls, so
+ * another thread's bufferevent_setcb or bufferevent_free may come in
+ * between, and libevent then still runs the old callback with its old
+ * argument.  Such a bufferevent's record is freed by the base's loop once
+ * the callback it is running has returned: a once event of ours
+ * (shim/libevent.c), or with the base.  That event is the program's to
+ * see (event_base_get_num_events counts it, and it ends a loop run with
+ * EVLOOP_ONCE), which is why only those bufferevents get one.  As for events (shim/libevent.c), only calls from outside
  * libevent are carried: filters and evhttp set callbacks of their own on
  * the bufferevents they own, and read them back.
  */
@@ -68,20 +71,26 @@ static void event_trampoline(struct bufferevent *bev, short what, void *p)
 
 #define FOREIGN_OR_NULL(fn) (!(fn) || ctxvar__libevent_foreign((void (*)(void))(fn)))
 
-/* A record libevent may still call back with, freed by the loop of `base`
- * (see the top); at once only when that cannot be arranged (out of memory,
- * no base), as a CTXVAR_DEBUG=1 line says. */
-static void retire(struct event_base *base, struct ctxvar__keyed *old)
+/* libevent 2.1 exports it, undeclared in its public headers. */
+int bufferevent_get_options_(struct bufferevent *bev);
+
+/* The base whose loop must free bev's replaced records (see the top), or
+ * NULL when they may be freed at once. */
+static struct event_base *unlocked_callbacks_base(struct bufferevent *bev)
 {
-    if (ctxvar__libevent_free_later(base, &old->cb) == 0) return;
-    ctxvar__debug("bufferevent: could not defer freeing a replaced record; freed now");
-    ctxvar__callback_free(&old->cb);
+    __typeof__(&bufferevent_get_options_) options = EV_NEXT(bufferevent_get_options_);
+    __typeof__(&bufferevent_get_base) get_base = EV_NEXT(bufferevent_get_base);
+    if (options && !(options(bev) & BEV_OPT_UNLOCK_CALLBACKS)) return NULL;
+    return get_base ? get_base(bev) : NULL;
 }
 
-static struct event_base *base_of(struct bufferevent *bev)
+/* A record libevent may still call back with (see the top): freed by the
+ * loop of `base`, or at once when base is NULL or that cannot be arranged
+ * (then callbacks are over, or the process is out of memory). */
+static void retire(struct event_base *base, struct ctxvar__keyed *old)
 {
-    __typeof__(&bufferevent_get_base) get = EV_NEXT(bufferevent_get_base);
-    return get ? get(bev) : NULL;
+    if (base && ctxvar__libevent_free_later(base, &old->cb) == 0) return;
+    ctxvar__callback_free(&old->cb);
 }
 
 CTXVAR__EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_cb readcb,
@@ -112,7 +121,7 @@ CTXVAR__EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_
     ctxvar__keyed_put(&r->k);
     next(bev, readcb ? read_trampoline : NULL, writecb ? write_trampoline : NULL,
          eventcb ? event_trampoline : NULL, r);
-    if (old) retire(base_of(bev), old);
+    if (old) retire(unlocked_callbacks_base(bev), old);
 }
 
 CTXVAR__EXPORT void bufferevent_getcb(struct bufferevent *bev, bufferevent_data_cb *readcb_out,
@@ -147,7 +156,7 @@ CTXVAR__EXPORT void bufferevent_free(struct bufferevent *bev)
     if (!next) return;
     struct ctxvar__keyed *r =
         bev && ctxvar__loops_enabled() ? ctxvar__keyed_take(bev, EV_KIND_BUFFEREVENT) : NULL;
-    struct event_base *base = r ? base_of(bev) : NULL; /* bev may be gone after */
+    struct event_base *base = r ? unlocked_callbacks_base(bev) : NULL; /* bev may be gone after */
     next(bev);
     if (r) retire(base, r);
 }

@@ -31,6 +31,8 @@
 
 #include "runtime.h"
 
+#define GOMP_SONAME "libgomp.so.1"
+
 /* ---- Regions ------------------------------------------------------------- */
 
 /* Lives on the opener's stack for the whole region: GOMP_parallel and its
@@ -75,7 +77,7 @@ static bool region_begin(struct region *r, void (*fn)(void *), void *data)
     CTXVAR__EXPORT void name(void (*fn)(void *), void *data, STRIP PARAMS);    \
     CTXVAR__EXPORT void name(void (*fn)(void *), void *data, STRIP PARAMS)     \
     {                                                                           \
-        __typeof__(&name) next = CTXVAR__NEXT(name);                            \
+        __typeof__(&name) next = CTXVAR__NEXT_IN(name, GOMP_SONAME);            \
         struct region r;                                                        \
         if (!next) {                                                            \
             fn(data);                                                           \
@@ -113,9 +115,9 @@ INTERPOSE_RUNTIME_LOOP(GOMP_parallel_loop_maybe_nonmonotonic_runtime)
 CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data, unsigned threads,
                                                  unsigned flags)
 {
-    static _Atomic(void *) cache;
+    static struct ctxvar__library_symbol cache;
     unsigned (*next)(void (*)(void *), void *, unsigned, unsigned) =
-        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))ctxvar__next_symbol(&cache, "GOMP_parallel_reductions", NULL);
+        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))ctxvar__next_symbol_in(&cache, "GOMP_parallel_reductions", NULL, GOMP_SONAME);
     struct region r;
     unsigned result;
     if (!next) {
@@ -214,13 +216,13 @@ static void task_begin(struct task_header *h, void (*fn)(void *), void *data,
 
 static bool wrap_tasks(unsigned flags)
 {
-    static _Atomic(void *) cache;
+    static struct ctxvar__library_symbol cache;
     static atomic_int cancellation = -1;
     if (!ctxvar__propagation_enabled() || (flags & (GOMP_TASK_FLAG_REDUCTION | GOMP_TASK_FLAG_DETACH)))
         return false;
     int on = atomic_load_explicit(&cancellation, memory_order_relaxed);
     if (on < 0) {
-        int (*get)(void) = (int (*)(void))ctxvar__next_symbol(&cache, "omp_get_cancellation", NULL);
+        int (*get)(void) = (int (*)(void))ctxvar__next_symbol_in(&cache, "omp_get_cancellation", NULL, GOMP_SONAME);
         on = get ? get() != 0 : 0;
         atomic_store_explicit(&cancellation, on, memory_order_relaxed);
     }
@@ -239,8 +241,8 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
 {
     typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long, long, bool,
                             unsigned, void **, int, void *);
-    static _Atomic(void *) cache;
-    next_fn next = (next_fn)ctxvar__next_symbol(&cache, "GOMP_task", NULL);
+    static struct ctxvar__library_symbol cache;
+    next_fn next = (next_fn)ctxvar__next_symbol_in(&cache, "GOMP_task", NULL, GOMP_SONAME);
     struct task_block block;
     long size;
     if (!next) {
@@ -264,8 +266,8 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
     {                                                                                        \
         typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long,     \
                                 long, unsigned, unsigned long, int, T, T, T);                \
-        static _Atomic(void *) cache;                                                        \
-        next_fn next = (next_fn)ctxvar__next_symbol(&cache, #name, NULL);                                    \
+        static struct ctxvar__library_symbol cache;                                                        \
+        next_fn next = (next_fn)ctxvar__next_symbol_in(&cache, #name, NULL, GOMP_SONAME);                                    \
         struct task_block block;                                                             \
         long size;                                                                           \
         if (!next) { /* no OpenMP runtime: run the whole range here */                    \

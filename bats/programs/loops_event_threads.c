@@ -1,0 +1,253 @@
+/* loops_event_threads - libevent with threads (evthread_use_pthreads) and
+ * the teardown libevent recommends, under the runtime
+ * (bats/loops_libevent.bats).  Each mode prints what it counted and
+ * whether live_contexts came back to where it started.
+ *
+ *   adddel        one thread re-arms a one-shot event with event_add, each
+ *                 time in a new request, while another cancels it with
+ *                 event_del: both give back the record's context, each
+ *                 reference once
+ *   finalizedel   a persistent EV_FINALIZE event run over and over by the
+ *                 loop thread while another thread adds, activates and
+ *                 deletes it: event_del does not wait for an EV_FINALIZE
+ *                 event's running callback
+ *   delactive     a persistent event deleted, then fired by event_active:
+ *                 its registration's context
+ *   finalizerfree a bufferevent with unlocked callbacks freed by a
+ *                 finalizer that event_base_free runs
+ *   looponce      a bufferevent's callbacks set twice, then one run of
+ *                 the loop (EVLOOP_ONCE) waits for data: it gets it
+ */
+#define _GNU_SOURCE
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctxvar.h"
+
+static unsigned long long live_contexts(void)
+{
+    struct ctxvar_stats s;
+    ctxvar_stats(&s);
+    return s.live_contexts;
+}
+
+static void set_request(const char *id, ctxvar_token *tok)
+{
+    ctxvar_set(ctxvar_named("request_id"), id, tok);
+}
+
+static struct event *shared;
+static struct event_base *base;
+static atomic_int stop;
+static atomic_long calls;
+
+static void count(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    char seen[64];
+    ctxvar_format(seen, sizeof seen); /* reads the context the callback runs in */
+    calls++;
+}
+
+/* ---- adddel ---- */
+
+static void *adder(void *unused)
+{
+    static const struct timeval hour = {3600, 0};
+    char id[32];
+    for (int i = 0; i < 300000; i++) {
+        ctxvar_token tok;
+        snprintf(id, sizeof id, "a%d", i);
+        set_request(id, &tok);
+        event_add(shared, &hour);
+        ctxvar_reset(&tok);
+    }
+    stop = 1;
+    return unused;
+}
+
+static void *deleter(void *unused)
+{
+    while (!stop) event_del(shared);
+    return unused;
+}
+
+static int adddel(void)
+{
+    base = event_base_new();
+    shared = event_new(base, -1, 0, count, NULL);
+    unsigned long long before = live_contexts();
+    pthread_t a, d;
+    pthread_create(&a, NULL, adder, NULL);
+    pthread_create(&d, NULL, deleter, NULL);
+    pthread_join(a, NULL);
+    pthread_join(d, NULL);
+    event_free(shared);
+    event_base_free(base);
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return 0;
+}
+
+/* ---- finalizedel ---- */
+
+static void *run_nonblocking(void *unused)
+{
+    while (!stop) event_base_loop(base, EVLOOP_NONBLOCK);
+    return unused;
+}
+
+static int finalizedel(void)
+{
+    static const struct timeval now = {0, 0};
+    base = event_base_new();
+    unsigned long long before = live_contexts();
+    shared = event_new(base, -1, EV_PERSIST | EV_FINALIZE, count, NULL);
+    pthread_t loop;
+    pthread_create(&loop, NULL, run_nonblocking, NULL);
+    char id[32];
+    for (int i = 0; i < 200000; i++) {
+        ctxvar_token tok;
+        snprintf(id, sizeof id, "f%d", i);
+        set_request(id, &tok);
+        event_add(shared, &now);
+        event_active(shared, EV_TIMEOUT, 1);
+        ctxvar_reset(&tok);
+        event_del(shared);
+    }
+    stop = 1;
+    pthread_join(loop, NULL);
+    event_free(shared);
+    event_base_free(base);
+    printf("ran: %s\n", calls > 0 ? "yes" : "no");
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return 0;
+}
+
+/* ---- delactive ---- */
+
+static void show_context(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    char seen[64];
+    ctxvar_format(seen, sizeof seen);
+    printf("persistent, deleted, then activated: %s\n", seen);
+}
+
+static int delactive(void)
+{
+    base = event_base_new();
+    ctxvar_token tok;
+    set_request("r1", &tok);
+    struct event *ev = event_new(base, -1, EV_PERSIST, show_context, NULL);
+    ctxvar_reset(&tok);
+    static const struct timeval hour = {3600, 0};
+    event_add(ev, &hour);
+    event_del(ev);
+    event_active(ev, EV_TIMEOUT, 1);
+    event_base_loop(base, EVLOOP_ONCE);
+    event_free(ev);
+    event_base_free(base);
+    return 0;
+}
+
+/* ---- finalizerfree ---- */
+
+struct conn {
+    struct event *timer;
+    struct bufferevent *bev;
+};
+
+static void ignore_read(struct bufferevent *b, void *arg) { (void)b, (void)arg; }
+
+static void free_conn(struct event *ev, void *arg)
+{
+    (void)ev;
+    struct conn *c = arg;
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+static int finalizerfree(void)
+{
+    unsigned long long before = live_contexts();
+    for (int round = 0; round < 3; round++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 1;
+        base = event_base_new();
+        struct conn *c = calloc(1, sizeof *c);
+        ctxvar_token tok;
+        set_request("c1", &tok);
+        c->bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE |
+                                                         BEV_OPT_DEFER_CALLBACKS |
+                                                         BEV_OPT_UNLOCK_CALLBACKS);
+        bufferevent_setcb(c->bev, ignore_read, NULL, NULL, c);
+        c->timer = event_new(base, -1, 0, count, c);
+        static const struct timeval hour = {3600, 0};
+        event_add(c->timer, &hour);
+        ctxvar_reset(&tok);
+        event_free_finalize(0, c->timer, free_conn);
+        event_base_free(base); /* runs free_conn */
+        close(sv[1]);
+    }
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return 0;
+}
+
+/* ---- looponce ---- */
+
+static int reads;
+static void on_read(struct bufferevent *b, void *arg)
+{
+    (void)arg;
+    reads++;
+    evbuffer_drain(bufferevent_get_input(b), 1 << 20);
+}
+
+static void *write_later(void *fd)
+{
+    usleep(100000);
+    if (write(*(int *)fd, "x", 1) != 1) return NULL;
+    return fd;
+}
+
+static int looponce(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 1;
+    base = event_base_new();
+    struct bufferevent *bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(bev, ignore_read, NULL, NULL, NULL);
+    bufferevent_setcb(bev, on_read, NULL, NULL, NULL);
+    bufferevent_enable(bev, EV_READ);
+    pthread_t writer;
+    pthread_create(&writer, NULL, write_later, &sv[1]);
+    event_base_loop(base, EVLOOP_ONCE);
+    pthread_join(writer, NULL);
+    printf("reads after one run of the loop: %d\n", reads);
+    bufferevent_free(bev);
+    event_base_free(base);
+    close(sv[1]);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    evthread_use_pthreads();
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "adddel") == 0) return adddel();
+    if (strcmp(mode, "finalizedel") == 0) return finalizedel();
+    if (strcmp(mode, "delactive") == 0) return delactive();
+    if (strcmp(mode, "finalizerfree") == 0) return finalizerfree();
+    if (strcmp(mode, "looponce") == 0) return looponce();
+    fprintf(stderr, "usage: loops_event_threads adddel|finalizedel|delactive|finalizerfree|looponce\n");
+    return 2;
+}
