@@ -207,3 +207,14 @@ EOF
     [ "$output" = "cancel: fewer of 50 tasks ran" ]
     expect_no_stderr
 }
+
+@test "an OpenMP plugin loaded, run in a request, unloaded with libgomp and loaded again elsewhere, three times: each region in its request" {
+    OMP_NUM_THREADS=1 run -0 --separate-stderr preloaded "$PROGS/omp_reload" "$PROGS/libomp_plugin.so"
+    expect_output <<'EOF2'
+round 0: threads 1, region: request_id=r0
+round 1: threads 1, region: request_id=r1
+round 2: threads 1, region: request_id=r2
+done
+EOF2
+    expect_no_stderr
+}
