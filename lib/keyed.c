@@ -244,9 +244,12 @@ void ctxvar__code_ranges_unloaded(void)
 {
     Dl_info info;
     for (struct ctxvar__code_ranges *r = atomic_load(&listed_ranges); r; r = r->next) {
-        if (atomic_load_explicit(&r->state, memory_order_acquire) != 2 || r->count == 0 ||
-            dladdr((void *)(uintptr_t)r->range[0].start, &info))
-            continue;
+        if (atomic_load_explicit(&r->state, memory_order_acquire) != 2) continue;
+        /* Any of its objects gone ("libevent" names several). */
+        int gone = 0;
+        for (int i = 0; i < r->count && !gone; i++)
+            gone = !dladdr((void *)(uintptr_t)r->range[i].start, &info);
+        if (!gone) continue;
         /* Its library is gone: the caches first, so that no call takes a
          * remembered address for the program's once the code is found
          * again, then unknown (calls pass through until it is). */
