@@ -69,7 +69,7 @@ EOF
     # runtime, the context of the setcb that registered them; its record
     # used to be freed under it (a call through NULL).
     local mode expected
-    for mode in setcb "free 2"; do
+    for mode in setcb "free 2" "clear 2"; do
         run -0 --separate-stderr "$PROGS/bufferevent_unlocked" $mode
         expected=$output
         [ "${lines[0]}" = "callbacks: $([ "$mode" = setcb ] && echo 20 || echo 1)" ]
@@ -117,10 +117,10 @@ EOF
     expect_no_stderr
 }
 
-@test "one-shot events embedded in structs the program frees with free() keep no context: after their callback, or after event_del" {
+@test "events embedded in structs the program frees with free() after event_del keep no context: one-shot, fired or not, and persistent" {
     run -0 --separate-stderr preloaded "$PROGS/loops_event" dropped
     expect_output <<'EOF'
-fired: 150, each in its request: yes
+fired: 100, each in its request: yes
 live_contexts back to baseline: yes
 EOF
     expect_no_stderr
@@ -138,9 +138,18 @@ EOF
     expect_no_stderr
 }
 
-@test "a persistent event deleted and then fired by event_active runs in its registration's context" {
+@test "a one-shot event a worker activates over and over runs every time in the worker's request" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" activate
+    expect_output <<'EOF'
+ran: yes, each in the worker's request: yes
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+}
+
+@test "a persistent event deleted and then fired by event_active runs in the context of that event_active" {
     run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" delactive
-    [ "$output" = "persistent, deleted, then activated: request_id=r1" ]
+    [ "$output" = "persistent, deleted, then activated: request_id=r2" ]
     expect_no_stderr
 }
 

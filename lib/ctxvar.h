@@ -322,20 +322,22 @@
  *              not write there.
  *     libevent EV_PERSIST events and bufferevent_setcb run in the context of
  *              their registration (event_new, event_assign, event_set,
- *              bufferevent_setcb); other events in that of the event_add,
- *              event_active or event_base_once that scheduled them;
- *              event_active on a persistent event captures nothing.
+ *              bufferevent_setcb; once event_del'd, of the event_add or
+ *              event_active that starts the event again); other events in
+ *              that of the event_add, event_active or event_base_once that
+ *              scheduled them; event_active on a persistent event running
+ *              captures nothing.
  *              event_get_callback(_arg), event_get_assignment,
  *              event_self_cbarg, bufferevent_getcb and the finalizers'
  *              arguments are the program's (after event_finalize the
  *              getters show its finalizer, as libevent's do); a finalizer
- *              runs in its event's context (none once a one-shot event
- *              ran or was deleted).  event_free, event_debug_unassign and
- *              bufferevent_free free the records (event_del keeps the
- *              record, the event may be added again, but a one-shot
- *              event's gives its context back, and so does its callback:
- *              one embedded in a struct the program frees with free()
- *              holds none; a persistent one keeps its registration's),
+ *              runs in its event's context (none once it was deleted).
+ *              event_free, event_debug_unassign and bufferevent_free free
+ *              the records (event_del keeps the record, the event may be
+ *              added again, but gives its context back: an event embedded
+ *              in a struct the program frees with free() after event_del
+ *              holds none; one freed without event_del keeps its context
+ *              until its address is assigned again),
  *              event_base_free those of its once events that never fired,
  *              and an event embedded in a struct and assigned again frees
  *              the old one.  libevent's calls to itself pass through,

@@ -11,14 +11,13 @@
  * no lookup).  Records are also kept by the event's address (lib/keyed.c):
  * an event embedded in the program's own struct is freed with free(), and
  * the next event assigned at that address replaces and frees the old
- * record; event_free and event_debug_unassign free it at once.  Until then
- * a one-shot event's record holds no context once it can run no more
- * without a new event_add: its callback takes it, and event_del (and
- * event_del_block) gives it back.
+ * record; event_free and event_debug_unassign free it at once, and
+ * event_del (and event_del_block) makes it give its context back.
  *
  * When: a persistent event (EV_PERSIST) runs in the context of its
- * registration (event_new, event_assign, event_set); any other event in the
- * context of the call that scheduled it (event_add, event_active,
+ * registration (event_new, event_assign, event_set), or, once deleted, of
+ * the event_add or event_active that starts it again; any other event in
+ * the context of the call that scheduled it (event_add, event_active,
  * event_base_once).  event_active on a persistent event captures nothing:
  * like a signal it may coalesce with other activations.  After each
  * callback the loop thread's own context is back.
@@ -29,9 +28,12 @@
  * staying there.  A trampoline passed back to us (nested calls) is
  * recognised and passed through.
  *
- * Not covered: an event_add and an event_del of one one-shot event on two
- * threads at once may leave it added with no context (the del gives back
- * what the add just captured); a process with both libevent-2.1 and
+ * Not covered: an event_add and an event_del of one event on two threads
+ * at once may leave it added with no context (the del gives back what the
+ * add just captured); an event_add or event_active of a one-shot event in
+ * another context than before, from another thread while its callback is
+ * starting on the loop thread (the context is replaced under the
+ * callback); a process with both libevent-2.1 and
  * libevent_core-2.1 loaded uses the first one found after us.
  */
 #include "loops.h"
@@ -63,6 +65,7 @@ struct event_record {
     struct ctxvar__keyed k;       /* cb: the program's callback and argument */
     struct ctxvar__indexed by_base; /* event_base_once's, until it fires */
     int persistent;               /* EV_PERSIST: keep the registration's context */
+    atomic_int deleted;           /* its context given back by event_del: capture at the next start */
     event_finalize_callback_fn finalizer; /* the program's, once finalizing */
     int frees_event;              /* event_free_finalize: libevent frees the event */
 };
@@ -80,22 +83,14 @@ static void call_event(const struct ctxvar__callback *cb, void *io)
 
 /* The callback may free, reassign or re-add its own event, and so free or
  * change the record: it runs from a copy, whose context the frame holds.
- * A one-shot event's call ends its scheduling, so the record gives its
- * context to the frame: an event embedded in a struct the program then
- * frees (without event_free, as it may) keeps none.  event_add and
- * event_active capture again.  Not a signal's: libevent calls it once for
- * each signal that came. */
+ * The record keeps its own reference: another thread may already have
+ * scheduled the event again (event_add, event_active), in the same
+ * context, for the next call. */
 static void event_trampoline(evutil_socket_t fd, short what, void *p)
 {
-    struct event_record *r = p;
-    struct ctxvar__callback copy = r->k.cb;
+    struct ctxvar__callback copy = ((struct event_record *)p)->k.cb;
     struct event_args a = {fd, what};
-    if (r->persistent || (what & EV_SIGNAL)) {
-        ctxvar__callback_invoke(&copy, call_event, &a);
-        return;
-    }
-    copy.context = __atomic_exchange_n(&r->k.cb.context, NULL, __ATOMIC_ACQ_REL);
-    ctxvar__callback_invoke_owned(&copy, call_event, &a);
+    ctxvar__callback_invoke(&copy, call_event, &a);
 }
 
 /* event_base_once's records, by base, until they fire: libevent frees a
@@ -127,6 +122,7 @@ static struct event_record *record_new(const struct event *ev, short events, eve
         ctxvar__keyed_new(sizeof *r, ev, EV_KIND_EVENT, (void (*)(void))cb, arg, what);
     if (!r) return NULL;
     r->persistent = (events & EV_PERSIST) != 0;
+    atomic_init(&r->deleted, 0);
     r->finalizer = NULL;
     r->frees_event = 0;
     return r;
@@ -241,25 +237,28 @@ CTXVAR__EXPORT int event_add(struct event *ev, const struct timeval *timeout)
     if (!next) return -1;
     if (EV_CARRY()) {
         struct event_record *r = record_of(ev);
-        if (r && !r->persistent) ctxvar__callback_recapture(&r->k.cb);
+        if (r && (!r->persistent || atomic_exchange(&r->deleted, 0)))
+            ctxvar__callback_recapture(&r->k.cb);
     }
     return next(ev, timeout);
 }
 
-/* A one-shot event deleted may never be added again (the program frees
- * the struct it is embedded in, as it may): its record gives its context
- * back, and the next event_add or event_active takes the caller's.  Its
- * trampoline takes the context before it calls (by exchange, as here and
- * in a new capture), so a callback running on another thread holds its
- * own reference whether libevent waited for it or not (event_del does
- * not for EV_FINALIZE events).  A persistent event keeps its
- * registration's context: event_active and event_add capture nothing for
- * it (see the top); one embedded in a struct the program frees after
- * event_del keeps it until that address is assigned again. */
+/* An event deleted may never be added again (the program frees the
+ * struct it is embedded in, as it may): its record gives its context back,
+ * and the next event_add or event_active takes the caller's (for a
+ * persistent event, only that once).  event_del and event_del_block wait
+ * for the event's callback to return when it runs on another thread, so
+ * none is using the context then; not for an EV_FINALIZE event, which
+ * keeps its context.  A one-shot event that ran and whose struct is freed
+ * without event_del keeps its context until the address is assigned
+ * again: another thread may have scheduled it again while it ran, and
+ * only libevent knows. */
 static void give_back_context(struct event *ev)
 {
+    short (*events_of)(const struct event *) = EV_NEXT(event_get_events);
     struct event_record *r = record_of(ev);
-    if (!r || r->persistent) return;
+    if (!r || !events_of || (events_of(ev) & EV_FINALIZE)) return;
+    atomic_store(&r->deleted, 1);
     ctxvar_ctx *c = __atomic_exchange_n(&r->k.cb.context, NULL, __ATOMIC_ACQ_REL);
     if (c) {
         int saved_errno = errno;
@@ -294,7 +293,8 @@ CTXVAR__EXPORT void event_active(struct event *ev, int res, short ncalls)
     if (!next) return;
     if (EV_CARRY()) {
         struct event_record *r = record_of(ev);
-        if (r && !r->persistent) ctxvar__callback_recapture(&r->k.cb);
+        if (r && (!r->persistent || atomic_exchange(&r->deleted, 0)))
+            ctxvar__callback_recapture(&r->k.cb);
     }
     next(ev, res, ncalls);
 }

@@ -111,8 +111,11 @@ CTXVAR__EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_
                               "bufferevent_setcb");
     }
     if (!r) {
+        /* No callbacks left (or no memory): the old record retires like
+         * any replaced one, since libevent may be about to call it. */
+        struct ctxvar__keyed *gone = ctxvar__keyed_take(bev, EV_KIND_BUFFEREVENT);
         next(bev, readcb, writecb, eventcb, arg);
-        ctxvar__keyed_drop(bev, EV_KIND_BUFFEREVENT);
+        if (gone) retire(unlocked_callbacks_base(bev), gone);
         return;
     }
     r->write = writecb;

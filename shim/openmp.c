@@ -31,7 +31,12 @@
 
 #include "runtime.h"
 
-#define GOMP_SONAME "libgomp.so.1"
+/* No soname to fall back on: when the search after us finds no libgomp
+ * function, the one a plugin loaded with RTLD_LOCAL may be another build
+ * (a vendored libgomp-<hash>.so.1) than the one its code calls into, and a
+ * region must not be split between two OpenMP runtimes: the region then
+ * runs on this thread alone, as it always did. */
+#define GOMP_SONAME ""
 
 /* ---- Regions ------------------------------------------------------------- */
 

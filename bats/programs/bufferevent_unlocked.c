@@ -7,7 +7,7 @@
  * own make that happen every time: whenever the loop thread lets go of the
  * bufferevent's lock, the other thread acts before the loop thread goes on.
  *
- *     bufferevent_unlocked setcb|free [K]
+ *     bufferevent_unlocked setcb|free|clear [K]
  *
  * setcb: the other thread sets request_id=sN and the callback's argument
  * "sN" each time; every callback must run with an argument and a context
@@ -15,7 +15,8 @@
  * was made in).  free: the other thread frees the bufferevent the Kth time
  * the loop thread lets go of its lock (which of those comes between
  * reading a callback and calling it depends on libevent's version), and
- * main waits for one callback at most 3 seconds.  Output, the same with
+ * main waits for one callback at most 3 seconds; clear: the same, with
+ * bufferevent_setcb(bev, NULL, NULL, NULL, NULL) in place of the free.  Output, the same with
  * and without the runtime:
  *     callbacks: 20            (free: 0 or 1)
  *     argument and context agree: yes
@@ -41,7 +42,7 @@ enum { BYTES = 20 };
 
 static void *bev_lock;
 static pthread_t loop_thread;
-static int armed, freeing, free_at, freed, finding_lock;
+static int armed, freeing, clearing, free_at, freed, finding_lock;
 static __thread int held; /* the bufferevent's lock, on this thread */
 static sem_t act, acted, read_done;
 static struct bufferevent *bev;
@@ -107,8 +108,12 @@ static void *other_thread(void *unused)
         if (stopping) break;
         if (freeing) {
             if (n == free_at) {
-                bufferevent_free(bev);
-                freed = 1;
+                if (clearing) {
+                    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+                } else {
+                    bufferevent_free(bev);
+                    freed = 1;
+                }
             }
         } else {
             snprintf(args[n % 64], sizeof args[0], "s%d", n);
@@ -135,7 +140,8 @@ static void *run_loop(void *base)
 
 int main(int argc, char **argv)
 {
-    freeing = argc > 1 && strcmp(argv[1], "free") == 0;
+    clearing = argc > 1 && strcmp(argv[1], "clear") == 0;
+    freeing = clearing || (argc > 1 && strcmp(argv[1], "free") == 0);
     free_at = argc > 2 ? atoi(argv[2]) : 1;
     struct evthread_lock_callbacks locks = {EVTHREAD_LOCK_API_VERSION, EVTHREAD_LOCKTYPE_RECURSIVE,
                                             lock_new, lock_free, lock, unlock};

@@ -19,11 +19,11 @@
  *                                   bases freed before their loopexit or
  *                                   event_base_once events fired;
  *                                   live_contexts before and after
- *   loops_event dropped             one-shot events embedded in structs the
- *                                   program frees with free(), as it may,
- *                                   after their timer fired, or after
- *                                   event_del; live_contexts before and
- *                                   after
+ *   loops_event dropped             events embedded in structs the program
+ *                                   frees with free() after event_del, as
+ *                                   it may: one-shot timers that fired or
+ *                                   did not, persistent ones;
+ *                                   live_contexts before and after
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -434,14 +434,14 @@ static int dropped(void)
         snprintf(o->label, sizeof o->label, "d%d", i);
         ctxvar_token token;
         set_request(o->label, &token);
-        /* Half fire at once; half wait, and are deleted. */
-        event_assign(&o->timeout, base, -1, 0, on_owner, o);
-        evtimer_add(&o->timeout, i % 2 == 0 ? &now : &later);
+        /* A third fire at once; a third wait; a third persist. */
+        event_assign(&o->timeout, base, -1, i % 3 == 2 ? EV_PERSIST : 0, on_owner, o);
+        evtimer_add(&o->timeout, i % 3 == 0 ? &now : &later);
         ctxvar_reset(&token);
     }
     event_base_loop(base, EVLOOP_NONBLOCK);
     for (int i = 0; i < N; i++) {
-        if (i % 2) event_del(&owners[i]->timeout);
+        event_del(&owners[i]->timeout);
         free(owners[i]); /* no event_free: the struct is the program's */
     }
     printf("fired: %d, each in its request: %s\n", dropped_fired,

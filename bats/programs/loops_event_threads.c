@@ -11,8 +11,13 @@
  *                 loop thread while another thread adds, activates and
  *                 deletes it: event_del does not wait for an EV_FINALIZE
  *                 event's running callback
- *   delactive     a persistent event deleted, then fired by event_active:
- *                 its registration's context
+ *   delactive     a persistent event registered in r1, deleted, then fired
+ *                 by event_active in r2: deleted, it gave r1 back, and the
+ *                 call that starts it again gives it r2
+ *   activate      a worker in one request activates a one-shot event over
+ *                 and over while the loop thread runs it: every call in
+ *                 that request (the record keeps its context for the
+ *                 next call, which the worker may have scheduled already)
  *   finalizerfree a bufferevent with unlocked callbacks freed by a
  *                 finalizer that event_base_free runs
  *   looponce      a bufferevent's callbacks set twice, then one run of
@@ -132,6 +137,48 @@ static int finalizedel(void)
     return 0;
 }
 
+/* ---- activate ---- */
+
+static atomic_long missing;
+
+static void expect_w(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    char seen[64];
+    ctxvar_format(seen, sizeof seen);
+    calls++;
+    if (strcmp(seen, "request_id=w") != 0) missing++;
+}
+
+static void *activator(void *unused)
+{
+    ctxvar_token tok;
+    set_request("w", &tok);
+    for (int i = 0; i < 500000; i++) event_active(shared, EV_TIMEOUT, 1);
+    ctxvar_reset(&tok);
+    stop = 1;
+    return unused;
+}
+
+static int activate(void)
+{
+    base = event_base_new();
+    unsigned long long before = live_contexts();
+    shared = event_new(base, -1, 0, expect_w, NULL);
+    pthread_t loop, worker;
+    pthread_create(&loop, NULL, run_nonblocking, NULL);
+    pthread_create(&worker, NULL, activator, NULL);
+    pthread_join(worker, NULL);
+    pthread_join(loop, NULL);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    event_free(shared);
+    event_base_free(base);
+    printf("ran: %s, each in the worker's request: %s\n", calls > 0 ? "yes" : "no",
+           missing == 0 ? "yes" : "no");
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return 0;
+}
+
 /* ---- delactive ---- */
 
 static void show_context(evutil_socket_t fd, short what, void *arg)
@@ -152,7 +199,9 @@ static int delactive(void)
     static const struct timeval hour = {3600, 0};
     event_add(ev, &hour);
     event_del(ev);
+    set_request("r2", &tok);
     event_active(ev, EV_TIMEOUT, 1);
+    ctxvar_reset(&tok);
     event_base_loop(base, EVLOOP_ONCE);
     event_free(ev);
     event_base_free(base);
@@ -246,8 +295,10 @@ int main(int argc, char **argv)
     if (strcmp(mode, "adddel") == 0) return adddel();
     if (strcmp(mode, "finalizedel") == 0) return finalizedel();
     if (strcmp(mode, "delactive") == 0) return delactive();
+    if (strcmp(mode, "activate") == 0) return activate();
     if (strcmp(mode, "finalizerfree") == 0) return finalizerfree();
     if (strcmp(mode, "looponce") == 0) return looponce();
-    fprintf(stderr, "usage: loops_event_threads adddel|finalizedel|delactive|finalizerfree|looponce\n");
+    fprintf(stderr, "usage: loops_event_threads adddel|finalizedel|activate|delactive|finalizerfree|"
+                    "looponce\n");
     return 2;
 }
