@@ -138,10 +138,16 @@ EOF
     expect_no_stderr
 }
 
-@test "a one-shot event a worker activates over and over runs every time in the worker's request" {
+@test "a one-shot event a worker activates over and over runs every time in the worker's request, also with a new request each time" {
     run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" activate
     expect_output <<'EOF'
 ran: yes, each in the worker's request: yes
+live_contexts back to baseline: yes
+EOF
+    expect_no_stderr
+    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" activatenew
+    expect_output <<'EOF'
+ran: yes, each in one of the worker's requests: yes
 live_contexts back to baseline: yes
 EOF
     expect_no_stderr

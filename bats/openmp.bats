@@ -218,3 +218,17 @@ done
 EOF2
     expect_no_stderr
 }
+
+@test "an OpenMP plugin loaded RTLD_LOCAL, whose libgomp is in no global scope, runs its region on every thread asked for, in its request" {
+    OMP_NUM_THREADS=3 run -0 --separate-stderr "$PROGS/omp_reload" "$PROGS/libomp_plugin.so" local
+    expect_output <<'EOF2'
+round 0: threads 3, region: 
+done
+EOF2
+    OMP_NUM_THREADS=3 run -0 --separate-stderr preloaded "$PROGS/omp_reload" "$PROGS/libomp_plugin.so" local
+    expect_output <<'EOF2'
+round 0: threads 3, region: request_id=r0
+done
+EOF2
+    expect_no_stderr
+}

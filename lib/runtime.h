@@ -375,6 +375,10 @@ struct ctxvar__library_symbol {
 void *ctxvar__next_symbol_in(struct ctxvar__library_symbol *kept, const char *name,
                              const void *ours, const char *soname) CTXVAR__HIDDEN;
 
+/* Keeps `address` in `kept` (not NULL: the library may be loaded later)
+ * and returns it: for an interposer that finds its function another way. */
+void *ctxvar__library_symbol_keep(struct ctxvar__library_symbol *kept, void *address) CTXVAR__HIDDEN;
+
 /* The address of a library's exported variable `name`, cached in *cache:
  * the first definition in the global scope, not the next after us (a
  * program that names the variable gets a copy in its own data, a copy

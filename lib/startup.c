@@ -357,7 +357,7 @@ static struct ctxvar__library_symbol *_Atomic library_symbols;
 
 /* Keeps `address` in `kept` (NULL is not kept: the library may be loaded
  * later) and lists `kept` the first time. */
-static void *keep(struct ctxvar__library_symbol *kept, void *address)
+void *ctxvar__library_symbol_keep(struct ctxvar__library_symbol *kept, void *address)
 {
     if (!address) return NULL;
     atomic_store_explicit(&kept->address, address, memory_order_release);
@@ -374,7 +374,7 @@ void *ctxvar__next_symbol_in(struct ctxvar__library_symbol *kept, const char *na
                              const void *ours, const char *soname)
 {
     void *next = atomic_load_explicit(&kept->address, memory_order_acquire);
-    return next ? next : keep(kept, next_after_us(name, ours, soname));
+    return next ? next : ctxvar__library_symbol_keep(kept, next_after_us(name, ours, soname));
 }
 
 void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *ours)
@@ -396,7 +396,7 @@ void *ctxvar__library_variable(struct ctxvar__library_symbol *kept, const char *
     v = dlsym(RTLD_DEFAULT, name);
     if (!v) v = find_in_loaded(soname, name, NULL);
     errno = saved_errno;
-    return keep(kept, v);
+    return ctxvar__library_symbol_keep(kept, v);
 }
 
 void ctxvar__libraries_unloaded(void)

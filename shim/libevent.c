@@ -30,10 +30,7 @@
  *
  * Not covered: an event_add and an event_del of one event on two threads
  * at once may leave it added with no context (the del gives back what the
- * add just captured); an event_add or event_active of a one-shot event in
- * another context than before, from another thread while its callback is
- * starting on the loop thread (the context is replaced under the
- * callback); a process with both libevent-2.1 and
+ * add just captured); a process with both libevent-2.1 and
  * libevent_core-2.1 loaded uses the first one found after us.
  */
 #include "loops.h"
@@ -83,14 +80,25 @@ static void call_event(const struct ctxvar__callback *cb, void *io)
 
 /* The callback may free, reassign or re-add its own event, and so free or
  * change the record: it runs from a copy, whose context the frame holds.
- * The record keeps its own reference: another thread may already have
- * scheduled the event again (event_add, event_active), in the same
- * context, for the next call. */
+ * The frame's reference is taken from the record by exchange, never
+ * borrowed: another thread's event_add, event_active or event_del may
+ * replace and release the record's at any moment.  The record then gets
+ * a reference back, unless that other thread already gave it a new one:
+ * the event may have been scheduled again, in the same context, for the
+ * next call. */
 static void event_trampoline(evutil_socket_t fd, short what, void *p)
 {
-    struct ctxvar__callback copy = ((struct event_record *)p)->k.cb;
+    struct event_record *r = p;
+    struct ctxvar__callback copy = r->k.cb;
     struct event_args a = {fd, what};
-    ctxvar__callback_invoke(&copy, call_event, &a);
+    copy.context = __atomic_exchange_n(&r->k.cb.context, NULL, __ATOMIC_ACQ_REL);
+    if (copy.context) {
+        ctxvar_ctx *back = ctxvar_retain(copy.context), *empty = NULL;
+        if (!__atomic_compare_exchange_n(&r->k.cb.context, &empty, back, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            ctxvar_release(back);
+    }
+    ctxvar__callback_invoke_owned(&copy, call_event, &a);
 }
 
 /* event_base_once's records, by base, until they fire: libevent frees a

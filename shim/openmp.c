@@ -23,6 +23,8 @@
  * cancellation is on (wrap_tasks); their code runs in the worker's own
  * context.
  */
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,12 +33,41 @@
 
 #include "runtime.h"
 
-/* No soname to fall back on: when the search after us finds no libgomp
- * function, the one a plugin loaded with RTLD_LOCAL may be another build
- * (a vendored libgomp-<hash>.so.1) than the one its code calls into, and a
- * region must not be split between two OpenMP runtimes: the region then
- * runs on this thread alone, as it always did. */
-#define GOMP_SONAME ""
+/* libgomp's function `name`, as the code at `caller` reaches it: first the
+ * one after us in the global scope; else, for a plugin dlopen()ed with
+ * RTLD_LOCAL (a Python extension, say), the one in the caller's own
+ * dependencies, which is the libgomp its code calls into (the system's or
+ * a vendored libgomp-<hash>.so.1): a region must not be split between two
+ * OpenMP runtimes.  Kept, as other libraries' functions are (lib/runtime.h);
+ * a process whose plugins link two different libgomps gets the first one
+ * found for all of them. */
+static void *gomp_lookup(struct ctxvar__library_symbol *kept, const char *name, const void *caller)
+{
+    void *f = ctxvar__next_symbol_in(kept, name, NULL, "");
+    if (f) return f;
+    int saved_errno = errno;
+    Dl_info at, ours;
+    void *scope = dladdr(caller, &at) && at.dli_fname ? dlopen(at.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
+                                                      : NULL;
+    if (scope) {
+        f = dlsym(scope, name);
+        ctxvar__real_dlclose(scope);
+        /* Not ours (a plugin that links the runtime too). */
+        if (f && dladdr(f, &at) && dladdr((void *)gomp_lookup, &ours) && at.dli_fbase == ours.dli_fbase)
+            f = NULL;
+    }
+    errno = saved_errno;
+    return ctxvar__library_symbol_keep(kept, f);
+}
+
+#define GOMP_NEXT(name)                                                                  \
+    __extension__({                                                                      \
+        static struct ctxvar__library_symbol gomp_kept_;                                 \
+        void *gomp_f_ = atomic_load_explicit(&gomp_kept_.address, memory_order_acquire);  \
+        (__typeof__(&name))(__builtin_expect(gomp_f_ != NULL, 1)                          \
+                                ? gomp_f_                                                 \
+                                : gomp_lookup(&gomp_kept_, #name, __builtin_return_address(0))); \
+    })
 
 /* ---- Regions ------------------------------------------------------------- */
 
@@ -82,7 +113,7 @@ static bool region_begin(struct region *r, void (*fn)(void *), void *data)
     CTXVAR__EXPORT void name(void (*fn)(void *), void *data, STRIP PARAMS);    \
     CTXVAR__EXPORT void name(void (*fn)(void *), void *data, STRIP PARAMS)     \
     {                                                                           \
-        __typeof__(&name) next = CTXVAR__NEXT_IN(name, GOMP_SONAME);            \
+        __typeof__(&name) next = GOMP_NEXT(name);            \
         struct region r;                                                        \
         if (!next) {                                                            \
             fn(data);                                                           \
@@ -122,7 +153,7 @@ CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data,
 {
     static struct ctxvar__library_symbol cache;
     unsigned (*next)(void (*)(void *), void *, unsigned, unsigned) =
-        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))ctxvar__next_symbol_in(&cache, "GOMP_parallel_reductions", NULL, GOMP_SONAME);
+        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))gomp_lookup(&cache, "GOMP_parallel_reductions", __builtin_return_address(0));
     struct region r;
     unsigned result;
     if (!next) {
@@ -227,7 +258,7 @@ static bool wrap_tasks(unsigned flags)
         return false;
     int on = atomic_load_explicit(&cancellation, memory_order_relaxed);
     if (on < 0) {
-        int (*get)(void) = (int (*)(void))ctxvar__next_symbol_in(&cache, "omp_get_cancellation", NULL, GOMP_SONAME);
+        int (*get)(void) = (int (*)(void))gomp_lookup(&cache, "omp_get_cancellation", __builtin_return_address(0));
         on = get ? get() != 0 : 0;
         atomic_store_explicit(&cancellation, on, memory_order_relaxed);
     }
@@ -247,7 +278,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
     typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long, long, bool,
                             unsigned, void **, int, void *);
     static struct ctxvar__library_symbol cache;
-    next_fn next = (next_fn)ctxvar__next_symbol_in(&cache, "GOMP_task", NULL, GOMP_SONAME);
+    next_fn next = (next_fn)gomp_lookup(&cache, "GOMP_task", __builtin_return_address(0));
     struct task_block block;
     long size;
     if (!next) {
@@ -272,7 +303,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
         typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long,     \
                                 long, unsigned, unsigned long, int, T, T, T);                \
         static struct ctxvar__library_symbol cache;                                                        \
-        next_fn next = (next_fn)ctxvar__next_symbol_in(&cache, #name, NULL, GOMP_SONAME);                                    \
+        next_fn next = (next_fn)gomp_lookup(&cache, #name, __builtin_return_address(0));                                    \
         struct task_block block;                                                             \
         long size;                                                                           \
         if (!next) { /* no OpenMP runtime: run the whole range here */                    \

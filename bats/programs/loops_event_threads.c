@@ -18,6 +18,10 @@
  *                 and over while the loop thread runs it: every call in
  *                 that request (the record keeps its context for the
  *                 next call, which the worker may have scheduled already)
+ *   activatenew   the same, the worker in a new request for each
+ *                 event_active, which releases the last reference to the
+ *                 one before while the loop thread may be starting its
+ *                 call: every call in one of the worker's requests
  *   finalizerfree a bufferevent with unlocked callbacks freed by a
  *                 finalizer that event_base_free runs
  *   looponce      a bufferevent's callbacks set twice, then one run of
@@ -141,27 +145,40 @@ static int finalizedel(void)
 
 static atomic_long missing;
 
+static int new_request_each_time;
+
 static void expect_w(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     char seen[64];
     ctxvar_format(seen, sizeof seen);
     calls++;
-    if (strcmp(seen, "request_id=w") != 0) missing++;
+    int right = new_request_each_time ? strncmp(seen, "request_id=w", 12) == 0
+                                      : strcmp(seen, "request_id=w") == 0;
+    if (!right) missing++;
 }
 
 static void *activator(void *unused)
 {
     ctxvar_token tok;
-    set_request("w", &tok);
-    for (int i = 0; i < 500000; i++) event_active(shared, EV_TIMEOUT, 1);
-    ctxvar_reset(&tok);
+    char id[32] = "w";
+    if (!new_request_each_time) set_request(id, &tok);
+    for (int i = 0; i < 500000; i++) {
+        if (new_request_each_time) {
+            snprintf(id, sizeof id, "w%d", i);
+            set_request(id, &tok);
+        }
+        event_active(shared, EV_TIMEOUT, 1);
+        if (new_request_each_time) ctxvar_reset(&tok);
+    }
+    if (!new_request_each_time) ctxvar_reset(&tok);
     stop = 1;
     return unused;
 }
 
-static int activate(void)
+static int activate(int new_requests)
 {
+    new_request_each_time = new_requests;
     base = event_base_new();
     unsigned long long before = live_contexts();
     shared = event_new(base, -1, 0, expect_w, NULL);
@@ -173,7 +190,8 @@ static int activate(void)
     event_base_loop(base, EVLOOP_NONBLOCK);
     event_free(shared);
     event_base_free(base);
-    printf("ran: %s, each in the worker's request: %s\n", calls > 0 ? "yes" : "no",
+    printf("ran: %s, each in %s: %s\n", calls > 0 ? "yes" : "no",
+           new_requests ? "one of the worker's requests" : "the worker's request",
            missing == 0 ? "yes" : "no");
     printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
     return 0;
@@ -295,10 +313,11 @@ int main(int argc, char **argv)
     if (strcmp(mode, "adddel") == 0) return adddel();
     if (strcmp(mode, "finalizedel") == 0) return finalizedel();
     if (strcmp(mode, "delactive") == 0) return delactive();
-    if (strcmp(mode, "activate") == 0) return activate();
+    if (strcmp(mode, "activate") == 0) return activate(0);
+    if (strcmp(mode, "activatenew") == 0) return activate(1);
     if (strcmp(mode, "finalizerfree") == 0) return finalizerfree();
     if (strcmp(mode, "looponce") == 0) return looponce();
-    fprintf(stderr, "usage: loops_event_threads adddel|finalizedel|activate|delactive|finalizerfree|"
-                    "looponce\n");
+    fprintf(stderr, "usage: loops_event_threads adddel|finalizedel|activate|activatenew|delactive|"
+                    "finalizerfree|looponce\n");
     return 2;
 }

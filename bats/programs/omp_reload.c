@@ -8,19 +8,27 @@
  *   round 0: threads 1, region: request_id=r0
  *   ...
  *   done
+ *
+ * With a second argument "local": the plugin is loaded once, RTLD_LOCAL
+ * (as Python loads an extension), run once, and not unloaded; its libgomp
+ * is in no global scope, and its region must still run on every thread
+ * OMP_NUM_THREADS asks for.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <sys/mman.h>
 
+#include <string.h>
+
 #include "ctxvar.h"
 
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
-    for (int round = 0; round < 3; round++) {
-        void *lib = dlopen(argv[1], RTLD_NOW | RTLD_GLOBAL);
+    int local = argc > 2 && strcmp(argv[2], "local") == 0;
+    for (int round = 0; round < (local ? 1 : 3); round++) {
+        void *lib = dlopen(argv[1], RTLD_NOW | (local ? RTLD_LOCAL : RTLD_GLOBAL));
         if (!lib) {
             printf("dlopen: %s\n", dlerror());
             return 1;
@@ -34,6 +42,7 @@ int main(int argc, char **argv)
         ctxvar_reset(&tok);
         printf("round %d: threads %d, region: %s\n", round, threads, seen);
         fflush(stdout);
+        if (local) break;
         dlclose(lib);
         for (int i = 0; i < 64; i++)
             mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
