@@ -269,25 +269,18 @@ EOF
     ! grep -Eq 'xxxx|alice|r0' "$ERR"
 }
 
-@test "a program exporting its own otel_thread_ctx_v1 keeps its pointer, and the runtime publishes no process context" {
-    run -0 --separate-stderr env CTXVAR_DEBUG=1 "$CTXRUN" --otel -- "$PROGS/otel_sdk_writer"
-    expect_output <<'EOF'
+@test "a program with its own otel_thread_ctx_v1, in the executable or in a library it links, keeps its pointer, and the runtime publishes no process context" {
+    local prog
+    for prog in otel_sdk_writer otel_sdk_linked; do
+        run -0 --separate-stderr env CTXVAR_DEBUG=1 "$CTXRUN" --otel -- "$PROGS/$prog"
+        expect_output <<'EOF'
 pointer after ctxvar_set: the program's
 pointer in a new thread after ctxvar_set: the program's
 OTEL_CTX mappings: 0
 EOF
-    # (ctxrun's own CTXVAR_DEBUG lines come first.)
-    grep -qx "ctxvar: otel: another OpenTelemetry thread or process context writer is in the process; this runtime publishes none" <<<"$stderr"
-}
-
-@test "an OpenTelemetry SDK's otel_thread_ctx_v1 in a library the program links keeps its pointer too" {
-    run -0 --separate-stderr env CTXVAR_DEBUG=1 "$CTXRUN" --otel -- "$PROGS/otel_sdk_linked"
-    expect_output <<'EOF'
-pointer after ctxvar_set: the program's
-pointer in a new thread after ctxvar_set: the program's
-OTEL_CTX mappings: 0
-EOF
-    grep -qx "ctxvar: otel: another OpenTelemetry thread or process context writer is in the process; this runtime publishes none" <<<"$stderr"
+        # (ctxrun's own CTXVAR_DEBUG lines come first.)
+        grep -qx "ctxvar: otel: another OpenTelemetry thread or process context writer is in the process; this runtime publishes none" <<<"$stderr"
+    done
 }
 
 @test "a path holding OTEL_CTX (a program's directory) is no process context: the runtime still publishes" {

@@ -28,8 +28,9 @@
  *
  * Publishing writes everything but the time, a full fence, then the time,
  * and names the mapping last: a profiler watches that prctl and reads at
- * once, a few times, then not until it next looks.  An update writes 0 to the time, a fence, the new pointer and size, a
- * fence, a new time, and names the mapping again.  A reader reads the
+ * once, a few times, then not until it next looks.  An update writes 0
+ * to the time, a fence, the new pointer and size, a fence, a new time,
+ * and names the mapping again.  A reader reads the
  * time (0: retry), the rest, the payload, then the time again: unchanged
  * means what it read is whole.  So the old payload may be freed once the
  * new time is written.  One writer at a time: the key map's lock

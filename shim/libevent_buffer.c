@@ -16,9 +16,10 @@
  * the callback it is running has returned: a once event of ours
  * (shim/libevent.c), or with the base.  That event is the program's to
  * see (event_base_get_num_events counts it, and it ends a loop run with
- * EVLOOP_ONCE), which is why only those bufferevents get one.  As for events (shim/libevent.c), only calls from outside
- * libevent are carried: filters and evhttp set callbacks of their own on
- * the bufferevents they own, and read them back.
+ * EVLOOP_ONCE), which is why only those bufferevents get one.  As for
+ * events (shim/libevent.c), only calls from outside libevent are carried:
+ * filters and evhttp set callbacks of their own on the bufferevents they
+ * own, and read them back.
  */
 #include "loops.h"
 #ifdef CTXVAR_WITH_LIBEVENT
