@@ -232,3 +232,13 @@ done
 EOF2
     expect_no_stderr
 }
+
+@test "an RTLD_LOCAL OpenMP plugin that links the runtime: a region in its constructor makes a task, and nested regions reached by a tail call run whole" {
+    OMP_NUM_THREADS=2 run -0 --separate-stderr preloaded timeout 60 "$PROGS/omp_reload" \
+        "$PROGS/libomp_cases.so" cases
+    expect_output <<'EOF2'
+constructor: 1 task ran
+nested: section 1 ran 2, section 2 ran 2, at the wrong level 0
+EOF2
+    expect_no_stderr
+}

@@ -33,40 +33,81 @@
 
 #include "runtime.h"
 
-/* libgomp's function `name`, as the code at `caller` reaches it: first the
- * one after us in the global scope; else, for a plugin dlopen()ed with
- * RTLD_LOCAL (a Python extension, say), the one in the caller's own
- * dependencies, which is the libgomp its code calls into (the system's or
- * a vendored libgomp-<hash>.so.1): a region must not be split between two
- * OpenMP runtimes.  Kept, as other libraries' functions are (lib/runtime.h);
- * a process whose plugins link two different libgomps gets the first one
- * found for all of them. */
-static void *gomp_lookup(struct ctxvar__library_symbol *kept, const char *name, const void *caller)
+/* ---- Finding libgomp --------------------------------------------------------
+ *
+ * Every libgomp function the interposers call comes from one libgomp
+ * object, found once by the first thread that opens a region (or makes a
+ * task) and resolved whole right then, before libgomp gets the call: a
+ * worker thread later finds everything kept and never asks the loader
+ * (which a plugin's constructor opening a region holds: a worker waiting
+ * for it would wait for good).  The object: the libgomp after us in the
+ * global scope; else, for a plugin dlopen()ed with RTLD_LOCAL (a Python
+ * extension, say), the one in the caller's own dependencies, which is the
+ * libgomp its code calls into (the system's or a vendored
+ * libgomp-<hash>.so.1): a region must not be split between two OpenMP
+ * runtimes.  It is found by a function of libgomp's that the runtime does
+ * not define (GOMP_barrier), so a plugin that links the runtime too still
+ * leads to its libgomp.  The functions are kept as other libraries' are
+ * (lib/runtime.h): a dlclose that unloads libgomp empties them.  Plugins
+ * that link two different libgomps all get the first one found. */
+
+#define GOMP_FUNCTIONS(X)                                                                   \
+    X(GOMP_parallel) X(GOMP_parallel_reductions) X(GOMP_parallel_sections) X(GOMP_teams_reg) \
+    X(GOMP_parallel_loop_static) X(GOMP_parallel_loop_dynamic) X(GOMP_parallel_loop_guided)  \
+    X(GOMP_parallel_loop_nonmonotonic_dynamic) X(GOMP_parallel_loop_nonmonotonic_guided)     \
+    X(GOMP_parallel_loop_runtime) X(GOMP_parallel_loop_nonmonotonic_runtime)                 \
+    X(GOMP_parallel_loop_maybe_nonmonotonic_runtime) X(GOMP_task) X(GOMP_taskloop)           \
+    X(GOMP_taskloop_ull) X(omp_get_cancellation)
+
+#define GOMP_INDEX(name) GOMP_I_##name,
+enum { GOMP_FUNCTIONS(GOMP_INDEX) GOMP_COUNT };
+#define GOMP_NAME(name) #name,
+static const char *const gomp_names[GOMP_COUNT] = {GOMP_FUNCTIONS(GOMP_NAME)};
+static struct ctxvar__library_symbol gomp_kept[GOMP_COUNT];
+
+/* A libgomp function the runtime does not define: where it is, libgomp is. */
+static void *gomp_marker(const void *caller)
 {
-    void *f = ctxvar__next_symbol_in(kept, name, NULL, "");
+    void *f = dlsym(RTLD_NEXT, "GOMP_barrier");
     if (f) return f;
-    int saved_errno = errno;
-    Dl_info at, ours;
+    Dl_info at;
     void *scope = dladdr(caller, &at) && at.dli_fname ? dlopen(at.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
                                                       : NULL;
-    if (scope) {
-        f = dlsym(scope, name);
-        ctxvar__real_dlclose(scope);
-        /* Not ours (a plugin that links the runtime too). */
-        if (f && dladdr(f, &at) && dladdr((void *)gomp_lookup, &ours) && at.dli_fbase == ours.dli_fbase)
-            f = NULL;
-    }
-    errno = saved_errno;
-    return ctxvar__library_symbol_keep(kept, f);
+    if (!scope) return NULL;
+    f = dlsym(scope, "GOMP_barrier");
+    ctxvar__real_dlclose(scope);
+    return f;
 }
 
-#define GOMP_NEXT(name)                                                                  \
-    __extension__({                                                                      \
-        static struct ctxvar__library_symbol gomp_kept_;                                 \
-        void *gomp_f_ = atomic_load_explicit(&gomp_kept_.address, memory_order_acquire);  \
-        (__typeof__(&name))(__builtin_expect(gomp_f_ != NULL, 1)                          \
-                                ? gomp_f_                                                 \
-                                : gomp_lookup(&gomp_kept_, #name, __builtin_return_address(0))); \
+/* Function i, every function resolved from libgomp first when it was not
+ * yet (see above).  NULL without libgomp. */
+static __attribute__((noinline)) void *gomp_resolve(int i, const void *caller)
+{
+    int saved_errno = errno;
+    Dl_info at;
+    void *marker = gomp_marker(caller);
+    void *gomp = marker && dladdr(marker, &at) && at.dli_fname
+                     ? dlopen(at.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
+                     : NULL;
+    if (gomp) {
+        for (int k = 0; k < GOMP_COUNT; k++)
+            if (!atomic_load_explicit(&gomp_kept[k].address, memory_order_acquire))
+                ctxvar__library_symbol_keep(&gomp_kept[k], dlsym(gomp, gomp_names[k]));
+        ctxvar__real_dlclose(gomp);
+    }
+    errno = saved_errno;
+    return atomic_load_explicit(&gomp_kept[i].address, memory_order_acquire);
+}
+
+/* libgomp's `name`, typed as ours; the caller's return address tells a
+ * plugin's scope from the program's on the first call. */
+#define GOMP_NEXT(name)                                                                     \
+    __extension__({                                                                         \
+        void *gomp_f_ = atomic_load_explicit(&gomp_kept[GOMP_I_##name].address,             \
+                                             memory_order_acquire);                         \
+        (__typeof__(&name))(__builtin_expect(gomp_f_ != NULL, 1)                            \
+                                ? gomp_f_                                                   \
+                                : gomp_resolve(GOMP_I_##name, __builtin_return_address(0))); \
     })
 
 /* ---- Regions ------------------------------------------------------------- */
@@ -151,9 +192,8 @@ INTERPOSE_RUNTIME_LOOP(GOMP_parallel_loop_maybe_nonmonotonic_runtime)
 CTXVAR__EXPORT unsigned GOMP_parallel_reductions(void (*fn)(void *), void *data, unsigned threads,
                                                  unsigned flags)
 {
-    static struct ctxvar__library_symbol cache;
     unsigned (*next)(void (*)(void *), void *, unsigned, unsigned) =
-        (unsigned (*)(void (*)(void *), void *, unsigned, unsigned))gomp_lookup(&cache, "GOMP_parallel_reductions", __builtin_return_address(0));
+        GOMP_NEXT(GOMP_parallel_reductions);
     struct region r;
     unsigned result;
     if (!next) {
@@ -252,13 +292,14 @@ static void task_begin(struct task_header *h, void (*fn)(void *), void *data,
 
 static bool wrap_tasks(unsigned flags)
 {
-    static struct ctxvar__library_symbol cache;
     static atomic_int cancellation = -1;
     if (!ctxvar__propagation_enabled() || (flags & (GOMP_TASK_FLAG_REDUCTION | GOMP_TASK_FLAG_DETACH)))
         return false;
     int on = atomic_load_explicit(&cancellation, memory_order_relaxed);
     if (on < 0) {
-        int (*get)(void) = (int (*)(void))gomp_lookup(&cache, "omp_get_cancellation", __builtin_return_address(0));
+        /* Resolved with the task function that found libgomp (above). */
+        int (*get)(void) = (int (*)(void))atomic_load_explicit(
+            &gomp_kept[GOMP_I_omp_get_cancellation].address, memory_order_acquire);
         on = get ? get() != 0 : 0;
         atomic_store_explicit(&cancellation, on, memory_order_relaxed);
     }
@@ -277,8 +318,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
 {
     typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long, long, bool,
                             unsigned, void **, int, void *);
-    static struct ctxvar__library_symbol cache;
-    next_fn next = (next_fn)gomp_lookup(&cache, "GOMP_task", __builtin_return_address(0));
+    next_fn next = (next_fn)GOMP_NEXT(GOMP_task);
     struct task_block block;
     long size;
     if (!next) {
@@ -302,8 +342,7 @@ CTXVAR__EXPORT void GOMP_task(void (*fn)(void *), void *data, void (*cpyfn)(void
     {                                                                                        \
         typedef void (*next_fn)(void (*)(void *), void *, void (*)(void *, void *), long,     \
                                 long, unsigned, unsigned long, int, T, T, T);                \
-        static struct ctxvar__library_symbol cache;                                                        \
-        next_fn next = (next_fn)gomp_lookup(&cache, #name, __builtin_return_address(0));                                    \
+        next_fn next = (next_fn)GOMP_NEXT(name);                                             \
         struct task_block block;                                                             \
         long size;                                                                           \
         if (!next) { /* no OpenMP runtime: run the whole range here */                    \

@@ -9,6 +9,9 @@
  *   ...
  *   done
  *
+ * With a second argument "cases": libomp_cases.so is loaded RTLD_LOCAL (its
+ * constructor runs a region) and its plugin_nested() is called.
+ *
  * With a second argument "local": the plugin is loaded once, RTLD_LOCAL
  * (as Python loads an extension), run once, and not unloaded; its libgomp
  * is in no global scope, and its region must still run on every thread
@@ -26,6 +29,13 @@
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
+    if (argc > 2 && strcmp(argv[2], "cases") == 0) {
+        void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        int (*nested)(void) = lib ? (int (*)(void))dlsym(lib, "plugin_nested") : NULL;
+        if (!nested) return 1;
+        nested();
+        return 0;
+    }
     int local = argc > 2 && strcmp(argv[2], "local") == 0;
     for (int round = 0; round < (local ? 1 : 3); round++) {
         void *lib = dlopen(argv[1], RTLD_NOW | (local ? RTLD_LOCAL : RTLD_GLOBAL));
