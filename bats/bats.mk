@@ -14,7 +14,8 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
     linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread popen_buffer fork_in_handler pool bypass \
     pool_stress \
-    omp_context libomp_plugin.so libomp_cases.so omp_reload notify spawn_requests spawn_child spawn_one hostile omp_edge \
+    omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
+    libomp_barrier_tool.so omp_reload notify spawn_requests spawn_child spawn_one hostile omp_edge \
     dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client \
     otel_threads otel_omp otel_sdk_writer libotel_sdk.so otel_sdk_linked otel_other_context.so \
     otel_key_race)
@@ -143,6 +144,14 @@ $(BATS_DIR)/libomp_plugin.so: $(BATS_SRC)/omp_plugin.c $(BATS_DEPS)
 $(BATS_DIR)/libomp_cases.so: $(BATS_SRC)/omp_plugin_cases.c $(B)/libctxvar.so $(B)/$(SONAME) $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -fopenmp -fPIC -shared $< -o $@ -L$(B) -lctxvar -Wl,-rpath,$(abspath $(B))
+
+$(BATS_DIR)/libomp_tracer.so: $(BATS_SRC)/omp_tool.c
+	@mkdir -p $(@D)
+	$(BATS_CC) -DTRACE_REGIONS -fPIC -shared $< -o $@ -ldl
+
+$(BATS_DIR)/libomp_barrier_tool.so: $(BATS_SRC)/omp_tool.c
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $< -o $@ -ldl
 
 $(BATS_DIR)/omp_reload: $(BATS_SRC)/omp_reload.c $(BATS_DEPS)
 	@mkdir -p $(@D)

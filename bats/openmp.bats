@@ -242,3 +242,14 @@ nested: section 1 ran 2, section 2 ran 2, at the wrong level 0
 EOF2
     expect_no_stderr
 }
+
+@test "OpenMP tools preloaded after the runtime: a GOMP_parallel tracer stays in the chain, and a GOMP_barrier wrapper does not mislead the search for libgomp" {
+    local expected
+    expected=$(printf 'region %s thread %s: request_id=%s\n' 1 0 A 1 1 A 1 2 A 1 3 A 2 0 B 2 1 B 2 2 B 2 3 B; echo "main: request_id=B")
+    LD_PRELOAD="$RUNTIME:$PROGS/libomp_barrier_tool.so" run -0 --separate-stderr "$PROGS/omp_context" regions
+    [ "$output" = "$expected" ]
+    expect_no_stderr
+    LD_PRELOAD="$RUNTIME:$PROGS/libomp_tracer.so" run -0 --separate-stderr "$PROGS/omp_context" regions
+    [ "$output" = "$expected"$'\n'"tool: 2 regions seen" ]
+    expect_no_stderr
+}

@@ -40,24 +40,28 @@
  * task) and resolved whole right then, before libgomp gets the call: a
  * worker thread later finds everything kept and never asks the loader
  * (which a plugin's constructor opening a region holds: a worker waiting
- * for it would wait for good).  The object: the libgomp after us in the
- * global scope; else, for a plugin dlopen()ed with RTLD_LOCAL (a Python
- * extension, say), the one in the caller's own dependencies, which is the
- * libgomp its code calls into (the system's or a vendored
- * libgomp-<hash>.so.1): a region must not be split between two OpenMP
- * runtimes.  It is found by a function of libgomp's that the runtime does
- * not define (GOMP_barrier), so a plugin that links the runtime too still
- * leads to its libgomp.  The functions are kept as other libraries' are
+ * for it would wait for good).  Each function is the one after us in the
+ * global scope, by name (a tool preloaded after us that wraps some of them
+ * stays in the chain).  When there is none (no libgomp in the global
+ * scope: a plugin dlopen()ed with RTLD_LOCAL, a Python extension say), they
+ * come from the libgomp in the caller's own dependencies, the one its code
+ * calls into (the system's or a vendored libgomp-<hash>.so.1): a region
+ * must not be split between two OpenMP runtimes.  That object is found by
+ * a function of libgomp's that the runtime does not define (GOMP_barrier),
+ * so a plugin that links the runtime too still leads to its libgomp, and
+ * taken only if it yields a GOMP_parallel that is not ours.
+ * omp_get_cancellation comes first, so that a thread that finds a task
+ * function finds it too.  The functions are kept as other libraries' are
  * (lib/runtime.h): a dlclose that unloads libgomp empties them.  Plugins
  * that link two different libgomps all get the first one found. */
 
 #define GOMP_FUNCTIONS(X)                                                                   \
-    X(GOMP_parallel) X(GOMP_parallel_reductions) X(GOMP_parallel_sections) X(GOMP_teams_reg) \
+    X(omp_get_cancellation) X(GOMP_parallel) X(GOMP_parallel_reductions) X(GOMP_parallel_sections) X(GOMP_teams_reg) \
     X(GOMP_parallel_loop_static) X(GOMP_parallel_loop_dynamic) X(GOMP_parallel_loop_guided)  \
     X(GOMP_parallel_loop_nonmonotonic_dynamic) X(GOMP_parallel_loop_nonmonotonic_guided)     \
     X(GOMP_parallel_loop_runtime) X(GOMP_parallel_loop_nonmonotonic_runtime)                 \
     X(GOMP_parallel_loop_maybe_nonmonotonic_runtime) X(GOMP_task) X(GOMP_taskloop)           \
-    X(GOMP_taskloop_ull) X(omp_get_cancellation)
+    X(GOMP_taskloop_ull)
 
 #define GOMP_INDEX(name) GOMP_I_##name,
 enum { GOMP_FUNCTIONS(GOMP_INDEX) GOMP_COUNT };
@@ -65,36 +69,39 @@ enum { GOMP_FUNCTIONS(GOMP_INDEX) GOMP_COUNT };
 static const char *const gomp_names[GOMP_COUNT] = {GOMP_FUNCTIONS(GOMP_NAME)};
 static struct ctxvar__library_symbol gomp_kept[GOMP_COUNT];
 
-/* A libgomp function the runtime does not define: where it is, libgomp is. */
-static void *gomp_marker(const void *caller)
+/* The libgomp in the dependencies of the object holding `caller`, opened
+ * (RTLD_NOLOAD), or NULL: see above. */
+static void *gomp_in_scope_of(const void *caller)
 {
-    void *f = dlsym(RTLD_NEXT, "GOMP_barrier");
-    if (f) return f;
-    Dl_info at;
+    Dl_info at, ours;
     void *scope = dladdr(caller, &at) && at.dli_fname ? dlopen(at.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
                                                       : NULL;
-    if (!scope) return NULL;
-    f = dlsym(scope, "GOMP_barrier");
-    ctxvar__real_dlclose(scope);
-    return f;
-}
-
-/* Function i, every function resolved from libgomp first when it was not
- * yet (see above).  NULL without libgomp. */
-static __attribute__((noinline)) void *gomp_resolve(int i, const void *caller)
-{
-    int saved_errno = errno;
-    Dl_info at;
-    void *marker = gomp_marker(caller);
+    void *marker = scope ? dlsym(scope, "GOMP_barrier") : NULL;
+    if (scope) ctxvar__real_dlclose(scope);
     void *gomp = marker && dladdr(marker, &at) && at.dli_fname
                      ? dlopen(at.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
                      : NULL;
-    if (gomp) {
-        for (int k = 0; k < GOMP_COUNT; k++)
-            if (!atomic_load_explicit(&gomp_kept[k].address, memory_order_acquire))
-                ctxvar__library_symbol_keep(&gomp_kept[k], dlsym(gomp, gomp_names[k]));
+    void *parallel = gomp ? dlsym(gomp, "GOMP_parallel") : NULL;
+    if (gomp && (!parallel || (dladdr(parallel, &at) && dladdr((void *)gomp_in_scope_of, &ours) &&
+                               at.dli_fbase == ours.dli_fbase))) {
         ctxvar__real_dlclose(gomp);
+        gomp = NULL;
     }
+    return gomp;
+}
+
+/* Function i, every function resolved first when it was not yet (see
+ * above).  NULL without libgomp. */
+static __attribute__((noinline)) void *gomp_resolve(int i, const void *caller)
+{
+    int saved_errno = errno;
+    void *gomp = dlsym(RTLD_NEXT, "GOMP_parallel") ? NULL : gomp_in_scope_of(caller);
+    for (int k = 0; k < GOMP_COUNT; k++) {
+        if (atomic_load_explicit(&gomp_kept[k].address, memory_order_acquire)) continue;
+        ctxvar__library_symbol_keep(&gomp_kept[k], gomp ? dlsym(gomp, gomp_names[k])
+                                                        : dlsym(RTLD_NEXT, gomp_names[k]));
+    }
+    if (gomp) ctxvar__real_dlclose(gomp);
     errno = saved_errno;
     return atomic_load_explicit(&gomp_kept[i].address, memory_order_acquire);
 }
@@ -297,10 +304,13 @@ static bool wrap_tasks(unsigned flags)
         return false;
     int on = atomic_load_explicit(&cancellation, memory_order_relaxed);
     if (on < 0) {
-        /* Resolved with the task function that found libgomp (above). */
+        /* Resolved with the task function (above); asked again, and not
+         * remembered, if it is not there. */
         int (*get)(void) = (int (*)(void))atomic_load_explicit(
             &gomp_kept[GOMP_I_omp_get_cancellation].address, memory_order_acquire);
-        on = get ? get() != 0 : 0;
+        if (!get) get = (int (*)(void))gomp_resolve(GOMP_I_omp_get_cancellation, NULL);
+        if (!get) return true;
+        on = get() != 0;
         atomic_store_explicit(&cancellation, on, memory_order_relaxed);
     }
     return !on;
