@@ -58,17 +58,11 @@ static long decode_value(const char *begin, const char *end, char *out, const ch
         }
         raw[raw_len++] = c;
     }
-    for (size_t i = 0, step, prefix; i < raw_len; i += step) {
-        size_t seq = ctxvar__w3c_utf8_sequence(raw + i, raw_len - i, &prefix);
-        const unsigned char *bytes = seq ? raw + i : (const unsigned char *)"\xef\xbf\xbd";
-        size_t n = seq ? seq : 3;
-        step = seq ? seq : prefix;
-        if (len + n > CTXVAR_VALUE_MAX) {
-            *why = "value longer than 4096 bytes";
-            return -1;
-        }
-        memcpy(out + len, bytes, n);
-        len += n;
+    size_t used;
+    len = ctxvar__w3c_put_repaired(out, CTXVAR_VALUE_MAX, raw, raw_len, &used);
+    if (used < raw_len) {
+        *why = "value longer than 4096 bytes";
+        return -1;
     }
     return (long)len;
 }

@@ -223,25 +223,6 @@ static unsigned hex_byte(const char *s)
                       ctxvar__w3c_hex_value((unsigned char)s[1]));
 }
 
-/* Writes value[0..len) to out as UTF-8, what is not UTF-8 as U+FFFD, as
- * many whole characters as fit in `room` bytes; returns the bytes written
- * and sets *whole when all of the value went in. */
-static size_t put_utf8(uint8_t *out, size_t room, const char *value, size_t len, int *whole)
-{
-    size_t n = 0, i = 0;
-    for (size_t step, prefix; i < len; i += step) {
-        size_t seq = ctxvar__w3c_utf8_sequence((const unsigned char *)value + i, len - i, &prefix);
-        const char *bytes = seq ? value + i : "\xef\xbf\xbd";
-        size_t count = seq ? seq : 3;
-        step = seq ? seq : prefix;
-        if (n + count > room) break;
-        memcpy(out + n, bytes, count);
-        n += count;
-    }
-    *whole = i >= len;
-    return n;
-}
-
 /* 1 when value[0..len) is UTF-8 throughout. */
 static int is_utf8(const char *value, size_t len)
 {
@@ -297,10 +278,11 @@ static void *lay_out(const struct gather *g)
         if (g->index[i] < 0) continue;
         if (used + 2 > sizeof attrs) break;
         size_t room = sizeof attrs - used - 2, limit = room < 255 ? room : 255;
-        int all;
-        size_t len = put_utf8(attrs + used + 2, limit, b->value, b->len, &all);
-        if (!all && !cut) cut = b->var->name;
-        whole += all;
+        size_t taken; /* what is not UTF-8 shows as U+FFFD (see the top) */
+        size_t len = ctxvar__w3c_put_repaired((char *)attrs + used + 2, limit,
+                                              (const unsigned char *)b->value, b->len, &taken);
+        if (taken < b->len && !cut) cut = b->var->name;
+        whole += taken == b->len;
         attrs[used++] = (uint8_t)g->index[i];
         attrs[used++] = (uint8_t)len;
         used += len;

@@ -188,15 +188,9 @@ static char service[512];
  * much as fits whole. */
 static void service_put(size_t *len, const char *s, size_t n)
 {
-    for (size_t i = 0, step, prefix; i < n; i += step) {
-        size_t seq = ctxvar__w3c_utf8_sequence((const unsigned char *)s + i, n - i, &prefix);
-        const char *bytes = seq ? s + i : "\xef\xbf\xbd";
-        size_t count = seq ? seq : 3;
-        step = seq ? seq : prefix;
-        if (*len + count >= sizeof service) return;
-        memcpy(service + *len, bytes, count);
-        *len += count;
-    }
+    size_t used; /* room kept for the NUL */
+    *len += ctxvar__w3c_put_repaired(service + *len, sizeof service - 1 - *len,
+                                     (const unsigned char *)s, n, &used);
 }
 
 /* Percent-decodes [begin, end) into out (room for `room` bytes), cut to

@@ -242,6 +242,26 @@ static inline size_t ctxvar__w3c_repaired_length(const unsigned char *s, size_t 
     return len;
 }
 
+/* Writes s[0..n) to out as UTF-8, what is not UTF-8 as U+FFFD, as many
+ * whole characters as fit in `room` bytes; returns the bytes written and
+ * sets *used to how many bytes of s went in (n when all did). */
+static inline size_t ctxvar__w3c_put_repaired(char *out, size_t room, const unsigned char *s,
+                                              size_t n, size_t *used)
+{
+    size_t len = 0, i = 0;
+    for (size_t step, prefix; i < n; i += step) {
+        size_t seq = ctxvar__w3c_utf8_sequence(s + i, n - i, &prefix);
+        const void *bytes = seq ? (const void *)(s + i) : "\xef\xbf\xbd";
+        size_t count = seq ? seq : 3;
+        step = seq ? seq : prefix;
+        if (len + count > room) break;
+        memcpy(out + len, bytes, count);
+        len += count;
+    }
+    *used = i;
+    return len;
+}
+
 /* 1 when the value v[0..len) would arrive longer than CTXVAR_VALUE_MAX
  * bytes once its receiver replaced what is not UTF-8: the encoders leave
  * such a member out.  Only a value of more than a third of that can grow

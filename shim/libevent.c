@@ -275,25 +275,18 @@ static void give_back_context(struct event *ev)
     }
 }
 
-CTXVAR__EXPORT int event_del(struct event *ev)
-{
-    __typeof__(&event_del) next = EV_NEXT(event_del);
-    if (!next) return -1;
-    int carry = EV_CARRY(); /* the caller's address, here */
-    int result = next(ev);
-    if (result == 0 && carry) give_back_context(ev);
-    return result;
-}
-
-CTXVAR__EXPORT int event_del_block(struct event *ev)
-{
-    __typeof__(&event_del_block) next = EV_NEXT(event_del_block);
-    if (!next) return -1;
-    int carry = EV_CARRY();
-    int result = next(ev);
-    if (result == 0 && carry) give_back_context(ev);
-    return result;
-}
+#define INTERPOSE_DEL(name)                                                   \
+    CTXVAR__EXPORT int name(struct event *ev)                                 \
+    {                                                                         \
+        __typeof__(&name) next = EV_NEXT(name);                               \
+        if (!next) return -1;                                                 \
+        int carry = EV_CARRY(); /* the caller's address, here */              \
+        int result = next(ev);                                                \
+        if (result == 0 && carry) give_back_context(ev);                      \
+        return result;                                                        \
+    }
+INTERPOSE_DEL(event_del)
+INTERPOSE_DEL(event_del_block)
 
 CTXVAR__EXPORT void event_active(struct event *ev, int res, short ncalls)
 {
