@@ -281,7 +281,8 @@ LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)
                   $(BATS_DIR)/uv_read_again $(BATS_DIR)/loops_reload
 endif
 ifneq ($(LOOPS_EVENT_FLAGS),)
-LOOPS_PROGRAMS += $(BATS_DIR)/loops_event $(BATS_DIR)/bufferevent_unlocked $(BATS_DIR)/loops_event_threads
+LOOPS_PROGRAMS += $(BATS_DIR)/loops_event $(BATS_DIR)/bufferevent_unlocked $(BATS_DIR)/loops_event_threads \
+                  $(BATS_DIR)/libeventhandlers.so $(BATS_DIR)/event_named_main
 endif
 bats-programs: $(LOOPS_PROGRAMS)
 test: $(LOOPS_PROGRAMS)
@@ -306,6 +307,15 @@ $(BATS_DIR)/loops_event: $(BATS_SRC)/loops_event.c $(BATS_DEPS)
 $(BATS_DIR)/loops_event_threads: $(BATS_SRC)/loops_event_threads.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ $(LOOPS_EVENT_FLAGS) $(shell pkg-config --libs libevent_pthreads 2>/dev/null)
+
+# A program's own library whose name starts like libevent's.
+$(BATS_DIR)/libeventhandlers.so: $(BATS_SRC)/event_named_lib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $< -o $@ $(LOOPS_EVENT_FLAGS)
+
+$(BATS_DIR)/event_named_main: $(BATS_SRC)/event_named_main.c $(BATS_DIR)/libeventhandlers.so $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -L$(BATS_DIR) -leventhandlers -Wl,-rpath,'$$ORIGIN' $(LOOPS_EVENT_FLAGS)
 
 $(BATS_DIR)/bufferevent_unlocked: $(BATS_SRC)/bufferevent_unlocked.c $(BATS_DEPS)
 	@mkdir -p $(@D)

@@ -165,12 +165,65 @@ EOF
     expect_no_stderr
 }
 
-@test "a bufferevent whose callbacks were set twice: one run of the loop (EVLOOP_ONCE) gets the data, as without the runtime" {
-    run -0 --separate-stderr "$PROGS/loops_event_threads" looponce
-    [ "$output" = "reads after one run of the loop: 1" ]
-    run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" looponce
-    [ "$output" = "reads after one run of the loop: 1" ]
+@test "a bufferevent whose callbacks were set twice: one run of the loop (EVLOOP_ONCE) gets the data, and the base counts its events, as without the runtime" {
+    for mode in looponce looponceunlocked; do
+        run -0 --separate-stderr "$PROGS/loops_event_threads" "$mode"
+        plain=$output
+        run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" "$mode"
+        expect_no_stderr
+        [ "$output" = "$plain" ]
+        # Unlocked callbacks: the replaced record waits for the loop to
+        # free it, with no event of ours in the base for the program to see.
+        expect_output <<'EOF'
+events in the base: 0
+reads after one run of the loop: 1
+live_contexts back to baseline: yes
+EOF
+    done
+}
+
+@test "an event_assign libevent refuses after storing the new callback leaves the event running that callback" {
+    # libevent 2.1 stores the callback and its argument before refusing
+    # EV_SIGNAL with EV_READ: the event is the program's second assignment.
+    run -0 --separate-stderr preloaded "$PROGS/loops_event" refused
+    expect_output <<'EOF'
+event_assign: 0, then -1; callback on_second, argument two
+second two: request_id=added
+EOF
     expect_no_stderr
+}
+
+@test "calls that return straight into libevent are carried: sibling calls from a callback libevent calls directly, and libevent's bufferevent_new" {
+    # An evbuffer callback sets the request and ends in a jump to
+    # event_base_once, event_add or bufferevent_setcb; the loop then runs
+    # with no request.
+    run -0 --separate-stderr preloaded "$PROGS/loops_event" direct
+    expect_output <<'EOF'
+read legacy: request_id=legacy
+read entered2: request_id=entered2
+direct entered0: request_id=entered0
+direct entered1: request_id=entered1
+EOF
+    expect_no_stderr
+}
+
+@test "a program's own library whose name starts like libevent's is the program's: its callbacks are carried" {
+    run -0 --separate-stderr preloaded "$PROGS/event_named_main"
+    expect_output <<'EOF'
+handled A: request_id=A
+handled B: request_id=B
+EOF
+    expect_no_stderr
+}
+
+@test "sixteen threads making the process's first libevent calls at once each have their callback carried" {
+    # Whichever thread looks for libevent's code first, the others find it
+    # too rather than pass their calls through; 40 runs, since the window
+    # is the first moments of the process.
+    for ((run_no = 0; run_no < 40; run_no++)); do
+        run -0 --separate-stderr preloaded "$PROGS/loops_event_threads" firstuse
+        [ "$output" = "callbacks in another context: 0" ]
+    done
 }
 
 @test "the frees leak nothing under valgrind memcheck" {

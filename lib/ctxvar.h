@@ -343,7 +343,12 @@
  *              the old one.  libevent's calls to itself pass through,
  *              also those it makes by a tail call (event_base_loopexit's
  *              to event_base_once), told by the callback they pass; so do
- *              libuv's (uv_write's to uv_write2).
+ *              libuv's (uv_write's to uv_write2).  Who calls does not
+ *              matter: a program's callback that libevent calls directly
+ *              (an evconnlistener's) and that ends in a jump to
+ *              event_base_once is carried like any call of the program's,
+ *              and so are library wrappers that forward the program's
+ *              callback (bufferevent_new, uv_tcp_close_reset).
  *   The libraries are bound lazily: the runtime has no DT_NEEDED on them,
  *   and a program that uses none never loads one.  A library loaded by a
  *   plugin with RTLD_LOCAL is found by its soname.  Out of memory, the call

@@ -193,15 +193,35 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
  * its name. */
 static struct ctxvar__code_ranges runtime_code;
 
+/* base (a file name without its directory) names r's library: its name,
+ * one of its variants, then a version ("libevent-2.1.so.7") or ".so"
+ * ("libuv.so.1").  A prefix alone would take a program's
+ * "libeventhandlers.so" for libevent, and its calls for libevent's own. */
+static int names_library(const char *base, const struct ctxvar__code_ranges *r)
+{
+    static const char *const plain[] = {"", NULL};
+    size_t n = strlen(r->name);
+    if (strncmp(base, r->name, n) != 0) return 0;
+    base += n;
+    for (const char *const *v = r->variants ? r->variants : plain; *v; v++) {
+        size_t m = strlen(*v);
+        if (strncmp(base, *v, m) != 0) continue;
+        const char *rest = base + m;
+        if ((rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9') || strncmp(rest, ".so", 3) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
 {
     (void)size;
     struct ctxvar__code_ranges *r = p;
-    if (r->prefix) {
+    if (r->name) {
         const char *name = info->dlpi_name ? info->dlpi_name : "";
         const char *base = strrchr(name, '/');
         base = base ? base + 1 : name;
-        if (strncmp(base, r->prefix, strlen(r->prefix)) != 0) return 0;
+        if (!names_library(base, r)) return 0;
     }
     int max = (int)(sizeof r->range / sizeof r->range[0]), first = r->count, ours = 0;
     unsigned long here = (unsigned long)(uintptr_t)collect_ranges;
@@ -213,31 +233,41 @@ static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
         ours |= here >= r->range[r->count].start && here < r->range[r->count].end;
         r->count++;
     }
-    if (!r->prefix && !ours) r->count = first;
+    if (!r->name && !ours) r->count = first;
     return 0;
 }
 
 /* Every library's ranges once found, for ctxvar__code_ranges_unloaded. */
 static struct ctxvar__code_ranges *_Atomic listed_ranges;
 
-/* 1 once r's code is known; 0 while another thread is finding it. */
-static int ranges_known(struct ctxvar__code_ranges *r)
+/* r once its code is known.  While another thread is finding it, the
+ * caller finds it too, into `scratch`, and is answered from that: passing
+ * its call through unexamined would lose a request whenever threads start
+ * using a library at once. */
+static const struct ctxvar__code_ranges *ranges_known(struct ctxvar__code_ranges *r,
+                                                      struct ctxvar__code_ranges *scratch)
 {
-    if (atomic_load_explicit(&r->state, memory_order_acquire) == 2) return 1;
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&r->state, &expected, 1)) return 0;
-    int saved_errno = errno;
+    if (atomic_load_explicit(&r->state, memory_order_acquire) == 2) return r;
+    int expected = 0, saved_errno = errno;
+    if (!atomic_compare_exchange_strong(&r->state, &expected, 1)) {
+        scratch->name = r->name;
+        scratch->variants = r->variants;
+        scratch->count = 0;
+        dl_iterate_phdr(collect_ranges, scratch);
+        errno = saved_errno;
+        return scratch;
+    }
     r->count = 0;
     dl_iterate_phdr(collect_ranges, r);
     errno = saved_errno;
     expected = 0;
-    if (r->prefix && atomic_compare_exchange_strong(&r->listed, &expected, 1)) {
+    if (r->name && atomic_compare_exchange_strong(&r->listed, &expected, 1)) {
         struct ctxvar__code_ranges *head = atomic_load(&listed_ranges);
         do r->next = head;
         while (!atomic_compare_exchange_weak(&listed_ranges, &head, r));
     }
     atomic_store_explicit(&r->state, 2, memory_order_release);
-    return 1;
+    return r;
 }
 
 void ctxvar__code_ranges_unloaded(void)
@@ -250,10 +280,9 @@ void ctxvar__code_ranges_unloaded(void)
         for (int i = 0; i < r->count && !gone; i++)
             gone = !dladdr((void *)(uintptr_t)r->range[i].start, &info);
         if (!gone) continue;
-        /* Its library is gone: the caches first, so that no call takes a
+        /* Its library is gone: the cache first, so that no call takes a
          * remembered address for the program's once the code is found
-         * again, then unknown (calls pass through until it is). */
-        atomic_store_explicit(&r->last_outside, 0, memory_order_relaxed);
+         * again, then unknown: the next call looks for it. */
         atomic_store_explicit(&r->last_foreign, 0, memory_order_relaxed);
         int found = 2;
         atomic_compare_exchange_strong(&r->state, &found, 0);
@@ -267,26 +296,21 @@ static int ranges_hold(const struct ctxvar__code_ranges *r, unsigned long a)
     return 0;
 }
 
-int ctxvar__code_outside(struct ctxvar__code_ranges *r, const void *address)
+int ctxvar__code_foreign(struct ctxvar__code_ranges *r, void (*fn)(void))
 {
-    /* Unknown yet: hands off. */
-    if (!ranges_known(r)) return 0;
-    /* The library not loaded: the name that reached us is another
-     * library's, which is left alone too. */
-    if (r->count == 0) return 0;
-    unsigned long a = (unsigned long)address;
-    if (a == atomic_load_explicit(&r->last_outside, memory_order_relaxed)) return 1;
-    if (ranges_hold(r, a)) return 0;
-    atomic_store_explicit(&r->last_outside, a, memory_order_relaxed);
+    struct ctxvar__code_ranges scratch, runtime_scratch;
+    const struct ctxvar__code_ranges *known = ranges_known(r, &scratch),
+                                     *runtime = ranges_known(&runtime_code, &runtime_scratch);
+    if (known->count == 0) return 0;
+    unsigned long a = (unsigned long)(uintptr_t)fn;
+    if (ranges_hold(known, a) || ranges_hold(runtime, a)) return 0;
+    if (known == r) atomic_store_explicit(&r->last_foreign, a, memory_order_relaxed);
     return 1;
 }
 
-int ctxvar__code_foreign(struct ctxvar__code_ranges *r, void (*fn)(void))
+int ctxvar__code_present(struct ctxvar__code_ranges *r)
 {
-    if (!ranges_known(r) || !ranges_known(&runtime_code)) return 0;
-    unsigned long a = (unsigned long)(uintptr_t)fn;
-    if (ranges_hold(r, a) || ranges_hold(&runtime_code, a)) return 0;
-    atomic_store_explicit(&r->last_foreign, a, memory_order_relaxed);
-    return 1;
+    struct ctxvar__code_ranges scratch;
+    return ranges_known(r, &scratch)->count > 0;
 }
 #endif

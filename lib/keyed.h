@@ -65,21 +65,23 @@ size_t ctxvar__keyed_count(void) CTXVAR__HIDDEN;
  * scheduled again runs in the context of the call that scheduled it. */
 void ctxvar__callback_recapture(struct ctxvar__callback *cb) CTXVAR__HIDDEN;
 
-/* The code of the loaded objects whose file name starts with `prefix`
- * ("libuv.so", "libevent"), found on first use and kept.  A library calls
- * its own exported functions through its PLT, so its internal calls reach
- * the interposers too (libuv's loop initialisation registers its own async
- * handle, libevent's bufferevents assign and read back their own events);
- * they are told apart by the caller's return address and passed through,
- * since the library relies on what it registered and has no request to
- * carry.  A second copy of the library dlopen'ed after the first use is not
- * seen (its calls are then treated as the program's); when the program
- * unloads the library (dlclose), its code is looked for again on next use,
- * wherever it was loaded again. */
+/* The code of one library's loaded objects, found on first use and kept:
+ * those whose file name is `name`, or `name` followed by one of
+ * `variants` ("_core", "_pthreads"; NULL for none), then by a version
+ * ("-2.1...") or ".so".  A library calls its own exported functions
+ * through its PLT, so its internal calls reach the interposers too
+ * (libuv's loop initialisation registers its own async handle, libevent's
+ * bufferevents assign and read back their own events); they are told
+ * apart by what they register, the library's own callback, and passed
+ * through, since the library relies on what it registered and has no
+ * request to carry.  A second copy of the library dlopen'ed after the
+ * first use is not seen (its calls are then treated as the program's);
+ * when the program unloads the library (dlclose), its code is looked for
+ * again on next use, wherever it was loaded again. */
 struct ctxvar__code_ranges {
-    const char *prefix;
+    const char *name;
+    const char *const *variants;
     _Atomic int state; /* 0 not looked for, 1 being looked for, 2 found */
-    _Atomic unsigned long last_outside; /* the last address found outside: most calls repeat it */
     _Atomic unsigned long last_foreign; /* the last callback found foreign (below) */
     int count;
     struct {
@@ -93,32 +95,23 @@ struct ctxvar__code_ranges {
  * forgotten, to be looked for again on next use. */
 void ctxvar__code_ranges_unloaded(void) CTXVAR__HIDDEN;
 
-/* 1 when `address` (a return address) is known to be outside r's library
- * while that library is loaded: a call the runtime may carry.  0 when it is
- * the library's own, when the library is not loaded (another library
- * exports the same names), or while another thread is still finding the
- * library's code (unknown): such calls pass through. */
-int ctxvar__code_outside(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
-
-/* The same, inline for the call most calls are: from the address found
- * outside last time (written only once the library's code is known). */
-static inline int ctxvar__code_outside_fast(struct ctxvar__code_ranges *r, const void *address)
-{
-    if ((unsigned long)address == atomic_load_explicit(&r->last_outside, memory_order_relaxed))
-        return 1;
-    return ctxvar__code_outside(r, address);
-}
-
 /* 1 when `fn`, a callback handed to an interposer, is neither r's library's
- * code nor the runtime's: the program's own.  The caller's return address
- * does not tell a call the library makes by a tail call: libuv's uv_write
- * ends in a jump to uv_write2 and libevent's event_base_loopexit in one to
- * event_base_once, which then return straight to the program, whose address
- * is the one on the stack.  What they pass does tell: the library's own
- * callback, or the trampoline our interposer of the outer call gave it.
- * Such calls pass through, as the library's own do.  0 also while another
- * thread is still finding the code (unknown). */
+ * code nor the runtime's, while that library is loaded: the program's own,
+ * and the call is carried.  This, not the caller's return address, is what
+ * tells the library's own calls: a tail call moves the return address.
+ * libuv's uv_write ends in a jump to uv_write2 and libevent's
+ * event_base_loopexit in one to event_base_once, which then return straight
+ * to the program; the other way round, a program's callback that libevent
+ * calls directly (an evconnlistener's, evhttp's) and that ends in a jump to
+ * event_base_once returns straight to libevent.  What is passed tells: the
+ * library's own callback, or the trampoline our interposer of the outer
+ * call gave it.  A library's wrapper that forwards the program's callback
+ * (libevent's event_once, bufferevent_new; libuv's uv_tcp_close_reset) is
+ * carried, in the context of the program's call it serves. */
 int ctxvar__code_foreign(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR__HIDDEN;
+
+/* 1 when r's library is loaded. */
+int ctxvar__code_present(struct ctxvar__code_ranges *r) CTXVAR__HIDDEN;
 
 /* The same, inline for the usual call: the callback found foreign last time
  * (most programs start many handles with one callback). */

@@ -22,11 +22,13 @@
  * like a signal it may coalesce with other activations.  After each
  * callback the loop thread's own context is back.
  *
- * Only calls from outside libevent are carried: libevent calls its own
+ * Only the program's callbacks are carried: libevent calls its own
  * exported functions (event_set calls event_assign; bufferevents assign,
- * add and read back their internal events) and relies on what it assigned
- * staying there.  A trampoline passed back to us (nested calls) is
- * recognised and passed through.
+ * add and read back their internal events) with callbacks of its own, and
+ * relies on what it assigned staying there.  A trampoline passed back to
+ * us (nested calls) is recognised and passed through.  Calls about an
+ * event (event_add, event_del, the getters) act only on events whose
+ * callback is our trampoline, whoever makes them.
  *
  * Not covered: an event_add and an event_del of one event on two threads
  * at once may leave it added with no context (the del gives back what the
@@ -43,18 +45,21 @@
 
 /* ---- Who is calling ------------------------------------------------------------- */
 
-static struct ctxvar__code_ranges libevent_code = {.prefix = "libevent"};
-
-int ctxvar__libevent_outside(const void *return_address)
-{
-    /* With no libevent loaded, the event_* that reached us is another
-     * library's (libev's libevent emulation exports the same names), whose
-     * structs are not libevent's: ctxvar__code_outside then says 0 and the
-     * call passes through untouched. */
-    return ctxvar__code_outside_fast(&libevent_code, return_address);
-}
+/* libevent-2.1.so.7 and the parts it also comes in. */
+static const char *const libevent_parts[] = {"", "_core", "_extra", "_pthreads", "_openssl", "_mbedtls", NULL};
+static struct ctxvar__code_ranges libevent_code = {.name = "libevent", .variants = libevent_parts};
 
 int ctxvar__libevent_foreign(void (*fn)(void)) { return ctxvar__code_foreign_fast(&libevent_code, fn); }
+
+int ctxvar__libevent_present(void) { return ctxvar__code_present(&libevent_code); }
+
+/* Whether a call about an event, not its callback (event_add, event_del,
+ * the getters), should look at it: only an event whose callback is our
+ * trampoline has anything to carry or show, whoever calls.  (The caller's
+ * address would not tell: a program's callback that libevent calls
+ * directly and that ends in a jump to event_add returns straight to
+ * libevent.) */
+#define EV_LOOK() ctxvar__loops_enabled()
 
 /* ---- Records -------------------------------------------------------------------- */
 
@@ -78,6 +83,13 @@ static void call_event(const struct ctxvar__callback *cb, void *io)
     ((event_callback_fn)cb->fn)(a->fd, a->what, cb->arg);
 }
 
+/* The base an event belongs to, as libevent keeps it. */
+static const struct event_base *base_of(const struct event *ev)
+{
+    struct event_base *(*get_base)(const struct event *) = EV_NEXT(event_get_base);
+    return get_base && ev ? get_base(ev) : NULL;
+}
+
 /* The callback may free, reassign or re-add its own event, and so free or
  * change the record: it runs from a copy, whose context the frame holds.
  * The frame's reference is taken from the record by exchange, never
@@ -98,6 +110,8 @@ static void event_trampoline(evutil_socket_t fd, short what, void *p)
                                          __ATOMIC_ACQUIRE))
             ctxvar_release(back);
     }
+    if (__builtin_expect(atomic_load_explicit(&ctxvar__libevent_retired_waiting, memory_order_relaxed), 0))
+        ctxvar__libevent_loop_between(base_of(r->k.key));
     ctxvar__callback_invoke_owned(&copy, call_event, &a);
 }
 
@@ -114,6 +128,7 @@ static void once_trampoline(evutil_socket_t fd, short what, void *p)
 {
     struct event_record *r = p;
     struct event_args a = {fd, what};
+    ctxvar__libevent_loop_quiet(r->by_base.key);
     if (!ctxvar__index_remove(&once_by_base, &r->by_base)) {
         ctxvar__callback_invoke(&r->k.cb, call_event, &a);
         return;
@@ -201,7 +216,7 @@ CTXVAR__EXPORT int event_assign(struct event *ev, struct event_base *base, evuti
 {
     __typeof__(&event_assign) next = EV_NEXT(event_assign);
     if (!next) return -1;
-    if (cb ? !EV_CARRY_CB(cb) : !EV_CARRY()) return next(ev, base, fd, events, cb, arg);
+    if (cb ? !EV_CARRY_CB(cb) : !EV_LOOK()) return next(ev, base, fd, events, cb, arg);
     struct event_record *r = cb ? record_new(ev, events, cb, arg, "event_assign") : NULL;
     if (!r) {
         /* Reassigned without us: what we kept for that address is stale. */
@@ -211,7 +226,10 @@ CTXVAR__EXPORT int event_assign(struct event *ev, struct event_base *base, evuti
     if (arg && arg == self_marker()) r->k.cb.arg = ev;
     ctxvar__keyed_put(&r->k);
     int result = next(ev, base, fd, events, event_trampoline, r);
-    if (result != 0) ctxvar__keyed_drop(ev, EV_KIND_EVENT);
+    /* A refusal may come after libevent has stored the callback and its
+     * argument (2.1 refuses EV_SIGNAL with EV_READ so): the event then
+     * holds ours, and the record stays with it. */
+    if (result != 0 && record_of(ev) != r) ctxvar__keyed_drop(ev, EV_KIND_EVENT);
     return result;
 }
 
@@ -222,7 +240,7 @@ CTXVAR__EXPORT void event_set(struct event *ev, evutil_socket_t fd, short events
 {
     __typeof__(&event_set) next = EV_NEXT(event_set);
     if (!next) return;
-    if (cb ? !EV_CARRY_CB(cb) : !EV_CARRY()) {
+    if (cb ? !EV_CARRY_CB(cb) : !EV_LOOK()) {
         next(ev, fd, events, cb, arg);
         return;
     }
@@ -243,7 +261,7 @@ CTXVAR__EXPORT int event_add(struct event *ev, const struct timeval *timeout)
 {
     __typeof__(&event_add) next = EV_NEXT(event_add);
     if (!next) return -1;
-    if (EV_CARRY()) {
+    if (EV_LOOK()) {
         struct event_record *r = record_of(ev);
         if (r && (!r->persistent || atomic_exchange(&r->deleted, 0)))
             ctxvar__callback_recapture(&r->k.cb);
@@ -280,9 +298,8 @@ static void give_back_context(struct event *ev)
     {                                                                         \
         __typeof__(&name) next = EV_NEXT(name);                               \
         if (!next) return -1;                                                 \
-        int carry = EV_CARRY(); /* the caller's address, here */              \
         int result = next(ev);                                                \
-        if (result == 0 && carry) give_back_context(ev);                      \
+        if (result == 0 && EV_LOOK()) give_back_context(ev);                  \
         return result;                                                        \
     }
 INTERPOSE_DEL(event_del)
@@ -292,7 +309,7 @@ CTXVAR__EXPORT void event_active(struct event *ev, int res, short ncalls)
 {
     __typeof__(&event_active) next = EV_NEXT(event_active);
     if (!next) return;
-    if (EV_CARRY()) {
+    if (EV_LOOK()) {
         struct event_record *r = record_of(ev);
         if (r && (!r->persistent || atomic_exchange(&r->deleted, 0)))
             ctxvar__callback_recapture(&r->k.cb);
@@ -317,31 +334,60 @@ CTXVAR__EXPORT int event_base_once(struct event_base *base, evutil_socket_t fd, 
 
 /* ---- Records freed by the loop -------------------------------------------------------- */
 
-/* A once event's callback that frees the record it is given: run by the
- * base's loop thread after the callback it was running, so after any
- * callback that was handed that record before it was retired. */
-static void free_retired(evutil_socket_t fd, short what, void *retired)
-{
-    (void)fd, (void)what;
-    ctxvar__callback_free(retired);
-}
+/* Bufferevent records retired while their base's loop may be about to
+ * call back with them, by base.  Freed by the loop itself between two
+ * callbacks (ctxvar__libevent_loop_quiet), or with the base.  Nothing of
+ * this is the program's to see: no event is added for it, so
+ * event_base_get_num_events and a loop run with EVLOOP_ONCE are as they
+ * would be without us.  A base whose loop runs no callback of ours again
+ * keeps what was retired on it until it is freed. */
+static struct ctxvar__index retired_by_base;
+_Atomic long ctxvar__libevent_retired_waiting;
 
-/* The base this thread is freeing: its callbacks are over, and a once
- * event added to it now would be freed unrun (finalizers that free a
- * bufferevent run inside event_base_free). */
+/* The base this thread is freeing: its callbacks are over, and what is
+ * retired on it now is freed at once (finalizers that free a bufferevent
+ * run inside event_base_free). */
 static _Thread_local const struct event_base *freeing_base;
 
-int ctxvar__libevent_free_later(struct event_base *base, struct ctxvar__callback *retired)
+int ctxvar__libevent_free_later(struct event_base *base, struct ctxvar__libevent_retired *retired)
 {
-    __typeof__(&event_base_once) next = EV_NEXT(event_base_once);
-    if (!base || !next || base == freeing_base) return -1;
-    struct event_record *r = record_new(NULL, EV_TIMEOUT, free_retired, retired, "bufferevent");
-    if (!r) return -1;
-    static const struct timeval now;
-    ctxvar__index_add(&once_by_base, &r->by_base, base);
-    if (next(base, -1, EV_TIMEOUT, once_trampoline, r, &now) == 0) return 0;
-    if (ctxvar__index_remove(&once_by_base, &r->by_base)) ctxvar__callback_free(&r->k.cb);
-    return -1;
+    if (!base || base == freeing_base) return -1;
+    ctxvar__index_add(&retired_by_base, &retired->by_base, base);
+    atomic_fetch_add_explicit(&ctxvar__libevent_retired_waiting, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Unlinks each record retired on a base onto a list. */
+static int take_retired(struct ctxvar__indexed *e, void *list)
+{
+    struct ctxvar__libevent_retired *r =
+        (struct ctxvar__libevent_retired *)(void *)((char *)e - offsetof(struct ctxvar__libevent_retired, by_base));
+    ctxvar__index_unlink_locked(e);
+    r->next_free = *(struct ctxvar__libevent_retired **)list;
+    *(struct ctxvar__libevent_retired **)list = r;
+    return 0;
+}
+
+static struct ctxvar__libevent_retired *take_all_retired(const struct event_base *base)
+{
+    struct ctxvar__libevent_retired *list = NULL;
+    ctxvar__index_visit(&retired_by_base, base, take_retired, &list);
+    return list;
+}
+
+static void free_retired(struct ctxvar__libevent_retired *list)
+{
+    while (list) {
+        struct ctxvar__libevent_retired *r = list;
+        list = r->next_free;
+        atomic_fetch_sub_explicit(&ctxvar__libevent_retired_waiting, 1, memory_order_relaxed);
+        ctxvar__callback_free(r->record); /* r is inside it */
+    }
+}
+
+void ctxvar__libevent_loop_between(const struct event_base *base)
+{
+    if (base) free_retired(take_all_retired(base));
 }
 
 /* ---- Freeing a base ------------------------------------------------------------------ */
@@ -368,18 +414,21 @@ static struct event_base *base_to_free(struct event_base *base)
     return current ? *current : NULL;
 }
 
-/* The base's once records are taken before libevent frees it (another
- * thread may get its address for a new base at once) and freed after,
- * with the bufferevent records they were to free (its loop runs no more
- * callbacks). */
+/* The base's once records and retired bufferevent records are taken before
+ * libevent frees it (another thread may get its address for a new base at
+ * once) and freed after (its loop runs no more callbacks). */
 #define INTERPOSE_BASE_FREE(name)                                                          \
     CTXVAR__EXPORT void name(struct event_base *base)                                      \
     {                                                                                      \
         __typeof__(&name) next = EV_NEXT(name);                                            \
         if (!next) return;                                                                 \
         struct ctxvar__keyed *taken = NULL;                                                \
+        struct ctxvar__libevent_retired *retired = NULL;                                   \
         struct event_base *freed = ctxvar__loops_enabled() ? base_to_free(base) : NULL;    \
-        if (freed) ctxvar__index_visit(&once_by_base, freed, take_once, &taken);           \
+        if (freed) {                                                                       \
+            ctxvar__index_visit(&once_by_base, freed, take_once, &taken);                  \
+            retired = take_all_retired(freed);                                             \
+        }                                                                                  \
         const struct event_base *outer = freeing_base;                                     \
         freeing_base = freed;                                                              \
         next(base);                                                                        \
@@ -387,9 +436,9 @@ static struct event_base *base_to_free(struct event_base *base)
         while (taken) {                                                                    \
             struct ctxvar__keyed *k = taken;                                               \
             taken = k->next;                                                               \
-            if (k->cb.fn == (void (*)(void))free_retired) ctxvar__callback_free(k->cb.arg); \
             ctxvar__callback_free(&k->cb);                                                 \
         }                                                                                  \
+        free_retired(retired);                                                             \
     }
 INTERPOSE_BASE_FREE(event_base_free)
 INTERPOSE_BASE_FREE(event_base_free_nofinalize)
@@ -486,7 +535,7 @@ CTXVAR__EXPORT event_callback_fn event_get_callback(const struct event *ev)
     void *(*get_arg)(const struct event *) = EV_NEXT(event_get_callback_arg);
     if (!next || !get_arg) return NULL;
     event_callback_fn cb = next(ev);
-    if (EV_CARRY()) {
+    if (EV_LOOK()) {
         void *arg = get_arg(ev);
         program_view(&cb, &arg);
     }
@@ -499,7 +548,7 @@ CTXVAR__EXPORT void *event_get_callback_arg(const struct event *ev)
     event_callback_fn (*get_callback)(const struct event *) = EV_NEXT(event_get_callback);
     if (!next || !get_callback) return NULL;
     void *arg = next(ev);
-    if (EV_CARRY()) {
+    if (EV_LOOK()) {
         event_callback_fn cb = get_callback(ev);
         program_view(&cb, &arg);
     }
@@ -515,7 +564,7 @@ CTXVAR__EXPORT void event_get_assignment(const struct event *ev, struct event_ba
     event_callback_fn cb = NULL;
     void *arg = NULL;
     next(ev, base_out, fd_out, events_out, &cb, &arg);
-    if (EV_CARRY()) program_view(&cb, &arg);
+    if (EV_LOOK()) program_view(&cb, &arg);
     if (callback_out) *callback_out = cb;
     if (arg_out) *arg_out = arg;
 }

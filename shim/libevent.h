@@ -23,26 +23,23 @@
  * whichever of the two libraries is loaded. */
 #define EV_NEXT(name) CTXVAR__NEXT_IN(name, LIBEVENT_SONAME ":" LIBEVENT_CORE_SONAME)
 
-/* 1 when the code at `return_address` is not libevent's own (lib/keyed.h,
- * struct ctxvar__code_ranges).  event_set calls event_assign, and
- * bufferevents assign, add and read back their own events, relying on
- * reading back exactly what they assigned: those calls pass through. */
-int ctxvar__libevent_outside(const void *return_address) CTXVAR__HIDDEN;
-
-/* 1 when the callback `fn` is neither libevent's nor ours (lib/keyed.h,
- * ctxvar__code_foreign): event_base_loopexit schedules its own callback
- * through event_base_once by a tail call, which looks like the program's
- * call. */
+/* 1 when the callback `fn` is neither libevent's nor ours, while libevent
+ * is loaded (lib/keyed.h, ctxvar__code_foreign): the program's, to be
+ * carried.  libevent registers callbacks of its own (event_base_loopexit
+ * through event_base_once, bufferevents and evhttp on the events and
+ * bufferevents they own, which they read back) and passes ours back
+ * (event_set and event_new through event_assign): those pass through.
+ * With no libevent loaded, the event_* that reached us is another
+ * library's (libev's libevent emulation exports the same names), whose
+ * structs are not libevent's: that call passes through too. */
 int ctxvar__libevent_foreign(void (*fn)(void)) CTXVAR__HIDDEN;
 
-/* Whether a call should be carried: the loops are on and the caller is not
- * libevent. */
-#define EV_CARRY() \
-    (ctxvar__loops_enabled() && ctxvar__libevent_outside(__builtin_return_address(0)))
+/* 1 when libevent is loaded. */
+int ctxvar__libevent_present(void) CTXVAR__HIDDEN;
 
-/* Whether a call registering the callback `fn` should be carried: EV_CARRY,
- * and the callback is not libevent's own nor ours. */
-#define EV_CARRY_CB(fn) (EV_CARRY() && ctxvar__libevent_foreign((void (*)(void))(fn)))
+/* Whether a call registering the callback `fn` should be carried: the
+ * loops are on and the callback is the program's. */
+#define EV_CARRY_CB(fn) (ctxvar__loops_enabled() && ctxvar__libevent_foreign((void (*)(void))(fn)))
 
 /* Records keyed by an event or a bufferevent. */
 enum {
@@ -50,12 +47,35 @@ enum {
     EV_KIND_BUFFEREVENT,
 };
 
-/* Frees `retired`, a bufferevent's record that libevent may still call
- * back with, once `base`'s loop has finished the callbacks it is running
- * (shim/libevent_buffer.c): a once event of ours on that base, or with the
- * base when it is freed first.  0, or -1 when that could not be arranged
- * (out of memory, no base) or need not be (the base is being freed on
- * this thread: its callbacks are over), and the caller frees it. */
-int ctxvar__libevent_free_later(struct event_base *base, struct ctxvar__callback *retired) CTXVAR__HIDDEN;
+/* A bufferevent's record that libevent may still call back with
+ * (shim/libevent_buffer.c), waiting, under its base, to be freed by that
+ * base's loop. */
+struct ctxvar__libevent_retired {
+    struct ctxvar__indexed by_base;
+    struct ctxvar__callback *record;
+    struct ctxvar__libevent_retired *next_free;
+};
+
+/* Queues `retired` (record set) to be freed by `base`'s loop: 0, or -1
+ * when there is no base, or it is being freed on this thread (its
+ * callbacks are over), and the caller frees the record. */
+int ctxvar__libevent_free_later(struct event_base *base,
+                                struct ctxvar__libevent_retired *retired) CTXVAR__HIDDEN;
+
+/* How many records wait to be freed, over all bases. */
+extern _Atomic long ctxvar__libevent_retired_waiting CTXVAR__HIDDEN;
+
+/* Called by a trampoline that `base`'s loop runs (an event's callback, a
+ * deferred bufferevent callback), once it has copied its own record: the
+ * loop is then between two of its callbacks' starts, so none of the
+ * records retired on that base can still be about to be called back
+ * with, and they are freed.  libevent lets one thread at a time run a
+ * base's loop. */
+void ctxvar__libevent_loop_between(const struct event_base *base) CTXVAR__HIDDEN;
+static inline void ctxvar__libevent_loop_quiet(const struct event_base *base)
+{
+    if (__builtin_expect(atomic_load_explicit(&ctxvar__libevent_retired_waiting, memory_order_relaxed) != 0, 0))
+        ctxvar__libevent_loop_between(base);
+}
 
 #endif

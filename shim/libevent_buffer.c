@@ -12,14 +12,13 @@
  * argument (our record) under the lock, lets go of it, then calls, so
  * another thread's bufferevent_setcb or bufferevent_free may come in
  * between, and libevent then still runs the old callback with its old
- * argument.  Such a bufferevent's record is freed by the base's loop once
- * the callback it is running has returned: a once event of ours
- * (shim/libevent.c), or with the base.  That event is the program's to
- * see (event_base_get_num_events counts it, and it ends a loop run with
- * EVLOOP_ONCE), which is why only those bufferevents get one.  As for
- * events (shim/libevent.c), only calls from outside libevent are carried:
- * filters and evhttp set callbacks of their own on the bufferevents they
- * own, and read them back.
+ * argument.  Such callbacks are always deferred: libevent runs them from
+ * the base's loop, one at a time.  So such a bufferevent's record, once
+ * replaced, waits under its base until that loop runs a callback of ours
+ * again (by then any callback handed the record has started, and copied
+ * it), or until the base is freed (shim/libevent.c).  As for events, only
+ * the program's callbacks are carried: filters and evhttp set callbacks
+ * of their own on the bufferevents they own, and read them back.
  */
 #include "loops.h"
 #ifdef CTXVAR_WITH_LIBEVENT
@@ -31,6 +30,7 @@ struct buffer_record {
     struct ctxvar__keyed k;        /* cb: the read callback (or NULL) and the argument */
     bufferevent_data_cb write;
     bufferevent_event_cb event;
+    struct ctxvar__libevent_retired retired; /* once replaced, with BEV_OPT_UNLOCK_CALLBACKS */
 };
 
 struct buffer_args {
@@ -48,6 +48,21 @@ static void call_buffer(const struct ctxvar__callback *cb, void *io)
     else r->event(a->bev, a->what, cb->arg);
 }
 
+/* libevent 2.1 exports it, undeclared in its public headers. */
+int bufferevent_get_options_(struct bufferevent *bev);
+
+/* The base whose loop runs bev's callbacks, when they are deferred and
+ * records wait to be freed: that loop may free them now (shim/libevent.h).
+ * NULL otherwise. */
+static const struct event_base *quiet_loop(struct bufferevent *bev)
+{
+    if (__builtin_expect(!atomic_load_explicit(&ctxvar__libevent_retired_waiting, memory_order_relaxed), 1))
+        return NULL;
+    __typeof__(&bufferevent_get_options_) options = EV_NEXT(bufferevent_get_options_);
+    __typeof__(&bufferevent_get_base) get_base = EV_NEXT(bufferevent_get_base);
+    return options && get_base && (options(bev) & BEV_OPT_DEFER_CALLBACKS) ? get_base(bev) : NULL;
+}
+
 /* From a copy: the callback may free the bufferevent or set new callbacks,
  * which retires the record. */
 static void run_buffer(void *p, struct bufferevent *bev, short what, int which)
@@ -60,7 +75,15 @@ static void run_buffer(void *p, struct bufferevent *bev, short what, int which)
     copy.write = r->write;
     copy.event = r->event;
     struct buffer_args a = {bev, what, which};
-    ctxvar__callback_invoke(&copy.k.cb, call_buffer, &a);
+    const struct event_base *loop = quiet_loop(bev);
+    if (!loop) {
+        ctxvar__callback_invoke(&copy.k.cb, call_buffer, &a);
+        return;
+    }
+    /* r itself may be among the records freed: its context is held first. */
+    copy.k.cb.context = ctxvar_retain(copy.k.cb.context);
+    ctxvar__libevent_loop_between(loop);
+    ctxvar__callback_invoke_owned(&copy.k.cb, call_buffer, &a);
 }
 
 static void read_trampoline(struct bufferevent *bev, void *p) { run_buffer(p, bev, 0, 0); }
@@ -71,9 +94,6 @@ static void event_trampoline(struct bufferevent *bev, short what, void *p)
 }
 
 #define FOREIGN_OR_NULL(fn) (!(fn) || ctxvar__libevent_foreign((void (*)(void))(fn)))
-
-/* libevent 2.1 exports it, undeclared in its public headers. */
-int bufferevent_get_options_(struct bufferevent *bev);
 
 /* The base whose loop must free bev's replaced records (see the top), or
  * NULL when they may be freed at once. */
@@ -86,11 +106,13 @@ static struct event_base *unlocked_callbacks_base(struct bufferevent *bev)
 }
 
 /* A record libevent may still call back with (see the top): freed by the
- * loop of `base`, or at once when base is NULL or that cannot be arranged
- * (then callbacks are over, or the process is out of memory). */
+ * loop of `base`, or at once when base is NULL or being freed (then
+ * callbacks are over). */
 static void retire(struct event_base *base, struct ctxvar__keyed *old)
 {
-    if (base && ctxvar__libevent_free_later(base, &old->cb) == 0) return;
+    struct buffer_record *r = (struct buffer_record *)(void *)old;
+    r->retired.record = &old->cb;
+    if (base && ctxvar__libevent_free_later(base, &r->retired) == 0) return;
     ctxvar__callback_free(&old->cb);
 }
 
@@ -101,8 +123,8 @@ CTXVAR__EXPORT void bufferevent_setcb(struct bufferevent *bev, bufferevent_data_
     __typeof__(&bufferevent_setcb) next = EV_NEXT(bufferevent_setcb);
     if (!next) return;
     /* Ours passed back (nested calls) or libevent's own: through. */
-    if (!EV_CARRY() || !FOREIGN_OR_NULL(readcb) || !FOREIGN_OR_NULL(writecb) ||
-        !FOREIGN_OR_NULL(eventcb)) {
+    if (!ctxvar__loops_enabled() || !ctxvar__libevent_present() || !FOREIGN_OR_NULL(readcb) ||
+        !FOREIGN_OR_NULL(writecb) || !FOREIGN_OR_NULL(eventcb)) {
         next(bev, readcb, writecb, eventcb, arg);
         return;
     }
@@ -138,8 +160,7 @@ CTXVAR__EXPORT void bufferevent_getcb(struct bufferevent *bev, bufferevent_data_
     bufferevent_event_cb eventcb = NULL;
     void *arg = NULL;
     next(bev, &readcb, &writecb, &eventcb, &arg);
-    if ((readcb == read_trampoline || writecb == write_trampoline || eventcb == event_trampoline) &&
-        EV_CARRY()) {
+    if (readcb == read_trampoline || writecb == write_trampoline || eventcb == event_trampoline) {
         const struct buffer_record *r = arg;
         readcb = (bufferevent_data_cb)r->k.cb.fn;
         writecb = r->write;

@@ -62,10 +62,9 @@ static __attribute__((noinline)) int handle_begin_general(const void *handle, in
 static inline __attribute__((always_inline)) int handle_begin(const void *handle, int kind,
                                                               void (*fn)(void), void (*fn2)(void),
                                                               const char *what,
-                                                              const void *caller,
                                                               struct handle_start *hs)
 {
-    if (!fn || !handle || !ctxvar__uv_carry(caller, fn)) return 0;
+    if (!fn || !handle || !ctxvar__uv_carry(fn)) return 0;
     hs->fn = fn;
     hs->fn2 = fn2;
     void **w = ctxvar__uv_words(handle, kind);
@@ -146,7 +145,7 @@ CTXVAR__EXPORT int uv_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t t
      * passing back what it read: the start's record stays. */
     struct handle_start hs;
     if (cb == timer_trampoline ||
-        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start", UV_CALLER,
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start",
                       &hs))
         return next(handle, cb, timeout, repeat);
     return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, timer_trampoline, timeout, repeat));
@@ -162,7 +161,7 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
      * finds no record (README, "What is not covered"). */
     struct handle_start hs;
     if (cb == async_trampoline ||
-        !handle_begin(handle, UV_KIND_ASYNC, (void (*)(void))cb, NULL, "uv_async_init", UV_CALLER,
+        !handle_begin(handle, UV_KIND_ASYNC, (void (*)(void))cb, NULL, "uv_async_init",
                       &hs))
         return next(loop, handle, cb);
     /* Not initialised: the program will not close it, the record goes. */
@@ -177,7 +176,7 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
         struct handle_start hs;                                                           \
         if (cb == name##_trampoline ||                                                    \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL,               \
-                          "uv_" #name "_start", UV_CALLER, &hs))                          \
+                          "uv_" #name "_start", &hs))                          \
             return next(handle, cb);                                                      \
         return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, name##_trampoline));  \
     }
@@ -215,7 +214,7 @@ CTXVAR__EXPORT int uv_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb)
     if (!next) return UV_ENOSYS;
     struct handle_start hs;
     if (cb == poll_trampoline ||
-        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start", UV_CALLER,
+        !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start",
                       &hs))
         return next(handle, events, cb);
     return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, events, poll_trampoline));
@@ -241,8 +240,7 @@ static void signal_trampoline(uv_signal_t *handle, int signum)
         if (!next) return UV_ENOSYS;                                                       \
         struct handle_start hs;                                                            \
         if (cb == signal_trampoline ||                                                     \
-            !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name,         \
-                          UV_CALLER, &hs))                                                 \
+            !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name, &hs))   \
             return next(handle, cb, signum);                                               \
         return handle_end(handle, UV_KIND_HANDLE, &hs, next(handle, signal_trampoline, signum)); \
     }
@@ -269,7 +267,7 @@ CTXVAR__EXPORT int uv_listen(uv_stream_t *stream, int backlog, uv_connection_cb 
     if (!next) return UV_ENOSYS;
     struct handle_start hs;
     if (cb == connection_trampoline ||
-        !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", UV_CALLER, &hs))
+        !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", &hs))
         return next(stream, backlog, cb);
     return handle_end(stream, UV_KIND_HANDLE, &hs, next(stream, backlog, connection_trampoline));
 }
@@ -348,7 +346,7 @@ CTXVAR__EXPORT int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_r
     struct handle_start hs;
     if (alloc_cb == alloc_trampoline || read_cb == read_trampoline || !alloc_cb || !read_cb ||
         !handle_begin(stream, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))read_cb,
-                      "uv_read_start", UV_CALLER, &hs))
+                      "uv_read_start", &hs))
         return next(stream, alloc_cb, read_cb);
     return handle_end(stream, UV_KIND_READ, &hs, next(stream, alloc_trampoline, read_trampoline));
 }
@@ -382,7 +380,7 @@ CTXVAR__EXPORT int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
     struct handle_start hs;
     if (alloc_cb == alloc_trampoline || recv_cb == udp_recv_trampoline || !alloc_cb || !recv_cb ||
         !handle_begin(handle, UV_KIND_READ, (void (*)(void))alloc_cb, (void (*)(void))recv_cb,
-                      "uv_udp_recv_start", UV_CALLER, &hs))
+                      "uv_udp_recv_start", &hs))
         return next(handle, alloc_cb, recv_cb);
     return handle_end(handle, UV_KIND_READ, &hs, next(handle, alloc_trampoline, udp_recv_trampoline));
 }
@@ -428,12 +426,11 @@ static void close_trampoline(uv_handle_t *handle)
  * timer's usual end, stays short. */
 static __attribute__((noinline)) void close_with_callback(uv_handle_t *handle,
                                                           uv_close_cb close_cb,
-                                                          void (*next)(uv_handle_t *, uv_close_cb),
-                                                          const void *caller)
+                                                          void (*next)(uv_handle_t *, uv_close_cb))
 {
     struct handle_start hs;
     if (close_cb == close_trampoline ||
-        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close", caller,
+        !handle_begin(handle, UV_KIND_CLOSE, (void (*)(void))close_cb, NULL, "uv_close",
                       &hs)) {
         next(handle, close_cb);
         return;
@@ -447,7 +444,7 @@ CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
     __typeof__(&uv_close) next = UV_NEXT(uv_close);
     if (!next) return;
     if (ctxvar__loops_enabled()) forget_handle(handle);
-    if (close_cb) close_with_callback(handle, close_cb, next, UV_CALLER);
+    if (close_cb) close_with_callback(handle, close_cb, next);
     else next(handle, NULL);
 }
 #else

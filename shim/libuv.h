@@ -192,27 +192,23 @@ static inline void ctxvar__uv_update_at(void **words, const void *object, int ki
     ctxvar__uv_update(object, kind, fn, fn2);
 }
 
-/* 1 when a call from `return_address` passing `fn` should be carried:
- * CTXVAR_LOOPS is not 0, the caller is not libuv itself (its loop
+/* 1 when a call passing `fn` should be carried: CTXVAR_LOOPS is not 0,
+ * libuv is loaded, and the callback is neither libuv's (its loop
  * initialisation registers an async handle of its own, uv_fs_poll its own
- * stats and timers), and neither is the callback (uv_write reaches
- * uv_write2 by a tail call, with the caller's return address and our
- * trampoline): lib/keyed.h, struct ctxvar__code_ranges. */
+ * stats and timers) nor ours (uv_write reaches uv_write2 by a tail call,
+ * with our trampoline): lib/keyed.h, ctxvar__code_foreign. */
 extern struct ctxvar__code_ranges ctxvar__libuv_code CTXVAR__HIDDEN;
-static inline int ctxvar__uv_carry(const void *return_address, void (*fn)(void))
+static inline int ctxvar__uv_carry(void (*fn)(void))
 {
-    return ctxvar__loops_enabled() &&
-           ctxvar__code_outside_fast(&ctxvar__libuv_code, return_address) &&
-           ctxvar__code_foreign_fast(&ctxvar__libuv_code, fn);
+    return ctxvar__loops_enabled() && ctxvar__code_foreign_fast(&ctxvar__libuv_code, fn);
 }
-#define UV_CALLER __builtin_return_address(0)
 
 /* 1 when the callback(s) of a one-shot request are carried: a record for
  * req holds them and the caller's context.  0 when they should be passed
  * through as they are (no callback: the call is synchronous; not carried;
  * out of memory). */
 int ctxvar__uv_request_begin(const void *req, void (*fn)(void), void (*fn2)(void),
-                             const char *what, const void *caller) CTXVAR__HIDDEN;
+                             const char *what) CTXVAR__HIDDEN;
 
 /* In a request's trampoline: takes the request's record, calls call(cb, io)
  * in its context, releases it.  The record is taken before the program's

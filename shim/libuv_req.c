@@ -38,7 +38,7 @@
 
 #define STRIP(...) __VA_ARGS__
 
-struct ctxvar__code_ranges ctxvar__libuv_code = {.prefix = "libuv.so"};
+struct ctxvar__code_ranges ctxvar__libuv_code = {.name = "libuv"};
 
 /* ---- Where records are kept -------------------------------------------------
  *
@@ -225,9 +225,9 @@ void ctxvar__uv_drop(const void *object, int kind)
 /* ---- Requests ------------------------------------------------------------------ */
 
 int ctxvar__uv_request_begin(const void *req, void (*fn)(void), void (*fn2)(void),
-                             const char *what, const void *caller)
+                             const char *what)
 {
-    if (!fn || !req || !ctxvar__uv_carry(caller, fn)) return 0;
+    if (!fn || !req || !ctxvar__uv_carry(fn)) return 0;
     return ctxvar__uv_attach(req, UV_KIND_REQ, fn, fn2, what);
 }
 
@@ -290,7 +290,7 @@ CTXVAR__EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wor
     __typeof__(&uv_queue_work) next = UV_NEXT(uv_queue_work);
     if (!next) return UV_ENOSYS;
     if (!ctxvar__uv_request_begin(req, (void (*)(void))work_cb, (void (*)(void))after_work_cb,
-                                  "uv_queue_work", UV_CALLER))
+                                  "uv_queue_work"))
         return next(loop, req, work_cb, after_work_cb);
     int result = next(loop, req, work_trampoline, after_work_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -308,7 +308,7 @@ static void fs_trampoline(uv_fs_t *req) { ctxvar__uv_request_finish(req, call_fs
     {                                                                                      \
         __typeof__(&name) next = UV_NEXT(name);                                            \
         if (!next) return UV_ENOSYS;                                                       \
-        if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, #name, UV_CALLER))          \
+        if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, #name))          \
             return next(loop, req, STRIP ARGS, cb);                                        \
         int result = next(loop, req, STRIP ARGS, fs_trampoline);                           \
         ctxvar__uv_request_end(req, result);                                               \
@@ -388,7 +388,7 @@ CTXVAR__EXPORT int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_get
 {
     __typeof__(&uv_getaddrinfo) next = UV_NEXT(uv_getaddrinfo);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_getaddrinfo", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_getaddrinfo"))
         return next(loop, req, cb, node, service, hints);
     int result = next(loop, req, getaddrinfo_trampoline, node, service, hints);
     ctxvar__uv_request_end(req, result);
@@ -413,7 +413,7 @@ CTXVAR__EXPORT int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_get
 {
     __typeof__(&uv_getnameinfo) next = UV_NEXT(uv_getnameinfo);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_getnameinfo", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_getnameinfo"))
         return next(loop, req, cb, addr, flags);
     int result = next(loop, req, getnameinfo_trampoline, addr, flags);
     ctxvar__uv_request_end(req, result);
@@ -437,7 +437,7 @@ CTXVAR__EXPORT int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_
 {
     __typeof__(&uv_random) next = UV_NEXT(uv_random);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_random", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_random"))
         return next(loop, req, buf, length, flags, cb);
     int result = next(loop, req, buf, length, flags, random_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -467,7 +467,7 @@ CTXVAR__EXPORT int uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t
 {
     __typeof__(&uv_write) next = UV_NEXT(uv_write);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_write", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_write"))
         return next(req, handle, bufs, nbufs, cb);
     int result = next(req, handle, bufs, nbufs, uv_write_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -479,7 +479,7 @@ CTXVAR__EXPORT int uv_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf_
 {
     __typeof__(&uv_write2) next = UV_NEXT(uv_write2);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_write2", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_write2"))
         return next(req, handle, bufs, nbufs, send_handle, cb);
     int result = next(req, handle, bufs, nbufs, send_handle, uv_write_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -490,7 +490,7 @@ CTXVAR__EXPORT int uv_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutd
 {
     __typeof__(&uv_shutdown) next = UV_NEXT(uv_shutdown);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_shutdown", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_shutdown"))
         return next(req, handle, cb);
     int result = next(req, handle, uv_shutdown_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -502,7 +502,7 @@ CTXVAR__EXPORT int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const str
 {
     __typeof__(&uv_tcp_connect) next = UV_NEXT(uv_tcp_connect);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_tcp_connect", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_tcp_connect"))
         return next(req, handle, addr, cb);
     int result = next(req, handle, addr, uv_connect_cb_trampoline);
     ctxvar__uv_request_end(req, result);
@@ -515,7 +515,7 @@ CTXVAR__EXPORT void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const 
 {
     __typeof__(&uv_pipe_connect) next = UV_NEXT(uv_pipe_connect);
     if (!next) return;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_pipe_connect", UV_CALLER)) {
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_pipe_connect")) {
         next(req, handle, name, cb);
         return;
     }
@@ -527,7 +527,7 @@ CTXVAR__EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_bu
 {
     __typeof__(&uv_udp_send) next = UV_NEXT(uv_udp_send);
     if (!next) return UV_ENOSYS;
-    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_udp_send", UV_CALLER))
+    if (!ctxvar__uv_request_begin(req, (void (*)(void))cb, NULL, "uv_udp_send"))
         return next(req, handle, bufs, nbufs, addr, cb);
     int result = next(req, handle, bufs, nbufs, addr, uv_udp_send_cb_trampoline);
     ctxvar__uv_request_end(req, result);

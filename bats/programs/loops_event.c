@@ -24,6 +24,16 @@
  *                                   it may: one-shot timers that fired or
  *                                   did not, persistent ones;
  *                                   live_contexts before and after
+ *   loops_event refused             an event_assign libevent refuses after
+ *                                   storing the new callback: the event
+ *                                   runs the new one, as without us
+ *   loops_event direct              calls from callbacks libevent calls
+ *                                   directly (an evbuffer's), each ending
+ *                                   in a jump to event_base_once,
+ *                                   event_add or bufferevent_setcb, and
+ *                                   libevent's legacy bufferevent_new,
+ *                                   which passes the program's callbacks
+ *                                   on to bufferevent_setcb
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +43,7 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_compat.h>
 #include <event2/event.h>
 #include <event2/event_compat.h>
 #include <event2/event_struct.h>
@@ -451,6 +462,140 @@ static int dropped(void)
     return 0;
 }
 
+/* ---- refused ------------------------------------------------------------------------ */
+
+static void on_first(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    say("first", arg);
+}
+
+static void on_second(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    say("second", arg);
+}
+
+static void quiet_log(int severity, const char *message) { (void)severity, (void)message; }
+
+static int refused(void)
+{
+    event_set_log_callback(quiet_log); /* libevent warns of the refusal */
+    struct event_base *base = event_base_new();
+    struct event *ev = malloc(event_get_struct_event_size());
+    ctxvar_token token;
+    set_request("assigned", &token);
+    int first = event_assign(ev, base, -1, 0, on_first, "one");
+    /* libevent 2.1 stores callback and argument, then refuses EV_SIGNAL
+     * with EV_READ. */
+    int second = event_assign(ev, base, -1, EV_SIGNAL | EV_READ, on_second, "two");
+    ctxvar_reset(&token);
+    /* Memory the runtime would have freed is handed out again. */
+    for (int i = 0; i < 50; i++) event_free(event_new(base, -1, 0, on_first, "churn"));
+    event_callback_fn cb = event_get_callback(ev);
+    printf("event_assign: %d, then %d; callback %s, argument %s\n", first, second,
+           cb == on_second ? "on_second" : cb == on_first ? "on_first" : "another",
+           (const char *)event_get_callback_arg(ev));
+    set_request("added", &token);
+    event_add(ev, &ms1);
+    ctxvar_reset(&token);
+    event_base_dispatch(base);
+    event_del(ev);
+    free(ev);
+    event_base_free(base);
+    return 0;
+}
+
+/* ---- direct ------------------------------------------------------------------------- */
+
+/* An evbuffer's callback is libevent's direct call into the program, with
+ * no trampoline of ours between: the request set in it is the program's
+ * entry point, and each of these ends in a jump (a sibling call) to the
+ * interposed function, which then returns straight into libevent. */
+struct direct {
+    struct event_base *base;
+    struct event *later;
+    struct bufferevent *bev;
+    int step;
+    char label[32];
+};
+
+static void on_direct(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    say("direct", arg);
+}
+
+static void on_direct_read(struct bufferevent *bev, void *arg)
+{
+    evbuffer_drain(bufferevent_get_input(bev), 1);
+    say("read", arg);
+}
+
+#define SIBLING_CALLS __attribute__((noinline, optimize("O2", "optimize-sibling-calls")))
+
+static SIBLING_CALLS void schedule_once(struct direct *d)
+{
+    event_base_once(d->base, -1, EV_TIMEOUT, on_direct, d->label, &ms1);
+}
+
+static SIBLING_CALLS void schedule_add(struct direct *d) { event_add(d->later, &ms1); }
+
+static SIBLING_CALLS void schedule_read(struct direct *d)
+{
+    bufferevent_setcb(d->bev, on_direct_read, NULL, NULL, d->label);
+}
+
+static SIBLING_CALLS void on_buffer(struct evbuffer *buffer, const struct evbuffer_cb_info *info,
+                                    void *arg)
+{
+    (void)buffer, (void)info;
+    struct direct *d = arg;
+    ctxvar_set(request_id, d->label, NULL);
+    if (d->step == 0) schedule_once(d);
+    else if (d->step == 1) schedule_add(d);
+    else schedule_read(d);
+}
+
+static int direct(void)
+{
+    struct event_base *base = event_init(); /* the current base, as bufferevent_new wants */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 1;
+    struct direct d[3];
+    struct evbuffer *buffer = evbuffer_new();
+    for (int i = 0; i < 3; i++) {
+        d[i] = (struct direct){base, NULL, NULL, i, ""};
+        snprintf(d[i].label, sizeof d[i].label, "entered%d", i);
+    }
+    /* Registered outside any request: the add must take entered1. */
+    d[1].later = event_new(base, -1, 0, on_direct, d[1].label);
+    d[2].bev = bufferevent_socket_new(base, sv[0], 0);
+    bufferevent_enable(d[2].bev, EV_READ);
+    for (int i = 0; i < 3; i++) {
+        struct evbuffer_cb_entry *entry = evbuffer_add_cb(buffer, on_buffer, &d[i]);
+        evbuffer_add(buffer, "x", 1); /* calls on_buffer at once */
+        evbuffer_remove_cb_entry(buffer, entry);
+        ctxvar_set(request_id, NULL, NULL);
+    }
+    /* libevent's legacy constructor sets the program's callbacks itself. */
+    ctxvar_token token;
+    set_request("legacy", &token);
+    struct bufferevent *old = bufferevent_new(sv[1], on_direct_read, NULL, NULL, "legacy");
+    ctxvar_reset(&token);
+    bufferevent_enable(old, EV_READ);
+    if (write(sv[0], "y", 1) != 1 || write(sv[1], "z", 1) != 1) return 1;
+    event_base_loopexit(base, &ms50);
+    event_base_dispatch(base);
+    bufferevent_free(old);
+    bufferevent_free(d[2].bev);
+    event_free(d[1].later);
+    evbuffer_free(buffer);
+    close(sv[1]);
+    event_base_free(base);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -461,7 +606,9 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "getters") == 0) return getters();
     if (argc >= 2 && strcmp(argv[1], "frees") == 0) return frees();
     if (argc >= 2 && strcmp(argv[1], "dropped") == 0) return dropped();
+    if (argc >= 2 && strcmp(argv[1], "refused") == 0) return refused();
+    if (argc >= 2 && strcmp(argv[1], "direct") == 0) return direct();
     fprintf(stderr, "usage: loops_event requests THREADS N | when | buffers | getters | frees | "
-                    "dropped\n");
+                    "dropped | refused | direct\n");
     return 2;
 }

@@ -25,7 +25,12 @@
  *   finalizerfree a bufferevent with unlocked callbacks freed by a
  *                 finalizer that event_base_free runs
  *   looponce      a bufferevent's callbacks set twice, then one run of
- *                 the loop (EVLOOP_ONCE) waits for data: it gets it
+ *                 the loop (EVLOOP_ONCE) waits for data: it gets it; the
+ *                 base's event count, as the program sees it
+ *   looponceunlocked  the same with unlocked, deferred callbacks, whose
+ *                 replaced record waits for the loop to free it
+ *   firstuse      sixteen threads make the process's first libevent calls
+ *                 at once: each callback runs in its caller's request
  */
 #define _GNU_SOURCE
 #include <event2/buffer.h>
@@ -286,14 +291,24 @@ static void *write_later(void *fd)
     return fd;
 }
 
-static int looponce(void)
+static int looponce(int unlocked)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 1;
+    unsigned long long before = live_contexts();
     base = event_base_new();
-    struct bufferevent *bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+    int options = BEV_OPT_CLOSE_ON_FREE;
+    if (unlocked) options |= BEV_OPT_THREADSAFE | BEV_OPT_UNLOCK_CALLBACKS | BEV_OPT_DEFER_CALLBACKS;
+    struct bufferevent *bev = bufferevent_socket_new(base, sv[0], options);
+    ctxvar_token tok;
+    set_request("first", &tok);
     bufferevent_setcb(bev, ignore_read, NULL, NULL, NULL);
+    ctxvar_reset(&tok);
+    set_request("second", &tok);
     bufferevent_setcb(bev, on_read, NULL, NULL, NULL);
+    ctxvar_reset(&tok);
+    printf("events in the base: %d\n",
+           event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE));
     bufferevent_enable(bev, EV_READ);
     pthread_t writer;
     pthread_create(&writer, NULL, write_later, &sv[1]);
@@ -303,6 +318,48 @@ static int looponce(void)
     bufferevent_free(bev);
     event_base_free(base);
     close(sv[1]);
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
+    return 0;
+}
+
+/* ---- firstuse ---- */
+
+enum { FIRST_THREADS = 16 };
+static pthread_barrier_t at_once;
+static atomic_int first_wrong;
+
+static void check_first(evutil_socket_t fd, short what, void *label)
+{
+    (void)fd, (void)what;
+    if (strcmp(ctxvar_get(ctxvar_named("request_id"), "none"), label) != 0) first_wrong++;
+}
+
+static void *first_caller(void *label)
+{
+    struct event_base *own = event_base_new();
+    pthread_barrier_wait(&at_once);
+    ctxvar_token tok;
+    set_request(label, &tok);
+    event_base_once(own, -1, EV_TIMEOUT, check_first, label, NULL);
+    ctxvar_reset(&tok);
+    event_base_dispatch(own);
+    event_base_free(own);
+    return NULL;
+}
+
+/* The process's first calls into libevent, on many threads at once: each
+ * is carried, whichever thread looks for libevent's code first. */
+static int firstuse(void)
+{
+    static char labels[FIRST_THREADS][16];
+    pthread_t threads[FIRST_THREADS];
+    pthread_barrier_init(&at_once, NULL, FIRST_THREADS);
+    for (int i = 0; i < FIRST_THREADS; i++) {
+        snprintf(labels[i], sizeof labels[i], "f%d", i);
+        pthread_create(&threads[i], NULL, first_caller, labels[i]);
+    }
+    for (int i = 0; i < FIRST_THREADS; i++) pthread_join(threads[i], NULL);
+    printf("callbacks in another context: %d\n", first_wrong);
     return 0;
 }
 
@@ -316,8 +373,10 @@ int main(int argc, char **argv)
     if (strcmp(mode, "activate") == 0) return activate(0);
     if (strcmp(mode, "activatenew") == 0) return activate(1);
     if (strcmp(mode, "finalizerfree") == 0) return finalizerfree();
-    if (strcmp(mode, "looponce") == 0) return looponce();
+    if (strcmp(mode, "looponce") == 0) return looponce(0);
+    if (strcmp(mode, "looponceunlocked") == 0) return looponce(1);
+    if (strcmp(mode, "firstuse") == 0) return firstuse();
     fprintf(stderr, "usage: loops_event_threads adddel|finalizedel|activate|activatenew|delactive|"
-                    "finalizerfree|looponce\n");
+                    "finalizerfree|looponce|looponceunlocked|firstuse\n");
     return 2;
 }
