@@ -229,3 +229,17 @@ read by the third callback: z (request_id=fourth)
 live_contexts back to baseline: yes
 EOF2
 }
+
+@test "calls that return straight into libuv are carried: a uv_walk callback ending in a jump to uv_timer_start, and uv_tcp_close_reset's close callback" {
+    # libuv calls a uv_walk callback itself, with nothing of ours between:
+    # the request it sets is the program's, though the start returns into
+    # libuv; uv_tcp_close_reset passes the program's callback on to
+    # uv_close.
+    run -0 --separate-stderr preloaded "$PROGS/loops_uv" direct
+    expect_no_stderr
+    expect_output <<'EOF2'
+uv_tcp_close_reset: 0
+closed reset: request_id=reset
+timer walked: request_id=walked
+EOF2
+}

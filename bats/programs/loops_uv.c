@@ -27,6 +27,11 @@
  *                                   started timer), and async handles whose
  *                                   words libuv uses; live_contexts before
  *                                   and after
+ *   loops_uv direct                 a uv_walk callback, which libuv calls
+ *                                   directly, sets a request and ends in a
+ *                                   jump to uv_timer_start; libuv's
+ *                                   uv_tcp_close_reset passes the
+ *                                   program's close callback to uv_close
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,6 +499,53 @@ static int closecb(void)
     return uv_loop_close(loop) == 0 ? 0 : 1;
 }
 
+/* ---- direct ------------------------------------------------------------------ */
+
+static void on_walked_timer(uv_timer_t *timer) { say("timer", timer->data); }
+static void on_reset_closed(uv_handle_t *handle) { say("closed", handle->data); }
+
+#define SIBLING_CALLS __attribute__((noinline, optimize("O2", "optimize-sibling-calls")))
+
+static SIBLING_CALLS void start_walked(uv_timer_t *timer)
+{
+    uv_timer_start(timer, on_walked_timer, 1, 0);
+}
+
+/* libuv calls it straight, no trampoline of ours between: the request
+ * set here is the program's entry, and the start returns into libuv. */
+static SIBLING_CALLS void on_walk(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    if (handle->type != UV_TIMER) return;
+    ctxvar_set(request_id, handle->data, NULL);
+    start_walked((uv_timer_t *)handle);
+}
+
+static int direct(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_timer_t timer;
+    uv_timer_init(loop, &timer);
+    timer.data = "walked";
+    uv_walk(loop, on_walk, NULL);
+    ctxvar_set(request_id, NULL, NULL);
+    uv_tcp_t tcp;
+    struct sockaddr_in any;
+    uv_ip4_addr("127.0.0.1", 0, &any);
+    uv_tcp_init(loop, &tcp);
+    tcp.data = "reset";
+    if (uv_tcp_bind(&tcp, (const struct sockaddr *)&any, 0) != 0) return 1;
+    ctxvar_token token;
+    ctxvar_set(request_id, "reset", &token);
+    int result = uv_tcp_close_reset(&tcp, on_reset_closed);
+    ctxvar_reset(&token);
+    printf("uv_tcp_close_reset: %d\n", result);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&timer, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return uv_loop_close(loop) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -504,7 +556,8 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "leftovers") == 0) return leftovers();
     if (argc >= 2 && strcmp(argv[1], "streams") == 0) return streams();
     if (argc >= 2 && strcmp(argv[1], "closecb") == 0) return closecb();
-    fprintf(stderr,
-            "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers | streams | closecb\n");
+    if (argc >= 2 && strcmp(argv[1], "direct") == 0) return direct();
+    fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers | streams | "
+                    "closecb | direct\n");
     return 2;
 }
