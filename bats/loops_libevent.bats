@@ -294,13 +294,15 @@ exit status: 0
 EOF
 }
 
-@test "a library that is not libevent but exports event_new and event_add gets exactly the program's callback and argument" {
+@test "a library that is not libevent but exports event_new and event_add gets exactly the program's callback and argument; one that exports uv_close, its object untouched" {
     # libev's libevent emulation exports these names with structs of its
-    # own: with no libevent loaded, the runtime leaves such calls alone.
+    # own: with no libevent (or libuv) loaded, the runtime leaves such
+    # calls alone.  The uv_close object is 4 bytes at the end of a page.
     run -0 --separate-stderr preloaded "$PROGS/impostor_event_main"
     expect_no_stderr
     expect_output <<'EOF2'
 callback: fd -1, what 1, arg the program's, context r1
 the library kept: callback the program's, arg the program's
+lamp closed, on=0
 EOF2
 }

@@ -243,3 +243,35 @@ closed reset: request_id=reset
 timer walked: request_id=walked
 EOF2
 }
+
+@test "timer, idle, prepare, check and poll handles started again with the callback read back from their public member run in the new start's context" {
+    # uv_timer_start(t, t->timer_cb, ...) passes the runtime's trampoline,
+    # which stands for the program's callback; libuv's own uv_timer_again
+    # passes it too and keeps the start's context (the timers test).
+    run -0 --separate-stderr preloaded "$PROGS/loops_uv" readback
+    expect_no_stderr
+    expect_output <<'EOF2'
+timer handle: request_id=first
+idle handle: request_id=first
+prepare handle: request_id=first
+poll handle: request_id=first
+check handle: request_id=first
+timer handle: request_id=again
+idle handle: request_id=again
+prepare handle: request_id=again
+poll handle: request_id=again
+check handle: request_id=again
+EOF2
+}
+
+@test "libuv's pool workers, started inside the first request that needs them, keep no request; a uv_thread_create thread inherits" {
+    # libuv's default four workers; before, they held the first request's
+    # context for the rest of the process.
+    run -0 --separate-stderr env -u UV_THREADPOOL_SIZE LD_PRELOAD="$RUNTIME" "$PROGS/loops_uv" poolidle
+    expect_no_stderr
+    expect_output <<'EOF2'
+stat pool: request_id=pool
+thread thread: request_id=thread
+live_contexts back to baseline: yes
+EOF2
+}

@@ -313,4 +313,17 @@ int ctxvar__code_present(struct ctxvar__code_ranges *r)
     struct ctxvar__code_ranges scratch;
     return ranges_known(r, &scratch)->count > 0;
 }
+
+int ctxvar__code_inside(struct ctxvar__code_ranges *r, const void *address)
+{
+    struct ctxvar__code_ranges scratch;
+    const struct ctxvar__code_ranges *known = ranges_known(r, &scratch);
+    return known->count == 0 || ranges_hold(known, (unsigned long)address);
+}
+
+int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void))
+{
+    return atomic_load_explicit(&r->state, memory_order_acquire) == 2 &&
+           ranges_hold(r, (unsigned long)(uintptr_t)fn);
+}
 #endif

@@ -112,6 +112,22 @@ int ctxvar__code_foreign(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR
 
 /* 1 when r's library is loaded. */
 int ctxvar__code_present(struct ctxvar__code_ranges *r) CTXVAR__HIDDEN;
+static inline int ctxvar__code_present_fast(struct ctxvar__code_ranges *r)
+{
+    if (atomic_load_explicit(&r->state, memory_order_acquire) == 2) return r->count > 0;
+    return ctxvar__code_present(r);
+}
+
+/* 1 when `address` is in r's library's code, or that library is not
+ * loaded: a call from there is not the program's.  Only where the caller's
+ * address is all there is to tell (our own trampoline passed back: by the
+ * library restarting what it holds, or by the program, which read it from
+ * a public member). */
+int ctxvar__code_inside(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
+
+/* 1 when `fn` is in r's library's code, once that code is known (else 0,
+ * without looking for it). */
+int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR__HIDDEN;
 
 /* The same, inline for the usual call: the callback found foreign last time
  * (most programs start many handles with one callback). */

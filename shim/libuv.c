@@ -20,8 +20,10 @@
  * read_cb, alloc_cb, connection_cb) hold our trampolines.  A program that
  * passes them back to libuv (uv_read_start(s, s->alloc_cb, s->read_cb)) is
  * recognised: its own callbacks are started again, in the new start's
- * context.  libuv's own uv_timer_again, which restarts the timer with the
- * callback it holds (ours), keeps the record as it is.
+ * context; so are a timer's, idle, prepare, check, poll, signal and
+ * listen handle's (uv_timer_start(t, t->timer_cb, ...)).  libuv's own
+ * uv_timer_again, which restarts the timer with the callback it holds
+ * (ours), keeps the record as it is: the caller's address tells.
  */
 #include "loops.h"
 #ifdef CTXVAR_WITH_LIBUV
@@ -115,6 +117,25 @@ static int handle_record(const void *handle, int kind, struct uv_record *copy)
     return 0;
 }
 
+/* A start given the handle's own trampoline: libuv's uv_timer_again
+ * restarting the timer with the callback it holds keeps the start's
+ * context; the program giving back what it read from the public member
+ * (uv_timer_start(t, t->timer_cb, ...)) means its own callback, and starts
+ * it again in its own context like any start.  Only the caller's address
+ * tells the two apart.  The program's callback, or `cb` as it is. */
+static void (*restarted_callback(const void *handle, void (*cb)(void), void (*trampoline)(void),
+                                 const void *caller))(void)
+{
+    if (cb != trampoline || !ctxvar__loops_enabled() ||
+        ctxvar__code_inside(&ctxvar__libuv_code, caller))
+        return cb;
+    struct uv_record r;
+    return ctxvar__uv_lookup(handle, UV_KIND_HANDLE, &r) ? r.k.cb.fn : cb;
+}
+#define RESTARTED(handle, cb, trampoline)                                                 \
+    ((__typeof__(cb))restarted_callback(handle, (void (*)(void))(cb),                   \
+                                        (void (*)(void))(trampoline), UV_CALLER))
+
 /* ---- Callbacks that take the handle alone ------------------------------------ */
 
 static void handle_trampoline(uv_handle_t *handle)
@@ -143,6 +164,7 @@ CTXVAR__EXPORT int uv_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t t
     if (!next) return UV_ENOSYS;
     /* Our own trampoline: uv_timer_again restarting, or the program
      * passing back what it read: the start's record stays. */
+    cb = RESTARTED(handle, cb, timer_trampoline);
     struct handle_start hs;
     if (cb == timer_trampoline ||
         !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start",
@@ -173,6 +195,7 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
     {                                                                                     \
         __typeof__(&uv_##name##_start) next = UV_NEXT(uv_##name##_start);                 \
         if (!next) return UV_ENOSYS;                                                      \
+        cb = RESTARTED(handle, cb, name##_trampoline);                                    \
         struct handle_start hs;                                                           \
         if (cb == name##_trampoline ||                                                    \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL,               \
@@ -212,6 +235,7 @@ CTXVAR__EXPORT int uv_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb)
 {
     __typeof__(&uv_poll_start) next = UV_NEXT(uv_poll_start);
     if (!next) return UV_ENOSYS;
+    cb = RESTARTED(handle, cb, poll_trampoline);
     struct handle_start hs;
     if (cb == poll_trampoline ||
         !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start",
@@ -238,6 +262,7 @@ static void signal_trampoline(uv_signal_t *handle, int signum)
     {                                                                                      \
         __typeof__(&name) next = UV_NEXT(name);                                            \
         if (!next) return UV_ENOSYS;                                                       \
+        cb = RESTARTED(handle, cb, signal_trampoline);                                     \
         struct handle_start hs;                                                            \
         if (cb == signal_trampoline ||                                                     \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name, &hs))   \
@@ -265,6 +290,7 @@ CTXVAR__EXPORT int uv_listen(uv_stream_t *stream, int backlog, uv_connection_cb 
 {
     __typeof__(&uv_listen) next = UV_NEXT(uv_listen);
     if (!next) return UV_ENOSYS;
+    cb = RESTARTED(stream, cb, connection_trampoline);
     struct handle_start hs;
     if (cb == connection_trampoline ||
         !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", &hs))
@@ -443,7 +469,10 @@ CTXVAR__EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
 {
     __typeof__(&uv_close) next = UV_NEXT(uv_close);
     if (!next) return;
-    if (ctxvar__loops_enabled()) forget_handle(handle);
+    /* Not with libuv absent: the uv_close that reached us is another
+     * library's, and its object no uv_handle_t. */
+    if (ctxvar__loops_enabled() && ctxvar__code_present_fast(&ctxvar__libuv_code))
+        forget_handle(handle);
     if (close_cb) close_with_callback(handle, close_cb, next);
     else next(handle, NULL);
 }

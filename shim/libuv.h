@@ -202,6 +202,7 @@ static inline int ctxvar__uv_carry(void (*fn)(void))
 {
     return ctxvar__loops_enabled() && ctxvar__code_foreign_fast(&ctxvar__libuv_code, fn);
 }
+#define UV_CALLER __builtin_return_address(0)
 
 /* 1 when the callback(s) of a one-shot request are carried: a record for
  * req holds them and the caller's context.  0 when they should be passed

@@ -533,7 +533,25 @@ CTXVAR__EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_bu
     ctxvar__uv_request_end(req, result);
     return result;
 }
+
+/* ---- libuv's own threads ------------------------------------------------------------ */
+
+/* libuv starts its pool inside the first request that needs it, and each
+ * worker is a thread whose start routine is libuv's own: created in that
+ * request, it would keep its context between jobs for good (the program's
+ * queued jobs run as tasks, which drop it, but libuv's file system, DNS
+ * and random work do not).  libuv's uv_thread_create passes the program's
+ * function straight to pthread_create, so the program's threads still
+ * inherit. */
+int ctxvar__library_worker(void (*start)(void))
+{
+    return ctxvar__code_holds_known(&ctxvar__libuv_code, start);
+}
 #else
-/* No uv.h at build time: no libuv interposers (ISO C wants a declaration). */
-typedef int ctxvar__no_libuv_requests;
+/* No uv.h at build time: no libuv interposers. */
+int ctxvar__library_worker(void (*start)(void))
+{
+    (void)start;
+    return 0;
+}
 #endif

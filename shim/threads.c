@@ -73,6 +73,9 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     int detach_state = PTHREAD_CREATE_JOINABLE;
     if (attr && pthread_attr_getdetachstate(attr, &detach_state) != 0)
         detach_state = PTHREAD_CREATE_DETACHED; /* unknown: the thread releases its own */
+#ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */
+    if (ctxvar__library_worker((void (*)(void))start)) return real(thread, attr, start, arg);
+#endif
     struct ctxvar__start *s = ctxvar__thread_prepare(
         (void (*)(void))start, arg, detach_state == PTHREAD_CREATE_JOINABLE, &prepared);
     *error = saved_errno;

@@ -1,7 +1,8 @@
 /* impostor_event.c - a library that exports libevent's names with other
  * meanings (as libev's libevent emulation does): event_new keeps the
  * callback and argument it is given in a struct of its own layout,
- * event_add calls them at once, event_free frees the struct.  Built as
+ * event_add calls them at once, event_free frees the struct.  It also
+ * exports a uv_close of its own, for a 4-byte object.  Built as
  * libimpostor_event.so for bats/loops_libevent.bats. */
 #include <stdlib.h>
 
@@ -35,3 +36,14 @@ int event_add(struct impostor *e, const void *timeout)
 }
 
 void event_free(struct impostor *e) { free(e); }
+
+/* A lamp, closed: nothing like a uv_handle_t. */
+struct lamp {
+    int on;
+};
+
+void uv_close(struct lamp *lamp, void (*closed)(struct lamp *))
+{
+    lamp->on = 0;
+    if (closed) closed(lamp);
+}

@@ -27,6 +27,15 @@
  *                                   started timer), and async handles whose
  *                                   words libuv uses; live_contexts before
  *                                   and after
+ *   loops_uv readback               timer, idle, prepare, check and poll
+ *                                   handles started in one request, then
+ *                                   started again in another with the
+ *                                   callback read back from the handle's
+ *                                   public member
+ *   loops_uv poolidle               the first request that starts libuv's
+ *                                   pool (a uv_fs_stat), then a
+ *                                   uv_thread_create in another request;
+ *                                   live_contexts once both are over
  *   loops_uv direct                 a uv_walk callback, which libuv calls
  *                                   directly, sets a request and ends in a
  *                                   jump to uv_timer_start; libuv's
@@ -38,6 +47,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "show.h"
@@ -499,6 +509,115 @@ static int closecb(void)
     return uv_loop_close(loop) == 0 ? 0 : 1;
 }
 
+/* ---- readback ---------------------------------------------------------------- */
+
+static void on_timer_once(uv_timer_t *h) { say("timer", h->data); }
+static void on_idle_once(uv_idle_t *h)
+{
+    say("idle", h->data);
+    uv_idle_stop(h);
+}
+static void on_prepare_once(uv_prepare_t *h)
+{
+    say("prepare", h->data);
+    uv_prepare_stop(h);
+}
+static void on_check_once(uv_check_t *h)
+{
+    say("check", h->data);
+    uv_check_stop(h);
+}
+static void on_poll_once(uv_poll_t *h, int status, int events)
+{
+    (void)status, (void)events;
+    say("poll", h->data);
+    uv_poll_stop(h);
+}
+
+static int readback(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_timer_t timer;
+    uv_idle_t idle;
+    uv_prepare_t prepare;
+    uv_check_t check;
+    uv_poll_t poll;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 1;
+    uv_timer_init(loop, &timer);
+    uv_idle_init(loop, &idle);
+    uv_prepare_init(loop, &prepare);
+    uv_check_init(loop, &check);
+    uv_poll_init(loop, &poll, sv[0]);
+    timer.data = idle.data = prepare.data = check.data = poll.data = "handle";
+    for (int round = 0; round < 2; round++) {
+        ctxvar_token token;
+        ctxvar_set(request_id, round == 0 ? "first" : "again", &token);
+        if (round == 0) {
+            uv_timer_start(&timer, on_timer_once, 0, 0);
+            uv_idle_start(&idle, on_idle_once);
+            uv_prepare_start(&prepare, on_prepare_once);
+            uv_check_start(&check, on_check_once);
+            uv_poll_start(&poll, UV_WRITABLE, on_poll_once);
+        } else {
+            uv_timer_start(&timer, timer.timer_cb, 0, 0);
+            uv_idle_start(&idle, idle.idle_cb);
+            uv_prepare_start(&prepare, prepare.prepare_cb);
+            uv_check_start(&check, check.check_cb);
+            uv_poll_start(&poll, UV_WRITABLE, poll.poll_cb);
+        }
+        ctxvar_reset(&token);
+        uv_run(loop, UV_RUN_DEFAULT);
+    }
+    uv_close((uv_handle_t *)&timer, NULL);
+    uv_close((uv_handle_t *)&idle, NULL);
+    uv_close((uv_handle_t *)&prepare, NULL);
+    uv_close((uv_handle_t *)&check, NULL);
+    uv_close((uv_handle_t *)&poll, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    close(sv[0]);
+    close(sv[1]);
+    return uv_loop_close(loop) == 0 ? 0 : 1;
+}
+
+/* ---- poolidle ---------------------------------------------------------------- */
+
+static unsigned long long live_contexts_now(void)
+{
+    struct ctxvar_stats s;
+    ctxvar_stats(&s);
+    return s.live_contexts;
+}
+
+static void on_stat(uv_fs_t *req)
+{
+    say("stat", req->data);
+    uv_fs_req_cleanup(req);
+}
+
+static void program_thread(void *label) { say("thread", label); }
+
+static int poolidle(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    unsigned long long before = live_contexts_now();
+    uv_fs_t stat;
+    stat.data = "pool";
+    ctxvar_token token;
+    ctxvar_set(request_id, "pool", &token);
+    uv_fs_stat(loop, &stat, "/", on_stat); /* libuv starts its workers here */
+    ctxvar_reset(&token);
+    uv_run(loop, UV_RUN_DEFAULT);
+    /* libuv's thread API runs the program's own function: it inherits. */
+    uv_thread_t thread;
+    ctxvar_set(request_id, "thread", &token);
+    uv_thread_create(&thread, program_thread, "thread");
+    ctxvar_reset(&token);
+    uv_thread_join(&thread);
+    printf("live_contexts back to baseline: %s\n", live_contexts_now() == before ? "yes" : "no");
+    return uv_loop_close(loop) == 0 ? 0 : 1;
+}
+
 /* ---- direct ------------------------------------------------------------------ */
 
 static void on_walked_timer(uv_timer_t *timer) { say("timer", timer->data); }
@@ -508,7 +627,7 @@ static void on_reset_closed(uv_handle_t *handle) { say("closed", handle->data); 
 
 static SIBLING_CALLS void start_walked(uv_timer_t *timer)
 {
-    uv_timer_start(timer, on_walked_timer, 1, 0);
+    uv_timer_start(timer, on_walked_timer, 50, 0); /* after the close callback */
 }
 
 /* libuv calls it straight, no trampoline of ours between: the request
@@ -557,7 +676,9 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "streams") == 0) return streams();
     if (argc >= 2 && strcmp(argv[1], "closecb") == 0) return closecb();
     if (argc >= 2 && strcmp(argv[1], "direct") == 0) return direct();
+    if (argc >= 2 && strcmp(argv[1], "readback") == 0) return readback();
+    if (argc >= 2 && strcmp(argv[1], "poolidle") == 0) return poolidle();
     fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers | streams | "
-                    "closecb | direct\n");
+                    "closecb | direct | readback | poolidle\n");
     return 2;
 }
