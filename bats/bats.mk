@@ -12,11 +12,11 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
-    linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread popen_buffer fork_in_handler pool bypass \
+    linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
     libomp_barrier_tool.so omp_reload notify spawn_requests spawn_child spawn_one hostile omp_edge \
-    dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified http_client \
+    dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified syslog_hostile http_client \
     otel_threads otel_omp otel_sdk_writer libotel_sdk.so otel_sdk_linked otel_other_context.so \
     otel_key_race)
 
@@ -120,6 +120,10 @@ $(BATS_DIR)/join_zero: $(BATS_SRC)/join_zero.c
 	$(BATS_CC) $< -o $@
 
 $(BATS_DIR)/popen_buffer: $(BATS_SRC)/popen_buffer.c
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/popen_cancel: $(BATS_SRC)/popen_cancel.c
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
 
@@ -258,6 +262,10 @@ $(BATS_DIR)/syslog_lines: $(BATS_SRC)/syslog_lines.c $(BATS_DEPS)
 $(BATS_DIR)/syslog_lines_fortified: $(BATS_SRC)/syslog_lines.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 $< -o $@
+
+$(BATS_DIR)/syslog_hostile: $(BATS_SRC)/syslog_hostile.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
 
 $(BATS_DIR)/http_client: $(BATS_SRC)/http_client.c $(BATS_DEPS)
 	@mkdir -p $(@D)

@@ -592,6 +592,17 @@ status: 0 0'
     expect_no_stderr
 }
 
+@test "popen and pclose with a cancellation request pending return, as glibc's do, and leave no lock held for later popen and fork" {
+    local expected='worker: popen and pclose returned, status 3, cancellation still pending
+main popen: main ok
+main fork: child exited 7'
+    run -0 --separate-stderr "$PROGS/popen_cancel"
+    [ "$output" = "$expected" ]
+    run -0 --separate-stderr preloaded "$PROGS/popen_cancel"
+    [ "$output" = "$expected" ]
+    expect_no_stderr
+}
+
 @test "popen returns the command's output and pclose its status unchanged" {
     run_recorded plain "$PROGS/spawn_one" popen 'printf "a\nb\n"; exit 5'
     run_recorded runtime preloaded "$PROGS/spawn_one" popen 'printf "a\nb\n"; exit 5' k=v

@@ -159,3 +159,34 @@ vsyslog, invalid wide character: EILSEQ" program
     run -0 --separate-stderr "$CTXRUN" --syslog --set tenant=acme -- "$PROGS/syslog_lines_fortified" masked
     [ "$stderr" = "app: after the masked line tenant=acme" ]
 }
+
+@test "syslog from a signal handler that interrupts malloc, with 70 variables set: the runtime allocates nothing glibc would not" {
+    # glibc formats a line into 1 KiB on its stack; the runtime's sorted
+    # walk of more than 64 variables used to allocate, corrupting the heap
+    # the interrupted malloc was changing.
+    with_dev_log "$CTXRUN" --syslog -- "$PROGS/syslog_hostile" handler 70 >"$BATS_TEST_TMPDIR/out"
+    run cat "$BATS_TEST_TMPDIR/out"
+    [ "$output" = "lines logged from the handler: 2000" ]
+    run grep -c '^<14>app: tick v000=x v001=x' "$BATS_TEST_TMPDIR/dgrams"
+    [ "$output" = 2000 ]
+}
+
+@test "threads cancelled inside syslog of a long line leak nothing" {
+    # glibc's socket calls are cancellation points; it frees its own
+    # buffer on the way out, and the runtime its rendered copy.
+    with_dev_log "$CTXRUN" --syslog -- "$PROGS/syslog_hostile" cancel 300 >"$BATS_TEST_TMPDIR/out"
+    run cat "$BATS_TEST_TMPDIR/out"
+    expect_output <<'EOF2'
+threads cancelled inside syslog: 300 of 300
+heap grew by a megabyte or more: no
+EOF2
+}
+
+@test "a message holding a NUL byte goes out as the program wrote it; the next line gets its context" {
+    with_dev_log "$CTXRUN" --syslog -- "$PROGS/syslog_hostile" nul
+    run python3 -c 'import sys; [print(repr(l)) for l in open(sys.argv[1], "rb").read().split(b"\n") if l]' "$BATS_TEST_TMPDIR/dgrams"
+    expect_output <<'EOF2'
+b'<14>app: embedded NUL [\x00] after'
+b'<14>app: plain request_id=r1'
+EOF2
+}

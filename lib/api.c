@@ -258,7 +258,7 @@ static int put_exported_pair(const ctxvar__binding *b, void *p)
 size_t ctxvar__format_exported(const ctxvar_ctx *c, char *buf, size_t size)
 {
     struct ctxvar__text t = ctxvar__text_start(buf, size);
-    ctxvar__ctx_visit_sorted(c, put_exported_pair, &t);
+    ctxvar__ctx_visit_sorted_sigsafe(c, put_exported_pair, &t); /* no malloc: handlers */
     const struct ctxvar *tp_var = ctxvar__lookup("traceparent", 11); /* never interned: unset */
     const ctxvar__binding *tp = c && tp_var ? ctxvar__ctx_find(c, tp_var) : NULL;
     if (tp && ctxvar__traceparent_valid(tp->value)) {

@@ -106,6 +106,9 @@ int ctxvar__is_environment_context(const ctxvar_ctx *c) CTXVAR__HIDDEN;
 
 /* The calling thread's current context, borrowed. */
 ctxvar_ctx *ctxvar__current_borrowed(void) CTXVAR__HIDDEN;
+/* The same for a reader that may run in a signal handler which interrupted
+ * a change of the thread's context: the context as it stands. */
+ctxvar_ctx *ctxvar__current_for_reader(void) CTXVAR__HIDDEN;
 
 /* c (borrowed) as the outlets show it (syslog lines): ctxvar_format's
  * logfmt pairs of the variables a child process would get (no name

@@ -307,6 +307,8 @@ int ctxvar__features_settle(void)
 
 ctxvar_ctx *ctxvar__current_borrowed(void) { return ctxvar__current(ctxvar__me()); }
 
+ctxvar_ctx *ctxvar__current_for_reader(void) { return ctxvar__current_sigsafe(ctxvar__me()); }
+
 /* Never when BAGGAGE named a private variable: passed on byte for byte, it
  * would reach the child, which no private variable may. */
 int ctxvar__is_environment_context(const ctxvar_ctx *c)

@@ -281,10 +281,14 @@ static int popen_seek(void *cookie, off64_t *offset, int whence)
 
 /* What glibc's popen stream does on its close: off the list, close the
  * pipe (-1 without waiting when that fails), then wait for the shell,
- * through EINTR, and return its status. */
+ * through EINTR, and return its status.  Not a cancellation point, as
+ * glibc's is not: cancelled in close or waitpid, it would leak the pipe and
+ * leave the shell unreaped. */
 static int popen_close(void *cookie)
 {
     struct popen_stream *p = cookie;
+    int state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
     pthread_mutex_lock(&popen_lock);
     for (struct popen_stream **at = &popen_streams; *at; at = &(*at)->next) {
         if (*at == p) {
@@ -297,15 +301,14 @@ static int popen_close(void *cookie)
     if (close(p->fd) < 0) {
         status = -1;
     } else if (p->pid > 0) {
-        int state, wstatus;
+        int wstatus;
         pid_t waited;
-        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
         do waited = waitpid(p->pid, &wstatus, 0);
         while (waited < 0 && errno == EINTR);
-        pthread_setcancelstate(state, NULL);
         status = waited < 0 ? -1 : wstatus;
     }
     free(p);
+    pthread_setcancelstate(state, NULL);
     return status;
 }
 
@@ -419,6 +422,13 @@ CTXVAR__EXPORT FILE *popen(const char *command, const char *mode)
         errno = ENOSYS;
         return NULL;
     }
-    return popen_with(spawn, command, mode);
+    /* Not a cancellation point, as glibc's popen is not: cancelled in the
+     * close under popen_lock, it would leave the lock held, and every later
+     * popen, pclose and fork (whose handlers take it) would wait for good. */
+    int state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+    FILE *stream = popen_with(spawn, command, mode);
+    pthread_setcancelstate(state, NULL);
+    return stream;
 }
 

@@ -19,12 +19,18 @@
  * priority mask, cancellation) is its own, on a message glibc sees as it
  * would a longer one written by the program: glibc 2.36 as Debian ships it
  * formats a message of any length (into a heap buffer beyond its 1 KiB on
- * the stack), and so does this file, sized by a first vsnprintf, never cut.
+ * the stack), and so does this file, never cut: into 1 KiB on the stack,
+ * and only a line that does not fit there (where glibc allocates too) into
+ * a heap block sized by that first vsnprintf.  So a program that logs from
+ * a signal handler, as glibc tolerates for short lines, is no less safe;
+ * the context is read as any reader in a handler reads it, without
+ * allocating.  A thread cancelled in glibc's syslog frees that block.
  *
  * When there is nothing to add (an empty context, only private names, the
  * switch off, this copy of the runtime defers) the program's call goes to
  * the real function untouched.  When rendering fails (out of memory, a
- * format vsnprintf refuses), it goes there untouched too, with a debug line.
+ * format vsnprintf refuses), it goes there untouched too, with a debug line;
+ * so does a message holding a NUL byte (%c of 0), which "%s" would cut.
  * __syslog_chk and __vsyslog_chk (what -D_FORTIFY_SOURCE calls) render with
  * __vsnprintf_chk, so the program keeps its fortification checks.
  *
@@ -32,6 +38,7 @@
  * routed through the runtime.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,13 +53,41 @@ void __syslog_chk(int pri, int flag, const char *fmt, ...);
 void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
 int __vsnprintf_chk(char *s, size_t maxlen, int flag, size_t slen, const char *fmt, va_list ap);
 
-/* Room on the stack for the usual line; a longer one goes to the heap. */
-enum { LINE_ON_STACK = 1024, SUFFIX_ON_STACK = 512 };
+/* Room on the stack for the usual line, as glibc keeps (1 KiB): the
+ * runtime allocates only for a line glibc would allocate for too, so that a
+ * syslog call from a signal handler that interrupted malloc is no less
+ * safe than without the runtime. */
+enum { LINE_ON_STACK = 1024 };
+
+/* The program's message, formatted into buf[size] as glibc would: errno
+ * put back first for %m.  flag < 0: plain vsnprintf; else the fortified
+ * one with that flag. */
+static int format_message(char *buf, size_t size, int saved_errno, int flag, const char *fmt,
+                          va_list ap)
+{
+    errno = saved_errno;
+    return flag < 0 ? vsnprintf(buf, size, fmt, ap) : __vsnprintf_chk(buf, size, flag, size, fmt, ap);
+}
+
+/* The suffix after the message's `base` bytes of buf[size]: one space and
+ * the context, then the newline the message ended with, if it did (glibc's
+ * LOG_PERROR copy then adds none, and the suffix belongs to the line).
+ * The whole line's length, written only when it fits. */
+static size_t put_suffix(const ctxvar_ctx *c, char *buf, size_t size, size_t base, int newline,
+                         size_t suffix_len)
+{
+    size_t len = base + 1 + suffix_len + (size_t)newline;
+    if (len >= size) return len;
+    buf[base] = ' ';
+    ctxvar__format_exported(c, buf + base + 1, suffix_len + 1);
+    if (newline) buf[len - 1] = '\n';
+    buf[len] = '\0';
+    return len;
+}
 
 /* The program's message with the suffix, in *out (line, or a heap block the
- * caller frees when it is not line).  flag < 0: plain vsnprintf; else the
- * fortified one with that flag.  0, or -1 when the call should go through
- * unchanged (nothing to add, or we could not). */
+ * caller frees when it is not line).  0, or -1 when the call should go
+ * through unchanged (nothing to add, or we could not). */
 static int render(char *line, size_t room, char **out, int saved_errno, int pri, int flag,
                   const char *fmt, va_list ap)
 {
@@ -61,57 +96,50 @@ static int render(char *line, size_t room, char **out, int saved_errno, int pri,
      * before it formats anything: so it must be here, where formatting
      * could run a fortified check, or cost a copy, for nothing. */
     if (!(LOG_MASK(LOG_PRI(pri)) & setlogmask(0))) return -1;
-    ctxvar_ctx *c = ctxvar__current_borrowed();
+    /* As a reader: a handler may have interrupted a change of it. */
+    const ctxvar_ctx *c = ctxvar__current_for_reader();
     if (!c) return -1;
-
-    char suffix_room[SUFFIX_ON_STACK];
-    char *suffix = suffix_room;
-    size_t suffix_len = ctxvar__format_exported(c, suffix_room, sizeof suffix_room);
+    size_t suffix_len = ctxvar__format_exported(c, NULL, 0);
     if (suffix_len == 0) return -1;
-    if (suffix_len >= sizeof suffix_room) {
-        suffix = malloc(suffix_len + 1);
-        if (!suffix) goto failed;
-        ctxvar__format_exported(c, suffix, suffix_len + 1);
-    }
 
     va_list again;
     va_copy(again, ap);
-    errno = saved_errno; /* for %m */
-    int n = flag < 0 ? vsnprintf(line, room, fmt, ap)
-                     : __vsnprintf_chk(line, room, flag, room, fmt, ap);
+    int n = format_message(line, room, saved_errno, flag, fmt, ap);
     char *text = line;
-    if (n >= 0 && (size_t)n + 1 + suffix_len >= room) {
-        /* Sized exactly: the message, a space, the suffix, the NUL. */
-        size_t need = (size_t)n + 1 + suffix_len + 1;
-        text = malloc(need);
-        if (text) {
-            errno = saved_errno;
-            int again_n = flag < 0 ? vsnprintf(text, need, fmt, again)
-                                   : __vsnprintf_chk(text, need, flag, need, fmt, again);
-            /* The same arguments give the same text; if a %m or a locale
-             * changed between the two, take the shorter and stay inside. */
-            if (again_n < 0) n = -1;
-            else if (again_n < n) n = again_n;
+    if (n >= 0) {
+        size_t base = (size_t)n, shown = base < room ? base : room - 1;
+        /* A NUL the format wrote (%c of 0) would end the text early: such a
+         * line goes out as the program wrote it. */
+        if (memchr(line, '\0', shown)) n = -2;
+        int newline = n >= 0 && base > 0 && base <= shown && line[base - 1] == '\n';
+        base -= (size_t)newline;
+        size_t len = n >= 0 ? put_suffix(c, line, room, base, newline, suffix_len) : 0;
+        if (n >= 0 && len >= room) {
+            /* Sized exactly, formatted again into it. */
+            text = malloc(len + 1);
+            if (text) {
+                int again_n = format_message(text, len + 1, saved_errno, flag, fmt, again);
+                /* The same arguments give the same text; if a %m or a
+                 * locale changed between the two, take it as it is. */
+                if (again_n < 0) {
+                    n = -1;
+                } else if (memchr(text, '\0', (size_t)again_n < len ? (size_t)again_n : len)) {
+                    n = -2;
+                } else {
+                    base = (size_t)again_n < len ? (size_t)again_n : len;
+                    newline = base > 0 && text[base - 1] == '\n';
+                    base -= (size_t)newline;
+                    if (put_suffix(c, text, len + 1, base, newline, suffix_len) > len) n = -1;
+                }
+            }
         }
     }
     va_end(again);
     if (n < 0 || !text) {
         if (text && text != line) free(text);
-        if (suffix != suffix_room) free(suffix);
-        goto failed;
+        if (n != -2) goto failed;
+        return -1;
     }
-
-    /* A message ending in a newline keeps it last: glibc's LOG_PERROR copy
-     * adds none then, and the suffix belongs to the line. */
-    size_t len = (size_t)n;
-    int newline = len > 0 && text[len - 1] == '\n';
-    if (newline) len--;
-    text[len] = ' ';
-    memcpy(text + len + 1, suffix, suffix_len);
-    len += 1 + suffix_len;
-    if (newline) text[len++] = '\n';
-    text[len] = '\0';
-    if (suffix != suffix_room) free(suffix);
     *out = text;
     return 0;
 
@@ -123,12 +151,15 @@ failed:
 
 typedef void (*syslog_fn)(int, const char *, ...);
 
-/* The real syslog with "%s": every variant ends here once rendered. */
+/* The real syslog with "%s": every variant ends here once rendered.  glibc's
+ * syslog is a cancellation point (it may wait on the socket): a thread
+ * cancelled there frees the copy too. */
 static void send_rendered(int pri, char *text, const char *line)
 {
     syslog_fn real = (syslog_fn)CTXVAR__NEXT(syslog);
+    pthread_cleanup_push(free, text != line ? text : NULL);
     if (real) real(pri, "%s", text);
-    if (text != line) free(text);
+    pthread_cleanup_pop(1);
 }
 
 CTXVAR__EXPORT void vsyslog(int pri, const char *fmt, va_list ap)
