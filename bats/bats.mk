@@ -11,7 +11,7 @@ BATS_CXX := $(CXX) $(CFLAGS) -std=c++17 -Wall -Wextra -Werror -Ilib -I$(BATS_SRC
 BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
-    libctor_thread.so ctor_thread exit_paths fork_child context three_threads \
+    libctor_thread.so ctor_thread exit_paths process_exit fork_child context three_threads \
     linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
@@ -120,6 +120,10 @@ $(BATS_DIR)/join_zero: $(BATS_SRC)/join_zero.c
 	$(BATS_CC) $< -o $@
 
 $(BATS_DIR)/popen_buffer: $(BATS_SRC)/popen_buffer.c
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/process_exit: $(BATS_SRC)/process_exit.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
 

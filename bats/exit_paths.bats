@@ -94,3 +94,20 @@ main: request_id=42
 EOF
     expect_no_stderr
 }
+
+@test "atexit handlers and the program's destructors see the exiting thread's context, change it and start children with it" {
+    # glibc runs the main thread's thread_local destructors first, inside
+    # exit(); the runtime releases nothing there, the process is ending.
+    local mode status
+    for mode in return exit; do
+        status=$([ "$mode" = exit ] && echo 3 || echo 0)
+        run -"$status" --separate-stderr preloaded "$PROGS/process_exit" "$mode"
+        expect_output <<'EOF2'
+atexit handler: request_id=main
+set in the atexit handler: ok
+child of the atexit handler: BAGGAGE=request_id=shutdown
+program destructor: request_id=shutdown
+EOF2
+        expect_no_stderr
+    done
+}

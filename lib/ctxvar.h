@@ -69,12 +69,15 @@
  *   it is joined (the runtime also replaces pthread_join, its _np variants,
  *   thrd_join, pthread_detach and thrd_detach for that), a detached one's
  *   once the kernel has finished it, noticed at the next thread creation or
- *   ctxvar_stats (nothing ever waits for it).  A thread the runtime did not
- *   start (the main thread, one started before the runtime was loaded)
- *   releases its context after its thread_local destructors, before its
- *   pthread key destructors, which then see an empty context; exit()
- *   releases the calling thread's.  The runtime takes no pthread key.  A
- *   forked child keeps the forking thread's context.
+ *   ctxvar_stats (nothing ever waits for it).  Another thread the runtime
+ *   did not start (one started before the runtime was loaded) releases its
+ *   context after its thread_local destructors, before its pthread key
+ *   destructors, which then see an empty context.  The main thread's
+ *   context lasts as long as the process: exit() (and a return from main)
+ *   runs the atexit handlers and the program's destructors after the
+ *   thread_local ones, and they see it, change it and start children with
+ *   it.  The runtime takes no pthread key.  A forked child keeps the
+ *   forking thread's context.
  *   It also carries context, with no code change, into OpenMP regions and
  *   tasks, SIGEV_THREAD timers and mq_notify, GLib's and APR-util's pools
  *   and GLib's main-loop callbacks (section 4), and into
@@ -156,8 +159,8 @@
  *     NULL it is filled so that ctxvar_reset(tok) undoes this set.
  *     EINVAL: v is NULL.  E2BIG: value too long.  ENOMEM.  ENOSYS: no runtime.
  *     ESRCH: the calling thread's context has been released for good at its
- *     exit (a thread the runtime did not start, past its thread_local
- *     destructors, or the thread that called exit()).  EBUSY: called from a
+ *     exit (a thread other than the main one that the runtime did not
+ *     start, past its thread_local destructors).  EBUSY: called from a
  *     signal handler that interrupted a ctxvar call (section 1).
  *     On any error nothing changes and tok is not filled.
  *

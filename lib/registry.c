@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "runtime.h"
 #include "sigsafe.h"
@@ -178,6 +179,13 @@ extern void *__dso_handle;
 static void release_at_thread_exit(void *state)
 {
     struct ctxvar__thread *t = state;
+    /* glibc runs a main thread's thread_local destructors only inside
+     * exit() (one that calls pthread_exit ends without them), before the
+     * atexit handlers and the destructors of the program and its
+     * libraries: those still run on this thread and must see its context,
+     * and start children with it, as without the runtime.  The process is
+     * ending: nothing is released. */
+    if (gettid() == getpid()) return;
     ctxvar__busy_push(t); /* a signal handler must not change state meanwhile */
     ctxvar__registry_remove(t);
     ctxvar__cache_flush_all(t);
