@@ -218,7 +218,7 @@ $(BATS_DIR)/exception_static_both: $(BATS_SRC)/exception_link.cpp $(BATS_DEPS)
 # contexts, after vfork, and system and popen themselves
 # (bats/processes.bats, bats/exec_hostile.bats).  spawn_env and
 # spawn_encoding are built by the spawn_% rule above.
-EXEC_PROGRAMS := $(addprefix $(BATS_DIR)/, exec_small_stack exec_vfork_loop \
+EXEC_PROGRAMS := $(addprefix $(BATS_DIR)/, exec_small_stack exec_vfork_loop exec_vfork_threads \
     exec_system_cancel spawn_env spawn_encoding)
 bats-programs: $(EXEC_PROGRAMS)
 test: $(EXEC_PROGRAMS)

@@ -291,12 +291,13 @@ static size_t encode_baggage(const ctxvar_ctx *c, char *buf, const ctxvar__bindi
  * handler interrupted; one made by our parent may be in use by the
  * suspended parent thread of this vfork child: both are left alone.  So at
  * most one stray mapping stays per thread that used vfork, until it next
- * starts a process (or while the records are all taken; a diagnostic says
- * so).  In a normal process or a fork child, a successful exec discards the
- * record with everything else. */
+ * starts a process or ends (it is in no vfork then), or while the records
+ * are all taken (a diagnostic says so): 256 threads that used vfork and
+ * live on.  In a normal process or a fork child, a successful exec discards
+ * the record with everything else. */
 
 enum { AREA_FREE, AREA_CLAIMED, AREA_HELD };
-#define AREA_RECORDS 64
+#define AREA_RECORDS 256
 
 static struct area_record {
     atomic_int state;
@@ -350,6 +351,8 @@ static void areas_reclaim(void)
         area_forget(i);
     }
 }
+
+void ctxvar__child_env_thread_ends(void) { areas_reclaim(); }
 
 /* ---- The child's environment --------------------------------------------- */
 

@@ -29,4 +29,8 @@ void ctxvar__child_env_release(struct ctxvar__child_env *e) CTXVAR__HIDDEN;
 int ctxvar__child_env_exec_begin(struct ctxvar__child_env *e, char *const envp[], int implicit) CTXVAR__HIDDEN;
 void ctxvar__child_env_exec_end(struct ctxvar__child_env *e, int record) CTXVAR__HIDDEN;
 
+/* The calling thread is ending: what its vfork children left mapped goes
+ * (they have exec'd or exited: a thread in vfork is suspended). */
+void ctxvar__child_env_thread_ends(void) CTXVAR__HIDDEN;
+
 #endif

@@ -85,6 +85,7 @@
 #include <unistd.h>
 
 #include "annotate.h"
+#include "childenv.h"
 #include "runtime.h"
 #include "sigsafe.h"
 #include "thread.h"
@@ -532,6 +533,7 @@ void ctxvar__thread_end(struct ctxvar__start *s)
 {
     int expected = EXIT_RUNNING;
     struct ctxvar__thread *t = ctxvar__me();
+    ctxvar__child_env_thread_ends();
     ctxvar__busy_push(t); /* a signal handler must not change state meanwhile */
     if (t->cache_used) ctxvar__cache_flush_all(t);
     ctxvar__free_lists_drain(t);

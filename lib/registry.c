@@ -39,6 +39,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "childenv.h"
 #include "runtime.h"
 #include "sigsafe.h"
 #include "thread.h"
@@ -186,6 +187,7 @@ static void release_at_thread_exit(void *state)
      * and start children with it, as without the runtime.  The process is
      * ending: nothing is released. */
     if (gettid() == getpid()) return;
+    ctxvar__child_env_thread_ends();
     ctxvar__busy_push(t); /* a signal handler must not change state meanwhile */
     ctxvar__registry_remove(t);
     ctxvar__cache_flush_all(t);
