@@ -79,10 +79,26 @@ scratch_dir() {
     [ "$stderr" = "ctxrun: invalid variable name 'a\\x0Ab' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')" ]
 }
 
-@test "--set without '=' is a usage error" {
-    run -2 --separate-stderr "$CTXRUN" --set abc true
+@test "--set without '=' is a usage error that does not echo its argument (it may be the value alone)" {
+    run -2 --separate-stderr "$CTXRUN" --set s3cr3t-token true
     [ "$output" = "" ]
-    [ "$stderr" = "ctxrun: --set expects NAME=VALUE, got 'abc'" ]
+    [ "$stderr" = "ctxrun: --set expects NAME=VALUE; its argument has no '='" ]
+}
+
+@test "--set of traceparent or tracestate is a usage error: the runtime never reads them from BAGGAGE" {
+    for name in traceparent tracestate; do
+        run -2 --separate-stderr "$CTXRUN" --set "$name=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" true
+        [ "$output" = "" ]
+        [ "$stderr" = "ctxrun: --set: '$name' travels in its own variable, not in BAGGAGE (--traceparent; TRACESTATE in the environment)" ]
+    done
+}
+
+@test "a command that cannot be found is 127 with the system's reason, as the shells say" {
+    run -127 --separate-stderr "$CTXRUN" -- /etc/passwd/x
+    [ "$stderr" = "ctxrun: /etc/passwd/x: Not a directory" ]
+    long=$(head -c 5000 /dev/zero | tr '\0' a)
+    run -127 --separate-stderr "$CTXRUN" -- "$long"
+    [ "${stderr: -20}" = ": File name too long" ]
 }
 
 @test "--set as the last argument is a usage error" {

@@ -173,6 +173,19 @@ EOF
     done
 }
 
+@test "a NULL envp is an empty environment and gets nothing added, also when environ is NULL after clearenv" {
+    local method
+    for method in fork_execve fork_execvpe fork_execle vfork_execve posix_spawn posix_spawnp; do
+        run -0 --separate-stderr preloaded "$PROGS/spawn_env" "$method" null \
+            'echo "BAGGAGE=${BAGGAGE-unset}"' request_id=r1 clearenv
+        expect_output <<'EOF'
+BAGGAGE=unset
+status: 0
+EOF
+        expect_no_stderr
+    done
+}
+
 @test "an explicit envp's own BAGGAGE, TRACEPARENT and TRACESTATE are passed on unchanged from a thread with an empty context" {
     requests -e execle with
     expect_output <<'EOF'

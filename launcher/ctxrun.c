@@ -226,12 +226,17 @@ static int is_blank(const char *s, size_t len)
 static void parse_setting(const char *arg, struct setting *out)
 {
     const char *eq = strchr(arg, '=');
-    if (eq == NULL)
-        fail_usage("--set expects NAME=VALUE, got '", arg, "'");
+    if (eq == NULL) /* not shown: it may be the value alone */
+        fail_usage("--set expects NAME=VALUE; its argument has no '='", NULL, "");
     size_t name_len = (size_t)(eq - arg);
     if (!ctxvar__w3c_name_valid(arg, name_len))
         fail(EXIT_USAGE, "invalid variable name '", arg, name_len,
              "' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')");
+    /* The runtime never reads these from BAGGAGE: silently lost there. */
+    if (ctxvar__w3c_is_trace_header(arg, name_len))
+        fail(EXIT_USAGE, "--set: '", arg, name_len,
+             "' travels in its own variable, not in BAGGAGE (--traceparent; TRACESTATE "
+             "in the environment)");
     size_t value_len = strlen(eq + 1);
     if (value_len > CTXVAR_VALUE_MAX)
         fail(EXIT_USAGE, "value of '", arg, name_len,
@@ -751,10 +756,12 @@ int main(int argc, char **argv)
 
     int err = errno;
     const char *name = argv[command];
-    if (err == ENOENT || err == ENOTDIR)
-        fail(EXIT_NOT_FOUND, "", name, strlen(name), ": No such file or directory");
     fputs("ctxrun: ", stderr);
     put_escaped(name, strlen(name));
     fprintf(stderr, ": %s\n", strerror(err));
+    /* As the shells say: not found, also when a name searched for in PATH
+     * is too long to be any file there. */
+    if (err == ENOENT || err == ENOTDIR || (err == ENAMETOOLONG && !strchr(name, '/')))
+        return EXIT_NOT_FOUND;
     return EXIT_CANNOT_RUN;
 }

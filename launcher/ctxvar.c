@@ -40,16 +40,15 @@
  * (lib/childenv.c, "THE RULE"): BAGGAGE when the encoding is not empty,
  * TRACEPARENT when it is valid, TRACESTATE only with it and when valid.
  * `ctxvar env` prints what a child started from a thread with this context
- * gets.  (A thread whose context is still the one its process started with
- * passes on the process's own three variables byte for byte instead; they
- * differ from what is printed only in what the runtime could not read.)
+ * gets: with no --set, the context is still the one the process started
+ * with, and the process's own three variables pass on byte for byte.
  *
  * Exit status: 0; 1 when `get` or `traceparent` finds nothing; 2 for a usage
  * error, or when the output cannot be written or memory is short.  Nothing
  * but the requested text goes to stdout; each error is one line on stderr,
  * "ctxvar: ...", that never shows a value (values may be secrets).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* secure_getenv */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +262,21 @@ static void put_assignment(const char *name, const char *value)
     fputs("'\n", stdout);
 }
 
+/* 1 when a member of the baggage value v has a key starting with '_',
+ * well-formed or not. */
+static int names_private(const char *v)
+{
+    for (const char *p = v; p; p = strchr(p, ',')) {
+        if (*p == ',')
+            p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '_')
+            return 1;
+    }
+    return 0;
+}
+
 /* What a child started from this thread finds in BAGGAGE, TRACEPARENT and
  * TRACESTATE, by lib/childenv.c's rule: the baggage encoding when it is not
  * empty (names starting with '_' and the trace headers are never members,
@@ -270,6 +284,19 @@ static void put_assignment(const char *name, const char *value)
  * and a tracestate only with it. */
 static _Noreturn void cmd_env(int argc, char **argv)
 {
+    /* With nothing set here the context is the one the process started
+     * with, and a child gets the process's own three variables byte for
+     * byte (more members than an encoding keeps, properties, what the
+     * runtime could not read), unless BAGGAGE names a private variable
+     * ('_'), which is never passed on (the runtime reads them with
+     * secure_getenv, and checks the keys as here). */
+    const char *baggage_at_start = secure_getenv("BAGGAGE");
+    if (argc == 2 && !names_private(baggage_at_start)) {
+        put_assignment("BAGGAGE", baggage_at_start);
+        put_assignment("TRACEPARENT", secure_getenv("TRACEPARENT"));
+        put_assignment("TRACESTATE", secure_getenv("TRACESTATE"));
+        finish(0);
+    }
     apply_settings("env", 2, argc, argv);
     char *baggage = text_of(current_baggage);
     const char *traceparent = ctxvar_get(variable("traceparent", 11), NULL);

@@ -82,6 +82,11 @@ __attribute__((constructor)) static void find_real_functions(void)
 
 /* ---- exec ---------------------------------------------------------------- */
 
+/* envp is the process's environment when the program passes environ
+ * itself; a NULL one is an explicit empty environment (Linux runs the
+ * program with none), also when environ is NULL too (after clearenv). */
+static int implicit_environment(char *const envp[]) { return envp != NULL && envp == environ; }
+
 static int exec_with(execve_fn real, const char *file, char *const argv[], char *const envp[],
                      int implicit)
 {
@@ -98,7 +103,7 @@ static int exec_with(execve_fn real, const char *file, char *const argv[], char 
 
 CTXVAR__EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    return exec_with(real_execve(), path, argv, envp, envp == environ);
+    return exec_with(real_execve(), path, argv, envp, implicit_environment(envp));
 }
 
 CTXVAR__EXPORT int execv(const char *path, char *const argv[])
@@ -108,7 +113,7 @@ CTXVAR__EXPORT int execv(const char *path, char *const argv[])
 
 CTXVAR__EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    return exec_with(real_execvpe(), file, argv, envp, envp == environ);
+    return exec_with(real_execvpe(), file, argv, envp, implicit_environment(envp));
 }
 
 CTXVAR__EXPORT int execvp(const char *file, char *const argv[])
@@ -124,7 +129,7 @@ CTXVAR__EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
         return -1;
     }
     struct ctxvar__child_env env;
-    int record = ctxvar__child_env_exec_begin(&env, envp, envp == environ);
+    int record = ctxvar__child_env_exec_begin(&env, envp, implicit_environment(envp));
     int r = real(fd, argv, env.envp);
     ctxvar__child_env_exec_end(&env, record);
     return r;
@@ -199,7 +204,7 @@ CTXVAR__EXPORT int execle(const char *path, const char *arg, ...)
     gather_args(argv, arg, more, ap);
     char *const *envp = va_arg(ap, char *const *); /* after the NULL */
     va_end(ap);
-    return exec_with(real_execve(), path, argv, envp, envp == environ);
+    return exec_with(real_execve(), path, argv, envp, implicit_environment(envp));
 }
 
 /* ---- posix_spawn ----------------------------------------------------------- */
@@ -228,7 +233,7 @@ CTXVAR__EXPORT int posix_spawn(pid_t *restrict pid, const char *restrict path,
                                char *const envp[restrict])
 {
     return spawn_with(real_posix_spawn(), pid, path, actions, attr, argv, envp,
-                      envp == environ);
+                      implicit_environment(envp));
 }
 
 CTXVAR__EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
@@ -237,6 +242,6 @@ CTXVAR__EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
                                 char *const envp[restrict])
 {
     return spawn_with(real_posix_spawnp(), pid, file, actions, attr, argv, envp,
-                      envp == environ);
+                      implicit_environment(envp));
 }
 

@@ -5,6 +5,7 @@
  * SETTING:
  *   BAGGAGE=v, TRACEPARENT=v, TRACESTATE=v   setenv() in the program itself
  *   -BAGGAGE, -TRACEPARENT, -TRACESTATE      unsetenv()
+ *   clearenv                                 clearenv(): environ is NULL
  *   traceparent=v                            ctxvar_set_traceparent
  *   name=v                                   ctxvar_set of name
  *
@@ -12,7 +13,8 @@
  * long: a command longer than this program's own arguments may be.
  *
  * ENV, for the methods that take an environment: "environ", or "copy", an
- * explicit envp holding a copy (strdup) of every entry of environ.
+ * explicit envp holding a copy (strdup) of every entry of environ, or
+ * "null", an explicit NULL envp (the program runs with no environment).
  *
  * METHOD:
  *   posix_spawn posix_spawnp                  sh -c COMMAND, then waitpid
@@ -99,6 +101,10 @@ static void limit_address_space(void)
 
 static void apply(char *setting)
 {
+    if (strcmp(setting, "clearenv") == 0) {
+        clearenv();
+        return;
+    }
     if (setting[0] == '-') {
         unsetenv(setting + 1);
         return;
@@ -274,7 +280,7 @@ int main(int argc, char **argv)
     static char out_buffer[BUFSIZ]; /* nothing to allocate once the address space is limited */
     setvbuf(stdout, out_buffer, _IOLBF, sizeof out_buffer);
     for (int i = a + 3; i < argc; i++) apply(argv[i]);
-    char **envp = strcmp(env, "copy") == 0 ? copy_of_environ() : environ;
+    char **envp = strcmp(env, "copy") == 0 ? copy_of_environ() : strcmp(env, "null") == 0 ? NULL : environ;
     fflush(stdout);
     if (limit) limit_address_space();
 
