@@ -162,17 +162,26 @@ EOF2
     expect_no_stderr
 }
 
-@test "pool->user_data stays the program's while pool->func shows the trampoline, and is the program's own under CTXVAR_LOOPS=0" {
+@test "pool->user_data stays the program's while pool->func shows the trampoline, which runs the program's function when the program calls it, and is the program's own under CTXVAR_LOOPS=0" {
     run -0 --separate-stderr preloaded "$PROGS/loops_glib" func
     expect_output <<'EOF2'
 pool->func is the program's: no
 pool->user_data is the program's: yes
+called inline with its own data, user data the pool's
 EOF2
+    expect_no_stderr
     run -0 --separate-stderr env CTXVAR_LOOPS=0 LD_PRELOAD="$RUNTIME" "$PROGS/loops_glib" func
     expect_output <<'EOF2'
 pool->func is the program's: yes
 pool->user_data is the program's: yes
+called inline with its own data, user data the pool's
 EOF2
+}
+
+@test "a sort function set again and again on a long-lived pool keeps no record of the earlier ones" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" resort
+    [ "$output" = "heap grew by a megabyte or more: no" ]
+    expect_no_stderr
 }
 
 @test "a push of NULL data is refused by GLib as without the runtime, not wrapped into a job that runs" {

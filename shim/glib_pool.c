@@ -13,7 +13,8 @@
  *
  * What the program can see stays the program's:
  *   - pool->user_data is the program's, and reaches its function unchanged;
- *     pool->func, a public read-only member, shows our trampoline;
+ *     pool->func, a public read-only member, shows our trampoline, which
+ *     the program may call with its own data: its function runs;
  *   - a sort function gets the program's data (compare_jobs unwraps both);
  *   - g_thread_pool_move_to_front(pool, data), which GTask calls when a
  *     queued task is cancelled, finds the job by the program's data;
@@ -34,9 +35,11 @@
  * function: its record is lost with it).
  */
 #ifndef CTXVAR_STATIC_WRAP /* a static program links GLib itself */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "glib.h"
@@ -44,15 +47,19 @@
 struct sort {
     GCompareDataFunc func;
     gpointer data;
-    struct sort *next; /* every comparator the pool had: freed with it */
 };
 
 struct pool {
     struct ctxvar__indexed by_pool; /* key: the GThreadPool */
     GFunc func;
+    gpointer user_data;
     GDestroyNotify item_free;
-    _Atomic(struct sort *) sorts;
+    struct sort *sort; /* the comparator GLib holds, under sort_lock */
 };
+
+/* Serialises our g_thread_pool_set_sort_function calls, so that each knows
+ * which comparator record GLib held before it. */
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct job {
     struct ctxvar__callback cb;   /* fn: the pool's function; arg: the data */
@@ -89,11 +96,40 @@ static void call_job(const struct ctxvar__callback *cb, void *user_data)
     ((GFunc)cb->fn)(cb->arg, user_data);
 }
 
-/* The pool's function, in a GLib worker. */
+static int take_pending(struct ctxvar__indexed *e, void *unused)
+{
+    (void)unused;
+    ctxvar__index_unlink_locked(e);
+    return 1;
+}
+
+static int pool_of_user_data(struct ctxvar__indexed *e, void *arg)
+{
+    void **io = arg; /* in: the user data; out: the program's function */
+    const struct pool *p = (const struct pool *)((char *)e - offsetof(struct pool, by_pool));
+    if (p->user_data != io[0]) return 0;
+    io[1] = *(void **)(void *)&p->func;
+    return 1;
+}
+
+/* The pool's function, in a GLib worker; or called by the program itself
+ * through pool->func, which shows it, with data of its own.  A job of ours
+ * is found in `pending` by its address, which reads nothing of the item:
+ * anything else is the program's, and goes to the function of its pool,
+ * found by the user data GLib passes (the first such pool: one function
+ * per user data is what such a program has), in the caller's context. */
 static void run_job(gpointer item, gpointer user_data)
 {
+    if (!ctxvar__index_visit(&pending, item, take_pending, NULL)) {
+        void *io[2] = {user_data, NULL};
+        ctxvar__index_visit_all(&pools, pool_of_user_data, io);
+        GFunc func = NULL;
+        memcpy(&func, &io[1], sizeof func);
+        if (func) func(item, user_data);
+        else ctxvar__debug("g_thread_pool: its function called with no job of ours; the call is lost");
+        return;
+    }
     struct job *job = item;
-    ctxvar__index_remove(&pending, &job->pending);
     ctxvar__callback_invoke_task(&job->cb, call_job, user_data);
     ctxvar__callback_free(&job->cb);
 }
@@ -183,8 +219,9 @@ static GThreadPool *create(GFunc func, gpointer user_data, GDestroyNotify item_f
         return real ? real(func, user_data, max_threads, exclusive, error) : NULL;
     }
     p->func = func;
+    p->user_data = user_data;
     p->item_free = item_free;
-    atomic_init(&p->sorts, NULL);
+    p->sort = NULL;
     GThreadPool *pool = real_full(run_job, user_data, drop_job, max_threads, exclusive, error);
     if (pool) ctxvar__index_add(&pools, &p->by_pool, pool);
     else free(p);
@@ -225,23 +262,32 @@ CTXVAR__EXPORT void g_thread_pool_set_sort_function(GThreadPool *pool, GCompareD
         CTXVAR__NEXT_IN(g_thread_pool_set_sort_function, GLIB_SONAME);
     if (!real) return;
     struct pool *p = find_pool(pool);
-    if (!p || !func) {
+    if (!p) {
         real(pool, func, user_data);
         return;
     }
     /* A new record each time: a push on another thread may be comparing
-     * with the previous one right now, under GLib's queue lock. */
-    struct sort *s = ctxvar__alloc(sizeof *s);
-    if (!s) s = malloc(sizeof *s);
-    if (!s) {
-        ctxvar__debug("g_thread_pool_set_sort_function: out of memory; the pool stays unsorted");
-        return;
+     * with the previous one right now, under GLib's queue lock.  GLib takes
+     * that lock to install the new one, so once it has returned no thread
+     * compares with the previous one, which goes then. */
+    struct sort *s = NULL;
+    if (func) {
+        s = ctxvar__alloc(sizeof *s);
+        if (!s) s = malloc(sizeof *s);
+        if (!s) {
+            ctxvar__debug("g_thread_pool_set_sort_function: out of memory; the pool stays unsorted");
+            return;
+        }
+        s->func = func;
+        s->data = user_data;
     }
-    s->func = func;
-    s->data = user_data;
-    s->next = atomic_load(&p->sorts);
-    while (!atomic_compare_exchange_weak(&p->sorts, &s->next, s)) {}
-    real(pool, compare_jobs, s);
+    pthread_mutex_lock(&sort_lock);
+    if (s) real(pool, compare_jobs, s);
+    else real(pool, NULL, user_data);
+    struct sort *previous = p->sort;
+    p->sort = s;
+    pthread_mutex_unlock(&sort_lock);
+    free(previous);
 }
 
 struct match {
@@ -287,10 +333,7 @@ CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gb
     if (p) atomic_fetch_add_explicit(&pools_freed, 1, memory_order_release);
     if (real) real(pool, immediate, wait_);
     if (!p) return;
-    for (struct sort *s = atomic_load(&p->sorts), *next; s; s = next) {
-        next = s->next;
-        free(s);
-    }
+    free(p->sort);
     free(p);
 }
 #endif

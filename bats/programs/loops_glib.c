@@ -19,8 +19,11 @@
  * free: an exclusive one-thread pool freed with immediate=TRUE holding 3
  *        queued jobs: the program's item-free function gets each one's data.
  * sort: a sort function and move_to_front on a pool with one busy thread.
- * func: whether pool->func and pool->user_data are the program's.
+ * func: whether pool->func and pool->user_data are the program's; then
+ *        pool->func called by the program with its own data.
  * null: a push of NULL data, which GLib refuses.
+ * resort: the sort function set again 200,000 times on one pool: the heap
+ *        in use before and after.
  * reuse: 2 request threads push 20 rounds of 500 jobs each to one shared
  *        2-thread pool, waiting for each round; jobs check their pusher's
  *        request_id, and the heap in use after round 20 is compared with
@@ -521,11 +524,44 @@ static int run_null(void)
     return 0;
 }
 
+static void inline_job(gpointer data, gpointer user_data)
+{
+    printf("called inline with %s, user data %s\n", (const char *)data,
+           user_data == pool_user_data ? "the pool's" : "another");
+}
+
 static int run_func(void)
 {
     GThreadPool *pool = g_thread_pool_new(noop_job, pool_user_data, 1, FALSE, NULL);
     printf("pool->func is the program's: %s\n", pool->func == noop_job ? "yes" : "no");
     printf("pool->user_data is the program's: %s\n", pool->user_data == pool_user_data ? "yes" : "no");
+    g_thread_pool_free(pool, FALSE, TRUE);
+    /* A program may run a job itself through the member (a saturated
+     * pool): its own function, with its own data. */
+    pool = g_thread_pool_new(inline_job, pool_user_data, 1, FALSE, NULL);
+    pool->func("its own data", pool->user_data);
+    g_thread_pool_free(pool, FALSE, TRUE);
+    return 0;
+}
+
+/* ---- resort --------------------------------------------------------------- */
+
+static gint by_address(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    (void)unused;
+    return a < b ? -1 : a > b;
+}
+
+/* Re-applying the sort function is GLib's way to re-sort a pool: the
+ * comparator records it takes must not pile up while the pool lives. */
+static int run_resort(void)
+{
+    GThreadPool *pool = g_thread_pool_new(noop_job, pool_user_data, 1, FALSE, NULL);
+    g_thread_pool_set_sort_function(pool, by_address, NULL);
+    size_t before = mallinfo2().uordblks;
+    for (int i = 0; i < 200000; i++) g_thread_pool_set_sort_function(pool, by_address, NULL);
+    size_t after = mallinfo2().uordblks;
+    printf("heap grew by a megabyte or more: %s\n", after >= before + (1u << 20) ? "yes" : "no");
     g_thread_pool_free(pool, FALSE, TRUE);
     return 0;
 }
@@ -603,6 +639,8 @@ int main(int argc, char **argv)
     if (strcmp(what, "func") == 0) return run_func();
     if (strcmp(what, "null") == 0) return run_null();
     if (strcmp(what, "reuse") == 0) return run_reuse();
-    fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|sources|remove|free|sort|func|null|reuse\n");
+    if (strcmp(what, "resort") == 0) return run_resort();
+    fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|sources|remove|free|sort|func|null|reuse|"
+                    "resort\n");
     return 2;
 }
