@@ -24,8 +24,8 @@
  *
  * The program's data stays findable: the remove-by-data and find-by-data
  * functions first ask GLib for the data itself (a source not scheduled
- * through us), then for each of our records that carries it (an index by
- * data).  The dispatcher is what GLib shows as a source's callback to
+ * through us), then look up each of our records that carries it (an index
+ * by data) by its source's id.  The dispatcher is what GLib shows as a source's callback to
  * code that reads GSource's public members.
  *
  * Out of memory for a record, the call goes to GLib unchanged: the
@@ -47,6 +47,8 @@ struct source {
     struct ctxvar__indexed by_data; /* key: the program's data */
     GDestroyNotify notify;
     int once;
+    _Atomic guint id;  /* the source's, once known (0: not known) */
+    atomic_int holds;  /* GLib's (until its destroy notify), and the scheduling call's */
 };
 
 static struct ctxvar__index by_data;
@@ -73,6 +75,8 @@ GSource *g_main_context_find_source_by_funcs_user_data(GMainContext *context, GS
                                                        gpointer user_data);
 gint g_source_get_priority(GSource *source);
 guint g_source_get_id(GSource *source);
+GMainContext *g_source_get_context(GSource *source);
+GSource *g_main_context_find_source_by_id(GMainContext *context, guint source_id);
 void g_source_destroy(GSource *source);
 
 #define REAL(name) CTXVAR__NEXT_IN(name, GLIB_SONAME)
@@ -100,30 +104,46 @@ static gboolean dispatch(gpointer record)
     return again;
 }
 
+static void source_release(struct source *s)
+{
+    if (atomic_fetch_sub_explicit(&s->holds, 1, memory_order_acq_rel) == 1) ctxvar__callback_free(&s->cb);
+}
+
 static void destroy(gpointer record)
 {
     struct source *s = record;
     GDestroyNotify notify = s->notify;
     gpointer data = s->cb.arg;
     ctxvar__index_remove(&by_data, &s->by_data);
-    /* Freed first: the program may take the notify as the sign that GLib
-     * is done with everything of this source. */
-    ctxvar__callback_free(&s->cb);
+    /* Released first: the program may take the notify as the sign that
+     * GLib is done with everything of this source. */
+    source_release(s);
     if (notify) notify(data);
 }
 
 /* A record for fn(data), or NULL: loops off, no function (GLib's own
- * check then reports it), out of memory. */
+ * check then reports it), out of memory.  `adding`: the caller holds it
+ * too, to give it its source's id once GLib has returned it (the source
+ * may have run and gone by then), then lets go with source_added. */
 static struct source *source_new(void (*fn)(void), gpointer data, GDestroyNotify notify, int once,
-                                 const char *what)
+                                 int adding, const char *what)
 {
     if (!fn || !ctxvar__loops_enabled()) return NULL;
     struct source *s = ctxvar__callback_new(sizeof *s, fn, data, what);
     if (!s) return NULL;
     s->notify = notify;
     s->once = once;
+    atomic_init(&s->id, 0);
+    atomic_init(&s->holds, adding ? 2 : 1);
     ctxvar__index_add(&by_data, &s->by_data, data);
     return s;
+}
+
+static guint source_added(struct source *s, guint id)
+{
+    atomic_store_explicit(&s->id, id, memory_order_release);
+    source_release(s);
+    return id;
 }
 
 #define FN(f) ((void (*)(void))(f))
@@ -135,15 +155,15 @@ CTXVAR__EXPORT guint g_idle_add_full(gint priority, GSourceFunc function, gpoint
 {
     __typeof__(&g_idle_add_full) real = REAL(g_idle_add_full);
     if (!real) return 0;
-    struct source *s = source_new(FN(function), data, notify, 0, "g_idle_add_full");
-    return s ? real(priority, dispatch, s, destroy) : real(priority, function, data, notify);
+    struct source *s = source_new(FN(function), data, notify, 0, 1, "g_idle_add_full");
+    return s ? source_added(s, real(priority, dispatch, s, destroy)) : real(priority, function, data, notify);
 }
 
 CTXVAR__EXPORT guint g_idle_add(GSourceFunc function, gpointer data)
 {
     __typeof__(&g_idle_add_full) real = REAL(g_idle_add_full);
-    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_idle_add") : NULL;
-    if (s) return real(G_PRIORITY_DEFAULT_IDLE, dispatch, s, destroy);
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, 1, "g_idle_add") : NULL;
+    if (s) return source_added(s, real(G_PRIORITY_DEFAULT_IDLE, dispatch, s, destroy));
     __typeof__(&g_idle_add) plain = REAL(g_idle_add);
     return plain ? plain(function, data) : 0;
 }
@@ -151,8 +171,8 @@ CTXVAR__EXPORT guint g_idle_add(GSourceFunc function, gpointer data)
 CTXVAR__EXPORT guint g_idle_add_once(GSourceOnceFunc function, gpointer data)
 {
     __typeof__(&g_idle_add_full) real = REAL(g_idle_add_full);
-    struct source *s = real ? source_new(FN(function), data, NULL, 1, "g_idle_add_once") : NULL;
-    if (s) return real(G_PRIORITY_DEFAULT_IDLE, dispatch, s, destroy);
+    struct source *s = real ? source_new(FN(function), data, NULL, 1, 1, "g_idle_add_once") : NULL;
+    if (s) return source_added(s, real(G_PRIORITY_DEFAULT_IDLE, dispatch, s, destroy));
     __typeof__(&g_idle_add_once) plain = REAL(g_idle_add_once);
     return plain ? plain(function, data) : 0;
 }
@@ -162,16 +182,16 @@ CTXVAR__EXPORT guint g_timeout_add_full(gint priority, guint interval, GSourceFu
 {
     __typeof__(&g_timeout_add_full) real = REAL(g_timeout_add_full);
     if (!real) return 0;
-    struct source *s = source_new(FN(function), data, notify, 0, "g_timeout_add_full");
-    return s ? real(priority, interval, dispatch, s, destroy)
+    struct source *s = source_new(FN(function), data, notify, 0, 1, "g_timeout_add_full");
+    return s ? source_added(s, real(priority, interval, dispatch, s, destroy))
              : real(priority, interval, function, data, notify);
 }
 
 CTXVAR__EXPORT guint g_timeout_add(guint interval, GSourceFunc function, gpointer data)
 {
     __typeof__(&g_timeout_add_full) real = REAL(g_timeout_add_full);
-    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_timeout_add") : NULL;
-    if (s) return real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy);
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, 1, "g_timeout_add") : NULL;
+    if (s) return source_added(s, real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy));
     __typeof__(&g_timeout_add) plain = REAL(g_timeout_add);
     return plain ? plain(interval, function, data) : 0;
 }
@@ -179,8 +199,8 @@ CTXVAR__EXPORT guint g_timeout_add(guint interval, GSourceFunc function, gpointe
 CTXVAR__EXPORT guint g_timeout_add_once(guint interval, GSourceOnceFunc function, gpointer data)
 {
     __typeof__(&g_timeout_add_full) real = REAL(g_timeout_add_full);
-    struct source *s = real ? source_new(FN(function), data, NULL, 1, "g_timeout_add_once") : NULL;
-    if (s) return real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy);
+    struct source *s = real ? source_new(FN(function), data, NULL, 1, 1, "g_timeout_add_once") : NULL;
+    if (s) return source_added(s, real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy));
     __typeof__(&g_timeout_add_once) plain = REAL(g_timeout_add_once);
     return plain ? plain(interval, function, data) : 0;
 }
@@ -190,16 +210,16 @@ CTXVAR__EXPORT guint g_timeout_add_seconds_full(gint priority, guint interval, G
 {
     __typeof__(&g_timeout_add_seconds_full) real = REAL(g_timeout_add_seconds_full);
     if (!real) return 0;
-    struct source *s = source_new(FN(function), data, notify, 0, "g_timeout_add_seconds_full");
-    return s ? real(priority, interval, dispatch, s, destroy)
+    struct source *s = source_new(FN(function), data, notify, 0, 1, "g_timeout_add_seconds_full");
+    return s ? source_added(s, real(priority, interval, dispatch, s, destroy))
              : real(priority, interval, function, data, notify);
 }
 
 CTXVAR__EXPORT guint g_timeout_add_seconds(guint interval, GSourceFunc function, gpointer data)
 {
     __typeof__(&g_timeout_add_seconds_full) real = REAL(g_timeout_add_seconds_full);
-    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_timeout_add_seconds") : NULL;
-    if (s) return real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy);
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, 1, "g_timeout_add_seconds") : NULL;
+    if (s) return source_added(s, real(G_PRIORITY_DEFAULT, interval, dispatch, s, destroy));
     __typeof__(&g_timeout_add_seconds) plain = REAL(g_timeout_add_seconds);
     return plain ? plain(interval, function, data) : 0;
 }
@@ -213,7 +233,7 @@ CTXVAR__EXPORT void g_main_context_invoke_full(GMainContext *context, gint prior
 {
     __typeof__(&g_main_context_invoke_full) real = REAL(g_main_context_invoke_full);
     if (!real) return;
-    struct source *s = source_new(FN(function), data, notify, 0, "g_main_context_invoke_full");
+    struct source *s = source_new(FN(function), data, notify, 0, 0, "g_main_context_invoke_full");
     if (s) real(context, priority, dispatch, s, destroy);
     else real(context, priority, function, data, notify);
 }
@@ -221,7 +241,7 @@ CTXVAR__EXPORT void g_main_context_invoke_full(GMainContext *context, gint prior
 CTXVAR__EXPORT void g_main_context_invoke(GMainContext *context, GSourceFunc function, gpointer data)
 {
     __typeof__(&g_main_context_invoke_full) real = REAL(g_main_context_invoke_full);
-    struct source *s = real ? source_new(FN(function), data, NULL, 0, "g_main_context_invoke") : NULL;
+    struct source *s = real ? source_new(FN(function), data, NULL, 0, 0, "g_main_context_invoke") : NULL;
     if (s) {
         real(context, G_PRIORITY_DEFAULT, dispatch, s, destroy);
         return;
@@ -254,10 +274,18 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
     __typeof__(&g_source_set_callback) real = REAL(g_source_set_callback);
     if (!real) return;
     struct source *s = ctxvar__loops_enabled() && idle_or_timeout(source)
-                           ? source_new(FN(func), data, notify, 0, "g_source_set_callback")
+                           ? source_new(FN(func), data, notify, 0, 0, "g_source_set_callback")
                            : NULL;
-    if (s) real(source, dispatch, s, destroy);
-    else real(source, func, data, notify);
+    if (!s) {
+        real(source, func, data, notify);
+        return;
+    }
+    /* Its id, when it is attached already (GLib numbers a source when it
+     * attaches it, and complains when asked the id of one it has not). */
+    __typeof__(&g_source_get_context) context_of = REAL(g_source_get_context);
+    __typeof__(&g_source_get_id) id_of = REAL(g_source_get_id);
+    if (context_of && id_of && context_of(source)) atomic_store(&s->id, id_of(source));
+    real(source, dispatch, s, destroy);
 }
 
 /* ---- Finding a source by the program's data ------------------------------------
@@ -273,8 +301,13 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
  * two such sources with the same data, the one found may differ.  The
  * remove functions are GLib's own composition: find, then destroy. */
 
+struct found_record {
+    gpointer record;
+    guint id;
+};
+
 struct records {
-    gpointer *found, space[16];
+    struct found_record *found, space[16];
     size_t count, capacity, carried;
 };
 
@@ -283,13 +316,14 @@ struct records {
 static int collect(struct ctxvar__indexed *e, void *arg)
 {
     struct records *r = arg;
-    if (r->count < r->capacity) r->found[r->count++] = (char *)e - offsetof(struct source, by_data);
+    const struct source *s = (const struct source *)((char *)e - offsetof(struct source, by_data));
+    if (r->count < r->capacity)
+        r->found[r->count++] = (struct found_record){(gpointer)s, atomic_load(&s->id)};
     r->carried++;
     return 0;
 }
 
-/* Our records that carry data, as GLib knows them (it compares the
- * addresses and never reads them, so one freed since is just not found);
+/* Our records that carry data, with their sources' ids where known;
  * records_done frees the list.  Counted first, then room made outside the
  * lock, then collected again. */
 static size_t records_of(gpointer data, struct records *r)
@@ -303,7 +337,7 @@ static size_t records_of(gpointer data, struct records *r)
         ctxvar__index_visit(&by_data, data, collect, r);
         if (r->carried <= r->capacity) return r->count;
         size_t capacity = r->carried + r->carried / 2;
-        gpointer *grown = ctxvar__alloc(capacity * sizeof *grown);
+        struct found_record *grown = ctxvar__alloc(capacity * sizeof *grown);
         if (!grown) {
             ctxvar__debug("GLib: out of memory finding sources by data; some not looked at");
             return r->count;
@@ -330,17 +364,30 @@ static int walked_before(GSource *a, GSource *b)
 }
 
 /* The source GLib's find would return for data had the program's sources
- * been scheduled without us: funcs NULL for any kind of source. */
+ * been scheduled without us: funcs NULL for any kind of source.  A record
+ * whose source's id is known is looked up by it (GLib's table of a
+ * context's sources, which knows no destroyed one): each of GLib's finds
+ * walks the context's sources, and one per record would make removing N
+ * sources that share data cost N walks each.  A record still in the index
+ * has its source's callback, so its id is its source's. */
 static GSource *find_first(GMainContext *context, GSourceFuncs *funcs, gpointer data)
 {
     __typeof__(&g_main_context_find_source_by_user_data) find = REAL(g_main_context_find_source_by_user_data);
     __typeof__(&g_main_context_find_source_by_funcs_user_data) find_funcs =
         REAL(g_main_context_find_source_by_funcs_user_data);
-    if (!find || !find_funcs) return NULL;
+    __typeof__(&g_main_context_find_source_by_id) find_id = REAL(g_main_context_find_source_by_id);
+    if (!find || !find_funcs || !find_id) return NULL;
     GSource *first = funcs ? find_funcs(context, funcs, data) : find(context, data);
     struct records r;
     for (size_t i = 0, n = records_of(data, &r); i < n; i++) {
-        GSource *found = funcs ? find_funcs(context, funcs, r.found[i]) : find(context, r.found[i]);
+        GSource *found;
+        if (r.found[i].id) {
+            found = find_id(context, r.found[i].id);
+            if (found && funcs && found->source_funcs != funcs) found = NULL;
+        } else {
+            gpointer record = r.found[i].record;
+            found = funcs ? find_funcs(context, funcs, record) : find(context, record);
+        }
         if (found && (!first || walked_before(found, first))) first = found;
     }
     records_done(&r);
