@@ -123,18 +123,19 @@ static int handle_record(const void *handle, int kind, struct uv_record *copy)
  * (uv_timer_start(t, t->timer_cb, ...)) means its own callback, and starts
  * it again in its own context like any start.  Only the caller's address
  * tells the two apart.  The program's callback, or `cb` as it is. */
-static void (*restarted_callback(const void *handle, void (*cb)(void), void (*trampoline)(void),
-                                 const void *caller))(void)
+static __attribute__((noinline)) void (*restarted_callback(const void *handle,
+                                                            void (*trampoline)(void),
+                                                            const void *caller))(void)
 {
-    if (cb != trampoline || !ctxvar__loops_enabled() ||
-        ctxvar__code_inside(&ctxvar__libuv_code, caller))
-        return cb;
+    if (!ctxvar__loops_enabled() || ctxvar__code_inside(&ctxvar__libuv_code, caller))
+        return trampoline;
     struct uv_record r;
-    return ctxvar__uv_lookup(handle, UV_KIND_HANDLE, &r) ? r.k.cb.fn : cb;
+    return ctxvar__uv_lookup(handle, UV_KIND_HANDLE, &r) ? r.k.cb.fn : trampoline;
 }
 #define RESTARTED(handle, cb, trampoline)                                                 \
-    ((__typeof__(cb))restarted_callback(handle, (void (*)(void))(cb),                   \
-                                        (void (*)(void))(trampoline), UV_CALLER))
+    ((cb) != (trampoline) ? (cb)                                                          \
+                          : (__typeof__(cb))restarted_callback(                           \
+                                handle, (void (*)(void))(trampoline), UV_CALLER))
 
 /* ---- Callbacks that take the handle alone ------------------------------------ */
 
