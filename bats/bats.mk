@@ -293,7 +293,8 @@ LOOPS_PROGRAMS += $(BATS_DIR)/loops_uv $(BATS_DIR)/loops_plugin_main $(BATS_DIR)
                   $(BATS_DIR)/uv_read_again $(BATS_DIR)/loops_reload
 endif
 ifneq ($(LOOPS_EVENT_FLAGS),)
-LOOPS_PROGRAMS += $(BATS_DIR)/loops_event $(BATS_DIR)/bufferevent_unlocked $(BATS_DIR)/loops_event_threads \
+LOOPS_PROGRAMS += $(BATS_DIR)/loops_event $(BATS_DIR)/bufferevent_unlocked $(BATS_DIR)/bufferevent_getcb \
+                  $(BATS_DIR)/loops_event_threads \
                   $(BATS_DIR)/libeventhandlers.so $(BATS_DIR)/event_named_main
 endif
 bats-programs: $(LOOPS_PROGRAMS)
@@ -328,6 +329,10 @@ $(BATS_DIR)/libeventhandlers.so: $(BATS_SRC)/event_named_lib.c $(BATS_DEPS)
 $(BATS_DIR)/event_named_main: $(BATS_SRC)/event_named_main.c $(BATS_DIR)/libeventhandlers.so $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ -L$(BATS_DIR) -leventhandlers -Wl,-rpath,'$$ORIGIN' $(LOOPS_EVENT_FLAGS)
+
+$(BATS_DIR)/bufferevent_getcb: $(BATS_SRC)/bufferevent_getcb.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ $(LOOPS_EVENT_FLAGS)
 
 $(BATS_DIR)/bufferevent_unlocked: $(BATS_SRC)/bufferevent_unlocked.c $(BATS_DEPS)
 	@mkdir -p $(@D)

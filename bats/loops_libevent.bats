@@ -182,6 +182,19 @@ EOF
     done
 }
 
+@test "bufferevent_getcb on one thread while another replaces the callbacks and the loop runs: the program's callback and argument, read before the record can go" {
+    # The program's lock functions stop the getter each time it lets go of
+    # the bufferevent's lock, until the record it may be reading has been
+    # replaced and the loop has run long enough to free it.
+    local expected='read callback, arg new
+getcb: readcb rd, arg old'
+    run -0 --separate-stderr timeout 30 "$PROGS/bufferevent_getcb"
+    [ "$output" = "$expected" ]
+    run -0 --separate-stderr preloaded timeout 30 "$PROGS/bufferevent_getcb"
+    [ "$output" = "$expected" ]
+    expect_no_stderr
+}
+
 @test "an event_assign libevent refuses after storing the new callback leaves the event running that callback" {
     # libevent 2.1 stores the callback and its argument before refusing
     # EV_SIGNAL with EV_READ: the event is the program's second assignment.

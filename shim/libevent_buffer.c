@@ -159,6 +159,13 @@ CTXVAR__EXPORT void bufferevent_getcb(struct bufferevent *bev, bufferevent_data_
     bufferevent_data_cb readcb = NULL, writecb = NULL;
     bufferevent_event_cb eventcb = NULL;
     void *arg = NULL;
+    /* Under the bufferevent's lock (recursive: libevent's getcb takes it
+     * too), so that the record is read before another thread's setcb can
+     * replace it and free or retire it (it does so once libevent's setcb,
+     * which waits for the lock, has returned). */
+    __typeof__(&bufferevent_lock) lock = EV_NEXT(bufferevent_lock);
+    __typeof__(&bufferevent_unlock) unlock = EV_NEXT(bufferevent_unlock);
+    if (lock && unlock) lock(bev);
     next(bev, &readcb, &writecb, &eventcb, &arg);
     if (readcb == read_trampoline || writecb == write_trampoline || eventcb == event_trampoline) {
         const struct buffer_record *r = arg;
@@ -167,6 +174,7 @@ CTXVAR__EXPORT void bufferevent_getcb(struct bufferevent *bev, bufferevent_data_
         eventcb = r->event;
         arg = r->k.cb.arg;
     }
+    if (lock && unlock) unlock(bev);
     if (readcb_out) *readcb_out = readcb;
     if (writecb_out) *writecb_out = writecb;
     if (eventcb_out) *eventcb_out = eventcb;

@@ -117,25 +117,29 @@ static int handle_record(const void *handle, int kind, struct uv_record *copy)
     return 0;
 }
 
-/* A start given the handle's own trampoline: libuv's uv_timer_again
- * restarting the timer with the callback it holds keeps the start's
- * context; the program giving back what it read from the public member
- * (uv_timer_start(t, t->timer_cb, ...)) means its own callback, and starts
- * it again in its own context like any start.  Only the caller's address
- * tells the two apart.  The program's callback, or `cb` as it is. */
+/* A start given the handle's own trampoline: the program giving back what
+ * it read from the public member (uv_timer_start(t, t->timer_cb, ...))
+ * means its own callback, and starts it again in its own context like any
+ * start.  libuv passes it back itself in one place only: uv_timer_again
+ * restarting a timer, which keeps the start's context; there the caller's
+ * address tells the two apart (so a timer restart the program makes by a
+ * tail call from a callback libuv calls directly, uv_walk's, is taken for
+ * libuv's).  The program's callback, or the trampoline as it is. */
 static __attribute__((noinline)) void (*restarted_callback(const void *handle,
                                                             void (*trampoline)(void),
                                                             const void *caller))(void)
 {
-    if (!ctxvar__loops_enabled() || ctxvar__code_inside(&ctxvar__libuv_code, caller))
+    if (!ctxvar__loops_enabled() ||
+        (caller && ctxvar__code_inside(&ctxvar__libuv_code, caller)))
         return trampoline;
     struct uv_record r;
     return ctxvar__uv_lookup(handle, UV_KIND_HANDLE, &r) ? r.k.cb.fn : trampoline;
 }
-#define RESTARTED(handle, cb, trampoline)                                                 \
+/* caller: UV_CALLER for a timer, NULL for handles libuv never restarts. */
+#define RESTARTED(handle, cb, trampoline, caller)                                         \
     ((cb) != (trampoline) ? (cb)                                                          \
                           : (__typeof__(cb))restarted_callback(                           \
-                                handle, (void (*)(void))(trampoline), UV_CALLER))
+                                handle, (void (*)(void))(trampoline), caller))
 
 /* ---- Callbacks that take the handle alone ------------------------------------ */
 
@@ -165,7 +169,7 @@ CTXVAR__EXPORT int uv_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t t
     if (!next) return UV_ENOSYS;
     /* Our own trampoline: uv_timer_again restarting, or the program
      * passing back what it read: the start's record stays. */
-    cb = RESTARTED(handle, cb, timer_trampoline);
+    cb = RESTARTED(handle, cb, timer_trampoline, UV_CALLER);
     struct handle_start hs;
     if (cb == timer_trampoline ||
         !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_timer_start",
@@ -196,7 +200,7 @@ CTXVAR__EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_c
     {                                                                                     \
         __typeof__(&uv_##name##_start) next = UV_NEXT(uv_##name##_start);                 \
         if (!next) return UV_ENOSYS;                                                      \
-        cb = RESTARTED(handle, cb, name##_trampoline);                                    \
+        cb = RESTARTED(handle, cb, name##_trampoline, NULL);                              \
         struct handle_start hs;                                                           \
         if (cb == name##_trampoline ||                                                    \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL,               \
@@ -236,7 +240,7 @@ CTXVAR__EXPORT int uv_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb)
 {
     __typeof__(&uv_poll_start) next = UV_NEXT(uv_poll_start);
     if (!next) return UV_ENOSYS;
-    cb = RESTARTED(handle, cb, poll_trampoline);
+    cb = RESTARTED(handle, cb, poll_trampoline, NULL);
     struct handle_start hs;
     if (cb == poll_trampoline ||
         !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_poll_start",
@@ -263,7 +267,7 @@ static void signal_trampoline(uv_signal_t *handle, int signum)
     {                                                                                      \
         __typeof__(&name) next = UV_NEXT(name);                                            \
         if (!next) return UV_ENOSYS;                                                       \
-        cb = RESTARTED(handle, cb, signal_trampoline);                                     \
+        cb = RESTARTED(handle, cb, signal_trampoline, NULL);                               \
         struct handle_start hs;                                                            \
         if (cb == signal_trampoline ||                                                     \
             !handle_begin(handle, UV_KIND_HANDLE, (void (*)(void))cb, NULL, #name, &hs))   \
@@ -291,7 +295,7 @@ CTXVAR__EXPORT int uv_listen(uv_stream_t *stream, int backlog, uv_connection_cb 
 {
     __typeof__(&uv_listen) next = UV_NEXT(uv_listen);
     if (!next) return UV_ENOSYS;
-    cb = RESTARTED(stream, cb, connection_trampoline);
+    cb = RESTARTED(stream, cb, connection_trampoline, NULL);
     struct handle_start hs;
     if (cb == connection_trampoline ||
         !handle_begin(stream, UV_KIND_HANDLE, (void (*)(void))cb, NULL, "uv_listen", &hs))
