@@ -220,7 +220,7 @@ usage_error() {
     usage_error "ctxvar: format: unexpected argument 'x' (try 'ctxvar --help')" format x
     usage_error "ctxvar: env: unexpected argument '--' (try 'ctxvar --help')" env -- true
     usage_error "ctxvar: --set expects NAME=VALUE" env --set
-    usage_error "ctxvar: --set expects NAME=VALUE, got 'abc'" format --set abc
+    usage_error "ctxvar: --set expects NAME=VALUE; its argument has no '='" format --set s3cr3t
     usage_error "ctxvar: value of 'k' is longer than 4096 bytes" env --set "k=$(printf 's%.0s' {1..4097})"
     BAGGAGE=a=1 run -0 "$CTXVAR" env --set "k=$(printf 's%.0s' {1..4096})"
     [ "${#lines[@]}" -eq 3 ]

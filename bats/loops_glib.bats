@@ -178,6 +178,25 @@ called inline with its own data, user data the pool's
 EOF2
 }
 
+@test "lookups and removals by data stay in their context, where another context numbers its sources the same" {
+    local expected='ids: the same in both contexts
+found in the other context by the default one'"'"'s data: none
+ids: the same in both contexts
+removed by the other context'"'"'s data: 0
+the default context'"'"'s source with that id: still there'
+    run -0 --separate-stderr "$PROGS/loops_glib" contexts
+    [ "$output" = "$expected" ]
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" contexts
+    [ "$output" = "$expected" ]
+    expect_no_stderr
+}
+
+@test "a pool's comparator may set another pool's sort function, as GLib allows" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" sortnested
+    [ "$output" = "sorted, the comparator having set another pool's: yes" ]
+    expect_no_stderr
+}
+
 @test "a sort function set again and again on a long-lived pool keeps no record of the earlier ones" {
     run -0 --separate-stderr preloaded "$PROGS/loops_glib" resort
     [ "$output" = "heap grew by a megabyte or more: no" ]

@@ -229,9 +229,10 @@ static void parse_setting(const char *arg, struct setting *out)
     if (eq == NULL) /* not shown: it may be the value alone */
         fail_usage("--set expects NAME=VALUE; its argument has no '='", NULL, "");
     size_t name_len = (size_t)(eq - arg);
+    /* Not shown either: a secret passed by mistake may hold '=' (base64). */
     if (!ctxvar__w3c_name_valid(arg, name_len))
-        fail(EXIT_USAGE, "invalid variable name '", arg, name_len,
-             "' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')");
+        fail_usage("--set: invalid variable name (1 to 64 bytes of [A-Za-z0-9_.-], starting with "
+                   "a letter or '_'); not shown, as the argument may be a secret", NULL, "");
     /* The runtime never reads these from BAGGAGE: silently lost there. */
     if (ctxvar__w3c_is_trace_header(arg, name_len))
         fail(EXIT_USAGE, "--set: '", arg, name_len,

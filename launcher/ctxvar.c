@@ -153,8 +153,8 @@ static ctxvar *variable(const char *name, size_t len)
 static void apply_setting(const char *arg)
 {
     const char *eq = strchr(arg, '=');
-    if (eq == NULL)
-        fail_usage("--set expects NAME=VALUE, got '", arg, "'");
+    if (eq == NULL) /* not shown: it may be the value alone */
+        fail_usage("--set expects NAME=VALUE; its argument has no '='", NULL, "");
     size_t name_len = (size_t)(eq - arg);
     ctxvar *v = variable(arg, name_len);
     const char *value = eq + 1;

@@ -14,7 +14,9 @@
  * What the program can see stays the program's:
  *   - pool->user_data is the program's, and reaches its function unchanged;
  *     pool->func, a public read-only member, shows our trampoline, which
- *     the program may call with its own data: its function runs;
+ *     the program may call with its own data: its function runs (that of
+ *     the first pool found with the same user data, when several share
+ *     one: the trampoline is given nothing else to tell pools apart);
  *   - a sort function gets the program's data (compare_jobs unwraps both);
  *   - g_thread_pool_move_to_front(pool, data), which GTask calls when a
  *     queued task is cancelled, finds the job by the program's data;
@@ -54,12 +56,14 @@ struct pool {
     GFunc func;
     gpointer user_data;
     GDestroyNotify item_free;
+    /* Serialises our g_thread_pool_set_sort_function calls on the pool, so
+     * that each knows which comparator record GLib held before it.  Taken
+     * just outside GLib's own lock of the pool's queue, which GLib holds
+     * while it sorts with the program's comparator: it orders against the
+     * program's locks as GLib's does, and never against another pool's. */
+    pthread_mutex_t sort_lock;
     struct sort *sort; /* the comparator GLib holds, under sort_lock */
 };
-
-/* Serialises our g_thread_pool_set_sort_function calls, so that each knows
- * which comparator record GLib held before it. */
-static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct job {
     struct ctxvar__callback cb;   /* fn: the pool's function; arg: the data */
@@ -221,10 +225,15 @@ static GThreadPool *create(GFunc func, gpointer user_data, GDestroyNotify item_f
     p->func = func;
     p->user_data = user_data;
     p->item_free = item_free;
+    pthread_mutex_init(&p->sort_lock, NULL);
     p->sort = NULL;
     GThreadPool *pool = real_full(run_job, user_data, drop_job, max_threads, exclusive, error);
-    if (pool) ctxvar__index_add(&pools, &p->by_pool, pool);
-    else free(p);
+    if (pool) {
+        ctxvar__index_add(&pools, &p->by_pool, pool);
+    } else {
+        pthread_mutex_destroy(&p->sort_lock);
+        free(p);
+    }
     return pool;
 }
 
@@ -281,12 +290,12 @@ CTXVAR__EXPORT void g_thread_pool_set_sort_function(GThreadPool *pool, GCompareD
         s->func = func;
         s->data = user_data;
     }
-    pthread_mutex_lock(&sort_lock);
+    pthread_mutex_lock(&p->sort_lock);
     if (s) real(pool, compare_jobs, s);
     else real(pool, NULL, user_data);
     struct sort *previous = p->sort;
     p->sort = s;
-    pthread_mutex_unlock(&sort_lock);
+    pthread_mutex_unlock(&p->sort_lock);
     free(previous);
 }
 
@@ -334,6 +343,7 @@ CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gb
     if (real) real(pool, immediate, wait_);
     if (!p) return;
     free(p->sort);
+    pthread_mutex_destroy(&p->sort_lock);
     free(p);
 }
 #endif

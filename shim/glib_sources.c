@@ -48,6 +48,7 @@ struct source {
     GDestroyNotify notify;
     int once;
     _Atomic guint id;  /* the source's, once known (0: not known) */
+    GMainContext *context; /* the one that numbered it (GLib numbers each context's own) */
     atomic_int holds;  /* GLib's (until its destroy notify), and the scheduling call's */
 };
 
@@ -77,6 +78,7 @@ gint g_source_get_priority(GSource *source);
 guint g_source_get_id(GSource *source);
 GMainContext *g_source_get_context(GSource *source);
 GSource *g_main_context_find_source_by_id(GMainContext *context, guint source_id);
+GMainContext *g_main_context_default(void);
 void g_source_destroy(GSource *source);
 
 #define REAL(name) CTXVAR__NEXT_IN(name, GLIB_SONAME)
@@ -134,14 +136,18 @@ static struct source *source_new(void (*fn)(void), gpointer data, GDestroyNotify
     s->notify = notify;
     s->once = once;
     atomic_init(&s->id, 0);
+    s->context = NULL;
     atomic_init(&s->holds, adding ? 2 : 1);
     ctxvar__index_add(&by_data, &s->by_data, data);
     return s;
 }
 
+/* The _add functions attach to the default context. */
 static guint source_added(struct source *s, guint id)
 {
-    atomic_store_explicit(&s->id, id, memory_order_release);
+    __typeof__(&g_main_context_default) default_context = REAL(g_main_context_default);
+    s->context = default_context ? default_context() : NULL;
+    if (s->context) atomic_store_explicit(&s->id, id, memory_order_release);
     source_release(s);
     return id;
 }
@@ -284,7 +290,7 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
      * attaches it, and complains when asked the id of one it has not). */
     __typeof__(&g_source_get_context) context_of = REAL(g_source_get_context);
     __typeof__(&g_source_get_id) id_of = REAL(g_source_get_id);
-    if (context_of && id_of && context_of(source)) atomic_store(&s->id, id_of(source));
+    if (context_of && id_of && (s->context = context_of(source))) atomic_store(&s->id, id_of(source));
     real(source, dispatch, s, destroy);
 }
 
@@ -304,6 +310,7 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
 struct found_record {
     gpointer record;
     guint id;
+    const GMainContext *context;
 };
 
 struct records {
@@ -318,7 +325,10 @@ static int collect(struct ctxvar__indexed *e, void *arg)
     struct records *r = arg;
     const struct source *s = (const struct source *)((char *)e - offsetof(struct source, by_data));
     if (r->count < r->capacity)
-        r->found[r->count++] = (struct found_record){(gpointer)s, atomic_load(&s->id)};
+    {
+        guint id = atomic_load_explicit(&s->id, memory_order_acquire); /* then its context */
+        r->found[r->count++] = (struct found_record){(gpointer)s, id, id ? s->context : NULL};
+    }
     r->carried++;
     return 0;
 }
@@ -376,12 +386,16 @@ static GSource *find_first(GMainContext *context, GSourceFuncs *funcs, gpointer 
     __typeof__(&g_main_context_find_source_by_funcs_user_data) find_funcs =
         REAL(g_main_context_find_source_by_funcs_user_data);
     __typeof__(&g_main_context_find_source_by_id) find_id = REAL(g_main_context_find_source_by_id);
-    if (!find || !find_funcs || !find_id) return NULL;
+    __typeof__(&g_main_context_default) default_context = REAL(g_main_context_default);
+    if (!find || !find_funcs || !find_id || !default_context) return NULL;
     GSource *first = funcs ? find_funcs(context, funcs, data) : find(context, data);
+    const GMainContext *searched = context ? context : default_context();
     struct records r;
     for (size_t i = 0, n = records_of(data, &r); i < n; i++) {
-        GSource *found;
+        GSource *found = NULL;
         if (r.found[i].id) {
+            /* Numbered by another context: not in this one. */
+            if (r.found[i].context != searched) continue;
             found = find_id(context, r.found[i].id);
             if (found && funcs && found->source_funcs != funcs) found = NULL;
         } else {

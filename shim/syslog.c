@@ -120,16 +120,16 @@ static int render(char *line, size_t room, char **out, int saved_errno, int pri,
             if (text) {
                 int again_n = format_message(text, len + 1, saved_errno, flag, fmt, again);
                 /* The same arguments give the same text; if a %m or a
-                 * locale changed between the two, take it as it is. */
+                 * locale changed between the two, it is cut at the first
+                 * one's length, where the suffix was sized to go. */
+                size_t first = (size_t)n, shown_again = (size_t)again_n < first ? (size_t)again_n : first;
                 if (again_n < 0) {
                     n = -1;
-                } else if (memchr(text, '\0', (size_t)again_n < len ? (size_t)again_n : len)) {
+                } else if (memchr(text, '\0', shown_again)) {
                     n = -2;
                 } else {
-                    base = (size_t)again_n < len ? (size_t)again_n : len;
-                    newline = base > 0 && text[base - 1] == '\n';
-                    base -= (size_t)newline;
-                    if (put_suffix(c, text, len + 1, base, newline, suffix_len) > len) n = -1;
+                    newline = shown_again > 0 && text[shown_again - 1] == '\n';
+                    put_suffix(c, text, len + 1, shown_again - (size_t)newline, newline, suffix_len);
                 }
             }
         }

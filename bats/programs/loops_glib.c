@@ -24,6 +24,10 @@
  * null: a push of NULL data, which GLib refuses.
  * resort: the sort function set again 200,000 times on one pool: the heap
  *        in use before and after.
+ * contexts: sources with the same id in the default context and another,
+ *        looked up and removed by data.
+ * sortnested: a pool's comparator, run while its sort function is set,
+ *        sets another pool's.
  * reuse: 2 request threads push 20 rounds of 500 jobs each to one shared
  *        2-thread pool, waiting for each round; jobs check their pusher's
  *        request_id, and the heap in use after round 20 is compared with
@@ -36,6 +40,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "show.h"
 
 #define MAX_LINES 256
@@ -544,6 +549,85 @@ static int run_func(void)
     return 0;
 }
 
+/* ---- contexts ------------------------------------------------------------- */
+
+static gboolean keep_source(gpointer data)
+{
+    (void)data;
+    return G_SOURCE_CONTINUE;
+}
+
+/* GLib numbers each context's sources on its own: the same id in two
+ * contexts is two sources, and a lookup by data in one must not find, nor
+ * a removal destroy, the other's. */
+static int run_contexts(void)
+{
+    static int x, y, z, w;
+    GMainContext *other = g_main_context_new();
+    GSource *in_other = g_idle_source_new();
+    g_source_set_callback(in_other, keep_source, &z, NULL);
+    guint other_id = g_source_attach(in_other, other);
+    guint default_id = g_idle_add(keep_source, &x);
+    printf("ids: %s\n", other_id == default_id ? "the same in both contexts" : "different");
+    GSource *found = g_main_context_find_source_by_user_data(other, &x);
+    printf("found in the other context by the default one's data: %s\n", found ? "a source" : "none");
+    /* Attached first, its callback set after: numbered by the other context. */
+    GSource *second = g_idle_source_new();
+    guint second_id = g_source_attach(second, other);
+    g_source_set_callback(second, keep_source, &w, NULL);
+    guint timeout_id = 0;
+    while ((timeout_id = g_timeout_add(100000, keep_source, &y)) < second_id) continue;
+    printf("ids: %s\n", second_id == timeout_id ? "the same in both contexts" : "different");
+    printf("removed by the other context's data: %d\n", g_source_remove_by_user_data(&w));
+    printf("the default context's source with that id: %s\n",
+           g_main_context_find_source_by_id(NULL, timeout_id) ? "still there" : "destroyed");
+    return 0;
+}
+
+/* ---- sortnested ----------------------------------------------------------- */
+
+static GMutex nested_gate; /* holds pool A's one worker */
+static GThreadPool *nested_a, *nested_b;
+static int nested_sorts;
+
+static void gated_job(gpointer data, gpointer user_data)
+{
+    (void)data, (void)user_data;
+    g_mutex_lock(&nested_gate);
+    g_mutex_unlock(&nested_gate);
+}
+
+static gint by_value(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    (void)unused;
+    return (a > b) - (a < b);
+}
+
+/* A's comparator sets B's sort function, as GLib allows: each pool's queue
+ * has a lock of its own. */
+static gint sorts_other_pool(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    (void)unused;
+    if (nested_sorts++ == 0) g_thread_pool_set_sort_function(nested_b, by_value, NULL);
+    return (a > b) - (a < b);
+}
+
+static int run_sortnested(void)
+{
+    alarm(20); /* a deadlock ends the test */
+    nested_a = g_thread_pool_new(gated_job, NULL, 1, TRUE, NULL);
+    nested_b = g_thread_pool_new(gated_job, NULL, 1, TRUE, NULL);
+    g_mutex_lock(&nested_gate);
+    for (int i = 1; i <= 4; i++) g_thread_pool_push(nested_a, GINT_TO_POINTER(i), NULL);
+    while (g_thread_pool_unprocessed(nested_a) > 3) g_usleep(1000); /* job 1 taken */
+    g_thread_pool_set_sort_function(nested_a, sorts_other_pool, NULL); /* sorts 2..4 */
+    g_mutex_unlock(&nested_gate);
+    g_thread_pool_free(nested_a, FALSE, TRUE);
+    g_thread_pool_free(nested_b, FALSE, TRUE);
+    printf("sorted, the comparator having set another pool's: %s\n", nested_sorts > 0 ? "yes" : "no");
+    return 0;
+}
+
 /* ---- resort --------------------------------------------------------------- */
 
 static gint by_address(gconstpointer a, gconstpointer b, gpointer unused)
@@ -640,7 +724,9 @@ int main(int argc, char **argv)
     if (strcmp(what, "null") == 0) return run_null();
     if (strcmp(what, "reuse") == 0) return run_reuse();
     if (strcmp(what, "resort") == 0) return run_resort();
+    if (strcmp(what, "contexts") == 0) return run_contexts();
+    if (strcmp(what, "sortnested") == 0) return run_sortnested();
     fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|sources|remove|free|sort|func|null|reuse|"
-                    "resort\n");
+                    "resort|contexts|sortnested\n");
     return 2;
 }
