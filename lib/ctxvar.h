@@ -293,7 +293,10 @@
  *              g_main_context_find_source_by_user_data and _by_funcs_.
  *              Visible: a pool created through the runtime has its own
  *              trampoline in the public member pool->func (pool->user_data
- *              is the program's); so is the callback GLib keeps behind a
+ *              is the program's; the program may call it with data of its
+ *              own: its function runs, that of the first pool with the same
+ *              user data when several share one); so is the callback GLib
+ *              keeps behind a
  *              GSource's callback_data member, whose data is the runtime's
  *              record.
  *     APR-util apr_thread_pool_push, _top, _schedule (the owner passes
