@@ -296,9 +296,8 @@
  *              is the program's; the program may call it with data of its
  *              own: its function runs, that of the first pool with the same
  *              user data when several share one); so is the callback GLib
- *              keeps behind a
- *              GSource's callback_data member, whose data is the runtime's
- *              record.
+ *              keeps behind a GSource's callback_data member, whose data is
+ *              the runtime's record.
  *     APR-util apr_thread_pool_push, _top, _schedule (the owner passes
  *              unchanged), apr_thread_pool_tasks_cancel and pool cleanup.
  *     libuv    uv_queue_work: the work callback runs as a task on a pool
