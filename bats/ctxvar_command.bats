@@ -202,15 +202,17 @@ usage_error() {
     usage_error "ctxvar: unknown subcommand '--set' (try 'ctxvar --help')" --set a=1
 }
 
-@test "an invalid NAME is a usage error, shown with its bytes escaped" {
+@test "an invalid NAME is a usage error, shown with its bytes escaped; one in a --set argument is not shown" {
     local rule="(1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')"
     usage_error "ctxvar: invalid variable name '1abc' $rule" get 1abc
     usage_error "ctxvar: invalid variable name 'a b' $rule" get 'a b'
     usage_error "ctxvar: invalid variable name 'a\\x0Ab' $rule" get $'a\nb'
     usage_error "ctxvar: invalid variable name '' $rule" get ''
     usage_error "ctxvar: invalid variable name '$(printf 'a%.0s' {1..65})' $rule" get "$(printf 'a%.0s' {1..65})"
-    usage_error "ctxvar: invalid variable name 'k\\xC3\\xA9' $rule" format --set 'ké=1'
-    usage_error "ctxvar: invalid variable name '' $rule" env --set =1
+    local hidden="ctxvar: --set: invalid variable name (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_'); not shown, as the argument may be a secret"
+    usage_error "$hidden" format --set 'ké=1'
+    usage_error "$hidden" env --set =1
+    usage_error "$hidden" env --set 's3cr+t/Pa55w0rd=='
 }
 
 @test "wrong arguments to a subcommand are usage errors, and values are never shown" {

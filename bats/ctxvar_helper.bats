@@ -77,7 +77,7 @@ EOF2
 
 @test "ctxvar_run_with gives ctxrun's own refusal of an invalid name or traceparent as the command's status" {
     ctxvar_run_with -2 1bad=x -- true
-    [ "$output" = "ctxrun: invalid variable name '1bad' (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_')" ]
+    [ "$output" = "ctxrun: --set: invalid variable name (1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or '_'); not shown, as the argument may be a secret" ]
     ctxvar_run_with -2 traceparent=00-bad -- true
     [ "$output" = "ctxrun: invalid traceparent '00-bad' (expected 00-<32 hex>-<16 hex>-<2 hex>, lowercase, ids not all zero)" ]
 }

@@ -156,6 +156,10 @@ static void apply_setting(const char *arg)
     if (eq == NULL) /* not shown: it may be the value alone */
         fail_usage("--set expects NAME=VALUE; its argument has no '='", NULL, "");
     size_t name_len = (size_t)(eq - arg);
+    /* Not shown either: a secret passed by mistake may hold '=' (base64). */
+    if (!ctxvar__w3c_name_valid(arg, name_len))
+        fail_usage("--set: invalid variable name (1 to 64 bytes of [A-Za-z0-9_.-], starting with "
+                   "a letter or '_'); not shown, as the argument may be a secret", NULL, "");
     ctxvar *v = variable(arg, name_len);
     const char *value = eq + 1;
     if (strlen(value) > CTXVAR_VALUE_MAX)
