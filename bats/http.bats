@@ -76,6 +76,28 @@ EOF2
 EOF2
 }
 
+@test "the runtime takes no pthread key for its per-thread headers: the program gets as many as without it" {
+    plain=$("$PROGS/http_client" keys "$URL" 2>/dev/null)
+    [[ "$plain" == *"keys: "* ]]
+    run -0 client keys "$URL"
+    [ "$output" = "$plain" ]
+}
+
+@test "a request from a pthread key destructor, after the thread's context is released, carries nothing of it" {
+    # A POSIX AIO callback runs on a thread glibc starts itself: its context
+    # is released before its pthread key destructors run, and what the
+    # thread's last request cached must go with it.
+    run -0 client keydtor "$URL"
+    expect_output <<'EOF2'
+/in-aio-callback: 0
+/from-key-destructor: 0
+EOF2
+    run headers_of /in-aio-callback
+    [ "$output" = "  baggage: request_id=r-aio" ]
+    run headers_of /from-key-destructor
+    [ "$output" = "" ]
+}
+
 @test "a mail sent over SMTP keeps the program's MIME headers and gets none of ours" {
     # libcurl takes CURLOPT_HTTPHEADER as a MIME message's top-level headers
     # too: trace headers there would be delivered inside the mail.

@@ -74,47 +74,46 @@ void ctxvar__trace_headers_free(struct ctxvar__trace_headers *h)
  * context it named (leaving a frame restores both), so an unchanged
  * version means the same context, still alive: the borrowed traceparent
  * and tracestate are still valid, and nothing is held that would keep a
- * context alive.  The cache hangs on a pthread key whose destructor frees
- * it; only threads that made a request set the key, so other threads'
- * exits never visit it. */
+ * context alive.  The cache is the thread's own (thread-local), freed by a
+ * thread_local destructor that only threads which made a request register:
+ * the runtime takes no pthread key, which the program may need them all. */
 
 struct headers_cache {
     unsigned long long version;
     struct ctxvar__trace_headers headers;
 };
 
-static pthread_key_t cache_key;
-static int cache_key_made;
-static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+/* glibc's registration of C++ thread_local destructors (lib/registry.c). */
+extern int __cxa_thread_atexit_impl(void (*dtor)(void *), void *obj, void *dso_symbol)
+    __attribute__((weak));
+extern void *__dso_handle;
+
+static __thread struct headers_cache *thread_cache;
 
 static void cache_free(void *p)
 {
     struct headers_cache *cache = p;
+    if (thread_cache == cache) thread_cache = NULL;
     ctxvar__trace_headers_free(&cache->headers);
     free(cache);
-}
-
-static void make_cache_key(void)
-{
-    cache_key_made = pthread_key_create(&cache_key, cache_free) == 0;
 }
 
 const struct ctxvar__trace_headers *ctxvar__trace_headers_cached(void)
 {
     int saved_errno = errno;
-    pthread_once(&cache_key_once, make_cache_key);
-    if (!cache_key_made) return NULL;
-    struct headers_cache *cache = pthread_getspecific(cache_key);
+    struct headers_cache *cache = thread_cache;
     (void)ctxvar__current_borrowed(); /* seeds the main thread: a version of its own */
     struct ctxvar__thread *t = ctxvar__me();
     if (cache && cache->version == t->version) return &cache->headers;
     if (!cache) {
         cache = malloc(sizeof *cache);
-        if (!cache || pthread_setspecific(cache_key, cache) != 0) {
+        if (!cache || !__cxa_thread_atexit_impl ||
+            __cxa_thread_atexit_impl(cache_free, cache, &__dso_handle) != 0) {
             free(cache);
             errno = saved_errno;
             return NULL;
         }
+        thread_cache = cache;
     } else {
         ctxvar__trace_headers_free(&cache->headers);
     }

@@ -194,6 +194,9 @@ static void release_at_thread_exit(void *state)
     t->free_lists_on = 0;
     ctxvar_ctx *last = t->current, *inherited = t->inherited;
     t->current = t->inherited = NULL;
+    /* A new version for the empty context: what was cached for the old
+     * one (the last request's headers, lib/headers.c) borrows from it. */
+    t->version = ++t->serial;
     ctxvar__otel_follow(NULL, NULL);
     t->registered = 0;
     t->exited = 1;

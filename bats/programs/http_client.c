@@ -8,8 +8,16 @@
  * changes; mail (BASE_URL an smtp:// one: a MIME message whose header list
  * is the program's "X-Mailer: http_client"); schemeless (BASE_URL without
  * "http://", which libcurl takes for HTTP, and a "://" later in the query);
- * proxied (an ftp:// URL through BASE_URL as an HTTP proxy).
+ * proxied (an ftp:// URL through BASE_URL as an HTTP proxy); keys (a
+ * request, then pthread keys created until none is left: "keys: N");
+ * keydtor (a POSIX AIO SIGEV_THREAD callback, on a thread glibc starts
+ * itself, makes a request in its own request_id=r-aio; a pthread key
+ * destructor of that thread makes another once its context is released).
  */
+#define _GNU_SOURCE
+#include <aio.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -281,6 +289,49 @@ static void mail(void)
     curl_slist_free_all(to);
 }
 
+static void keys(void)
+{
+    get("/keys", NULL);
+    pthread_key_t key;
+    int count = 0;
+    while (pthread_key_create(&key, NULL) == 0) count++;
+    printf("keys: %d\n", count);
+}
+
+static pthread_key_t destructor_key;
+static volatile int destructor_done;
+
+static void request_from_destructor(void *unused)
+{
+    (void)unused;
+    get("/from-key-destructor", NULL);
+    destructor_done = 1;
+}
+
+static void aio_callback(union sigval unused)
+{
+    (void)unused;
+    pthread_setspecific(destructor_key, (void *)1);
+    set("request_id", "r-aio");
+    get("/in-aio-callback", NULL);
+}
+
+static void keydtor(void)
+{
+    pthread_key_create(&destructor_key, request_from_destructor);
+    int fd = open("/dev/null", O_RDONLY);
+    static char buf[16];
+    static struct aiocb read_one;
+    read_one.aio_fildes = fd;
+    read_one.aio_buf = buf;
+    read_one.aio_nbytes = 1;
+    read_one.aio_sigevent.sigev_notify = SIGEV_THREAD;
+    read_one.aio_sigevent.sigev_notify_function = aio_callback;
+    if (aio_read(&read_one) != 0) return;
+    for (int i = 0; i < 500 && !destructor_done; i++) usleep(10000);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) return 2;
@@ -304,6 +355,8 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "mail") == 0) mail();
     else if (strcmp(mode, "proxied") == 0) proxied();
     else if (strcmp(mode, "schemeless") == 0) get("/schemeless?next=http://x", NULL);
+    else if (strcmp(mode, "keys") == 0) keys();
+    else if (strcmp(mode, "keydtor") == 0) keydtor();
     else return 2;
     curl_global_cleanup();
     return 0;
