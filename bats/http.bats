@@ -98,6 +98,11 @@ EOF2
     [ "$output" = "" ]
 }
 
+@test "a child forked while other threads set libcurl options can use libcurl: no lock of ours left held" {
+    run -0 client fork "$URL"
+    [ "$output" = "children hung: 0 of 100" ]
+}
+
 @test "a mail sent over SMTP keeps the program's MIME headers and gets none of ours" {
     # libcurl takes CURLOPT_HTTPHEADER as a MIME message's top-level headers
     # too: trace headers there would be delivered inside the mail.

@@ -127,6 +127,24 @@ enum { BUCKETS = 256 };
 static struct handle *buckets[BUCKETS];
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork while another thread holds handles_lock would leave the child's
+ * held for good, and its first libcurl call waiting forever: the lock is
+ * taken around fork (registered on its first use). */
+static pthread_once_t handles_atfork_once = PTHREAD_ONCE_INIT;
+static void handles_before_fork(void) { pthread_mutex_lock(&handles_lock); }
+static void handles_after_fork_in_parent(void) { pthread_mutex_unlock(&handles_lock); }
+static void handles_after_fork_in_child(void) { pthread_mutex_init(&handles_lock, NULL); }
+static void handles_register_atfork(void)
+{
+    pthread_atfork(handles_before_fork, handles_after_fork_in_parent, handles_after_fork_in_child);
+}
+
+static void lock_handles(void)
+{
+    pthread_once(&handles_atfork_once, handles_register_atfork);
+    pthread_mutex_lock(&handles_lock);
+}
+
 static struct handle **slot_of(CURL *curl)
 {
     uintptr_t k = (uintptr_t)curl;
@@ -313,7 +331,7 @@ static int begin_transfer(CURL *curl)
 {
     int installed = 0;
     if (!curl || !ctxvar__http_enabled()) return 0;
-    pthread_mutex_lock(&handles_lock);
+    lock_handles();
     struct handle *h = find(curl, 0);
     if (h && h->ours) {
         pthread_mutex_unlock(&handles_lock);
@@ -349,7 +367,7 @@ static int begin_transfer(CURL *curl)
 static void end_transfer(CURL *curl)
 {
     if (!curl || !ctxvar__http_enabled()) return;
-    pthread_mutex_lock(&handles_lock);
+    lock_handles();
     struct handle *h = find(curl, 0);
     if (h && h->ours) {
         set_list(curl, h->program);
@@ -368,7 +386,7 @@ static void end_transfer(CURL *curl)
 static void remember(CURL *curl, CURLoption option, void *v)
 {
     int saved_errno = errno;
-    pthread_mutex_lock(&handles_lock);
+    lock_handles();
     struct handle *h = find(curl, 1);
     if (!h) {
         ctxvar__debug("http: no memory to note a handle's option; its transfers are taken "
@@ -471,7 +489,7 @@ CTXVAR__EXPORT void curl_easy_reset(CURL *curl)
     __typeof__(&curl_easy_reset) real = CTXVAR__NEXT_IN(curl_easy_reset, CURL_SONAME);
     if (real) real(curl);
     int saved_errno = errno;
-    pthread_mutex_lock(&handles_lock);
+    lock_handles();
     forget(curl); /* the options are gone, the program's list with them */
     pthread_mutex_unlock(&handles_lock);
     errno = saved_errno;
@@ -483,7 +501,7 @@ CTXVAR__EXPORT void curl_easy_cleanup(CURL *curl)
     /* Out of the table before the handle is freed: once it is, another
      * thread's curl_easy_init may get the same address and record it. */
     int saved_errno = errno;
-    pthread_mutex_lock(&handles_lock);
+    lock_handles();
     struct handle *h = take(curl);
     pthread_mutex_unlock(&handles_lock);
     errno = saved_errno;
@@ -499,7 +517,7 @@ CTXVAR__EXPORT CURL *curl_easy_duphandle(CURL *curl)
     CURL *copy = real ? real(curl) : NULL;
     if (!copy || !ctxvar__http_enabled()) return copy;
     int saved_errno = errno;
-    pthread_mutex_lock(&handles_lock);
+    lock_handles();
     struct handle *h = find(curl, 0);
     if (h) {
         struct curl_slist *program = h->program;

@@ -12,11 +12,15 @@
  * request, then pthread keys created until none is left: "keys: N");
  * keydtor (a POSIX AIO SIGEV_THREAD callback, on a thread glibc starts
  * itself, makes a request in its own request_id=r-aio; a pthread key
- * destructor of that thread makes another once its context is released).
+ * destructor of that thread makes another once its context is released);
+ * fork (3 threads set a handle's URL over and over while the main thread
+ * forks 100 children, each of which sets one: "children hung: N of 100").
  */
 #define _GNU_SOURCE
 #include <aio.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <pthread.h>
@@ -332,6 +336,33 @@ static void keydtor(void)
     close(fd);
 }
 
+static void *set_url_forever(void *unused)
+{
+    CURL *h = curl_easy_init();
+    for (;;) curl_easy_setopt(h, CURLOPT_URL, "http://127.0.0.1:9/spin");
+    return unused;
+}
+
+static void fork_children(void)
+{
+    pthread_t spinner;
+    for (int i = 0; i < 3; i++) pthread_create(&spinner, NULL, set_url_forever, NULL);
+    int hung = 0, n = 100;
+    for (int i = 0; i < n; i++) {
+        pid_t child = fork();
+        if (child == 0) {
+            alarm(5); /* a lock left held ends it */
+            curl_easy_setopt(curl_easy_init(), CURLOPT_URL, "http://127.0.0.1:9/child");
+            _exit(0);
+        }
+        int status;
+        if (child > 0 && waitpid(child, &status, 0) == child && WIFSIGNALED(status)) hung++;
+    }
+    printf("children hung: %d of %d\n", hung, n);
+    fflush(stdout);
+    _exit(0); /* the spinning threads with it */
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) return 2;
@@ -357,6 +388,7 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "schemeless") == 0) get("/schemeless?next=http://x", NULL);
     else if (strcmp(mode, "keys") == 0) keys();
     else if (strcmp(mode, "keydtor") == 0) keydtor();
+    else if (strcmp(mode, "fork") == 0) fork_children();
     else return 2;
     curl_global_cleanup();
     return 0;
