@@ -15,7 +15,7 @@ BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
-    libomp_barrier_tool.so omp_reload notify spawn_requests spawn_child spawn_one hostile omp_edge \
+    libomp_barrier_tool.so omp_reload notify notify_late spawn_requests spawn_child spawn_one hostile omp_edge \
     dlopen_worker small_stack_spawn syslog_lines syslog_lines_fortified syslog_hostile http_client \
     otel_threads otel_omp otel_sdk_writer libotel_sdk.so otel_sdk_linked otel_other_context.so \
     otel_key_race)
@@ -124,6 +124,10 @@ $(BATS_DIR)/popen_buffer: $(BATS_SRC)/popen_buffer.c
 	$(BATS_CC) $< -o $@
 
 $(BATS_DIR)/process_exit: $(BATS_SRC)/process_exit.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/notify_late: $(BATS_SRC)/notify_late.c
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
 

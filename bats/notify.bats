@@ -73,3 +73,18 @@ SIGEV_NONE: -1 EINVAL
 EOF
     expect_no_stderr
 }
+
+@test "a timer's notification that starts after its timer was deleted and its record freed runs its function, never freed memory" {
+    # The notification thread is held with ptrace, as a debugger or a
+    # frozen cgroup would hold it, past the 2 s the runtime keeps a deleted
+    # timer's record: it finds the timer's function and value by its slot.
+    run -0 --separate-stderr timeout 60 "$PROGS/notify_late"
+    plain=$output
+    run -0 --separate-stderr preloaded timeout 60 "$PROGS/notify_late"
+    [ "$output" = "$plain" ]
+    expect_output <<'EOF2'
+deleted the first timer, created a second (never armed)
+first timer's function: value=old-value
+end
+EOF2
+}

@@ -12,7 +12,14 @@
  * its way, and POSIX leaves open whether one can arrive after timer_delete.
  * So timer_delete, a replaced or cancelled mq_notify, and mq_close retire the
  * record rather than free it; retired records are freed, with their
- * snapshot, once they have been retired for RETIRE_SECONDS.  Live records
+ * snapshot, once they have been retired for RETIRE_SECONDS.  A notification
+ * can be later still (its thread held by a debugger, a frozen cgroup, a
+ * loaded machine): so it carries a handle, a slot's index and generation,
+ * not the record's address.  A slot keeps the program's function and value
+ * until it is reused (oldest freed first): a late notification whose record
+ * is gone runs them without the snapshot, as glibc would run them; one
+ * whose slot went to another timer since is dropped (a debug line says
+ * so).  Live records
  * are found by a hash of their timer or queue, and retired ones wait in
  * retirement order, so each call costs O(1) however many timers the program
  * makes and deletes.  The registry takes a mutex, on these calls only, and
@@ -30,6 +37,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -46,9 +54,30 @@ struct notify {
     union sigval value;             /* the program's value */
     enum notify_kind kind;
     uintptr_t id;                   /* the timer_t or mqd_t, as a number */
+    uintptr_t slot;                 /* its slot's index */
     struct timespec retired_at;
     struct notify *next;            /* in its bucket, or in the retired queue */
 };
+
+/* ---- Slots: what a notification's value names -------------------------------
+ *
+ * Chunks of slots, allocated as needed and never freed (a late notification
+ * may read one at any time); under registry_lock.  A handle is the slot's
+ * index in its low SLOT_BITS bits and the slot's generation above them. */
+#define SLOT_BITS 20
+#define SLOT_CHUNK 1024
+#define SLOT_CHUNKS ((1u << SLOT_BITS) / SLOT_CHUNK)
+
+struct slot {
+    uintptr_t generation;           /* of its current or last record */
+    struct notify *n;               /* the record, until it is freed */
+    void (*fn)(union sigval);       /* the program's, until the slot is reused */
+    union sigval value;
+    uintptr_t next_free;            /* 1 + the next free slot's index, or 0 */
+};
+
+static struct slot *slot_chunks[SLOT_CHUNKS];
+static uintptr_t slots_made, free_first, free_last; /* free_*: 1 + index, or 0 */
 
 /* Taken by the fork handlers, with its phase (lib/sigsafe.h): it is held
  * while retired records are freed, and a program may fork from a signal
@@ -84,16 +113,89 @@ static struct notify **bucket(enum notify_kind kind, uintptr_t id)
     return &live[(id * 2 + (uintptr_t)kind) % BUCKETS];
 }
 
+static struct slot *slot_at(uintptr_t index)
+{
+    struct slot *chunk = slot_chunks[index / SLOT_CHUNK];
+    return chunk ? &chunk[index % SLOT_CHUNK] : NULL;
+}
+
+/* With the lock held: a slot for n, the oldest freed first; its handle, or
+ * 0 when there is none (out of memory, or all 2^20 in use). */
+static uintptr_t slot_take(struct notify *n, void (*fn)(union sigval), union sigval value)
+{
+    uintptr_t index;
+    if (free_first) {
+        index = free_first - 1;
+        free_first = slot_at(index)->next_free;
+        if (!free_first) free_last = 0;
+    } else {
+        if (slots_made == (uintptr_t)SLOT_CHUNK * SLOT_CHUNKS) return 0;
+        index = slots_made;
+        if (!slot_chunks[index / SLOT_CHUNK]) {
+            struct slot *chunk = calloc(SLOT_CHUNK, sizeof *chunk);
+            if (!chunk) return 0;
+            slot_chunks[index / SLOT_CHUNK] = chunk;
+        }
+        slots_made++;
+    }
+    struct slot *slot = slot_at(index);
+    slot->generation++;
+    slot->n = n;
+    slot->fn = fn;
+    slot->value = value;
+    slot->next_free = 0;
+    n->slot = index;
+    uintptr_t handle = (slot->generation << SLOT_BITS | index) + 1; /* never 0 */
+    return handle;
+}
+
+/* With the lock held: n's slot forgets n (keeping the program's function
+ * and value for a late notification) and waits, last in line, for reuse. */
+static void slot_release(const struct notify *n)
+{
+    struct slot *slot = slot_at(n->slot);
+    slot->n = NULL;
+    if (free_last) slot_at(free_last - 1)->next_free = n->slot + 1;
+    else free_first = n->slot + 1;
+    free_last = n->slot + 1;
+}
+
 static void call_notify(const struct ctxvar__callback *cb, void *value)
 {
     ((void (*)(union sigval))cb->fn)(*(union sigval *)value);
 }
 
+static void lock_registry(void);
+static void unlock_registry(void);
+
 static void run_notification(union sigval ours)
 {
-    struct notify *n = ours.sival_ptr;
-    union sigval value = n->value;
-    ctxvar__callback_invoke(&n->cb, call_notify, &value);
+    uintptr_t handle = (uintptr_t)ours.sival_ptr - 1, index = handle & ((1u << SLOT_BITS) - 1);
+    uintptr_t generation = handle >> SLOT_BITS;
+    struct ctxvar__callback cb = {0};
+    union sigval value = {0};
+    int found = 0;
+    lock_registry();
+    const struct slot *slot = index < slots_made ? slot_at(index) : NULL;
+    /* Generations compared in the bits the handle has room for. */
+    uintptr_t mask = ~(uintptr_t)0 >> SLOT_BITS;
+    if (slot && (slot->generation & mask) == generation) {
+        found = 1;
+        value = slot->value;
+        if (slot->n) {
+            cb = slot->n->cb;
+            cb.context = ctxvar_retain(cb.context); /* the record may go once unlocked */
+        } else {
+            cb.fn = (void (*)(void))slot->fn; /* its record freed: no snapshot */
+        }
+    }
+    unlock_registry();
+    if (!found) {
+        ctxvar__debug("SIGEV_THREAD: a notification came after its timer or queue was long gone; "
+                      "dropped");
+        return;
+    }
+    ctxvar__callback_invoke_owned(&cb, call_notify, &value);
 }
 
 /* A record for sev (SIGEV_THREAD), and in *ours the sigevent to pass on
@@ -108,10 +210,27 @@ static struct notify *prepare(const struct sigevent *sev, enum notify_kind kind,
     n->value = sev->sigev_value;
     n->kind = kind;
     n->next = NULL;
+    pthread_once(&atfork_once, register_atfork);
+    lock_registry();
+    uintptr_t handle = slot_take(n, sev->sigev_notify_function, sev->sigev_value);
+    unlock_registry();
+    if (!handle) {
+        ctxvar__callback_free(&n->cb);
+        return NULL;
+    }
     *ours = *sev;
     ours->sigev_notify_function = run_notification;
-    ours->sigev_value.sival_ptr = n;
+    ours->sigev_value.sival_ptr = (void *)handle;
     return n;
+}
+
+/* A record that never reached the registry (the real call failed). */
+static void discard(struct notify *n)
+{
+    lock_registry();
+    slot_release(n);
+    unlock_registry();
+    ctxvar__callback_free(&n->cb);
 }
 
 /* With the lock held: frees the records retired long enough ago, oldest
@@ -124,6 +243,7 @@ static void sweep_retired(void)
         struct notify *old = retired_oldest;
         retired_oldest = old->next;
         if (!retired_oldest) retired_newest = NULL;
+        slot_release(old);
         ctxvar__callback_free(&old->cb);
     }
 }
@@ -177,7 +297,7 @@ CTXVAR__EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *
     int r = next(clock, &ours, timer);
     saved_errno = errno;
     if (r == 0) registry_update(n, NOTIFY_TIMER, timer_id(*timer));
-    else ctxvar__callback_free(&n->cb);
+    else discard(n);
     errno = saved_errno;
     return r;
 }
@@ -209,7 +329,7 @@ CTXVAR__EXPORT int mq_notify(mqd_t mq, const struct sigevent *sev)
     int r = next(mq, n ? &ours : sev);
     saved_errno = errno;
     if (r == 0) registry_update(n, NOTIFY_MQ, (uintptr_t)mq); /* replaces or cancels the old one */
-    else if (n) ctxvar__callback_free(&n->cb);
+    else if (n) discard(n);
     errno = saved_errno;
     return r;
 }
