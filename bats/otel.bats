@@ -264,7 +264,7 @@ EOF
 
 @test "with CTXVAR_DEBUG=1 a cut record names the variables concerned, never a value" {
     start_program env CTXVAR_DEBUG=1 "$CTXRUN" --otel --set request_id=r0 --set user_id=alice -- "$PROG"
-    grep -qx 'ctxvar: otel: a thread context record shows 0 of 6 variables whole; cut: a_big' "$ERR" ||
+    grep -qx 'ctxvar: otel: a thread context record shows 0 of 6 variables whole; cut: a_big, b_big, c_big; left out: d_after, request_id, user_id' "$ERR" ||
         { cat "$ERR" >&2; false; }
     ! grep -Eq 'xxxx|alice|r0' "$ERR"
 }

@@ -102,6 +102,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -267,13 +268,21 @@ static struct ctxvar__otel_held *held_new(const struct ctxvar__otel_record *trac
 }
 
 /* The record of the context g was gathered from, laid out in name order. */
+/* Appends ", name" (or "name" first) to the debug list names[size]: as
+ * much as fits. */
+static void list_name(char *names, size_t size, const char *name)
+{
+    size_t len = strlen(names);
+    if (len + 1 < size) snprintf(names + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
 static void *lay_out(const struct gather *g)
 {
     uint8_t attrs[CTXVAR__OTEL_ATTRS_MAX];
     size_t used = 0;
-    unsigned whole = 0;
-    const char *cut = NULL;
-    for (unsigned i = 0; i < g->n; i++) {
+    unsigned whole = 0, i;
+    char cut[256] = "", left_out[256] = "";
+    for (i = 0; i < g->n; i++) {
         const ctxvar__binding *b = g->shown[i];
         if (g->index[i] < 0) continue;
         if (used + 2 > sizeof attrs) break;
@@ -281,16 +290,20 @@ static void *lay_out(const struct gather *g)
         size_t taken; /* what is not UTF-8 shows as U+FFFD (see the top) */
         size_t len = ctxvar__w3c_put_repaired((char *)attrs + used + 2, limit,
                                               (const unsigned char *)b->value, b->len, &taken);
-        if (taken < b->len && !cut) cut = b->var->name;
+        if (taken < b->len && ctxvar__debug_on()) list_name(cut, sizeof cut, b->var->name);
         whole += taken == b->len;
         attrs[used++] = (uint8_t)g->index[i];
         attrs[used++] = (uint8_t)len;
         used += len;
     }
     int exact = whole == g->n + g->left_out;
-    if (!exact)
-        ctxvar__debug("otel: a thread context record shows %u of %u variables whole%s%s",
-                      whole, g->n + g->left_out, cut ? "; cut: " : "", cut ? cut : "");
+    if (!exact && ctxvar__debug_on()) {
+        for (; i < g->n; i++)
+            if (g->index[i] >= 0) list_name(left_out, sizeof left_out, g->shown[i]->var->name);
+        ctxvar__debug("otel: a thread context record shows %u of %u variables whole%s%s%s%s", whole,
+                      g->n + g->left_out, cut[0] ? "; cut: " : "", cut, left_out[0] ? "; left out: " : "",
+                      left_out);
+    }
     struct ctxvar__otel_record trace;
     put_trace(&trace, g->traceparent);
     struct ctxvar__otel_held *h = held_new(&trace, used, exact);

@@ -145,6 +145,8 @@ const struct ctxvar__trace_headers *ctxvar__trace_headers_cached(void) CTXVAR__H
 
 /* With CTXVAR_DEBUG=1, one line on stderr: "ctxvar: " + the message. */
 void ctxvar__debug(const char *fmt, ...) CTXVAR__HIDDEN __attribute__((format(printf, 1, 2)));
+/* Whether CTXVAR_DEBUG=1: for a diagnostic that takes work to gather. */
+int ctxvar__debug_on(void) CTXVAR__HIDDEN;
 
 /* ---- Threads (lib/handover.c) ------------------------------------------------
  *

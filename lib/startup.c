@@ -47,6 +47,8 @@ atomic_int ctxvar__main_seeded;     /* declared in lib/thread.h */
 static int environment_had_context; /* the seed was not empty */
 atomic_int ctxvar__start_mode;
 
+int ctxvar__debug_on(void) { return debug_enabled; }
+
 void ctxvar__debug(const char *fmt, ...)
 {
     char line[512];
