@@ -74,7 +74,7 @@ void ctxvar__trace_headers_free(struct ctxvar__trace_headers *h)
  * context it named (leaving a frame restores both), so an unchanged
  * version means the same context, still alive: the borrowed traceparent
  * and tracestate are still valid, and nothing is held that would keep a
- * context alive.  The cache is the thread's own (thread-local), freed by a
+ * context alive.  The cache hangs on the thread's state, freed by a
  * thread_local destructor that only threads which made a request register:
  * the runtime takes no pthread key, which the program may need them all. */
 
@@ -88,12 +88,11 @@ extern int __cxa_thread_atexit_impl(void (*dtor)(void *), void *obj, void *dso_s
     __attribute__((weak));
 extern void *__dso_handle;
 
-static __thread struct headers_cache *thread_cache;
-
 static void cache_free(void *p)
 {
     struct headers_cache *cache = p;
-    if (thread_cache == cache) thread_cache = NULL;
+    struct ctxvar__thread *t = ctxvar__me();
+    if (t->headers_cache == cache) t->headers_cache = NULL;
     ctxvar__trace_headers_free(&cache->headers);
     free(cache);
 }
@@ -101,9 +100,9 @@ static void cache_free(void *p)
 const struct ctxvar__trace_headers *ctxvar__trace_headers_cached(void)
 {
     int saved_errno = errno;
-    struct headers_cache *cache = thread_cache;
     (void)ctxvar__current_borrowed(); /* seeds the main thread: a version of its own */
     struct ctxvar__thread *t = ctxvar__me();
+    struct headers_cache *cache = t->headers_cache;
     if (cache && cache->version == t->version) return &cache->headers;
     if (!cache) {
         cache = malloc(sizeof *cache);
@@ -113,7 +112,7 @@ const struct ctxvar__trace_headers *ctxvar__trace_headers_cached(void)
             errno = saved_errno;
             return NULL;
         }
-        thread_cache = cache;
+        t->headers_cache = cache;
     } else {
         ctxvar__trace_headers_free(&cache->headers);
     }

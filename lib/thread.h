@@ -95,6 +95,10 @@ struct ctxvar__thread {
     struct ctxvar__start *created_record;
     struct ctxvar__thread *prev, *next; /* the registry, while listed */
     struct ctxvar__frame *top_frame; /* the innermost run or task frame */
+    /* The last outgoing HTTP headers (lib/headers.c), or NULL.  Here, not
+     * in a thread-local variable of its own: otel_thread_ctx_v1 stays at
+     * offset 0 of the runtime's TLS block (lib/sigsafe.h). */
+    void *headers_cache;
 };
 _Static_assert(sizeof(struct ctxvar__thread) <= 280, "thread state outgrew 280 bytes");
 _Static_assert(2 * CTXVAR__REF_CACHE_BATCH <= 255, "cache_refs holds up to twice a batch");
