@@ -1,5 +1,5 @@
 /* fork_in_handler - a SIGALRM handler that forks (the child exits at once,
- * the parent waits for it) every millisecond while the program keeps the
+ * the parent waits for it) every 2 ms while the program keeps the
  * runtime busy with what holds its locks:
  *
  *   fork_in_handler popen N   N popen("true") / pclose pairs
@@ -47,8 +47,11 @@ int main(int argc, char **argv)
     sa.sa_handler = fork_now;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
-    setitimer(ITIMER_REAL, &every_ms, NULL);
+    /* Every 2 ms: a fork and its wait take about 1 ms here, and on a
+     * loaded machine a 1 ms timer can keep the handler running back to
+     * back, the loop starved (a timeout that looks like a deadlock). */
+    struct itimerval every_2ms = {{0, 2000}, {0, 2000}};
+    setitimer(ITIMER_REAL, &every_2ms, NULL);
     for (long i = 0; i < n; i++) {
         if (popens) {
             FILE *f = popen("true", "r");
