@@ -55,6 +55,12 @@
  *   helpers simply call the function.  The answer is fixed at that first call:
  *   a runtime dlopen()ed later is not seen by code that already asked.
  *
+ *   The header compiles warning-free with warnings as errors as C89 (GCC's
+ *   __inline__; CTXVAR_SCOPE needs C99), C99 to C2x and C++98 to C++20,
+ *   under gcc, g++, clang and clang++, with -Wpedantic, -Wshadow,
+ *   -Wconversion, -Wold-style-cast, -Wzero-as-null-pointer-constant and
+ *   Clang's -Weverything among them; and with TinyCC, less CTXVAR_SCOPE.
+ *
  *   Compile-time options (define before including):
  *     CTXVAR_LINKED   call the runtime's exported functions directly instead of
  *                     binding at run time; link with -lctxvar (pkg-config
@@ -184,7 +190,8 @@
  *     Sets v to value for the block and resets it on every way out of the
  *     block: its end, break, continue, return, goto.  break leaves the block
  *     only.  If the set fails (bad value, no runtime) the block still runs.
- *     Needs GCC or Clang (the cleanup attribute).
+ *     Needs GCC or Clang (the cleanup attribute; with another compiler the
+ *     macro is not defined) and C99 or C++.
  *
  * 3. SNAPSHOTS
  *
@@ -567,6 +574,55 @@
 #include <errno.h>
 #include <stddef.h>
 
+/* A header must not break the build that includes it, whatever the
+ * language and warnings: it compiles warning-free as C89 with GNU's
+ * __inline__ (CTXVAR_SCOPE alone needs C99), C99 and later, and C++98
+ * and later, under -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+ * -Wold-style-cast -Wzero-as-null-pointer-constant and their kin.  The
+ * warnings that fire on it by design are silenced here, for the header
+ * only: -Wlong-long (C89 and C++98 know the API's unsigned long long as an
+ * extension), g++'s -Wshadow (the function ctxvar_stats hides the struct
+ * of that name; the API names both), and Clang's -Wreserved-identifier
+ * (the private ctxvar__ names) and -Wused-but-marked-unused (the binding's
+ * statics are marked unused for translation units that call nothing). */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wlong-long"
+#if defined(__cplusplus)
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
+#if defined(__clang__) && defined(__has_warning)
+#if __has_warning("-Wreserved-identifier")
+#pragma GCC diagnostic ignored "-Wreserved-identifier"
+#endif
+#if __has_warning("-Wused-but-marked-unused")
+#pragma GCC diagnostic ignored "-Wused-but-marked-unused"
+#endif
+#endif
+#endif
+
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
+#define CTXVAR__INLINE inline
+#elif defined(__GNUC__)
+#define CTXVAR__INLINE __inline__
+#else
+#define CTXVAR__INLINE
+#endif
+
+/* A pointer from void *, and the null pointer, as each language spells
+ * them without a warning. */
+#if defined(__cplusplus)
+#define CTXVAR__FROM_VOID(type, p) static_cast<type>(p)
+#if __cplusplus >= 201103L
+#define CTXVAR__NULL nullptr
+#else
+#define CTXVAR__NULL NULL
+#endif
+#else
+#define CTXVAR__FROM_VOID(type, p) ((type)(p))
+#define CTXVAR__NULL NULL
+#endif
+
 #define CTXVAR_VERSION "1.0.0"
 #define CTXVAR_VERSION_MAJOR 1
 #define CTXVAR_VERSION_MINOR 0
@@ -615,19 +671,21 @@ struct ctxvar_task {
 
 /* Every function the runtime serves, in table order, declared once:
  * X(return type, name after "ctxvar_", (parameters), (arguments), return
- * keyword or nothing).  The table, the runtime's definitions of it, the
+ * or CTXVAR__NO_RETURN: an empty argument, which C89 and C++98 do not
+ * allow).  The table, the runtime's definitions of it, the
  * linked-mode prototypes, the header-only wrappers and the no-runtime table
  * are all made from this list.  Entries are only ever appended. */
+#define CTXVAR__NO_RETURN
 #define CTXVAR__API(X)                                                                       \
     X(ctxvar *, named, (const char *name), (name), return)                                   \
     X(const char *, name, (const ctxvar *v), (v), return)                                    \
     X(const char *, get, (const ctxvar *v, const char *fallback), (v, fallback), return)     \
     X(int, set, (ctxvar *v, const char *value, ctxvar_token *tok), (v, value, tok), return)  \
     X(int, reset, (ctxvar_token *tok), (tok), return)                                        \
-    X(void, token_drop, (ctxvar_token *tok), (tok), )                                        \
+    X(void, token_drop, (ctxvar_token *tok), (tok), CTXVAR__NO_RETURN)                       \
     X(ctxvar_ctx *, capture, (void), (), return)                                             \
     X(ctxvar_ctx *, retain, (ctxvar_ctx *c), (c), return)                                    \
-    X(void, release, (ctxvar_ctx *c), (c), )                                                 \
+    X(void, release, (ctxvar_ctx *c), (c), CTXVAR__NO_RETURN)                                \
     X(ctxvar_ctx *, swap, (ctxvar_ctx *c), (c), return)                                      \
     X(void *, run, (ctxvar_ctx *c, void *(*fn)(void *), void *arg), (c, fn, arg), return)    \
     X(const char *, ctx_get, (const ctxvar_ctx *c, const ctxvar *v, const char *fallback),   \
@@ -639,13 +697,13 @@ struct ctxvar_task {
       (c, fn, arg), return)                                                                  \
     X(ctxvar_task *, wrap, (void (*fn)(void *), void *arg), (fn, arg), return)               \
     X(ctxvar_task *, wrap_ret, (void *(*fn)(void *), void *arg), (fn, arg), return)          \
-    X(void, task_run, (void *task), (task), )                                                \
+    X(void, task_run, (void *task), (task), CTXVAR__NO_RETURN)                               \
     X(void *, task_call, (void *task), (task), return)                                       \
-    X(void, task_free, (ctxvar_task *t), (t), )                                              \
+    X(void, task_free, (ctxvar_task *t), (t), CTXVAR__NO_RETURN)                             \
     X(int, format, (char *buf, size_t size), (buf, size), return)                            \
     X(int, stats, (struct ctxvar_stats *out), (out), return)                                 \
     X(const char *, version, (void), (), return)                                             \
-    X(void, clear, (void), (), )                                                             \
+    X(void, clear, (void), (), CTXVAR__NO_RETURN)                                            \
     X(int, baggage_encode, (const ctxvar_ctx *c, char *buf, size_t size, size_t *dropped),   \
       (c, buf, size, dropped), return)                                                       \
     X(int, baggage_current, (char *buf, size_t size, size_t *dropped), (buf, size, dropped), \
@@ -669,9 +727,9 @@ struct ctxvar__runtime {
     CTXVAR__API(CTXVAR__TABLE_FIELD)
 };
 
-/* A table entry's initializer: by name in C, in order in C++ (whose
- * designated initializers came with C++20). */
-#ifdef __cplusplus
+/* A table entry's initializer: by name in C, in order in C89 and C++
+ * (whose designated initializers came with C99 and C++20). */
+#if defined(__cplusplus) || !defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L
 #define CTXVAR__FIELD_INIT(name, value) value,
 #else
 #define CTXVAR__FIELD_INIT(name, value) .name = value,
@@ -680,7 +738,7 @@ struct ctxvar__runtime {
 #define CTXVAR__RUNTIME_SYMBOL "ctxvar__runtime_v1"
 
 /* Messages for ctxvar_strerror; one copy, used by the header and runtime. */
-static inline const char *ctxvar__error_text(int err)
+static CTXVAR__INLINE const char *ctxvar__error_text(int err)
 {
     switch (err) {
     case 0: return "success";
@@ -721,20 +779,20 @@ const char *ctxvar_strerror(int err);
 #endif
 
 /* What the API does with no runtime in the process. */
-static ctxvar *ctxvar__absent_named(const char *name) { (void)name; return NULL; }
-static const char *ctxvar__absent_name(const ctxvar *v) { (void)v; return NULL; }
+static ctxvar *ctxvar__absent_named(const char *name) { (void)name; return CTXVAR__NULL; }
+static const char *ctxvar__absent_name(const ctxvar *v) { (void)v; return CTXVAR__NULL; }
 static const char *ctxvar__absent_get(const ctxvar *v, const char *fallback)
 { (void)v; return fallback; }
 static int ctxvar__absent_set(ctxvar *v, const char *value, ctxvar_token *tok)
 { (void)v; (void)value; (void)tok; return ENOSYS; }
 static int ctxvar__absent_reset(ctxvar_token *tok) { (void)tok; return ENOSYS; }
 static void ctxvar__absent_token_drop(ctxvar_token *tok) { (void)tok; }
-static ctxvar_ctx *ctxvar__absent_capture(void) { return NULL; }
+static ctxvar_ctx *ctxvar__absent_capture(void) { return CTXVAR__NULL; }
 static ctxvar_ctx *ctxvar__absent_retain(ctxvar_ctx *c) { return c; }
 static void ctxvar__absent_release(ctxvar_ctx *c) { (void)c; }
-static ctxvar_ctx *ctxvar__absent_swap(ctxvar_ctx *c) { (void)c; return NULL; }
+static ctxvar_ctx *ctxvar__absent_swap(ctxvar_ctx *c) { (void)c; return CTXVAR__NULL; }
 static void *ctxvar__absent_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
-{ (void)c; return fn ? fn(arg) : NULL; }
+{ (void)c; return fn ? fn(arg) : CTXVAR__NULL; }
 static const char *ctxvar__absent_ctx_get(const ctxvar_ctx *c, const ctxvar *v,
                                           const char *fallback)
 { (void)c; (void)v; return fallback; }
@@ -747,25 +805,25 @@ static ctxvar_task *ctxvar__absent_wrap_any(void (*fn)(void *), void *(*fn_ret)(
                                             void *arg)
 {
     ctxvar_task *t;
-    if (!fn && !fn_ret) return NULL;
-    t = (ctxvar_task *)malloc(sizeof *t);
-    if (!t) return NULL;
+    if (!fn && !fn_ret) return CTXVAR__NULL;
+    t = CTXVAR__FROM_VOID(ctxvar_task *, malloc(sizeof *t));
+    if (!t) return CTXVAR__NULL;
     t->ctxvar__fn = fn;
     t->ctxvar__fn_ret = fn_ret;
     t->ctxvar__arg = arg;
-    t->ctxvar__ctx = NULL;
+    t->ctxvar__ctx = CTXVAR__NULL;
     return t;
 }
 static ctxvar_task *ctxvar__absent_wrap(void (*fn)(void *), void *arg)
-{ return ctxvar__absent_wrap_any(fn, NULL, arg); }
+{ return ctxvar__absent_wrap_any(fn, CTXVAR__NULL, arg); }
 static ctxvar_task *ctxvar__absent_wrap_ret(void *(*fn)(void *), void *arg)
-{ return ctxvar__absent_wrap_any(NULL, fn, arg); }
+{ return ctxvar__absent_wrap_any(CTXVAR__NULL, fn, arg); }
 static void *ctxvar__absent_task_call(void *task)
 {
     ctxvar_task t;
-    void *result = NULL;
-    if (!task) return NULL;
-    t = *(ctxvar_task *)task;
+    void *result = CTXVAR__NULL;
+    if (!task) return CTXVAR__NULL;
+    t = *CTXVAR__FROM_VOID(ctxvar_task *, task);
     free(task);
     if (t.ctxvar__fn_ret) result = t.ctxvar__fn_ret(t.ctxvar__arg);
     else t.ctxvar__fn(t.ctxvar__arg);
@@ -791,7 +849,7 @@ static int ctxvar__absent_baggage_encode(const ctxvar_ctx *c, char *buf, size_t 
     return ctxvar__absent_format(buf, size);
 }
 static int ctxvar__absent_baggage_current(char *buf, size_t size, size_t *dropped)
-{ return ctxvar__absent_baggage_encode(NULL, buf, size, dropped); }
+{ return ctxvar__absent_baggage_encode(CTXVAR__NULL, buf, size, dropped); }
 static int ctxvar__absent_baggage_decode(const char *value, const ctxvar_ctx *base,
                                          ctxvar_ctx **out, size_t *skipped)
 { (void)value; (void)base; (void)out; (void)skipped; return ENOSYS; }
@@ -801,8 +859,21 @@ static int ctxvar__absent_accept_headers(const char *traceparent, const char *tr
                                          const char *baggage, ctxvar_token *tok)
 { (void)traceparent; (void)tracestate; (void)baggage; (void)tok; return ENOSYS; }
 
-/* This translation unit's answer to "which runtime?", found once. */
+/* This translation unit's answer to "which runtime?", found once.  Every
+ * thread that finds it finds the same table, which the loader filled
+ * before any code ran, so the pointer alone needs to be read and written
+ * whole: GCC's atomics where the compiler has them, else (TinyCC) a
+ * volatile pointer, which every platform the runtime runs on reads and
+ * writes whole. */
+#if defined(__GNUC__)
 static const struct ctxvar__runtime *ctxvar__bound CTXVAR__UNUSED;
+#define CTXVAR__BOUND_LOAD() __atomic_load_n(&ctxvar__bound, __ATOMIC_ACQUIRE)
+#define CTXVAR__BOUND_STORE(rt) __atomic_store_n(&ctxvar__bound, (rt), __ATOMIC_RELEASE)
+#else
+static const struct ctxvar__runtime *volatile ctxvar__bound;
+#define CTXVAR__BOUND_LOAD() ctxvar__bound
+#define CTXVAR__BOUND_STORE(rt) (ctxvar__bound = (rt))
+#endif
 
 #define CTXVAR__ABSENT_INIT(ret, name, params, args, ret_kw) \
     CTXVAR__FIELD_INIT(name, ctxvar__absent_##name)
@@ -814,43 +885,48 @@ static CTXVAR__COLD CTXVAR__UNUSED const struct ctxvar__runtime *ctxvar__bind(vo
 {
     const struct ctxvar__runtime *rt;
 #ifdef RTLD_DEFAULT
-    rt = (const struct ctxvar__runtime *)dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
+    rt = CTXVAR__FROM_VOID(const struct ctxvar__runtime *,
+                           dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL));
 #else
     /* Without _GNU_SOURCE there is no RTLD_DEFAULT; the global handle
      * searches the same objects a preloaded or linked runtime is among. */
-    void *global = dlopen(NULL, RTLD_LAZY);
-    rt = global ? (const struct ctxvar__runtime *)dlsym(global, CTXVAR__RUNTIME_SYMBOL)
-                : NULL;
+    void *global = dlopen(CTXVAR__NULL, RTLD_LAZY);
+    rt = global ? CTXVAR__FROM_VOID(const struct ctxvar__runtime *,
+                                    dlsym(global, CTXVAR__RUNTIME_SYMBOL))
+                : CTXVAR__NULL;
 #endif
     if (!rt || rt->abi != CTXVAR__ABI || rt->size < sizeof(struct ctxvar__runtime))
         rt = &ctxvar__absent;
-    __atomic_store_n(&ctxvar__bound, rt, __ATOMIC_RELEASE);
+    CTXVAR__BOUND_STORE(rt);
     return rt;
 }
 
-static inline const struct ctxvar__runtime *ctxvar__rt(void)
+static CTXVAR__INLINE const struct ctxvar__runtime *ctxvar__rt(void)
 {
-    const struct ctxvar__runtime *rt = __atomic_load_n(&ctxvar__bound, __ATOMIC_ACQUIRE);
+    const struct ctxvar__runtime *rt = CTXVAR__BOUND_LOAD();
     return CTXVAR__UNLIKELY(!rt) ? ctxvar__bind() : rt;
 }
 
 #define CTXVAR__WRAPPER(ret, name, params, args, ret_kw) \
-    static inline ret ctxvar_##name params { ret_kw ctxvar__rt()->name args; }
+    static CTXVAR__INLINE ret ctxvar_##name params { ret_kw ctxvar__rt()->name args; }
 CTXVAR__API(CTXVAR__WRAPPER)
-static inline int ctxvar_runtime_present(void) { return ctxvar__rt() != &ctxvar__absent; }
-static inline const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
+static CTXVAR__INLINE int ctxvar_runtime_present(void) { return ctxvar__rt() != &ctxvar__absent; }
+static CTXVAR__INLINE const char *ctxvar_strerror(int err) { return ctxvar__error_text(err); }
 
 #endif /* CTXVAR_LINKED */
 
 /* CTXVAR_SCOPE: a one-pass for loop whose control variable holds the token;
- * the cleanup attribute resets it on every way out of the loop's scope. */
+ * the cleanup attribute resets it on every way out of the loop's scope.
+ * Defined only for compilers that have the attribute (GCC, Clang): one
+ * that ignored it would compile a scope that never resets. */
+#if defined(__GNUC__)
 typedef struct ctxvar__scope {
     ctxvar_token token;
     int filled;
     int once;
 } ctxvar__scope;
 
-static inline ctxvar__scope ctxvar__scope_enter(ctxvar *v, const char *value)
+static CTXVAR__INLINE ctxvar__scope ctxvar__scope_enter(ctxvar *v, const char *value)
 {
     ctxvar__scope s;
     s.filled = ctxvar_set(v, value, &s.token) == 0;
@@ -858,7 +934,7 @@ static inline ctxvar__scope ctxvar__scope_enter(ctxvar *v, const char *value)
     return s;
 }
 
-static inline void ctxvar__scope_exit(ctxvar__scope *s)
+static CTXVAR__INLINE void ctxvar__scope_exit(ctxvar__scope *s)
 {
     if (s->filled && ctxvar_reset(&s->token) != 0)
         ctxvar_token_drop(&s->token); /* the block swapped frames: release */
@@ -875,10 +951,15 @@ static inline void ctxvar__scope_exit(ctxvar__scope *s)
     for (ctxvar__scope scope __attribute__((cleanup(ctxvar__scope_exit))) =     \
              ctxvar__scope_enter((var), (value));                               \
          scope.once; scope.once = 0)
-#define CTXVAR_SCOPE(var, value) CTXVAR__SCOPE_NAMED(CTXVAR__UNIQUE(ctxvar__scope_), var, value)
+#define CTXVAR_SCOPE(var, value) CTXVAR__SCOPE_NAMED(CTXVAR__UNIQUE(ctxvar_scope_), var, value)
+#endif /* __GNUC__ */
 
 #ifdef __cplusplus
 }
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
 #endif
 
 #endif /* CTXVAR_H */
