@@ -48,13 +48,19 @@
  * found: the shell's conventions, so ctxrun can be put in front of anything.
  *
  * The switches of the runtime's outlets set their variable to 1 (--syslog:
- * CTXVAR_SYSLOG, --http: CTXVAR_HTTP, --otel: CTXVAR_OTEL).  Nothing else in the environment is touched (TRACESTATE
- * neither: it stays the caller's), and nothing is written to stdout except what --help and
- * --version were asked for: the command owns stdout.
+ * CTXVAR_SYSLOG, --http: CTXVAR_HTTP, --otel: CTXVAR_OTEL).  A command
+ * built with a dynamic AddressSanitizer gets verify_asan_link_order=0 in
+ * ASAN_OPTIONS ("AddressSanitizer's link order" below).  Nothing else in
+ * the environment is touched (TRACESTATE neither: it stays the caller's),
+ * and nothing is written to stdout except what --help and --version were
+ * asked for: the command owns stdout.
  */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -605,6 +611,207 @@ static void update_preload(const struct runtime_names *names)
     free(joined);
 }
 
+/* ---- AddressSanitizer's link order -------------------------------------------
+ *
+ * A program built with gcc -fsanitize=address loads libasan.so as one of
+ * its dependencies, which come after everything in LD_PRELOAD, and ASan's
+ * start-up check then refuses to run it ("ASan runtime does not come
+ * first in initial library list") although it works behind the runtime:
+ * the runtime defines none of the allocation functions ASan must see
+ * first, and every function it does interpose goes on to the next
+ * definition, ASan's.  For such a command, ctxrun adds
+ * verify_asan_link_order=0 to ASAN_OPTIONS (children the command starts
+ * inherit it), unless the caller's ASAN_OPTIONS says otherwise.  Any other
+ * command's environment stays as it was; a program whose sanitizer is
+ * linked into it (clang's default) or preloaded first needs nothing. */
+
+/* Reads exactly size bytes at offset; 0 on a short read or an error. */
+static int read_at(int fd, void *buf, size_t size, uint64_t offset)
+{
+    if (offset > (uint64_t)INT64_MAX) return 0;
+    char *p = buf;
+    while (size > 0) {
+        ssize_t got = pread(fd, p, size, (off_t)offset);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return 0;
+        p += got;
+        size -= (size_t)got;
+        offset += (uint64_t)got;
+    }
+    return 1;
+}
+
+/* An ELF file's headers as 64-bit numbers, whichever its class. */
+struct elf_segment {
+    uint32_t type;
+    uint64_t offset, vaddr, filesz;
+};
+
+/* Program header i of the file, or 0. */
+static int elf_segment(int fd, int is64, uint64_t phoff, unsigned i, struct elf_segment *seg)
+{
+    if (is64) {
+        Elf64_Phdr ph;
+        if (!read_at(fd, &ph, sizeof ph, phoff + (uint64_t)i * sizeof ph)) return 0;
+        *seg = (struct elf_segment){ph.p_type, ph.p_offset, ph.p_vaddr, ph.p_filesz};
+    } else {
+        Elf32_Phdr ph;
+        if (!read_at(fd, &ph, sizeof ph, phoff + (uint64_t)i * sizeof ph)) return 0;
+        *seg = (struct elf_segment){ph.p_type, ph.p_offset, ph.p_vaddr, ph.p_filesz};
+    }
+    return 1;
+}
+
+/* Whether the ELF file open on fd names a libasan.so among its DT_NEEDED
+ * entries.  Anything unexpected (another byte order, a truncated or odd
+ * file, a script) answers no: the command then runs as it would have. */
+static int elf_needs_asan(int fd)
+{
+    unsigned char ident[EI_NIDENT];
+    if (!read_at(fd, ident, sizeof ident, 0) || memcmp(ident, ELFMAG, SELFMAG) != 0) return 0;
+    int is64 = ident[EI_CLASS] == ELFCLASS64;
+    if (!is64 && ident[EI_CLASS] != ELFCLASS32) return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    if (ident[EI_DATA] != ELFDATA2MSB) return 0;
+#else
+    if (ident[EI_DATA] != ELFDATA2LSB) return 0;
+#endif
+
+    uint64_t phoff;
+    unsigned phnum, phentsize;
+    if (is64) {
+        Elf64_Ehdr eh;
+        if (!read_at(fd, &eh, sizeof eh, 0)) return 0;
+        phoff = eh.e_phoff, phnum = eh.e_phnum, phentsize = eh.e_phentsize;
+    } else {
+        Elf32_Ehdr eh;
+        if (!read_at(fd, &eh, sizeof eh, 0)) return 0;
+        phoff = eh.e_phoff, phnum = eh.e_phnum, phentsize = eh.e_phentsize;
+    }
+    if (phentsize != (is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr))) return 0;
+
+    /* The dynamic section, and the file offset of the string table it
+     * names: the load segment that maps the table's address holds it. */
+    struct elf_segment dynamic = {0, 0, 0, 0};
+    for (unsigned i = 0; i < phnum; i++) {
+        struct elf_segment seg;
+        if (!elf_segment(fd, is64, phoff, i, &seg)) return 0;
+        if (seg.type == PT_DYNAMIC) dynamic = seg;
+    }
+    size_t dynsize = is64 ? sizeof(Elf64_Dyn) : sizeof(Elf32_Dyn);
+    if (dynamic.type != PT_DYNAMIC || dynamic.filesz / dynsize > 4096) return 0;
+    size_t count = (size_t)(dynamic.filesz / dynsize);
+    uint64_t strtab = 0, needed[64];
+    size_t n_needed = 0;
+    int have_strtab = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t tag, val;
+        if (is64) {
+            Elf64_Dyn d;
+            if (!read_at(fd, &d, sizeof d, dynamic.offset + i * sizeof d)) return 0;
+            tag = (uint64_t)d.d_tag, val = d.d_un.d_val;
+        } else {
+            Elf32_Dyn d;
+            if (!read_at(fd, &d, sizeof d, dynamic.offset + i * sizeof d)) return 0;
+            tag = (uint64_t)(uint32_t)d.d_tag, val = d.d_un.d_val;
+        }
+        if (tag == DT_NULL) break;
+        if (tag == DT_STRTAB) strtab = val, have_strtab = 1;
+        if (tag == DT_NEEDED && n_needed < sizeof needed / sizeof needed[0])
+            needed[n_needed++] = val;
+    }
+    if (!have_strtab || n_needed == 0) return 0;
+    uint64_t strtab_offset = 0;
+    int mapped = 0;
+    for (unsigned i = 0; i < phnum && !mapped; i++) {
+        struct elf_segment seg;
+        if (!elf_segment(fd, is64, phoff, i, &seg)) return 0;
+        if (seg.type == PT_LOAD && strtab >= seg.vaddr && strtab - seg.vaddr < seg.filesz) {
+            strtab_offset = seg.offset + (strtab - seg.vaddr);
+            mapped = 1;
+        }
+    }
+    if (!mapped) return 0;
+    static const char asan[] = "libasan.so";
+    for (size_t i = 0; i < n_needed; i++) {
+        char name[sizeof asan - 1];
+        if (needed[i] <= UINT64_MAX - strtab_offset &&
+            read_at(fd, name, sizeof name, strtab_offset + needed[i]) &&
+            memcmp(name, asan, sizeof name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The file execvp will run for command, searched in PATH as it does (its
+ * default path when PATH is unset), written to path; 0 when none is found. */
+static int find_command(const char *command, char *path, size_t size)
+{
+    if (strchr(command, '/')) {
+        if (strlen(command) >= size) return 0;
+        strcpy(path, command);
+        return 1;
+    }
+    const char *dirs = getenv("PATH");
+    if (dirs == NULL) dirs = "/bin:/usr/bin";
+    size_t command_len = strlen(command);
+    for (const char *dir = dirs;; dir++) {
+        const char *end = strchr(dir, ':');
+        size_t len = end ? (size_t)(end - dir) : strlen(dir);
+        /* An empty entry is the current directory, as execvp reads it. */
+        const char *base = len ? dir : ".";
+        size_t base_len = len ? len : 1;
+        if (base_len + 1 + command_len < size) {
+            memcpy(path, base, base_len);
+            path[base_len] = '/';
+            memcpy(path + base_len + 1, command, command_len + 1);
+            if (is_regular_file(path) && access(path, X_OK) == 0) return 1;
+        }
+        if (!end) return 0;
+        dir = end;
+    }
+}
+
+/* Whether a sanitizer's option list sets name: ASan splits it on spaces,
+ * commas, colons and line ends. */
+static int sanitizer_option_set(const char *options, const char *name)
+{
+    size_t name_len = strlen(name);
+    for (const char *p = options; *p != '\0'; p++) {
+        int at_start = p == options || strchr(" ,:\t\r\n", p[-1]) != NULL;
+        if (at_start && strncmp(p, name, name_len) == 0 && p[name_len] == '=') return 1;
+    }
+    return 0;
+}
+
+static void let_asan_run_behind_the_runtime(const char *command)
+{
+    static char path[PATH_MAX];
+    const char *old = getenv("ASAN_OPTIONS");
+    if (old != NULL && sanitizer_option_set(old, "verify_asan_link_order")) return;
+    if (!find_command(command, path, sizeof path)) return;
+    /* Not blocking on a FIFO named as the command: only a regular file is
+     * read, and execvp reports on the rest. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return;
+    struct stat st;
+    int needs = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && elf_needs_asan(fd);
+    close(fd);
+    if (!needs) return;
+    static const char option[] = "verify_asan_link_order=0";
+    if (old == NULL || old[0] == '\0') {
+        if (setenv("ASAN_OPTIONS", option, 1) != 0) fail_nomem();
+        return;
+    }
+    size_t old_len = strlen(old);
+    char *joined = xmalloc(old_len + 1 + sizeof option);
+    memcpy(joined, old, old_len);
+    joined[old_len] = ':';
+    memcpy(joined + old_len + 1, option, sizeof option);
+    if (setenv("ASAN_OPTIONS", joined, 1) != 0) fail_nomem();
+    free(joined);
+}
+
 /* Whether c goes into BAGGAGE as it is: a baggage-octet other than '%',
  * which must be encoded too, or a literal "%41" would decode to "A" on the
  * other side.  The runtime's encoder makes the same choice. */
@@ -737,6 +944,7 @@ int main(int argc, char **argv)
     static struct runtime_names names;
     find_runtime(&names);
     update_preload(&names);
+    let_asan_run_behind_the_runtime(argv[command]);
 
     /* Without a member to merge, BAGGAGE is the caller's business: left
      * byte for byte, and unset stays unset rather than becoming "". */

@@ -1,0 +1,78 @@
+#!/usr/bin/env bats
+# ctxrun in front of a program built with gcc -fsanitize=address, which
+# loads libasan.so as a dependency, after everything in LD_PRELOAD: ASan
+# would refuse to start behind the runtime, so ctxrun adds
+# verify_asan_link_order=0 to ASAN_OPTIONS for such a command, and only for
+# it; ASan then runs and still catches what it catches.
+
+load helpers
+
+setup_file() {
+    PROGRAM="$BATS_FILE_TMPDIR/asan_threads"
+    export PROGRAM
+    gcc -std=c11 -g -fsanitize=address -I"$ROOT/lib" "$ROOT/bats/programs/asan_threads.c" \
+        -pthread -o "$PROGRAM" 2>"$BATS_FILE_TMPDIR/build.log" || true
+}
+
+setup() {
+    [ -x "$PROGRAM" ] || skip "gcc -fsanitize=address builds nothing here: $(head -1 "$BATS_FILE_TMPDIR/build.log")"
+    [ -f "$RUNTIME" ] || skip "build/libctxvar.so is not built"
+}
+
+@test "the ASan program is linked with libasan.so, and behind a preloaded runtime ASan refuses it" {
+    run -0 sh -c "readelf -d '$PROGRAM' | grep -c 'NEEDED.*libasan\.so'"
+    [ "$output" = 1 ]
+    LD_PRELOAD="$RUNTIME" run -1 --separate-stderr "$PROGRAM"
+    [[ "$stderr" == *"ASan runtime does not come first in initial library list"* ]]
+}
+
+@test "under ctxrun an ASan program runs, and its thread inherits the context" {
+    run -0 --separate-stderr "$CTXRUN" --set request_id=42 -- "$PROGRAM"
+    expect_output <<'OUT'
+ASAN_OPTIONS=verify_asan_link_order=0
+thread: request_id=42
+OUT
+    expect_no_stderr
+}
+
+@test "the caller's ASAN_OPTIONS are kept, with the option appended" {
+    ASAN_OPTIONS=detect_leaks=0,halt_on_error=1 run -0 --separate-stderr \
+        "$CTXRUN" --set request_id=7 -- "$PROGRAM"
+    expect_output <<'OUT'
+ASAN_OPTIONS=detect_leaks=0,halt_on_error=1:verify_asan_link_order=0
+thread: request_id=7
+OUT
+}
+
+@test "a command found through PATH is looked at like one given by path" {
+    dir="$BATS_TEST_TMPDIR/bin"
+    mkdir -p "$dir"
+    cp "$PROGRAM" "$dir/asan-program"
+    PATH="$dir:$PATH" run -0 --separate-stderr "$CTXRUN" --set request_id=5 asan-program
+    expect_output <<'OUT'
+ASAN_OPTIONS=verify_asan_link_order=0
+thread: request_id=5
+OUT
+}
+
+@test "a verify_asan_link_order the caller set is left alone, and ASan refuses as asked" {
+    ASAN_OPTIONS=verify_asan_link_order=1 run -1 --separate-stderr "$CTXRUN" -- "$PROGRAM"
+    [ "$output" = "" ]
+    [[ "$stderr" == *"ASan runtime does not come first in initial library list"* ]]
+}
+
+@test "behind the runtime ASan still reports a heap overflow in a thread, with its stack" {
+    run -1 --separate-stderr "$CTXRUN" --set request_id=9 -- "$PROGRAM" overflow
+    [ "${lines[1]}" = "thread: request_id=9" ]
+    [[ "$stderr" == *"ERROR: AddressSanitizer: heap-buffer-overflow"* ]]
+    [[ "$stderr" == *"in thread_main "*"asan_threads.c:"* ]]
+}
+
+@test "a program without ASan, and a script, get no ASAN_OPTIONS" {
+    run -0 env -u ASAN_OPTIONS "$CTXRUN" -- sh -c 'printf "%s\n" "${ASAN_OPTIONS-(unset)}"'
+    [ "$output" = "(unset)" ]
+    printf '#!/bin/sh\nprintf "%%s\\n" "${ASAN_OPTIONS-(unset)}"\n' >"$BATS_TEST_TMPDIR/script"
+    chmod +x "$BATS_TEST_TMPDIR/script"
+    run -0 env -u ASAN_OPTIONS "$CTXRUN" -- "$BATS_TEST_TMPDIR/script"
+    [ "$output" = "(unset)" ]
+}
