@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # ctxrun in front of a program built with gcc -fsanitize=address, which
-# loads libasan.so as a dependency, after everything in LD_PRELOAD: ASan
+# loads libasan.so as a dependency, after everything in LD_PRELOAD (clang
+# -shared-libasan: libclang_rt.asan-<arch>.so): ASan
 # would refuse to start behind the runtime, so ctxrun adds
 # verify_asan_link_order=0 to ASAN_OPTIONS for such a command, and only for
 # it; ASan then runs and still catches what it catches.
@@ -59,6 +60,38 @@ OUT
     ASAN_OPTIONS=verify_asan_link_order=1 run -1 --separate-stderr "$CTXRUN" -- "$PROGRAM"
     [ "$output" = "" ]
     [[ "$stderr" == *"ASan runtime does not come first in initial library list"* ]]
+    # ASan splits its options on colons too.
+    ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=1 run -1 --separate-stderr \
+        "$CTXRUN" -- "$PROGRAM"
+    [[ "$stderr" == *"ASan runtime does not come first in initial library list"* ]]
+}
+
+@test "a 32-bit program built with gcc -m32 -fsanitize=address runs under ctxrun" {
+    gcc -m32 -std=c11 -fsanitize=address -I"$ROOT/lib" "$ROOT/bats/programs/asan_threads.c" \
+        -pthread -o "$BATS_TEST_TMPDIR/asan32" 2>/dev/null ||
+        skip "gcc -m32 -fsanitize=address builds nothing here"
+    "$BATS_TEST_TMPDIR/asan32" >/dev/null 2>&1 || skip "32-bit ASan programs do not run here"
+    run -0 --separate-stderr "$CTXRUN" --set request_id=32 -- "$BATS_TEST_TMPDIR/asan32"
+    expect_output <<'OUT'
+ASAN_OPTIONS=verify_asan_link_order=0
+thread: request_id=32
+OUT
+}
+
+@test "a program built with clang -shared-libasan (libclang_rt.asan) runs under ctxrun" {
+    command -v clang >/dev/null || skip "clang is not installed"
+    asan_dir=$(dirname "$(clang -print-file-name=libclang_rt.asan-x86_64.so)")
+    clang -std=c11 -shared-libasan -fsanitize=address -I"$ROOT/lib" \
+        "$ROOT/bats/programs/asan_threads.c" -pthread -Wl,-rpath,"$asan_dir" \
+        -o "$BATS_TEST_TMPDIR/clang_asan" 2>/dev/null ||
+        skip "clang -shared-libasan builds nothing here"
+    run -0 sh -c "readelf -d '$BATS_TEST_TMPDIR/clang_asan' | grep -c 'NEEDED.*libclang_rt\.asan'"
+    [ "$output" = 1 ]
+    run -0 --separate-stderr "$CTXRUN" --set request_id=64 -- "$BATS_TEST_TMPDIR/clang_asan"
+    expect_output <<'OUT'
+ASAN_OPTIONS=verify_asan_link_order=0
+thread: request_id=64
+OUT
 }
 
 @test "behind the runtime ASan still reports a heap overflow in a thread, with its stack" {

@@ -97,6 +97,9 @@ builds() {
 @test "clang -std=c17 -Weverything (less padding and C90 declaration order)" {
     builds clang -std=c17 -Weverything -Wno-padded -Wno-declaration-after-statement
 }
+@test "clang -std=c11 -fgnuc-version=0 (no __GNUC__: the portable paths, with CTXVAR_SCOPE)" {
+    builds clang -std=c11 -fgnuc-version=0
+}
 @test "g++ -std=c++98" { builds g++ -std=c++98; }
 @test "g++ -std=c++11 -Wuseless-cast" { builds g++ -std=c++11 -Wuseless-cast; }
 @test "g++ -std=c++17" { builds g++ -std=c++17; }

@@ -7,7 +7,7 @@ CTXRUN="$B/ctxrun"
 PROGS="$B/bats"
 # The environment a test starts from: none of ctxvar's own variables leak in
 # from the caller's shell.
-unset BAGGAGE CTXVAR_INHERIT CTXVAR_DEBUG LD_PRELOAD
+unset BAGGAGE CTXVAR_INHERIT CTXVAR_DEBUG LD_PRELOAD ASAN_OPTIONS
 
 # `run -0`, `run --separate-stderr`.
 bats_require_minimum_version 1.5.0

@@ -614,7 +614,7 @@ static void update_preload(const struct runtime_names *names)
 /* ---- AddressSanitizer's link order -------------------------------------------
  *
  * A program built with gcc -fsanitize=address loads libasan.so as one of
- * its dependencies, which come after everything in LD_PRELOAD, and ASan's
+ * its dependencies (clang -shared-libasan: libclang_rt.asan-<arch>.so), which come after everything in LD_PRELOAD, and ASan's
  * start-up check then refuses to run it ("ASan runtime does not come
  * first in initial library list") although it works behind the runtime:
  * the runtime defines none of the allocation functions ASan must see
@@ -662,8 +662,8 @@ static int elf_segment(int fd, int is64, uint64_t phoff, unsigned i, struct elf_
     return 1;
 }
 
-/* Whether the ELF file open on fd names a libasan.so among its DT_NEEDED
- * entries.  Anything unexpected (another byte order, a truncated or odd
+/* Whether the ELF file open on fd names an ASan runtime among its
+ * DT_NEEDED entries.  Anything unexpected (another byte order, a truncated or odd
  * file, a script) answers no: the command then runs as it would have. */
 static int elf_needs_asan(int fd)
 {
@@ -732,13 +732,18 @@ static int elf_needs_asan(int fd)
         }
     }
     if (!mapped) return 0;
-    static const char asan[] = "libasan.so";
+    /* GCC's shared ASan runtime, and clang's (-shared-libasan). */
+    static const char *const asan[] = {"libasan.so", "libclang_rt.asan"};
     for (size_t i = 0; i < n_needed; i++) {
-        char name[sizeof asan - 1];
-        if (needed[i] <= UINT64_MAX - strtab_offset &&
-            read_at(fd, name, sizeof name, strtab_offset + needed[i]) &&
-            memcmp(name, asan, sizeof name) == 0)
-            return 1;
+        if (needed[i] > (uint64_t)INT64_MAX - strtab_offset) continue;
+        /* A name may end, and the file with it, before 32 bytes. */
+        char name[32];
+        ssize_t got;
+        do got = pread(fd, name, sizeof name, (off_t)(strtab_offset + needed[i]));
+        while (got < 0 && errno == EINTR);
+        for (size_t k = 0; got > 0 && k < sizeof asan / sizeof asan[0]; k++)
+            if ((size_t)got >= strlen(asan[k]) && memcmp(name, asan[k], strlen(asan[k])) == 0)
+                return 1;
     }
     return 0;
 }
@@ -790,8 +795,11 @@ static void let_asan_run_behind_the_runtime(const char *command)
     const char *old = getenv("ASAN_OPTIONS");
     if (old != NULL && sanitizer_option_set(old, "verify_asan_link_order")) return;
     if (!find_command(command, path, sizeof path)) return;
-    /* Not blocking on a FIFO named as the command: only a regular file is
-     * read, and execvp reports on the rest. */
+    /* Only a regular file is opened (a device may act on an open, a FIFO
+     * would block it), and it is checked again once open; execvp reports
+     * on the rest.  A file that can be run but not read (mode 711) is not
+     * looked at. */
+    if (!is_regular_file(path)) return;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return;
     struct stat st;

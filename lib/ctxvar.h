@@ -190,8 +190,8 @@
  *     Sets v to value for the block and resets it on every way out of the
  *     block: its end, break, continue, return, goto.  break leaves the block
  *     only.  If the set fails (bad value, no runtime) the block still runs.
- *     Needs GCC or Clang (the cleanup attribute; with another compiler the
- *     macro is not defined) and C99 or C++.
+ *     Needs GCC or Clang (the cleanup attribute) and C99 or C++; elsewhere
+ *     the macro is not defined.
  *
  * 3. SNAPSHOTS
  *
@@ -583,8 +583,9 @@
  * only: -Wlong-long (C89 and C++98 know the API's unsigned long long as an
  * extension), g++'s -Wshadow (the function ctxvar_stats hides the struct
  * of that name; the API names both), and Clang's -Wreserved-identifier
- * (the private ctxvar__ names) and -Wused-but-marked-unused (the binding's
- * statics are marked unused for translation units that call nothing). */
+ * (the private ctxvar__ names), -Wused-but-marked-unused (the binding's
+ * statics are marked unused for translation units that call nothing) and,
+ * in C++11 and later, -Wc++98-compat-pedantic (nullptr, long long). */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wlong-long"
@@ -597,6 +598,9 @@
 #endif
 #if __has_warning("-Wused-but-marked-unused")
 #pragma GCC diagnostic ignored "-Wused-but-marked-unused"
+#endif
+#if defined(__cplusplus) && __has_warning("-Wc++98-compat-pedantic")
+#pragma GCC diagnostic ignored "-Wc++98-compat-pedantic"
 #endif
 #endif
 #endif
@@ -917,9 +921,18 @@ static CTXVAR__INLINE const char *ctxvar_strerror(int err) { return ctxvar__erro
 
 /* CTXVAR_SCOPE: a one-pass for loop whose control variable holds the token;
  * the cleanup attribute resets it on every way out of the loop's scope.
- * Defined only for compilers that have the attribute (GCC, Clang): one
- * that ignored it would compile a scope that never resets. */
-#if defined(__GNUC__)
+ * Defined only where both exist: C99 or C++ (a declaration in a for), and
+ * a compiler with the attribute (GCC, Clang); one that ignored it would
+ * compile a scope that never resets. */
+#if defined(__has_attribute)
+#if __has_attribute(cleanup)
+#define CTXVAR__HAS_CLEANUP 1
+#endif
+#elif defined(__GNUC__)
+#define CTXVAR__HAS_CLEANUP 1
+#endif
+#if defined(CTXVAR__HAS_CLEANUP) && \
+    (defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L))
 typedef struct ctxvar__scope {
     ctxvar_token token;
     int filled;
@@ -952,7 +965,7 @@ static CTXVAR__INLINE void ctxvar__scope_exit(ctxvar__scope *s)
              ctxvar__scope_enter((var), (value));                               \
          scope.once; scope.once = 0)
 #define CTXVAR_SCOPE(var, value) CTXVAR__SCOPE_NAMED(CTXVAR__UNIQUE(ctxvar_scope_), var, value)
-#endif /* __GNUC__ */
+#endif /* CTXVAR__HAS_CLEANUP, C99 or C++ */
 
 #ifdef __cplusplus
 }

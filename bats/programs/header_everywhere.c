@@ -108,8 +108,7 @@ int main(void)
     ctxvar_clear();
     printf("cleared: tenant_id=%s\n", value_of("tenant_id"));
 
-#if defined(CTXVAR_SCOPE) && \
-    (defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L))
+#if defined(CTXVAR_SCOPE)
     CTXVAR_SCOPE(request, "9") { printf("in scope: request_id=%s\n", value_of("request_id")); }
     printf("after scope: request_id=%s\n", value_of("request_id"));
 #else
