@@ -16,7 +16,8 @@ setup_file() {
 }
 
 setup() {
-    [ -x "$PROGRAM" ] || skip "gcc -fsanitize=address builds nothing here: $(head -1 "$BATS_FILE_TMPDIR/build.log")"
+    [ -x "$PROGRAM" ] ||
+        skip "gcc -fsanitize=address builds nothing here: $(head -1 "$BATS_FILE_TMPDIR/build.log")"
     [ -f "$RUNTIME" ] || skip "build/libctxvar.so is not built"
 }
 

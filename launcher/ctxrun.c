@@ -614,9 +614,10 @@ static void update_preload(const struct runtime_names *names)
 /* ---- AddressSanitizer's link order -------------------------------------------
  *
  * A program built with gcc -fsanitize=address loads libasan.so as one of
- * its dependencies (clang -shared-libasan: libclang_rt.asan-<arch>.so), which come after everything in LD_PRELOAD, and ASan's
- * start-up check then refuses to run it ("ASan runtime does not come
- * first in initial library list") although it works behind the runtime:
+ * its dependencies (clang -shared-libasan: libclang_rt.asan-<arch>.so),
+ * which come after everything in LD_PRELOAD, and ASan's start-up check
+ * then refuses to run it ("ASan runtime does not come first in initial
+ * library list") although it works behind the runtime:
  * the runtime defines none of the allocation functions ASan must see
  * first, and every function it does interpose goes on to the next
  * definition, ASan's.  For such a command, ctxrun adds
@@ -663,8 +664,9 @@ static int elf_segment(int fd, int is64, uint64_t phoff, unsigned i, struct elf_
 }
 
 /* Whether the ELF file open on fd names an ASan runtime among its
- * DT_NEEDED entries.  Anything unexpected (another byte order, a truncated or odd
- * file, a script) answers no: the command then runs as it would have. */
+ * DT_NEEDED entries.  Anything unexpected (another byte order, a truncated
+ * or odd file, a script) answers no: the command then runs as it would
+ * have. */
 static int elf_needs_asan(int fd)
 {
     unsigned char ident[EI_NIDENT];

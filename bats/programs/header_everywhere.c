@@ -122,6 +122,7 @@ int main(void)
 
     rc = ctxvar_stats(&stats);
     printf("stats: %s\n", rc == 0 ? "0" : ctxvar_strerror(rc));
-    printf("version: %s\n", strcmp(ctxvar_version(), CTXVAR_VERSION) == 0 ? "the header's" : "another");
+    printf("version: %s\n",
+           strcmp(ctxvar_version(), CTXVAR_VERSION) == 0 ? "the header's" : "another");
     return 0;
 }
