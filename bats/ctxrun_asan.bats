@@ -21,6 +21,18 @@ setup() {
     [ -f "$RUNTIME" ] || skip "build/libctxvar.so is not built"
 }
 
+# runs_carried REQUEST_ID COMMAND: ctxrun --set request_id=REQUEST_ID runs
+# COMMAND (an asan_threads build, with no ASAN_OPTIONS from the caller),
+# which gets the option and whose thread sees the request.
+runs_carried() {
+    run -0 --separate-stderr "$CTXRUN" --set request_id="$1" -- "$2"
+    expect_output <<OUT
+ASAN_OPTIONS=verify_asan_link_order=0
+thread: request_id=$1
+OUT
+    expect_no_stderr
+}
+
 @test "the ASan program is linked with libasan.so, and behind a preloaded runtime ASan refuses it" {
     run -0 sh -c "readelf -d '$PROGRAM' | grep -c 'NEEDED.*libasan\.so'"
     [ "$output" = 1 ]
@@ -29,12 +41,7 @@ setup() {
 }
 
 @test "under ctxrun an ASan program runs, and its thread inherits the context" {
-    run -0 --separate-stderr "$CTXRUN" --set request_id=42 -- "$PROGRAM"
-    expect_output <<'OUT'
-ASAN_OPTIONS=verify_asan_link_order=0
-thread: request_id=42
-OUT
-    expect_no_stderr
+    runs_carried 42 "$PROGRAM"
 }
 
 @test "the caller's ASAN_OPTIONS are kept, with the option appended" {
@@ -50,11 +57,7 @@ OUT
     dir="$BATS_TEST_TMPDIR/bin"
     mkdir -p "$dir"
     cp "$PROGRAM" "$dir/asan-program"
-    PATH="$dir:$PATH" run -0 --separate-stderr "$CTXRUN" --set request_id=5 asan-program
-    expect_output <<'OUT'
-ASAN_OPTIONS=verify_asan_link_order=0
-thread: request_id=5
-OUT
+    PATH="$dir:$PATH" runs_carried 5 asan-program
 }
 
 @test "a verify_asan_link_order the caller set is left alone, and ASan refuses as asked" {
@@ -72,11 +75,7 @@ OUT
         -pthread -o "$BATS_TEST_TMPDIR/asan32" 2>/dev/null ||
         skip "gcc -m32 -fsanitize=address builds nothing here"
     "$BATS_TEST_TMPDIR/asan32" >/dev/null 2>&1 || skip "32-bit ASan programs do not run here"
-    run -0 --separate-stderr "$CTXRUN" --set request_id=32 -- "$BATS_TEST_TMPDIR/asan32"
-    expect_output <<'OUT'
-ASAN_OPTIONS=verify_asan_link_order=0
-thread: request_id=32
-OUT
+    runs_carried 32 "$BATS_TEST_TMPDIR/asan32"
 }
 
 @test "a program built with clang -shared-libasan (libclang_rt.asan) runs under ctxrun" {
@@ -88,11 +87,7 @@ OUT
         skip "clang -shared-libasan builds nothing here"
     run -0 sh -c "readelf -d '$BATS_TEST_TMPDIR/clang_asan' | grep -c 'NEEDED.*libclang_rt\.asan'"
     [ "$output" = 1 ]
-    run -0 --separate-stderr "$CTXRUN" --set request_id=64 -- "$BATS_TEST_TMPDIR/clang_asan"
-    expect_output <<'OUT'
-ASAN_OPTIONS=verify_asan_link_order=0
-thread: request_id=64
-OUT
+    runs_carried 64 "$BATS_TEST_TMPDIR/clang_asan"
 }
 
 @test "behind the runtime ASan still reports a heap overflow in a thread, with its stack" {

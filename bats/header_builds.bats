@@ -63,9 +63,20 @@ after scope: request_id=(none)
 stats: 0
 version: the header'"'"'s'
 
+# runs_both_ways: the program just built runs plain and under the runtime,
+# printing exactly ABSENT and PRESENT, and nothing on stderr.
+runs_both_ways() {
+    run -0 --separate-stderr "$BATS_TEST_TMPDIR/program"
+    expect_output <<<"$ABSENT"
+    expect_no_stderr
+    run -0 --separate-stderr preloaded "$BATS_TEST_TMPDIR/program"
+    expect_output <<<"$PRESENT"
+    expect_no_stderr
+}
+
 # builds COMPILER LANGUAGE-FLAGS...: compiles the program with the strict
-# warnings as errors (the header alone: nothing linked but -pthread), runs
-# it plain and under the runtime, and checks both outputs exactly.
+# warnings as errors (the header alone: nothing linked but -pthread), then
+# runs_both_ways.
 builds() {
     local compiler=$1
     shift
@@ -75,12 +86,7 @@ builds() {
     run -0 "$compiler" "${language[@]}" "$@" "${STRICT[@]}" "${extra[@]}" -I"$ROOT/lib" \
         "$PROGRAM" -pthread -o "$BATS_TEST_TMPDIR/program"
     expect_output <<<""
-    run -0 --separate-stderr "$BATS_TEST_TMPDIR/program"
-    expect_output <<<"$ABSENT"
-    expect_no_stderr
-    run -0 --separate-stderr preloaded "$BATS_TEST_TMPDIR/program"
-    expect_output <<<"$PRESENT"
-    expect_no_stderr
+    runs_both_ways
 }
 
 @test "gcc -std=c89 (GNU __inline__, no CTXVAR_SCOPE)" { builds gcc -std=c89; }
@@ -115,12 +121,7 @@ builds() {
     command -v tcc >/dev/null || skip "tcc is not installed"
     run -0 tcc -Wall -Werror -I"$ROOT/lib" "$PROGRAM" -pthread -o "$BATS_TEST_TMPDIR/program"
     expect_output <<<""
-    run -0 --separate-stderr "$BATS_TEST_TMPDIR/program"
-    expect_output <<<"$ABSENT"
-    expect_no_stderr
-    run -0 --separate-stderr preloaded "$BATS_TEST_TMPDIR/program"
-    expect_output <<<"$PRESENT"
-    expect_no_stderr
+    runs_both_ways
 }
 
 @test "linked mode (-DCTXVAR_LINKED -lctxvar) builds strict as C89 and C++98 and runs carried" {
