@@ -39,7 +39,8 @@ SONAME := libctxvar.so.1
 RUNTIME_LDFLAGS := -shared -pthread -Wl,--version-script=shim/exports.map \
                    -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined -Wl,-soname,$(SONAME)
 RUNTIME_SRCS := $(wildcard lib/*.c shim/*.c)
-RUNTIME_HDRS := $(wildcard lib/*.h shim/*.h)
+# The headers, and what the build found installed (below).
+RUNTIME_HDRS := $(wildcard lib/*.h shim/*.h) $(B)/runtime-features
 
 .PHONY: all test check install uninstall clean demo bench soak fault fuzz
 all: $(B)/libctxvar.so $(B)/$(SONAME) $(B)/libctxvar.a $(B)/ctxrun
@@ -54,6 +55,19 @@ $(B)/libctxvar.so: $(RUNTIME_SRCS) $(RUNTIME_HDRS) shim/exports.map $(B)/runtime
 $(B)/runtime-soname: FORCE
 	@mkdir -p $(@D)
 	@echo '$(SONAME)' | cmp -s - $@ || echo '$(SONAME)' >$@
+
+# Which optional headers the compiler finds: libuv's and libevent's (their
+# interposers, shim/loops.h) and valgrind's (lib/annotate.h).  The sources
+# test for them with __has_include, which no dependency list records, so
+# the answers are kept here, rewritten only when they change: installing
+# libuv1-dev after a build rebuilds the runtime with its interposers at the
+# next make, instead of leaving the runtime without them.
+$(B)/runtime-features: FORCE
+	@mkdir -p $(@D)
+	@$(CC) $(CFLAGS) -D_GNU_SOURCE -Ilib -Ishim -E -dM -include shim/loops.h \
+	    -include lib/annotate.h -x c /dev/null | \
+	    grep -E '^#define (CTXVAR_WITH_[A-Z]+|CTXVAR__ANNOTATIONS) ' | sort | \
+	    { cat >$@.new; cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@; }
 
 # The name programs linked with -Lbuild -lctxvar ask the loader for (the
 # ctxvar command, through its $ORIGIN run path), as a link: the file stays

@@ -4,7 +4,8 @@
 # bats helper: INSTALLED below): PREFIX and DESTDIR on every path, the
 # installed launcher and command find the installed runtime, pkg-config's
 # flags build a linked program, and its batsdir holds a helper that runs
-# the example suite with the installed tools.
+# the example suite with the installed tools; and a build tree made before
+# an optional library's headers were installed is rebuilt with them.
 
 load helpers
 
@@ -98,4 +99,30 @@ $prefix/bin/ctxvar
 $preloaded
 request_id=42
 EOF2
+}
+
+# The sources test for libuv's, libevent's and valgrind's headers with
+# __has_include, which no dependency list records: installing libuv1-dev
+# after a build must still give the next make a runtime with the libuv
+# interposers.  The build keeps what the compiler found in runtime-features;
+# a build tree whose record differs (made before the install) relinks.
+@test "a runtime built before an optional library's headers were installed is rebuilt with its interposers" {
+    local b="$BATS_TEST_TMPDIR/b" built
+    run -0 make -C "$ROOT" -s B="$b" "$b/libctxvar.so"
+    # .ci/run installs libuv1-dev and libevent-dev.
+    run -0 cat "$b/runtime-features"
+    [[ "$output" == *"#define CTXVAR_WITH_LIBUV 1"* ]]
+    [[ "$output" == *"#define CTXVAR_WITH_LIBEVENT 1"* ]]
+    # Nothing changed: nothing is rebuilt.
+    built=$(stat -c %y "$b/libctxvar.so")
+    run -0 make -C "$ROOT" -s B="$b" "$b/libctxvar.so"
+    [ "$(stat -c %y "$b/libctxvar.so")" = "$built" ]
+    # The tree as a build before libuv1-dev left it.
+    grep -v LIBUV "$b/runtime-features" >"$b/before" && mv "$b/before" "$b/runtime-features"
+    run -0 make -C "$ROOT" -s B="$b" "$b/libctxvar.so"
+    [ "$(stat -c %y "$b/libctxvar.so")" != "$built" ]
+    run -0 grep -cx '#define CTXVAR_WITH_LIBUV 1' "$b/runtime-features"
+    [ "$output" = 1 ]
+    run -0 nm -D --defined-only "$b/libctxvar.so"
+    [[ "$output" == *" T uv_timer_start"* ]]
 }
