@@ -50,6 +50,8 @@ INTERPOSED="pthread_create thrd_create
     g_main_context_invoke g_main_context_invoke_full g_source_set_callback
     g_source_remove_by_user_data g_source_remove_by_funcs_user_data g_idle_remove_by_data
     g_main_context_find_source_by_user_data g_main_context_find_source_by_funcs_user_data
+    g_task_new g_task_return_pointer g_task_return_int g_task_return_boolean g_task_return_error
+    g_task_return_new_error g_task_return_error_if_cancelled g_task_return_value
     apr_thread_pool_push apr_thread_pool_top apr_thread_pool_schedule
     apr_thread_pool_tasks_cancel apr_thread_pool_create
     dlclose"

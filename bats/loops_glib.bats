@@ -52,6 +52,37 @@ EOF2
     expect_no_stderr
 }
 
+@test "a GTask's callback runs in the context of its g_task_new, returned by a helper thread of another request or from an fd source" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" returned
+    expect_output <<'EOF2'
+callback of a1 (true): request_id=a1
+callback of a2 (failed: 7 a2): request_id=a2
+callback of d1 (true): request_id=d1
+fd source after the return: 
+main after the loop: 
+live_contexts back to baseline: yes
+EOF2
+    expect_no_stderr
+    # Without the runtime: the same results, no context anywhere (each
+    # ctxvar_set says it has no runtime).
+    run -0 --separate-stderr "$PROGS/loops_glib" returned
+    run -0 grep '^callback' <<<"$output"
+    expect_output <<'EOF2'
+callback of a1 (true): 
+callback of a2 (failed: 7 a2): 
+callback of d1 (true): 
+EOF2
+}
+
+@test "valgrind finds no error and nothing definitely lost when GTasks are returned from another thread" {
+    command -v valgrind >/dev/null || skip "valgrind not installed"
+    run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q --leak-check=full \
+        --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=99 \
+        "$PROGS/loops_glib" returned
+    [ "${lines[2]}" = "callback of d1 (true): request_id=d1" ]
+    [ "${lines[5]}" = "live_contexts back to baseline: yes" ]
+}
+
 # sources_expected: what `loops_glib sources` prints when every callback
 # runs in its scheduler's context and nothing leaks from one to the next.
 sources_expected() {
@@ -220,6 +251,11 @@ EOF2
     run -0 --separate-stderr env CTXVAR_LOOPS=0 LD_PRELOAD="$RUNTIME" "$PROGS/loops_glib" gtask
     [ "${lines[4]}" = "callback of async1 (result 1): " ]
     [ "${lines[5]}" = "main after the loop: " ]
+    # A task returned by a helper thread: the helper's own context, as
+    # plain GLib gives it.
+    run -0 --separate-stderr env CTXVAR_LOOPS=0 LD_PRELOAD="$RUNTIME" "$PROGS/loops_glib" returned
+    [ "${lines[0]}" = "callback of a1 (true): " ]
+    [ "${lines[2]}" = "callback of d1 (true): " ]
 }
 
 @test "CTXVAR_INHERIT=0 keeps pool jobs and loop callbacks in their scheduler's context" {

@@ -133,13 +133,13 @@ walk() {
     [ "$output" = "loops: 7 scenarios, every callback in its request" ]
 }
 
-@test "GLib pools and idle sources and APR pools under every failed allocation: the callback runs once, without context, and nothing is left" {
+@test "GLib pools, idle sources and tasks and APR pools under every failed allocation: the callback runs once, without context, and nothing is left" {
     run -0 --separate-stderr env LD_PRELOAD="$FAULT_RUNTIME" "$B/reliability/fault_glib_apr" all
     expect_no_stderr
     local name
-    for name in glib-pool-new glib-pool-push glib-idle apr-push; do
+    for name in glib-pool-new glib-pool-push glib-idle glib-task apr-push; do
         grep -qE "^$name: [1-9][0-9]* faults injected, every one handled$" <<<"$output" || {
             echo "no clean walk of $name in: $output" >&2; return 1; }
     done
-    [[ "${lines[-1]}" =~ ^"total: "[0-9]+" faults injected in 4 scenarios, every one handled"$ ]]
+    [[ "${lines[-1]}" =~ ^"total: "[0-9]+" faults injected in 5 scenarios, every one handled"$ ]]
 }

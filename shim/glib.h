@@ -46,4 +46,13 @@ typedef struct {
  * the comparator and the item-free function.  Never a record's address. */
 #define GLIB_NOT_A_RECORD(p) ((uintptr_t)(p) < 4096)
 
+/* shim/glib_task.c: 1 and a reference on the context of the g_task_new
+ * call that created `task`, when the task was created through us (and not
+ * finalized yet); else 0. */
+int ctxvar__glib_task_context(const void *task, ctxvar_ctx **context) CTXVAR__HIDDEN;
+
+/* 1 when fn is libgio's own code: the callback of the idle source libgio
+ * attaches to complete a task. */
+int ctxvar__glib_gio_callback(void (*fn)(void)) CTXVAR__HIDDEN;
+
 #endif

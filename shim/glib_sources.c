@@ -286,6 +286,14 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
         real(source, func, data, notify);
         return;
     }
+    /* libgio completing a GTask (data) through an idle source of its own:
+     * the task's callback runs in the task's context (shim/glib_task.c),
+     * not the returning thread's. */
+    ctxvar_ctx *task_context;
+    if (ctxvar__glib_gio_callback(FN(func)) && ctxvar__glib_task_context(data, &task_context)) {
+        ctxvar__context_release(s->cb.context);
+        s->cb.context = task_context;
+    }
     /* Its id, when it is attached already (GLib numbers a source when it
      * attaches it, and complains when asked the id of one it has not). */
     __typeof__(&g_source_get_context) context_of = REAL(g_source_get_context);

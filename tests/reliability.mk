@@ -21,14 +21,14 @@ $(REL_DIR)/fault_driver: tests/fault/driver.c lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(REL_CC) $< -o $@
 
-# The library-loop records (GLib pools and sources, APR-util pools) under
+# The library-loop records (GLib pools, sources and tasks, APR-util pools) under
 # every allocation failure: built against the Debian libraries, as a user
 # builds a GLib or APR program.
 REL_PROGRAMS += $(REL_DIR)/fault_glib_apr
 $(REL_DIR)/fault_glib_apr: tests/fault/glib_apr.c lib/ctxvar.h
 	@mkdir -p $(@D)
-	$(REL_CC) $$(pkg-config --cflags glib-2.0 apr-1 apr-util-1) $< -o $@ \
-	    $$(pkg-config --libs glib-2.0 apr-util-1 apr-1) -ldl
+	$(REL_CC) $$(pkg-config --cflags gio-2.0 apr-1 apr-util-1) $< -o $@ \
+	    $$(pkg-config --libs gio-2.0 apr-util-1 apr-1) -ldl
 
 $(REL_DIR)/libarm_at_load.so: tests/fault/arm_at_load.c
 	@mkdir -p $(@D)

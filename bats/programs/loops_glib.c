@@ -8,6 +8,12 @@
  *   job r1.1: request_id=r1 ... job r4.3: request_id=r4
  * gtask: 3 threads t1..t3 run g_task_run_in_thread_sync; then main, with
  *        request_id=async1, runs g_task_run_in_thread and its callback.
+ * returned: GTasks created on main in requests a1, a2 and returned by a
+ *        helper thread started in request helper (a1 with a boolean, a2
+ *        with g_task_return_new_error), and one created in request d1 and
+ *        returned from an fd source's callback on the loop thread, where
+ *        GLib calls the task's callback at once; then the live contexts
+ *        once the tasks are gone.
  * sources: 3 request threads each schedule every idle/timeout/invoke variant,
  *        then end; main sets loop=main and runs the loop, which also runs an
  *        idle main added itself.
@@ -36,6 +42,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <glib.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -173,6 +180,92 @@ static int run_gtask(void)
     g_main_loop_unref(loop);
     print_lines(0);
     show("main after the loop");
+    return 0;
+}
+
+/* ---- returned ------------------------------------------------------------ */
+
+static GAsyncQueue *to_helper;
+static int returned_left = 3;
+
+static void returned_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    (void)source;
+    GError *error = NULL;
+    gboolean ok = g_task_propagate_boolean(G_TASK(result), &error);
+    char label[128];
+    snprintf(label, sizeof label, "callback of %s (%s)", (const char *)data,
+             ok ? "true" : error ? error->message : "no error");
+    g_clear_error(&error);
+    record(label, 1);
+    if (--returned_left == 0) g_main_loop_quit(loop);
+}
+
+/* A long-lived helper that completes the tasks it is handed, in whatever
+ * request it was started in. */
+static gpointer returning_helper(gpointer unused)
+{
+    (void)unused;
+    GTask *task;
+    while ((task = g_async_queue_pop(to_helper)) != (gpointer)to_helper) {
+        if (strcmp(g_task_get_task_data(task), "a1") == 0) g_task_return_boolean(task, TRUE);
+        else g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "failed: %d %s", 7, "a2");
+        g_object_unref(task);
+    }
+    return NULL;
+}
+
+static GTask *direct_task;
+
+/* An fd source, which the runtime does not carry: it runs in the loop
+ * thread's own context, later than the iteration that made the task, so
+ * GLib completes the task inside g_task_return_boolean. */
+static gboolean fd_ready(gint fd, GIOCondition condition, gpointer unused)
+{
+    (void)condition, (void)unused;
+    char byte;
+    if (read(fd, &byte, 1) != 1) return G_SOURCE_REMOVE;
+    g_task_return_boolean(direct_task, TRUE);
+    g_clear_object(&direct_task);
+    record("fd source after the return", 1);
+    return G_SOURCE_REMOVE;
+}
+
+static int run_returned(void)
+{
+    /* GIO starts its worker thread, gmain, on first use: with no request
+     * current, so that it holds none. */
+    g_object_unref(g_task_new(NULL, NULL, NULL, NULL));
+    unsigned long long before = live();
+    loop = g_main_loop_new(NULL, FALSE);
+    to_helper = g_async_queue_new();
+    set_or_say("request_id", "helper");
+    GThread *helper = g_thread_new("helper", returning_helper, NULL);
+    set_or_say("request_id", NULL);
+    static const char *ids[2] = {"a1", "a2"};
+    for (int i = 0; i < 2; i++) {
+        set_or_say("request_id", ids[i]);
+        GTask *task = g_task_new(NULL, NULL, returned_done, (gpointer)ids[i]);
+        g_task_set_task_data(task, (gpointer)ids[i], NULL);
+        g_async_queue_push(to_helper, task);
+    }
+    set_or_say("request_id", "d1");
+    direct_task = g_task_new(NULL, NULL, returned_done, (gpointer) "d1");
+    set_or_say("request_id", NULL);
+    int fds[2];
+    if (pipe(fds) != 0 || write(fds[1], "x", 1) != 1) return 1;
+    g_unix_fd_add(fds[0], G_IO_IN, fd_ready, NULL);
+    g_main_loop_run(loop);
+    g_async_queue_push(to_helper, to_helper);
+    g_thread_join(helper);
+    g_async_queue_unref(to_helper);
+    g_main_loop_unref(loop);
+    close(fds[0]);
+    close(fds[1]);
+    print_lines(1);
+    show("main after the loop");
+    clear_context();
+    printf("live_contexts back to baseline: %s\n", live() == before ? "yes" : "no");
     return 0;
 }
 
@@ -715,6 +808,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(what, "pool") == 0 && argc > 2) return run_pool(strcmp(argv[2], "exclusive") == 0);
     if (strcmp(what, "gtask") == 0) return run_gtask();
+    if (strcmp(what, "returned") == 0) return run_returned();
     if (strcmp(what, "sources") == 0) return run_sources();
     if (strcmp(what, "remove") == 0) return run_remove();
     if (strcmp(what, "shared") == 0) return run_shared();
@@ -726,7 +820,7 @@ int main(int argc, char **argv)
     if (strcmp(what, "resort") == 0) return run_resort();
     if (strcmp(what, "contexts") == 0) return run_contexts();
     if (strcmp(what, "sortnested") == 0) return run_sortnested();
-    fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|sources|remove|free|sort|func|null|reuse|"
+    fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|returned|sources|remove|free|sort|func|null|reuse|"
                     "resort|contexts|sortnested\n");
     return 2;
 }

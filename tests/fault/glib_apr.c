@@ -1,5 +1,5 @@
 /* glib_apr - fault injection for the records of the library-loop interposers
- * (GLib pools and sources, APR-util pools).  Run with the fault-injection
+ * (GLib pools, sources and tasks, APR-util pools).  Run with the fault-injection
  * build preloaded:
  *
  *     LD_PRELOAD=build/fault/libctxvar.so build/reliability/fault_glib_apr SCENARIO|all|list
@@ -19,6 +19,7 @@
 #include <apr_general.h>
 #include <apr_thread_pool.h>
 #include <dlfcn.h>
+#include <gio/gio.h>
 #include <glib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,6 +172,36 @@ static int step_idle(void)
     return reached;
 }
 
+static void task_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    (void)source, (void)data;
+    CHECK(g_task_propagate_boolean(G_TASK(result), NULL), "the task's result is not TRUE");
+    saw();
+}
+
+/* g_task_new under the fault while request_id=T; the task returned while
+ * returner=R, which GLib completes from an idle source that the loop runs
+ * while main has loop=own.  A task we could not record completes in the
+ * returner's context, as the idle source GLib attaches is carried. */
+static int step_task(void)
+{
+    set("request_id", "T");
+    fail_allocation(step);
+    GTask *task = g_task_new(NULL, NULL, task_done, NULL);
+    int reached = disarm();
+    clear();
+    CHECK(task != NULL, "g_task_new returned NULL");
+    set("returner", "R");
+    g_task_return_boolean(task, TRUE);
+    g_object_unref(task);
+    clear();
+    set("loop", "own");
+    while (g_main_context_iteration(NULL, FALSE)) {}
+    check_seen(reached, "request_id=T", "returner=R");
+    clear();
+    return reached;
+}
+
 /* ---- APR ------------------------------------------------------------------ */
 
 static apr_thread_pool_t *apr_pool;
@@ -206,6 +237,7 @@ static const struct scenario scenarios[] = {
     {"glib-pool-new", step_pool_new},
     {"glib-pool-push", step_pool_push},
     {"glib-idle", step_idle},
+    {"glib-task", step_task},
     {"apr-push", step_apr_push},
 };
 #define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
@@ -261,6 +293,9 @@ int main(int argc, char **argv)
     apr_pool_create(&root, NULL);
     apr_thread_pool_create(&apr_pool, 1, 1, root);
     pool = g_thread_pool_new(job, NULL, 1, TRUE, NULL);
+    ctxvar_named("returner");
+    /* GIO's worker thread (gmain), started on its first use. */
+    g_object_unref(g_task_new(NULL, NULL, NULL, NULL));
     unsigned long total = 0;
     size_t ran = 0;
     for (size_t i = 0; i < N_SCENARIOS; i++) {
