@@ -331,6 +331,25 @@ EOF
     [ "${lines[1]}" != "${parent_lines[1]}" ]
 }
 
+@test "a child of the fork system call made directly, which runs no fork handler, publishes its own process context at its first new variable" {
+    start_program "$CTXRUN" --otel -- "$PROG" rawfork
+    local parent child
+    parent=$(tid_of parent)
+    child=$(tid_of child)
+    # Alive: the child wrote nothing to the parent's mapping, not mapped in it.
+    kill -0 "$child"
+    [ "$(grep -c OTEL_CTX "/proc/$child/maps")" = 1 ]
+    [ "$(awk '/OTEL_CTX/ { print $5 }' "/proc/$parent/maps")" != \
+      "$(awk '/OTEL_CTX/ { print $5 }' "/proc/$child/maps")" ]
+    run -0 python3 "$READER" "$parent"
+    local parent_lines=("${lines[@]}")
+    run -0 python3 "$READER" --threads "$child"
+    [ "${lines[0]}" = "service.name=unknown_service:otel_threads" ]
+    [ "${lines[1]}" != "${parent_lines[1]}" ]
+    [ "${lines[3]}" = "threadlocal.attribute_key_map=child_key" ]
+    [ "${lines[4]}" = "thread $child: child_key=new" ]
+}
+
 @test "OpenMP team threads stopped inside a region show the region's context, not what they inherited" {
     start_program "$CTXRUN" --otel -- "$PROGS/otel_omp"
     local script="" n tid

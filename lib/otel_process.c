@@ -100,6 +100,10 @@ _Static_assert(sizeof(struct header) == 32, "the header is 32 bytes");
 
 static struct header *mapping;
 static size_t mapping_size;
+/* The process `mapping` was made in.  A child made without the fork
+ * handlers (glibc's _Fork, the fork or clone system call made directly)
+ * still holds the parent's address, which is not mapped in it. */
+static pid_t mapping_pid;
 static char *payload;
 static uint64_t last_published;
 static char instance_id[37];
@@ -350,6 +354,7 @@ static int map(int *from_memfd)
         m = mmap(NULL, mapping_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return -1;
     mapping = m;
+    mapping_pid = getpid();
     (void)madvise(m, mapping_size, MADV_DONTFORK);
     return 0;
 }
@@ -401,6 +406,10 @@ int ctxvar__otel_process_publish(int forked)
 
 int ctxvar__otel_process_update(void)
 {
+    /* A child that no fork handler told: it publishes its own, as a
+     * forked child does (lib/otel.c), instead of writing to the parent's
+     * mapping, which it does not have. */
+    if (mapping && getpid() != mapping_pid) return ctxvar__otel_process_publish(1);
     int saved_errno = errno;
     size_t size = 0;
     char *message = mapping ? encode(&size) : NULL;

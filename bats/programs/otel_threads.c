@@ -19,14 +19,19 @@
  *             main's
  *
  * With the argument "fork", main forks once set up; the child prints
- * "child <pid>" and the parent "parent <pid>", and both pause.
+ * "child <pid>" and the parent "parent <pid>", and both pause.  With
+ * "rawfork", the fork is the system call made directly, which runs no fork
+ * handler, and the child then sets a variable no one set before,
+ * child_key=new, before it prints.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ctxvar.h"
@@ -109,6 +114,17 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "fork") == 0) {
         pid_t pid = fork();
         if (pid < 0) return 1;
+        printf("%s %d\n", pid == 0 ? "child" : "parent", (int)getpid());
+        for (;;) pause();
+    }
+    if (argc > 1 && strcmp(argv[1], "rawfork") == 0) {
+#ifdef SYS_fork
+        long pid = syscall(SYS_fork);
+#else
+        long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+        if (pid < 0) return 1;
+        if (pid == 0) set("child_key", "new");
         printf("%s %d\n", pid == 0 ? "child" : "parent", (int)getpid());
         for (;;) pause();
     }
