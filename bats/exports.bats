@@ -27,7 +27,7 @@ INTERPOSED="pthread_create thrd_create
     posix_spawn posix_spawnp system popen
     syslog vsyslog __syslog_chk __vsyslog_chk
     curl_easy_setopt curl_easy_perform curl_easy_reset curl_easy_cleanup curl_easy_duphandle
-    curl_multi_add_handle curl_multi_remove_handle curl_multi_info_read
+    curl_multi_add_handle curl_multi_remove_handle curl_multi_info_read curl_multi_cleanup
     uv_queue_work uv_getaddrinfo uv_getnameinfo uv_random
     uv_fs_access uv_fs_chmod uv_fs_chown uv_fs_close uv_fs_closedir uv_fs_copyfile
     uv_fs_fchmod uv_fs_fchown uv_fs_fdatasync uv_fs_fstat uv_fs_fsync uv_fs_ftruncate

@@ -151,6 +151,27 @@ EOF2
     done
 }
 
+@test "handles left in a multi handle at curl_multi_cleanup, reused, carry their new context; a refused removal leaves the transfer its headers" {
+    run -0 client cleanup "$URL"
+    expect_output <<'EOF2'
+/c3: 0
+/c4: 0
+remove from another: 2
+list after: [X-New: 1]
+EOF2
+    local c
+    for c in c1 c2 c3 c5; do
+        expect_request_headers "/$c" "$c"
+    done
+    run headers_of /c4
+    expect_output <<EOF2
+  X-New: 1
+  traceparent: $TP
+  tracestate: vendor=x
+  baggage: request_id=c4,tenant=acme
+EOF2
+}
+
 @test "one thread's requests carry its context as it changes: the same twice, set and reset, inside ctxvar_run and back" {
     # The runtime keeps a thread's last headers while its context is
     # unchanged; every change (a set, its reset, entering and leaving a

@@ -15,7 +15,10 @@
  * keeps it, alone.  The program's list is never modified or freed.  When
  * the transfer is over the program's own list is set back: after
  * curl_easy_perform, or when the handle leaves the multi handle
- * (curl_multi_remove_handle) or is reported done (curl_multi_info_read).
+ * (curl_multi_remove_handle), is reported done (curl_multi_info_read), or
+ * is let go with the multi handle (curl_multi_cleanup, which detaches its
+ * easy handles without removing them: the next transfer of one must get
+ * the context of its own start, not keep the list of the last).
  * curl_easy_reset forgets the program's list with the rest of the options,
  * curl_easy_duphandle gives the copy the program's list (never ours), and
  * curl_easy_cleanup drops what we kept.  libcurl itself decides where
@@ -91,6 +94,7 @@ CURL *curl_easy_duphandle(CURL *h);
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
 CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
 CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
+CURLMcode curl_multi_cleanup(CURLM *m);
 int curl_url_get(void *url, int what, char **part, unsigned flags);
 void curl_free(void *p);
 
@@ -117,6 +121,8 @@ struct handle {
     CURL *curl;
     struct curl_slist *program;   /* the program's CURLOPT_HTTPHEADER (borrowed) */
     struct curl_slist *ours;      /* set for the current transfer, or NULL */
+    CURLM *multi;                 /* the multi handle it was added to, or NULL */
+    unsigned char orphaned;       /* its multi handle is being cleaned up */
     void *url_handle;             /* the program's CURLOPT_CURLU (borrowed), or NULL */
     unsigned char url;            /* enum url_kind of CURLOPT_URL */
     unsigned char default_protocol; /* enum default_protocol: CURLOPT_DEFAULT_PROTOCOL */
@@ -436,12 +442,16 @@ CTXVAR__EXPORT CURLcode curl_easy_perform(CURL *curl)
 {
     __typeof__(&curl_easy_perform) real = CTXVAR__NEXT_IN(curl_easy_perform, CURL_SONAME);
     int saved_errno = errno;
-    begin_transfer(curl);
+    /* A handle that carries our list already is in a multi handle, whose
+     * transfer keeps it (libcurl refuses to perform it: CURLE_FAILED_INIT). */
+    int installed = begin_transfer(curl);
     errno = saved_errno;
     CURLcode r = real ? real(curl) : 0;
-    saved_errno = errno;
-    end_transfer(curl);
-    errno = saved_errno;
+    if (installed) {
+        saved_errno = errno;
+        end_transfer(curl);
+        errno = saved_errno;
+    }
     return r;
 }
 
@@ -452,23 +462,80 @@ CTXVAR__EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *curl)
     int installed = begin_transfer(curl);
     errno = saved_errno;
     CURLMcode r = real ? real(m, curl) : 0;
+    saved_errno = errno;
     if (r != 0 && installed) {
         /* Not added: nothing will end this transfer.  (A handle already
          * added, CURLM_ADDED_ALREADY, keeps the list its transfer uses.) */
-        saved_errno = errno;
         end_transfer(curl);
-        errno = saved_errno;
+    } else if (r == 0 && curl && ctxvar__http_enabled()) {
+        lock_handles();
+        struct handle *h = find(curl, 0);
+        if (h) h->multi = m;
+        pthread_mutex_unlock(&handles_lock);
     }
+    errno = saved_errno;
     return r;
 }
 
+/* Only a removal libcurl made ends the transfer: a handle given with
+ * another multi handle than its own (CURLM_BAD_EASY_HANDLE) is still
+ * running there, with our list. */
 CTXVAR__EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *curl)
 {
     __typeof__(&curl_multi_remove_handle) real = CTXVAR__NEXT_IN(curl_multi_remove_handle, CURL_SONAME);
     CURLMcode r = real ? real(m, curl) : 0;
     int saved_errno = errno;
-    end_transfer(curl);
+    if (r == 0) {
+        end_transfer(curl);
+        if (curl && ctxvar__http_enabled()) {
+            lock_handles();
+            struct handle *h = find(curl, 0);
+            if (h && h->multi == m) h->multi = NULL;
+            pthread_mutex_unlock(&handles_lock);
+        }
+    }
     errno = saved_errno;
+    return r;
+}
+
+/* libcurl detaches the easy handles still in m without removing them: their
+ * transfers end here.  The handles are marked before m goes (once it has,
+ * another thread's curl_multi_init may get its address) and given the
+ * program's lists back after (libcurl may still look at a transfer's
+ * headers while it tears the transfer down). */
+CTXVAR__EXPORT CURLMcode curl_multi_cleanup(CURLM *m)
+{
+    __typeof__(&curl_multi_cleanup) real = CTXVAR__NEXT_IN(curl_multi_cleanup, CURL_SONAME);
+    int saved_errno = errno, marked = 0;
+    if (m && ctxvar__http_enabled()) {
+        lock_handles();
+        for (int b = 0; b < BUCKETS; b++)
+            for (struct handle *h = buckets[b]; h; h = h->next)
+                if (h->multi == m) {
+                    h->multi = NULL;
+                    h->orphaned = h->ours != NULL;
+                    marked |= h->orphaned;
+                }
+        pthread_mutex_unlock(&handles_lock);
+    }
+    errno = saved_errno;
+    CURLMcode r = real ? real(m) : 0;
+    if (marked) {
+        saved_errno = errno;
+        lock_handles();
+        for (int b = 0; b < BUCKETS; b++)
+            for (struct handle *h = buckets[b]; h; h = h->next)
+                if (h->orphaned) {
+                    h->orphaned = 0;
+                    if (h->ours) {
+                        set_list(h->curl, h->program);
+                        free(h->ours);
+                        h->ours = NULL;
+                    }
+                }
+        pthread_mutex_unlock(&handles_lock);
+        errno = saved_errno;
+    }
     return r;
 }
 

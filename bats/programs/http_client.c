@@ -4,7 +4,7 @@
  *
  *   http_client MODE BASE_URL [ARG]
  *
- * MODE: easy, threads, multi, reuse, own, redirect, dup, reset, h2, hostile,
+ * MODE: easy, threads, multi, cleanup, reuse, own, redirect, dup, reset, h2, hostile,
  * changes; mail (BASE_URL an smtp:// one: a MIME message whose header list
  * is the program's "X-Mailer: http_client"); schemeless (BASE_URL without
  * "http://", which libcurl takes for HTTP, and a "://" later in the query);
@@ -113,6 +113,54 @@ static void multi(void)
         curl_easy_cleanup(h[i]);
     }
     curl_multi_cleanup(m);
+}
+
+static void run_multi(CURLM *m)
+{
+    for (int running = 1; running;) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+}
+
+/* Handles left in their multi handles at curl_multi_cleanup (libcurl
+ * detaches them), then reused from other contexts: with curl_easy_perform,
+ * with the program's own list set after, and in a new multi handle.  And a
+ * removal that names another multi handle, which libcurl refuses, while
+ * the transfer is still to run in its own. */
+static void cleanup(void)
+{
+    char url[2][512];
+    CURL *h = handle_for("/c1", url[0], sizeof url[0]);
+    CURL *g = handle_for("/c2", url[1], sizeof url[1]);
+    CURLM *m = curl_multi_init(), *other = curl_multi_init();
+    set("request_id", "c1");
+    curl_multi_add_handle(m, h);
+    set("request_id", "c2");
+    curl_multi_add_handle(m, g);
+    run_multi(m);
+    curl_multi_cleanup(m);
+    set("request_id", "c3");
+    curl_easy_setopt(h, CURLOPT_URL, (snprintf(url[0], sizeof url[0], "%s/c3", base), url[0]));
+    printf("/c3: %d\n", (int)curl_easy_perform(h));
+    struct curl_slist *list = curl_slist_append(NULL, "X-New: 1");
+    curl_easy_setopt(g, CURLOPT_HTTPHEADER, list);
+    set("request_id", "c4");
+    curl_easy_setopt(g, CURLOPT_URL, (snprintf(url[1], sizeof url[1], "%s/c4", base), url[1]));
+    printf("/c4: %d\n", (int)curl_easy_perform(g));
+    set("request_id", "c5");
+    curl_easy_setopt(h, CURLOPT_URL, (snprintf(url[0], sizeof url[0], "%s/c5", base), url[0]));
+    m = curl_multi_init();
+    curl_multi_add_handle(m, h);
+    printf("remove from another: %d\n", (int)curl_multi_remove_handle(other, h));
+    run_multi(m);
+    curl_multi_remove_handle(m, h);
+    curl_multi_cleanup(m);
+    curl_multi_cleanup(other);
+    print_list("list after", list);
+    curl_easy_cleanup(h);
+    curl_easy_cleanup(g);
+    curl_slist_free_all(list);
 }
 
 /* One handle, the program's own list, three contexts in a row. */
@@ -377,6 +425,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
     } else if (strcmp(mode, "multi") == 0) multi();
     else if (strcmp(mode, "reuse") == 0) reuse();
+    else if (strcmp(mode, "cleanup") == 0) cleanup();
     else if (strcmp(mode, "own") == 0) own();
     else if (strcmp(mode, "redirect") == 0 && argc == 4) redirect(argv[3]);
     else if (strcmp(mode, "dup") == 0) dup_and_reset();
