@@ -174,3 +174,25 @@ live_contexts back to baseline: yes
 EOF2
     expect_no_stderr
 }
+
+@test "under a seccomp filter that refuses gettid or getpid, and tgkill, detached threads' contexts are released and atexit handlers see main's" {
+    # Thread ids then come from /proc/thread-self; before, the runtime took
+    # -1 for every thread's id: it kept every detached thread's context,
+    # and, no thread being the main one, released main's before exit.
+    run -0 --separate-stderr preloaded "$PROGS/tgkill_refused" ids
+    expect_output <<'EOF2'
+tgkill refused: EPERM
+gettid refused: yes
+live_contexts back to baseline: yes
+atexit: request_id=main
+EOF2
+    expect_no_stderr
+    run -0 --separate-stderr preloaded "$PROGS/tgkill_refused" pid
+    expect_output <<'EOF2'
+tgkill refused: EPERM
+getpid refused: yes
+live_contexts back to baseline: yes
+atexit: request_id=main
+EOF2
+    expect_no_stderr
+}

@@ -409,7 +409,12 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
     *arg = s->arg;
     s->owner = t;
     s->thread = self_pthread();
+    /* gettid itself: under ThreadSanitizer this runs before TSan knows the
+     * thread (CTXVAR__BEFORE_THREAD_START), and ctxvar__tid's /proc
+     * fallback calls what TSan intercepts; it is needed only where a
+     * filter refuses gettid. */
     s->tid = gettid();
+    if (__builtin_expect(s->tid <= 0, 0)) s->tid = ctxvar__tid();
     atomic_store_explicit(&s->begun_as, (uintptr_t)s->thread, memory_order_relaxed);
     /* A joinable thread no joiner can find (a detacher came first, or the
      * table is full) is released like a detached one. */
@@ -466,9 +471,10 @@ static void task_path(char *path, pid_t tid)
     path[sizeof dir - 1 + n] = '\0';
 }
 
-/* When tgkill is refused (a seccomp filter that answers EPERM, say): gone
- * when /proc/self/task/TID is, while the calling thread's own entry is
- * there, which says that this /proc numbers threads as gettid does (a
+/* When tgkill is refused (a seccomp filter that answers EPERM, say, or
+ * one that refuses gettid too, which left the thread's id to /proc and
+ * may leave it unknown, -1): gone when /proc/self/task/TID is, while the
+ * calling thread's own entry is there, which says that this /proc numbers threads as gettid does (a
  * /proc mounted for another PID namespace would have no entry for either,
  * and every live thread would look gone).  Not known to be gone otherwise
  * (no /proc, stat refused too), and the record waits: releasing what a
@@ -477,9 +483,10 @@ static int task_gone(pid_t tid)
 {
     char path[40];
     struct stat st;
+    if (tid <= 0) return 0;
     task_path(path, tid);
     if (stat(path, &st) == 0 || errno != ENOENT) return 0;
-    task_path(path, gettid());
+    task_path(path, ctxvar__tid());
     return stat(path, &st) == 0;
 }
 

@@ -1,5 +1,9 @@
-/* platform.c - the start-up checks of lib/platform.h. */
+/* platform.c - the start-up checks of lib/platform.h, and the kernel's
+ * thread and process ids where a sandbox refuses the calls that give them. */
+#include <errno.h>
 #include <pthread.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "thread.h"
 
@@ -35,4 +39,45 @@ void ctxvar__platform_init(const void *self)
 #else
     (void)self;
 #endif
+}
+
+/* ---- Kernel ids a seccomp filter may refuse --------------------------------------
+ *
+ * A sandbox may answer gettid or getpid with EPERM (-1).  The ids are then
+ * read from the names /proc/thread-self ("PID/task/TID") and /proc/self
+ * ("PID") link to, which need neither call. */
+
+/* The number after the last '/' of what `link` names, or -1.  (Not
+ * instrumented: a new thread may ask before ThreadSanitizer knows it.) */
+static CTXVAR__BEFORE_THREAD_START pid_t id_from_link(const char *link)
+{
+    char name[64];
+    int saved_errno = errno;
+    ssize_t n = readlink(link, name, sizeof name - 1);
+    errno = saved_errno;
+    if (n <= 0) return -1;
+    name[n] = '\0';
+    const char *digits = strrchr(name, '/');
+    digits = digits ? digits + 1 : name;
+    long id = 0;
+    for (const char *p = digits; *p; p++) {
+        if (*p < '0' || *p > '9' || id > 0x7fffffff / 10) return -1;
+        id = id * 10 + (*p - '0');
+    }
+    return *digits && id > 0 ? (pid_t)id : -1;
+}
+
+CTXVAR__BEFORE_THREAD_START int ctxvar__tid(void)
+{
+    pid_t tid = gettid();
+    return tid > 0 ? tid : id_from_link("/proc/thread-self");
+}
+
+int ctxvar__on_main_thread(void)
+{
+    pid_t pid = getpid();
+    if (pid <= 0) pid = id_from_link("/proc/self");
+    /* Neither known: taken for the main thread, whose context is then
+     * kept to the end, as before. */
+    return ctxvar__tid() == pid;
 }

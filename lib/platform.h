@@ -136,4 +136,12 @@ static inline unsigned ctxvar__popcount(uint32_t x)
  * the runtime; `self` is that thread's state, as the descriptor finds it. */
 void ctxvar__platform_init(const void *self) CTXVAR__HIDDEN;
 
+/* The calling thread's kernel id (gettid), also where a seccomp filter
+ * refuses gettid: then from /proc; -1 when neither answers. */
+int ctxvar__tid(void) CTXVAR__HIDDEN;
+
+/* 1 on the process's main thread (its id is the process id), by the same
+ * means; 1 also when neither id can be known. */
+int ctxvar__on_main_thread(void) CTXVAR__HIDDEN;
+
 #endif

@@ -186,7 +186,7 @@ static void release_at_thread_exit(void *state)
      * libraries: those still run on this thread and must see its context,
      * and start children with it, as without the runtime.  The process is
      * ending: nothing is released. */
-    if (gettid() == getpid()) return;
+    if (ctxvar__on_main_thread()) return;
     ctxvar__child_env_thread_ends();
     ctxvar__busy_push(t); /* a signal handler must not change state meanwhile */
     ctxvar__registry_remove(t);

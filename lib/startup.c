@@ -166,7 +166,7 @@ static void seed_main_thread_marked(struct ctxvar__thread *t)
 {
     int expected = 0;
     if (t->not_main) return;
-    if (gettid() != getpid()) {
+    if (!ctxvar__on_main_thread()) {
         t->not_main = 1;
         return;
     }

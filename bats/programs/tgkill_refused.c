@@ -8,6 +8,13 @@
  * in a context of its own creator's, "live_contexts back to baseline: yes"
  * (it waits up to 10 s for the threads to be gone).  Without a runtime the
  * second line says "no runtime".
+ *
+ * With the argument "ids" the filter refuses gettid too, so that the
+ * runtime knows no thread's id from the kernel's call ("pid": getpid, so
+ * that it knows not the process's); the
+ * program also sets request_id=main on the main thread and prints what an
+ * atexit handler sees: "atexit: request_id=main", the main thread's
+ * context, kept for the handlers that run after main returns.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,13 +40,23 @@ static unsigned long long live(void)
     return ctxvar_stats(&s) == 0 ? s.live_contexts : 0;
 }
 
-int main(void)
+static void at_exit(void)
 {
+    char seen[64];
+    ctxvar_format(seen, sizeof seen);
+    printf("atexit: %s\n", seen);
+}
+
+int main(int argc, char **argv)
+{
+    int ids = argc > 1 && strcmp(argv[1], "ids") == 0;
+    int pid = argc > 1 && strcmp(argv[1], "pid") == 0;
     struct sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ids ? SYS_gettid : pid ? SYS_getpid : SYS_tgkill, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
     };
     struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
@@ -49,6 +66,8 @@ int main(void)
     }
     printf("tgkill refused: %s\n",
            syscall(SYS_tgkill, getpid(), gettid(), 0) == 0 ? "no" : errno == EPERM ? "EPERM" : "other");
+    if (ids) printf("gettid refused: %s\n", gettid() == -1 ? "yes" : "no");
+    if (pid) printf("getpid refused: %s\n", getpid() == -1 ? "yes" : "no");
     ctxvar *request_id = ctxvar_named("request_id");
     struct ctxvar_stats probe;
     if (ctxvar_stats(&probe) != 0) {
@@ -76,5 +95,9 @@ int main(void)
     int back = 0;
     for (int waited = 0; waited < 1000 && !(back = live() == before); waited++) usleep(10000);
     printf("live_contexts back to baseline: %s\n", back ? "yes" : "no");
+    if (ids || pid) {
+        ctxvar_set(request_id, "main", NULL);
+        atexit(at_exit);
+    }
     return 0;
 }
