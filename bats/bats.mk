@@ -12,7 +12,7 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread exit_paths process_exit fork_child context three_threads \
-    linked static_context create_result own_id_freed tgkill_refused join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
+    linked static_context create_result own_id_freed tgkill_refused reap_lingering join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
     libomp_barrier_tool.so omp_reload notify notify_late spawn_requests spawn_child spawn_one hostile omp_edge \
@@ -112,6 +112,10 @@ $(BATS_DIR)/own_id_freed: $(BATS_SRC)/own_id_freed.c
 	$(BATS_CC) $< -o $@
 
 $(BATS_DIR)/tgkill_refused: $(BATS_SRC)/tgkill_refused.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@
+
+$(BATS_DIR)/reap_lingering: $(BATS_SRC)/reap_lingering.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@
 

@@ -175,6 +175,17 @@ EOF2
     expect_no_stderr
 }
 
+@test "detached threads lingering in their key destructors do not keep later detached threads' contexts from being released" {
+    # Eight of them at the head of the runtime's queue of ended threads
+    # used to stop it there: every later context was kept (some 20 MiB).
+    run -0 --separate-stderr preloaded "$PROGS/reap_lingering"
+    expect_output <<'EOF2'
+lingering: 8
+resident memory grew less than 8 MiB
+EOF2
+    expect_no_stderr
+}
+
 @test "under a seccomp filter that refuses gettid or getpid, and tgkill, detached threads' contexts are released and atexit handlers see main's" {
     # Thread ids then come from /proc/thread-self; before, the runtime took
     # -1 for every thread's id: it kept every detached thread's context,

@@ -437,8 +437,9 @@ ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(void), void **arg)
 
 /* ---- The reap queue ------------------------------------------------------------- */
 
-/* Records of ended, detached threads, oldest first, under the registry
- * lock.  Such a thread's own destructors may still run, and set, after its
+/* Records of ended, detached threads, under the registry lock: added at
+ * the tail, looked at from the head (a few at each thread start), those
+ * still alive then moved to the tail.  Such a thread's own destructors may still run, and set, after its
  * start routine ends; it is done with its context only when the kernel has
  * finished it, which tgkill(signal 0) tells without waiting: ESRCH once the
  * thread is gone (or /proc, where tgkill is refused: task_gone). */
@@ -531,6 +532,17 @@ void ctxvar__exit_records_reap(int all)
         CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tgkill) */
         ctxvar__ctx_release_pair(s->current, s->inherited);
         give_back_locked(s);
+    }
+    /* The records looked at and still alive (threads that linger in their
+     * key destructors, say) go behind the others: left at the head, eight
+     * of them would keep every later record from being looked at, and
+     * their contexts from ever being released. */
+    if (!all && previous && previous->reap_next) {
+        struct ctxvar__start *first = reap_head;
+        reap_head = previous->reap_next;
+        previous->reap_next = NULL;
+        reap_tail->reap_next = first;
+        reap_tail = previous;
     }
     atomic_store_explicit(&reap_any, reap_head, memory_order_relaxed);
     ctxvar__registry_unlock();
