@@ -131,6 +131,37 @@ xs() { printf 'x%.0s' $(seq "$1"); }
     done
 }
 
+@test "the other attributes OTEL_RESOURCE_ATTRIBUTES gives are resource attributes too, with its service.instance.id, the last of a key winning" {
+    start_program env OTEL_SERVICE_NAME=checkout \
+        OTEL_RESOURCE_ATTRIBUTES='service.instance.id=fixed-id,service.version=1.2, deployment.environment.name = prod,k=1,euro=%E2%82%AC,bad=%FF,k=2' \
+        "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[0]}" = "service.name=checkout" ]
+    [ "${lines[1]}" = "service.instance.id=fixed-id" ]
+    [ "${lines[2]}" = "service.version=1.2" ]
+    [ "${lines[3]}" = "deployment.environment.name=prod" ]
+    [ "${lines[4]}" = "euro=€" ]
+    [ "${lines[5]}" = "bad=$(printf '\357\277\275')" ]
+    [ "${lines[6]}" = "k=2" ]
+    [ "${lines[7]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
+    # An error anywhere discards the variable whole, as the SDKs do.
+    start_program env OTEL_RESOURCE_ATTRIBUTES='service.version=1.2,bad=%zz' "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[0]}" = "service.name=unknown_service:otel_threads" ]
+    [[ "${lines[1]}" == service.instance.id=*-4* ]]
+    [ "${lines[2]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
+}
+
+@test "a forked child gets an instance id of its own, also where OTEL_RESOURCE_ATTRIBUTES gives one" {
+    start_program env OTEL_RESOURCE_ATTRIBUTES='service.instance.id=fixed-id,service.version=1.2' \
+        "$CTXRUN" --otel -- "$PROG" fork
+    run -0 python3 "$READER" "$(tid_of parent)"
+    [ "${lines[1]}" = "service.instance.id=fixed-id" ]
+    run -0 python3 "$READER" "$(tid_of child)"
+    [[ "${lines[1]}" =~ ^service\.instance\.id=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
+    [ "${lines[2]}" = "service.version=1.2" ]
+}
+
 @test "OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES" {
     start_program env OTEL_SERVICE_NAME=checkout OTEL_RESOURCE_ATTRIBUTES=service.name=other \
         "$CTXRUN" --otel -- "$PROG"

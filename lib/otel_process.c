@@ -51,9 +51,11 @@
  * Resource attributes: service.name, chosen as OpenTelemetry's SDKs choose
  * it (OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES,
  * percent-decoded, else "unknown_service:" and the program's name), and
- * service.instance.id (a random UUID, new in each process).  Protobuf's
- * strings are UTF-8, and a strict reader refuses the whole message for one
- * that is not: what is not UTF-8 in the name becomes U+FFFD.
+ * service.instance.id (the one OTEL_RESOURCE_ATTRIBUTES gives, else a
+ * random UUID; new in each forked child), then every other attribute
+ * OTEL_RESOURCE_ATTRIBUTES gives, as an SDK's resource would hold them.
+ * Protobuf's strings are UTF-8, and a strict reader refuses the whole
+ * message for one that is not: what is not UTF-8 becomes U+FFFD.
  * Attributes: threadlocal.schema_version, the version of the thread
  * record's layout ("tlsdesc_v1_dev", the name the layout has been
  * published under), and threadlocal.attribute_key_map, the key map.
@@ -106,7 +108,7 @@ static size_t mapping_size;
 static pid_t mapping_pid;
 static char *payload;
 static uint64_t last_published;
-static char instance_id[37];
+static char instance_id[256];
 
 /* ---- Encoding ----------------------------------------------------------------- */
 
@@ -216,16 +218,42 @@ static long percent_decode(const char *begin, const char *end, char *out, size_t
     return (long)n;
 }
 
-/* The value of service.name in OTEL_RESOURCE_ATTRIBUTES, decoded into
- * service: key=value pairs separated by ',', keys and values
- * percent-encoded as in W3C Baggage, the last of a key given twice
- * winning.  As OpenTelemetry's resource SDK says, a value with any error
- * (a member without '=', a bad escape) is discarded whole.  0 when there
- * is no name. */
-static int service_from_resource_attributes(const char *list)
+/* What OTEL_RESOURCE_ATTRIBUTES gives, read once: key=value pairs
+ * separated by ',', keys and values percent-encoded as in W3C Baggage.  As
+ * OpenTelemetry's resource SDK says, the variable is discarded whole for
+ * any error (a member without '=', a bad escape, an escaped NUL); the last
+ * of a key given twice wins.  service.name and service.instance.id go to
+ * their own places; every other pair is published as a resource attribute
+ * too (service.version, deployment.environment.name ...), as an SDK's
+ * resource holds it: "key\0value\0" in `given`, what is not UTF-8 as
+ * U+FFFD, values cut to 511 bytes, keys longer than 255 bytes left out, 64
+ * pairs and 4 KiB at most. */
+enum { GIVEN_ROOM = 4096, GIVEN_PAIRS = 64, GIVEN_KEY = 256, GIVEN_VALUE = 512 };
+static char given[GIVEN_ROOM];
+static size_t given_len;
+static char given_service[sizeof service], given_instance_id[sizeof instance_id];
+
+/* Appends s[0..n), repaired and cut to fit (whole characters), and a NUL
+ * at *len in out (room bytes; *len < room); the bytes of s it took. */
+static size_t put_repaired(char *out, size_t room, size_t *len, const char *s, size_t n)
 {
-    char key[64], value[sizeof service];
-    long found = 0;
+    size_t used = 0;
+    *len += ctxvar__w3c_put_repaired(out + *len, room - *len - 1, (const unsigned char *)s, n,
+                                     &used);
+    out[(*len)++] = '\0';
+    return used;
+}
+
+/* 0 with what the variable gives in the given_ places, -1 (nothing kept)
+ * for an error. */
+static int read_resource_attributes(const char *list)
+{
+    char key[GIVEN_KEY + 1], value[GIVEN_VALUE];
+    char pairs[GIVEN_ROOM];
+    size_t pairs_len = 0;
+    unsigned count = 0;
+    long service_len = -1, instance_len = -1;
+    char service_value[GIVEN_VALUE], instance_value[GIVEN_VALUE];
     for (const char *p = list; p;) {
         const char *end = strchr(p, ',');
         if (!end) end = p + strlen(p);
@@ -235,34 +263,63 @@ static int service_from_resource_attributes(const char *list)
         p = *end ? end + 1 : NULL;
         if (b == e) continue;
         const char *eq = memchr(b, '=', (size_t)(e - b));
-        if (!eq) return 0;
+        if (!eq) return -1;
         const char *key_end = eq, *v = eq + 1;
         while (key_end > b && ctxvar__w3c_is_ows(key_end[-1])) key_end--;
         while (v < e && ctxvar__w3c_is_ows(*v)) v++;
         long key_len = percent_decode(b, key_end, key, sizeof key);
-        long value_len = percent_decode(v, e, value, sizeof value);
-        if (key_len < 0 || value_len < 0) return 0;
-        if (key_len != 12 || memcmp(key, "service.name", 12) != 0) continue;
-        size_t len = 0;
-        service_put(&len, value, (size_t)value_len);
-        service[len] = '\0';
-        found = (long)len;
+        long value_len = percent_decode(v, e, value, sizeof value - 1);
+        if (key_len < 0 || value_len < 0) return -1;
+        if (key_len == 0 || key_len > GIVEN_KEY - 1) continue;
+        if (key_len == 12 && memcmp(key, "service.name", 12) == 0) {
+            memcpy(service_value, value, (size_t)value_len);
+            service_len = value_len;
+        } else if (key_len == 19 && memcmp(key, "service.instance.id", 19) == 0) {
+            memcpy(instance_value, value, (size_t)value_len);
+            instance_len = value_len;
+        } else if (count < GIVEN_PAIRS && sizeof pairs - pairs_len > 2) {
+            /* The key whole, or not the pair; the value cut to the room
+             * left, when it must be. */
+            size_t at = pairs_len;
+            if (put_repaired(pairs, sizeof pairs, &pairs_len, key, (size_t)key_len) == (size_t)key_len &&
+                sizeof pairs - pairs_len > 1) {
+                put_repaired(pairs, sizeof pairs, &pairs_len, value, (size_t)value_len);
+                count++;
+            } else {
+                pairs_len = at;
+            }
+        }
     }
-    if (!found) service[0] = '\0';
-    return found > 0;
+    if (pairs_len > 0) memcpy(given, pairs, pairs_len);
+    given_len = pairs_len;
+    size_t len = 0;
+    if (service_len > 0) {
+        len = 0;
+        put_repaired(given_service, sizeof given_service, &len, service_value, (size_t)service_len);
+    }
+    if (instance_len > 0) {
+        len = 0;
+        put_repaired(given_instance_id, sizeof given_instance_id, &len, instance_value,
+                     (size_t)instance_len);
+    }
+    return 0;
 }
 
 static void choose_service_name(void)
 {
     size_t len = 0;
+    const char *attributes = secure_getenv("OTEL_RESOURCE_ATTRIBUTES");
+    if (attributes) (void)read_resource_attributes(attributes);
     const char *name = secure_getenv("OTEL_SERVICE_NAME");
     if (name && *name) {
         service_put(&len, name, strlen(name));
         service[len] = '\0';
         return;
     }
-    const char *attributes = secure_getenv("OTEL_RESOURCE_ATTRIBUTES");
-    if (attributes && service_from_resource_attributes(attributes)) return;
+    if (given_service[0]) {
+        memcpy(service, given_service, sizeof service);
+        return;
+    }
     service_put(&len, "unknown_service", 15);
     const char *program = program_invocation_short_name;
     if (program && *program) {
@@ -272,6 +329,36 @@ static void choose_service_name(void)
     service[len] = '\0';
 }
 
+/* Calls visit(key, value, arg) for each pair of `given` that no later pair
+ * with the same key overrides. */
+static void visit_given(void (*visit)(const char *key, const char *value, void *arg), void *arg)
+{
+    for (size_t at = 0; at < given_len;) {
+        const char *key = given + at;
+        const char *value = key + strlen(key) + 1;
+        size_t next = (size_t)(value - given) + strlen(value) + 1;
+        int overridden = 0;
+        for (size_t later = next; later < given_len && !overridden;) {
+            const char *k = given + later;
+            const char *v = k + strlen(k) + 1;
+            overridden = strcmp(k, key) == 0;
+            later = (size_t)(v - given) + strlen(v) + 1;
+        }
+        if (!overridden) visit(key, value, arg);
+        at = next;
+    }
+}
+
+static void add_given_size(const char *key, const char *value, void *size)
+{
+    *(size_t *)size += field_size(kv_string_size(key, value));
+}
+
+static void put_given(const char *key, const char *value, void *o)
+{
+    put_kv_string(o, TAG1, key, value);
+}
+
 /* The ProcessContext message, in memory of its own; NULL when out of memory. */
 static char *encode(size_t *size)
 {
@@ -279,6 +366,7 @@ static char *encode(size_t *size)
     unsigned keys = ctxvar__otel_key_count();
     size_t resource = field_size(kv_string_size("service.name", service)) +
                       field_size(kv_string_size("service.instance.id", instance_id));
+    visit_given(add_given_size, &resource);
     size_t total = field_size(resource) +
                    field_size(kv_string_size("threadlocal.schema_version", SCHEMA_VERSION)) +
                    field_size(kv_key_map_size("threadlocal.attribute_key_map", keys));
@@ -287,6 +375,7 @@ static char *encode(size_t *size)
     put_head(&o, TAG1, resource);
     put_kv_string(&o, TAG1, "service.name", service);
     put_kv_string(&o, TAG1, "service.instance.id", instance_id);
+    visit_given(put_given, &o);
     put_kv_string(&o, TAG2, "threadlocal.schema_version", SCHEMA_VERSION);
     put_kv_key_map(&o, TAG2, "threadlocal.attribute_key_map", keys);
     *size = o.n;
@@ -295,10 +384,17 @@ static char *encode(size_t *size)
 
 /* ---- Publishing --------------------------------------------------------------- */
 
-/* A version 4 UUID, lowercase, from getrandom (the clock and our addresses
+/* The one OTEL_RESOURCE_ATTRIBUTES gives, as an SDK takes it; else, and
+ * in a forked child (another instance, though it inherits the variable), a
+ * version 4 UUID, lowercase, from getrandom (the clock and our addresses
  * when the kernel has no entropy to give yet: unique is what matters). */
-static void make_instance_id(void)
+static void make_instance_id(int forked)
 {
+    if (!service[0]) choose_service_name(); /* reads the variable */
+    if (!forked && given_instance_id[0]) {
+        memcpy(instance_id, given_instance_id, sizeof instance_id);
+        return;
+    }
     uint8_t u[16];
     if (getrandom(u, sizeof u, GRND_NONBLOCK) != (ssize_t)sizeof u) {
         struct timespec ts;
@@ -373,7 +469,7 @@ int ctxvar__otel_process_publish(int forked)
         free(payload);
         payload = NULL;
     }
-    make_instance_id();
+    make_instance_id(forked);
     size_t size = 0;
     int from_memfd = 0;
     char *message = encode(&size);
