@@ -34,4 +34,16 @@ thrd: request_id=42
 threads inherited: 2, live contexts back: yes
 child: BAGGAGE=request_id=42
 EOF
+    # Threads that start empty release what they set when they end, as
+    # under LD_PRELOAD (before: glibc's thread-exit registration, weakly
+    # referenced, was not linked in, and every such context leaked).
+    CTXVAR_INHERIT=0 BAGGAGE=request_id=7 run -0 --separate-stderr "$BATS_TEST_TMPDIR/static_inherit"
+    expect_output <<'EOF'
+runtime present: 1
+main: request_id=7
+pthread: request_id=-
+thrd: request_id=-
+threads inherited: 0, live contexts back: yes
+child: BAGGAGE=request_id=42
+EOF
 }

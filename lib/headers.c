@@ -83,11 +83,6 @@ struct headers_cache {
     struct ctxvar__trace_headers headers;
 };
 
-/* glibc's registration of C++ thread_local destructors (lib/registry.c). */
-extern int __cxa_thread_atexit_impl(void (*dtor)(void *), void *obj, void *dso_symbol)
-    __attribute__((weak));
-extern void *__dso_handle;
-
 static void cache_free(void *p)
 {
     struct headers_cache *cache = p;
@@ -106,7 +101,7 @@ const struct ctxvar__trace_headers *ctxvar__trace_headers_cached(void)
     if (cache && cache->version == t->version) return &cache->headers;
     if (!cache) {
         cache = malloc(sizeof *cache);
-        if (!cache || !__cxa_thread_atexit_impl ||
+        if (!cache || !CTXVAR__THREAD_ATEXIT_PRESENT() ||
             __cxa_thread_atexit_impl(cache_free, cache, &__dso_handle) != 0) {
             free(cache);
             errno = saved_errno;

@@ -170,13 +170,6 @@ unsigned long long ctxvar__thread_uid(struct ctxvar__thread *t)
 
 /* ---- Release at exit ------------------------------------------------------------------ */
 
-/* glibc's registration of C++ thread_local destructors, for the threads the
- * runtime did not start.  Weak, so that a libc without it leaves such a
- * thread's context to leak rather than the runtime failing to load. */
-extern int __cxa_thread_atexit_impl(void (*dtor)(void *), void *obj, void *dso_symbol)
-    __attribute__((weak));
-extern void *__dso_handle;
-
 static void release_at_thread_exit(void *state)
 {
     struct ctxvar__thread *t = state;
@@ -211,7 +204,7 @@ int ctxvar__ensure_registered(struct ctxvar__thread *t)
     if (t->registered) return 0;
     ctxvar__ensure_settings();
     if (!t->exit_record) {
-        if (!__cxa_thread_atexit_impl) return 0; /* nothing we can arrange */
+        if (!CTXVAR__THREAD_ATEXIT_PRESENT()) return 0; /* nothing we can arrange */
         if (__cxa_thread_atexit_impl(release_at_thread_exit, t, &__dso_handle) != 0) return ENOMEM;
         ctxvar__registry_add(t);
     }

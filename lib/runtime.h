@@ -426,6 +426,22 @@ void ctxvar__libraries_unloaded(void) CTXVAR__HIDDEN;
 
 /* ---- Shared inside lib/ -------------------------------------------------------- */
 
+/* glibc's registration of C++ thread_local destructors, which releases
+ * what a thread the runtime did not start holds when it ends.  Weak in the
+ * shared runtime, so that a libc without it leaves such a thread's context
+ * to leak rather than the runtime failing to load; a plain reference in
+ * the static archive (CTXVAR_STATIC_WRAP), where a weak one would not pull
+ * it out of libc.a, and every such thread's context would leak. */
+#ifdef CTXVAR_STATIC_WRAP
+extern int __cxa_thread_atexit_impl(void (*dtor)(void *), void *obj, void *dso_symbol);
+#define CTXVAR__THREAD_ATEXIT_PRESENT() 1
+#else
+extern int __cxa_thread_atexit_impl(void (*dtor)(void *), void *obj, void *dso_symbol)
+    __attribute__((weak));
+#define CTXVAR__THREAD_ATEXIT_PRESENT() (__cxa_thread_atexit_impl != 0)
+#endif
+extern void *__dso_handle;
+
 /* 1 when name is a valid variable name of `len` bytes (lib/names.c). */
 int ctxvar__valid_name(const char *name, size_t len) CTXVAR__HIDDEN;
 

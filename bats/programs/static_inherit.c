@@ -1,7 +1,9 @@
 /* static_inherit.c - a statically linked program that gets the runtime
  * from libctxvar.a (pkg-config --static), not from LD_PRELOAD: its threads
- * inherit, a joined thread's context is released, and a child process
- * started with system() gets the calling thread's context. */
+ * inherit, a joined thread's context, with a value it set itself, is
+ * released (also under CTXVAR_INHERIT=0, where the threads start empty),
+ * and a child process started with system() gets the calling thread's
+ * context. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@ static void *posix_thread(void *arg)
 {
     (void)arg;
     printf("pthread: request_id=%s\n", ctxvar_get(request_id, "-"));
+    ctxvar_set(ctxvar_named("own"), "p", NULL);
     return NULL;
 }
 
@@ -22,12 +25,14 @@ static int c11_thread(void *arg)
 {
     (void)arg;
     printf("thrd: request_id=%s\n", ctxvar_get(request_id, "-"));
+    ctxvar_set(ctxvar_named("own"), "t", NULL);
     return 0;
 }
 
 int main(void)
 {
     request_id = ctxvar_named("request_id");
+    ctxvar_named("own");
     printf("runtime present: %d\n", ctxvar_runtime_present());
     printf("main: request_id=%s\n", ctxvar_get(request_id, "-"));
     ctxvar_set(request_id, "42", NULL);
