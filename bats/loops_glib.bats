@@ -52,12 +52,13 @@ EOF2
     expect_no_stderr
 }
 
-@test "a GTask's callback runs in the context of its g_task_new, returned by a helper thread of another request or from an fd source" {
+@test "a GTask's callback runs in the context of its g_task_new, returned by a helper thread of another request, from an fd source, or run in a thread from another request" {
     run -0 --separate-stderr preloaded "$PROGS/loops_glib" returned
     expect_output <<'EOF2'
 callback of a1 (true): request_id=a1
 callback of a2 (failed: 7 a2): request_id=a2
 callback of d1 (true): request_id=d1
+callback of r1 (true): request_id=r1
 fd source after the return: 
 main after the loop: 
 live_contexts back to baseline: yes
@@ -71,6 +72,7 @@ EOF2
 callback of a1 (true): 
 callback of a2 (failed: 7 a2): 
 callback of d1 (true): 
+callback of r1 (true): 
 EOF2
 }
 
@@ -80,7 +82,7 @@ EOF2
         --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=99 \
         "$PROGS/loops_glib" returned
     [ "${lines[2]}" = "callback of d1 (true): request_id=d1" ]
-    [ "${lines[5]}" = "live_contexts back to baseline: yes" ]
+    [ "${lines[6]}" = "live_contexts back to baseline: yes" ]
 }
 
 # sources_expected: what `loops_glib sources` prints when every callback

@@ -290,9 +290,16 @@ CTXVAR__EXPORT void g_source_set_callback(GSource *source, GSourceFunc func, gpo
      * the task's callback runs in the task's context (shim/glib_task.c),
      * not the returning thread's. */
     ctxvar_ctx *task_context;
-    if (ctxvar__glib_gio_callback(FN(func)) && ctxvar__glib_task_context(data, &task_context)) {
-        ctxvar__context_release(s->cb.context);
-        s->cb.context = task_context;
+    if (ctxvar__glib_task_context(data, &task_context)) {
+        /* Asked only now: a recorded task means libgio is loaded, and its
+         * code known for good (asked earlier, before a late dlopen of
+         * libgio, "not loaded" would be what is known). */
+        if (ctxvar__glib_gio_callback(FN(func))) {
+            ctxvar__context_release(s->cb.context);
+            s->cb.context = task_context;
+        } else {
+            ctxvar__context_release(task_context);
+        }
     }
     /* Its id, when it is attached already (GLib numbers a source when it
      * attaches it, and complains when asked the id of one it has not). */

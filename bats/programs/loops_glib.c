@@ -12,8 +12,10 @@
  *        helper thread started in request helper (a1 with a boolean, a2
  *        with g_task_return_new_error), and one created in request d1 and
  *        returned from an fd source's callback on the loop thread, where
- *        GLib calls the task's callback at once; then the live contexts
- *        once the tasks are gone.
+ *        GLib calls the task's callback at once, and one created in
+ *        request r1 and run with g_task_run_in_thread from request
+ *        other, which GLib completes after its thread function; then the
+ *        live contexts once the tasks are gone.
  * sources: 3 request threads each schedule every idle/timeout/invoke variant,
  *        then end; main sets loop=main and runs the loop, which also runs an
  *        idle main added itself.
@@ -186,7 +188,7 @@ static int run_gtask(void)
 /* ---- returned ------------------------------------------------------------ */
 
 static GAsyncQueue *to_helper;
-static int returned_left = 3;
+static int returned_left = 4;
 
 static void returned_done(GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -213,6 +215,12 @@ static gpointer returning_helper(gpointer unused)
         g_object_unref(task);
     }
     return NULL;
+}
+
+static void return_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    (void)source, (void)data, (void)cancellable;
+    g_task_return_boolean(task, TRUE);
 }
 
 static GTask *direct_task;
@@ -249,6 +257,11 @@ static int run_returned(void)
         g_task_set_task_data(task, (gpointer)ids[i], NULL);
         g_async_queue_push(to_helper, task);
     }
+    set_or_say("request_id", "r1");
+    GTask *threaded = g_task_new(NULL, NULL, returned_done, (gpointer) "r1");
+    set_or_say("request_id", "other");
+    g_task_run_in_thread(threaded, return_in_thread);
+    g_object_unref(threaded);
     set_or_say("request_id", "d1");
     direct_task = g_task_new(NULL, NULL, returned_done, (gpointer) "d1");
     set_or_say("request_id", NULL);
