@@ -122,7 +122,7 @@ struct handle {
     struct curl_slist *program;   /* the program's CURLOPT_HTTPHEADER (borrowed) */
     struct curl_slist *ours;      /* set for the current transfer, or NULL */
     CURLM *multi;                 /* the multi handle it was added to, or NULL */
-    unsigned char orphaned;       /* its multi handle is being cleaned up */
+    unsigned long orphaned;       /* the curl_multi_cleanup call letting it go, or 0 */
     void *url_handle;             /* the program's CURLOPT_CURLU (borrowed), or NULL */
     unsigned char url;            /* enum url_kind of CURLOPT_URL */
     unsigned char default_protocol; /* enum default_protocol: CURLOPT_DEFAULT_PROTOCOL */
@@ -132,6 +132,17 @@ struct handle {
 enum { BUCKETS = 256 };
 static struct handle *buckets[BUCKETS];
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Under handles_lock: how many handles have `multi` set (so that a
+ * curl_multi_cleanup, which libcurl also makes inside every
+ * curl_easy_cleanup, walks the table only when one may be in it), and the
+ * number of the last curl_multi_cleanup that found some. */
+static unsigned long handles_in_multi, cleanups;
+
+static void set_multi(struct handle *h, CURLM *m)
+{
+    handles_in_multi += (m != NULL) - (h->multi != NULL);
+    h->multi = m;
+}
 
 /* A fork while another thread holds handles_lock would leave the child's
  * held for good, and its first libcurl call waiting forever: the lock is
@@ -181,6 +192,7 @@ static struct handle *take(CURL *curl)
         if ((*p)->curl != curl) continue;
         struct handle *h = *p;
         *p = h->next;
+        set_multi(h, NULL);
         return h;
     }
     return NULL;
@@ -470,7 +482,7 @@ CTXVAR__EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *curl)
     } else if (r == 0 && curl && ctxvar__http_enabled()) {
         lock_handles();
         struct handle *h = find(curl, 0);
-        if (h) h->multi = m;
+        if (h) set_multi(h, m);
         pthread_mutex_unlock(&handles_lock);
     }
     errno = saved_errno;
@@ -490,7 +502,7 @@ CTXVAR__EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *curl)
         if (curl && ctxvar__http_enabled()) {
             lock_handles();
             struct handle *h = find(curl, 0);
-            if (h && h->multi == m) h->multi = NULL;
+            if (h && h->multi == m) set_multi(h, NULL);
             pthread_mutex_unlock(&handles_lock);
         }
     }
@@ -499,40 +511,44 @@ CTXVAR__EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *curl)
 }
 
 /* libcurl detaches the easy handles still in m without removing them: their
- * transfers end here.  The handles are marked before m goes (once it has,
- * another thread's curl_multi_init may get its address) and given the
- * program's lists back after (libcurl may still look at a transfer's
- * headers while it tears the transfer down). */
+ * transfers end here.  The handles are marked with this call's number
+ * before m goes (once it has, another thread's curl_multi_init may get
+ * its address) and given the program's lists back after, when libcurl has
+ * done with their transfers; a cleanup libcurl refuses
+ * (CURLM_RECURSIVE_API_CALL, from inside one of its callbacks) leaves them
+ * in m, running, with our lists. */
 CTXVAR__EXPORT CURLMcode curl_multi_cleanup(CURLM *m)
 {
     __typeof__(&curl_multi_cleanup) real = CTXVAR__NEXT_IN(curl_multi_cleanup, CURL_SONAME);
-    int saved_errno = errno, marked = 0;
+    int saved_errno = errno;
+    unsigned long mark = 0;
     if (m && ctxvar__http_enabled()) {
         lock_handles();
-        for (int b = 0; b < BUCKETS; b++)
+        for (int b = 0; handles_in_multi && b < BUCKETS; b++)
             for (struct handle *h = buckets[b]; h; h = h->next)
                 if (h->multi == m) {
-                    h->multi = NULL;
-                    h->orphaned = h->ours != NULL;
-                    marked |= h->orphaned;
+                    if (!mark) mark = ++cleanups;
+                    h->orphaned = mark;
                 }
         pthread_mutex_unlock(&handles_lock);
     }
     errno = saved_errno;
     CURLMcode r = real ? real(m) : 0;
-    if (marked) {
+    if (mark) {
         saved_errno = errno;
         lock_handles();
         for (int b = 0; b < BUCKETS; b++)
-            for (struct handle *h = buckets[b]; h; h = h->next)
-                if (h->orphaned) {
-                    h->orphaned = 0;
-                    if (h->ours) {
-                        set_list(h->curl, h->program);
-                        free(h->ours);
-                        h->ours = NULL;
-                    }
+            for (struct handle *h = buckets[b]; h; h = h->next) {
+                if (h->orphaned != mark) continue;
+                h->orphaned = 0;
+                if (r != 0) continue;
+                set_multi(h, NULL);
+                if (h->ours) {
+                    set_list(h->curl, h->program);
+                    free(h->ours);
+                    h->ours = NULL;
                 }
+            }
         pthread_mutex_unlock(&handles_lock);
         errno = saved_errno;
     }
