@@ -144,6 +144,20 @@ xs() { printf 'x%.0s' $(seq "$1"); }
     [ "${lines[5]}" = "bad=$(printf '\357\277\275')" ]
     [ "${lines[6]}" = "k=2" ]
     [ "${lines[7]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
+    # 64 keys at most; a key given again replaces its pair even then, and
+    # takes the last place; values are cut on a character boundary.
+    local many="a=1,a=2," euros="" i
+    for i in $(seq 0 69); do many+="k$i=v,"; done
+    for i in $(seq 300); do euros+="%E2%82%AC"; done
+    start_program env OTEL_RESOURCE_ATTRIBUTES="${many}a=3,e=$euros" "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[2]}" = "k0=v" ]
+    [ "${lines[64]}" = "k62=v" ]
+    [ "${lines[65]}" = "a=3" ]
+    [ "${lines[66]}" = "threadlocal.schema_version=tlsdesc_v1_dev" ]
+    start_program env OTEL_RESOURCE_ATTRIBUTES="e=$euros" "$CTXRUN" --otel -- "$PROG"
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[2]}" = "e=$(for i in $(seq 170); do printf '€'; done)" ]
     # An error anywhere discards the variable whole, as the SDKs do.
     start_program env OTEL_RESOURCE_ATTRIBUTES='service.version=1.2,bad=%zz' "$CTXRUN" --otel -- "$PROG"
     run -0 python3 "$READER" "$(main_pid)"
@@ -379,6 +393,16 @@ EOF
     [ "${lines[1]}" != "${parent_lines[1]}" ]
     [ "${lines[3]}" = "threadlocal.attribute_key_map=child_key" ]
     [ "${lines[4]}" = "thread $child: child_key=new" ]
+}
+
+@test "a process whose sandbox refuses getpid keeps its one process context as its key map grows" {
+    # A forked child is told by a page the kernel zeroes in children, not by
+    # its process id: getpid answering -1 made the runtime take the process
+    # for a child of itself and publish a second mapping.
+    start_program "$CTXRUN" --otel -- "$PROG" getpid
+    [ "$(head -1 "$OUT")" = "mappings: 1" ]
+    run -0 python3 "$READER" "$(main_pid)"
+    [ "${lines[3]}" = "threadlocal.attribute_key_map=after_filter" ]
 }
 
 @test "OpenMP team threads stopped inside a region show the region's context, not what they inherited" {

@@ -102,10 +102,37 @@ _Static_assert(sizeof(struct header) == 32, "the header is 32 bytes");
 
 static struct header *mapping;
 static size_t mapping_size;
-/* The process `mapping` was made in.  A child made without the fork
+/* Whether this process made `mapping`.  A child made without the fork
  * handlers (glibc's _Fork, the fork or clone system call made directly)
- * still holds the parent's address, which is not mapped in it. */
-static pid_t mapping_pid;
+ * still holds the parent's address, which is not mapped in it.  A page of
+ * our own, which the kernel gives every forked child zeroed
+ * (MADV_WIPEONFORK), says so: 1 in the process that wrote it.  Not the
+ * process id, which a vfork child (sharing the parent's memory, where it
+ * must change nothing) does not share, and which a sandbox may refuse to
+ * tell (getpid answering -1).  Where the kernel has no MADV_WIPEONFORK
+ * (before 4.14), the process id does it, read from /proc where getpid is
+ * refused. */
+static volatile unsigned char *made_here;
+static pid_t made_by;
+
+static void mark_made_here(void)
+{
+    if (!made_here) {
+        long page = sysconf(_SC_PAGESIZE);
+        size_t size = page > 0 ? (size_t)page : 4096;
+        void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED && madvise(m, size, MADV_WIPEONFORK) == 0) made_here = m;
+        else if (m != MAP_FAILED) munmap(m, size);
+    }
+    if (made_here) *made_here = 1;
+    made_by = ctxvar__pid();
+}
+
+/* 1 in a process that did not make `mapping`, forked from the one that did. */
+static int forked_unnoticed(void)
+{
+    return made_here ? *made_here == 0 : ctxvar__pid() != made_by;
+}
 static char *payload;
 static uint64_t last_published;
 static char instance_id[256];
@@ -233,27 +260,46 @@ static char given[GIVEN_ROOM];
 static size_t given_len;
 static char given_service[sizeof service], given_instance_id[sizeof instance_id];
 
-/* Appends s[0..n), repaired and cut to fit (whole characters), and a NUL
- * at *len in out (room bytes; *len < room); the bytes of s it took. */
-static size_t put_repaired(char *out, size_t room, size_t *len, const char *s, size_t n)
+/* s[0..n) into out (room bytes), repaired, cut to whole characters, and a
+ * NUL; its length.  *whole: whether all of s went in. */
+static size_t repaired(char *out, size_t room, const char *s, size_t n, int *whole)
 {
     size_t used = 0;
-    *len += ctxvar__w3c_put_repaired(out + *len, room - *len - 1, (const unsigned char *)s, n,
-                                     &used);
-    out[(*len)++] = '\0';
-    return used;
+    size_t len = ctxvar__w3c_put_repaired(out, room - 1, (const unsigned char *)s, n, &used);
+    out[len] = '\0';
+    *whole = used == n;
+    return len;
+}
+
+/* The pairs in buf[0..*len) without the one whose key is `key`, if any:
+ * the last of a key given twice takes its place at the end. */
+static void drop_pair(char *buf, size_t *len, const char *key)
+{
+    for (size_t at = 0; at < *len;) {
+        size_t key_len = strlen(buf + at);
+        size_t next = at + key_len + 1 + strlen(buf + at + key_len + 1) + 1;
+        if (strcmp(buf + at, key) == 0) {
+            memmove(buf + at, buf + next, *len - next);
+            *len -= next - at;
+            return;
+        }
+        at = next;
+    }
 }
 
 /* 0 with what the variable gives in the given_ places, -1 (nothing kept)
  * for an error. */
 static int read_resource_attributes(const char *list)
 {
-    char key[GIVEN_KEY + 1], value[GIVEN_VALUE];
-    char pairs[GIVEN_ROOM];
+    /* Decoded values are read twice as long as kept, so that a value is
+     * cut on a character boundary, after its repair, never inside one. */
+    char key[GIVEN_KEY + 1], value[2 * GIVEN_VALUE];
+    char fixed_key[3 * GIVEN_KEY], fixed_value[GIVEN_VALUE];
+    char pairs[GIVEN_ROOM], service_value[sizeof given_service];
+    char instance_value[sizeof given_instance_id];
     size_t pairs_len = 0;
     unsigned count = 0;
-    long service_len = -1, instance_len = -1;
-    char service_value[GIVEN_VALUE], instance_value[GIVEN_VALUE];
+    service_value[0] = instance_value[0] = '\0';
     for (const char *p = list; p;) {
         const char *end = strchr(p, ',');
         if (!end) end = p + strlen(p);
@@ -268,40 +314,35 @@ static int read_resource_attributes(const char *list)
         while (key_end > b && ctxvar__w3c_is_ows(key_end[-1])) key_end--;
         while (v < e && ctxvar__w3c_is_ows(*v)) v++;
         long key_len = percent_decode(b, key_end, key, sizeof key);
-        long value_len = percent_decode(v, e, value, sizeof value - 1);
+        long value_len = percent_decode(v, e, value, sizeof value);
         if (key_len < 0 || value_len < 0) return -1;
         if (key_len == 0 || key_len > GIVEN_KEY - 1) continue;
+        int whole;
+        size_t fixed_len = repaired(fixed_value, sizeof fixed_value, value, (size_t)value_len, &whole);
         if (key_len == 12 && memcmp(key, "service.name", 12) == 0) {
-            memcpy(service_value, value, (size_t)value_len);
-            service_len = value_len;
-        } else if (key_len == 19 && memcmp(key, "service.instance.id", 19) == 0) {
-            memcpy(instance_value, value, (size_t)value_len);
-            instance_len = value_len;
-        } else if (count < GIVEN_PAIRS && sizeof pairs - pairs_len > 2) {
-            /* The key whole, or not the pair; the value cut to the room
-             * left, when it must be. */
-            size_t at = pairs_len;
-            if (put_repaired(pairs, sizeof pairs, &pairs_len, key, (size_t)key_len) == (size_t)key_len &&
-                sizeof pairs - pairs_len > 1) {
-                put_repaired(pairs, sizeof pairs, &pairs_len, value, (size_t)value_len);
-                count++;
-            } else {
-                pairs_len = at;
-            }
+            memcpy(service_value, fixed_value, fixed_len + 1);
+            continue;
         }
+        if (key_len == 19 && memcmp(key, "service.instance.id", 19) == 0) {
+            repaired(instance_value, sizeof instance_value, value, (size_t)value_len, &whole);
+            continue;
+        }
+        size_t fixed_key_len = repaired(fixed_key, sizeof fixed_key, key, (size_t)key_len, &whole);
+        size_t before = pairs_len;
+        drop_pair(pairs, &pairs_len, fixed_key);
+        if (pairs_len != before) count--;
+        /* A new key beyond the limits is left out; the pairs kept stay. */
+        if (count == GIVEN_PAIRS || fixed_key_len + fixed_len + 2 > sizeof pairs - pairs_len) continue;
+        memcpy(pairs + pairs_len, fixed_key, fixed_key_len + 1);
+        pairs_len += fixed_key_len + 1;
+        memcpy(pairs + pairs_len, fixed_value, fixed_len + 1);
+        pairs_len += fixed_len + 1;
+        count++;
     }
     if (pairs_len > 0) memcpy(given, pairs, pairs_len);
     given_len = pairs_len;
-    size_t len = 0;
-    if (service_len > 0) {
-        len = 0;
-        put_repaired(given_service, sizeof given_service, &len, service_value, (size_t)service_len);
-    }
-    if (instance_len > 0) {
-        len = 0;
-        put_repaired(given_instance_id, sizeof given_instance_id, &len, instance_value,
-                     (size_t)instance_len);
-    }
+    memcpy(given_service, service_value, sizeof given_service);
+    memcpy(given_instance_id, instance_value, sizeof given_instance_id);
     return 0;
 }
 
@@ -329,23 +370,14 @@ static void choose_service_name(void)
     service[len] = '\0';
 }
 
-/* Calls visit(key, value, arg) for each pair of `given` that no later pair
- * with the same key overrides. */
+/* Calls visit(key, value, arg) for each pair of `given`, in order. */
 static void visit_given(void (*visit)(const char *key, const char *value, void *arg), void *arg)
 {
     for (size_t at = 0; at < given_len;) {
         const char *key = given + at;
         const char *value = key + strlen(key) + 1;
-        size_t next = (size_t)(value - given) + strlen(value) + 1;
-        int overridden = 0;
-        for (size_t later = next; later < given_len && !overridden;) {
-            const char *k = given + later;
-            const char *v = k + strlen(k) + 1;
-            overridden = strcmp(k, key) == 0;
-            later = (size_t)(v - given) + strlen(v) + 1;
-        }
-        if (!overridden) visit(key, value, arg);
-        at = next;
+        visit(key, value, arg);
+        at = (size_t)(value - given) + strlen(value) + 1;
     }
 }
 
@@ -450,7 +482,7 @@ static int map(int *from_memfd)
         m = mmap(NULL, mapping_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return -1;
     mapping = m;
-    mapping_pid = getpid();
+    mark_made_here();
     (void)madvise(m, mapping_size, MADV_DONTFORK);
     return 0;
 }
@@ -505,7 +537,7 @@ int ctxvar__otel_process_update(void)
     /* A child that no fork handler told: it publishes its own, as a
      * forked child does (lib/otel.c), instead of writing to the parent's
      * mapping, which it does not have. */
-    if (mapping && getpid() != mapping_pid) return ctxvar__otel_process_publish(1);
+    if (mapping && forked_unnoticed()) return ctxvar__otel_process_publish(1);
     int saved_errno = errno;
     size_t size = 0;
     char *message = mapping ? encode(&size) : NULL;

@@ -61,7 +61,7 @@ static CTXVAR__BEFORE_THREAD_START pid_t id_from_link(const char *link)
     digits = digits ? digits + 1 : name;
     long id = 0;
     for (const char *p = digits; *p; p++) {
-        if (*p < '0' || *p > '9' || id > 0x7fffffff / 10) return -1;
+        if (*p < '0' || *p > '9' || id > (0x7fffffff - (*p - '0')) / 10) return -1;
         id = id * 10 + (*p - '0');
     }
     return *digits && id > 0 ? (pid_t)id : -1;
@@ -73,11 +73,15 @@ CTXVAR__BEFORE_THREAD_START int ctxvar__tid(void)
     return tid > 0 ? tid : id_from_link("/proc/thread-self");
 }
 
-int ctxvar__on_main_thread(void)
+int ctxvar__pid(void)
 {
     pid_t pid = getpid();
-    if (pid <= 0) pid = id_from_link("/proc/self");
+    return pid > 0 ? pid : id_from_link("/proc/self");
+}
+
+int ctxvar__on_main_thread(void)
+{
     /* Neither known: taken for the main thread, whose context is then
      * kept to the end, as before. */
-    return ctxvar__tid() == pid;
+    return ctxvar__tid() == ctxvar__pid();
 }

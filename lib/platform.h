@@ -140,6 +140,10 @@ void ctxvar__platform_init(const void *self) CTXVAR__HIDDEN;
  * refuses gettid: then from /proc; -1 when neither answers. */
 int ctxvar__tid(void) CTXVAR__HIDDEN;
 
+/* The process id (getpid), from /proc where a filter refuses getpid; -1
+ * when neither answers. */
+int ctxvar__pid(void) CTXVAR__HIDDEN;
+
 /* 1 on the process's main thread (its id is the process id), by the same
  * means; 1 also when neither id can be known. */
 int ctxvar__on_main_thread(void) CTXVAR__HIDDEN;

@@ -22,14 +22,21 @@
  * "child <pid>" and the parent "parent <pid>", and both pause.  With
  * "rawfork", the fork is the system call made directly, which runs no fork
  * handler, and the child then sets a variable no one set before,
- * child_key=new, before it prints.
+ * child_key=new, before it prints.  With "getpid", a seccomp filter that
+ * answers getpid with EPERM is installed, a new name is set, and the
+ * program prints how many OTEL_CTX mappings it has: "mappings: 1", then
+ * "ready".
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -126,6 +133,28 @@ int main(int argc, char **argv)
         if (pid < 0) return 1;
         if (pid == 0) set("child_key", "new");
         printf("%s %d\n", pid == 0 ? "child" : "parent", (int)getpid());
+        for (;;) pause();
+    }
+    if (argc > 1 && strcmp(argv[1], "getpid") == 0) {
+        struct sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        };
+        struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+            return 1;
+        set("after_filter", "1");
+        FILE *maps = fopen("/proc/self/maps", "r");
+        char line[512];
+        int mappings = 0;
+        while (maps && fgets(line, sizeof line, maps)) mappings += strstr(line, "OTEL_CTX") != NULL;
+        if (maps) fclose(maps);
+        printf("mappings: %d\n", mappings);
+        announce("main");
+        puts("ready");
         for (;;) pause();
     }
     static const char *labels[THREADS] = {"set", "empty", "run", "task", "long", "gone"};
