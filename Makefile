@@ -57,16 +57,19 @@ $(B)/runtime-soname: FORCE
 	@echo '$(SONAME)' | cmp -s - $@ || echo '$(SONAME)' >$@
 
 # Which optional headers the compiler finds: libuv's and libevent's (their
-# interposers, shim/loops.h) and valgrind's (lib/annotate.h).  The sources
-# test for them with __has_include, which no dependency list records, so
-# the answers are kept here, rewritten only when they change: installing
-# libuv1-dev after a build rebuilds the runtime with its interposers at the
-# next make, instead of leaving the runtime without them.
+# interposers, shim/loops.h) and valgrind's (lib/annotate.h), for each
+# runtime built (the 32-bit one's may be installed apart: libevent's
+# configuration header is per architecture).  The sources test for them
+# with __has_include, which no dependency list records, so the answers are
+# kept here, rewritten only when they change: installing libuv1-dev after a
+# build rebuilds the runtime with its interposers at the next make, instead
+# of leaving the runtime without them.
+probe_features = $(CC) $(1) $(CFLAGS) -D_GNU_SOURCE -Ilib -Ishim -E -dM -include shim/loops.h \
+    -include lib/annotate.h -x c /dev/null 2>/dev/null | \
+    grep -E '^\#define (CTXVAR_WITH_[A-Z]+|CTXVAR__ANNOTATIONS) ' | sort $(if $(1),| sed 's/^/$(1) /')
 $(B)/runtime-features: FORCE
 	@mkdir -p $(@D)
-	@$(CC) $(CFLAGS) -D_GNU_SOURCE -Ilib -Ishim -E -dM -include shim/loops.h \
-	    -include lib/annotate.h -x c /dev/null | \
-	    grep -E '^#define (CTXVAR_WITH_[A-Z]+|CTXVAR__ANNOTATIONS) ' | sort | \
+	@{ $(call probe_features,); $(if $(MULTILIB),$(call probe_features,-m32);) } | \
 	    { cat >$@.new; cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@; }
 
 # The name programs linked with -Lbuild -lctxvar ask the loader for (the
