@@ -226,6 +226,20 @@ scratch_dir() {
     [ "$output" = "$LIB" ]
 }
 
+@test "the runtime preloaded by another name (its SONAME link, a path through ..) is not added again" {
+    require_runtime
+    local other
+    for other in "$(dirname "$LIB")/libctxvar.so.1" "$(dirname "$LIB")/../$(basename "$(dirname "$LIB")")/$(basename "$LIB")"; do
+        [ -e "$other" ] || continue
+        LD_PRELOAD="$other" run -0 "$CTXRUN" "${SHOW_PRELOAD[@]}"
+        [ "$output" = "$other" ] || { echo "$other: $output" >&2; false; }
+    done
+    # A bare name is looked for in the library path, not here: not taken
+    # for the runtime.
+    LD_PRELOAD=libnothing.so run -0 --separate-stderr "$CTXRUN" "${SHOW_PRELOAD[@]}"
+    [ "$output" = "libnothing.so:$ADDED" ]
+}
+
 @test "ctxrun inside ctxrun leaves LD_PRELOAD with one copy of the runtime" {
     require_runtime
     run -0 "$CTXRUN" "$CTXRUN" "${SHOW_PRELOAD[@]}"

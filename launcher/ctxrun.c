@@ -576,13 +576,39 @@ static int preload_contains(const char *list, const char *path)
     return 0;
 }
 
+/* 1 when an entry of `list` with a '/' in it (the loader looks for one
+ * without in its library path, not here) is the file `st` describes: the
+ * runtime by another name (its SONAME link libctxvar.so.1, a path with
+ * ".." or a symbolic link in it). */
+static int preload_names_file(const char *list, const struct stat *st)
+{
+    char entry[PATH_MAX];
+    for (const char *p = list; *p != '\0';) {
+        while (is_preload_separator(*p))
+            p++;
+        const char *start = p;
+        while (*p != '\0' && !is_preload_separator(*p))
+            p++;
+        size_t len = (size_t)(p - start);
+        struct stat other;
+        if (len == 0 || len >= sizeof entry || !memchr(start, '/', len))
+            continue;
+        memcpy(entry, start, len);
+        entry[len] = '\0';
+        if (stat(entry, &other) == 0 && other.st_dev == st->st_dev && other.st_ino == st->st_ino)
+            return 1;
+    }
+    return 0;
+}
+
 /* Sets LD_PRELOAD to its old value with the runtime appended (its $LIB
  * form where there is one, else its plain path), unless one of the names
- * of *names is already one of its entries: preloading the runtime twice is
- * harmless but pointless, and nested ctxrun calls should not grow it.  An
- * entry naming the 64-bit file by its plain path counts too: adding the
- * $LIB form after it would not keep its loader line from 32-bit programs,
- * and the user chose it. */
+ * of *names is already one of its entries, or an entry is one of its files
+ * by another name: preloading the runtime twice is harmless but
+ * pointless, and nested ctxrun calls should not grow it.  An entry naming
+ * the 64-bit file by its plain path counts too: adding the $LIB form
+ * after it would not keep its loader line from 32-bit programs, and the
+ * user chose it. */
 static void update_preload(const struct runtime_names *names)
 {
     const char *lib = names->token[0] != '\0' ? names->token : names->plain;
@@ -593,9 +619,13 @@ static void update_preload(const struct runtime_names *names)
 
     const char *old = getenv("LD_PRELOAD");
     const char *const known[] = {names->plain, names->token, names->lib64, names->lib32};
-    for (size_t i = 0; old != NULL && i < sizeof known / sizeof known[0]; i++)
-        if (known[i][0] != '\0' && preload_contains(old, known[i]))
+    for (size_t i = 0; old != NULL && i < sizeof known / sizeof known[0]; i++) {
+        struct stat st;
+        if (known[i][0] != '\0' &&
+            (preload_contains(old, known[i]) ||
+             (known[i] != names->token && stat(known[i], &st) == 0 && preload_names_file(old, &st))))
             return;
+    }
     if (old == NULL || old[0] == '\0') {
         if (setenv("LD_PRELOAD", lib, 1) != 0)
             fail_nomem();
