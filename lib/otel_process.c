@@ -261,13 +261,12 @@ static size_t given_len;
 static char given_service[sizeof service], given_instance_id[sizeof instance_id];
 
 /* s[0..n) into out (room bytes), repaired, cut to whole characters, and a
- * NUL; its length.  *whole: whether all of s went in. */
-static size_t repaired(char *out, size_t room, const char *s, size_t n, int *whole)
+ * NUL; its length. */
+static size_t repaired(char *out, size_t room, const char *s, size_t n)
 {
     size_t used = 0;
     size_t len = ctxvar__w3c_put_repaired(out, room - 1, (const unsigned char *)s, n, &used);
     out[len] = '\0';
-    *whole = used == n;
     return len;
 }
 
@@ -317,17 +316,17 @@ static int read_resource_attributes(const char *list)
         long value_len = percent_decode(v, e, value, sizeof value);
         if (key_len < 0 || value_len < 0) return -1;
         if (key_len == 0 || key_len > GIVEN_KEY - 1) continue;
-        int whole;
-        size_t fixed_len = repaired(fixed_value, sizeof fixed_value, value, (size_t)value_len, &whole);
+        size_t fixed_len = repaired(fixed_value, sizeof fixed_value, value, (size_t)value_len);
         if (key_len == 12 && memcmp(key, "service.name", 12) == 0) {
             memcpy(service_value, fixed_value, fixed_len + 1);
             continue;
         }
         if (key_len == 19 && memcmp(key, "service.instance.id", 19) == 0) {
-            repaired(instance_value, sizeof instance_value, value, (size_t)value_len, &whole);
+            repaired(instance_value, sizeof instance_value, value, (size_t)value_len);
             continue;
         }
-        size_t fixed_key_len = repaired(fixed_key, sizeof fixed_key, key, (size_t)key_len, &whole);
+        /* Whole: 255 bytes repaired take 765 at most. */
+        size_t fixed_key_len = repaired(fixed_key, sizeof fixed_key, key, (size_t)key_len);
         size_t before = pairs_len;
         drop_pair(pairs, &pairs_len, fixed_key);
         if (pairs_len != before) count--;
@@ -341,8 +340,8 @@ static int read_resource_attributes(const char *list)
     }
     if (pairs_len > 0) memcpy(given, pairs, pairs_len);
     given_len = pairs_len;
-    memcpy(given_service, service_value, sizeof given_service);
-    memcpy(given_instance_id, instance_value, sizeof given_instance_id);
+    memcpy(given_service, service_value, strlen(service_value) + 1);
+    memcpy(given_instance_id, instance_value, strlen(instance_value) + 1);
     return 0;
 }
 
