@@ -32,11 +32,17 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 s.bind(path)
 open(ready, "w").close()
+# Received first, rewritten after: a receiver slow to empty the queue
+# leaves senders blocked in send(), where a program's own signals
+# interrupt them and glibc's syslog drops the line.
+got = []
+while True:
+    d = s.recv(1 << 20)
+    if d == b"--end--":
+        break
+    got.append(d)
 with open(out, "wb") as f:
-    while True:
-        d = s.recv(1 << 20)
-        if d == b"--end--":
-            break
+    for d in got:
         d = re.sub(rb"^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ", rb"\1", d)
         f.write(d + b"\n")
 EOF
