@@ -224,9 +224,8 @@ static int is_mail_scheme(const char *scheme, size_t len)
 static enum url_kind url_kind_of(const char *url)
 {
     if (!url) return URL_UNSET;
-    size_t n = 0;
     if ((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')) {
-        n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+        size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
         if (url[n] == ':' && url[n + 1] == '/') return is_mail_scheme(url, n) ? URL_MAIL : URL_OTHER;
     }
     const char *host = url, *at = strchr(url, '@'), *path = strpbrk(url, "/?#");
@@ -381,8 +380,10 @@ static int begin_transfer(CURL *curl)
     return installed;
 }
 
-/* After it: the program's list back.  Idempotent. */
-static void end_transfer(CURL *curl)
+/* After it: the program's list back, and, when the handle has left the
+ * multi handle `left` (NULL: it has not), no multi handle noted.
+ * Idempotent. */
+static void end_transfer(CURL *curl, CURLM *left)
 {
     if (!curl || !ctxvar__http_enabled()) return;
     lock_handles();
@@ -392,6 +393,7 @@ static void end_transfer(CURL *curl)
         free(h->ours);
         h->ours = NULL;
     }
+    if (h && left && h->multi == left) set_multi(h, NULL);
     pthread_mutex_unlock(&handles_lock);
 }
 
@@ -461,7 +463,7 @@ CTXVAR__EXPORT CURLcode curl_easy_perform(CURL *curl)
     CURLcode r = real ? real(curl) : 0;
     if (installed) {
         saved_errno = errno;
-        end_transfer(curl);
+        end_transfer(curl, NULL);
         errno = saved_errno;
     }
     return r;
@@ -478,7 +480,7 @@ CTXVAR__EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *curl)
     if (r != 0 && installed) {
         /* Not added: nothing will end this transfer.  (A handle already
          * added, CURLM_ADDED_ALREADY, keeps the list its transfer uses.) */
-        end_transfer(curl);
+        end_transfer(curl, NULL);
     } else if (r == 0 && curl && ctxvar__http_enabled()) {
         lock_handles();
         struct handle *h = find(curl, 0);
@@ -497,15 +499,7 @@ CTXVAR__EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *curl)
     __typeof__(&curl_multi_remove_handle) real = CTXVAR__NEXT_IN(curl_multi_remove_handle, CURL_SONAME);
     CURLMcode r = real ? real(m, curl) : 0;
     int saved_errno = errno;
-    if (r == 0) {
-        end_transfer(curl);
-        if (curl && ctxvar__http_enabled()) {
-            lock_handles();
-            struct handle *h = find(curl, 0);
-            if (h && h->multi == m) set_multi(h, NULL);
-            pthread_mutex_unlock(&handles_lock);
-        }
-    }
+    if (r == 0) end_transfer(curl, m);
     errno = saved_errno;
     return r;
 }
@@ -561,7 +555,7 @@ CTXVAR__EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
     CURLMsg *msg = real ? real(m, msgs_in_queue) : NULL;
     if (msg && msg->msg == CURLMSG_DONE) {
         int saved_errno = errno;
-        end_transfer(msg->easy_handle);
+        end_transfer(msg->easy_handle, NULL);
         errno = saved_errno;
     }
     return msg;
