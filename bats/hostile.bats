@@ -207,3 +207,24 @@ atexit: request_id=main
 EOF2
     expect_no_stderr
 }
+
+@test "where neither gettid nor /proc can tell thread ids, the main thread is still known: seeded from BAGGAGE, its context kept for atexit" {
+    # The filter refuses readlink too, so /proc/thread-self tells nothing.
+    # The runtime then took every thread, main too, for another: a main
+    # thread whose ids were unknown from the start was not seeded, and its
+    # context was released before the atexit handlers ran.  Installed by
+    # the program itself (ids known at load), then before the runtime
+    # loads (noproc-exec).
+    for mode in noproc noproc-exec; do
+        BAGGAGE=k=v run -0 --separate-stderr preloaded "$PROGS/tgkill_refused" "$mode"
+        expect_output <<'EOF2'
+tgkill refused: EPERM
+gettid refused: yes
+readlink refused: yes
+main: k=v
+live_contexts back to baseline: yes
+atexit: k=v request_id=main
+EOF2
+        expect_no_stderr
+    done
+}

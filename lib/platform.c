@@ -79,9 +79,36 @@ int ctxvar__pid(void)
     return pid > 0 ? pid : id_from_link("/proc/self");
 }
 
+/* The main thread as pthread_self() names it, for when an id cannot be
+ * known at the time of asking: a program may install its seccomp filter
+ * after start-up, where /proc is not mounted.  Noted at load, by the
+ * constructor below, which runs on the main thread when the runtime is
+ * preloaded or linked (the ids agree, or are unknown then too), and in a
+ * forked child, whose main thread is the one that forked. */
+static pthread_t main_thread;
+static atomic_int main_thread_noted;
+
+static void note_main_thread(void)
+{
+    main_thread = pthread_self();
+    atomic_store_explicit(&main_thread_noted, 1, memory_order_release);
+}
+
+__attribute__((constructor)) static void note_main_thread_at_load(void)
+{
+    int tid = ctxvar__tid(), pid = ctxvar__pid();
+    /* A runtime dlopen'ed by another thread notes nothing. */
+    if (tid < 0 || pid < 0 || tid == pid) note_main_thread();
+    pthread_atfork(NULL, NULL, note_main_thread);
+}
+
 int ctxvar__on_main_thread(void)
 {
-    /* Neither known: taken for the main thread, whose context is then
-     * kept to the end, as before. */
-    return ctxvar__tid() == ctxvar__pid();
+    int tid = ctxvar__tid(), pid = tid > 0 ? ctxvar__pid() : -1;
+    if (tid > 0 && pid > 0) return tid == pid;
+    if (atomic_load_explicit(&main_thread_noted, memory_order_acquire))
+        return pthread_equal(pthread_self(), main_thread) != 0;
+    /* Not known at all: taken for the main thread, whose context is then
+     * kept to the end. */
+    return 1;
 }

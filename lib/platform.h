@@ -145,7 +145,9 @@ int ctxvar__tid(void) CTXVAR__HIDDEN;
 int ctxvar__pid(void) CTXVAR__HIDDEN;
 
 /* 1 on the process's main thread (its id is the process id), by the same
- * means; 1 also when neither id can be known. */
+ * means; where an id cannot be known, 1 on the thread noted as main at
+ * load (or, in a forked child, the thread that forked), and 1 everywhere
+ * when none was noted. */
 int ctxvar__on_main_thread(void) CTXVAR__HIDDEN;
 
 #endif
