@@ -321,6 +321,12 @@ int ctxvar__code_inside(struct ctxvar__code_ranges *r, const void *address)
     return known->count == 0 || ranges_hold(known, (unsigned long)address);
 }
 
+int ctxvar__code_holds(struct ctxvar__code_ranges *r, void (*fn)(void))
+{
+    struct ctxvar__code_ranges scratch;
+    return ranges_hold(ranges_known(r, &scratch), (unsigned long)(uintptr_t)fn);
+}
+
 int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void))
 {
     return atomic_load_explicit(&r->state, memory_order_acquire) == 2 &&

@@ -125,8 +125,11 @@ static inline int ctxvar__code_present_fast(struct ctxvar__code_ranges *r)
  * a public member). */
 int ctxvar__code_inside(struct ctxvar__code_ranges *r, const void *address) CTXVAR__HIDDEN;
 
-/* 1 when `fn` is in r's library's code, once that code is known (else 0,
- * without looking for it). */
+/* 1 when `fn` is in r's library's code (found now if it is not known,
+ * also while another thread is finding it). */
+int ctxvar__code_holds(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR__HIDDEN;
+
+/* The same, once that code is known (else 0, without looking for it). */
 int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR__HIDDEN;
 
 /* The same, inline for the usual call: the callback found foreign last time

@@ -86,14 +86,17 @@ static void task_gone(gpointer record, GObject *where_the_object_was)
 
 static void record_task(GTask *task, GAsyncReadyCallback callback, gpointer callback_data)
 {
-    __typeof__(&g_object_weak_ref) weak_ref = CTXVAR__NEXT_IN(g_object_weak_ref, GOBJECT_SONAME);
-    if (!weak_ref) return;
-    struct task *t = ctxvar__callback_new(sizeof *t, (void (*)(void))callback, callback_data,
-                                          "g_task_new");
-    if (!t) return;
-    ctxvar__index_add(&tasks, &t->by_task, task);
+    /* errno as g_task_new left it, whatever recording it takes (a failed
+     * allocation sets it). */
     int saved_errno = errno;
-    weak_ref((GObject *)task, task_gone, t);
+    __typeof__(&g_object_weak_ref) weak_ref = CTXVAR__NEXT_IN(g_object_weak_ref, GOBJECT_SONAME);
+    struct task *t = weak_ref ? ctxvar__callback_new(sizeof *t, (void (*)(void))callback,
+                                                     callback_data, "g_task_new")
+                              : NULL;
+    if (t) {
+        ctxvar__index_add(&tasks, &t->by_task, task);
+        weak_ref((GObject *)task, task_gone, t);
+    }
     errno = saved_errno;
 }
 
@@ -137,7 +140,11 @@ static struct ctxvar__code_ranges gio_code = {.name = "libgio"};
 
 int ctxvar__glib_gio_callback(void (*fn)(void))
 {
-    return ctxvar__code_present(&gio_code) && ctxvar__code_holds_known(&gio_code, fn);
+    /* One question: while another thread is finding libgio's code, this
+     * one looks for itself; asking first whether the code is present and
+     * then whether it holds fn could find it still unknown the second
+     * time, and the task's completion would run in the wrong context. */
+    return ctxvar__code_holds(&gio_code, fn);
 }
 
 /* ---- Returns ------------------------------------------------------------------- */

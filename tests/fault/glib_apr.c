@@ -16,6 +16,7 @@
 #ifndef _GNU_SOURCE /* apr-1.pc defines it */
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <apr_general.h>
 #include <apr_thread_pool.h>
 #include <dlfcn.h>
@@ -187,10 +188,12 @@ static int step_task(void)
 {
     set("request_id", "T");
     fail_allocation(step);
+    errno = EOVERFLOW;
     GTask *task = g_task_new(NULL, NULL, task_done, NULL);
-    int reached = disarm();
+    int e = errno, reached = disarm();
     clear();
     CHECK(task != NULL, "g_task_new returned NULL");
+    CHECK(e == EOVERFLOW, "g_task_new changed errno to %d", e);
     set("returner", "R");
     g_task_return_boolean(task, TRUE);
     g_object_unref(task);
