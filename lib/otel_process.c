@@ -270,20 +270,20 @@ static size_t repaired(char *out, size_t room, const char *s, size_t n)
     return len;
 }
 
-/* The pairs in buf[0..*len) without the one whose key is `key`, if any:
- * the last of a key given twice takes its place at the end. */
-static void drop_pair(char *buf, size_t *len, const char *key)
+/* The length of the pair in buf[0..len) whose key is `key`, from *at; 0
+ * when there is none. */
+static size_t find_pair(const char *buf, size_t len, const char *key, size_t *at)
 {
-    for (size_t at = 0; at < *len;) {
-        size_t key_len = strlen(buf + at);
-        size_t next = at + key_len + 1 + strlen(buf + at + key_len + 1) + 1;
-        if (strcmp(buf + at, key) == 0) {
-            memmove(buf + at, buf + next, *len - next);
-            *len -= next - at;
-            return;
+    for (size_t here = 0; here < len;) {
+        size_t key_len = strlen(buf + here);
+        size_t next = here + key_len + 1 + strlen(buf + here + key_len + 1) + 1;
+        if (strcmp(buf + here, key) == 0) {
+            *at = here;
+            return next - here;
         }
-        at = next;
+        here = next;
     }
+    return 0;
 }
 
 /* 0 with what the variable gives in the given_ places, -1 (nothing kept)
@@ -327,11 +327,18 @@ static int read_resource_attributes(const char *list)
         }
         /* Whole: 255 bytes repaired take 765 at most. */
         size_t fixed_key_len = repaired(fixed_key, sizeof fixed_key, key, (size_t)key_len);
-        size_t before = pairs_len;
-        drop_pair(pairs, &pairs_len, fixed_key);
-        if (pairs_len != before) count--;
-        /* A new key beyond the limits is left out; the pairs kept stay. */
-        if (count == GIVEN_PAIRS || fixed_key_len + fixed_len + 2 > sizeof pairs - pairs_len) continue;
+        /* A key given again replaces its pair, and takes the last place
+         * (the last wins); a pair beyond the limits is left out, and the
+         * pairs kept stay, the earlier one of its key too. */
+        size_t old_at = 0, old_len = find_pair(pairs, pairs_len, fixed_key, &old_at);
+        if ((!old_len && count == GIVEN_PAIRS) ||
+            fixed_key_len + fixed_len + 2 > sizeof pairs - pairs_len + old_len)
+            continue;
+        if (old_len) {
+            memmove(pairs + old_at, pairs + old_at + old_len, pairs_len - old_at - old_len);
+            pairs_len -= old_len;
+            count--;
+        }
         memcpy(pairs + pairs_len, fixed_key, fixed_key_len + 1);
         pairs_len += fixed_key_len + 1;
         memcpy(pairs + pairs_len, fixed_value, fixed_len + 1);
