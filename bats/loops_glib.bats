@@ -265,6 +265,19 @@ EOF2
     expect_output < <(jobs_of_four_requests)
 }
 
+@test "a fork once every GLib interposer has records: both sides go on, in their own contexts" {
+    run -0 --separate-stderr preloaded "$PROGS/loops_glib" fork
+    expect_output <<'EOF2'
+job: request_id=parent
+task: request_id=parent
+idle: request_id=parent
+child idle: request_id=child
+child exited: 0
+EOF2
+    expect_no_stderr
+    # make check runs it under the TSan runtime too (tests/reliability.mk).
+}
+
 @test "a plugin loaded RTLD_LOCAL that brings GLib with it gets its jobs run in their pusher's context" {
     run -0 --separate-stderr preloaded "$PROGS/glib_dlopen" "$PROGS/libglib_plugin.so"
     expect_output <<'EOF2'

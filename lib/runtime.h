@@ -335,7 +335,17 @@ struct ctxvar__indexed {
     struct ctxvar__indexed *next, **pprev; /* pprev NULL: not linked */
 };
 
+/* The fork handler holds every bucket of every index at once (a forked
+ * child must find none held).  ThreadSanitizer's deadlock detector tracks
+ * at most 64 mutexes held by one thread, and stops the process beyond:
+ * under TSan an index has 2 buckets (the 7 indexes, lib/keyed.c's 8 shards
+ * and the few single locks stay well below), the same code with more
+ * contention. */
+#if defined(__SANITIZE_THREAD__)
+#define CTXVAR__INDEX_BUCKETS 2
+#else
 #define CTXVAR__INDEX_BUCKETS 64
+#endif
 struct ctxvar__index {
     pthread_mutex_t lock[CTXVAR__INDEX_BUCKETS];
     struct ctxvar__indexed *head[CTXVAR__INDEX_BUCKETS];

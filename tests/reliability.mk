@@ -134,4 +134,7 @@ check-loops: $(B)/asan/libctxvar.so $(B)/tsan/libctxvar.so reliability-programs 
 	  $(BATS_DIR)/loops_apr tasks >/dev/null
 	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
 	  $(BATS_DIR)/loops_apr cancel >/dev/null
+	# A fork once every GLib index is in use: its handler holds their locks.
+	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
+	  $(BATS_DIR)/loops_glib fork >/dev/null
 endif

@@ -40,6 +40,10 @@
  *        2-thread pool, waiting for each round; jobs check their pusher's
  *        request_id, and the heap in use after round 20 is compared with
  *        after round 2 (the runtime reuses the job records it frees).
+ * fork:  a pool job, an idle and a GTask scheduled in request parent and
+ *        run while main has request_id=loop, then a fork; the child runs an
+ *        idle it scheduled in request child.
+ *   job: request_id=parent ... child idle: request_id=child, child exited: 0
  */
 #define _POSIX_C_SOURCE 200809L
 #include <glib.h>
@@ -49,6 +53,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "show.h"
 
@@ -655,6 +660,63 @@ static int run_func(void)
     return 0;
 }
 
+/* ---- fork ----------------------------------------------------------------- */
+
+static gboolean fork_idle(gpointer who)
+{
+    show(who);
+    return G_SOURCE_REMOVE;
+}
+
+static void fork_job(gpointer who, gpointer user_data)
+{
+    (void)user_data;
+    show(who);
+}
+
+static void fork_task_done(GObject *source, GAsyncResult *result, gpointer who)
+{
+    (void)source, (void)result;
+    show(who);
+}
+
+/* A pool job, an idle and a task scheduled in request parent (every table
+ * of the GLib interposers in use), then a fork: the child schedules its own
+ * in request child.  Under ThreadSanitizer the fork handler, which holds the
+ * runtime's index locks across the fork, must stay within what its deadlock
+ * detector tracks. */
+static int run_fork(void)
+{
+    set_or_say("request_id", "parent");
+    GThreadPool *pool = g_thread_pool_new(fork_job, NULL, 1, TRUE, NULL);
+    g_thread_pool_push(pool, "job", NULL);
+    g_thread_pool_free(pool, FALSE, TRUE);
+    g_idle_add(fork_idle, "idle");
+    GTask *task = g_task_new(NULL, NULL, fork_task_done, "task");
+    g_task_return_boolean(task, TRUE);
+    g_object_unref(task);
+    set_or_say("request_id", "loop");
+    while (g_main_context_iteration(NULL, FALSE)) {}
+    fflush(stdout);
+    pid_t child = fork();
+    if (child < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (child == 0) {
+        set_or_say("request_id", "child");
+        g_idle_add(fork_idle, "child idle");
+        set_or_say("request_id", "child loop");
+        while (g_main_context_iteration(NULL, FALSE)) {}
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("child exited: %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
 /* ---- contexts ------------------------------------------------------------- */
 
 static gboolean keep_source(gpointer data)
@@ -833,7 +895,8 @@ int main(int argc, char **argv)
     if (strcmp(what, "resort") == 0) return run_resort();
     if (strcmp(what, "contexts") == 0) return run_contexts();
     if (strcmp(what, "sortnested") == 0) return run_sortnested();
+    if (strcmp(what, "fork") == 0) return run_fork();
     fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|returned|sources|remove|free|sort|func|null|reuse|"
-                    "resort|contexts|sortnested\n");
+                    "resort|contexts|sortnested|fork\n");
     return 2;
 }
