@@ -101,7 +101,10 @@ static const struct event_base *base_of(const struct event *ev)
 static void event_trampoline(evutil_socket_t fd, short what, void *p)
 {
     struct event_record *r = p;
-    struct ctxvar__callback copy = r->k.cb;
+    /* Field by field: the context is only ever read by the exchange, as
+     * another thread may exchange it at the same time. */
+    struct ctxvar__callback copy = {.fn = r->k.cb.fn, .arg = r->k.cb.arg,
+                                    .home = r->k.cb.home, .size = r->k.cb.size};
     struct event_args a = {fd, what};
     copy.context = __atomic_exchange_n(&r->k.cb.context, NULL, __ATOMIC_ACQ_REL);
     if (copy.context) {

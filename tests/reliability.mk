@@ -134,6 +134,11 @@ check-loops: $(B)/asan/libctxvar.so $(B)/tsan/libctxvar.so reliability-programs 
 	  $(BATS_DIR)/loops_apr tasks >/dev/null
 	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
 	  $(BATS_DIR)/loops_apr cancel >/dev/null
+	# libevent events added, activated and deleted by several threads at once.
+	for mode in adddel finalizedel delactive activate activatenew finalizerfree looponce \
+	            looponceunlocked firstuse; do \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
+	    $(BATS_DIR)/loops_event_threads $$mode >/dev/null || exit 1; done
 	# A fork once every GLib index is in use: its handler holds their locks.
 	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
 	  $(BATS_DIR)/loops_glib fork >/dev/null
