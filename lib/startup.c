@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "annotate.h"
 #include "baggage.h"
 #include "keyed.h"
 #include "runtime.h"
@@ -364,6 +365,9 @@ static struct ctxvar__library_symbol *_Atomic library_symbols;
 void *ctxvar__library_symbol_keep(struct ctxvar__library_symbol *kept, void *address)
 {
     if (!address) return NULL;
+    /* Read by every call through it, with acquire loads helgrind and DRD
+     * do not model: atomics only, to them. */
+    CTXVAR__ATOMIC_WORDS(&kept->address, sizeof kept->address);
     atomic_store_explicit(&kept->address, address, memory_order_release);
     int expected = 0;
     if (atomic_compare_exchange_strong(&kept->listed, &expected, 1)) {
@@ -387,7 +391,10 @@ void *ctxvar__next_symbol(_Atomic(void *) *cache, const char *name, const void *
     void *next = atomic_load_explicit(cache, memory_order_acquire);
     if (next) return next;
     next = next_after_us(name, ours, "libc.so.6");
-    if (next) atomic_store_explicit(cache, next, memory_order_release);
+    if (next) {
+        CTXVAR__ATOMIC_WORDS(cache, sizeof *cache); /* as in ctxvar__library_symbol_keep */
+        atomic_store_explicit(cache, next, memory_order_release);
+    }
     return next;
 }
 

@@ -85,8 +85,11 @@ check-valgrind: $(B)/libctxvar.so reliability-programs
 # model need the runtime; short versions of `make soak`'s runs.
 RACE_CHECK = valgrind -q --tool=$(1) --error-exitcode=1
 check: check-helgrind check-drd
-check-helgrind check-drd: check-%: $(B)/libctxvar.so reliability-programs
+check-helgrind check-drd: check-%: $(B)/libctxvar.so reliability-programs $(B)/bats/three_threads
 	$(call RACE_CHECK,$*) $(REL_DIR)/handover4
+	# Two threads making the first call of an interposed function at once.
+	$(call RACE_CHECK,$*) $(B)/bats/three_threads >/dev/null
+	LD_PRELOAD=$(REL_RUNTIME) $(call RACE_CHECK,$*) $(B)/bats/three_threads >/dev/null
 	LD_PRELOAD=$(REL_RUNTIME) $(call RACE_CHECK,$*) $(REL_DIR)/handover4
 	LD_PRELOAD=$(REL_FAULT_PRELOAD) $(call RACE_CHECK,$*) $(REL_DIR)/handover4
 	LD_PRELOAD=$(REL_RUNTIME) $(call RACE_CHECK,$*) $(REL_DIR)/lifecycle 60
