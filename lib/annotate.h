@@ -38,6 +38,21 @@
  * counts what a real run executes).  Built without valgrind's headers, the
  * annotations are nothing at all.
  *
+ * ThreadSanitizer sees atomics, but not in code built without its
+ * instrumentation (CTXVAR__BEFORE_THREAD_START): a release there is told
+ * to it by
+ *
+ *   CTXVAR__TSAN_RELEASE(sync)     before such a releasing atomic on `sync`,
+ *                                  on a thread TSan knows; nothing in other
+ *                                  builds
+ *
+ * nor an order that only the kernel gives: a detached thread's writes
+ * before it ends, read by the thread that learns from tgkill that it has
+ * gone, are ordered to TSan by
+ *
+ *   CTXVAR__TSAN_RELEASE(sync)     after the writes, and
+ *   CTXVAR__TSAN_ACQUIRE(sync)     after learning it, before the reads
+ *
  * Internal to lib/.
  */
 #ifndef CTXVAR_ANNOTATE_H
@@ -46,6 +61,15 @@
 #include <stdatomic.h>
 
 #include "platform.h"
+
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define CTXVAR__TSAN_RELEASE(sync) __tsan_release((void *)(sync))
+#define CTXVAR__TSAN_ACQUIRE(sync) __tsan_acquire((void *)(sync))
+#else
+#define CTXVAR__TSAN_RELEASE(sync) ((void)(sync))
+#define CTXVAR__TSAN_ACQUIRE(sync) ((void)(sync))
+#endif
 
 /* (cppcheck cannot evaluate __has_include: it checks the build without.) */
 #if defined(__has_include) && !defined(__CPPCHECK__)

@@ -177,11 +177,14 @@ static void heap_unlink_locked(struct ctxvar__start *s)
 }
 
 /* A pool record back to the pool, a new generation: a creator's hint to it
- * no longer holds. */
+ * no longer holds.  Called by creators, joiners, reapers and a forked
+ * child, all threads TSan knows. */
 CTXVAR__BEFORE_THREAD_START static void pool_give_back(struct ctxvar__start *s)
 {
     atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
-    CTXVAR__HAPPENS_BEFORE(&s->busy); /* our uses come before record_take's next user */
+    /* Our uses come before record_take's next user (its exchange acquires). */
+    CTXVAR__HAPPENS_BEFORE(&s->busy);
+    CTXVAR__TSAN_RELEASE(&s->busy);
     atomic_store_explicit(&s->busy, 0, memory_order_release);
 }
 
@@ -530,6 +533,7 @@ void ctxvar__exit_records_reap(int all)
         if (reap_tail == s) reap_tail = previous;
         atomic_store_explicit(&s->state, EXIT_RELEASED, memory_order_relaxed);
         CTXVAR__HAPPENS_AFTER(&s->state); /* the thread's hand-over (tools see no tgkill) */
+        CTXVAR__TSAN_ACQUIRE(&s->state);
         ctxvar__ctx_release_pair(s->current, s->inherited);
         give_back_locked(s);
     }
@@ -578,6 +582,7 @@ void ctxvar__exit_record_update(struct ctxvar__thread *t)
     if (t->depth == 0) s->current = t->current;
     s->inherited = t->inherited;
     CTXVAR__HAPPENS_BEFORE(&s->state); /* as in ctxvar__thread_end: a reaping tryjoin is not seen */
+    CTXVAR__TSAN_RELEASE(&s->state);    /* nor a reaper's tgkill, by TSan */
 }
 
 /* ---- Joiners and detachers ----------------------------------------------------- */
