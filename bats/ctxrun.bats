@@ -328,6 +328,44 @@ EOF2
     [ "$output" = "$prefix/bin/libctxvar.so" ]
 }
 
+@test "a child that can no longer open the runtime starts without it: no loader error, its context still in BAGGAGE" {
+    # The runtime's file removed before the exec (as a chroot or a program
+    # that drops its privileges hides it): the loader used to print "cannot
+    # be preloaded ... ignored" on the child's stderr.
+    require_runtime
+    prefix=$(scratch_dir gone)
+    cp "$CTXRUN" "$RUNTIME" "$prefix/"
+    run -0 --separate-stderr "$prefix/ctxrun" --set request_id=42 -- sh -c "rm -r '$prefix'; exec env"
+    expect_no_stderr
+    grep -qx 'BAGGAGE=request_id=42' <<<"$output"
+    ! grep -q '^LD_PRELOAD=' <<<"$output"
+    # The program's other entries stay, in their order.
+    prefix=$(scratch_dir gone2)
+    cp "$RUNTIME" "$prefix/"
+    LD_PRELOAD="$prefix/libctxvar.so /lib/x86_64-linux-gnu/libm.so.6::libdl.so.2" \
+        run -0 --separate-stderr sh -c "rm -r '$prefix'; exec env"
+    expect_no_stderr
+    grep -qx 'LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6:libdl.so.2' <<<"$output"
+    # Where it can be opened, LD_PRELOAD goes through byte for byte.
+    prefix=$(scratch_dir kept)
+    cp "$RUNTIME" "$prefix/"
+    LD_PRELOAD="$prefix/libctxvar.so  libdl.so.2" run -0 --separate-stderr sh -c 'exec env'
+    grep -qx "LD_PRELOAD=$prefix/libctxvar.so  libdl.so.2" <<<"$output"
+}
+
+@test "a chroot without the runtime inside runs its program with no loader error" {
+    require_runtime
+    [ "$(id -u)" = 0 ] || skip "chroot needs root"
+    root=$(scratch_dir root)
+    mkdir -p "$root/bin" "$root/lib/x86_64-linux-gnu" "$root/lib64"
+    cp /bin/echo "$root/bin/"
+    cp /lib/x86_64-linux-gnu/libc.so.6 "$root/lib/x86_64-linux-gnu/"
+    cp /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+    run -0 --separate-stderr "$CTXRUN" --set request_id=42 -- chroot "$root" /bin/echo hi
+    [ "$output" = "hi" ]
+    expect_no_stderr
+}
+
 @test "a libctxvar.so in the current directory is never used" {
     alone=$(scratch_dir alone)
     cwd=$(scratch_dir cwd)

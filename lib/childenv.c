@@ -49,6 +49,7 @@
  * ctxvar_baggage_encode comes out (bats/exec_hostile.bats compares them).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -354,6 +355,70 @@ static void areas_reclaim(void)
 
 void ctxvar__child_env_thread_ends(void) { areas_reclaim(); }
 
+/* ---- The runtime's own LD_PRELOAD entry ------------------------------------
+ *
+ * A child that cannot open the runtime (after a chroot, after the program
+ * dropped its privileges, or once the file is gone) would print the
+ * loader's line on its stderr for the entry ctxrun or the user gave ("cannot
+ * be preloaded ... ignored"), then run without it.  When the file this
+ * process loaded the runtime from cannot be opened now, with the effective
+ * ids an exec keeps, the LD_PRELOAD entries naming a libctxvar.so are left
+ * out of the child's: it starts without the runtime, as it would have, and
+ * without the line.  The other entries stay as they were. */
+
+/* 1 when an LD_PRELOAD entry, p[0, len), names the runtime: its last
+ * component is libctxvar.so, or that followed by a version. */
+static int entry_names_runtime(const char *p, size_t len)
+{
+    const char *base = p;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] == '/') base = p + i + 1;
+    size_t base_len = len - (size_t)(base - p);
+    return base_len >= 12 && memcmp(base, "libctxvar.so", 12) == 0 &&
+           (base_len == 12 || base[12] == '.');
+}
+
+/* The loader splits LD_PRELOAD at colons and spaces. */
+static size_t entry_length(const char *p) { return strcspn(p, ": "); }
+
+/* 1 + the index of envp's LD_PRELOAD entry when it names the runtime and
+ * the runtime cannot be opened now; else 0. */
+static size_t preload_to_rewrite(char *const *envp)
+{
+    const char *file = ctxvar__runtime_file();
+    if (!file || !envp) return 0;
+    for (size_t i = 0; envp[i]; i++) {
+        if (envp[i][0] != 'L' || strncmp(envp[i], "LD_PRELOAD=", 11) != 0) continue;
+        int names = 0;
+        for (const char *p = envp[i] + 11; *p && !names; p += *p ? 1 : 0) {
+            size_t len = entry_length(p);
+            names = len && entry_names_runtime(p, len);
+            p += len;
+        }
+        return names && faccessat(AT_FDCWD, file, R_OK, AT_EACCESS) != 0 ? i + 1 : 0;
+    }
+    return 0;
+}
+
+/* The entry without the runtime's, in out (room for the entry); NULL
+ * when nothing is left, and the variable goes. */
+static char *preload_without_runtime(char *out, const char *entry)
+{
+    memcpy(out, "LD_PRELOAD=", 11);
+    size_t n = 11;
+    for (const char *p = entry + 11; *p; p += *p ? 1 : 0) {
+        size_t len = entry_length(p);
+        if (len && !entry_names_runtime(p, len)) {
+            if (n > 11) out[n++] = ':';
+            memcpy(out + n, p, len);
+            n += len;
+        }
+        p += len;
+    }
+    out[n] = '\0';
+    return n > 11 ? out : NULL;
+}
+
 /* ---- The child's environment --------------------------------------------- */
 
 static const ctxvar__binding *binding_named(const ctxvar_ctx *c, const char *name, size_t len)
@@ -408,19 +473,23 @@ void ctxvar__child_env_build(struct ctxvar__child_env *e, char *const *envp, int
     e->area = NULL;
     e->area_size = 0;
     areas_reclaim();
-    if (!ctxvar__export_enabled()) return;
-    const ctxvar_ctx *ctx = ctxvar__current_borrowed();
-    if (ctxvar__is_environment_context(ctx)) return;
+    size_t preload = preload_to_rewrite(envp);
+    const ctxvar_ctx *ctx = ctxvar__export_enabled() ? ctxvar__current_borrowed() : NULL;
+    int context = ctxvar__export_enabled() && !ctxvar__is_environment_context(ctx);
+    if (!context && !preload) return;
 
-    const char *at_load[VAR_COUNT];
-    for (int v = 0; v < VAR_COUNT; v++) at_load[v] = ctxvar__environment_at_load(var_names[v]);
+    /* With no context to give (export off, or the one the process was
+     * started with), no entry is the inherited context: at_load is empty. */
+    const char *at_load[VAR_COUNT] = {NULL, NULL, NULL};
+    for (int v = 0; context && v < VAR_COUNT; v++)
+        at_load[v] = ctxvar__environment_at_load(var_names[v]);
     struct env_scan s;
     scan_environment(envp, at_load, &s);
 
     /* The thread's values, for each variable the program left to us. */
     int wanted[VAR_COUNT], changes = 0;
     for (int v = 0; v < VAR_COUNT; v++) {
-        wanted[v] = !s.own[v] && (implicit || s.inherited[v]);
+        wanted[v] = context && !s.own[v] && (implicit || s.inherited[v]);
         changes |= !s.own[v] && s.inherited[v] != 0;
     }
     const ctxvar__binding *tp = NULL, *ts = NULL;
@@ -433,13 +502,14 @@ void ctxvar__child_env_build(struct ctxvar__child_env *e, char *const *envp, int
     if (!wanted[VAR_TRACEPARENT]) tp = NULL;
     if (!wanted[VAR_TRACESTATE]) ts = NULL;
     int baggage = wanted[VAR_BAGGAGE] && ctxvar__ctx_count(ctx) > 0;
-    if (!changes && !baggage && !tp && !ts) return;
+    if (!changes && !baggage && !tp && !ts && !preload) return;
 
     /* One mapping: the pointer array, the encoder's scratch, the strings. */
     size_t pointers = (s.entries + VAR_COUNT + 1) * sizeof(char *);
     size_t scratch = baggage ? MAX_MEMBERS * sizeof(const ctxvar__binding *) : 0;
-    size_t text = (baggage ? 8 + MAX_BYTES + 1 : 0) + (tp ? 12 + tp->len + 1 : 0) +
-                  (ts ? 11 + ts->len + 1 : 0);
+    size_t preload_size = preload ? strlen(envp[preload - 1]) + 1 : 0;
+    size_t text = preload_size + (baggage ? 8 + MAX_BYTES + 1 : 0) +
+                  (tp ? 12 + tp->len + 1 : 0) + (ts ? 11 + ts->len + 1 : 0);
     size_t size = pointers + scratch + text;
     void *area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (area == MAP_FAILED) {
@@ -451,8 +521,15 @@ void ctxvar__child_env_build(struct ctxvar__child_env *e, char *const *envp, int
     const ctxvar__binding **sort_room = (const ctxvar__binding **)((char *)area + pointers);
     char *strings = (char *)area + pointers + scratch;
 
+    char *preload_text = strings;
+    strings += preload_size;
     size_t n = 0;
     for (size_t i = 0; i < s.entries; i++) {
+        if (i + 1 == preload) {
+            char *kept = preload_without_runtime(preload_text, envp[i]);
+            if (kept) out[n++] = kept;
+            continue;
+        }
         int v = var_of(envp[i]);
         if (v >= 0 && !s.own[v] && at_load[v] &&
             strcmp(envp[i] + var_name_lens[v] + 1, at_load[v]) == 0)

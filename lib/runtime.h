@@ -100,6 +100,10 @@ static inline int ctxvar__otel_enabled(void) { return ctxvar__feature(CTXVAR__FE
  * environment itself from the one it was started with. */
 const char *ctxvar__environment_at_load(const char *name) CTXVAR__HIDDEN;
 
+/* The file the runtime was loaded from, as the loader names it; NULL in a
+ * static program or before the runtime is initialised. */
+const char *ctxvar__runtime_file(void) CTXVAR__HIDDEN;
+
 /* 1 when c is the context the process was started with, read from its
  * environment at load (NULL when that was empty). */
 int ctxvar__is_environment_context(const ctxvar_ctx *c) CTXVAR__HIDDEN;

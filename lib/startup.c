@@ -17,6 +17,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,19 @@ static void seed_main_thread_marked(struct ctxvar__thread *t)
     ctxvar__ctx_release(ctxvar__install(t, seeded));
 }
 
+/* The file the loader loaded the runtime from, as it names it (the
+ * LD_PRELOAD entry with $LIB expanded, relative when that was); empty in a
+ * static program.  Read by the exec interposers, which may run where
+ * dladdr's lock is held (a fork child), so found here. */
+static char runtime_file[PATH_MAX];
+
+const char *ctxvar__runtime_file(void)
+{
+    return atomic_load_explicit(&initialised, memory_order_acquire) && runtime_file[0]
+               ? runtime_file
+               : NULL;
+}
+
 /* The process-wide part: once, whenever the runtime is first used. */
 static void initialise(void)
 {
@@ -202,6 +216,10 @@ static void initialise(void)
 #else
     const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
     is_primary = !first || first == ctxvar__runtime_table();
+    Dl_info self;
+    if (dladdr((const void *)ctxvar__runtime_table, &self) && self.dli_fname &&
+        strlen(self.dli_fname) < sizeof runtime_file)
+        strcpy(runtime_file, self.dli_fname);
 #endif
     atomic_store_explicit(&ctxvar__start_mode,
                           is_primary ? CTXVAR__START_INHERIT | CTXVAR__START_RELEASE_AT_JOIN : 0,
