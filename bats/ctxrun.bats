@@ -339,28 +339,37 @@ EOF2
     expect_no_stderr
     grep -qx 'BAGGAGE=request_id=42' <<<"$output"
     ! grep -q '^LD_PRELOAD=' <<<"$output"
-    # The program's other entries stay, in their order.
+    # Written with $LIB, as ctxrun writes an installed runtime's entry; the
+    # program's other entries stay, in their order, another copy of the
+    # runtime too (whether it can be opened is the loader's to find out).
     prefix=$(scratch_dir gone2)
-    cp "$RUNTIME" "$prefix/"
-    LD_PRELOAD="$prefix/libctxvar.so /lib/x86_64-linux-gnu/libm.so.6::libdl.so.2" \
+    other=$(scratch_dir other)
+    lib=$(cut -d' ' -f1 "$B/launcher-libdirs")
+    mkdir -p "$prefix/$lib"
+    cp "$RUNTIME" "$prefix/$lib/"
+    cp "$RUNTIME" "$other/"
+    LD_PRELOAD="$prefix/\$LIB/libctxvar.so libm.so.6::$other/libctxvar.so" \
         run -0 --separate-stderr sh -c "rm -r '$prefix'; exec env"
     expect_no_stderr
-    grep -qx 'LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6:libdl.so.2' <<<"$output"
+    grep -qx "LD_PRELOAD=libm.so.6:$other/libctxvar.so" <<<"$output"
     # Where it can be opened, LD_PRELOAD goes through byte for byte.
-    prefix=$(scratch_dir kept)
-    cp "$RUNTIME" "$prefix/"
-    LD_PRELOAD="$prefix/libctxvar.so  libdl.so.2" run -0 --separate-stderr sh -c 'exec env'
-    grep -qx "LD_PRELOAD=$prefix/libctxvar.so  libdl.so.2" <<<"$output"
+    LD_PRELOAD="$other/libctxvar.so  libm.so.6" run -0 --separate-stderr sh -c 'exec env'
+    grep -qx "LD_PRELOAD=$other/libctxvar.so  libm.so.6" <<<"$output"
 }
 
 @test "a chroot without the runtime inside runs its program with no loader error" {
     require_runtime
     [ "$(id -u)" = 0 ] || skip "chroot needs root"
     root=$(scratch_dir root)
-    mkdir -p "$root/bin" "$root/lib/x86_64-linux-gnu" "$root/lib64"
+    mkdir -p "$root/bin"
     cp /bin/echo "$root/bin/"
-    cp /lib/x86_64-linux-gnu/libc.so.6 "$root/lib/x86_64-linux-gnu/"
-    cp /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+    # echo's libraries and loader, at their paths.
+    for file in $(ldd /bin/echo | grep -o '/[^ ]*'); do
+        mkdir -p "$root$(dirname "$file")"
+        cp "$file" "$root$file"
+    done
+    run -0 chroot "$root" /bin/echo plain
+    [ "$output" = "plain" ]
     run -0 --separate-stderr "$CTXRUN" --set request_id=42 -- chroot "$root" /bin/echo hi
     [ "$output" = "hi" ]
     expect_no_stderr

@@ -24,7 +24,8 @@
  * go through byte for byte: a pass-through program (timeout, nice, xargs,
  * make) gives its child exactly what it was given, even members or a
  * traceparent our decoder would not have kept.  CTXVAR_EXPORT=0 turns all
- * of this off.
+ * of this off.  (LD_PRELOAD is the one other variable touched, whatever
+ * the context and the setting: see "The runtime's own LD_PRELOAD entry".)
  *
  * MEMORY.  The exec functions may run in the child of vfork, on the
  * parent's memory while the parent's other threads go on, or in the child
@@ -361,54 +362,77 @@ void ctxvar__child_env_thread_ends(void) { areas_reclaim(); }
  * dropped its privileges, or once the file is gone) would print the
  * loader's line on its stderr for the entry ctxrun or the user gave ("cannot
  * be preloaded ... ignored"), then run without it.  When the file this
- * process loaded the runtime from cannot be opened now, with the effective
- * ids an exec keeps, the LD_PRELOAD entries naming a libctxvar.so are left
- * out of the child's: it starts without the runtime, as it would have, and
- * without the line.  The other entries stay as they were. */
+ * process loaded the runtime from cannot be opened now, the LD_PRELOAD
+ * entries that name that file are left out of the child's: it starts
+ * without the runtime, as it would have, and without the line.  An entry
+ * names it when it is the same text, or the same with the loader's $LIB
+ * (or ${LIB}) standing for a part of it, as ctxrun writes it.  Other
+ * entries stay as they were, another libctxvar.so too: whether that one
+ * can be opened is the loader's to find out.  The file is checked as the
+ * loader will open it, with open(2): no lock, no allocation, nothing on
+ * the stack, with the ids and the directories the exec keeps.  The child's
+ * own children inherit the environment without the entry. */
 
-/* 1 when an LD_PRELOAD entry, p[0, len), names the runtime: its last
- * component is libctxvar.so, or that followed by a version. */
-static int entry_names_runtime(const char *p, size_t len)
+/* 1 when p[0, len) is `file`, or `file` with $LIB or ${LIB} standing for
+ * a non-empty part of it. */
+static int entry_names_file(const char *p, size_t len, const char *file)
 {
-    const char *base = p;
-    for (size_t i = 0; i < len; i++)
-        if (p[i] == '/') base = p + i + 1;
-    size_t base_len = len - (size_t)(base - p);
-    return base_len >= 12 && memcmp(base, "libctxvar.so", 12) == 0 &&
-           (base_len == 12 || base[12] == '.');
+    size_t file_len = strlen(file);
+    if (len == file_len && memcmp(p, file, len) == 0) return 1;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != '$') continue;
+        size_t token = len - i >= 6 && memcmp(p + i, "${LIB}", 6) == 0 ? 6
+                       : len - i >= 4 && memcmp(p + i, "$LIB", 4) == 0 ? 4
+                                                                      : 0;
+        if (!token) return 0;
+        size_t before = i, after = len - i - token;
+        return file_len > before + after && memcmp(file, p, before) == 0 &&
+               memcmp(file + file_len - after, p + i + token, after) == 0 &&
+               memchr(p + i + token, '$', after) == NULL;
+    }
+    return 0;
 }
 
 /* The loader splits LD_PRELOAD at colons and spaces. */
 static size_t entry_length(const char *p) { return strcspn(p, ": "); }
 
-/* 1 + the index of envp's LD_PRELOAD entry when it names the runtime and
- * the runtime cannot be opened now; else 0. */
-static size_t preload_to_rewrite(char *const *envp)
+static int is_preload(const char *entry)
 {
-    const char *file = ctxvar__runtime_file();
+    return entry[0] == 'L' && strncmp(entry, "LD_PRELOAD=", 11) == 0;
+}
+
+/* The bytes of envp's LD_PRELOAD entries (each with its NUL) when one of
+ * them names the runtime's file and that cannot be opened now; else 0. */
+static size_t preload_to_rewrite(char *const *envp, const char *file)
+{
     if (!file || !envp) return 0;
+    size_t bytes = 0;
+    int names = 0;
     for (size_t i = 0; envp[i]; i++) {
-        if (envp[i][0] != 'L' || strncmp(envp[i], "LD_PRELOAD=", 11) != 0) continue;
-        int names = 0;
+        if (!is_preload(envp[i])) continue;
+        bytes += strlen(envp[i]) + 1;
         for (const char *p = envp[i] + 11; *p && !names; p += *p ? 1 : 0) {
             size_t len = entry_length(p);
-            names = len && entry_names_runtime(p, len);
+            names = len && entry_names_file(p, len, file);
             p += len;
         }
-        return names && faccessat(AT_FDCWD, file, R_OK, AT_EACCESS) != 0 ? i + 1 : 0;
     }
+    if (!names) return 0;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return bytes;
+    close(fd);
     return 0;
 }
 
-/* The entry without the runtime's, in out (room for the entry); NULL
- * when nothing is left, and the variable goes. */
-static char *preload_without_runtime(char *out, const char *entry)
+/* `entry` without what names the runtime's file, in out (room for the
+ * entry); NULL when nothing is left, and the variable goes. */
+static char *preload_without_runtime(char *out, const char *entry, const char *file)
 {
     memcpy(out, "LD_PRELOAD=", 11);
     size_t n = 11;
     for (const char *p = entry + 11; *p; p += *p ? 1 : 0) {
         size_t len = entry_length(p);
-        if (len && !entry_names_runtime(p, len)) {
+        if (len && !entry_names_file(p, len, file)) {
             if (n > 11) out[n++] = ':';
             memcpy(out + n, p, len);
             n += len;
@@ -473,7 +497,8 @@ void ctxvar__child_env_build(struct ctxvar__child_env *e, char *const *envp, int
     e->area = NULL;
     e->area_size = 0;
     areas_reclaim();
-    size_t preload = preload_to_rewrite(envp);
+    const char *runtime_file = ctxvar__runtime_file();
+    size_t preload = preload_to_rewrite(envp, runtime_file);
     const ctxvar_ctx *ctx = ctxvar__export_enabled() ? ctxvar__current_borrowed() : NULL;
     int context = ctxvar__export_enabled() && !ctxvar__is_environment_context(ctx);
     if (!context && !preload) return;
@@ -507,8 +532,7 @@ void ctxvar__child_env_build(struct ctxvar__child_env *e, char *const *envp, int
     /* One mapping: the pointer array, the encoder's scratch, the strings. */
     size_t pointers = (s.entries + VAR_COUNT + 1) * sizeof(char *);
     size_t scratch = baggage ? MAX_MEMBERS * sizeof(const ctxvar__binding *) : 0;
-    size_t preload_size = preload ? strlen(envp[preload - 1]) + 1 : 0;
-    size_t text = preload_size + (baggage ? 8 + MAX_BYTES + 1 : 0) +
+    size_t text = preload + (baggage ? 8 + MAX_BYTES + 1 : 0) +
                   (tp ? 12 + tp->len + 1 : 0) + (ts ? 11 + ts->len + 1 : 0);
     size_t size = pointers + scratch + text;
     void *area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -521,12 +545,11 @@ void ctxvar__child_env_build(struct ctxvar__child_env *e, char *const *envp, int
     const ctxvar__binding **sort_room = (const ctxvar__binding **)((char *)area + pointers);
     char *strings = (char *)area + pointers + scratch;
 
-    char *preload_text = strings;
-    strings += preload_size;
     size_t n = 0;
     for (size_t i = 0; i < s.entries; i++) {
-        if (i + 1 == preload) {
-            char *kept = preload_without_runtime(preload_text, envp[i]);
+        if (preload && is_preload(envp[i])) {
+            char *kept = preload_without_runtime(strings, envp[i], runtime_file);
+            strings += strlen(envp[i]) + 1;
             if (kept) out[n++] = kept;
             continue;
         }

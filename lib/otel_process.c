@@ -327,18 +327,18 @@ static int read_resource_attributes(const char *list)
         }
         /* Whole: 255 bytes repaired take 765 at most. */
         size_t fixed_key_len = repaired(fixed_key, sizeof fixed_key, key, (size_t)key_len);
-        /* A key given again replaces its pair, and takes the last place
-         * (the last wins); a pair beyond the limits is left out, and the
-         * pairs kept stay, the earlier one of its key too. */
+        /* A key given again loses its earlier pair: the last wins, and
+         * takes the last place.  A pair beyond the limits is left out (and
+         * a key whose last pair is, with it: an earlier value, which an
+         * SDK reading the variable would not report, is never shown). */
         size_t old_at = 0, old_len = find_pair(pairs, pairs_len, fixed_key, &old_at);
-        if ((!old_len && count == GIVEN_PAIRS) ||
-            fixed_key_len + fixed_len + 2 > sizeof pairs - pairs_len + old_len)
-            continue;
         if (old_len) {
             memmove(pairs + old_at, pairs + old_at + old_len, pairs_len - old_at - old_len);
             pairs_len -= old_len;
             count--;
         }
+        if (count == GIVEN_PAIRS || fixed_key_len + fixed_len + 2 > sizeof pairs - pairs_len)
+            continue;
         memcpy(pairs + pairs_len, fixed_key, fixed_key_len + 1);
         pairs_len += fixed_key_len + 1;
         memcpy(pairs + pairs_len, fixed_value, fixed_len + 1);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #include "thread.h"
@@ -83,8 +84,10 @@ int ctxvar__pid(void)
  * known at the time of asking: a program may install its seccomp filter
  * after start-up, where /proc is not mounted.  Noted at load, by the
  * constructor below, which runs on the main thread when the runtime is
- * preloaded or linked (the ids agree, or are unknown then too), and in a
- * forked child, whose main thread is the one that forked. */
+ * preloaded or linked: the ids agree there, or, unknown then too, the
+ * process has no other thread yet.  A runtime dlopen'ed later by another
+ * thread notes nothing.  In a forked child the thread that forked is the
+ * main one, and is noted (not after _Fork, which runs no fork handlers). */
 static pthread_t main_thread;
 static atomic_int main_thread_noted;
 
@@ -97,8 +100,7 @@ static void note_main_thread(void)
 __attribute__((constructor)) static void note_main_thread_at_load(void)
 {
     int tid = ctxvar__tid(), pid = ctxvar__pid();
-    /* A runtime dlopen'ed by another thread notes nothing. */
-    if (tid < 0 || pid < 0 || tid == pid) note_main_thread();
+    if (tid > 0 && pid > 0 ? tid == pid : __libc_single_threaded) note_main_thread();
     pthread_atfork(NULL, NULL, note_main_thread);
 }
 
