@@ -200,17 +200,18 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
  * its name. */
 static struct ctxvar__code_ranges runtime_code;
 
-/* base (a file name without its directory) names r's library: its name,
- * one of its variants, then a version ("libevent-2.1.so.7") or ".so"
- * ("libuv.so.1").  A prefix alone would take a program's
- * "libeventhandlers.so" for libevent, and its calls for libevent's own. */
-static int names_library(const char *base, const struct ctxvar__code_ranges *r)
+/* base (a file name without its directory) names the library `name`: its
+ * name, one of its `variants` (NULL for none), then a version
+ * ("libevent-2.1.so.7") or ".so" ("libuv.so.1").  A prefix alone would
+ * take a program's "libeventhandlers.so" for libevent, and its calls for
+ * libevent's own. */
+static int names_library(const char *base, const char *name, const char *const *variants)
 {
     static const char *const plain[] = {"", NULL};
-    size_t n = strlen(r->name);
-    if (strncmp(base, r->name, n) != 0) return 0;
+    size_t n = strlen(name);
+    if (strncmp(base, name, n) != 0) return 0;
     base += n;
-    for (const char *const *v = r->variants ? r->variants : plain; *v; v++) {
+    for (const char *const *v = variants ? variants : plain; *v; v++) {
         size_t m = strlen(*v);
         if (strncmp(base, *v, m) != 0) continue;
         const char *rest = base + m;
@@ -220,15 +221,20 @@ static int names_library(const char *base, const struct ctxvar__code_ranges *r)
     return 0;
 }
 
+static const char *file_base(const char *name)
+{
+    const char *base = strrchr(name, '/');
+    return base ? base + 1 : name;
+}
+
 static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
 {
     (void)size;
     struct ctxvar__code_ranges *r = p;
     if (r->name) {
-        const char *name = info->dlpi_name ? info->dlpi_name : "";
-        const char *base = strrchr(name, '/');
-        base = base ? base + 1 : name;
-        if (!names_library(base, r)) return 0;
+        if (!names_library(file_base(info->dlpi_name ? info->dlpi_name : ""), r->name,
+                           r->variants))
+            return 0;
     }
     int max = (int)(sizeof r->range / sizeof r->range[0]), first = r->count, ours = 0;
     unsigned long here = (unsigned long)(uintptr_t)collect_ranges;
@@ -338,5 +344,15 @@ int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void))
 {
     return atomic_load_explicit(&r->state, memory_order_acquire) == 2 &&
            ranges_hold(r, (unsigned long)(uintptr_t)fn);
+}
+
+int ctxvar__code_in_file(const void *address, const char *name)
+{
+    Dl_info info;
+    int saved_errno = errno;
+    int found = address && dladdr(address, &info) && info.dli_fname &&
+                names_library(file_base(info.dli_fname), name, NULL);
+    errno = saved_errno;
+    return found;
 }
 #endif

@@ -132,13 +132,20 @@ int ctxvar__code_holds(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR__
 /* The same, once that code is known (else 0, without looking for it). */
 int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void)) CTXVAR__HIDDEN;
 
-/* The same, inline for the usual call: the callback found foreign last time
- * (most programs start many handles with one callback). */
+/* ctxvar__code_foreign, inline for the usual call: the callback found
+ * foreign last time (most programs start many handles with one callback). */
 static inline int ctxvar__code_foreign_fast(struct ctxvar__code_ranges *r, void (*fn)(void))
 {
     if ((unsigned long)(uintptr_t)fn == atomic_load_explicit(&r->last_foreign, memory_order_relaxed))
         return 1;
     return ctxvar__code_foreign(r, fn);
 }
+
+/* 1 when `address` is in a loaded object whose file is the library `name`
+ * (named as above, no variants), asked of the loader each time: nothing is
+ * kept, so a library loaded later, or unloaded, is seen as it is now.
+ * dladdr costs tens of nanoseconds, for questions asked once per thread
+ * start.  errno is kept. */
+int ctxvar__code_in_file(const void *address, const char *name) CTXVAR__HIDDEN;
 
 #endif

@@ -45,6 +45,7 @@
 
 #include "alloc.h"
 #include "glib.h"
+#include "keyed.h"
 
 struct sort {
     GCompareDataFunc func;
@@ -345,5 +346,32 @@ CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gb
     free(p->sort);
     pthread_mutex_destroy(&p->sort_lock);
     free(p);
+}
+
+/* ---- GLib's own threads ------------------------------------------------------------
+ *
+ * GLib starts threads of its own inside whichever call first needs them:
+ * its worker ("gmain", which watches unix signals for every main context
+ * and runs GIO's file monitors), GDBus's ("gdbus", where a connection's
+ * filter functions run), the pool spawner and the pool threads.  Created
+ * in a request, each would keep that request's context for good, and show
+ * it in everything it runs.  Every GLib thread,
+ * the program's too, starts in GLib's own proxy with the thread's GThread
+ * as argument, whose first member (public since GLib 2.0) is the function
+ * the thread runs: when that is GLib's or GIO's own, the thread is GLib's
+ * and starts with no context; g_thread_new(name, program_function)
+ * inherits like any thread.  The loader is asked at each thread start
+ * (dladdr, tens of nanoseconds against the tens of microseconds a thread
+ * takes to start), so a GLib loaded late or unloaded is seen as it is.
+ * CTXVAR_LOOPS=0 keeps the plain behaviour: every thread inherits. */
+int ctxvar__glib_own_thread(void (*start)(void), void *arg)
+{
+    if (!arg || !ctxvar__loops_enabled() ||
+        !ctxvar__code_in_file((const void *)(uintptr_t)start, "libglib"))
+        return 0;
+    void (*func)(void);
+    memcpy(&func, arg, sizeof func); /* GThread's func */
+    const void *code = (const void *)(uintptr_t)func;
+    return ctxvar__code_in_file(code, "libglib") || ctxvar__code_in_file(code, "libgio");
 }
 #endif
