@@ -11,7 +11,7 @@ BATS_CXX := $(CXX) $(CFLAGS) -std=c++17 -Wall -Wextra -Werror -Ilib -I$(BATS_SRC
 BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
-    libctor_thread.so ctor_thread exit_paths process_exit fork_child context three_threads \
+    libctor_thread.so ctor_thread libctor_wait.so ctor_wait exit_paths process_exit fork_child context three_threads \
     linked static_context create_result own_id_freed tgkill_refused reap_lingering join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
@@ -68,6 +68,14 @@ $(BATS_DIR)/libctor_thread.so: $(BATS_SRC)/ctor_thread_lib.c $(BATS_DEPS)
 $(BATS_DIR)/ctor_thread: $(BATS_SRC)/ctor_thread_main.c $(BATS_DIR)/libctor_thread.so $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ -L$(BATS_DIR) -lctor_thread -Wl,-rpath,'$$ORIGIN'
+
+$(BATS_DIR)/libctor_wait.so: $(BATS_SRC)/ctor_wait_lib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared $< -o $@
+
+$(BATS_DIR)/ctor_wait: $(BATS_SRC)/ctor_wait.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -ldl
 
 $(BATS_DIR)/exit_paths: $(BATS_SRC)/exit_paths.cpp $(BATS_DEPS)
 	@mkdir -p $(@D)

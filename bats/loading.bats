@@ -110,3 +110,18 @@ fork: child exited 0
 EOF2
     expect_no_stderr
 }
+
+# Regression from a review: pthread_create asked dladdr, which takes the
+# loader's lock, whether a start routine was GLib's; dlopen holds that lock
+# while a constructor runs, and one that waits for a thread that starts
+# another never returned.
+@test "a library constructor that waits for a thread that starts another: dlopen returns, the helper inherits" {
+    run -0 --separate-stderr timeout 20 env LD_PRELOAD="$RUNTIME" "$PROGS/ctor_wait" "$PROGS/libctor_wait.so"
+    expect_output <<'EOF2'
+constructor: request_id=r1
+helper: request_id=r1
+constructor: worker and helper done
+dlopen: ok
+EOF2
+    expect_no_stderr
+}

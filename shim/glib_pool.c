@@ -355,23 +355,32 @@ CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gb
  * and runs GIO's file monitors), GDBus's ("gdbus", where a connection's
  * filter functions run), the pool spawner and the pool threads.  Created
  * in a request, each would keep that request's context for good, and show
- * it in everything it runs.  Every GLib thread,
- * the program's too, starts in GLib's own proxy with the thread's GThread
- * as argument, whose first member (public since GLib 2.0) is the function
- * the thread runs: when that is GLib's or GIO's own, the thread is GLib's
- * and starts with no context; g_thread_new(name, program_function)
- * inherits like any thread.  The loader is asked at each thread start
- * (dladdr, tens of nanoseconds against the tens of microseconds a thread
- * takes to start), so a GLib loaded late or unloaded is seen as it is.
- * CTXVAR_LOOPS=0 keeps the plain behaviour: every thread inherits. */
+ * it in everything it runs.
+ *
+ * Every GLib thread, the program's too, starts in a proxy of GLib's that
+ * libglib does not export, with the thread's GThread as argument, whose
+ * first member (public) is the function the thread runs, set before the
+ * thread is created (GLib 2.56 and 2.58 set it after: there GLib's own
+ * threads inherit, as before).  A start routine in libglib that
+ * libglib does not export is that proxy: a program can only name exported
+ * functions (pthread_create(g_usleep, 1000) passes no GThread).  The
+ * thread is GLib's own when its function is GLib's or GIO's and not
+ * exported: GLib's workers are static functions, while a program's
+ * g_thread_new(name, g_main_loop_run, loop) names an exported one and
+ * inherits like any thread of the program's.  The loader is asked at each
+ * thread start (lib/keyed.c, no lock and no dladdr), so a GLib loaded late
+ * or unloaded is seen as it is.  CTXVAR_LOOPS=0 keeps the plain behaviour:
+ * every thread inherits. */
 int ctxvar__glib_own_thread(void (*start)(void), void *arg)
 {
+    static const char *const glib[] = {"libglib", NULL}, *const glib_gio[] = {"libglib", "libgio",
+                                                                               NULL};
+    int exported;
     if (!arg || !ctxvar__loops_enabled() ||
-        !ctxvar__code_in_file((const void *)(uintptr_t)start, "libglib"))
+        !ctxvar__code_in_files((const void *)(uintptr_t)start, glib, &exported) || exported)
         return 0;
     void (*func)(void);
     memcpy(&func, arg, sizeof func); /* GThread's func */
-    const void *code = (const void *)(uintptr_t)func;
-    return ctxvar__code_in_file(code, "libglib") || ctxvar__code_in_file(code, "libgio");
+    return ctxvar__code_in_files((const void *)(uintptr_t)func, glib_gio, &exported) && !exported;
 }
 #endif

@@ -42,10 +42,13 @@
  *        after round 2 (the runtime reuses the job records it frees).
  * own:   main, in request own, makes GLib start threads of its own: its
  *        worker (g_unix_signal_add), GDBus's (a peer-to-peer connection
- *        over a socket pair) and an exclusive pool's thread; and a thread
- *        of the program's (g_thread_new).  Prints "main PID", "gmain TID",
- *        "gdbus TID", "pool TID", "mine TID", "ready", then waits to be
- *        killed, for an outside reader (bats/otel.bats).
+ *        over a socket pair) and an exclusive pool's thread; and threads
+ *        of the program's (g_thread_new of its own function, and of
+ *        g_main_loop_run); joins a thread started at g_usleep with a
+ *        number for argument.  Prints "g_usleep as a start routine:
+ *        joined", "main PID", "gmain TID", "gdbus TID", "pool TID",
+ *        "mine TID", "loop TID", "ready", then waits to be killed, for an
+ *        outside reader (bats/otel.bats).
  * fork:  a pool job, an idle and a GTask scheduled in request parent and
  *        run while main has request_id=loop, then a fork; the child runs an
  *        idle it scheduled in request child.
@@ -60,6 +63,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -991,10 +995,21 @@ static int run_own(void)
     wait_noted();
     g_thread_unref(g_thread_new("mine", program_thread, NULL));
     wait_noted();
+    /* The program's thread running a function GLib exports: the program's. */
+    GMainLoop *loop_of_mine = g_main_loop_new(g_main_context_new(), FALSE);
+    g_thread_unref(g_thread_new("loop", (GThreadFunc)(void (*)(void))g_main_loop_run, loop_of_mine));
+    /* A GLib function as a start routine, with a number for argument: no
+     * GThread to read. */
+    pthread_t sleeper;
+    void *(*start)(void *) = (void *(*)(void *))(void (*)(void))g_usleep;
+    if (pthread_create(&sleeper, NULL, start, (void *)(uintptr_t)1000) == 0 &&
+        pthread_join(sleeper, NULL) == 0)
+        printf("g_usleep as a start routine: joined\n");
+    while (!g_main_loop_is_running(loop_of_mine)) g_usleep(1000);
 
-    printf("main %d\ngmain %d\ngdbus %d\npool %d\nmine %d\nready\n", (int)getpid(),
+    printf("main %d\ngmain %d\ngdbus %d\npool %d\nmine %d\nloop %d\nready\n", (int)getpid(),
            (int)thread_named("gmain"), (int)thread_named("gdbus"), (int)pool_thread,
-           (int)program_thread_id);
+           (int)program_thread_id, (int)thread_named("loop"));
     for (;;) pause();
 }
 
