@@ -111,10 +111,10 @@ EOF2
     expect_no_stderr
 }
 
-# Regression from a review: pthread_create asked dladdr, which takes the
-# loader's lock, whether a start routine was GLib's; dlopen holds that lock
-# while a constructor runs, and one that waits for a thread that starts
-# another never returned.
+# pthread_create must never wait for the loader's lock, which dlopen holds
+# while a constructor runs: one that waits for a thread that starts another
+# would never return (a version that asked dladdr about the start routine
+# hung here).
 @test "a library constructor that waits for a thread that starts another: dlopen returns, the helper inherits" {
     run -0 --separate-stderr timeout 20 env LD_PRELOAD="$RUNTIME" "$PROGS/ctor_wait" "$PROGS/libctor_wait.so"
     expect_output <<'EOF2'

@@ -200,18 +200,17 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
  * its name. */
 static struct ctxvar__code_ranges runtime_code;
 
-/* base (a file name without its directory) names the library `name`: its
- * name, one of its `variants` (NULL for none), then a version
- * ("libevent-2.1.so.7") or ".so" ("libuv.so.1").  A prefix alone would
- * take a program's "libeventhandlers.so" for libevent, and its calls for
- * libevent's own. */
-static int names_library(const char *base, const char *name, const char *const *variants)
+/* base (a file name without its directory) names r's library: its name,
+ * one of its variants, then a version ("libevent-2.1.so.7") or ".so"
+ * ("libuv.so.1").  A prefix alone would take a program's
+ * "libeventhandlers.so" for libevent, and its calls for libevent's own. */
+static int names_library(const char *base, const struct ctxvar__code_ranges *r)
 {
     static const char *const plain[] = {"", NULL};
-    size_t n = strlen(name);
-    if (strncmp(base, name, n) != 0) return 0;
+    size_t n = strlen(r->name);
+    if (strncmp(base, r->name, n) != 0) return 0;
     base += n;
-    for (const char *const *v = variants ? variants : plain; *v; v++) {
+    for (const char *const *v = r->variants ? r->variants : plain; *v; v++) {
         size_t m = strlen(*v);
         if (strncmp(base, *v, m) != 0) continue;
         const char *rest = base + m;
@@ -221,20 +220,15 @@ static int names_library(const char *base, const char *name, const char *const *
     return 0;
 }
 
-static const char *file_base(const char *name)
-{
-    const char *base = strrchr(name, '/');
-    return base ? base + 1 : name;
-}
-
 static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
 {
     (void)size;
     struct ctxvar__code_ranges *r = p;
     if (r->name) {
-        if (!names_library(file_base(info->dlpi_name ? info->dlpi_name : ""), r->name,
-                           r->variants))
-            return 0;
+        const char *name = info->dlpi_name ? info->dlpi_name : "";
+        const char *base = strrchr(name, '/');
+        base = base ? base + 1 : name;
+        if (!names_library(base, r)) return 0;
     }
     int max = (int)(sizeof r->range / sizeof r->range[0]), first = r->count, ours = 0;
     unsigned long here = (unsigned long)(uintptr_t)collect_ranges;
@@ -344,141 +338,5 @@ int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void))
 {
     return atomic_load_explicit(&r->state, memory_order_acquire) == 2 &&
            ranges_hold(r, (unsigned long)(uintptr_t)fn);
-}
-
-/* ---- Which library holds an address -------------------------------------------
- *
- * Asked at every thread start (shim/glib_pool.c), so never with dladdr:
- * it takes the loader's lock, which dlopen holds while a library's
- * constructor runs (a constructor waiting for a thread that starts another
- * would wait for ever), and it looks for the nearest symbol by walking
- * every symbol of the object (3 us in libglib, 7.5 us in libstdc++).
- * glibc 2.35 and later answer with _dl_find_object, without a lock or a
- * search; it is found with dlsym at initialisation (so that the runtime
- * still loads with an older glibc), and until then, or without it, a walk
- * of the loaded objects' segments answers, under the lock dlopen holds only
- * while it adds an object to the list. */
-
-/* 1 when `address` is the value of a function the object exports: a
- * defined symbol in its dynamic symbol table.  base is the object's load
- * address, dyn its dynamic section.  The loader may have relocated the
- * section's addresses in place, or not: an address below base is not yet
- * relocated. */
-static int exported_function(uintptr_t base, const ElfW(Dyn) * dyn, uintptr_t address)
-{
-    const ElfW(Sym) *symbols = NULL;
-    const uint32_t *gnu_hash = NULL;
-    const ElfW(Word) *sysv_hash = NULL;
-    for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
-        uintptr_t p = (uintptr_t)dyn->d_un.d_ptr;
-        if (p < base) p += base;
-        if (dyn->d_tag == DT_SYMTAB) symbols = (const ElfW(Sym) *)p;
-        else if (dyn->d_tag == DT_GNU_HASH) gnu_hash = (const uint32_t *)p;
-        else if (dyn->d_tag == DT_HASH) sysv_hash = (const ElfW(Word) *)p;
-    }
-    size_t first, end;
-    if (symbols && gnu_hash) {
-        /* The symbols a GNU hash table covers are the ones it can find:
-         * from symoffset to the end of the longest chain of the last
-         * bucket used. */
-        uint32_t buckets_n = gnu_hash[0], symoffset = gnu_hash[1], bloom_n = gnu_hash[2];
-        const uint32_t *buckets =
-            (const uint32_t *)((const ElfW(Addr) *)(const void *)(gnu_hash + 4) + bloom_n);
-        const uint32_t *chains = buckets + buckets_n;
-        uint32_t last = 0;
-        for (uint32_t i = 0; i < buckets_n; i++)
-            if (buckets[i] > last) last = buckets[i];
-        if (last < symoffset) return 0;
-        while (!(chains[last - symoffset] & 1)) last++;
-        first = symoffset;
-        end = (size_t)last + 1;
-    } else if (symbols && sysv_hash) {
-        first = 1;
-        end = sysv_hash[1]; /* nchain: the number of symbols */
-    } else {
-        return 0;
-    }
-    for (size_t i = first; i < end; i++) {
-        const ElfW(Sym) *sym = &symbols[i];
-        int type = ELF32_ST_TYPE(sym->st_info); /* the same in both classes */
-        if (sym->st_shndx != SHN_UNDEF && (type == STT_FUNC || type == STT_GNU_IFUNC) &&
-            base + (uintptr_t)sym->st_value == address)
-            return 1;
-    }
-    return 0;
-}
-
-struct file_search {
-    uintptr_t address;
-    const char *const *names;
-    int found, exported;
-};
-
-static int names_any(const char *file, const char *const *names)
-{
-    for (; *names; names++)
-        if (names_library(file_base(file), *names, NULL)) return 1;
-    return 0;
-}
-
-static int search_file(struct dl_phdr_info *info, size_t size, void *p)
-{
-    (void)size;
-    struct file_search *s = p;
-    const ElfW(Dyn) *dyn = NULL;
-    int inside = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && s->address >= start && s->address - start < ph->p_memsz)
-            inside = 1;
-        if (ph->p_type == PT_DYNAMIC) dyn = (const ElfW(Dyn) *)start;
-    }
-    if (!inside) return 0;
-    /* Read here, while the loader cannot unload the object. */
-    s->found = names_any(info->dlpi_name ? info->dlpi_name : "", s->names);
-    s->exported = s->found && exported_function(info->dlpi_addr, dyn, s->address);
-    return 1;
-}
-
-#ifdef DLFO_STRUCT_HAS_EH_DBASE /* glibc's headers declare _dl_find_object */
-typedef int (*find_object_fn)(void *, struct dl_find_object *);
-/* _dl_find_object's address once initialisation looked, else 0. */
-static _Atomic uintptr_t find_object_address;
-#endif
-
-void ctxvar__code_files_init(void)
-{
-#ifdef DLFO_STRUCT_HAS_EH_DBASE
-    void *sym = dlsym(RTLD_DEFAULT, "_dl_find_object");
-    atomic_store_explicit(&find_object_address, (uintptr_t)sym, memory_order_release);
-#endif
-}
-
-int ctxvar__code_in_files(const void *address, const char *const *names, int *exported)
-{
-    *exported = 0;
-    if (!address) return 0;
-    int saved_errno = errno;
-    struct file_search s = {(uintptr_t)address, names, 0, 0};
-#ifdef DLFO_STRUCT_HAS_EH_DBASE
-    uintptr_t a = atomic_load_explicit(&find_object_address, memory_order_acquire);
-    if (a) {
-        find_object_fn find;
-        memcpy(&find, &a, sizeof find);
-        struct dl_find_object o;
-        const struct link_map *map =
-            find((void *)(uintptr_t)address, &o) == 0 ? o.dlfo_link_map : NULL;
-        s.found = map && map->l_name && names_any(map->l_name, names);
-        s.exported = s.found && exported_function(map->l_addr, map->l_ld, s.address);
-        *exported = s.exported;
-        errno = saved_errno;
-        return s.found;
-    }
-#endif
-    dl_iterate_phdr(search_file, &s);
-    *exported = s.exported;
-    errno = saved_errno;
-    return s.found;
 }
 #endif

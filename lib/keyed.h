@@ -141,17 +141,4 @@ static inline int ctxvar__code_foreign_fast(struct ctxvar__code_ranges *r, void 
     return ctxvar__code_foreign(r, fn);
 }
 
-/* 1 when `address` is in a loaded object whose file is one of the
- * libraries `names` (a NULL-terminated list, named as above, no
- * variants); *exported is then 1 when it is the address of a function
- * that object exports, a function a program can name.  Asked of the
- * loader each time, taking no lock dlopen holds while constructors run:
- * nothing is kept, so a library loaded later, or unloaded, is seen as it
- * is now.  errno is kept. */
-int ctxvar__code_in_files(const void *address, const char *const *names,
-                          int *exported) CTXVAR__HIDDEN;
-
-/* At initialisation: finds the loader's fast lookup (lib/keyed.c). */
-void ctxvar__code_files_init(void) CTXVAR__HIDDEN;
-
 #endif

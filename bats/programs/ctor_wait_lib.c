@@ -2,7 +2,8 @@
  * loader's lock held, starts a worker and waits for it; the worker starts
  * a helper thread and joins it first.  Anything in pthread_create that
  * takes the loader's lock (dladdr does) makes the worker wait for the
- * constructor, which waits for the worker: the dlopen never returns.
+ * constructor, which waits for the worker: the dlopen never returns.  The
+ * helper is given an argument, as most threads are.
  *
  * The constructor shows its context first: the header binds to the runtime
  * with dlsym at its first call in this library, which on the helper thread
