@@ -11,7 +11,8 @@ BATS_CXX := $(CXX) $(CFLAGS) -std=c++17 -Wall -Wextra -Werror -Ilib -I$(BATS_SRC
 BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
-    libctor_thread.so ctor_thread libctor_wait.so ctor_wait exit_paths process_exit fork_child context three_threads \
+    libctor_thread.so ctor_thread libctor_wait.so ctor_wait fake_glib/libglib-9.so \
+    fake_glib_ifunc/libglib-9.so fake_glib_high/libglib-9.so fake_glib_use exit_paths process_exit fork_child context three_threads \
     linked static_context create_result own_id_freed tgkill_refused reap_lingering join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
@@ -76,6 +77,24 @@ $(BATS_DIR)/libctor_wait.so: $(BATS_SRC)/ctor_wait_lib.c $(BATS_DEPS)
 $(BATS_DIR)/ctor_wait: $(BATS_SRC)/ctor_wait.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ -ldl
+
+# A GLib stand-in (fake_glib.c), three builds of one file name, chosen at
+# run time with LD_LIBRARY_PATH.
+$(BATS_DIR)/fake_glib/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
+
+$(BATS_DIR)/fake_glib_ifunc/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -DWITH_IFUNC -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
+
+$(BATS_DIR)/fake_glib_high/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared -Wl,-soname,libglib-9.so -Wl,-Ttext-segment=0x800000000000 $< -o $@
+
+$(BATS_DIR)/fake_glib_use: $(BATS_SRC)/fake_glib_use.c $(BATS_DIR)/fake_glib/libglib-9.so $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -L$(BATS_DIR)/fake_glib -lglib-9
 
 $(BATS_DIR)/exit_paths: $(BATS_SRC)/exit_paths.cpp $(BATS_DEPS)
 	@mkdir -p $(@D)

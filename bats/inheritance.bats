@@ -109,3 +109,27 @@ runtime: yes
 EOF
     expect_no_stderr
 }
+
+# A stand-in for GLib (bats/programs/fake_glib.c): threads a library named
+# libglib starts at a function it does not export start with no context;
+# threads at functions it exports are the program's and inherit, and the
+# runtime reads nothing of theirs as a GThread: not an IFUNC's (its symbol
+# holds the resolver's address), nor anything of a library whose load bias
+# wraps around (both crashed a version of the runtime).
+@test "a library named libglib: its own worker starts with no context; threads at functions it exports, an IFUNC among them, inherit, whatever its load address" {
+    local expected='program'"'"'s thread: request_id=r1
+own worker: none
+exported_start(1000): joined
+ifunc_start(1000): joined'
+    run -0 --separate-stderr env LD_LIBRARY_PATH="$PROGS/fake_glib" LD_PRELOAD="$RUNTIME" "$PROGS/fake_glib_use"
+    expect_output <<<"$expected"
+    expect_no_stderr
+    run -0 --separate-stderr env LD_LIBRARY_PATH="$PROGS/fake_glib_high" LD_PRELOAD="$RUNTIME" "$PROGS/fake_glib_use"
+    expect_output <<<"$expected"
+    # With an exported IFUNC, no function of the library can be told from
+    # one a program names: its worker inherits, as any thread.
+    run -0 --separate-stderr env LD_LIBRARY_PATH="$PROGS/fake_glib_ifunc" LD_PRELOAD="$RUNTIME" "$PROGS/fake_glib_use"
+    expect_output <<<"${expected/own worker: none/own worker: request_id=r1}"
+    run -0 --separate-stderr env CTXVAR_LOOPS=0 LD_LIBRARY_PATH="$PROGS/fake_glib" LD_PRELOAD="$RUNTIME" "$PROGS/fake_glib_use"
+    expect_output <<<"${expected/own worker: none/own worker: request_id=r1}"
+}

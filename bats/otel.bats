@@ -428,3 +428,47 @@ thread team2: request_id=B
 thread team3: request_id=B
 EOF2
 }
+
+# glib_threads_read: starts loops_glib's "own" scenario under ctxrun --otel
+# (with the environment given as arguments) and reads every thread, each
+# named by its label; GLib's other pool threads read as "other".  The
+# program's thread started at g_usleep with a number for argument (no
+# GThread to read) must have been joined.
+glib_threads_read() {
+    [ -x "$PROGS/loops_glib" ] || skip "loops_glib not built (GLib's development files missing)"
+    start_program env "$@" "$CTXRUN" --otel -- "$PROGS/loops_glib" own
+    grep -qx 'g_usleep as a start routine: joined' "$OUT"
+    run -0 python3 "$READER" --threads "$(main_pid)"
+    local script="" label
+    for label in main gmain gdbus pool mine loop; do
+        script+="s/^thread $(tid_of "$label"):/thread $label:/;"
+    done
+    output=$(printf '%s\n' "${lines[@]:4}" | sed "$script; s/^thread [0-9]*:/thread other:/" |
+        LC_ALL=C sort -u)
+}
+
+@test "threads GLib starts for itself (its worker gmain, GDBus's gdbus, pool threads) start with no context; g_thread_new of the program's function, or of g_main_loop_run, inherits" {
+    glib_threads_read
+    expect_output <<'EOF'
+thread gdbus: none
+thread gmain: none
+thread loop: request_id=own
+thread main: request_id=own
+thread mine: request_id=own
+thread other: none
+thread pool: none
+EOF
+}
+
+@test "under CTXVAR_LOOPS=0 GLib's own threads inherit, as every thread does" {
+    glib_threads_read CTXVAR_LOOPS=0
+    expect_output <<'EOF'
+thread gdbus: request_id=own
+thread gmain: request_id=own
+thread loop: request_id=own
+thread main: request_id=own
+thread mine: request_id=own
+thread other: request_id=own
+thread pool: request_id=own
+EOF
+}

@@ -273,6 +273,13 @@
  *     - pool work captures the submitter's context at submit and runs as a
  *       task: the stale-context rule above applies to the library's
  *       workers, which show no request between jobs;
+ *     - threads a library starts for itself (libuv's workers; GLib's
+ *       worker gmain, GDBus's gdbus thread, GLib's pool threads) start with
+ *       no context, not that of the request that happened to make the
+ *       library start them; a thread the program starts through the
+ *       library (uv_thread_create, g_thread_new, also of a function GLib
+ *       exports such as g_main_loop_run) inherits like any other.  GLib's
+ *       are told apart with glibc 2.35 or later; elsewhere they inherit;
  *     - a one-shot callback runs in the context current at the call that
  *       scheduled it;
  *     - a repeating timer or source, in the context of its registration,

@@ -200,17 +200,18 @@ void ctxvar__callback_recapture(struct ctxvar__callback *cb)
  * its name. */
 static struct ctxvar__code_ranges runtime_code;
 
-/* base (a file name without its directory) names r's library: its name,
- * one of its variants, then a version ("libevent-2.1.so.7") or ".so"
- * ("libuv.so.1").  A prefix alone would take a program's
- * "libeventhandlers.so" for libevent, and its calls for libevent's own. */
-static int names_library(const char *base, const struct ctxvar__code_ranges *r)
+/* base (a file name without its directory) names the library `name`: its
+ * name, one of its `variants` (NULL for none), then a version
+ * ("libevent-2.1.so.7") or ".so" ("libuv.so.1").  A prefix alone would
+ * take a program's "libeventhandlers.so" for libevent, and its calls for
+ * libevent's own. */
+static int names_library(const char *base, const char *name, const char *const *variants)
 {
     static const char *const plain[] = {"", NULL};
-    size_t n = strlen(r->name);
-    if (strncmp(base, r->name, n) != 0) return 0;
+    size_t n = strlen(name);
+    if (strncmp(base, name, n) != 0) return 0;
     base += n;
-    for (const char *const *v = r->variants ? r->variants : plain; *v; v++) {
+    for (const char *const *v = variants ? variants : plain; *v; v++) {
         size_t m = strlen(*v);
         if (strncmp(base, *v, m) != 0) continue;
         const char *rest = base + m;
@@ -220,15 +221,20 @@ static int names_library(const char *base, const struct ctxvar__code_ranges *r)
     return 0;
 }
 
+static const char *file_base(const char *name)
+{
+    const char *base = strrchr(name, '/');
+    return base ? base + 1 : name;
+}
+
 static int collect_ranges(struct dl_phdr_info *info, size_t size, void *p)
 {
     (void)size;
     struct ctxvar__code_ranges *r = p;
     if (r->name) {
-        const char *name = info->dlpi_name ? info->dlpi_name : "";
-        const char *base = strrchr(name, '/');
-        base = base ? base + 1 : name;
-        if (!names_library(base, r)) return 0;
+        if (!names_library(file_base(info->dlpi_name ? info->dlpi_name : ""), r->name,
+                           r->variants))
+            return 0;
     }
     int max = (int)(sizeof r->range / sizeof r->range[0]), first = r->count, ours = 0;
     unsigned long here = (unsigned long)(uintptr_t)collect_ranges;
@@ -338,5 +344,164 @@ int ctxvar__code_holds_known(struct ctxvar__code_ranges *r, void (*fn)(void))
 {
     return atomic_load_explicit(&r->state, memory_order_acquire) == 2 &&
            ranges_hold(r, (unsigned long)(uintptr_t)fn);
+}
+
+/* ---- Code a library keeps to itself ---------------------------------------------
+ *
+ * Asked at every thread start (shim/glib_pool.c), so never with dladdr:
+ * it takes the loader's lock, which dlopen holds while a library's
+ * constructor runs (a constructor waiting for a thread that starts another
+ * would wait for ever), and it looks for the nearest symbol by walking
+ * every symbol of the object (3 us in libglib, 7.5 us in libstdc++).
+ * Nor with dl_iterate_phdr, whose lock a program may hold while it waits
+ * for a thread.  glibc 2.35 and later answer with _dl_find_object, without
+ * a lock or a search; it is found with dlsym at initialisation (so that
+ * the runtime still loads with an older glibc), and until then, or without
+ * it, every address reads as not known: the caller does what it did
+ * before it asked. */
+
+#ifdef DLFO_STRUCT_HAS_EH_DBASE /* glibc's headers declare _dl_find_object */
+typedef int (*find_object_fn)(void *, struct dl_find_object *);
+/* _dl_find_object's address once initialisation looked, else 0. */
+static _Atomic uintptr_t find_object_address;
+
+/* [start, end) of the object's mapping holds [p, p + size). */
+static int mapped(uintptr_t start, uintptr_t end, const void *p, size_t size)
+{
+    uintptr_t a = (uintptr_t)p;
+    return a >= start && a < end && size <= end - a;
+}
+
+/* 1 when no symbol the object exports is at `address`, and the object
+ * exports no IFUNC (whose value is its resolver, not the function a
+ * program gets, so that its functions cannot be told by address).  base
+ * is the object's load address, dyn its dynamic section, [start, end) its
+ * mapping: every table is read only inside it, and whatever does not fit
+ * is taken for exported.  The loader may have relocated the section's
+ * addresses in place or not: one outside the mapping is not relocated. */
+static int unexported(uintptr_t base, const ElfW(Dyn) * dyn, uintptr_t start, uintptr_t end,
+                      uintptr_t address)
+{
+    const ElfW(Sym) *symbols = NULL;
+    const uint32_t *gnu_hash = NULL;
+    const ElfW(Word) *sysv_hash = NULL;
+    for (; mapped(start, end, dyn, sizeof *dyn) && dyn->d_tag != DT_NULL; dyn++) {
+        uintptr_t p = (uintptr_t)dyn->d_un.d_ptr;
+        if (p < start || p >= end) p += base;
+        if (dyn->d_tag == DT_SYMTAB) symbols = (const ElfW(Sym) *)p;
+        else if (dyn->d_tag == DT_GNU_HASH) gnu_hash = (const uint32_t *)p;
+        else if (dyn->d_tag == DT_HASH) sysv_hash = (const ElfW(Word) *)p;
+    }
+    size_t first, count;
+    if (symbols && gnu_hash && mapped(start, end, gnu_hash, 4 * sizeof *gnu_hash)) {
+        /* The symbols a GNU hash table covers are those it can find: from
+         * symoffset to the end of the chain of the highest bucket. */
+        uint32_t buckets_n = gnu_hash[0], symoffset = gnu_hash[1], bloom_n = gnu_hash[2];
+        const uint32_t *buckets =
+            (const uint32_t *)((const ElfW(Addr) *)(const void *)(gnu_hash + 4) + bloom_n);
+        if (bloom_n > (end - start) / sizeof(ElfW(Addr)) ||
+            !mapped(start, end, buckets, (size_t)buckets_n * sizeof *buckets))
+            return 0;
+        const uint32_t *chains = buckets + buckets_n;
+        uint32_t last = 0;
+        for (uint32_t i = 0; i < buckets_n; i++)
+            if (buckets[i] > last) last = buckets[i];
+        if (last < symoffset) return 1; /* it exports nothing */
+        for (;; last++) {
+            const uint32_t *link = chains + (last - symoffset);
+            if (!mapped(start, end, link, sizeof *link)) return 0;
+            if (*link & 1) break;
+        }
+        first = symoffset;
+        count = (size_t)last + 1;
+    } else if (symbols && sysv_hash && mapped(start, end, sysv_hash, 2 * sizeof *sysv_hash)) {
+        first = 1;
+        count = sysv_hash[1]; /* nchain: the number of symbols */
+    } else {
+        return 0;
+    }
+    if (count > (end - start) / sizeof *symbols ||
+        !mapped(start, end, symbols, count * sizeof *symbols))
+        return 0;
+    for (size_t i = first; i < count; i++) {
+        const ElfW(Sym) *sym = &symbols[i];
+        if (sym->st_shndx == SHN_UNDEF) continue;
+        if (ELF32_ST_TYPE(sym->st_info) == STT_GNU_IFUNC) return 0; /* the same in both classes */
+        if (base + (uintptr_t)sym->st_value == address) return 0;
+    }
+    return 1;
+}
+
+/* Addresses found unexported, with the mapping they were found in: the
+ * few functions GLib starts its own threads with, each asked at every
+ * such start (a scan of libglib's 2,000 symbols is some 30,000
+ * instructions).  Written once each; a library unloaded and another of
+ * the same name loaded at the same place is taken for the same. */
+enum { UNEXPORTED_KEPT = 8 };
+static struct {
+    _Atomic uintptr_t address, start;
+} unexported_kept[UNEXPORTED_KEPT];
+static atomic_uint unexported_used;
+
+static int unexported_known(uintptr_t address, uintptr_t start)
+{
+    unsigned n = atomic_load_explicit(&unexported_used, memory_order_acquire);
+    for (unsigned i = 0; i < n && i < UNEXPORTED_KEPT; i++)
+        if (atomic_load_explicit(&unexported_kept[i].address, memory_order_acquire) == address &&
+            atomic_load_explicit(&unexported_kept[i].start, memory_order_relaxed) == start)
+            return 1;
+    return 0;
+}
+
+static void unexported_keep(uintptr_t address, uintptr_t start)
+{
+    unsigned i = atomic_fetch_add_explicit(&unexported_used, 1, memory_order_relaxed);
+    if (i >= UNEXPORTED_KEPT) return; /* full: asked again each time */
+    atomic_store_explicit(&unexported_kept[i].start, start, memory_order_relaxed);
+    atomic_store_explicit(&unexported_kept[i].address, address, memory_order_release);
+}
+#endif
+
+void ctxvar__code_files_init(void)
+{
+#ifdef DLFO_STRUCT_HAS_EH_DBASE
+    void *sym = dlsym(RTLD_DEFAULT, "_dl_find_object");
+    atomic_store_explicit(&find_object_address, (uintptr_t)sym, memory_order_release);
+#endif
+}
+
+static int names_any(const char *file, const char *const *names)
+{
+    for (; *names; names++)
+        if (names_library(file_base(file), *names, NULL)) return 1;
+    return 0;
+}
+
+int ctxvar__code_unexported_in(const void *address, const char *const *names)
+{
+#ifdef DLFO_STRUCT_HAS_EH_DBASE
+    uintptr_t a = atomic_load_explicit(&find_object_address, memory_order_acquire);
+    if (!a || !address) return 0;
+    int saved_errno = errno;
+    find_object_fn find;
+    memcpy(&find, &a, sizeof find);
+    struct dl_find_object o;
+    int result = 0;
+    if (find((void *)(uintptr_t)address, &o) == 0 && o.dlfo_link_map &&
+        o.dlfo_link_map->l_name && names_any(o.dlfo_link_map->l_name, names)) {
+        uintptr_t start = (uintptr_t)o.dlfo_map_start, end = (uintptr_t)o.dlfo_map_end;
+        result = unexported_known((uintptr_t)address, start);
+        if (!result && unexported(o.dlfo_link_map->l_addr, o.dlfo_link_map->l_ld, start, end,
+                                  (uintptr_t)address)) {
+            unexported_keep((uintptr_t)address, start);
+            result = 1;
+        }
+    }
+    errno = saved_errno;
+    return result;
+#else
+    (void)address, (void)names;
+    return 0;
+#endif
 }
 #endif

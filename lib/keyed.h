@@ -141,4 +141,16 @@ static inline int ctxvar__code_foreign_fast(struct ctxvar__code_ranges *r, void 
     return ctxvar__code_foreign(r, fn);
 }
 
+/* 1 when `address` is in a loaded object whose file is one of the
+ * libraries `names` (a NULL-terminated list, named as above, no
+ * variants), and is not a function that object exports, one a program can
+ * name: code the library keeps to itself.  Asked of the loader each time,
+ * taking no lock (lib/keyed.c), so a library loaded later, or unloaded, is
+ * seen as it is now; 0 where the loader cannot answer so (glibc before
+ * 2.35, or before the runtime's initialisation).  errno is kept. */
+int ctxvar__code_unexported_in(const void *address, const char *const *names) CTXVAR__HIDDEN;
+
+/* At initialisation: finds the loader's fast lookup (lib/keyed.c). */
+void ctxvar__code_files_init(void) CTXVAR__HIDDEN;
+
 #endif

@@ -211,13 +211,17 @@ struct ctxvar__start *ctxvar__thread_begin(struct ctxvar__start *s, void (**fn)(
 /* In the thread, when its start routine has ended (returned or unwound). */
 void ctxvar__thread_end(struct ctxvar__start *record) CTXVAR__HIDDEN;
 
-/* 1 when `start` is an event-loop library's own thread function, known
- * once the program has used the library through the runtime: libuv's pool
- * worker, which runs libuv's file system, DNS and random work and the
- * program's queued jobs, each carried with its own request.  Such a thread
- * starts with no context: it would otherwise keep, for good, that of
- * whichever request made the pool start (shim/libuv_req.c). */
-int ctxvar__library_worker(void (*start)(void)) CTXVAR__HIDDEN;
+/* Threads a library starts for itself, which start with no context: made
+ * inside whichever request first needed them, they would otherwise keep
+ * its context for good, and run other requests' work and the library's
+ * own in it.  1 when `start` is libuv's pool worker, known once the
+ * program has used libuv through the runtime (shim/libuv_req.c); the
+ * program's jobs there are carried each with its own request. */
+int ctxvar__libuv_worker(void (*start)(void)) CTXVAR__HIDDEN;
+/* 1 when pthread_create(start, arg) is GLib starting a thread of its own
+ * (its worker, GDBus's, its pool threads), not one for the program
+ * (shim/glib_pool.c). */
+int ctxvar__glib_own_thread(void (*start)(void), void *arg) CTXVAR__HIDDEN;
 
 /* Counts a thread that started without its creator's context. */
 void ctxvar__count_inherit_failure(void) CTXVAR__HIDDEN;

@@ -216,6 +216,7 @@ static void initialise(void)
 #else
     const void *first = dlsym(RTLD_DEFAULT, CTXVAR__RUNTIME_SYMBOL);
     is_primary = !first || first == ctxvar__runtime_table();
+    ctxvar__code_files_init();
     Dl_info self;
     if (dladdr((const void *)ctxvar__runtime_table, &self) && self.dli_fname &&
         strlen(self.dli_fname) < sizeof runtime_file)

@@ -45,6 +45,7 @@
 
 #include "alloc.h"
 #include "glib.h"
+#include "keyed.h"
 
 struct sort {
     GCompareDataFunc func;
@@ -345,5 +346,40 @@ CTXVAR__EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gb
     free(p->sort);
     pthread_mutex_destroy(&p->sort_lock);
     free(p);
+}
+
+/* ---- GLib's own threads ------------------------------------------------------------
+ *
+ * GLib starts threads of its own inside whichever call first needs them:
+ * its worker ("gmain", which watches unix signals for every main context
+ * and runs GIO's file monitors), GDBus's ("gdbus", where a connection's
+ * filter functions run), the pool spawner and the pool threads.  Created
+ * in a request, each would keep that request's context for good, and show
+ * it in everything it runs.
+ *
+ * Every GLib thread, the program's too, starts in a proxy of GLib's that
+ * libglib does not export, with the thread's GThread as argument, whose
+ * first member (public) is the function the thread runs, set before the
+ * thread is created (GLib 2.56 and 2.58 set it after: there GLib's own
+ * threads inherit, as before).  A start routine in libglib that libglib
+ * does not export is that proxy: a program names exported functions
+ * (pthread_create(g_usleep, 1000) passes no GThread).  The thread is
+ * GLib's own when its function is GLib's or GIO's and not exported:
+ * GLib's workers are static functions, while a program's
+ * g_thread_new(name, g_main_loop_run, loop) names an exported one and
+ * inherits like any thread of the program's.  The loader is asked at each
+ * thread start, without a lock (lib/keyed.c); where it cannot answer so
+ * (glibc before 2.35), every thread inherits, as before.  CTXVAR_LOOPS=0
+ * keeps the plain behaviour too. */
+int ctxvar__glib_own_thread(void (*start)(void), void *arg)
+{
+    static const char *const glib[] = {"libglib", NULL}, *const glib_gio[] = {"libglib", "libgio",
+                                                                               NULL};
+    if (!arg || !ctxvar__loops_enabled() ||
+        !ctxvar__code_unexported_in((const void *)(uintptr_t)start, glib))
+        return 0;
+    void (*func)(void);
+    memcpy(&func, arg, sizeof func); /* GThread's func */
+    return ctxvar__code_unexported_in((const void *)(uintptr_t)func, glib_gio);
 }
 #endif

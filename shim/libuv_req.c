@@ -543,13 +543,13 @@ CTXVAR__EXPORT int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_bu
  * and random work do not).  libuv's uv_thread_create passes the program's
  * function straight to pthread_create, so the program's threads still
  * inherit. */
-int ctxvar__library_worker(void (*start)(void))
+int ctxvar__libuv_worker(void (*start)(void))
 {
     return ctxvar__code_holds_known(&ctxvar__libuv_code, start);
 }
 #else
 /* No uv.h at build time: no libuv interposers. */
-int ctxvar__library_worker(void (*start)(void))
+int ctxvar__libuv_worker(void (*start)(void))
 {
     (void)start;
     return 0;

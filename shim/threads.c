@@ -74,7 +74,9 @@ CTXVAR__EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     if (attr && pthread_attr_getdetachstate(attr, &detach_state) != 0)
         detach_state = PTHREAD_CREATE_DETACHED; /* unknown: the thread releases its own */
 #ifndef CTXVAR_STATIC_WRAP /* libctxvar.a carries no library interposers */
-    if (ctxvar__library_worker((void (*)(void))start)) return real(thread, attr, start, arg);
+    if (ctxvar__libuv_worker((void (*)(void))start) ||
+        ctxvar__glib_own_thread((void (*)(void))start, arg))
+        return real(thread, attr, start, arg);
 #endif
     struct ctxvar__start *s = ctxvar__thread_prepare(
         (void (*)(void))start, arg, detach_state == PTHREAD_CREATE_JOINABLE, &prepared);

@@ -40,19 +40,34 @@
  *        2-thread pool, waiting for each round; jobs check their pusher's
  *        request_id, and the heap in use after round 20 is compared with
  *        after round 2 (the runtime reuses the job records it frees).
+ * own:   main, in request own, makes GLib start threads of its own: its
+ *        worker (g_unix_signal_add), GDBus's (a peer-to-peer connection
+ *        over a socket pair) and an exclusive pool's thread; and threads
+ *        of the program's (g_thread_new of its own function, and of
+ *        g_main_loop_run); joins a thread started at g_usleep with a
+ *        number for argument.  Prints "g_usleep as a start routine:
+ *        joined", "main PID", "gmain TID", "gdbus TID", "pool TID",
+ *        "mine TID", "loop TID", "ready", then waits to be killed, for an
+ *        outside reader (bats/otel.bats).
  * fork:  a pool job, an idle and a GTask scheduled in request parent and
  *        run while main has request_id=loop, then a fork; the child runs an
  *        idle it scheduled in request child.
  *   job: request_id=parent ... child idle: request_id=child, child exited: 0
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* syscall */
 #include <glib.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <dirent.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "show.h"
@@ -877,6 +892,127 @@ static int run_reuse(void)
     return 0;
 }
 
+/* ---- GLib's own threads ---------------------------------------------------------- */
+
+/* The id of this process's thread named `name`, or 0. */
+static pid_t thread_named(const char *name)
+{
+    DIR *tasks = opendir("/proc/self/task");
+    pid_t found = 0;
+    struct dirent *e;
+    while (tasks && !found && (e = readdir(tasks))) {
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+        if (f && fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = '\0';
+        if (f) fclose(f);
+        if (strcmp(comm, name) == 0) found = (pid_t)atoi(e->d_name);
+    }
+    if (tasks) closedir(tasks);
+    return found;
+}
+
+static gboolean never_signalled(gpointer unused)
+{
+    (void)unused;
+    return G_SOURCE_CONTINUE;
+}
+
+static GMainLoop *dbus_loop;
+static int dbus_pending = 2;
+
+static void dbus_connected(GObject *source, GAsyncResult *result, gpointer out)
+{
+    (void)source;
+    GError *error = NULL;
+    *(GDBusConnection **)out = g_dbus_connection_new_finish(result, &error);
+    if (error) {
+        printf("peer connection failed: %s\n", error->message);
+        g_error_free(error);
+    }
+    if (--dbus_pending == 0) g_main_loop_quit(dbus_loop);
+}
+
+static sem_t noted;
+static pid_t pool_thread, program_thread_id;
+
+static void note_pool_thread(gpointer data, gpointer user_data)
+{
+    (void)data, (void)user_data;
+    pool_thread = (pid_t)syscall(SYS_gettid);
+    sem_post(&noted);
+}
+
+static gpointer program_thread(gpointer unused)
+{
+    (void)unused;
+    program_thread_id = (pid_t)syscall(SYS_gettid);
+    sem_post(&noted);
+    for (;;) pause();
+    return NULL;
+}
+
+static void wait_noted(void)
+{
+    while (sem_wait(&noted) != 0) continue;
+}
+
+/* Makes GLib start threads of its own while request own is current, and
+ * one thread of the program's; prints each one's id, then "ready", and
+ * waits to be killed: an outside reader (bats/otel.bats) reads each
+ * thread's context while they all stand still. */
+static int run_own(void)
+{
+    sem_init(&noted, 0, 0);
+    set_or_say("request_id", "own");
+
+    g_unix_signal_add(SIGUSR2, never_signalled, NULL); /* starts GLib's worker, gmain */
+
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 1;
+    GIOStream *ends[2];
+    for (int i = 0; i < 2; i++) {
+        GSocket *socket = g_socket_new_from_fd(fds[i], NULL);
+        ends[i] = G_IO_STREAM(g_socket_connection_factory_create_connection(socket));
+        g_object_unref(socket);
+    }
+    /* A peer-to-peer connection's two ends: their message worker is GDBus's
+     * thread, gdbus, started from the GTask pool thread that authenticates. */
+    GDBusConnection *server = NULL, *client = NULL;
+    gchar *guid = g_dbus_generate_guid();
+    dbus_loop = g_main_loop_new(NULL, FALSE);
+    g_dbus_connection_new(ends[0], guid,
+                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
+                              G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS,
+                          NULL, NULL, dbus_connected, &server);
+    g_dbus_connection_new(ends[1], NULL, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL,
+                          NULL, dbus_connected, &client);
+    g_main_loop_run(dbus_loop);
+
+    /* An exclusive pool starts its thread at once, here. */
+    GThreadPool *pool = g_thread_pool_new(note_pool_thread, NULL, 1, TRUE, NULL);
+    g_thread_pool_push(pool, GINT_TO_POINTER(1), NULL);
+    wait_noted();
+    g_thread_unref(g_thread_new("mine", program_thread, NULL));
+    wait_noted();
+    /* The program's thread running a function GLib exports: the program's. */
+    GMainLoop *loop_of_mine = g_main_loop_new(g_main_context_new(), FALSE);
+    g_thread_unref(g_thread_new("loop", (GThreadFunc)(void (*)(void))g_main_loop_run, loop_of_mine));
+    /* A GLib function as a start routine, with a number for argument: no
+     * GThread to read. */
+    pthread_t sleeper;
+    void *(*start)(void *) = (void *(*)(void *))(void (*)(void))g_usleep;
+    if (pthread_create(&sleeper, NULL, start, (void *)(uintptr_t)1000) == 0 &&
+        pthread_join(sleeper, NULL) == 0)
+        printf("g_usleep as a start routine: joined\n");
+    while (!g_main_loop_is_running(loop_of_mine)) g_usleep(1000);
+
+    printf("main %d\ngmain %d\ngdbus %d\npool %d\nmine %d\nloop %d\nready\n", (int)getpid(),
+           (int)thread_named("gmain"), (int)thread_named("gdbus"), (int)pool_thread,
+           (int)program_thread_id, (int)thread_named("loop"));
+    for (;;) pause();
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "";
@@ -896,7 +1032,8 @@ int main(int argc, char **argv)
     if (strcmp(what, "contexts") == 0) return run_contexts();
     if (strcmp(what, "sortnested") == 0) return run_sortnested();
     if (strcmp(what, "fork") == 0) return run_fork();
+    if (strcmp(what, "own") == 0) return run_own();
     fprintf(stderr, "usage: loops_glib pool shared|exclusive|gtask|returned|sources|remove|free|sort|func|null|reuse|"
-                    "resort|contexts|sortnested|fork\n");
+                    "resort|contexts|sortnested|fork|own\n");
     return 2;
 }
