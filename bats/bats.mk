@@ -12,7 +12,8 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread libctor_wait.so ctor_wait fake_glib/libglib-9.so \
-    fake_glib_ifunc/libglib-9.so fake_glib_high/libglib-9.so fake_glib_use exit_paths process_exit fork_child context three_threads \
+    fake_glib_ifunc/libglib-9.so fake_glib_high/libglib-9.so fake_glib_use \
+    fake_glib_static/libglib-9.so fake_glib_exported/libglib-9.so swap_glib exit_paths process_exit fork_child context three_threads \
     linked static_context create_result own_id_freed tgkill_refused reap_lingering join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
@@ -91,6 +92,19 @@ $(BATS_DIR)/fake_glib_ifunc/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
 $(BATS_DIR)/fake_glib_high/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) -fPIC -shared -Wl,-soname,libglib-9.so -Wl,-Ttext-segment=0x800000000000 $< -o $@
+
+# One more pair of that name, for unloading one and loading the other.
+$(BATS_DIR)/fake_glib_static/libglib-9.so: $(BATS_SRC)/fake_glib_swap.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
+
+$(BATS_DIR)/fake_glib_exported/libglib-9.so: $(BATS_SRC)/fake_glib_swap.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) -DSTART_EXPORTED -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
+
+$(BATS_DIR)/swap_glib: $(BATS_SRC)/swap_glib.c $(BATS_DEPS)
+	@mkdir -p $(@D)
+	$(BATS_CC) $< -o $@ -ldl
 
 $(BATS_DIR)/fake_glib_use: $(BATS_SRC)/fake_glib_use.c $(BATS_DIR)/fake_glib/libglib-9.so $(BATS_DEPS)
 	@mkdir -p $(@D)

@@ -133,3 +133,19 @@ ifunc_start(1000): joined'
     run -0 --separate-stderr env CTXVAR_LOOPS=0 LD_LIBRARY_PATH="$PROGS/fake_glib" LD_PRELOAD="$RUNTIME" "$PROGS/fake_glib_use"
     expect_output <<<"${expected/own worker: none/own worker: request_id=r1}"
 }
+
+# What the runtime learnt of a library's functions goes with the library:
+# one unloaded and another of the same name loaded at the same address,
+# whose function at the same place is exported, must not have its thread's
+# argument read as a GThread (a version that kept answers across dlclose
+# crashed here).
+@test "a libglib unloaded and another loaded in its place: the first one's own function is not taken for the second one's" {
+    local static="$PROGS/fake_glib_static/libglib-9.so" exported="$PROGS/fake_glib_exported/libglib-9.so"
+    run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" "$PROGS/swap_glib" "$static" "$exported"
+    expect_output <<EOF
+$static: thread joined
+$exported: thread joined
+done
+EOF
+    expect_no_stderr
+}

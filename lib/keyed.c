@@ -283,8 +283,11 @@ static const struct ctxvar__code_ranges *ranges_known(struct ctxvar__code_ranges
     return r;
 }
 
+static void answers_unloaded(void);
+
 void ctxvar__code_ranges_unloaded(void)
 {
+    answers_unloaded();
     Dl_info info;
     for (struct ctxvar__code_ranges *r = atomic_load(&listed_ranges); r; r = r->next) {
         if (atomic_load_explicit(&r->state, memory_order_acquire) != 2) continue;
@@ -400,6 +403,7 @@ static int unexported(uintptr_t base, const ElfW(Dyn) * dyn, uintptr_t start, ui
         const uint32_t *buckets =
             (const uint32_t *)((const ElfW(Addr) *)(const void *)(gnu_hash + 4) + bloom_n);
         if (bloom_n > (end - start) / sizeof(ElfW(Addr)) ||
+            buckets_n > (end - start) / sizeof *buckets ||
             !mapped(start, end, buckets, (size_t)buckets_n * sizeof *buckets))
             return 0;
         const uint32_t *chains = buckets + buckets_n;
@@ -432,35 +436,58 @@ static int unexported(uintptr_t base, const ElfW(Dyn) * dyn, uintptr_t start, ui
     return 1;
 }
 
-/* Addresses found unexported, with the mapping they were found in: the
- * few functions GLib starts its own threads with, each asked at every
- * such start (a scan of libglib's 2,000 symbols is some 30,000
- * instructions).  Written once each; a library unloaded and another of
- * the same name loaded at the same place is taken for the same. */
-enum { UNEXPORTED_KEPT = 8 };
+/* Answers kept, with the mapping they were found in: GLib starts its own
+ * threads with a few functions, asked at every such start (a scan of
+ * libglib's 2,000 symbols is some 30,000 instructions), and a program its
+ * own with a few exported ones.  Each slot is written once; when all are
+ * taken, the answer is found again each time.  Any dlclose makes every
+ * kept answer stale (ctxvar__code_ranges_unloaded): another library may
+ * then be loaded where one was, with other exports at the same addresses. */
+enum { ANSWERS_KEPT = 8 };
 static struct {
     _Atomic uintptr_t address, start;
-} unexported_kept[UNEXPORTED_KEPT];
-static atomic_uint unexported_used;
+    atomic_uint generation;
+    atomic_int unexported;
+} answers[ANSWERS_KEPT];
+static atomic_uint answers_used, answers_generation;
 
-static int unexported_known(uintptr_t address, uintptr_t start)
+/* 1 and *unexported when (address, start) was answered since the last
+ * dlclose. */
+static int answer_known(uintptr_t address, uintptr_t start, unsigned generation, int *unexported)
 {
-    unsigned n = atomic_load_explicit(&unexported_used, memory_order_acquire);
-    for (unsigned i = 0; i < n && i < UNEXPORTED_KEPT; i++)
-        if (atomic_load_explicit(&unexported_kept[i].address, memory_order_acquire) == address &&
-            atomic_load_explicit(&unexported_kept[i].start, memory_order_relaxed) == start)
+    unsigned n = atomic_load_explicit(&answers_used, memory_order_acquire);
+    for (unsigned i = 0; i < n && i < ANSWERS_KEPT; i++)
+        if (atomic_load_explicit(&answers[i].address, memory_order_acquire) == address &&
+            atomic_load_explicit(&answers[i].start, memory_order_relaxed) == start &&
+            atomic_load_explicit(&answers[i].generation, memory_order_relaxed) == generation) {
+            *unexported = atomic_load_explicit(&answers[i].unexported, memory_order_relaxed);
             return 1;
+        }
     return 0;
 }
 
-static void unexported_keep(uintptr_t address, uintptr_t start)
+/* generation: as read before the answer was found, so that an answer
+ * found across a dlclose is never taken for a fresh one. */
+static void answer_keep(uintptr_t address, uintptr_t start, unsigned generation, int unexported)
 {
-    unsigned i = atomic_fetch_add_explicit(&unexported_used, 1, memory_order_relaxed);
-    if (i >= UNEXPORTED_KEPT) return; /* full: asked again each time */
-    atomic_store_explicit(&unexported_kept[i].start, start, memory_order_relaxed);
-    atomic_store_explicit(&unexported_kept[i].address, address, memory_order_release);
+    unsigned i = atomic_load_explicit(&answers_used, memory_order_relaxed);
+    do
+        if (i >= ANSWERS_KEPT) return;
+    while (!atomic_compare_exchange_weak_explicit(&answers_used, &i, i + 1, memory_order_relaxed,
+                                                  memory_order_relaxed));
+    atomic_store_explicit(&answers[i].start, start, memory_order_relaxed);
+    atomic_store_explicit(&answers[i].generation, generation, memory_order_relaxed);
+    atomic_store_explicit(&answers[i].unexported, unexported, memory_order_relaxed);
+    atomic_store_explicit(&answers[i].address, address, memory_order_release);
 }
 #endif
+
+static void answers_unloaded(void)
+{
+#ifdef DLFO_STRUCT_HAS_EH_DBASE
+    atomic_fetch_add_explicit(&answers_generation, 1, memory_order_acq_rel);
+#endif
+}
 
 void ctxvar__code_files_init(void)
 {
@@ -483,6 +510,7 @@ int ctxvar__code_unexported_in(const void *address, const char *const *names)
     uintptr_t a = atomic_load_explicit(&find_object_address, memory_order_acquire);
     if (!a || !address) return 0;
     int saved_errno = errno;
+    unsigned generation = atomic_load_explicit(&answers_generation, memory_order_acquire);
     find_object_fn find;
     memcpy(&find, &a, sizeof find);
     struct dl_find_object o;
@@ -490,11 +518,10 @@ int ctxvar__code_unexported_in(const void *address, const char *const *names)
     if (find((void *)(uintptr_t)address, &o) == 0 && o.dlfo_link_map &&
         o.dlfo_link_map->l_name && names_any(o.dlfo_link_map->l_name, names)) {
         uintptr_t start = (uintptr_t)o.dlfo_map_start, end = (uintptr_t)o.dlfo_map_end;
-        result = unexported_known((uintptr_t)address, start);
-        if (!result && unexported(o.dlfo_link_map->l_addr, o.dlfo_link_map->l_ld, start, end,
-                                  (uintptr_t)address)) {
-            unexported_keep((uintptr_t)address, start);
-            result = 1;
+        if (!answer_known((uintptr_t)address, start, generation, &result)) {
+            result = unexported(o.dlfo_link_map->l_addr, o.dlfo_link_map->l_ld, start, end,
+                                (uintptr_t)address);
+            answer_keep((uintptr_t)address, start, generation, result);
         }
     }
     errno = saved_errno;
