@@ -12,8 +12,9 @@ BATS_DEPS := lib/ctxvar.h $(BATS_SRC)/show.h
 
 BATS_PROGRAMS := $(addprefix $(BATS_DIR)/, inherit inherit_old std_thread thrd \
     libctor_thread.so ctor_thread libctor_wait.so ctor_wait fake_glib/libglib-9.so \
-    fake_glib_ifunc/libglib-9.so fake_glib_high/libglib-9.so fake_glib_use \
-    fake_glib_static/libglib-9.so fake_glib_exported/libglib-9.so swap_glib exit_paths process_exit fork_child context three_threads \
+    fake_glib_ifunc/libglib-9.so fake_glib_high/libglib-9.so fake_glib_static/libglib-9.so \
+    fake_glib_exported/libglib-9.so fake_glib_use swap_glib \
+    exit_paths process_exit fork_child context three_threads \
     linked static_context create_result own_id_freed tgkill_refused reap_lingering join_zero malloc_thread popen_buffer popen_cancel fork_in_handler pool bypass \
     pool_stress \
     omp_context libomp_plugin.so libomp_cases.so libomp_tracer.so \
@@ -79,28 +80,21 @@ $(BATS_DIR)/ctor_wait: $(BATS_SRC)/ctor_wait.c $(BATS_DEPS)
 	@mkdir -p $(@D)
 	$(BATS_CC) $< -o $@ -ldl
 
-# A GLib stand-in (fake_glib.c), three builds of one file name, chosen at
-# run time with LD_LIBRARY_PATH.
-$(BATS_DIR)/fake_glib/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
+# A GLib stand-in, five builds of one file name, chosen at run time with
+# LD_LIBRARY_PATH: fake_glib.c plain, with an exported IFUNC, and linked
+# above its load address; fake_glib_swap.c with its start function static
+# and exported, to unload one and load the other.
+FAKE_GLIB = $(BATS_DIR)/fake_glib$(1)/libglib-9.so
+FAKE_GLIBS := $(call FAKE_GLIB,) $(call FAKE_GLIB,_ifunc) $(call FAKE_GLIB,_high) \
+    $(call FAKE_GLIB,_static) $(call FAKE_GLIB,_exported)
+$(call FAKE_GLIB,) $(call FAKE_GLIB,_ifunc) $(call FAKE_GLIB,_high): $(BATS_SRC)/fake_glib.c
+$(call FAKE_GLIB,_static) $(call FAKE_GLIB,_exported): $(BATS_SRC)/fake_glib_swap.c
+$(call FAKE_GLIB,_ifunc): FAKE_GLIB_FLAGS := -DWITH_IFUNC
+$(call FAKE_GLIB,_high): FAKE_GLIB_FLAGS := -Wl,-Ttext-segment=0x800000000000
+$(call FAKE_GLIB,_exported): FAKE_GLIB_FLAGS := -DSTART_EXPORTED
+$(FAKE_GLIBS): $(BATS_DEPS)
 	@mkdir -p $(@D)
-	$(BATS_CC) -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
-
-$(BATS_DIR)/fake_glib_ifunc/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
-	@mkdir -p $(@D)
-	$(BATS_CC) -DWITH_IFUNC -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
-
-$(BATS_DIR)/fake_glib_high/libglib-9.so: $(BATS_SRC)/fake_glib.c $(BATS_DEPS)
-	@mkdir -p $(@D)
-	$(BATS_CC) -fPIC -shared -Wl,-soname,libglib-9.so -Wl,-Ttext-segment=0x800000000000 $< -o $@
-
-# One more pair of that name, for unloading one and loading the other.
-$(BATS_DIR)/fake_glib_static/libglib-9.so: $(BATS_SRC)/fake_glib_swap.c $(BATS_DEPS)
-	@mkdir -p $(@D)
-	$(BATS_CC) -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
-
-$(BATS_DIR)/fake_glib_exported/libglib-9.so: $(BATS_SRC)/fake_glib_swap.c $(BATS_DEPS)
-	@mkdir -p $(@D)
-	$(BATS_CC) -DSTART_EXPORTED -fPIC -shared -Wl,-soname,libglib-9.so $< -o $@
+	$(BATS_CC) $(FAKE_GLIB_FLAGS) -fPIC -shared -Wl,-soname,libglib-9.so $(filter %.c,$^) -o $@
 
 $(BATS_DIR)/swap_glib: $(BATS_SRC)/swap_glib.c $(BATS_DEPS)
 	@mkdir -p $(@D)

@@ -58,10 +58,12 @@ tid_of() {
 
 main_pid() { tid_of main; }
 
-# with_labels: stdin with "thread TID:" replaced by "thread LABEL:".
+# with_labels [LABEL...]: stdin with "thread TID:" replaced by "thread
+# LABEL:" for each LABEL the program printed (otel_threads' by default).
 with_labels() {
-    local script="" label
-    for label in main set empty run task long gone; do
+    local script="" label labels=("$@")
+    [ "${#labels[@]}" -gt 0 ] || labels=(main set empty run task long gone)
+    for label in "${labels[@]}"; do
         script+="s/^thread $(tid_of "$label"):/thread $label:/;"
     done
     sed "$script"
@@ -439,12 +441,8 @@ glib_threads_read() {
     start_program env "$@" "$CTXRUN" --otel -- "$PROGS/loops_glib" own
     grep -qx 'g_usleep as a start routine: joined' "$OUT"
     run -0 python3 "$READER" --threads "$(main_pid)"
-    local script="" label
-    for label in main gmain gdbus pool mine loop; do
-        script+="s/^thread $(tid_of "$label"):/thread $label:/;"
-    done
-    output=$(printf '%s\n' "${lines[@]:4}" | sed "$script; s/^thread [0-9]*:/thread other:/" |
-        LC_ALL=C sort -u)
+    output=$(printf '%s\n' "${lines[@]:4}" | with_labels main gmain gdbus pool mine loop |
+        sed 's/^thread [0-9]*:/thread other:/' | LC_ALL=C sort -u)
 }
 
 @test "threads GLib starts for itself (its worker gmain, GDBus's gdbus, pool threads) start with no context; g_thread_new of the program's function, or of g_main_loop_run, inherits" {
