@@ -11,13 +11,13 @@ setup() {
     [ -x "$PROGS/loops_uv" ] || skip "libuv1-dev is not installed"
 }
 
-# `loops_uv MODE` under valgrind memcheck with one pool thread: any error
+# `loops_uv MODE [ARG]` under valgrind memcheck with one pool thread: any error
 # or definite leak fails the run (exit 99).
 memchecked_loops_uv() {
     command -v valgrind >/dev/null || skip "valgrind is not installed"
     UV_THREADPOOL_SIZE=1 run -0 --separate-stderr env LD_PRELOAD="$RUNTIME" valgrind -q \
         --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
-        "$PROGS/loops_uv" "$1"
+        "$PROGS/loops_uv" "$@"
 }
 
 # The lines `loops_uv requests THREADS JOBS` must print, sorted.
@@ -162,6 +162,47 @@ EOF
     memchecked_loops_uv cancel
     [ "${lines[-1]}" = "live_contexts back to baseline: yes" ]
     [ "${lines[1]}" = "cancelled c0: request_id=c0" ]
+    expect_no_stderr
+}
+
+# The lines `loops_uv jobchanges` prints, sorted; with `fork`, the child's.
+expected_job_changes() {
+    {
+        for j in 0 1 2 3 4 5 6; do
+            echo "work j$j: request_id=j$j"
+            echo "after j$j: request_id=j$j"
+        done
+        cat <<'EOF'
+work end j0: request_id=j0
+work end j1: request_id=j1 step=set
+set j2: request_id=j2 step=set
+work end j2: request_id=j2
+work end j3: 
+swapped back j4: request_id=j4
+work end j4: 
+nested j5: request_id=j5 step=nested
+work end j5: request_id=j5
+kept j3: request_id=j3
+kept j5: request_id=j5
+live contexts: as before
+EOF
+        [ "${1-}" != fork ] || echo "child: as many contexts as the parent"
+    } | LC_ALL=C sort
+}
+
+@test "pool jobs that set, reset, swap, clear or nest leave every after-work callback its own request; a fork during a job keeps its context; nothing leaks" {
+    # Each job's request is held by its record alone, which lends the job
+    # its reference: a change inside the job must take one of its own, and
+    # a forked child must not release what the pool thread only borrows.
+    run -0 --separate-stderr bash -c "UV_THREADPOOL_SIZE=1 LD_PRELOAD='$RUNTIME' '$PROGS/loops_uv' jobchanges | LC_ALL=C sort"
+    expect_output < <(expected_job_changes fork)
+    expect_no_stderr
+}
+
+@test "pool jobs that change their context: no memory error and no leak under valgrind memcheck" {
+    memchecked_loops_uv jobchanges nofork
+    output=$(printf '%s\n' "${lines[@]}" | LC_ALL=C sort)
+    expect_output < <(expected_job_changes)
     expect_no_stderr
 }
 

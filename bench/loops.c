@@ -14,6 +14,14 @@
  *     loops uvwork COUNT ROUNDS    uv_queue_work jobs, 64 in flight: the
  *                                  submit, the empty job on a pool thread,
  *                                  the empty after-work callback
+ *     loops uvwork1 COUNT ROUNDS   the same with the whole process on one
+ *                                  CPU: on two, where the loop thread and
+ *                                  four pool threads sleep and wake each
+ *                                  other, how the scheduler happens to
+ *                                  interleave them moves a job's time by
+ *                                  hundreds of nanoseconds from run to run;
+ *                                  on one, a job costs what its threads
+ *                                  execute, switches included
  *     loops evtimer COUNT ROUNDS   a libevent timer re-added from its own
  *                                  callback (event_add, timeout 0): an add
  *                                  and an empty callback each
@@ -21,6 +29,7 @@
  * Prints "sample <mode>.<plain|runtime> <round> <ns per callback>".  The
  * callbacks are registered inside a 10-variable context, as a request's
  * would be. */
+#include <sched.h> /* sched_setaffinity: the build defines _GNU_SOURCE */
 #include <string.h>
 #include <event2/event.h>
 #include <uv.h>
@@ -130,18 +139,37 @@ static double evtimer(long count)
     return (double)(t1 - t0) / (double)count;
 }
 
+/* The calling thread, and every thread it creates from now on, on the
+ * first CPU it may run on. */
+static void one_cpu(void)
+{
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) bench_die("sched_getaffinity failed");
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &allowed)) {
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            if (sched_setaffinity(0, sizeof one, &one) != 0) bench_die("sched_setaffinity failed");
+            return;
+        }
+    }
+    bench_die("no CPU to run on");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 4) bench_die("usage: loops uvtimer|uvtimers|uvwork|evtimer COUNT ROUNDS");
+    if (argc < 4) bench_die("usage: loops uvtimer|uvtimers|uvwork|uvwork1|evtimer COUNT ROUNDS");
     long count = atol(argv[2]);
     int rounds = atoi(argv[3]);
     double (*measure)(long) = strcmp(argv[1], "uvtimer") == 0    ? uvtimer
                               : strcmp(argv[1], "uvtimers") == 0 ? uvtimers
                               : strcmp(argv[1], "uvwork") == 0 ? uvwork
+                              : strcmp(argv[1], "uvwork1") == 0 ? uvwork
                               : strcmp(argv[1], "evtimer") == 0 ? evtimer
                                                                  : NULL;
     if (!measure || count <= 0 || rounds <= 0)
-        bench_die("usage: loops uvtimer|uvtimers|uvwork|evtimer COUNT ROUNDS");
+        bench_die("usage: loops uvtimer|uvtimers|uvwork|uvwork1|evtimer COUNT ROUNDS");
+    if (strcmp(argv[1], "uvwork1") == 0) one_cpu();
     bench_set_vars(10);
     char metric[64];
     snprintf(metric, sizeof metric, "%s.%s", argv[1], ctxvar_runtime_present() ? "runtime" : "plain");

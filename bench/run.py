@@ -436,6 +436,12 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                  "timer", "uvtimers", "1000000", None, 1.05),
                 ("13b", "200,000 `uv_queue_work` jobs, 64 in flight, empty job and "
                  "after-work callback: per job", "uvwork", "200000", 60, None),
+                # The same jobs with the process on one CPU: on two, the
+                # scheduler's interleaving of the loop thread and four pool
+                # threads moves the time of a job by more than the target
+                # from one run to the next.
+                ("13b", "the same jobs, the process on one CPU (`sched_setaffinity`): per job",
+                 "uvwork1", "200000", 60, None),
                 ("13c", "1,000,000 libevent timer callbacks, each re-adding its event "
                  "(`event_add` 0 s): per callback", "evtimer", "1000000", 60, None)):
             try:

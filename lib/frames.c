@@ -23,6 +23,7 @@
  * inherited context must stay.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,22 +260,17 @@ CTXVAR__EXPORT ctxvar_ctx *ctxvar_swap(ctxvar_ctx *c)
     return previous;
 }
 
-/* The caller's state while a run or task runs, on the runner's stack. */
-struct ctxvar__frame {
-    struct ctxvar__thread *thread;
-    ctxvar_ctx *context;
-    unsigned long long frame, version;
-    struct ctxvar__frame *outer;
-};
-
+/* `c` is current in the new frame: a reference the frame owns, or, when
+ * `lent`, one that stays its lender's (below, "Lent contexts"). */
 static inline void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *saved,
-                               ctxvar_ctx *owned)
+                               ctxvar_ctx *c, int lent)
 {
-    *saved = (struct ctxvar__frame){t, t->current, t->frame, t->version, t->top_frame};
+    *saved = (struct ctxvar__frame){t, t->current, t->frame, t->version, t->top_frame,
+                                    lent ? c : NULL};
     t->top_frame = saved;
     t->depth++;
-    t->current = owned;
-    ctxvar__otel_follow(owned, saved->context);
+    t->current = c;
+    ctxvar__otel_follow(c, saved->context);
     t->frame = ++t->serial;
     t->version = ++t->serial;
     /* No cache check: the caller's context, whose entries the cache holds,
@@ -292,12 +288,42 @@ static inline __attribute__((always_inline)) void leave_frame_inline(struct ctxv
     ctxvar__otel_follow(saved->context, inner);
     t->frame = saved->frame;
     t->version = saved->version;
-    ref_give(t, inner);
+    if (inner != saved->lent) ref_give(t, inner);
     ctxvar__cache_check(t);
     if (--t->depth == 0 && t->forget_pending) forget_inherited(t);
 }
 
 static void leave_frame(struct ctxvar__frame *saved) { leave_frame_inline(saved); }
+
+/* ---- Lent contexts ------------------------------------------------------------------
+ *
+ * A libuv pool job's record is read by two callbacks on two threads: the
+ * job on a pool thread, then its after-work callback on the loop thread,
+ * which libuv runs only once the job has returned, and which takes the
+ * record and its reference away.  So the record's reference outlives the
+ * job, and the job's frame runs on it without taking one of its own: a
+ * pool thread's cache never holds a submitter's context (nothing of the
+ * thread's own keeps it alive), so a reference taken and given back there
+ * would be two atomic operations on a count that every thread running that
+ * request's work shares.
+ *
+ * The frame notes the lent context in `lent`.  While it is current the
+ * frame leaves it as it found it; the moment anything would replace it
+ * (a set, reset, swap or clear in the job: each hands the replaced
+ * context to its caller, who then owns it), ctxvar__install first takes a
+ * reference for the frame, and from then on the frame is an ordinary one.
+ * A frame nested inside holds a reference of its own (NULL lent), and
+ * restores the lent context as it found it.  What else releases a
+ * thread's current context does so only when no frame is open (the
+ * thread's exit), or skips a lent one (a forked child releasing the
+ * threads it does not have). */
+
+void ctxvar__frame_keep_lent(struct ctxvar__thread *t)
+{
+    struct ctxvar__frame *f = t->top_frame;
+    if (f->lent == t->current) ctxvar__ref_take(t, f->lent, f->lent, 1);
+    f->lent = NULL;
+}
 
 /* ---- Leaving a frame on every way out ---------------------------------------------
  *
@@ -318,7 +344,7 @@ static void leave_frame(struct ctxvar__frame *saved) { leave_frame_inline(saved)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <unwind.h>
 
-void *ctxvar__guarded_call(void *(*fn)(void *), void *arg) CTXVAR__HIDDEN;
+void *ctxvar__guarded_call(void *(*fn)(void *), void *arg, void *arg2) CTXVAR__HIDDEN;
 _Unwind_Reason_Code ctxvar__frame_personality(int version, _Unwind_Action actions,
                                               _Unwind_Exception_Class exception_class,
                                               struct _Unwind_Exception *exception,
@@ -335,6 +361,7 @@ __asm__(".text\n"
         ".cfi_def_cfa_offset 16\n"
         "movq %rdi, %rax\n"
         "movq %rsi, %rdi\n"
+        "movq %rdx, %rsi\n"
         "call *%rax\n"
         "addq $8, %rsp\n"
         ".cfi_def_cfa_offset 8\n"
@@ -359,16 +386,20 @@ _Unwind_Reason_Code ctxvar__frame_personality(int version, _Unwind_Action action
     return _URC_CONTINUE_UNWIND;
 }
 
-/* fn(arg) in a frame entered with `owned` current, left on every way out.
- * Called marked (ctxvar__busy_enter); fn runs unmarked, returns unmarked. */
+/* fn(arg) in a frame entered with c current, left on every way out; c is
+ * a reference the frame owns, or lent (enter_frame).  On x86-64 fn is
+ * called with arg2 as its second argument too, which a function of one
+ * ignores.  Called marked (ctxvar__busy_enter); fn runs unmarked, returns
+ * unmarked. */
 static inline __attribute__((always_inline)) void *run_frame(struct ctxvar__thread *t,
-                                                             ctxvar_ctx *owned,
-                                                             void *(*fn)(void *), void *arg)
+                                                             ctxvar_ctx *c, int lent,
+                                                             void *(*fn)(void *), void *arg,
+                                                             void *arg2)
 {
     struct ctxvar__frame saved;
-    enter_frame(t, &saved, owned);
+    enter_frame(t, &saved, c, lent);
     ctxvar__busy_leave(t);
-    void *result = ctxvar__guarded_call(fn, arg);
+    void *result = ctxvar__guarded_call(fn, arg, arg2);
     ctxvar__busy_push(t);
     leave_frame_inline(&saved);
     ctxvar__busy_pop(t);
@@ -382,10 +413,12 @@ static void leave_frame_marked(struct ctxvar__frame *saved)
     ctxvar__busy_pop(saved->thread);
 }
 
-static void *run_frame(struct ctxvar__thread *t, ctxvar_ctx *owned, void *(*fn)(void *), void *arg)
+static void *run_frame(struct ctxvar__thread *t, ctxvar_ctx *c, int lent, void *(*fn)(void *),
+                       void *arg, void *arg2)
 {
+    (void)arg2; /* a function of two arguments comes through a thunk here */
     struct ctxvar__frame saved __attribute__((cleanup(leave_frame_marked)));
-    enter_frame(t, &saved, owned);
+    enter_frame(t, &saved, c, lent);
     ctxvar__busy_leave(t);
     return fn(arg);
 }
@@ -398,7 +431,7 @@ CTXVAR__EXPORT void *ctxvar_run(ctxvar_ctx *c, void *(*fn)(void *), void *arg)
     /* Exited, or from a handler that interrupted a change of this thread's
      * state: fn runs in the context as it stands. */
     if (t->exited || !ctxvar__busy_enter(t)) return fn(arg);
-    return run_frame(t, ref_take(t, c), fn, arg);
+    return run_frame(t, ref_take(t, c), 0, fn, arg, NULL);
 }
 
 /* A void function through run_frame's void * one. */
@@ -431,7 +464,7 @@ void ctxvar__run_in(ctxvar_ctx *c, void (*fn)(void *), void *arg)
         return;
     }
     struct void_call call = {fn, arg};
-    run_frame(t, ref_take(t, c), call_void, &call);
+    run_frame(t, ref_take(t, c), 0, call_void, &call, NULL);
 }
 
 /* ---- Library callbacks -------------------------------------------------------------
@@ -462,7 +495,7 @@ void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
         return;
     }
     struct invocation i = {cb, call, io};
-    run_frame(t, ref_take(t, cb->context), invoke, &i);
+    run_frame(t, ref_take(t, cb->context), 0, invoke, &i, NULL);
 }
 
 void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
@@ -478,7 +511,7 @@ void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
      * from whichever request made the pool grow stops being its context. */
     if (t->inherited) forget_inherited(t);
     struct invocation i = {cb, call, io};
-    run_frame(t, ref_take(t, cb->context), invoke, &i);
+    run_frame(t, ref_take(t, cb->context), 0, invoke, &i, NULL);
 }
 
 void ctxvar__callback_invoke_owned(const struct ctxvar__callback *cb,
@@ -493,22 +526,22 @@ void ctxvar__callback_invoke_owned(const struct ctxvar__callback *cb,
         return;
     }
     struct invocation i = {cb, call, io};
-    run_frame(t, c, invoke, &i); /* the frame gives the reference back */
+    run_frame(t, c, 0, invoke, &i, NULL); /* the frame gives the reference back */
 }
 
-/* fn(arg) in a frame entered with `owned` current: fn takes one pointer,
- * of whatever type; it is called here as taking a void *, which every ABI
- * we build for passes alike.  On x86-64 run_frame's call is made by
- * ctxvar__guarded_call, in assembly, straight to fn: no thunk. */
+/* fn(arg) in a frame entered with c current (owned, or lent): fn takes
+ * one pointer, of whatever type; it is called here as taking a void *,
+ * which every ABI we build for passes alike.  On x86-64 run_frame's call is
+ * made by ctxvar__guarded_call, in assembly, straight to fn: no thunk. */
 static inline __attribute__((always_inline)) void run_one(struct ctxvar__thread *t,
-                                                          ctxvar_ctx *owned, void (*fn)(void),
-                                                          void *arg)
+                                                          ctxvar_ctx *c, int lent,
+                                                          void (*fn)(void), void *arg)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    run_frame(t, owned, (void *(*)(void *))fn, arg);
+    run_frame(t, c, lent, (void *(*)(void *))fn, arg, NULL);
 #else
     struct void_call call = {(void (*)(void *))fn, arg};
-    run_frame(t, owned, call_void, &call);
+    run_frame(t, c, lent, call_void, &call, NULL);
 #endif
 }
 
@@ -519,7 +552,7 @@ void ctxvar__callback_run(ctxvar_ctx *c, void (*fn)(void), void *arg)
         ((void (*)(void *))fn)(arg);
         return;
     }
-    run_one(t, ref_take(t, c), fn, arg);
+    run_one(t, ref_take(t, c), 0, fn, arg);
 }
 
 void ctxvar__callback_run_owned(ctxvar_ctx *c, void (*fn)(void), void *arg)
@@ -530,7 +563,51 @@ void ctxvar__callback_run_owned(ctxvar_ctx *c, void (*fn)(void), void *arg)
         ctxvar_release(c);
         return;
     }
-    run_one(t, c, fn, arg);
+    run_one(t, c, 0, fn, arg);
+}
+
+void ctxvar__callback_run_task_lent(ctxvar_ctx *c, void (*fn)(void), void *arg)
+{
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
+        ((void (*)(void *))fn)(arg);
+        return;
+    }
+    if (t->inherited) forget_inherited(t); /* a pool worker, as in ctxvar__callback_invoke_task */
+    run_one(t, c, 1, fn, arg);
+}
+
+#if !(defined(__x86_64__) && defined(__GNUC__))
+struct status_call {
+    void (*fn)(void *, int);
+    void *arg;
+    int status;
+};
+
+static void *call_status(void *p)
+{
+    const struct status_call *call = p;
+    call->fn(call->arg, call->status);
+    return NULL;
+}
+#endif
+
+void ctxvar__callback_run_status_owned(ctxvar_ctx *c, void (*fn)(void), void *arg, int status)
+{
+    struct ctxvar__thread *t = frame_thread();
+    if (!t) {
+        ((void (*)(void *, int))fn)(arg, status);
+        ctxvar_release(c);
+        return;
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* The int travels in the low half of the second argument's register,
+     * where a callee of (pointer, int) reads it. */
+    run_frame(t, c, 0, (void *(*)(void *))fn, arg, (void *)(intptr_t)status);
+#else
+    struct status_call call = {(void (*)(void *, int))fn, arg, status};
+    run_frame(t, c, 0, call_status, &call, NULL);
+#endif
 }
 
 /* ---- Tasks ------------------------------------------------------------------------ */
@@ -588,9 +665,9 @@ CTXVAR__EXPORT void *ctxvar_task_call(void *task)
     }
     if (t->inherited) forget_inherited(t);
     /* The frame takes over the task's reference to its context. */
-    if (copy.ctxvar__fn_ret) return run_frame(t, copy.ctxvar__ctx, copy.ctxvar__fn_ret, copy.ctxvar__arg);
+    if (copy.ctxvar__fn_ret) return run_frame(t, copy.ctxvar__ctx, 0, copy.ctxvar__fn_ret, copy.ctxvar__arg, NULL);
     struct void_call call = {copy.ctxvar__fn, copy.ctxvar__arg};
-    run_frame(t, copy.ctxvar__ctx, call_void, &call);
+    run_frame(t, copy.ctxvar__ctx, 0, call_void, &call, NULL);
     return NULL;
 }
 

@@ -217,7 +217,9 @@ void ctxvar__thread_state_release(struct ctxvar__thread *t)
 {
     ctxvar__cache_flush_all(t);
     ctxvar__free_lists_drain(t);
-    ctxvar__ctx_release(t->current);
+    /* A context lent to the thread's innermost frame is its lender's
+     * (lib/frames.c, "Lent contexts"). */
+    if (!t->top_frame || t->top_frame->lent != t->current) ctxvar__ctx_release(t->current);
     ctxvar__ctx_release(t->inherited);
     t->current = t->inherited = NULL;
 }

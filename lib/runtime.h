@@ -314,6 +314,19 @@ void ctxvar__callback_invoke_owned(const struct ctxvar__callback *cb,
 void ctxvar__callback_run(ctxvar_ctx *c, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
 void ctxvar__callback_run_owned(ctxvar_ctx *c, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
 
+/* fn(arg) as pool work (the stale-context rule applies, as in
+ * ctxvar__callback_invoke_task) in c, whose reference stays the caller's:
+ * it must outlive the call, whatever fn does (a libuv job, whose record
+ * its after-work callback releases once the job has returned).  No
+ * reference count is touched unless fn changes its context
+ * (lib/frames.c, "Lent contexts"). */
+void ctxvar__callback_run_task_lent(ctxvar_ctx *c, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
+
+/* fn(arg, status), a completion callback of a pointer and an int (libuv's
+ * after-work callback), in c, whose reference the frame takes over. */
+void ctxvar__callback_run_status_owned(ctxvar_ctx *c, void (*fn)(void), void *arg,
+                                       int status) CTXVAR__HIDDEN;
+
 /* A record in which the callback runs with no context: for a library whose
  * queue must only ever hold records (a GLib pool hands every item to the one
  * trampoline), when the record with a context could not be allocated.  From

@@ -36,7 +36,21 @@
 
 struct ctxvar__free_lists;
 struct ctxvar__start;
-struct ctxvar__frame;
+struct ctxvar__thread;
+
+/* The caller's state while a run, task or callback runs in a frame of its
+ * own, on the runner's stack (lib/frames.c). */
+struct ctxvar__frame {
+    struct ctxvar__thread *thread;
+    ctxvar_ctx *context;
+    unsigned long long frame, version;
+    struct ctxvar__frame *outer;
+    /* The context the frame runs in on a reference that is not its own,
+     * while that context is still current: the record of a pool job lends
+     * the job its own reference when it outlives the job (lib/frames.c,
+     * "Lent contexts").  NULL when the frame owns its current context. */
+    ctxvar_ctx *lent;
+};
 
 /* A frame is the dynamic extent in which a token may be reset: the thread's
  * base frame, or one ctxvar_run, task run or swap.  Frames and context
@@ -290,6 +304,11 @@ static inline ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t)
 
 /* ---- Changing the current context ------------------------------------------ */
 
+/* The innermost frame runs in a lent context, which is about to stop being
+ * current: from now on the frame holds a reference of its own on it
+ * (lib/frames.c, "Lent contexts"). */
+void ctxvar__frame_keep_lent(struct ctxvar__thread *t) CTXVAR__HIDDEN;
+
 /* Installs `next` (owned) as t's current context in the current frame and
  * returns the previous one, which the caller now owns.  Every change of a
  * thread's current context goes through here or through a frame change
@@ -297,6 +316,8 @@ static inline ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t)
 CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__install(struct ctxvar__thread *t,
                                                                       ctxvar_ctx *next)
 {
+    if (t->top_frame && __builtin_expect(t->top_frame->lent != NULL, 0))
+        ctxvar__frame_keep_lent(t);
     ctxvar_ctx *previous = t->current;
     t->current = next;
     ctxvar__otel_follow(next, previous);

@@ -249,39 +249,32 @@ void ctxvar__uv_request_finish(const void *req,
 
 /* ---- uv_queue_work ---------------------------------------------------------- */
 
-static void call_work(const struct ctxvar__callback *cb, void *req)
-{
-    ((uv_work_cb)cb->fn)(req);
-}
-
 /* On a pool thread; the record stays for the after-work callback.  libuv
  * runs the two callbacks of one request one after the other, and only the
- * after-work one (on the loop thread) takes the record out. */
+ * after-work one (on the loop thread) takes the record out, so the job
+ * runs on the record's own reference (lib/frames.c, "Lent contexts").
+ * uv_cancel succeeds only for a job that has not started, and then the
+ * job never runs. */
 static void work_trampoline(uv_work_t *req)
 {
     struct uv_record rec;
     if (ctxvar__uv_lookup(req, UV_KIND_REQ, &rec))
-        ctxvar__callback_invoke_task(&rec.k.cb, call_work, req);
+        ctxvar__callback_run_task_lent(rec.k.cb.context, rec.k.cb.fn, req);
     else
         ctxvar__debug("libuv: work started with no record; it is lost");
 }
 
-struct after_work_args {
-    uv_work_t *req;
-    int status;
-};
-
-static void call_after_work(const struct ctxvar__callback *cb, void *io)
-{
-    const struct after_work_args *a = io;
-    uv_after_work_cb after = (uv_after_work_cb)((const struct uv_record *)(const void *)cb)->fn2;
-    if (after) after(a->req, a->status);
-}
-
 static void after_work_trampoline(uv_work_t *req, int status)
 {
-    struct after_work_args a = {req, status};
-    ctxvar__uv_request_finish(req, call_after_work, &a);
+    struct uv_record rec;
+    if (!ctxvar__uv_detach(req, UV_KIND_REQ, &rec)) {
+        ctxvar__debug("libuv: a request completed with no record; its callback is lost");
+        return;
+    }
+    if (rec.fn2)
+        ctxvar__callback_run_status_owned(rec.k.cb.context, rec.fn2, req, status);
+    else
+        ctxvar_release(rec.k.cb.context); /* the program passed no after-work callback */
 }
 
 CTXVAR__EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,

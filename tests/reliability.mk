@@ -131,6 +131,12 @@ check-loops: $(B)/asan/libctxvar.so $(B)/tsan/libctxvar.so reliability-programs 
 	  $(REL_DIR)/loops_fault plain
 	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
 	  $(BATS_DIR)/loops_uv requests 4 6 >/dev/null
+	# Pool jobs that change the context their record lends them, and a
+	# fork while one runs.
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so):$(abspath $(B))/asan/libctxvar.so" \
+	  $(BATS_DIR)/loops_uv jobchanges >/dev/null
+	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
+	  $(BATS_DIR)/loops_uv jobchanges >/dev/null
 	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \
 	  $(BATS_DIR)/loops_event requests 4 5 >/dev/null
 	LD_PRELOAD="$$($(CC) -print-file-name=libtsan.so):$(abspath $(B))/tsan/libctxvar.so" \

@@ -36,6 +36,18 @@
  *                                   pool (a uv_fs_stat), then a
  *                                   uv_thread_create in another request;
  *                                   live_contexts once both are over
+ *   loops_uv jobchanges [nofork]    pool jobs, one pool thread, each in a
+ *                                   request only its record holds, that
+ *                                   change their context in every way (set,
+ *                                   set and reset, swap away and keep what
+ *                                   was swapped out, clear, a nested run);
+ *                                   then a fork while a job runs (valgrind
+ *                                   counts glibc's record of the pool
+ *                                   thread's thread_local destructors,
+ *                                   which the child does not have, as a
+ *                                   leak: nofork skips it); each
+ *                                   after-work callback shows its request,
+ *                                   and live_contexts comes back
  *   loops_uv direct                 a uv_walk callback, which libuv calls
  *                                   directly, sets a request and ends in a
  *                                   jump to uv_timer_start; libuv's
@@ -47,6 +59,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -665,6 +678,133 @@ static int direct(void)
     return uv_loop_close(loop) == 0 ? 0 : 1;
 }
 
+/* ---- jobchanges ---------------------------------------------------------------
+ *
+ * A pool job runs on the reference its record holds until the after-work
+ * callback; these jobs make the runtime take one of its own (or not) in
+ * every way a job can change its context. */
+
+struct changing_job {
+    uv_work_t work;
+    int kind;
+    char label[16];
+    ctxvar_ctx *kept; /* what the job kept past its end, released after it */
+};
+
+static void *nested_set(void *label)
+{
+    ctxvar_set(ctxvar_named("step"), "nested", NULL);
+    say("nested", label);
+    return NULL;
+}
+
+static void changing_work(uv_work_t *req)
+{
+    struct changing_job *job = req->data;
+    ctxvar *step = ctxvar_named("step");
+    ctxvar_token token;
+    say("work", job->label);
+    switch (job->kind) {
+    case 0: /* nothing */
+        break;
+    case 1: /* a set that the job never undoes */
+        ctxvar_set(step, "set", NULL);
+        break;
+    case 2: /* a set undone */
+        ctxvar_set(step, "set", &token);
+        say("set", job->label);
+        ctxvar_reset(&token);
+        break;
+    case 3: /* swapped away, kept past the job's end */
+        job->kept = ctxvar_swap(NULL);
+        break;
+    case 4: /* swapped away and back, then cleared */
+        ctxvar_swap(ctxvar_swap(NULL));
+        say("swapped back", job->label);
+        ctxvar_clear();
+        break;
+    case 5: { /* a nested run in a snapshot of its own, kept */
+        job->kept = ctxvar_capture();
+        ctxvar_run(job->kept, nested_set, job->label);
+        break;
+    }
+    }
+    say("work end", job->label);
+}
+
+static void changed_after(uv_work_t *req, int status)
+{
+    struct changing_job *job = req->data;
+    say(status == 0 ? "after" : "after?", job->label);
+    if (job->kept) {
+        char text[256];
+        ctxvar_ctx *kept = job->kept;
+        job->kept = NULL;
+        const char *id = ctxvar_ctx_get(kept, request_id, "(none)");
+        snprintf(text, sizeof text, "kept %s: request_id=%s", job->label, id);
+        puts(text);
+        ctxvar_release(kept);
+    }
+}
+
+/* The fork: a job that waits inside its frame while the loop thread
+ * forks; the child, which has no pool thread, counts the contexts alive
+ * in it, which must be as many as in the parent at the fork. */
+static uv_sem_t in_job, may_finish;
+
+static void waiting_work(uv_work_t *req)
+{
+    uv_sem_post(&in_job);
+    uv_sem_wait(&may_finish);
+    say("work", ((struct changing_job *)req->data)->label);
+}
+
+static int jobchanges(int with_fork)
+{
+    enum { KINDS = 6 };
+    setenv("UV_THREADPOOL_SIZE", "1", 1);
+    uv_loop_t *loop = uv_default_loop();
+    static struct changing_job jobs[KINDS + 1];
+    unsigned long long before = live_contexts();
+    for (int i = 0; i <= KINDS; i++) {
+        struct changing_job *job = &jobs[i];
+        job->kind = i;
+        job->work.data = job;
+        snprintf(job->label, sizeof job->label, "j%d", i);
+        /* Set, submitted, reset: only the job's record holds its request. */
+        ctxvar_token token;
+        ctxvar_set(request_id, job->label, &token);
+        if (i < KINDS) {
+            uv_queue_work(loop, &job->work, changing_work, changed_after);
+        } else {
+            uv_sem_init(&in_job, 0);
+            uv_sem_init(&may_finish, 0);
+            uv_queue_work(loop, &job->work, waiting_work, changed_after);
+        }
+        ctxvar_reset(&token);
+    }
+    /* Every job before the last has run by the time the last has started:
+     * one pool thread runs them in order. */
+    uv_sem_wait(&in_job);
+    unsigned long long at_fork = live_contexts();
+    fflush(stdout);
+    pid_t child = with_fork ? fork() : -1;
+    if (child == 0) {
+        unsigned long long in_child = live_contexts();
+        printf("child: %s\n", in_child == at_fork ? "as many contexts as the parent"
+                                                  : "a different number of contexts");
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    if (child > 0) waitpid(child, &status, 0);
+    uv_sem_post(&may_finish);
+    uv_run(loop, UV_RUN_DEFAULT);
+    unsigned long long after = live_contexts();
+    printf("live contexts: %s\n", after == before ? "as before" : "not as before");
+    return uv_loop_close(loop) == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -678,7 +818,8 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "direct") == 0) return direct();
     if (argc >= 2 && strcmp(argv[1], "readback") == 0) return readback();
     if (argc >= 2 && strcmp(argv[1], "poolidle") == 0) return poolidle();
+    if (argc >= 2 && strcmp(argv[1], "jobchanges") == 0) return jobchanges(argc < 3 || strcmp(argv[2], "nofork") != 0);
     fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers | streams | "
-                    "closecb | direct | readback | poolidle\n");
+                    "closecb | direct | readback | poolidle | jobchanges [nofork]\n");
     return 2;
 }
