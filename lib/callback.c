@@ -18,12 +18,14 @@
  *   done:      ctxvar__callback_free(&r->cb)
  *
  * Work a library's thread pool runs goes through
- * ctxvar__callback_invoke_task instead, so that the stale-context rule
- * applies to that pool's workers as to any other.  A record taken out of
- * its place before the call (a one-shot request's) hands its context
- * reference to the frame, ctxvar__callback_invoke_owned, instead of a take
- * and a release around the call; a callback of one pointer argument (a
- * libuv handle's) is called straight from the frame, ctxvar__callback_run.
+ * ctxvar__callback_invoke_task_owned instead, so that the stale-context
+ * rule applies to that pool's workers as to any other (a libuv job, whose
+ * record outlives it, through ctxvar__callback_run_task_lent).  A record
+ * taken out of its place before the call (a one-shot request's) hands its
+ * context reference to the frame, ctxvar__callback_invoke_owned, instead
+ * of a take and a release around the call; a callback of one pointer
+ * argument (a libuv handle's) is called straight from the frame,
+ * ctxvar__callback_run.
  * All of them live with the frames they enter, in lib/frames.c.
  *
  * Records an interposer must find again later by an address (the pool a

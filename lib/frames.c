@@ -266,7 +266,8 @@ static inline void enter_frame(struct ctxvar__thread *t, struct ctxvar__frame *s
                                ctxvar_ctx *c, int lent)
 {
     *saved = (struct ctxvar__frame){t, t->current, t->frame, t->version, t->top_frame,
-                                    lent ? c : NULL};
+                                    t->current_lent};
+    t->current_lent = lent && c;
     t->top_frame = saved;
     t->depth++;
     t->current = c;
@@ -288,7 +289,8 @@ static inline __attribute__((always_inline)) void leave_frame_inline(struct ctxv
     ctxvar__otel_follow(saved->context, inner);
     t->frame = saved->frame;
     t->version = saved->version;
-    if (inner != saved->lent) ref_give(t, inner);
+    if (!t->current_lent) ref_give(t, inner);
+    t->current_lent = saved->outer_lent;
     ctxvar__cache_check(t);
     if (--t->depth == 0 && t->forget_pending) forget_inherited(t);
 }
@@ -307,22 +309,24 @@ static void leave_frame(struct ctxvar__frame *saved) { leave_frame_inline(saved)
  * would be two atomic operations on a count that every thread running that
  * request's work shares.
  *
- * The frame notes the lent context in `lent`.  While it is current the
- * frame leaves it as it found it; the moment anything would replace it
- * (a set, reset, swap or clear in the job: each hands the replaced
- * context to its caller, who then owns it), ctxvar__install first takes a
- * reference for the frame, and from then on the frame is an ordinary one.
- * A frame nested inside holds a reference of its own (NULL lent), and
- * restores the lent context as it found it.  What else releases a
- * thread's current context does so only when no frame is open (the
- * thread's exit), or skips a lent one (a forked child releasing the
- * threads it does not have). */
+ * The thread notes it in `current_lent`: its current context is not its
+ * own.  Leaving the frame then gives nothing back.  Anything that would
+ * replace it (a set, reset, swap or clear in the job) hands the replaced
+ * context to its caller, who owns it from then on (a token, swap's
+ * result, or a release), so ctxvar__install first takes a reference for
+ * that caller and clears the mark: from then on the frame is an ordinary
+ * one.  A frame nested inside owns its context, and restores the lent one
+ * and the mark as it found them.  What else releases a thread's current
+ * context skips a lent one: the thread's release at exit, which exit()
+ * called in the job runs with the frame still open, and a forked child's
+ * release of the threads it does not have.  The mark is kept in the
+ * thread's state, not in the frame, which a longjmp out of a frame (not
+ * supported, see lib/ctxvar.h) would leave pointing at a dead stack. */
 
 void ctxvar__frame_keep_lent(struct ctxvar__thread *t)
 {
-    struct ctxvar__frame *f = t->top_frame;
-    if (f->lent == t->current) ctxvar__ref_take(t, f->lent, f->lent, 1);
-    f->lent = NULL;
+    ctxvar__ref_take(t, t->current, t->current, 1);
+    t->current_lent = 0;
 }
 
 /* ---- Leaving a frame on every way out ---------------------------------------------
@@ -498,20 +502,23 @@ void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
     run_frame(t, ref_take(t, cb->context), 0, invoke, &i, NULL);
 }
 
-void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
-                                  void (*call)(const struct ctxvar__callback *cb, void *io),
-                                  void *io)
+void ctxvar__callback_invoke_task_owned(struct ctxvar__callback *cb,
+                                        void (*call)(const struct ctxvar__callback *cb, void *io),
+                                        void *io)
 {
+    ctxvar_ctx *c = cb->context;
+    cb->context = NULL; /* the frame's now */
     struct ctxvar__thread *t = frame_thread();
     if (!t) {
         call(cb, io);
+        ctxvar_release(c);
         return;
     }
     /* A library's pool worker is a worker like any other: what it inherited
      * from whichever request made the pool grow stops being its context. */
     if (t->inherited) forget_inherited(t);
     struct invocation i = {cb, call, io};
-    run_frame(t, ref_take(t, cb->context), 0, invoke, &i, NULL);
+    run_frame(t, c, 0, invoke, &i, NULL); /* the frame gives the reference back */
 }
 
 void ctxvar__callback_invoke_owned(const struct ctxvar__callback *cb,
@@ -573,7 +580,7 @@ void ctxvar__callback_run_task_lent(ctxvar_ctx *c, void (*fn)(void), void *arg)
         ((void (*)(void *))fn)(arg);
         return;
     }
-    if (t->inherited) forget_inherited(t); /* a pool worker, as in ctxvar__callback_invoke_task */
+    if (t->inherited) forget_inherited(t); /* a pool worker, as in ctxvar__callback_invoke_task_owned */
     run_one(t, c, 1, fn, arg);
 }
 

@@ -185,8 +185,11 @@ static void release_at_thread_exit(void *state)
     ctxvar__registry_remove(t);
     ctxvar__cache_flush_all(t);
     t->free_lists_on = 0;
-    ctxvar_ctx *last = t->current, *inherited = t->inherited;
+    /* exit() on this thread runs its thread_local destructors inside a
+     * frame: a lent current context is its lender's. */
+    ctxvar_ctx *last = t->current_lent ? NULL : t->current, *inherited = t->inherited;
     t->current = t->inherited = NULL;
+    t->current_lent = 0;
     /* A new version for the empty context: what was cached for the old
      * one (the last request's headers, lib/headers.c) borrows from it. */
     t->version = ++t->serial;
@@ -219,7 +222,7 @@ void ctxvar__thread_state_release(struct ctxvar__thread *t)
     ctxvar__free_lists_drain(t);
     /* A context lent to the thread's innermost frame is its lender's
      * (lib/frames.c, "Lent contexts"). */
-    if (!t->top_frame || t->top_frame->lent != t->current) ctxvar__ctx_release(t->current);
+    if (!t->current_lent) ctxvar__ctx_release(t->current);
     ctxvar__ctx_release(t->inherited);
     t->current = t->inherited = NULL;
 }

@@ -293,12 +293,16 @@ void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
                              void (*call)(const struct ctxvar__callback *cb, void *io),
                              void *io) CTXVAR__HIDDEN;
 
-/* The same, run as a pool task: for work a library's thread pool runs, where
- * the worker must stop showing what it inherited (the stale-context rule,
- * lib/frames.c). */
-void ctxvar__callback_invoke_task(const struct ctxvar__callback *cb,
-                                  void (*call)(const struct ctxvar__callback *cb, void *io),
-                                  void *io) CTXVAR__HIDDEN;
+/* The same, run as a pool task, for a job whose record is freed once it
+ * has run: the worker must stop showing what it inherited (the
+ * stale-context rule, lib/frames.c), and the frame takes over cb's context
+ * reference (cb->context is NULL from then on, so that freeing the record
+ * releases nothing): the pool thread touches the count once, when the
+ * frame gives it back, not three times (a reference taken, given back,
+ * then the record's). */
+void ctxvar__callback_invoke_task_owned(struct ctxvar__callback *cb,
+                                        void (*call)(const struct ctxvar__callback *cb, void *io),
+                                        void *io) CTXVAR__HIDDEN;
 
 /* ctxvar__callback_invoke for a record taken out of wherever it was kept
  * (a one-shot request's): the frame takes over cb's context reference and
@@ -315,7 +319,7 @@ void ctxvar__callback_run(ctxvar_ctx *c, void (*fn)(void), void *arg) CTXVAR__HI
 void ctxvar__callback_run_owned(ctxvar_ctx *c, void (*fn)(void), void *arg) CTXVAR__HIDDEN;
 
 /* fn(arg) as pool work (the stale-context rule applies, as in
- * ctxvar__callback_invoke_task) in c, whose reference stays the caller's:
+ * ctxvar__callback_invoke_task_owned) in c, whose reference stays the caller's:
  * it must outlive the call, whatever fn does (a libuv job, whose record
  * its after-work callback releases once the job has returned).  No
  * reference count is touched unless fn changes its context

@@ -45,11 +45,9 @@ struct ctxvar__frame {
     ctxvar_ctx *context;
     unsigned long long frame, version;
     struct ctxvar__frame *outer;
-    /* The context the frame runs in on a reference that is not its own,
-     * while that context is still current: the record of a pool job lends
-     * the job its own reference when it outlives the job (lib/frames.c,
-     * "Lent contexts").  NULL when the frame owns its current context. */
-    ctxvar_ctx *lent;
+    /* The caller's current_lent (lib/frames.c, "Lent contexts"), restored
+     * on leaving. */
+    unsigned char outer_lent;
 };
 
 /* A frame is the dynamic extent in which a token may be reset: the thread's
@@ -71,7 +69,8 @@ struct ctxvar__thread {
     unsigned char listed;           /* in the registry */
     unsigned char exited;           /* released at exit; refuse new state */
     unsigned char not_main;         /* known not to be the main thread */
-    unsigned char forget_pending;   /* stale rule due on return to depth 0 */
+    unsigned char forget_pending : 1; /* stale rule due on return to depth 0 */
+    unsigned char current_lent : 1;   /* current is lent to the innermost frame, not owned */
     unsigned char swaps;            /* entries used in swapped_from */
     unsigned char cache_used;       /* reference cache entries in use */
     unsigned char free_lists_on;    /* registered and not exiting: keep blocks */
@@ -304,9 +303,9 @@ static inline ctxvar_ctx *ctxvar__current(struct ctxvar__thread *t)
 
 /* ---- Changing the current context ------------------------------------------ */
 
-/* The innermost frame runs in a lent context, which is about to stop being
- * current: from now on the frame holds a reference of its own on it
- * (lib/frames.c, "Lent contexts"). */
+/* t's current context is lent (current_lent) and about to be replaced:
+ * takes the reference that whoever receives the replaced context will own,
+ * and clears the mark (lib/frames.c, "Lent contexts"). */
 void ctxvar__frame_keep_lent(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 
 /* Installs `next` (owned) as t's current context in the current frame and
@@ -316,8 +315,7 @@ void ctxvar__frame_keep_lent(struct ctxvar__thread *t) CTXVAR__HIDDEN;
 CTXVAR__BEFORE_THREAD_START_INLINE static inline ctxvar_ctx *ctxvar__install(struct ctxvar__thread *t,
                                                                       ctxvar_ctx *next)
 {
-    if (t->top_frame && __builtin_expect(t->top_frame->lent != NULL, 0))
-        ctxvar__frame_keep_lent(t);
+    if (__builtin_expect(t->current_lent, 0)) ctxvar__frame_keep_lent(t);
     ctxvar_ctx *previous = t->current;
     t->current = next;
     ctxvar__otel_follow(next, previous);

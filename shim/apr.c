@@ -87,7 +87,7 @@ static void *run_task(apr_thread_t *thread, void *record)
 {
     struct task *t = record;
     ctxvar__index_remove(&queued, &t->queued);
-    ctxvar__callback_invoke_task(&t->cb, call_task, thread);
+    ctxvar__callback_invoke_task_owned(&t->cb, call_task, thread);
     int pushing = TASK_PUSHING;
     if (atomic_compare_exchange_strong_explicit(&t->state, &pushing, TASK_RAN, memory_order_acq_rel,
                                                 memory_order_acquire))

@@ -135,7 +135,7 @@ static void run_job(gpointer item, gpointer user_data)
         return;
     }
     struct job *job = item;
-    ctxvar__callback_invoke_task(&job->cb, call_job, user_data);
+    ctxvar__callback_invoke_task_owned(&job->cb, call_job, user_data);
     ctxvar__callback_free(&job->cb);
 }
 

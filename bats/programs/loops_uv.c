@@ -48,6 +48,11 @@
  *                                   leak: nofork skips it); each
  *                                   after-work callback shows its request,
  *                                   and live_contexts comes back
+ *   loops_uv jobexit                a pool job calls exit(): glibc runs the
+ *                                   pool thread's thread_local destructors
+ *                                   with the job's frame still open; an
+ *                                   atexit handler counts the contexts
+ *                                   alive (the job's record holds one)
  *   loops_uv direct                 a uv_walk callback, which libuv calls
  *                                   directly, sets a request and ends in a
  *                                   jump to uv_timer_start; libuv's
@@ -805,6 +810,49 @@ static int jobchanges(int with_fork)
     return uv_loop_close(loop) == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+/* ---- jobexit ------------------------------------------------------------------ */
+
+static void count_at_exit(void)
+{
+    printf("at exit: %llu context(s) alive\n", live_contexts());
+    fflush(stdout);
+    _exit(0); /* libuv's own destructor, run next, aborts when a pool thread exits */
+}
+
+static void registering_work(uv_work_t *req)
+{
+    (void)req;
+    ctxvar_token token; /* makes the pool thread arrange its release at exit */
+    ctxvar_set(ctxvar_named("step"), "registering", &token);
+    ctxvar_reset(&token);
+}
+
+static void exiting_work(uv_work_t *req)
+{
+    say("work", req->data);
+    fflush(stdout);
+    exit(0);
+}
+
+static int jobexit(void)
+{
+    setenv("UV_THREADPOOL_SIZE", "1", 1);
+    uv_loop_t *loop = uv_default_loop();
+    static uv_work_t first, second;
+    first.data = "first", second.data = "exits";
+    atexit(count_at_exit);
+    ctxvar_token token;
+    ctxvar_set(request_id, "first", &token);
+    uv_queue_work(loop, &first, registering_work, on_after);
+    ctxvar_reset(&token);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ctxvar_set(request_id, "exits", &token);
+    uv_queue_work(loop, &second, exiting_work, on_after); /* never after: the process ends */
+    ctxvar_reset(&token);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -818,8 +866,9 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "direct") == 0) return direct();
     if (argc >= 2 && strcmp(argv[1], "readback") == 0) return readback();
     if (argc >= 2 && strcmp(argv[1], "poolidle") == 0) return poolidle();
+    if (argc >= 2 && strcmp(argv[1], "jobexit") == 0) return jobexit();
     if (argc >= 2 && strcmp(argv[1], "jobchanges") == 0) return jobchanges(argc < 3 || strcmp(argv[2], "nofork") != 0);
     fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers | streams | "
-                    "closecb | direct | readback | poolidle | jobchanges [nofork]\n");
+                    "closecb | direct | readback | poolidle | jobchanges [nofork] | jobexit\n");
     return 2;
 }
