@@ -580,7 +580,8 @@ void ctxvar__callback_run_task_lent(ctxvar_ctx *c, void (*fn)(void), void *arg)
         ((void (*)(void *))fn)(arg);
         return;
     }
-    if (t->inherited) forget_inherited(t); /* a pool worker, as in ctxvar__callback_invoke_task_owned */
+    /* A pool worker, as in ctxvar__callback_invoke_task_owned. */
+    if (t->inherited) forget_inherited(t);
     run_one(t, c, 1, fn, arg);
 }
 
@@ -672,7 +673,8 @@ CTXVAR__EXPORT void *ctxvar_task_call(void *task)
     }
     if (t->inherited) forget_inherited(t);
     /* The frame takes over the task's reference to its context. */
-    if (copy.ctxvar__fn_ret) return run_frame(t, copy.ctxvar__ctx, 0, copy.ctxvar__fn_ret, copy.ctxvar__arg, NULL);
+    if (copy.ctxvar__fn_ret)
+        return run_frame(t, copy.ctxvar__ctx, 0, copy.ctxvar__fn_ret, copy.ctxvar__arg, NULL);
     struct void_call call = {copy.ctxvar__fn, copy.ctxvar__arg};
     run_frame(t, copy.ctxvar__ctx, 0, call_void, &call, NULL);
     return NULL;

@@ -867,7 +867,8 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "readback") == 0) return readback();
     if (argc >= 2 && strcmp(argv[1], "poolidle") == 0) return poolidle();
     if (argc >= 2 && strcmp(argv[1], "jobexit") == 0) return jobexit();
-    if (argc >= 2 && strcmp(argv[1], "jobchanges") == 0) return jobchanges(argc < 3 || strcmp(argv[2], "nofork") != 0);
+    if (argc >= 2 && strcmp(argv[1], "jobchanges") == 0)
+        return jobchanges(argc < 3 || strcmp(argv[2], "nofork") != 0);
     fprintf(stderr, "usage: loops_uv requests THREADS JOBS | timers | cancel | leftovers | streams | "
                     "closecb | direct | readback | poolidle | jobchanges [nofork] | jobexit\n");
     return 2;
