@@ -827,8 +827,13 @@ static void registering_work(uv_work_t *req)
     ctxvar_reset(&token);
 }
 
+/* Posted once the submitter has reset: from then on only the job's record
+ * holds its request. */
+static uv_sem_t submitter_reset;
+
 static void exiting_work(uv_work_t *req)
 {
+    uv_sem_wait(&submitter_reset);
     say("work", req->data);
     fflush(stdout);
     exit(0);
@@ -846,9 +851,11 @@ static int jobexit(void)
     uv_queue_work(loop, &first, registering_work, on_after);
     ctxvar_reset(&token);
     uv_run(loop, UV_RUN_DEFAULT);
+    uv_sem_init(&submitter_reset, 0);
     ctxvar_set(request_id, "exits", &token);
     uv_queue_work(loop, &second, exiting_work, on_after); /* never after: the process ends */
     ctxvar_reset(&token);
+    uv_sem_post(&submitter_reset);
     uv_run(loop, UV_RUN_DEFAULT);
     return 1;
 }
