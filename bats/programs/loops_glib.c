@@ -1006,6 +1006,12 @@ static int run_own(void)
         pthread_join(sleeper, NULL) == 0)
         printf("g_usleep as a start routine: joined\n");
     while (!g_main_loop_is_running(loop_of_mine)) g_usleep(1000);
+    /* GLib's threads name themselves once they run, which may be after the
+     * work that started them is done: wait for the names (10 s at most;
+     * a name still missing then prints as 0, and the test says so). */
+    for (int waited = 0; waited < 10000 && (!thread_named("gmain") || !thread_named("gdbus"));
+         waited++)
+        g_usleep(1000);
 
     printf("main %d\ngmain %d\ngdbus %d\npool %d\nmine %d\nloop %d\nready\n", (int)getpid(),
            (int)thread_named("gmain"), (int)thread_named("gdbus"), (int)pool_thread,
