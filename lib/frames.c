@@ -502,12 +502,12 @@ void ctxvar__callback_invoke(const struct ctxvar__callback *cb,
     run_frame(t, ref_take(t, cb->context), 0, invoke, &i, NULL);
 }
 
-void ctxvar__callback_invoke_task_owned(struct ctxvar__callback *cb,
-                                        void (*call)(const struct ctxvar__callback *cb, void *io),
-                                        void *io)
+/* call(cb, io) in a frame that takes over the reference c; as a pool task
+ * when `task`. */
+static inline __attribute__((always_inline)) void invoke_owning(
+    const struct ctxvar__callback *cb, void (*call)(const struct ctxvar__callback *cb, void *io),
+    void *io, ctxvar_ctx *c, int task)
 {
-    ctxvar_ctx *c = cb->context;
-    cb->context = NULL; /* the frame's now */
     struct ctxvar__thread *t = frame_thread();
     if (!t) {
         call(cb, io);
@@ -516,24 +516,25 @@ void ctxvar__callback_invoke_task_owned(struct ctxvar__callback *cb,
     }
     /* A library's pool worker is a worker like any other: what it inherited
      * from whichever request made the pool grow stops being its context. */
-    if (t->inherited) forget_inherited(t);
+    if (task && t->inherited) forget_inherited(t);
     struct invocation i = {cb, call, io};
     run_frame(t, c, 0, invoke, &i, NULL); /* the frame gives the reference back */
+}
+
+void ctxvar__callback_invoke_task_owned(struct ctxvar__callback *cb,
+                                        void (*call)(const struct ctxvar__callback *cb, void *io),
+                                        void *io)
+{
+    ctxvar_ctx *c = cb->context;
+    cb->context = NULL; /* the frame's now */
+    invoke_owning(cb, call, io, c, 1);
 }
 
 void ctxvar__callback_invoke_owned(const struct ctxvar__callback *cb,
                                    void (*call)(const struct ctxvar__callback *cb, void *io),
                                    void *io)
 {
-    ctxvar_ctx *c = cb->context; /* call may free the record */
-    struct ctxvar__thread *t = frame_thread();
-    if (!t) {
-        call(cb, io);
-        ctxvar_release(c);
-        return;
-    }
-    struct invocation i = {cb, call, io};
-    run_frame(t, c, 0, invoke, &i, NULL); /* the frame gives the reference back */
+    invoke_owning(cb, call, io, cb->context, 0); /* read now: call may free the record */
 }
 
 /* fn(arg) in a frame entered with c current (owned, or lent): fn takes

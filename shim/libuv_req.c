@@ -236,15 +236,19 @@ void ctxvar__uv_request_end(const void *req, int r)
     if (r < 0) ctxvar__uv_drop(req, UV_KIND_REQ);
 }
 
+/* A completed request's record, taken away: 1 and *rec, or 0 (said). */
+static int request_taken(const void *req, struct uv_record *rec)
+{
+    if (ctxvar__uv_detach(req, UV_KIND_REQ, rec)) return 1;
+    ctxvar__debug("libuv: a request completed with no record; its callback is lost");
+    return 0;
+}
+
 void ctxvar__uv_request_finish(const void *req,
                                void (*call)(const struct ctxvar__callback *cb, void *io), void *io)
 {
     struct uv_record rec;
-    if (!ctxvar__uv_detach(req, UV_KIND_REQ, &rec)) {
-        ctxvar__debug("libuv: a request completed with no record; its callback is lost");
-        return;
-    }
-    ctxvar__callback_invoke_owned(&rec.k.cb, call, io);
+    if (request_taken(req, &rec)) ctxvar__callback_invoke_owned(&rec.k.cb, call, io);
 }
 
 /* ---- uv_queue_work ---------------------------------------------------------- */
@@ -267,10 +271,7 @@ static void work_trampoline(uv_work_t *req)
 static void after_work_trampoline(uv_work_t *req, int status)
 {
     struct uv_record rec;
-    if (!ctxvar__uv_detach(req, UV_KIND_REQ, &rec)) {
-        ctxvar__debug("libuv: a request completed with no record; its callback is lost");
-        return;
-    }
+    if (!request_taken(req, &rec)) return;
     if (rec.fn2)
         ctxvar__callback_run_status_owned(rec.k.cb.context, rec.fn2, req, status);
     else

@@ -600,13 +600,6 @@ static int readback(void)
 
 /* ---- poolidle ---------------------------------------------------------------- */
 
-static unsigned long long live_contexts_now(void)
-{
-    struct ctxvar_stats s;
-    ctxvar_stats(&s);
-    return s.live_contexts;
-}
-
 static void on_stat(uv_fs_t *req)
 {
     say("stat", req->data);
@@ -618,7 +611,7 @@ static void program_thread(void *label) { say("thread", label); }
 static int poolidle(void)
 {
     uv_loop_t *loop = uv_default_loop();
-    unsigned long long before = live_contexts_now();
+    unsigned long long before = live_contexts();
     uv_fs_t stat;
     stat.data = "pool";
     ctxvar_token token;
@@ -632,7 +625,7 @@ static int poolidle(void)
     uv_thread_create(&thread, program_thread, "thread");
     ctxvar_reset(&token);
     uv_thread_join(&thread);
-    printf("live_contexts back to baseline: %s\n", live_contexts_now() == before ? "yes" : "no");
+    printf("live_contexts back to baseline: %s\n", live_contexts() == before ? "yes" : "no");
     return uv_loop_close(loop) == 0 ? 0 : 1;
 }
 
