@@ -1,6 +1,6 @@
 /* fork_in_handler - a SIGALRM handler that forks (the child exits at once,
- * the parent waits for it) every 2 ms while the program keeps the
- * runtime busy with what holds its locks:
+ * the parent waits for it), again 2 ms after each time, while the program
+ * keeps the runtime busy with what holds its locks:
  *
  *   fork_in_handler popen N   N popen("true") / pclose pairs
  *   fork_in_handler stats N   N ctxvar_stats calls (the registry lock)
@@ -13,6 +13,7 @@
  * one fork ran in a handler) and exits 0; a deadlock never prints.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +24,29 @@
 
 #include "ctxvar.h"
 
-static volatile sig_atomic_t forks;
+static volatile sig_atomic_t forks, stopping;
+
+/* The timer is armed again 2 ms after each handler returns, not every 2 ms
+ * from its start: a fork and its wait take about 1 ms here, and on a
+ * loaded machine a periodic timer kept the handler running back to back,
+ * the loop starved until `timeout` killed it, which looked like the
+ * deadlock this program looks for.  (setitimer is one system call, safe
+ * in a handler on Linux.) */
+static void arm_timer(void)
+{
+    struct itimerval in_2ms = {{0, 0}, {0, 2000}};
+    setitimer(ITIMER_REAL, &in_2ms, NULL);
+}
 
 static void fork_now(int sig)
 {
     (void)sig;
+    int saved_errno = errno;
     pid_t child = fork();
     if (child == 0) _exit(0);
     if (child > 0 && waitpid(child, NULL, 0) == child) forks = forks + 1;
+    if (!stopping) arm_timer();
+    errno = saved_errno;
 }
 
 int main(int argc, char **argv)
@@ -47,11 +63,7 @@ int main(int argc, char **argv)
     sa.sa_handler = fork_now;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
-    /* Every 2 ms: a fork and its wait take about 1 ms here, and on a
-     * loaded machine a 1 ms timer can keep the handler running back to
-     * back, the loop starved (a timeout that looks like a deadlock). */
-    struct itimerval every_2ms = {{0, 2000}, {0, 2000}};
-    setitimer(ITIMER_REAL, &every_2ms, NULL);
+    arm_timer();
     for (long i = 0; i < n; i++) {
         if (popens) {
             FILE *f = popen("true", "r");
@@ -67,6 +79,7 @@ int main(int argc, char **argv)
             ctxvar_stats(&s);
         }
     }
+    stopping = 1;
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, NULL);
     printf("done, forked: %s\n", forks > 0 ? "yes" : "no");
