@@ -55,4 +55,11 @@ bench bench-profile: $(BENCH_DIR)/loops
 $(BENCH_DIR)/loops: bench/loops.c bench/bench.h lib/ctxvar.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -D_GNU_SOURCE $< -o $@ $(BENCH_LOOPS_FLAGS)
+# The least a libuv context carrier can do (bench/floor.c), preloaded by
+# run.py beside the runtime: where the floor of the libuv rows lies.
+bench-programs: $(BENCH_DIR)/floor.so
+bench bench-profile: $(BENCH_DIR)/floor.so
+$(BENCH_DIR)/floor.so: bench/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -D_GNU_SOURCE -fPIC -shared $< -o $@ $(shell pkg-config --cflags libuv)
 endif

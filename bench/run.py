@@ -190,21 +190,27 @@ def cycle_wall(build, runtime, nvars, pairs, cycles, samples_per_run):
     return Stat(plain), Stat(preloaded), Stat(ratios)
 
 
-def paired_wall_lists(argv, runtime, metric, pairs):
-    """Per-pair medians of METRIC.plain and METRIC.runtime (lists, in pair
-    order) from runs of argv without and with the runtime, alternately."""
-    plain, preloaded = [], []
+def rotated_wall_lists(argv, variants, pairs):
+    """Per-round medians (lists, in round order) of runs of argv under each
+    of VARIANTS, [(preload, metric)], one run of each per round; the order
+    rotates from round to round, so that no variant always runs first."""
+    lists = [[] for _ in variants]
     for p in range(pairs):
-        got = {}
-        for pre in ((None, runtime) if p % 2 == 0 else (runtime, None)):
-            key = metric + (".runtime" if pre else ".plain")
+        for i in range(len(variants)):
+            v = (i + p) % len(variants)
+            pre, key = variants[v]
             s = run(argv, preload=pre)
             if key not in s:
                 raise CouldNotRun("%s: no %s samples" % (os.path.basename(argv[0]), key))
-            got[key] = statistics.median(s[key].values())
-        plain.append(got[metric + ".plain"])
-        preloaded.append(got[metric + ".runtime"])
-    return plain, preloaded
+            lists[v].append(statistics.median(s[key].values()))
+    return lists
+
+
+def paired_wall_lists(argv, runtime, metric, pairs):
+    """Per-pair medians of METRIC.plain and METRIC.runtime (lists, in pair
+    order) from runs of argv without and with the runtime, alternately."""
+    return rotated_wall_lists(argv, [(None, metric + ".plain"), (runtime, metric + ".runtime")],
+                              pairs)
 
 
 def paired_wall(argv, runtime, metric, pairs):
@@ -222,11 +228,12 @@ def callgrind_total(out_file):
     raise CouldNotRun("no totals in " + out_file)
 
 
-def callgrind_per_unit(configs, argv_for, sizes, timeout=300):
+def callgrind_per_unit(configs, argv_for, sizes, units=lambda n: n, timeout=300):
     """Instructions per unit of work in each configuration ({key: (preload,
     env_extra)}): callgrind's totals of argv_for(n) for the two sizes n,
-    differenced, so that start-up and exit cancel out.  CouldNotRun without
-    valgrind."""
+    differenced, so that start-up and exit cancel out, over the difference
+    in units(n), how many units argv_for(n) runs in all (its warm-up
+    included).  CouldNotRun without valgrind."""
     if not shutil.which("valgrind"):
         raise CouldNotRun("valgrind is not installed")
     small, large = sizes
@@ -238,7 +245,7 @@ def callgrind_per_unit(configs, argv_for, sizes, timeout=300):
                 run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + argv_for(n),
                     preload=preload, env_extra=env, timeout=timeout)
                 totals[key, n] = callgrind_total(out)
-    return {key: (totals[key, large] - totals[key, small]) / float(large - small)
+    return {key: (totals[key, large] - totals[key, small]) / float(units(large) - units(small))
             for key in configs}
 
 
@@ -401,8 +408,10 @@ def http_section(build, runtime, quick, row, skipped, progress):
               "headers (callgrind)")
     try:
         progress(figure)
+        # bench/http.c performs n transfers to warm up, then the sample's n.
         per = callgrind_per_unit({m: (runtime, env) for m, env in modes},
-                                 lambda n: [prog, "1", str(n)], (200, 400))
+                                 lambda n: [prog, "1", str(n)], (200, 400),
+                                 units=lambda n: 2 * n)
         row("11b", figure, "off: %s; the program's own headers: %s" % (
             "{:,.0f}".format(per["off"]), "{:,.0f}".format(per["own"])),
             "on: {:,.0f}".format(per["on"]), "{:+,.0f}".format(per["on"] - per["own"]),
@@ -418,6 +427,9 @@ def loops_section(build, runtime, quick, row, skipped, progress):
     uses neither library."""
     bench = os.path.join(build, "bench")
     prog = os.path.join(bench, "loops")
+    # The least a libuv context carrier can do (bench/floor.c), run in the
+    # same rounds: where the floor of the libuv rows lies on this machine.
+    floor = os.path.join(bench, "floor.so")
     if not os.path.exists(prog):
         skipped("13", "event-loop callbacks", "no runtime", "≤ +60 ns per callback",
                 "bench/loops was not built (libuv1-dev, libevent-dev)")
@@ -446,9 +458,14 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                  "(`event_add` 0 s): per callback", "evtimer", "1000000", 60, None)):
             try:
                 n_pairs = pairs * 2 if mode == "uvtimers" else pairs
-                progress("%s, %d alternating pairs" % (figure, n_pairs))
-                plain_l, pre_l = paired_wall_lists([prog, mode, count, "3"], runtime, mode,
-                                                   n_pairs)
+                with_floor = mode.startswith("uv") and os.path.exists(floor)
+                progress("%s, %d alternating %s" % (figure, n_pairs,
+                                                    "triples" if with_floor else "pairs"))
+                variants = [(None, mode + ".plain"), (runtime, mode + ".runtime")]
+                if with_floor:
+                    variants.append((floor, mode + ".plain"))
+                lists = rotated_wall_lists([prog, mode, count, "3"], variants, n_pairs)
+                plain_l, pre_l = lists[0], lists[1]
                 plain, pre = Stat(plain_l), Stat(pre_l)
                 ratio = Stat([b / a for a, b in zip(plain_l, pre_l) if a > 0])
                 added = Stat([b - a for a, b in zip(plain_l, pre_l)])
@@ -462,6 +479,15 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                     row(num, figure + ": wall ratio", "same binary, no runtime",
                         pre.text("{:,.1f}", " ns"), ratio.text("{:.3f}", "×"),
                         "ratio ≤ %.2f" % target_ratio, stat_verdict(ratio, target_ratio, True))
+                if with_floor:
+                    floor_l = lists[2]
+                    row(num, figure + ": the floor, a bare carrier (bench/floor.c) in the "
+                        "same rounds", "same binary, no runtime",
+                        "%s (+%s)" % (Stat(floor_l).text("{:,.1f}", " ns"),
+                                      Stat([b - a for a, b in zip(plain_l, floor_l)]).text(
+                                          "{:,.1f}", " ns")),
+                        Stat([b / a for a, b in zip(plain_l, floor_l) if a > 0]).text(
+                            "{:.3f}", "×"), "–", "–")
             except CouldNotRun as e:
                 skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
         loops_instructions(prog, runtime, row, skipped, progress)
@@ -492,8 +518,10 @@ def loops_instructions(prog, runtime, row, skipped, progress):
               "20,000 and 40,000 timers)")
     try:
         progress(figure)
+        # bench/loops.c runs n / 10 + 1 timers to warm up, then the round's n.
         per = callgrind_per_unit({False: (None, None), True: (runtime, None)},
-                                 lambda n: [prog, "uvtimers", str(n), "1"], (20000, 40000))
+                                 lambda n: [prog, "uvtimers", str(n), "1"], (20000, 40000),
+                                 units=lambda n: n + n // 10 + 1)
         row("13a", figure, "libuv alone: {:,.0f}".format(per[False]),
             "{:,.0f}".format(per[True]), "{:+,.0f} ({:.2f}×)".format(
                 per[True] - per[False], per[True] / per[False]), "–", "–")
