@@ -535,19 +535,31 @@ def glib_section(build, runtime, quick, row, skipped, progress):
     same binary with and without it, alternately, in batches of 100."""
     bench = os.path.join(build, "bench")
     prog, pairs = os.path.join(bench, "glib"), 4 if quick else 12
+    floor = os.path.join(bench, "floor_glib.so") # bench/floor_glib.c: the bare carrier
     for num, figure, prog_args, metric in (
             ("14a", "GLib `g_thread_pool_push` of an empty job to an exclusive 1-thread pool, "
              "10-variable context: per job", ["pool", "100000", "3"], "glibpool"),
             ("14b", "GLib `g_idle_add` of an empty callback, dispatched by the loop: per callback",
              ["idle", "100000", "3"], "idle")):
         try:
-            progress("%s, %d alternating pairs" % (figure, pairs))
-            plain, pre = paired_wall_lists([prog] + prog_args, runtime, metric, pairs)
-            added = Stat([b - a for a, b in zip(plain, pre)])
-            plain, pre = Stat(plain), Stat(pre)
+            with_floor = os.path.exists(floor)
+            progress("%s, %d alternating %s" % (figure, pairs,
+                                                "triples" if with_floor else "pairs"))
+            variants = [(None, metric + ".plain"), (runtime, metric + ".runtime")]
+            if with_floor:
+                variants.append((floor, metric + ".plain"))
+            lists = rotated_wall_lists([prog] + prog_args, variants, pairs)
+            plain_l, pre_l = lists[0], lists[1]
+            added = Stat([b - a for a, b in zip(plain_l, pre_l)])
+            plain, pre = Stat(plain_l), Stat(pre_l)
             row(num, figure + ": added cost", "same binary, no runtime: %s" % plain.text(
                 "{:,.0f}", " ns"), pre.text("{:,.0f}", " ns"), added.text("{:+,.0f}", " ns"),
                 "≤ +60 ns", stat_verdict(added, 60, True))
+            if with_floor:
+                row(num, figure + ": the floor, a bare carrier (bench/floor_glib.c) in the "
+                    "same rounds", "same binary, no runtime", Stat(lists[2]).text(
+                        "{:,.0f}", " ns"), Stat([b - a for a, b in zip(plain_l, lists[2])]).text(
+                        "{:+,.0f}", " ns"), "–", "–")
         except CouldNotRun as e:
             skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
 
