@@ -2,45 +2,35 @@
  * instead of the runtime by bench/run.py to show where the floor of the
  * loop rows lies on the machine that measures them.
  *
- * A "context" here is one reference-counted block per thread, found
- * through a thread-local pointer.  A uv_queue_work takes a reference at
- * the submit and keeps {callbacks, context} in the request's reserved
- * words; each trampoline makes the context current around the program's
- * callback and restores the thread's own after; the after-work one gives
- * the reference back.  A timer keeps its callback and context in the
- * handle's reserved words from its start (a restart in the same context
- * keeps the reference it has) until uv_close.
+ * A context here is a pointer, read and written through initial-exec TLS
+ * (one %fs-relative access, as the preloaded runtime's).  A uv_queue_work
+ * keeps {callbacks, context} in the request's reserved words; each
+ * trampoline makes the context current around the program's callback and
+ * restores the thread's own after.  A timer keeps its callback and
+ * context in the handle's reserved words from its start until uv_close.
  *
- * Nothing else: no check that the words are ours, no check that the
- * caller is not libuv itself, no switch to turn it off, no frame that
- * survives an exception or a fork, no profiler's view.  It is correct
- * only for a program like bench/loops.c, which initialises every timer
- * after this library is loaded and uses no other libuv callback.  The
- * runtime cannot be cheaper than this; what it costs above it is what it
- * does for the programs it does not know. */
+ * Nothing else, not even a reference count: a real carrier must keep the
+ * context alive until its last callback, which the runtime does with
+ * per-thread batches of references that rarely touch a shared line, and
+ * this one counts nothing.  No check that the words are ours, no check
+ * that the caller is not libuv itself, no switch to turn it off, no frame
+ * that survives an exception or a fork, no profiler's view.  It is
+ * correct only for a program like bench/loops.c, which initialises every
+ * timer after this library is loaded and uses no other libuv callback.
+ * The runtime cannot be cheaper than this; what it costs above it is what
+ * it does for the programs it does not know. */
 #include <dlfcn.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <uv.h>
 
 struct floor_context {
-    atomic_long refs;
+    int unused;
 };
 
-static struct floor_context process_context = {1};
-static _Thread_local struct floor_context *current;
+static struct floor_context process_context;
+static _Thread_local struct floor_context *current __attribute__((tls_model("initial-exec")));
 
-static struct floor_context *floor_capture(void)
-{
-    struct floor_context *c = current ? current : &process_context;
-    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-    return c;
-}
-
-static void floor_release(struct floor_context *c)
-{
-    atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
-}
+static struct floor_context *floor_capture(void) { return current ? current : &process_context; }
 
 /* Function pointers travel through the words as their bytes. */
 union floor_word {
@@ -71,24 +61,22 @@ static void after_work_trampoline(uv_work_t *req, int status)
 {
     void **w = request_words(req);
     union floor_word fn = {.p = w[1]};
-    struct floor_context *context = w[2], *saved = current;
-    current = context;
+    struct floor_context *saved = current;
+    current = w[2];
     if (fn.fn) ((uv_after_work_cb)fn.fn)(req, status);
     current = saved;
-    floor_release(context);
 }
 
 int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
                   uv_after_work_cb after_work_cb)
 {
     NEXT(uv_queue_work);
+    if (!work_cb) return next_uv_queue_work(loop, req, work_cb, after_work_cb);
     void **w = request_words(req);
     w[0] = ((union floor_word){.fn = (void (*)(void))work_cb}).p;
     w[1] = ((union floor_word){.fn = (void (*)(void))after_work_cb}).p;
     w[2] = floor_capture();
-    int r = next_uv_queue_work(loop, req, work_trampoline, after_work_trampoline);
-    if (r < 0) floor_release(w[2]);
-    return r;
+    return next_uv_queue_work(loop, req, work_trampoline, after_work_trampoline);
 }
 
 static void **handle_words(uv_timer_t *t) { return &t->u.reserved[0]; }
@@ -115,12 +103,9 @@ static void timer_trampoline(uv_timer_t *t)
 int uv_timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
 {
     NEXT(uv_timer_start);
+    if (!cb) return next_uv_timer_start(t, cb, timeout, repeat);
     void **w = handle_words(t);
-    struct floor_context *now = current ? current : &process_context;
-    if (w[1] != now) {
-        if (w[1]) floor_release(w[1]);
-        w[1] = floor_capture();
-    }
+    w[1] = floor_capture();
     w[0] = ((union floor_word){.fn = (void (*)(void))cb}).p;
     return next_uv_timer_start(t, timer_trampoline, timeout, repeat);
 }
@@ -130,7 +115,6 @@ void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
     NEXT(uv_close);
     if (handle->type == UV_TIMER) {
         void **w = handle_words((uv_timer_t *)handle);
-        if (w[1]) floor_release(w[1]);
         w[0] = w[1] = NULL;
     }
     next_uv_close(handle, close_cb);

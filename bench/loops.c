@@ -22,6 +22,13 @@
  *                                  hundreds of nanoseconds from run to run;
  *                                  on one, a job costs what its threads
  *                                  execute, switches included
+ *     loops uvwork1 COUNT ROUNDS SPIN   the same with a busy loop of SPIN
+ *                                  iterations in both of the program's
+ *                                  callbacks, no runtime needed: how the
+ *                                  wall time of a job answers a little
+ *                                  more work on its threads
+ *     loops spin COUNT ROUNDS SPIN  what that busy loop costs, called
+ *                                  COUNT times on one thread
  *     loops evtimer COUNT ROUNDS   a libevent timer re-added from its own
  *                                  callback (event_add, timeout 0): an add
  *                                  and an empty callback each
@@ -89,11 +96,31 @@ static double uvtimers(long count)
 enum { IN_FLIGHT = 64 };
 static long submitted;
 
-static void empty_work(uv_work_t *req) { BENCH_OPAQUE(req); }
+static long spin_iterations;
+
+static __attribute__((noinline)) void spin(void)
+{
+    for (volatile long i = 0; i < spin_iterations; i = i + 1) {
+    }
+}
+
+static double spin_alone(long count)
+{
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < count; i++) spin();
+    return (double)(bench_now_ns() - t0) / (double)count;
+}
+
+static void empty_work(uv_work_t *req)
+{
+    BENCH_OPAQUE(req);
+    spin();
+}
 
 static void after_work(uv_work_t *req, int status)
 {
     (void)status;
+    spin();
     if (submitted < remaining) {
         submitted++;
         uv_queue_work(req->loop, req, empty_work, after_work);
@@ -158,7 +185,7 @@ static void one_cpu(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) bench_die("usage: loops uvtimer|uvtimers|uvwork|uvwork1|evtimer COUNT ROUNDS");
+    if (argc < 4) bench_die("usage: loops uvtimer|uvtimers|uvwork|uvwork1|evtimer|spin COUNT ROUNDS [SPIN]");
     long count = atol(argv[2]);
     int rounds = atoi(argv[3]);
     double (*measure)(long) = strcmp(argv[1], "uvtimer") == 0    ? uvtimer
@@ -166,10 +193,12 @@ int main(int argc, char **argv)
                               : strcmp(argv[1], "uvwork") == 0 ? uvwork
                               : strcmp(argv[1], "uvwork1") == 0 ? uvwork
                               : strcmp(argv[1], "evtimer") == 0 ? evtimer
+                              : strcmp(argv[1], "spin") == 0    ? spin_alone
                                                                  : NULL;
     if (!measure || count <= 0 || rounds <= 0)
-        bench_die("usage: loops uvtimer|uvtimers|uvwork|uvwork1|evtimer COUNT ROUNDS");
+        bench_die("usage: loops uvtimer|uvtimers|uvwork|uvwork1|evtimer|spin COUNT ROUNDS [SPIN]");
     if (strcmp(argv[1], "uvwork1") == 0) one_cpu();
+    if (argc > 4) spin_iterations = atol(argv[4]);
     bench_set_vars(10);
     char metric[64];
     snprintf(metric, sizeof metric, "%s.%s", argv[1], ctxvar_runtime_present() ? "runtime" : "plain");

@@ -192,12 +192,17 @@ def cycle_wall(build, runtime, nvars, pairs, cycles, samples_per_run):
 
 def rotated_wall_lists(argv, variants, pairs):
     """Per-round medians (lists, in round order) of runs of argv under each
-    of VARIANTS, [(preload, metric)], one run of each per round; the order
-    rotates from round to round, so that no variant always runs first."""
+    of VARIANTS, [(preload, metric)], one run of each per round.  Odd
+    rounds run the even round's order backwards, and each pair of rounds
+    starts one variant further on: two variants alternate, and three take
+    all six orders in six rounds, so that none always runs before another."""
     lists = [[] for _ in variants]
+    n = len(variants)
     for p in range(pairs):
-        for i in range(len(variants)):
-            v = (i + p) % len(variants)
+        order = [(i + p // 2) % n for i in range(n)]
+        if p % 2:
+            order.reverse()
+        for v in order:
             pre, key = variants[v]
             s = run(argv, preload=pre)
             if key not in s:
@@ -402,7 +407,7 @@ def http_section(build, runtime, quick, row, skipped, progress):
     # program sets them, and a loopback request's noise is larger than the
     # target; callgrind counts what the runtime itself does per transfer:
     # on against the program setting the same headers, by the difference of
-    # two runs of 200 and 400 requests.
+    # two runs of 200 and 400 requests (each after as many to warm up).
     figure = ("instructions the runtime itself adds per `curl_easy_perform`, beyond the "
               "headers' own cost: `CTXVAR_HTTP=1` against the program setting the same "
               "headers (callgrind)")
@@ -470,8 +475,8 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                 ratio = Stat([b / a for a, b in zip(plain_l, pre_l) if a > 0])
                 added = Stat([b - a for a, b in zip(plain_l, pre_l)])
                 row(num, figure + ": added", "same binary, no runtime: %s" % plain.text(
-                    "{:,.1f}", " ns"), "%s (+%s)" % (pre.text("{:,.1f}", " ns"),
-                                                     added.text("{:,.1f}", " ns")),
+                    "{:,.1f}", " ns"), "%s (%s)" % (pre.text("{:,.1f}", " ns"),
+                                                    added.text("{:+,.1f}", " ns")),
                     ratio.text("{:.3f}", "×"),
                     "≤ +%d ns" % target_ns if target_ns else "– (three calls)",
                     stat_verdict(added, target_ns, True) if target_ns else "–")
@@ -483,9 +488,9 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                     floor_l = lists[2]
                     row(num, figure + ": the floor, a bare carrier (bench/floor.c) in the "
                         "same rounds", "same binary, no runtime",
-                        "%s (+%s)" % (Stat(floor_l).text("{:,.1f}", " ns"),
-                                      Stat([b - a for a, b in zip(plain_l, floor_l)]).text(
-                                          "{:,.1f}", " ns")),
+                        "%s (%s)" % (Stat(floor_l).text("{:,.1f}", " ns"),
+                                     Stat([b - a for a, b in zip(plain_l, floor_l)]).text(
+                                         "{:+,.1f}", " ns")),
                         Stat([b / a for a, b in zip(plain_l, floor_l) if a > 0]).text(
                             "{:.3f}", "×"), "–", "–")
             except CouldNotRun as e:
@@ -514,8 +519,8 @@ def loops_instructions(prog, runtime, row, skipped, progress):
     """13a, counted: what the runtime adds to a timer's whole life in
     instructions (callgrind), free of the wall time's spread: the
     difference of runs of 20,000 and 40,000 timers, with and without it."""
-    figure = ("the same loop, instructions per timer (callgrind: the difference of "
-              "20,000 and 40,000 timers)")
+    figure = ("the same loop, instructions per timer (callgrind: runs of 20,000 and "
+              "40,000 timers, differenced, warm-ups counted)")
     try:
         progress(figure)
         # bench/loops.c runs n / 10 + 1 timers to warm up, then the round's n.
