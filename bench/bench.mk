@@ -38,7 +38,7 @@ $(BENCH_DIR)/glib: bench/glib.c bench/bench.h lib/ctxvar.h
 # The least a carrier for those GLib calls can do (bench/floor_glib.c),
 # preloaded by run.py beside the runtime.
 BENCH_PROGRAMS += $(BENCH_DIR)/floor_glib.so
-$(BENCH_DIR)/floor_glib.so: bench/floor_glib.c
+$(BENCH_DIR)/floor_glib.so: bench/floor_glib.c bench/floor.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -D_GNU_SOURCE -fPIC -shared $$(pkg-config --cflags glib-2.0) $< -o $@
 
@@ -65,7 +65,7 @@ $(BENCH_DIR)/loops: bench/loops.c bench/bench.h lib/ctxvar.h
 # run.py beside the runtime: where the floor of the libuv rows lies.
 bench-programs: $(BENCH_DIR)/floor.so
 bench bench-profile: $(BENCH_DIR)/floor.so
-$(BENCH_DIR)/floor.so: bench/floor.c
+$(BENCH_DIR)/floor.so: bench/floor.c bench/floor.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -D_GNU_SOURCE -fPIC -shared $< -o $@ $(shell pkg-config --cflags libuv)
 endif

@@ -2,11 +2,10 @@
  * instead of the runtime by bench/run.py to show where the floor of the
  * loop rows lies on the machine that measures them.
  *
- * A context here is a pointer, read and written through initial-exec TLS
- * (one %fs-relative access, as the preloaded runtime's).  A uv_queue_work
- * keeps {callbacks, context} in the request's reserved words; each
- * trampoline makes the context current around the program's callback and
- * restores the thread's own after.  A timer keeps its callback and
+ * A context here is a pointer in initial-exec TLS (bench/floor.h).  A
+ * uv_queue_work keeps {callbacks, context} in the request's reserved
+ * words; each trampoline makes the context current around the program's
+ * callback and restores the thread's own after.  A timer keeps its callback and
  * context in the handle's reserved words from its start until uv_close.
  *
  * Nothing else, not even a reference count: a real carrier must keep the
@@ -19,31 +18,16 @@
  * timer after this library is loaded and uses no other libuv callback.
  * The runtime cannot be cheaper than this; what it costs above it is what
  * it does for the programs it does not know. */
-#include <dlfcn.h>
 #include <stddef.h>
 #include <uv.h>
 
-struct floor_context {
-    int unused;
-};
-
-static struct floor_context process_context;
-static _Thread_local struct floor_context *current __attribute__((tls_model("initial-exec")));
-
-static struct floor_context *floor_capture(void) { return current ? current : &process_context; }
+#include "floor.h"
 
 /* Function pointers travel through the words as their bytes. */
 union floor_word {
     void *p;
     void (*fn)(void);
 };
-
-#define NEXT(name)                                                                   \
-    static __typeof__(&name) next_##name;                                            \
-    if (!next_##name) {                                                              \
-        void *found = dlsym(RTLD_NEXT, #name);                                       \
-        __builtin_memcpy(&next_##name, &found, sizeof found);                        \
-    }
 
 static void **request_words(uv_work_t *req) { return &req->reserved[2]; }
 

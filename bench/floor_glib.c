@@ -2,8 +2,8 @@
  * callbacks can do, preloaded instead of the runtime by bench/run.py in
  * the GLib rows, as bench/floor.c is in the libuv ones.
  *
- * A context here is a pointer, read and written through initial-exec TLS,
- * and nothing counts references to it (bench/floor.c says why).  GLib
+ * A context here is a pointer in initial-exec TLS, which nothing
+ * reference-counts (bench/floor.h).  GLib
  * hands a pool job and an idle callback one pointer of the program's and
  * keeps nothing of ours, so each push or g_idle_add fills a record
  * {program's data, context} that GLib carries instead; the trampoline
@@ -21,29 +21,12 @@
  * no check of who calls, no sort function, lookup by data, pool free or
  * switch to turn it off; only pools created after this library was
  * loaded. */
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <glib.h>
 
+#include "floor.h"
+
 enum { RING = 1024 };
-
-#define FLOOR_TLS _Thread_local __attribute__((tls_model("initial-exec")))
-
-struct floor_context {
-    int unused;
-};
-
-static struct floor_context process_context;
-static FLOOR_TLS struct floor_context *current;
-
-static struct floor_context *floor_capture(void) { return current ? current : &process_context; }
-
-#define NEXT(name)                                                                   \
-    static __typeof__(&name) next_##name;                                            \
-    if (!next_##name) {                                                              \
-        void *found = dlsym(RTLD_NEXT, #name);                                       \
-        __builtin_memcpy(&next_##name, &found, sizeof found);                        \
-    }
 
 /* ---- Pools: the pool's function and data, and one record per job ---- */
 

@@ -211,6 +211,20 @@ def rotated_wall_lists(argv, variants, pairs):
     return lists
 
 
+def wall_lists_with_floor(argv, runtime, floor, metric, pairs, figure, progress):
+    """Per-round medians of METRIC without the runtime and with it, and,
+    when the bare carrier FLOOR (bench/floor*.c, preloaded instead of the
+    runtime) was built, with it in the same rounds: (plain, runtime, floor
+    or None)."""
+    with_floor = floor is not None and os.path.exists(floor)
+    progress("%s, %d alternating %s" % (figure, pairs, "triples" if with_floor else "pairs"))
+    variants = [(None, metric + ".plain"), (runtime, metric + ".runtime")]
+    if with_floor:
+        variants.append((floor, metric + ".plain"))
+    lists = rotated_wall_lists(argv, variants, pairs)
+    return lists[0], lists[1], lists[2] if with_floor else None
+
+
 def paired_wall_lists(argv, runtime, metric, pairs):
     """Per-pair medians of METRIC.plain and METRIC.runtime (lists, in pair
     order) from runs of argv without and with the runtime, alternately."""
@@ -463,14 +477,9 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                  "(`event_add` 0 s): per callback", "evtimer", "1000000", 60, None)):
             try:
                 n_pairs = pairs * 2 if mode == "uvtimers" else pairs
-                with_floor = mode.startswith("uv") and os.path.exists(floor)
-                progress("%s, %d alternating %s" % (figure, n_pairs,
-                                                    "triples" if with_floor else "pairs"))
-                variants = [(None, mode + ".plain"), (runtime, mode + ".runtime")]
-                if with_floor:
-                    variants.append((floor, mode + ".plain"))
-                lists = rotated_wall_lists([prog, mode, count, "3"], variants, n_pairs)
-                plain_l, pre_l = lists[0], lists[1]
+                plain_l, pre_l, floor_l = wall_lists_with_floor(
+                    [prog, mode, count, "3"], runtime, floor if mode.startswith("uv") else None,
+                    mode, n_pairs, figure, progress)
                 plain, pre = Stat(plain_l), Stat(pre_l)
                 ratio = Stat([b / a for a, b in zip(plain_l, pre_l) if a > 0])
                 added = Stat([b - a for a, b in zip(plain_l, pre_l)])
@@ -484,8 +493,7 @@ def loops_section(build, runtime, quick, row, skipped, progress):
                     row(num, figure + ": wall ratio", "same binary, no runtime",
                         pre.text("{:,.1f}", " ns"), ratio.text("{:.3f}", "×"),
                         "ratio ≤ %.2f" % target_ratio, stat_verdict(ratio, target_ratio, True))
-                if with_floor:
-                    floor_l = lists[2]
+                if floor_l is not None:
                     row(num, figure + ": the floor, a bare carrier (bench/floor.c) in the "
                         "same rounds", "same binary, no runtime",
                         "%s (%s)" % (Stat(floor_l).text("{:,.1f}", " ns"),
@@ -547,23 +555,17 @@ def glib_section(build, runtime, quick, row, skipped, progress):
             ("14b", "GLib `g_idle_add` of an empty callback, dispatched by the loop: per callback",
              ["idle", "100000", "3"], "idle")):
         try:
-            with_floor = os.path.exists(floor)
-            progress("%s, %d alternating %s" % (figure, pairs,
-                                                "triples" if with_floor else "pairs"))
-            variants = [(None, metric + ".plain"), (runtime, metric + ".runtime")]
-            if with_floor:
-                variants.append((floor, metric + ".plain"))
-            lists = rotated_wall_lists([prog] + prog_args, variants, pairs)
-            plain_l, pre_l = lists[0], lists[1]
+            plain_l, pre_l, floor_l = wall_lists_with_floor(
+                [prog] + prog_args, runtime, floor, metric, pairs, figure, progress)
             added = Stat([b - a for a, b in zip(plain_l, pre_l)])
             plain, pre = Stat(plain_l), Stat(pre_l)
             row(num, figure + ": added cost", "same binary, no runtime: %s" % plain.text(
                 "{:,.0f}", " ns"), pre.text("{:,.0f}", " ns"), added.text("{:+,.0f}", " ns"),
                 "≤ +60 ns", stat_verdict(added, 60, True))
-            if with_floor:
+            if floor_l is not None:
                 row(num, figure + ": the floor, a bare carrier (bench/floor_glib.c) in the "
-                    "same rounds", "same binary, no runtime", Stat(lists[2]).text(
-                        "{:,.0f}", " ns"), Stat([b - a for a, b in zip(plain_l, lists[2])]).text(
+                    "same rounds", "same binary, no runtime", Stat(floor_l).text(
+                        "{:,.0f}", " ns"), Stat([b - a for a, b in zip(plain_l, floor_l)]).text(
                         "{:+,.0f}", " ns"), "–", "–")
         except CouldNotRun as e:
             skipped(num, figure, "no runtime", "≤ +60 ns", str(e))
